@@ -50,9 +50,7 @@ ERR_SDKAPPID: Final = 70014
 # unescaped in a URL query string.
 _TO_URL: Final = str.maketrans("+/=", "*-_")
 _FROM_URL: Final = str.maketrans("*-_", "+/=")
-_URL_ALPHABET: Final = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-_"
-)
+_URL_ALPHABET: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-_")
 
 # Go's verifier parses these as int64; a larger value is not a UserSig any server would issue.
 _Int64 = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
@@ -108,10 +106,7 @@ def _signature(
 ) -> str:
     """TLS.sig: standard base64 of HMAC-SHA256 over the reference's newline-terminated lines."""
     content = (
-        f"TLS.identifier:{identifier}\n"
-        f"TLS.sdkappid:{sdk_app_id}\n"
-        f"TLS.time:{issued}\n"
-        f"TLS.expire:{expire}\n"
+        f"TLS.identifier:{identifier}\nTLS.sdkappid:{sdk_app_id}\nTLS.time:{issued}\nTLS.expire:{expire}\n"
     )
     if userbuf_b64 is not None:
         content += f"TLS.userbuf:{userbuf_b64}\n"
@@ -160,8 +155,8 @@ def _strict_b64decode(text: str, what: str) -> bytes:
 
 def _unwrap(usersig: str, max_decompressed: int) -> bytes:
     """The JSON bytes inside a UserSig: reverse the char map, base64-decode, capped inflate."""
-    # Compressed data is at most a few bytes per 16 KiB larger than its content, and base64
-    # adds a third; anything far longer cannot inflate to an acceptable document.
+    # zlib never grows data by more than ~0.03% + 13 bytes (compressBound) and base64 adds a
+    # third, so anything this long cannot hold an acceptable document: refuse before decoding.
     if len(usersig) > 2 * max_decompressed + 256:
         raise _malformed("UserSig too long")
     if not set(usersig) <= _URL_ALPHABET:
@@ -245,9 +240,7 @@ def verify_usersig(
 def _check_claims(fields: UserSigFields, sdk_app_id: int, identifier: str, now: int) -> None:
     """Who and when, in the reference verifier's order; values are safe to name, sigs are not."""
     if fields.sdk_app_id != sdk_app_id:
-        raise AuthError(
-            ERR_SDKAPPID, f"UserSig is for SDKAppID {fields.sdk_app_id}, expected {sdk_app_id}"
-        )
+        raise AuthError(ERR_SDKAPPID, f"UserSig is for SDKAppID {fields.sdk_app_id}, expected {sdk_app_id}")
     if fields.identifier != identifier:
         # The decoded identifier is attacker-chosen text of any length: do not echo it.
         raise AuthError(ERR_IDENTIFIER, f"UserSig was not issued to identifier {identifier!r}")

@@ -52,8 +52,9 @@ class TIMError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code}, desc={self.desc!r})"
 
-    def __reduce__(self) -> tuple[type[TIMError], tuple[int, str]]:
-        return type(self), (self.code, self.desc)
+    def __reduce__(self) -> tuple[type[TIMError], tuple[int, str], dict[str, object]]:
+        # Keep subclass attributes (TransportError.sent) across pickle and copy.
+        return type(self), (self.code, self.desc), self.__dict__
 
 
 class UsageError(TIMError, ValueError):

@@ -59,12 +59,12 @@ class FaceContent(_Content):
 
 class LocationContent(_Content):
     Desc: str | None = None
-    Latitude: float = 0.0
-    Longitude: float = 0.0
+    Latitude: float | None = None  # required by REST: None only so that 0.0 is still written
+    Longitude: float | None = None
 
 
 class CustomContent(_Content):
-    Data: str = ""
+    Data: str | None = None  # required by REST: the out-conversion always writes it
     Desc: str | None = None
     Ext: str | None = None
     Sound: str | None = None
@@ -148,7 +148,7 @@ def _custom_out(e: CustomElem) -> CustomContent:
 
 
 def _custom_in(c: CustomContent) -> CustomElem:
-    return CustomElem(data=c.Data, desc=c.Desc, ext=c.Ext, sound=c.Sound)
+    return CustomElem(data=c.Data or "", desc=c.Desc, ext=c.Ext, sound=c.Sound)
 
 
 def _sound_out(e: SoundElem) -> SoundContent:

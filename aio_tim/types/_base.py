@@ -15,7 +15,7 @@ import msgspec
 
 from ..errors import TIM_ERR_JSON, UsageError
 
-__all__ = ["UInt", "UInt32", "UInt64", "TIMStruct", "coerce", "decoder_for", "encode", "prefixed"]
+__all__ = ["TIMStruct", "UInt", "UInt32", "UInt64", "coerce", "decoder_for", "encode", "prefixed"]
 
 UInt = Annotated[int, msgspec.Meta(ge=0)]
 UInt32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
@@ -53,7 +53,7 @@ def coerce(value: Any, type_: type[T], *, what: str) -> T:
         return value
     try:
         if isinstance(value, str | bytes | bytearray | memoryview):
-            return decoder_for(type_).decode(value)  # type: ignore[no-any-return]
+            return decoder_for(type_).decode(value)  # type: ignore[no-any-return,arg-type]
         return msgspec.convert(value, type_)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise UsageError(TIM_ERR_JSON, f"invalid {what}: {exc}") from None
@@ -63,4 +63,4 @@ def coerce_list(value: Any, item_type: type[T], *, what: str) -> list[T]:
     """Like `coerce`, for the C SDK's JSON arrays (a list of Structs/dicts, or JSON text)."""
     if isinstance(value, list) and all(isinstance(v, item_type) for v in value):
         return value
-    return coerce(value, list[item_type], what=what)  # type: ignore[valid-type,arg-type]
+    return coerce(value, list[item_type], what=what)  # type: ignore[valid-type]

@@ -139,9 +139,7 @@ class LocationElem(ElemBase, tag=int(ElemType.LOCATION), rename=prefixed("locati
     latitude: float | None = None
 
 
-class GroupReportElem(
-    ElemBase, tag=int(ElemType.GROUP_REPORT), rename=prefixed("group_report_elem_")
-):
+class GroupReportElem(ElemBase, tag=int(ElemType.GROUP_REPORT), rename=prefixed("group_report_elem_")):
     """Server-generated group system notice: decodes, but cannot be sent."""
 
     sendable: ClassVar[bool] = False
@@ -271,8 +269,8 @@ class OfflinePushConfig(TIMStruct, rename=prefixed("offline_push_config_")):
 class Message(TIMStruct, rename=prefixed("message_")):
     """A C SDK message; see TIM-PROTOCOL.md §1.5 for every key.
 
-        >>> Message(elem_array=[TextElem(content="hello")], sender="user1")
-        Message(elem_array=[TextElem(content='hello')], sender='user1')
+    >>> Message(elem_array=[TextElem(content="hello")], sender="user1")
+    Message(elem_array=[TextElem(content='hello')], sender='user1')
     """
 
     elem_array: list[Elem] = msgspec.field(default_factory=list)

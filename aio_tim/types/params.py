@@ -81,7 +81,9 @@ class DownloadElemParam(TIMStruct, rename=prefixed("msg_download_elem_param_")):
     url: str | None = None
 
 
-class DownloadElemResult(TIMStruct, rename=prefixed("msg_download_elem_result_")):
+class DownloadElemResult(
+    TIMStruct, rename=prefixed("msg_download_elem_result_"), omit_defaults=False
+):
     """Download progress: bytes written so far and the total."""
 
     current_size: UInt64 = 0
@@ -99,6 +101,6 @@ class BatchSendResult(TIMStruct, rename=prefixed("msg_batch_send_result_")):
     """The outcome for one identifier of a batch send: `code` 0 means delivered."""
 
     identifier: str
-    code: int = 0
-    desc: str = ""
+    code: int
+    desc: str
     msg: Message | None = None

@@ -1,0 +1,83 @@
+"""aio_tim: Tencent Cloud IM's C SDK message API as asyncio coroutines.
+
+import aio_tim
+async with aio_tim.Client(sdk_app_id=..., user_id="alice", secret_key=...) as tim:
+    sent = await tim.msg.send_new_msg("bob", aio_tim.ConvType.C2C, {
+        "message_elem_array": [{"elem_type": 0, "text_elem_content": "hi"}]})
+"""
+
+from .client import DEFAULT_BASE_URL, Client
+from .connection import Timeouts
+from .errors import (
+    AuthError,
+    ContentRejectedError,
+    DownloadError,
+    NotFoundError,
+    RateLimitedError,
+    TIMError,
+    TransientError,
+    TransportError,
+    UsageError,
+)
+from .pipeline import MessagePipeline, RetryPolicy
+from .types import (
+    BatchSendParam,
+    BatchSendResult,
+    ConvType,
+    CustomElem,
+    DownloadElemParam,
+    DownloadElemResult,
+    DownloadType,
+    ElemType,
+    FaceElem,
+    FileElem,
+    GetMsgListParam,
+    ImageElem,
+    LocationElem,
+    Message,
+    MsgDeleteParam,
+    MsgLocator,
+    MsgStatus,
+    SoundElem,
+    TextElem,
+    VideoElem,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "AuthError",
+    "BatchSendParam",
+    "BatchSendResult",
+    "Client",
+    "ContentRejectedError",
+    "ConvType",
+    "CustomElem",
+    "DownloadElemParam",
+    "DownloadElemResult",
+    "DownloadError",
+    "DownloadType",
+    "ElemType",
+    "FaceElem",
+    "FileElem",
+    "GetMsgListParam",
+    "ImageElem",
+    "LocationElem",
+    "Message",
+    "MessagePipeline",
+    "MsgDeleteParam",
+    "MsgLocator",
+    "MsgStatus",
+    "NotFoundError",
+    "RateLimitedError",
+    "RetryPolicy",
+    "SoundElem",
+    "TIMError",
+    "TextElem",
+    "Timeouts",
+    "TransientError",
+    "TransportError",
+    "UsageError",
+    "VideoElem",
+]

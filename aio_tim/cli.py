@@ -1,0 +1,236 @@
+"""`aio-tim`: the command line. `demo` and `serve` run the embedded dev server; `send` and
+`batch-send` talk to any TIM REST endpoint (flags, `AIO_TIM_*` variables, or the running
+`aio-tim serve`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .client import Client
+from .devserver import DevServer
+from .errors import TIMError
+from .types import BatchSendParam, ConvType, Message, TextElem
+
+console = Console()
+
+SERVE_STATE = Path(os.environ.get("XDG_RUNTIME_DIR") or Path.home() / ".cache") / "aio_tim-serve.json"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the CLI sends: a REST base URL and the credentials to sign with."""
+
+    url: str
+    sdk_app_id: int
+    secret_key: str
+    admin: str
+
+    def client(self, user_id: str) -> Client:
+        return Client(
+            sdk_app_id=self.sdk_app_id,
+            user_id=user_id,
+            secret_key=self.secret_key,
+            base_url=self.url,
+            admin=self.admin,
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(asyncio.run(args.run(args)) or 0)
+    except TIMError as error:
+        console.print(f"[red]error[/red] {error}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aio-tim", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="run a tour of aio_tim against an embedded dev server")
+    demo.add_argument("--recipients", type=int, default=1200, help="batch-send audience size")
+    demo.set_defaults(run=run_demo)
+
+    serve = commands.add_parser("serve", help="run the TIM-compatible dev server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--db", default=":memory:", help="sqlite file for state (default: memory)")
+    serve.add_argument("--secret-key", default=None, help="default: random, kept in --db")
+    serve.set_defaults(run=run_serve)
+
+    send = commands.add_parser("send", help="send a C2C or group text message")
+    _target_options(send)
+    send.add_argument("--to", required=True, help="peer UserID, or group id with --group")
+    send.add_argument("--group", action="store_true", help="--to names a group")
+    send.add_argument("text")
+    send.set_defaults(run=run_send)
+
+    batch = commands.add_parser("batch-send", help="send one text to every UserID in a file")
+    _target_options(batch)
+    batch.add_argument("--to-file", required=True, type=Path, help="one UserID per line")
+    batch.add_argument("text")
+    batch.set_defaults(run=run_batch_send)
+    return parser
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    parser.add_argument("--url", default=env("AIO_TIM_URL"))
+    parser.add_argument("--sdk-app-id", type=int, default=env("AIO_TIM_SDK_APP_ID"))
+    parser.add_argument("--secret-key", default=env("AIO_TIM_SECRET_KEY"))
+    parser.add_argument("--admin", default=env("AIO_TIM_ADMIN"))
+    parser.add_argument("--user", default=env("AIO_TIM_USER"), help="sender (default: the admin)")
+
+
+def _target(args: argparse.Namespace) -> Target:
+    """Flags and AIO_TIM_* first; what `aio-tim serve` recorded fills the rest."""
+    saved: dict[str, Any] = {}
+    if SERVE_STATE.exists():
+        saved = json.loads(SERVE_STATE.read_text())
+    url = args.url or saved.get("url")
+    sdk_app_id = args.sdk_app_id or saved.get("sdk_app_id")
+    secret_key = args.secret_key or saved.get("secret_key")
+    if not (url and sdk_app_id and secret_key):
+        raise SystemExit(
+            "aio-tim: no server given. Start one with `aio-tim serve`, or pass --url, "
+            "--sdk-app-id and --secret-key (or AIO_TIM_URL, AIO_TIM_SDK_APP_ID, AIO_TIM_SECRET_KEY)."
+        )
+    admin = args.admin or saved.get("admin") or "administrator"
+    return Target(url, int(sdk_app_id), secret_key, admin)
+
+
+def _text_message(text: str) -> Message:
+    return Message(elem_array=[TextElem(content=text)])
+
+
+async def run_send(args: argparse.Namespace) -> int:
+    target = _target(args)
+    conv_type = ConvType.GROUP if args.group else ConvType.C2C
+    async with target.client(args.user or target.admin) as tim:
+        sent = await tim.msg.send_new_msg(args.to, conv_type, _text_message(args.text))
+    console.print(
+        f"sent to {args.to}: seq={sent.seq} rand={sent.rand} "
+        f"server_time={sent.server_time} msg_id={sent.msg_id}"
+    )
+    return 0
+
+
+async def run_batch_send(args: argparse.Namespace) -> int:
+    target = _target(args)
+    recipients = [line.strip() for line in args.to_file.read_text().splitlines() if line.strip()]
+    param = BatchSendParam(identifier_array=recipients, msg=_text_message(args.text))
+    async with target.client(args.user or target.admin) as tim:
+        results = await tim.msg.batch_send(param)
+    failed = [r for r in results if r.code]
+    console.print(f"delivered {len(results) - len(failed)} of {len(results)}")
+    for result in failed:
+        console.print(f"  [red]{result.identifier}[/red] {result.code} {result.desc}")
+    return 1 if failed else 0
+
+
+async def run_serve(args: argparse.Namespace) -> int:
+    server = DevServer(db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key)
+    async with server:
+        _record_serve_state(server)
+        console.print(f"[bold]aio_tim dev server[/bold] listening on {server.url}")
+        console.print(f"  sdkappid   {server.sdk_app_id}")
+        console.print(f"  admin      {server.admin}")
+        console.print(f"  secret key {server.secret_key}")
+        console.print(f"  (recorded in {SERVE_STATE} for `aio-tim send`; Ctrl-C stops)")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            SERVE_STATE.unlink(missing_ok=True)
+    return 0
+
+
+def _record_serve_state(server: DevServer) -> None:
+    SERVE_STATE.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "url": server.url,
+        "sdk_app_id": server.sdk_app_id,
+        "admin": server.admin,
+        "secret_key": server.secret_key,
+    }
+    # The file holds the secret key: readable by this user only.
+    fd = os.open(SERVE_STATE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(state, file)
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    console.rule("[bold]aio_tim demo[/bold]")
+    async with DevServer(auto_accounts=False) as server:
+        console.print(f"embedded dev server at {server.url} (sdkappid {server.sdk_app_id})")
+        await _demo_setup(server, args.recipients)
+        target = Target(server.url, server.sdk_app_id, server.secret_key, server.admin)
+        async with target.client("alice") as tim:
+            await _demo_c2c(tim)
+            await _demo_group(tim)
+            await _demo_batch(tim, args.recipients)
+    console.rule("done")
+    return 0
+
+
+async def _demo_setup(server: DevServer, recipients: int) -> None:
+    audience = [f"user{i:05d}" for i in range(recipients)]
+    # Leave a few accounts unregistered so the batch shows per-recipient failures.
+    await server.add_accounts("alice", "bob", "carol", *audience[: max(0, recipients - 7)])
+    await server.create_group("demo-group", owner="alice", members=("bob", "carol"))
+    console.print(
+        f"accounts alice, bob, carol and {max(0, recipients - 7)} of {recipients} audience "
+        "users; group demo-group"
+    )
+
+
+async def _demo_c2c(tim: Client) -> None:
+    console.rule("C2C: TIMMsgSendNewMsg(\"bob\", kTIMConv_C2C, ...)")
+    for text in ("hello bob", "second message, same second", "third"):
+        sent = await tim.msg.send_new_msg("bob", ConvType.C2C, _text_message(text))
+        console.print(
+            f"  sent {text!r}: seq={sent.seq} rand={sent.rand} time={sent.server_time} "
+            f"status={sent.status} msg_id={sent.msg_id}"
+        )
+
+
+async def _demo_group(tim: Client) -> None:
+    console.rule("Group: TIMMsgSendNewMsg(\"demo-group\", kTIMConv_Group, ...)")
+    for text in ("hi all", "agenda at 10"):
+        sent = await tim.msg.send_new_msg("demo-group", ConvType.GROUP, _text_message(text))
+        console.print(f"  sent {text!r}: group seq={sent.seq} time={sent.server_time}")
+
+
+async def _demo_batch(tim: Client, recipients: int) -> None:
+    console.rule(f"Batch: TIMMsgBatchSend to {recipients} users")
+    audience = [f"user{i:05d}" for i in range(recipients)]
+    param = BatchSendParam(identifier_array=audience, msg=_text_message("service notice"))
+    with console.status("sending in chunks of 500..."):
+        results = await tim.msg.batch_send(param)
+    codes = Counter(result.code for result in results)
+    table = Table("code", "meaning", "recipients")
+    for code, count in sorted(codes.items()):
+        meaning = "delivered" if code == 0 else next(r.desc for r in results if r.code == code)
+        table.add_row(str(code), meaning, str(count))
+    console.print(table)
+    failed = [r.identifier for r in results if r.code]
+    if failed:
+        console.print(f"  not delivered: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

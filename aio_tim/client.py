@@ -1,0 +1,138 @@
+"""Client: the object a service holds. It owns the connection, the pipeline and the managers.
+
+async with Client(sdk_app_id=1400000000, user_id="alice", secret_key=KEY,
+                  base_url="https://console.tim.qq.com") as tim:
+    await tim.msg.send_new_msg("bob", ConvType.C2C, {"message_elem_array": [
+        {"elem_type": 0, "text_elem_content": "hello"}]})
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any, Final
+
+from .auth import UserSigCache
+from .connection import ConnectionManager, Timeouts
+from .errors import TIM_ERR_PARAM, UsageError
+from .msg import MsgManager, SendContext
+from .pipeline import MessagePipeline, RetryPolicy
+from .validate import check_identifier
+
+__all__ = ["DEFAULT_BASE_URL", "Client"]
+
+DEFAULT_BASE_URL: Final = "https://console.tim.qq.com"
+
+
+class _FixedSigner:
+    """An admin UserSig supplied by the caller instead of the secret key (no renewal)."""
+
+    def __init__(self, identifier: str, usersig: str) -> None:
+        self.identifier = identifier
+        self._usersig = usersig
+
+    def current(self) -> str:
+        return self._usersig
+
+    def __repr__(self) -> str:
+        return f"<_FixedSigner identifier={self.identifier!r}>"
+
+
+class Client:
+    """A TIM client acting as `user_id` (the C SDK's logged-in user), calling REST as `admin`.
+
+    Give either `secret_key` (the admin UserSig is minted and renewed from it) or a ready
+    `admin_user_sig`. Time (`clock`) and randomness (`rng`) are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        sdk_app_id: int,
+        user_id: str,
+        secret_key: str | None = None,
+        admin_user_sig: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        admin: str = "administrator",
+        timeouts: Timeouts = Timeouts(),
+        max_in_flight: int = 64,
+        retry: RetryPolicy = RetryPolicy(),
+        usersig_lifetime: int = 86400,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        if isinstance(sdk_app_id, bool) or not isinstance(sdk_app_id, int) or sdk_app_id <= 0:
+            raise UsageError(TIM_ERR_PARAM, f"sdk_app_id must be a positive int, not {sdk_app_id!r}")
+        self.sdk_app_id = sdk_app_id
+        self.user_id = check_identifier(user_id, "user_id")
+        self.admin = check_identifier(admin, "admin")
+        self.base_url = base_url
+        self._clock = clock
+        self._rng = rng or random.Random()
+        signer = _make_signer(sdk_app_id, admin, secret_key, admin_user_sig, usersig_lifetime, clock)
+        self._connection = ConnectionManager(
+            base_url, sdk_app_id, signer, timeouts=timeouts, max_connections=max_in_flight,
+            rng=self._rng,
+        )  # fmt: skip
+        self._pipeline_options: dict[str, Any] = {"max_in_flight": max_in_flight, "retry": retry}
+        self._pipeline: MessagePipeline | None = None
+        self._msg: MsgManager | None = None
+
+    async def __aenter__(self) -> Client:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Open the connection and start the pipeline (inside the running loop)."""
+        await self._connection.open()
+        self._pipeline = MessagePipeline(self._connection.call, rng=self._rng, **self._pipeline_options)
+        self._msg = MsgManager(SendContext(self.user_id, self._pipeline, self._clock, self._rng))
+
+    async def aclose(self) -> None:
+        await self._connection.aclose()
+
+    @property
+    def msg(self) -> MsgManager:
+        """The message manager (the C SDK's `TIMMsg*` functions)."""
+        if self._msg is None or self._connection.closed:
+            raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
+        return self._msg
+
+    @property
+    def pipeline(self) -> MessagePipeline:
+        if self._pipeline is None:
+            raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
+        return self._pipeline
+
+    def __repr__(self) -> str:
+        state = "closed" if self._connection.closed else "open"
+        return (
+            f"<Client sdk_app_id={self.sdk_app_id} user_id={self.user_id!r} admin={self.admin!r} "
+            f"base_url={self.base_url!r} {state}>"
+        )
+
+    def __del__(self, _warn: Callable[..., Any] = warnings.warn) -> None:
+        connection = getattr(self, "_connection", None)
+        if connection is not None and not connection.closed:
+            _warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=1)
+
+
+def _make_signer(
+    sdk_app_id: int,
+    admin: str,
+    secret_key: str | None,
+    admin_user_sig: str | None,
+    lifetime: int,
+    clock: Callable[[], float],
+) -> UserSigCache | _FixedSigner:
+    if (secret_key is None) == (admin_user_sig is None):
+        raise UsageError(TIM_ERR_PARAM, "give exactly one of secret_key or admin_user_sig")
+    if admin_user_sig is not None:
+        return _FixedSigner(admin, admin_user_sig)
+    assert secret_key is not None
+    return UserSigCache(sdk_app_id, secret_key, admin, lifetime=lifetime, clock=clock)

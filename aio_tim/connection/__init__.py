@@ -1,0 +1,13 @@
+"""The I/O seam: one aiohttp session, request signing, envelope decoding, error mapping."""
+
+from .errors import reply_error, status_error, transport_error
+from .manager import ConnectionManager, Signer, Timeouts
+
+__all__ = [
+    "ConnectionManager",
+    "Signer",
+    "Timeouts",
+    "reply_error",
+    "status_error",
+    "transport_error",
+]

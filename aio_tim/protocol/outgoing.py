@@ -1,0 +1,111 @@
+"""C SDK `Message` -> REST send requests, and REST replies -> the sent `Message` (pure).
+
+The caller fixes the idempotency keys (`rand`, `seq`, `client_time`) on the message before it
+gets here, so a retried request is byte-for-byte the first one.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from ..types import ConvType, Message, MsgPriority, MsgStatus
+from .group import GroupAtInfo, SendGroupMsg, SendGroupMsgResponse
+from .msgbody import to_msg_body
+from .openim import BatchSendMsg, SendMsg, SendMsgResponse
+
+__all__ = [
+    "AT_ALL",
+    "batch_send_request",
+    "c2c_send_request",
+    "group_send_request",
+    "msg_key",
+    "sent_message",
+]
+
+# The C SDK's @all marker, in both spellings it has used.
+AT_ALL = frozenset({"__kImSDK_MesssageAtALL__", "__kImSDK_MessageAtALL__"})
+
+_PRIORITY_NAMES = {
+    MsgPriority.HIGH: "High",
+    MsgPriority.NORMAL: "Normal",
+    MsgPriority.LOW: "Low",
+    MsgPriority.LOWEST: "Low",
+}
+
+
+def msg_key(seq: int, rand: int, time: int) -> str:
+    """TIM's C2C MsgKey as its examples show it: `{MsgSeq}_{MsgRandom}_{MsgTimeStamp}`."""
+    return f"{seq}_{rand}_{time}"
+
+
+def _online_only(msg: Message) -> int | None:
+    return 1 if msg.is_online_msg else None
+
+
+def c2c_send_request(to: str, sender: str, msg: Message) -> SendMsg:
+    return SendMsg(
+        To_Account=to,
+        From_Account=sender,
+        MsgRandom=msg.rand or 0,
+        MsgSeq=msg.seq,
+        MsgTimeStamp=msg.client_time,
+        MsgBody=to_msg_body(msg.elem_array),
+        CloudCustomData=msg.cloud_custom_str,
+        OnlineOnlyFlag=_online_only(msg),
+    )
+
+
+def batch_send_request(to: list[str], sender: str, msg: Message) -> BatchSendMsg:
+    return BatchSendMsg(
+        To_Account=to,
+        From_Account=sender,
+        MsgRandom=msg.rand or 0,
+        MsgSeq=msg.seq,
+        MsgBody=to_msg_body(msg.elem_array),
+        CloudCustomData=msg.cloud_custom_str,
+    )
+
+
+def group_send_request(group_id: str, sender: str, msg: Message) -> SendGroupMsg:
+    return SendGroupMsg(
+        GroupId=group_id,
+        From_Account=sender,
+        Random=msg.rand or 0,
+        MsgBody=to_msg_body(msg.elem_array),
+        MsgPriority=_priority_name(msg.priority),
+        CloudCustomData=msg.cloud_custom_str,
+        OnlineOnlyFlag=_online_only(msg),
+        GroupAtInfo=_group_at_info(msg.group_at_user_array),
+    )
+
+
+def _priority_name(priority: int | None) -> str | None:
+    return None if priority is None else _PRIORITY_NAMES.get(priority, "Normal")  # type: ignore[call-overload]
+
+
+def _group_at_info(users: list[str] | None) -> list[GroupAtInfo] | None:
+    if not users:
+        return None
+    return [GroupAtInfo(GroupAtAllFlag=1) if user in AT_ALL else GroupAtInfo(0, user) for user in users]
+
+
+def sent_message(
+    msg: Message,
+    conv_id: str,
+    conv_type: ConvType,
+    reply: SendMsgResponse | SendGroupMsgResponse,
+) -> Message:
+    """The message as the C SDK returns it after a successful send."""
+    seq = reply.MsgSeq if isinstance(reply, SendGroupMsgResponse) else msg.seq or 0
+    key = reply.MsgKey if isinstance(reply, SendMsgResponse) and reply.MsgKey else None
+    return msgspec.structs.replace(
+        msg,
+        conv_id=conv_id,
+        conv_type=int(conv_type),
+        server_time=reply.MsgTime,
+        seq=seq,
+        is_from_self=True,
+        is_read=True,
+        status=int(MsgStatus.SEND_SUCC),
+        msg_id=key or msg_key(seq, msg.rand or 0, reply.MsgTime),
+    )

@@ -1,0 +1,71 @@
+"""Checks every operation makes before any I/O, raising the C SDK's synchronous result codes.
+
+`TIM_ERR_CONV` (-5) for a bad conversation, `TIM_ERR_PARAM` (-4) for a parameter the C SDK would
+refuse; malformed JSON is `TIM_ERR_JSON` (-3), raised by `types.coerce`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Final
+
+from .errors import TIM_ERR_CONV, TIM_ERR_PARAM, ContentRejectedError, UsageError
+from .protocol import msg_body_size, to_msg_body
+from .types import (
+    SENDABLE_ELEM_TYPES,
+    ConvType,
+    CustomElem,
+    FileElem,
+    Message,
+    SoundElem,
+)
+
+__all__ = ["MAX_BODY_BYTES", "check_conversation", "check_identifier", "check_sendable"]
+
+MAX_BODY_BYTES: Final = 12 * 1024  # TIM's REST limit on a message body (80002 beyond)
+MAX_IDENTIFIER_BYTES: Final = 32
+_ONE_PER_MESSAGE: Final = (CustomElem, FileElem, SoundElem)
+_UINT32_MAX: Final = 2**32 - 1
+
+
+def check_conversation(conv_id: object, conv_type: object) -> ConvType:
+    """A C2C or group conversation with a non-empty id; anything else is TIM_ERR_CONV."""
+    if conv_type not in (ConvType.C2C, ConvType.GROUP) or isinstance(conv_type, bool):
+        raise UsageError(
+            TIM_ERR_CONV,
+            f"conv_type must be kTIMConv_C2C (1) or kTIMConv_Group (2), not {conv_type!r}",
+        )
+    if not isinstance(conv_id, str) or not conv_id:
+        raise UsageError(TIM_ERR_CONV, f"conv_id must be a non-empty string, not {conv_id!r}")
+    return ConvType(conv_type)  # type: ignore[arg-type]
+
+
+def check_identifier(identifier: object, what: str = "identifier") -> str:
+    """A TIM UserID: a non-empty string of at most 32 bytes."""
+    if not isinstance(identifier, str) or not identifier:
+        raise UsageError(TIM_ERR_PARAM, f"{what} must be a non-empty string, not {identifier!r}")
+    if len(identifier.encode()) > MAX_IDENTIFIER_BYTES:
+        raise UsageError(TIM_ERR_PARAM, f"{what} {identifier!r} is longer than 32 bytes")
+    return identifier
+
+
+def check_sendable(msg: Message) -> None:
+    """The C SDK's rules for an outgoing message: elements present, sendable, within limits."""
+    if not msg.elem_array:
+        raise UsageError(TIM_ERR_PARAM, "message_elem_array is empty: a message needs an element")
+    for index, elem in enumerate(msg.elem_array):
+        if not isinstance(elem, SENDABLE_ELEM_TYPES):
+            raise UsageError(
+                TIM_ERR_PARAM,
+                f"message_elem_array[{index}] is a {type(elem).__name__}, which the server "
+                "generates and a client cannot send",
+            )
+    counts = Counter(type(elem) for elem in msg.elem_array)
+    for kind in _ONE_PER_MESSAGE:
+        if counts[kind] > 1:
+            raise UsageError(TIM_ERR_PARAM, f"a message may carry only one {kind.__name__}")
+    if msg.rand is not None and msg.rand > _UINT32_MAX:
+        raise UsageError(TIM_ERR_PARAM, "message_rand must fit in 32 bits for the REST API")
+    size = msg_body_size(to_msg_body(msg.elem_array))
+    if size > MAX_BODY_BYTES:
+        raise ContentRejectedError(80002, f"message body is {size} bytes; TIM's limit is 12 KB")

@@ -1,0 +1,242 @@
+"""DESIGN.md §2 import rules, enforced by reading every module's imports from its AST.
+
+Every `import`, `from ... import` (relative ones resolved to absolute names) and literal
+`importlib.import_module("...")`/`__import__("...")` counts, including those under
+`if TYPE_CHECKING:`: a layering rule is about dependencies, not only about run time.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "aio_tim"
+ROOT = Path(__file__).resolve().parent.parent / PACKAGE
+
+
+def module_name(path: Path) -> tuple[str, bool]:
+    """The dotted module name of a file under ROOT, and whether it is a package `__init__`."""
+    parts = [PACKAGE, *path.relative_to(ROOT).with_suffix("").parts]
+    if parts[-1] == "__init__":
+        return ".".join(parts[:-1]), True
+    return ".".join(parts), False
+
+
+def resolve(module: str, is_package: bool, level: int, name: str | None) -> str:
+    """The absolute name of `from <level dots><name> import ...` written in `module`."""
+    if level == 0:
+        assert name is not None
+        return name
+    parts = module.split(".") if is_package else module.split(".")[:-1]
+    if level - 1 >= len(parts):
+        raise ImportError(f"relative import beyond top-level package in {module}")
+    base = parts[: len(parts) - (level - 1)]
+    return ".".join([*base, name] if name else base)
+
+
+def _is_dynamic_import(func: ast.expr) -> bool:
+    called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return called in ("import_module", "__import__")
+
+
+def imports_of(source: str, module: str, is_package: bool) -> set[str]:
+    """Every absolute name `source` imports; `from m import a` yields `m.a` (a may be a submodule)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = resolve(module, is_package, node.level, node.module)
+            for alias in node.names:
+                found.add(base if alias.name == "*" else f"{base}.{alias.name}")
+        elif isinstance(node, ast.Call) and node.args and _is_dynamic_import(node.func):
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                target = first.value
+                if target.startswith("."):
+                    dots = len(target) - len(target.lstrip("."))
+                    target = resolve(module, is_package, dots, target.lstrip(".") or None)
+                found.add(target)
+    return found
+
+
+def walk_package() -> dict[str, set[str]]:
+    """module name -> the absolute names it imports, for every .py file under aio_tim/."""
+    table: dict[str, set[str]] = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        name, is_package = module_name(path)
+        table[name] = imports_of(path.read_text(encoding="utf-8"), name, is_package)
+    return table
+
+
+IMPORTS = walk_package()
+MODULES = sorted(IMPORTS)
+
+
+def under(name: str, *packages: str) -> bool:
+    """Whether `name` is one of `packages` or inside one of them."""
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def forbidden(module: str, allowed_internal: tuple[str, ...] | None, banned: tuple[str, ...]) -> list[str]:
+    """The imports of `module` that are banned, or internal to aio_tim but outside `allowed_internal`."""
+
+    def out_of_layer(target: str) -> bool:
+        if allowed_internal is None or not under(target, PACKAGE):
+            return False
+        return not under(target, *allowed_internal)
+
+    return [t for t in sorted(IMPORTS[module]) if under(t, *banned) or out_of_layer(t)]
+
+
+# --- the walker itself ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("module", "is_package", "level", "name", "expected"),
+    [
+        ("aio_tim.protocol.msgbody", False, 2, "types", "aio_tim.types"),
+        ("aio_tim.protocol.msgbody", False, 2, None, "aio_tim"),
+        ("aio_tim.protocol", True, 1, None, "aio_tim.protocol"),
+        ("aio_tim.protocol", True, 1, "envelope", "aio_tim.protocol.envelope"),
+        ("aio_tim.devserver.state", False, 1, "schema", "aio_tim.devserver.schema"),
+        ("aio_tim.cli", False, 1, "devserver", "aio_tim.devserver"),
+        ("aio_tim", True, 1, "errors", "aio_tim.errors"),
+        ("aio_tim.cli", False, 0, "aiohttp.web", "aiohttp.web"),
+    ],
+)
+def test_relative_imports_resolve_to_absolute_names(
+    module: str, is_package: bool, level: int, name: str | None, expected: str
+) -> None:
+    """Relative imports resolve against the module's package (a package `__init__` is its own package)."""
+    assert resolve(module, is_package, level, name) == expected
+
+
+def test_import_collector_sees_every_form() -> None:
+    """The collector finds plain, from-, relative, starred, TYPE_CHECKING and literal dynamic imports."""
+    source = "\n".join(
+        [
+            "import asyncio, yarl as y",
+            "from aiohttp import web",
+            "from .. import devserver",
+            "from ..errors import UsageError",
+            "from .msgbody import *",
+            "from typing import TYPE_CHECKING",
+            "if TYPE_CHECKING:",
+            "    import aiosqlite",
+            "def f():",
+            "    import importlib",
+            "    return __import__('aio_tim.store'), importlib.import_module('.transfer', __package__)",
+        ]
+    )
+    assert imports_of(source, "aio_tim.protocol.outgoing", False) == {
+        "asyncio",
+        "yarl",
+        "aiohttp.web",
+        "aio_tim.devserver",
+        "aio_tim.errors.UsageError",
+        "aio_tim.protocol.msgbody",
+        "typing.TYPE_CHECKING",
+        "aiosqlite",
+        "importlib",
+        "aio_tim.store",
+        "aio_tim.protocol.transfer",
+    }
+
+
+def test_walk_covers_the_package() -> None:
+    """The walk finds the core modules and the imports they are known to make."""
+    for name in ("aio_tim", "aio_tim.errors", "aio_tim.types._base", "aio_tim.protocol.msgbody"):
+        assert name in IMPORTS, name
+    assert "aio_tim.errors.UsageError" in IMPORTS["aio_tim.types._base"]
+    assert any(under(t, "aio_tim.types") for t in IMPORTS["aio_tim.protocol.msgbody"])
+    if "aio_tim.connection.errors" in IMPORTS:
+        assert "aiohttp" in IMPORTS["aio_tim.connection.errors"]
+
+
+def test_forbidden_reports_banned_and_out_of_layer_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`forbidden` names banned libraries and aio_tim modules outside the allowed layers, nothing else."""
+    monkeypatch.setitem(
+        IMPORTS,
+        "aio_tim.types.fake",
+        {
+            "aiohttp.web",
+            "asyncio",
+            "msgspec",
+            "aio_tim.errors.UsageError",
+            "aio_tim.client.Client",
+            "aio_tim",
+        },
+    )
+    bad = forbidden(
+        "aio_tim.types.fake",
+        allowed_internal=("aio_tim.types", "aio_tim.errors"),
+        banned=("aiohttp", "asyncio"),
+    )
+    assert bad == ["aio_tim", "aio_tim.client.Client", "aiohttp.web", "asyncio"]
+
+
+# --- the rules ---------------------------------------------------------------------------------------
+
+PURE = [m for m in MODULES if under(m, "aio_tim.types", "aio_tim.protocol")]
+DEVSERVER = [m for m in MODULES if under(m, "aio_tim.devserver")]
+MAY_IMPORT_DEVSERVER = ("aio_tim.devserver", "aio_tim.cli", "aio_tim.testing")
+MAY_IMPORT_AIOHTTP = (
+    "aio_tim.connection",
+    "aio_tim.devserver",
+    "aio_tim.transfer",
+    "aio_tim.testing",
+    "aio_tim.cli",
+)
+MAY_IMPORT_AIOSQLITE = ("aio_tim.store", "aio_tim.devserver")
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_types_and_protocol_are_pure(module: str) -> None:
+    """types/ and protocol/ import no I/O library and nothing of aio_tim but types, protocol, errors."""
+    bad = forbidden(
+        module,
+        allowed_internal=("aio_tim.types", "aio_tim.protocol", "aio_tim.errors"),
+        banned=("aiohttp", "aiosqlite", "asyncio", "yarl"),
+    )
+    assert not bad, f"{module} imports {bad}"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if not under(m, *MAY_IMPORT_DEVSERVER)])
+def test_client_side_does_not_import_devserver(module: str) -> None:
+    """Only devserver itself, the CLI and aio_tim.testing import aio_tim.devserver."""
+    bad = forbidden(module, allowed_internal=None, banned=("aio_tim.devserver",))
+    assert not bad, f"{module} imports {bad}"
+
+
+@pytest.mark.parametrize("module", DEVSERVER)
+def test_devserver_imports_only_shared_layers(module: str) -> None:
+    """devserver imports from aio_tim only types, protocol, auth, errors and itself."""
+    bad = forbidden(
+        module,
+        allowed_internal=(
+            "aio_tim.types",
+            "aio_tim.protocol",
+            "aio_tim.auth",
+            "aio_tim.errors",
+            "aio_tim.devserver",
+        ),
+        banned=(),
+    )
+    assert not bad, f"{module} imports {bad}"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if not under(m, *MAY_IMPORT_AIOHTTP)])
+def test_only_the_io_layers_import_aiohttp(module: str) -> None:
+    """aiohttp is imported only by connection/, devserver/, transfer/, testing and cli."""
+    bad = forbidden(module, allowed_internal=None, banned=("aiohttp",))
+    assert not bad, f"{module} imports {bad}"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if not under(m, *MAY_IMPORT_AIOSQLITE)])
+def test_only_store_and_devserver_import_aiosqlite(module: str) -> None:
+    """aiosqlite is imported only by store/ and devserver/."""
+    bad = forbidden(module, allowed_internal=None, banned=("aiosqlite",))
+    assert not bad, f"{module} imports {bad}"
