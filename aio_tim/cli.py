@@ -37,13 +37,14 @@ class Target:
     secret_key: str
     admin: str
 
-    def client(self, user_id: str) -> Client:
+    def client(self, user_id: str, store_path: str | None = None) -> Client:
         return Client(
             sdk_app_id=self.sdk_app_id,
             user_id=user_id,
             secret_key=self.secret_key,
             base_url=self.url,
             admin=self.admin,
+            store_path=store_path,
         )
 
 
@@ -179,7 +180,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         console.print(f"embedded dev server at {server.url} (sdkappid {server.sdk_app_id})")
         await _demo_setup(server, args.recipients)
         target = Target(server.url, server.sdk_app_id, server.secret_key, server.admin)
-        async with target.client("alice") as tim:
+        async with target.client("alice", store_path=":memory:") as tim:
             await _demo_c2c(tim)
             await _demo_group(tim)
             await _demo_batch(tim, args.recipients)
@@ -199,7 +200,7 @@ async def _demo_setup(server: DevServer, recipients: int) -> None:
 
 
 async def _demo_c2c(tim: Client) -> None:
-    console.rule("C2C: TIMMsgSendNewMsg(\"bob\", kTIMConv_C2C, ...)")
+    console.rule('C2C: TIMMsgSendNewMsg("bob", kTIMConv_C2C, ...)')
     for text in ("hello bob", "second message, same second", "third"):
         sent = await tim.msg.send_new_msg("bob", ConvType.C2C, _text_message(text))
         console.print(
@@ -209,7 +210,7 @@ async def _demo_c2c(tim: Client) -> None:
 
 
 async def _demo_group(tim: Client) -> None:
-    console.rule("Group: TIMMsgSendNewMsg(\"demo-group\", kTIMConv_Group, ...)")
+    console.rule('Group: TIMMsgSendNewMsg("demo-group", kTIMConv_Group, ...)')
     for text in ("hi all", "agenda at 10"):
         sent = await tim.msg.send_new_msg("demo-group", ConvType.GROUP, _text_message(text))
         console.print(f"  sent {text!r}: group seq={sent.seq} time={sent.server_time}")

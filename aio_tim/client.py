@@ -8,6 +8,7 @@ async with Client(sdk_app_id=1400000000, user_id="alice", secret_key=KEY,
 
 from __future__ import annotations
 
+import os
 import random
 import time
 import warnings
@@ -19,6 +20,7 @@ from .connection import ConnectionManager, Timeouts
 from .errors import TIM_ERR_PARAM, UsageError
 from .msg import MsgManager, SendContext
 from .pipeline import MessagePipeline, RetryPolicy
+from .store import LocalStore, default_store_path
 from .validate import check_identifier
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
@@ -44,7 +46,9 @@ class Client:
     """A TIM client acting as `user_id` (the C SDK's logged-in user), calling REST as `admin`.
 
     Give either `secret_key` (the admin UserSig is minted and renewed from it) or a ready
-    `admin_user_sig`. Time (`clock`) and randomness (`rng`) are injectable for tests.
+    `admin_user_sig`. The local message store lives at `store_path` (default: one sqlite file per
+    app and user under `~/.local/share/aio_tim`; `":memory:"` keeps nothing). Time (`clock`) and
+    randomness (`rng`) are injectable for tests.
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class Client:
         max_in_flight: int = 64,
         retry: RetryPolicy = RetryPolicy(),
         usersig_lifetime: int = 86400,
+        store_path: str | os.PathLike[str] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -76,6 +81,9 @@ class Client:
             base_url, sdk_app_id, signer, timeouts=timeouts, max_connections=max_in_flight,
             rng=self._rng,
         )  # fmt: skip
+        self.store = LocalStore(
+            store_path if store_path is not None else default_store_path(sdk_app_id, user_id)
+        )
         self._pipeline_options: dict[str, Any] = {"max_in_flight": max_in_flight, "retry": retry}
         self._pipeline: MessagePipeline | None = None
         self._msg: MsgManager | None = None
@@ -89,12 +97,15 @@ class Client:
 
     async def open(self) -> None:
         """Open the connection and start the pipeline (inside the running loop)."""
+        await self.store.open()
         await self._connection.open()
         self._pipeline = MessagePipeline(self._connection.call, rng=self._rng, **self._pipeline_options)
-        self._msg = MsgManager(SendContext(self.user_id, self._pipeline, self._clock, self._rng))
+        context = SendContext(self.user_id, self._pipeline, self.store, self._clock, self._rng)
+        self._msg = MsgManager(context)
 
     async def aclose(self) -> None:
         await self._connection.aclose()
+        await self.store.aclose()
 
     @property
     def msg(self) -> MsgManager:

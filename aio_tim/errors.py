@@ -196,6 +196,8 @@ CODES: Final[dict[int, _Entry]] = {
     90010: (UsageError, "JSON is not in message format"),
     90011: (UsageError, "batch send exceeds 500 To_Account"),
     90012: (NotFoundError, "To_Account not registered"),
+    90031: (UsageError, "SyncOtherMachine is not an integer"),
+    90044: (UsageError, "MsgLifeTime is not an integer"),
     90048: (NotFoundError, "account not found"),
     90054: (UsageError, "invalid MsgKey"),
     90992: (TransientError, "internal error"),

@@ -1,30 +1,47 @@
-"""MsgManager: the C SDK's `TIMMsg*` functions as coroutines on `tim.msg`.
+"""MsgManager: the C SDK's ten `TIMMsg*` functions as coroutines on `tim.msg`.
 
 Each operation is a thin builder: validate and coerce the C SDK JSON (no I/O), fix the
-idempotency keys, build the REST request, hand it to the pipeline, and turn the reply back into
-the C SDK's JSON shapes.
+idempotency keys, build the REST request, hand it to the pipeline, record the outcome in the
+local store, and give back the C SDK's JSON shapes.
 
     async with Client(...) as tim:
         sent = await tim.msg.send_new_msg("bob", ConvType.C2C, {
             "message_elem_array": [{"elem_type": 0, "text_elem_content": "hi"}]})
-        print(sent.seq, sent.server_time, sent.msg_id)
+        page = await tim.msg.get_msg_list("bob", ConvType.C2C, {"msg_getmsglist_param_count": 20})
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
 
-from .errors import TIM_ERR_PARAM, TIMError, UsageError
+from .errors import TIM_ERR_PARAM, NotFoundError, TIMError, UsageError, error_for
+from .history import Roaming
 from .pipeline import MessagePipeline
 from .protocol import Request
-from .protocol.group import SendGroupMsgResponse
-from .protocol.openim import BATCH_MAX_RECIPIENTS, BatchSendMsgResponse, SendMsgResponse
+from .protocol.group import (
+    GROUP_IMPORT_MAX,
+    GroupMsgRecall,
+    GroupMsgRecallResponse,
+    ImportGroupMsg,
+    ImportGroupMsgResponse,
+    MsgSeqItem,
+    SendGroupMsgResponse,
+)
+from .protocol.incoming import c2c_import_request, group_import_item
+from .protocol.openim import (
+    BATCH_MAX_RECIPIENTS,
+    AdminMsgWithdraw,
+    AdminSetMsgRead,
+    BatchSendMsgResponse,
+    DeleteC2CMsgRamble,
+    SendMsgResponse,
+)
 from .protocol.outgoing import (
     batch_send_request,
     c2c_send_request,
@@ -32,19 +49,29 @@ from .protocol.outgoing import (
     msg_key,
     sent_message,
 )
+from .store import Conv, LocalStore, LocatorKey, locator_key
 from .types import (
     BatchSendParam,
     BatchSendResult,
     ConvType,
+    GetMsgListParam,
     Message,
+    MsgDeleteParam,
+    MsgLocator,
     MsgStatus,
     coerce,
+    coerce_list,
 )
 from .validate import check_conversation, check_identifier, check_sendable
 
 __all__ = ["MsgManager", "SendContext"]
 
 _UINT32_MAX: Final = 2**32 - 1
+DEFAULT_PAGE: Final = 20
+ALREADY_RECALLED: Final = frozenset({20023})
+MSG_NOT_FOUND: Final = 20022
+DELETE_KEYS_PER_CALL: Final = 100
+_ALL: Final = 2**62
 
 
 @dataclass
@@ -53,28 +80,9 @@ class SendContext:
 
     user_id: str
     pipeline: MessagePipeline
+    store: LocalStore
     clock: Callable[[], float]
     rng: random.Random
-
-
-class _Sequencer:
-    """A `MsgSeq` that increases within each conversation.
-
-    TIM orders C2C history by time, then MsgSeq: increasing seqs keep same-second messages in
-    the order they were sent.
-    """
-
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-        self._last: dict[tuple[int, str], int] = {}
-
-    def next(self, conv_type: ConvType, conv_id: str) -> int:
-        key = (int(conv_type), conv_id)
-        # Start low in a random spot so seqs from separate runs rarely collide.
-        seq = self._last.get(key) or self._rng.randrange(1, 2**24)
-        seq = seq + 1 if seq < _UINT32_MAX else 1
-        self._last[key] = seq
-        return seq
 
 
 class MsgManager:
@@ -82,7 +90,10 @@ class MsgManager:
 
     def __init__(self, ctx: SendContext) -> None:
         self._ctx = ctx
-        self._seqs = _Sequencer(ctx.rng)
+        self._store = ctx.store
+        self._roaming = Roaming(ctx.user_id, ctx.store, ctx.pipeline.submit)
+
+    # --- sending ---------------------------------------------------------------------------------
 
     async def send_new_msg(self, conv_id: str, conv_type: int, msg: Any) -> Message:
         """`TIMMsgSendNewMsg`: send `msg` to a C2C peer or a group; returns the sent message.
@@ -92,16 +103,23 @@ class MsgManager:
         assert sent.status == MsgStatus.SEND_SUCC
         """
         conv = check_conversation(conv_id, conv_type)
-        message = self._outgoing(coerce(msg, Message, what="json_msg_param"), conv, conv_id)
+        message = await self._outgoing(coerce(msg, Message, what="json_msg_param"), (conv, conv_id))
         sender = message.sender or ""
         request: Request = (
             c2c_send_request(conv_id, sender, message)
             if conv is ConvType.C2C
             else group_send_request(conv_id, sender, message)
         )
-        reply = await self._ctx.pipeline.submit(request, order_key=(conv, conv_id))
+        try:
+            reply = await self._ctx.pipeline.submit(request, order_key=(conv, conv_id))
+        except TIMError:
+            await self._store.save((conv, conv_id), message, status=int(MsgStatus.SEND_FAIL))
+            raise
         assert isinstance(reply, SendMsgResponse | SendGroupMsgResponse)
-        return sent_message(message, conv_id, conv, reply)
+        sent = sent_message(message, conv_id, conv, reply)
+        return await self._store.save(
+            (conv, conv_id), sent, status=int(MsgStatus.SEND_SUCC), msg_key=sent.msg_id
+        )
 
     async def batch_send(self, param: Any) -> list[BatchSendResult]:
         """`TIMMsgBatchSend`: one C2C message to many identifiers, a result per identifier.
@@ -120,7 +138,7 @@ class MsgManager:
             raise UsageError(TIM_ERR_PARAM, "msg_batch_send_param_identifier_array is empty")
         for identifier in batch.identifier_array:
             check_identifier(identifier, "msg_batch_send_param_identifier_array item")
-        message = self._outgoing(batch.msg, ConvType.C2C, None)
+        message = await self._outgoing(batch.msg, None)
         chunks = list(_chunks(batch.identifier_array, BATCH_MAX_RECIPIENTS))
         outcomes = await asyncio.gather(*(self._send_chunk(chunk, message) for chunk in chunks))
         return [result for chunk_results in outcomes for result in chunk_results]
@@ -135,30 +153,289 @@ class MsgManager:
             # Retries are spent: report the chunk's recipients as failed, keep the others.
             return [BatchSendResult(r, error.code, error.desc) for r in recipients]
         assert isinstance(reply, BatchSendMsgResponse)
-        return _batch_results(recipients, message, reply)
+        results = _batch_results(recipients, message, reply)
+        for result in results:
+            if result.msg is not None:
+                conv = (ConvType.C2C, result.identifier)
+                await self._store.insert_many(
+                    conv, [result.msg], status=int(MsgStatus.SEND_SUCC), msg_keys=[reply.MsgKey]
+                )
+        return results
 
-    def _outgoing(self, msg: Message, conv: ConvType, conv_id: str | None) -> Message:
+    async def _outgoing(self, msg: Message, conv: tuple[ConvType, str] | None) -> Message:
         """Validate `msg` and fix its idempotency keys once, before the first attempt."""
         check_sendable(msg)
         sender = check_identifier(msg.sender or self._ctx.user_id, "message_sender")
-        rand = msg.rand if msg.rand is not None else self._ctx.rng.randrange(1, _UINT32_MAX)
-        client_time = msg.client_time or int(self._ctx.clock())
         seq = msg.seq
-        if conv is ConvType.C2C and seq is None:
-            seq = self._seqs.next(conv, conv_id or "")
+        if seq is None and conv is None:
+            seq = self._random()  # a batch spans many conversations: no per-conversation counter
+        elif seq is None and conv is not None and conv[0] is ConvType.C2C:
+            seq = await self._store.next_seq(conv)  # groups get their seq from the server
         return msgspec.structs.replace(
             msg,
             sender=sender,
-            rand=rand,
+            is_from_self=sender == self._ctx.user_id,
+            rand=msg.rand if msg.rand is not None else self._random(),
             seq=seq,
-            client_time=client_time,
+            client_time=msg.client_time or self._now(),
+            server_time=None,
             status=int(MsgStatus.SENDING),
         )
 
+    # --- the local store -------------------------------------------------------------------------
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    async def save_msg(self, conv_id: str, conv_type: int, msg: Any) -> Message:
+        """`TIMMsgSaveMsg`: store a self-built message locally (no network); returns it as stored.
+
+        saved = await tim.msg.save_msg("bob", ConvType.C2C, {"message_elem_array": [
+            {"elem_type": 0, "text_elem_content": "note to self"}]})
+        """
+        conv = _conv(conv_id, conv_type)
+        message = await self._local(coerce(msg, Message, what="json_msg_param"), conv)
+        status = message.status or int(MsgStatus.LOCAL_IMPORTED)
+        return await self._store.save(conv, message, status=status)
+
+    async def import_msg_list(self, conv_id: str, conv_type: int, msgs: Any, *, cloud: bool = False) -> None:
+        """`TIMMsgImportMsgList`: store messages as LocalImported; same locators are ignored.
+
+        With `cloud=True` they are also imported to the server's history (openim/importmsg,
+        group_open_http_svc/import_group_msg), which dedups on (MsgSeq, MsgRandom, MsgTimeStamp).
+        """
+        conv = _conv(conv_id, conv_type)
+        messages = [await self._local(m, conv) for m in coerce_list(msgs, Message, what="json_msg_array")]
+        if cloud:
+            messages = await self._import_to_cloud(conv, messages)
+        await self._store.insert_many(conv, messages, status=int(MsgStatus.LOCAL_IMPORTED))
+
+    async def _import_to_cloud(self, conv: Conv, messages: list[Message]) -> list[Message]:
+        for msg in messages:
+            check_sendable(msg)
+        ordered = sorted(messages, key=locator_key)  # TIM wants history in chronological order
+        if conv[0] == ConvType.C2C:
+            for msg in ordered:
+                await self._ctx.pipeline.submit(c2c_import_request(msg, self._ctx.user_id, conv[1]))
+            return ordered
+        imported: list[Message] = []
+        for chunk in _chunks(ordered, GROUP_IMPORT_MAX):
+            items = [group_import_item(m, self._ctx.user_id) for m in chunk]
+            reply = await self._ctx.pipeline.submit(ImportGroupMsg(GroupId=conv[1], MsgList=items))
+            assert isinstance(reply, ImportGroupMsgResponse)
+            imported += _with_group_seqs(chunk, reply)
+        return imported
+
+    async def _local(self, msg: Message, conv: Conv) -> Message:
+        """A message for the local store: sender, times, rand and seq filled in when absent."""
+        if not msg.elem_array:
+            raise UsageError(TIM_ERR_PARAM, "message_elem_array is empty: a message needs an element")
+        sender = msg.sender or self._ctx.user_id
+        client_time = msg.client_time or msg.server_time or self._now()
+        seq = msg.seq
+        if seq is None:
+            seq = await self._store.next_seq(conv) if conv[0] == ConvType.C2C else 0
+        return msgspec.structs.replace(
+            msg,
+            sender=sender,
+            is_from_self=sender == self._ctx.user_id,
+            client_time=client_time,
+            server_time=msg.server_time or client_time,
+            rand=msg.rand if msg.rand is not None else self._random(),
+            seq=seq,
+        )
+
+    # --- history ---------------------------------------------------------------------------------
+
+    async def get_msg_list(self, conv_id: str, conv_type: int, param: Any) -> list[Message]:
+        """`TIMMsgGetMsgList`: a page of history next to `last_msg` (excluded).
+
+        Backward (default) pages are newest first, forward pages oldest first: in both directions
+        the next page's `last_msg` is the last element returned. With `is_remble`, a page the
+        local store cannot fill is completed from the server's roaming history.
+        """
+        conv = _conv(conv_id, conv_type)
+        page = coerce(param, GetMsgListParam, what="json_get_msg_param")
+        count = DEFAULT_PAGE if page.count is None else page.count
+        anchor = _anchor(page.last_msg)
+        forward = bool(page.is_forward)
+        found = await self._store.page(conv, anchor=anchor, count=count, forward=forward)
+        if not page.is_remble or len(found) >= count:
+            return found
+        if forward and anchor is not None:
+            await self._roaming.fill_newer(conv, anchor, count)
+        elif not forward:
+            await self._roaming.fill_older(conv, anchor, count)
+        return await self._store.page(conv, anchor=anchor, count=count, forward=forward)
+
+    async def iter_msg_list(
+        self,
+        conv_id: str,
+        conv_type: int,
+        *,
+        forward: bool = False,
+        page_size: int = 50,
+        remble: bool = False,
+    ) -> AsyncIterator[Message]:
+        """Every message of a conversation, page by page (newest first unless `forward`).
+
+        async for msg in tim.msg.iter_msg_list("bob", ConvType.C2C, remble=True):
+            print(msg.seq, msg.elem_array)
+        """
+        if page_size < 1:
+            raise UsageError(TIM_ERR_PARAM, f"page_size must be at least 1, not {page_size}")
+        last: Message | None = None
+        while True:
+            param = GetMsgListParam(last_msg=last, count=page_size, is_forward=forward, is_remble=remble)
+            page = await self.get_msg_list(conv_id, conv_type, param)
+            for msg in page:
+                yield msg
+            if len(page) < page_size:
+                return
+            last = page[-1]
+
+    async def find_by_msg_locator_list(self, conv_id: str, conv_type: int, locators: Any) -> list[Message]:
+        """`TIMMsgFindByMsgLocatorList`: one message per locator found, local first, then roaming."""
+        conv = _conv(conv_id, conv_type)
+        wanted = coerce_list(locators, MsgLocator, what="json_msg_Locator_array")
+        for index, loc in enumerate(wanted):
+            if loc.time is None or loc.seq is None or loc.rand is None:
+                raise UsageError(TIM_ERR_PARAM, f"locator {index} needs message_locator_time, _seq and _rand")
+        found = {locator_key(m): m for m in await self._store.find(conv, wanted)}
+        results = []
+        for loc in wanted:
+            key = (loc.time or 0, loc.seq or 0, loc.rand or 0)
+            msg = found.get(key) or await self._roaming.find(conv, loc)
+            if msg is not None:
+                results.append(msg)
+        return results
+
+    # --- changing history ------------------------------------------------------------------------
+
+    async def delete(self, conv_id: str, conv_type: int, param: Any) -> None:
+        """`TIMMsgDelete`: one local message (`msg` set) or all of the conversation's.
+
+        With `is_remble` on a C2C conversation the message(s) also go from this user's roaming
+        history (openim/delete_c2c_msg_ramble; the peer keeps theirs, as TIM does).
+        """
+        conv = _conv(conv_id, conv_type)
+        request = coerce(param, MsgDeleteParam, what="json_msgdel_param")
+        if request.is_remble and conv[0] != ConvType.C2C:
+            raise UsageError(TIM_ERR_PARAM, "TIM has no REST call to delete a group's roaming messages")
+        if request.msg is not None and _anchor(request.msg) is not None:
+            await self._delete_one(conv, request.msg, bool(request.is_remble))
+        else:
+            await self._delete_all(conv, bool(request.is_remble))
+
+    async def _delete_one(self, conv: Conv, msg: Message, roaming: bool) -> None:
+        key = locator_key(msg)
+        stored_key = await self._store.msg_key_of(conv, key)
+        if not await self._store.delete(conv, key) and not roaming:
+            raise NotFoundError(MSG_NOT_FOUND, f"no local message with locator {key} in {conv[1]!r}")
+        if roaming:
+            await self._delete_roaming(conv, [stored_key or msg.msg_id or msg_key(*_key_order(key))])
+
+    async def _delete_all(self, conv: Conv, roaming: bool) -> None:
+        if roaming:
+            await self._roaming.fill_older(conv, None, 10**9)
+            keys = [m.msg_id for m in await self._store.page(conv, anchor=None, count=_ALL, forward=False)]
+            await self._delete_roaming(conv, [k for k in keys if k])
+        await self._store.delete_conversation(conv)
+
+    async def _delete_roaming(self, conv: Conv, keys: list[str]) -> None:
+        for chunk in _chunks(keys, DELETE_KEYS_PER_CALL):
+            request = DeleteC2CMsgRamble(
+                Operator_Account=self._ctx.user_id, Peer_Account=conv[1], MsgKeyList=chunk
+            )
+            await self._ctx.pipeline.submit(request)
+
+    async def report_readed(self, conv_id: str, conv_type: int, msg: Any = None) -> None:
+        """`TIMMsgReportReaded`: mark read up to `msg` (default: the newest message, else now).
+
+        C2C also tells the server (openim/admin_set_msg_read), so the unread count TIM keeps
+        drops to zero. Groups: TIM's REST API has no per-user group read report, so the read
+        mark is local only.
+        """
+        conv = _conv(conv_id, conv_type)
+        message = coerce(msg, Message, what="json_msg_param") if msg not in (None, "", b"") else None
+        anchor = _anchor(message) if message else None
+        if anchor is None:
+            newest = await self._store.newest(conv)
+            anchor = locator_key(newest) if newest else None
+        await self._store.mark_read(conv, anchor)
+        if conv[0] == ConvType.C2C:
+            read_time = anchor[0] if anchor else self._now()
+            request = AdminSetMsgRead(
+                Report_Account=self._ctx.user_id, Peer_Account=conv[1], MsgReadTime=str(read_time)
+            )
+            await self._ctx.pipeline.submit(request)
+
+    async def revoke(self, conv_id: str, conv_type: int, msg: Any) -> None:
+        """`TIMMsgRevoke`: recall a sent message; pass the message `send_new_msg` returned (or one
+        found by locator). Afterwards it is Revoked locally and flagged recalled in roaming."""
+        conv = _conv(conv_id, conv_type)
+        message = coerce(msg, Message, what="json_msg_param")
+        key = _anchor(message)
+        if key is None:
+            raise UsageError(TIM_ERR_PARAM, "the message to revoke needs its seq, rand and server time")
+        if conv[0] == ConvType.C2C:
+            await self._revoke_c2c(conv, message, key)
+        else:
+            await self._revoke_group(conv, message)
+        if not await self._store.set_status(conv, key, int(MsgStatus.REVOKED)):
+            await self._store.save(conv, message, status=int(MsgStatus.REVOKED))
+
+    async def _revoke_c2c(self, conv: Conv, message: Message, key: LocatorKey) -> None:
+        server_key = await self._store.msg_key_of(conv, key) or message.msg_id or msg_key(*_key_order(key))
+        sender = message.sender or self._ctx.user_id
+        receiver = conv[1] if sender == self._ctx.user_id else self._ctx.user_id
+        request = AdminMsgWithdraw(From_Account=sender, To_Account=receiver, MsgKey=server_key)
+        await self._ctx.pipeline.submit(request, done_codes=ALREADY_RECALLED)
+
+    async def _revoke_group(self, conv: Conv, message: Message) -> None:
+        request = GroupMsgRecall(GroupId=conv[1], MsgSeqList=[MsgSeqItem(message.seq or 0)])
+        reply = await self._ctx.pipeline.submit(request)
+        assert isinstance(reply, GroupMsgRecallResponse)
+        for result in reply.RecallRetList:
+            if result.RetCode:
+                raise error_for(result.RetCode, f"group_msg_recall of seq {result.MsgSeq}")
+
+    # ---------------------------------------------------------------------------------------------
+
+    def _now(self) -> int:
+        return int(self._ctx.clock())
+
+    def _random(self) -> int:
+        return self._ctx.rng.randrange(1, _UINT32_MAX)
+
+
+def _conv(conv_id: str, conv_type: int) -> Conv:
+    return (int(check_conversation(conv_id, conv_type)), conv_id)
+
+
+def _anchor(msg: Message | None) -> LocatorKey | None:
+    """The locator of `last_msg`/`msg`, or None for an empty message (`{}`: the newest end)."""
+    if msg is None or (msg.seq is None and msg.rand is None and not (msg.server_time or msg.client_time)):
+        return None
+    return locator_key(msg)
+
+
+def _key_order(key: LocatorKey) -> tuple[int, int, int]:
+    """(time, seq, rand) -> the (seq, rand, time) order of a MsgKey."""
+    time, seq, rand = key
+    return seq, rand, time
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _with_group_seqs(chunk: list[Message], reply: ImportGroupMsgResponse) -> list[Message]:
+    """Imported group messages take the seq and time the server gave them."""
+    imported = []
+    for msg, result in zip(chunk, reply.ImportMsgResult, strict=False):
+        if result.Result:
+            raise error_for(result.Result, f"import_group_msg of the message at {msg.server_time}")
+        imported.append(msgspec.structs.replace(msg, seq=result.MsgSeq, server_time=result.MsgTime))
+    return imported
 
 
 def _batch_results(
@@ -168,15 +445,14 @@ def _batch_results(
         # Without an error list nothing says who got it: unknown is not "delivered".
         unknown = TIMError(60013, "reply lists no outcome per recipient")
         return [BatchSendResult(r, unknown.code, unknown.desc) for r in recipients]
-    failed = {e.To_Account: e.ErrorCode for e in reply.ErrorList or ()}
+    failed = {e.To_Account: e.ErrorCode for e in reply.ErrorList}
     results = []
     for recipient in recipients:
         code = failed.get(recipient, 0)
         if code:
-            results.append(BatchSendResult(recipient, code, TIMError(code).desc))
+            results.append(BatchSendResult(recipient, code, error_for(code).desc))
         else:
-            sent = _delivered(message, recipient, reply)
-            results.append(BatchSendResult(recipient, 0, "", sent))
+            results.append(BatchSendResult(recipient, 0, "", _delivered(message, recipient, reply)))
     return results
 
 
@@ -187,7 +463,6 @@ def _delivered(message: Message, recipient: str, reply: BatchSendMsgResponse) ->
         conv_id=recipient,
         conv_type=int(ConvType.C2C),
         server_time=server_time,
-        is_from_self=True,
         is_read=True,
         status=int(MsgStatus.SEND_SUCC),
         msg_id=reply.MsgKey or msg_key(message.seq or 0, message.rand or 0, server_time),

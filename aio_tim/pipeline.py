@@ -129,23 +129,34 @@ class MessagePipeline:
     def __repr__(self) -> str:
         return f"<MessagePipeline queued={self._waiting} in_flight={self._in_flight} sent={self._sent}>"
 
-    async def submit(self, request: Request, *, order_key: Hashable | None = None) -> Envelope:
-        """Deliver `request`; with an `order_key`, after every earlier call with the same key."""
+    async def submit(
+        self,
+        request: Request,
+        *,
+        order_key: Hashable | None = None,
+        done_codes: frozenset[int] = frozenset(),
+    ) -> Envelope:
+        """Deliver `request`; with an `order_key`, after every earlier call with the same key.
+
+        `done_codes` are errors that mean "already done" (e.g. 20023 already recalled): after an
+        ambiguous first attempt they prove the first attempt worked, so a retry answering one
+        of them is a success.
+        """
         if order_key is None:
-            return await self._deliver(request)
+            return await self._deliver(request, done_codes)
         lane = self._order_lanes.get(order_key)
         if lane is None:
             lane = self._order_lanes[order_key] = _Lane()
         lane.users += 1
         try:
             async with lane.lock:  # asyncio.Lock wakes waiters first-in, first-out
-                return await self._deliver(request)
+                return await self._deliver(request, done_codes)
         finally:
             lane.users -= 1
             if lane.users == 0:
                 del self._order_lanes[order_key]
 
-    async def _deliver(self, request: Request) -> Envelope:
+    async def _deliver(self, request: Request, done_codes: frozenset[int]) -> Envelope:
         self._waiting += 1
         try:
             await self._slots.acquire()
@@ -153,18 +164,23 @@ class MessagePipeline:
             self._waiting -= 1
         self._in_flight += 1
         try:
-            return await self._with_retries(request)
+            return await self._with_retries(request, done_codes)
         finally:
             self._in_flight -= 1
             self._slots.release()
 
-    async def _with_retries(self, request: Request) -> Envelope:
+    async def _with_retries(self, request: Request, done_codes: frozenset[int]) -> Envelope:
         started = self._clock()
         attempt = 0
+        maybe_done = False  # an earlier attempt may have reached the server
         while True:
             try:
                 reply = await self._call(request)
             except TIMError as error:
+                if maybe_done and error.code in done_codes:
+                    self._sent += 1
+                    return Envelope()
+                maybe_done = maybe_done or _ambiguous(error)
                 attempt += 1
                 delay = self._retry_delay(request, error, attempt, started)
                 if delay is None:
@@ -191,3 +207,8 @@ class MessagePipeline:
         self._retried += 1
         log.debug("retrying %s in %.3fs after %r", request.endpoint, delay, error)
         return delay
+
+
+def _ambiguous(error: TIMError) -> bool:
+    """True when the failed attempt may still have been carried out by the server."""
+    return isinstance(error, TransportError) and error.sent

@@ -32,7 +32,7 @@ def client_for(server: DevServer, user_id: str, **options: Any) -> Client:
         secret_key=server.secret_key,
         base_url=server.url,
         admin=server.admin,
-        **options,
+        **({"store_path": ":memory:"} | options),
     )
 
 

@@ -54,9 +54,7 @@ def ref_sig(
 
 def ref_unwrap(usersig: str) -> dict[str, Any]:
     """The JSON document of a UserSig, decoded with the reference's base64_decode_url."""
-    doc: dict[str, Any] = json.loads(
-        zlib.decompress(TLSSigAPIv2.base64_decode_url(usersig.encode()))
-    )
+    doc: dict[str, Any] = json.loads(zlib.decompress(TLSSigAPIv2.base64_decode_url(usersig.encode())))
     return doc
 
 
@@ -151,9 +149,7 @@ def test_verifies_reference_gen_sig(identifier: str, expire: int) -> None:
     """A UserSig from TLSSigAPIv2.gen_sig verifies and yields the same identity and lifetime."""
     usersig = TLSSigAPIv2.TLSSigAPIv2(APP, KEY).gen_sig(identifier, expire)
     issued = ref_unwrap(usersig)["TLS.time"]
-    fields = verify_usersig(
-        usersig, sdk_app_id=APP, secret_key=KEY, identifier=identifier, now=issued
-    )
+    fields = verify_usersig(usersig, sdk_app_id=APP, secret_key=KEY, identifier=identifier, now=issued)
     assert (fields.identifier, fields.sdk_app_id, fields.expire) == (identifier, APP, expire)
     assert (fields.version, fields.userbuf) == ("2.0", None)
 
@@ -169,9 +165,7 @@ def test_verifies_reference_gen_sig_with_userbuf(userbuf: bytes) -> None:
 
 @pytest.mark.parametrize("userbuf", [None, b"", b"abc", bytes(range(256))])
 @pytest.mark.parametrize("identifier", IDENTIFIERS)
-def test_minted_matches_reference_structure_and_hmac(
-    identifier: str, userbuf: bytes | None
-) -> None:
+def test_minted_matches_reference_structure_and_hmac(identifier: str, userbuf: bytes | None) -> None:
     """Our UserSig has the reference's keys and the HMAC the reference algorithm computes."""
     ref_api = TLSSigAPIv2.TLSSigAPIv2(APP, KEY)
     if userbuf is None:
@@ -389,9 +383,7 @@ def test_decode_rejects_non_str(value: object) -> None:
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=10,
 )
 TLS_KEYS = st.sampled_from(
@@ -448,9 +440,7 @@ def test_decode_arbitrary_documents_raises_only_auth_error(doc: dict[str, Any]) 
 def test_mint_decode_round_trip(identifier: str, app: int, issued: int, userbuf: bytes) -> None:
     """Every minted UserSig decodes to the fields it was minted with."""
     minted = mint_usersig(app, KEY, identifier, expire=60, now=issued, userbuf=userbuf)
-    fields = verify_usersig(
-        minted, sdk_app_id=app, secret_key=KEY, identifier=identifier, now=issued
-    )
+    fields = verify_usersig(minted, sdk_app_id=app, secret_key=KEY, identifier=identifier, now=issued)
     assert (fields.identifier, fields.sdk_app_id, fields.time, fields.userbuf) == (
         identifier,
         app,
@@ -486,9 +476,7 @@ def test_cache_renews_when_margin_reached(lifetime: int, renews_after: int) -> N
     assert cache.current() is first
     clock.now = T0 + renews_after + 0.5
     second = cache.current()
-    fields = verify_usersig(
-        second, sdk_app_id=APP, secret_key=KEY, identifier=USER, now=int(clock.now)
-    )
+    fields = verify_usersig(second, sdk_app_id=APP, secret_key=KEY, identifier=USER, now=int(clock.now))
     assert (fields.time, fields.expire) == (T0 + renews_after, lifetime)
     assert cache.expires_at == T0 + renews_after + lifetime
     assert cache.current() is second
@@ -506,10 +494,7 @@ def test_reprs_never_show_key_or_usersig() -> None:
     cache = UserSigCache(APP, KEY, USER, clock=FakeClock(T0))
     usersig = cache.current()
     fields = decode_usersig(usersig)
-    assert (
-        repr(cache)
-        == f"UserSigCache(sdk_app_id={APP}, identifier='{USER}', expires_at={T0 + 86400})"
-    )
+    assert repr(cache) == f"UserSigCache(sdk_app_id={APP}, identifier='{USER}', expires_at={T0 + 86400})"
     for text in (repr(cache), str(cache), repr(fields), str(fields), repr(VECTOR_FIELDS)):
         for secret in (KEY, usersig, fields.sig, VECTOR, VECTOR_SIG):
             assert secret not in text

@@ -111,7 +111,7 @@ class GroupRoamMsg(msgspec.Struct, omit_defaults=True):
 
 class GroupMsgGetSimpleResponse(Envelope):
     GroupId: str = ""
-    IsFinished: int = 1
+    IsFinished: int = 0
     RspMsgList: list[GroupRoamMsg] = msgspec.field(default_factory=list)
 
 

@@ -110,7 +110,7 @@ class RoamMsg(msgspec.Struct, omit_defaults=True):
 
 
 class AdminGetRoamMsgResponse(Envelope):
-    Complete: int = 1
+    Complete: int = 0  # a reply without it is not proof that paging is done
     MsgCnt: int = 0
     LastMsgTime: int = 0
     LastMsgKey: str = ""

@@ -81,9 +81,7 @@ class DownloadElemParam(TIMStruct, rename=prefixed("msg_download_elem_param_")):
     url: str | None = None
 
 
-class DownloadElemResult(
-    TIMStruct, rename=prefixed("msg_download_elem_result_"), omit_defaults=False
-):
+class DownloadElemResult(TIMStruct, rename=prefixed("msg_download_elem_result_"), omit_defaults=False):
     """Download progress: bytes written so far and the total."""
 
     current_size: UInt64 = 0

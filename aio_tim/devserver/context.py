@@ -1,0 +1,34 @@
+"""What every endpoint handler receives: the state, the server's settings, its clock and rng."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..protocol import Envelope
+from .state import State
+
+__all__ = ["Context", "Handler"]
+
+
+@dataclass(frozen=True)
+class Context:
+    state: State
+    admin: str
+    auto_accounts: bool
+    c2c_dedup_window: int
+    clock: Callable[[], float]
+    rng: random.Random
+
+    def now(self) -> int:
+        """The server's time in whole unix seconds, the unit of every TIM timestamp."""
+        return int(self.clock())
+
+    def random_u32(self) -> int:
+        return self.rng.getrandbits(32)
+
+
+# A handler takes its decoded request Struct (typed per endpoint) and returns its reply.
+Handler = Callable[[Context, Any], Awaitable[Envelope]]

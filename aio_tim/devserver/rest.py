@@ -1,0 +1,124 @@
+"""The REST v4 front: route, authenticate, read, decode, run the handler, answer an envelope.
+
+Every answer to `/v4/...` is HTTP 200 with a TIM envelope, whatever went wrong: malformed
+input gets TIM's error code, and an unexpected exception becomes 70500 with a generic
+ErrorInfo (the traceback goes to the log, never to the client).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgspec
+from aiohttp import web
+
+from ..errors import TIMError, error_for
+from ..protocol import Envelope, Request
+from . import accounts, c2c, c2c_history, groups
+from .authn import AdminGuard
+from .context import Context, Handler
+from .validation import RequestDecoder
+
+__all__ = ["MAX_BODY", "RestEndpoint", "Route", "build_routes", "default_routes", "to_wire"]
+
+MAX_BODY: Final = 1024 * 1024  # bytes; larger bodies get 93000 "JSON too long"
+ERR_BAD_URL: Final = 60002
+ERR_TOO_LONG: Final = 93000
+ERR_INTERNAL: Final = 70500
+
+_log = logging.getLogger("aio_tim.devserver")
+_encoder: Final = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class Route:
+    decoder: RequestDecoder
+    handler: Handler
+
+
+def build_routes(tables: Iterable[Mapping[type[Request], Handler]]) -> dict[str, Route]:
+    """ "service/command" -> Route, from handler tables keyed by request Struct class."""
+    return {
+        request_type.endpoint: Route(RequestDecoder(request_type), handler)
+        for table in tables
+        for request_type, handler in table.items()
+    }
+
+
+def default_routes() -> dict[str, Route]:
+    return build_routes([accounts.HANDLERS, c2c.HANDLERS, c2c_history.HANDLERS, groups.HANDLERS])
+
+
+class RestEndpoint:
+    """The aiohttp handler for `/v4/{service}/{command}`."""
+
+    def __init__(self, ctx: Context, guard: AdminGuard, routes: Mapping[str, Route]) -> None:
+        self._ctx = ctx
+        self._guard = guard
+        self._routes = routes
+
+    async def handle(self, request: web.Request) -> web.Response:
+        try:
+            reply = await self._answer(request)
+        except TIMError as exc:
+            reply = failure(exc.code, exc.desc)
+        except Exception:
+            # The path is ours to log; the query string holds the UserSig and is never logged.
+            _log.exception("internal error answering %s", request.path)
+            reply = failure(ERR_INTERNAL, "internal server error")
+        return web.Response(body=encode(reply), content_type="application/json")
+
+    async def _answer(self, request: web.Request) -> Envelope:
+        if request.method != "POST":
+            raise error_for(ERR_BAD_URL, "REST calls must be POST")
+        self._guard.check(request.query)
+        route = self._route(request)
+        body = await _read_body(request)
+        call = route.decoder.decode(body)
+        async with self._ctx.state.transaction():
+            return await route.handler(self._ctx, call)
+
+    def _route(self, request: web.Request) -> Route:
+        endpoint = f"{request.match_info['service']}/{request.match_info['command']}"
+        route = self._routes.get(endpoint)
+        if route is None:
+            raise error_for(ERR_BAD_URL, "unknown REST command")
+        return route
+
+
+async def _read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise error_for(ERR_TOO_LONG, f"request body exceeds {MAX_BODY} bytes") from None
+
+
+def failure(code: int, info: str) -> Envelope:
+    return Envelope(ActionStatus="FAIL", ErrorCode=code, ErrorInfo=info)
+
+
+def encode(reply: Envelope) -> bytes:
+    return _encoder.encode(to_wire(reply))
+
+
+@functools.cache
+def _wire_fields(struct_type: type[msgspec.Struct]) -> tuple[tuple[str, str], ...]:
+    return tuple((f.name, f.encode_name) for f in msgspec.structs.fields(struct_type))
+
+
+def to_wire(value: Any) -> Any:
+    """Builtins for a reply, keeping default values that `omit_defaults` would drop.
+
+    TIM always sends ActionStatus, ErrorCode, ErrorInfo, Complete, IsPlaceMsg ... even when
+    they hold their default; third-party clients read them. Only None (absent) is left out.
+    """
+    if isinstance(value, msgspec.Struct):
+        pairs = ((wire, getattr(value, name)) for name, wire in _wire_fields(type(value)))
+        return {wire: to_wire(v) for wire, v in pairs if v is not None}
+    if isinstance(value, list):
+        return [to_wire(item) for item in value]
+    return value

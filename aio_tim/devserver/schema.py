@@ -1,0 +1,89 @@
+"""The dev server's sqlite schema as numbered migrations, tracked in `PRAGMA user_version`.
+
+Migration N brings a database from version N-1 to N. Append new migrations; never edit an
+applied one, since file-backed databases keep their state across restarts.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["MIGRATIONS"]
+
+_V1: Final = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE accounts (
+        user_id TEXT PRIMARY KEY,
+        nick TEXT,
+        face_url TEXT,
+        created INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    # id is the per-server insertion order: the last tie-breaker of roaming order.
+    # conv_lo/conv_hi name the conversation whatever the direction of the message.
+    """CREATE TABLE c2c_msgs (
+        id INTEGER PRIMARY KEY,
+        conv_lo TEXT NOT NULL,
+        conv_hi TEXT NOT NULL,
+        from_account TEXT NOT NULL,
+        to_account TEXT NOT NULL,
+        msg_seq INTEGER NOT NULL,
+        msg_random INTEGER NOT NULL,
+        msg_time INTEGER NOT NULL,
+        client_time INTEGER NOT NULL,
+        msg_key TEXT NOT NULL,
+        body TEXT NOT NULL,
+        cloud_custom_data TEXT,
+        kind TEXT NOT NULL CHECK (kind IN ('send', 'import')),
+        counts_unread INTEGER NOT NULL,
+        recalled INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX c2c_by_conv_time ON c2c_msgs (conv_lo, conv_hi, msg_time, msg_seq, id)",
+    "CREATE INDEX c2c_by_conv_key ON c2c_msgs (conv_lo, conv_hi, msg_key)",
+    "CREATE INDEX c2c_by_sender ON c2c_msgs (from_account, to_account, msg_random, msg_time)",
+    "CREATE INDEX c2c_by_recipient ON c2c_msgs (to_account, from_account, msg_time)",
+    # One-sided invisibility: deleted from one party's roaming, SyncOtherMachine=2, online-only.
+    """CREATE TABLE c2c_hidden (
+        msg_id INTEGER NOT NULL REFERENCES c2c_msgs (id),
+        account TEXT NOT NULL,
+        PRIMARY KEY (msg_id, account)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE c2c_read (
+        reader TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        read_time INTEGER NOT NULL,
+        PRIMARY KEY (reader, peer)
+    ) WITHOUT ROWID""",
+    # "groups" is an SQL keyword since sqlite 3.28 (window frames).
+    """CREATE TABLE chat_groups (
+        group_id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        name TEXT NOT NULL,
+        owner TEXT,
+        created INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID""",
+    """CREATE TABLE group_members (
+        group_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        role TEXT NOT NULL,
+        joined INTEGER NOT NULL,
+        PRIMARY KEY (group_id, account)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE group_msgs (
+        group_id TEXT NOT NULL,
+        msg_seq INTEGER NOT NULL,
+        from_account TEXT NOT NULL,
+        msg_random INTEGER NOT NULL,
+        msg_time INTEGER NOT NULL,
+        priority INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        cloud_custom_data TEXT,
+        kind TEXT NOT NULL CHECK (kind IN ('send', 'import')),
+        online_only INTEGER NOT NULL DEFAULT 0,
+        recalled INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (group_id, msg_seq)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX group_msgs_by_random ON group_msgs (group_id, msg_random, msg_time)",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1,)

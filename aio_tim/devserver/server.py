@@ -1,0 +1,248 @@
+"""`DevServer`: the embedded TIM-compatible REST server's lifecycle, settings and helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import secrets
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from types import TracebackType
+
+from aiohttp import web
+
+from .accounts import valid_user_id
+from .authn import AdminGuard
+from .context import Context
+from .groups import new_group
+from .logs import RedactedAccessLogger, server_logger
+from .rest import MAX_BODY, RestEndpoint, default_routes
+from .state import State
+
+__all__ = ["DevServer"]
+
+_SECRET_KEY_META = "secret_key"
+
+
+class DevServer:
+    """A TIM REST v4 server on loopback, backed by sqlite, for tests, demos and `aio-tim serve`.
+
+    It verifies UserSigs signed with `secret_key` for `admin`, answers TIM envelopes and
+    error codes, and keeps messages for roaming, recall and unread counts::
+
+        async with DevServer() as server:
+            await server.add_accounts("alice", "bob")
+            gid = await server.create_group("team", owner="alice", members=["bob"])
+            ...  # POST {server.url}/v4/openim/sendmsg?sdkappid=...&identifier=administrator...
+
+    With a file `db_path` the state (and a generated secret key) survives a restart.
+    `clock` (unix seconds) and `rng` are injectable so expiry and dedup windows test
+    deterministically.
+    """
+
+    def __init__(
+        self,
+        *,
+        db_path: str | os.PathLike[str] = ":memory:",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sdk_app_id: int = 1400000000,
+        secret_key: str | None = None,
+        admin: str = "administrator",
+        auto_accounts: bool = True,
+        c2c_dedup_window: int = 1,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        if c2c_dedup_window < 1:
+            raise ValueError("c2c_dedup_window must be at least 1 second")
+        if secret_key == "":
+            raise ValueError("secret_key must not be empty")
+        if not valid_user_id(admin):
+            raise ValueError("admin must be a UserID of 1 to 32 bytes")
+        self._db_path = db_path
+        self._host = host
+        self._requested_port = port
+        self._sdk_app_id = sdk_app_id
+        # A generated key is replaced at start() by one an earlier run stored in the db.
+        self._key_given = secret_key is not None
+        self._secret_key = secret_key if secret_key is not None else secrets.token_hex(32)
+        self._admin = admin
+        self._auto_accounts = auto_accounts
+        self._c2c_dedup_window = c2c_dedup_window
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+        self._ctx: Context | None = None
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the database and start listening (inside the running loop)."""
+        if self._ctx is not None:
+            raise RuntimeError("DevServer is already running")
+        state = await State.open(self._db_path)
+        try:
+            await self._load(state)
+            ctx = self._context(state)
+            self._runner = await self._listen(ctx)
+        except BaseException:
+            await state.close()
+            raise
+        self._ctx = ctx
+        self._port = int(self._runner.addresses[0][1])
+
+    async def aclose(self) -> None:
+        """Stop listening and close the database; safe to call twice."""
+        runner, ctx = self._runner, self._ctx
+        self._runner = self._ctx = None
+        try:
+            if runner is not None:
+                await runner.cleanup()
+        finally:
+            if ctx is not None:
+                await ctx.state.close()
+
+    async def __aenter__(self) -> DevServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled (Ctrl-C under `asyncio.run`), then close: `aio-tim serve`."""
+        if self._ctx is None:
+            await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.aclose()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if getattr(self, "_runner", None) is not None:
+            _warn(f"unclosed {self!r}", ResourceWarning, source=self)
+
+    async def _load(self, state: State) -> None:
+        async with state.transaction():
+            stored = await state.get_meta(_SECRET_KEY_META)
+            if stored is not None and not self._key_given:
+                self._secret_key = stored
+            else:
+                await state.set_meta(_SECRET_KEY_META, self._secret_key)
+            await state.add_account(self._admin, int(self._clock()))
+
+    def _context(self, state: State) -> Context:
+        return Context(
+            state=state,
+            admin=self._admin,
+            auto_accounts=self._auto_accounts,
+            c2c_dedup_window=self._c2c_dedup_window,
+            clock=self._clock,
+            rng=self._rng,
+        )
+
+    async def _listen(self, ctx: Context) -> web.AppRunner:
+        guard = AdminGuard(
+            sdk_app_id=self._sdk_app_id,
+            secret_key=self._secret_key,
+            admin=self._admin,
+            clock=self._clock,
+        )
+        app = web.Application(client_max_size=MAX_BODY)
+        rest = RestEndpoint(ctx, guard, default_routes())
+        app.router.add_route("*", "/v4/{service}/{command}", rest.handle)
+        app.router.add_get("/healthz", _healthz)
+        runner = web.AppRunner(
+            app,
+            access_log_class=RedactedAccessLogger,
+            logger=server_logger(),
+            shutdown_timeout=1.0,
+        )
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self._host, self._requested_port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        return runner
+
+    # --- settings ----------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._ctx is not None
+
+    @property
+    def port(self) -> int:
+        if self._port is None or not self.running:
+            raise RuntimeError("DevServer is not running")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use, e.g. "http://127.0.0.1:54321"."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def sdk_app_id(self) -> int:
+        return self._sdk_app_id
+
+    @property
+    def secret_key(self) -> str:
+        """The key UserSigs must be signed with (final once the server has started)."""
+        return self._secret_key
+
+    @property
+    def admin(self) -> str:
+        return self._admin
+
+    def __repr__(self) -> str:
+        url = self.url if self.running else None
+        return f"<DevServer url={url!r} sdk_app_id={self._sdk_app_id} admin={self._admin!r}>"
+
+    # --- helpers for tests and demos -----------------------------------------------------------
+
+    async def add_accounts(self, *user_ids: str) -> None:
+        """Create accounts (existing ones are left as they are)."""
+        ctx = self._running_context()
+        bad = [u for u in user_ids if not valid_user_id(u)]
+        if bad:
+            raise ValueError(f"not valid UserIDs: {bad!r}")
+        async with ctx.state.transaction():
+            for user_id in user_ids:
+                await ctx.state.add_account(user_id, ctx.now())
+
+    async def create_group(
+        self,
+        group_id: str | None,
+        owner: str | None = None,
+        members: Iterable[str] = (),
+        type: str = "Public",
+        name: str | None = None,
+    ) -> str:
+        """Create a group, and any account it names; its id (generated when group_id is None)."""
+        member_ids = list(members)
+        await self.add_accounts(*(a for a in (owner, *member_ids) if a))
+        ctx = self._running_context()
+        async with ctx.state.transaction():
+            name = name or group_id or "group"
+            return await new_group(ctx, group_id, type, name, owner, member_ids)
+
+    def _running_context(self) -> Context:
+        if self._ctx is None:
+            raise RuntimeError("DevServer is not running; use `async with DevServer()`")
+        return self._ctx
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok")

@@ -1,0 +1,171 @@
+"""Strict request decoding and MsgBody checks, failing with the code TIM uses for each mistake.
+
+Each REST service has its own family of codes: a body that is not JSON is 90001 for `openim`,
+10011 for groups and 60003 elsewhere; a field of the wrong type gets the code TIM documents
+for that field (90005 for MsgRandom, ...) or the family's generic "invalid parameters".
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+
+from ..errors import TIMError, error_for
+from ..protocol import MsgBodyItem, Request, msg_body_size
+from ..protocol.msgbody import content_type_for
+
+__all__ = [
+    "MAX_MSG_BODY",
+    "ErrorFamily",
+    "RequestDecoder",
+    "check_msg_body",
+    "check_msg_body_size",
+    "family_for",
+]
+
+MAX_MSG_BODY: Final = 12 * 1024  # bytes of JSON MsgBody; TIM answers 80002 beyond
+_MAX_INFO: Final = 200  # ErrorInfo is for humans; never echo unbounded input
+_INT64: Final = range(-(2**63), 2**63)  # what sqlite stores; msgspec's `int` also takes uint64
+_ONE_PER_MESSAGE: Final = frozenset({"TIMCustomElem"})
+_PATH: Final = re.compile(r" - at `\$\.(?P<top>[A-Za-z_]\w*)(?P<rest>[^`]*)`$")
+_MISSING: Final = re.compile(r"^Object missing required field `(?P<top>\w+)`$")
+
+
+@dataclass(frozen=True)
+class ErrorFamily:
+    """The codes one REST service uses for a malformed request."""
+
+    syntax: int  # not JSON, or not a JSON object
+    params: int  # a field is missing or has the wrong type or value
+    msg_body_item: int  # an element of MsgBody is malformed
+    fields: Mapping[str, int] = field(default_factory=dict)  # codes TIM gives specific fields
+
+    def code_for(self, top: str, nested: bool) -> int:
+        if top == "MsgBody" and nested:
+            return self.msg_body_item
+        return self.fields.get(top, self.params)
+
+
+OPENIM: Final = ErrorFamily(
+    syntax=90001,
+    params=90001,
+    msg_body_item=90002,
+    fields={
+        "To_Account": 90003,
+        "Peer_Account": 90003,
+        "MsgRandom": 90005,
+        "MsgTimeStamp": 90006,
+        "MsgBody": 90007,
+        "From_Account": 90008,
+        "Operator_Account": 90008,
+        "Report_Account": 90008,
+        "SyncOtherMachine": 90031,
+        "MsgLifeTime": 90044,
+        "MsgKey": 90054,
+    },
+)
+GROUP: Final = ErrorFamily(syntax=10011, params=10004, msg_body_item=10004)
+COMMON: Final = ErrorFamily(syntax=60003, params=70402, msg_body_item=70402)
+_FAMILIES: Final = {"openim": OPENIM, "group_open_http_svc": GROUP}
+
+
+def family_for(endpoint: str) -> ErrorFamily:
+    """The error family of an endpoint ("service/command")."""
+    return _FAMILIES.get(endpoint.partition("/")[0], COMMON)
+
+
+def _info(text: str) -> str:
+    return text if len(text) <= _MAX_INFO else text[: _MAX_INFO - 3] + "..."
+
+
+class RequestDecoder:
+    """Decodes one endpoint's JSON body into its request Struct, or raises TIM's error."""
+
+    def __init__(self, request_type: type[Request]) -> None:
+        self.request_type = request_type
+        self.family = family_for(request_type.endpoint)
+        self._decoder = msgspec.json.Decoder(request_type)
+
+    def decode(self, body: bytes) -> Request:
+        try:
+            request: Request = self._decoder.decode(body)
+        except msgspec.ValidationError as exc:
+            raise self._validation_error(str(exc)) from None
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+            # msgspec recurses into deeply nested arrays ([[[[...) and raises
+            # UnicodeDecodeError, not DecodeError, for strings that are not UTF-8.
+            raise error_for(self.family.syntax, _info(f"request is not valid JSON: {exc}")) from None
+        path = _oversized_int(request, "$")
+        if path is not None:
+            raise self._validation_error(f"Integer out of range - at `{path}`")
+        return request
+
+    def _validation_error(self, message: str) -> TIMError:
+        """msgspec names the field in its message; pick the field's code from it."""
+        at = _PATH.search(message)
+        missing = _MISSING.match(message)
+        if at is not None:
+            code = self.family.code_for(at["top"], nested=bool(at["rest"]))
+        elif missing is not None:
+            code = self.family.code_for(missing["top"], nested=False)
+        else:  # the body is JSON but not an object
+            code = self.family.syntax
+        return error_for(code, _info(f"invalid request: {message}"))
+
+
+@functools.cache
+def _field_names(struct_type: type[msgspec.Struct]) -> tuple[tuple[str, str], ...]:
+    return tuple((f.name, f.encode_name) for f in msgspec.structs.fields(struct_type))
+
+
+def _oversized_int(value: Any, path: str) -> str | None:
+    """Path of the first integer sqlite cannot store (msgspec accepts up to 2**64-1)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if value in _INT64 else path
+    if isinstance(value, msgspec.Struct):
+        for name, wire_name in _field_names(type(value)):
+            hit = _oversized_int(getattr(value, name), f"{path}.{wire_name}")
+            if hit is not None:
+                return hit
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            hit = _oversized_int(item, f"{path}[{index}]")
+            if hit is not None:
+                return hit
+    return None  # dicts (MsgContent) are stored as JSON text, whatever their numbers
+
+
+def check_msg_body(items: list[MsgBodyItem], code: int) -> None:
+    """Every element must be a known MsgType whose MsgContent has the right shape."""
+    if not items:
+        raise error_for(code, "MsgBody is empty")
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        _check_item(index, item, code)
+        if item.MsgType in _ONE_PER_MESSAGE and item.MsgType in seen:
+            raise error_for(code, f"MsgBody holds more than one {item.MsgType}")
+        seen.add(item.MsgType)
+
+
+def _check_item(index: int, item: MsgBodyItem, code: int) -> None:
+    content_type = content_type_for(item.MsgType)
+    if content_type is None:
+        raise error_for(code, f"MsgBody[{index}].MsgType is not a known element type")
+    try:
+        msgspec.convert(item.MsgContent, content_type, strict=True)
+    except msgspec.ValidationError as exc:
+        raise error_for(code, _info(f"MsgBody[{index}].MsgContent: {exc}")) from None
+
+
+def body_too_long(items: list[MsgBodyItem]) -> bool:
+    return msg_body_size(items) > MAX_MSG_BODY
+
+
+def check_msg_body_size(items: list[MsgBodyItem]) -> None:
+    if body_too_long(items):
+        raise error_for(80002, f"MsgBody is longer than {MAX_MSG_BODY} bytes")

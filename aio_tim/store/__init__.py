@@ -1,0 +1,12 @@
+"""The local message store: the C SDK's local database semantics on aiosqlite (DESIGN.md §6).
+
+>>> from aio_tim.store import LocalStore, default_store_path
+>>> store = LocalStore(default_store_path(1400000000, "alice"))   # then `async with store: ...`
+"""
+
+from .local import LocalStore
+from .paths import default_store_path
+from .rows import Conv, LocatorKey, locator_key
+from .schema import SCHEMA_VERSION
+
+__all__ = ["SCHEMA_VERSION", "Conv", "LocalStore", "LocatorKey", "default_store_path", "locator_key"]

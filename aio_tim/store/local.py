@@ -1,0 +1,316 @@
+"""`LocalStore`: the C SDK's local message database on aiosqlite, one per (sdk_app_id, user_id).
+
+    async with LocalStore(default_store_path(app_id, "alice")) as store:
+        await store.save((ConvType.C2C, "bob"), msg, status=MsgStatus.SEND_SUCC, msg_key=key)
+        page = await store.page((ConvType.C2C, "bob"), anchor=None, count=20, forward=False)
+
+Deleting a message marks it (status 4, a tombstone) rather than removing the row: the locator stays
+taken, so a later `insert_many` of the same history (a re-import, a roaming re-sync) cannot bring it
+back. Tombstones are invisible to `page` (unless asked), `find`, `get`, `newest`, `count` and
+`unread_count`; `msg_key_of` still answers, because deleting from roaming needs the key afterwards.
+`delete_conversation` removes the rows (it frees the space; the MsgSeq counter is kept).
+
+A message's locator (time, seq, rand) is its identity, and time is the server time or, before the
+server has answered, the client time: save a sent message with the same time it was queued with
+(fix `server_time` to the client time, or re-save under the final locator and delete the old one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Final, Self
+
+import aiosqlite
+
+from ..errors import TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, UsageError
+from ..types import Message, MsgLocator
+from . import sql
+from .errors import storage_errors
+from .rows import (
+    Conv,
+    LocatorKey,
+    check_conv,
+    check_status,
+    key_of_locator,
+    locator_key,
+    message_of,
+    row_of,
+    rows_of,
+    stamp,
+)
+from .schema import migrate
+
+__all__ = ["LocalStore"]
+
+_SYNCHRONOUS: Final = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
+_BUSY_TIMEOUT_MS: Final = 5000
+_FIRST_SEQ_BELOW: Final = 2**24
+
+
+class LocalStore:
+    """The local message database: messages by conversation and locator, read marks, MsgSeq counters.
+
+    `synchronous="FULL"` survives power loss; the default NORMAL (with WAL) survives a process crash.
+    `clock` (seconds) stamps messages that carry no time; `rng` picks each conversation's first MsgSeq.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        synchronous: str = "NORMAL",
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._db: aiosqlite.Connection | None = None  # first: __del__ reads it even if __init__ fails
+        self.path = os.fspath(path)
+        self._synchronous = _check_synchronous(synchronous)
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._state = "new"
+        self._lock = asyncio.Lock()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def open(self) -> Self:
+        """Connect, set the pragmas, run pending migrations. `store = await LocalStore(p).open()`."""
+        if self._db is not None:
+            raise UsageError(TIM_ERR_PARAM, f"{self!r} is already open")
+        _make_parent(self.path)
+        with storage_errors():
+            db = await aiosqlite.connect(self.path, isolation_level=None)  # we issue BEGIN/COMMIT
+            try:
+                await self._configure(db)
+                await migrate(db)
+            except BaseException:
+                await db.close()
+                raise
+        self._db, self._state, self._lock = db, "open", asyncio.Lock()  # a lock per opening loop
+        return self
+
+    async def aclose(self) -> None:
+        """Close the database (idempotent); waits for the operation in progress."""
+        if self._db is None:
+            return
+        async with self._lock:
+            db, self._db, self._state = self._db, None, "closed"
+            if db is not None:  # a concurrent aclose() may have won the lock
+                with storage_errors():
+                    await db.close()
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        if self._db is None:
+            return
+        # Stop the worker thread first (a warning turned into an error must not leak it); the loop may
+        # be gone, so nothing is awaited.
+        self._db.stop()
+        warnings.warn(
+            f"{self!r} was never closed; use 'async with' or 'await aclose()'", ResourceWarning, stacklevel=1
+        )
+
+    def __repr__(self) -> str:
+        return f"<LocalStore path={self.path!r} state={self._state}>"
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    async def save(
+        self, conv: Conv, msg: Message, *, status: int, msg_key: str | None = None, replace: bool = True
+    ) -> Message:
+        """Insert `msg`, or replace the one with its locator (`replace=False` keeps the existing one).
+
+        Returns the message as stored, with its conversation, status and read mark filled in.
+        """
+        conv, status = check_conv(conv), check_status(status)
+        stored = stamp(msg, conv, status, self._now())
+        async with self._write() as db:
+            await db.execute(sql.UPSERT if replace else sql.INSERT_IGNORE, row_of(conv, stored, msg_key))
+            found = await _fetch_one(db, sql.GET_ANY, (*conv, *locator_key(stored)))
+        assert found is not None  # just written in this transaction
+        return found
+
+    async def insert_many(
+        self,
+        conv: Conv,
+        msgs: Sequence[Message],
+        *,
+        status: int,
+        msg_keys: Sequence[str | None] | None = None,
+    ) -> int:
+        """Insert `msgs` in one transaction, skipping locators already stored; return how many were new."""
+        conv, status = check_conv(conv), check_status(status)
+        if msg_keys is not None and len(msg_keys) != len(msgs):
+            raise UsageError(TIM_ERR_PARAM, f"{len(msg_keys)} msg_keys for {len(msgs)} messages")
+        keys = msg_keys if msg_keys is not None else [None] * len(msgs)
+        rows = rows_of(conv, msgs, status, keys, self._now())
+        async with self._write() as db:
+            # The rows are encoded lazily on the database thread, not on the event loop.
+            cur = await db.executemany(sql.INSERT_IGNORE, rows)
+            return cur.rowcount
+
+    async def set_status(self, conv: Conv, locator_key: LocatorKey, status: int) -> bool:
+        """Set a message's status (tombstones included); False if no message has that locator."""
+        conv, status = check_conv(conv), check_status(status)
+        return await self._update(sql.SET_STATUS, (status, *conv, *locator_key)) > 0
+
+    async def delete(self, conv: Conv, locator_key: LocatorKey) -> bool:
+        """Mark a message deleted (a tombstone, see the module docstring); False if absent or deleted."""
+        return await self._update(sql.DELETE, (*check_conv(conv), *locator_key)) > 0
+
+    async def delete_conversation(self, conv: Conv) -> int:
+        """Remove every message of the conversation; return how many rows went."""
+        return await self._update(sql.DELETE_CONVERSATION, check_conv(conv))
+
+    async def mark_read(self, conv: Conv, up_to: LocatorKey | None) -> int:
+        """Mark read every message at or before `up_to` (None: all); return how many changed."""
+        conv = check_conv(conv)
+        if up_to is None:
+            return await self._update(sql.MARK_READ_ALL, conv)
+        return await self._update(sql.MARK_READ, (*conv, *up_to))
+
+    async def next_seq(self, conv: Conv) -> int:
+        """The conversation's next C2C MsgSeq: a persistent uint32 counter from a random start."""
+        conv = check_conv(conv)
+        first = self._rng.randrange(1, _FIRST_SEQ_BELOW)
+        async with self._write() as db:
+            await db.execute(sql.NEXT_SEQ, (*conv, first))
+            async with db.execute(sql.READ_SEQ, conv) as cur:
+                row = await cur.fetchone()
+        assert row is not None  # the upsert just wrote it
+        return int(row[0])
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    async def page(
+        self,
+        conv: Conv,
+        *,
+        anchor: LocatorKey | None,
+        count: int,
+        forward: bool,
+        include_deleted: bool = False,
+    ) -> list[Message]:
+        """Up to `count` messages strictly before `anchor`, newest first (or after it, oldest first).
+
+        `anchor=None` starts at the newest end (backward) or the oldest (forward). The next page's
+        anchor is the last message's `locator_key`.
+        """
+        conv = check_conv(conv)
+        if count < 0:
+            raise UsageError(TIM_ERR_PARAM, f"count must be >= 0, not {count}")  # LIMIT -1 means all
+        query = sql.page_sql(forward=forward, anchored=anchor is not None)
+        params = (*conv, *(anchor or ()), not include_deleted, count)
+        async with self._read() as db:
+            rows = await db.execute_fetchall(query, params)
+        return [message_of(row) for row in rows]
+
+    async def find(self, conv: Conv, locators: Sequence[MsgLocator]) -> list[Message]:
+        """The stored message for each locator, in locator order; locators not found are left out."""
+        conv = check_conv(conv)
+        found: list[Message] = []
+        async with self._read() as db:
+            for loc in locators:
+                msg = await _fetch_one(db, sql.GET, (*conv, *key_of_locator(loc)))
+                if msg is not None:
+                    found.append(msg)
+        return found
+
+    async def get(self, conv: Conv, locator_key: LocatorKey) -> Message | None:
+        async with self._read() as db:
+            return await _fetch_one(db, sql.GET, (*check_conv(conv), *locator_key))
+
+    async def msg_key_of(self, conv: Conv, locator_key: LocatorKey) -> str | None:
+        """The server's MsgKey for a message (tombstones included), or None if unknown."""
+        key: str | None = await self._scalar(sql.MSG_KEY, (*check_conv(conv), *locator_key))
+        return key
+
+    async def newest(self, conv: Conv) -> Message | None:
+        newest = await self.page(conv, anchor=None, count=1, forward=False)
+        return newest[0] if newest else None
+
+    async def count(self, conv: Conv) -> int:
+        return int(await self._scalar(sql.COUNT, check_conv(conv)) or 0)
+
+    async def unread_count(self, conv: Conv) -> int:
+        """Messages from others, not read, neither deleted nor revoked."""
+        return int(await self._scalar(sql.UNREAD_COUNT, check_conv(conv)) or 0)
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    async def _configure(self, db: aiosqlite.Connection) -> None:
+        # PRAGMA values cannot be bound; these come from our constants and a validated whitelist.
+        await db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
+        await db.execute("PRAGMA journal_mode = WAL")  # a no-op for :memory:
+        await db.execute(f"PRAGMA synchronous = {self._synchronous}")
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        db = self._require_open()
+        # One lock for reads too: on a shared connection, a read between a writer's statements
+        # would see its uncommitted rows.
+        async with self._lock:
+            with storage_errors():
+                yield db
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction; any failure, commit included, rolls it back so the next one can start."""
+        async with self._read() as db:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                await db.commit()
+            except BaseException:
+                await db.rollback()  # a no-op when SQLite already rolled back (e.g. on disk full)
+                raise
+
+    async def _update(self, query: str, params: Sequence[Any]) -> int:
+        async with self._write() as db:
+            cur = await db.execute(query, params)
+            return cur.rowcount
+
+    async def _scalar(self, query: str, params: Sequence[Any]) -> Any:
+        async with self._read() as db, db.execute(query, params) as cur:
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    def _require_open(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise UsageError(TIM_ERR_SDKUNINIT, f"{self!r} is not open")
+        return self._db
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+
+async def _fetch_one(db: aiosqlite.Connection, query: str, params: Sequence[Any]) -> Message | None:
+    async with db.execute(query, params) as cur:
+        row = await cur.fetchone()
+    return None if row is None else message_of(row)
+
+
+def _check_synchronous(value: str) -> str:
+    mode = value.upper()
+    if mode not in _SYNCHRONOUS:
+        raise UsageError(TIM_ERR_PARAM, f"synchronous must be one of {sorted(_SYNCHRONOUS)}, not {value!r}")
+    return mode
+
+
+def _make_parent(path: str) -> None:
+    if path and path != ":memory:" and not path.startswith("file:"):
+        # Owner-only: the database holds the user's message history.
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)

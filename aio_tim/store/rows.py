@@ -1,0 +1,101 @@
+"""Message ⇄ table row: the locator key, the stored form of a message, and decoding a row back.
+
+A conversation is `(conv_type, conv_id)`; a message's identity in it is its locator key
+`(time, seq, rand)`, where time is the server time, or the client time before the server has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final
+
+import msgspec
+
+from ..errors import TIM_ERR_CONV, TIM_ERR_PARAM, UsageError
+from ..types import ConvType, Message, MsgLocator, MsgStatus, encode
+
+__all__ = [
+    "Conv",
+    "LocatorKey",
+    "Row",
+    "check_conv",
+    "check_status",
+    "key_of_locator",
+    "locator_key",
+    "message_of",
+    "rows_of",
+    "stamp",
+]
+
+Conv = tuple[int, str]
+LocatorKey = tuple[int, int, int]
+Row = tuple[int, str, int, int, int, int, int, int, str | None, str | None, bytes]
+
+_VALID_CONV_TYPES: Final = frozenset({ConvType.C2C, ConvType.GROUP, ConvType.SYSTEM})
+_VALID_STATUSES: Final = frozenset(MsgStatus)
+_DECODER: Final = msgspec.json.Decoder(Message)
+
+
+def check_conv(conv: Conv) -> Conv:
+    """`conv` as `(int, str)`, or UsageError(TIM_ERR_CONV) like the C SDK's synchronous result."""
+    conv_type, conv_id = conv
+    if conv_type not in _VALID_CONV_TYPES or not isinstance(conv_id, str) or not conv_id:
+        raise UsageError(TIM_ERR_CONV, f"invalid conversation {conv!r}")
+    return int(conv_type), conv_id
+
+
+def check_status(status: int) -> int:
+    if status not in _VALID_STATUSES:
+        raise UsageError(TIM_ERR_PARAM, f"invalid message status {status!r}")
+    return int(status)
+
+
+def locator_key(msg: Message) -> LocatorKey:
+    """The (time, seq, rand) identity of a message; absent parts count as 0."""
+    return (msg.server_time or msg.client_time or 0, msg.seq or 0, msg.rand or 0)
+
+
+def key_of_locator(loc: MsgLocator) -> LocatorKey:
+    return (loc.time or 0, loc.seq or 0, loc.rand or 0)
+
+
+def stamp(msg: Message, conv: Conv, status: int, now: int) -> Message:
+    """The message as stored: its conversation and status filled in, and a client time if it had none."""
+    changes: dict[str, Any] = {"conv_type": conv[0], "conv_id": conv[1], "status": status}
+    if not (msg.server_time or msg.client_time):
+        changes["client_time"] = now
+    if msg.is_read is None:
+        changes["is_read"] = bool(msg.is_from_self)  # your own messages need no read mark
+    return msgspec.structs.replace(msg, **changes)
+
+
+def row_of(conv: Conv, stored: Message, msg_key: str | None) -> Row:
+    time, seq, rand = locator_key(stored)
+    return (
+        *conv,
+        time,
+        seq,
+        rand,
+        int(bool(stored.is_from_self)),
+        stored.status or 0,
+        int(bool(stored.is_read)),
+        msg_key,
+        stored.msg_id,
+        encode(stored),
+    )
+
+
+def rows_of(
+    conv: Conv, msgs: Iterable[Message], status: int, msg_keys: Iterable[str | None], now: int
+) -> Iterator[Row]:
+    """Rows for a bulk insert, built lazily (executemany consumes them on the database thread)."""
+    for msg, msg_key in zip(msgs, msg_keys, strict=True):
+        yield row_of(conv, stamp(msg, conv, status, now), msg_key)
+
+
+def message_of(row: Sequence[Any]) -> Message:
+    """Decode a `(json, status, is_read)` row; the columns are the truth for the mutable fields."""
+    msg = _DECODER.decode(row[0])
+    msg.status = row[1]
+    msg.is_read = bool(row[2])
+    return msg

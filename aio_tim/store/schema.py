@@ -1,0 +1,94 @@
+"""Numbered migrations: `MIGRATIONS[n]` takes a database from `user_version` n to n + 1.
+
+Append a script to change the schema; never edit a released one (databases in the field have run it).
+All pending scripts run in one write transaction together with the `user_version` bump, so a crash
+leaves the database at the old version or the new one, never in between.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+import aiosqlite
+
+from ..errors import error_for
+from .errors import ERR_IO
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "statements"]
+
+MIGRATIONS: Final[tuple[str, ...]] = (
+    # 1: messages keyed by locator, the per-conversation C2C MsgSeq counter.
+    """
+    CREATE TABLE messages (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,  -- arrival order; never reused
+        conv_type INTEGER NOT NULL,
+        conv_id   TEXT    NOT NULL,
+        time      INTEGER NOT NULL,                   -- server_time, else client_time
+        seq       INTEGER NOT NULL,
+        rand      INTEGER NOT NULL,
+        is_self   INTEGER NOT NULL,
+        status    INTEGER NOT NULL,                   -- MsgStatus; 4 (deleted) is a tombstone
+        is_read   INTEGER NOT NULL,
+        msg_key   TEXT,                               -- the server's MsgKey, for revoke/delete
+        msg_id    TEXT,
+        json      BLOB    NOT NULL                    -- the C SDK Message JSON
+    );
+    -- The locator is a message's identity, and (time, seq, rand) is the conversation's order:
+    -- one index serves uniqueness and paging in both directions (scanned backward for newest first).
+    CREATE UNIQUE INDEX messages_by_locator ON messages (conv_type, conv_id, time, seq, rand);
+    -- Only unread messages are indexed, so unread_count stays cheap in a long, mostly read history.
+    CREATE INDEX messages_unread ON messages (conv_type, conv_id)
+        WHERE is_read = 0 AND is_self = 0 AND status NOT IN (4, 6);
+    CREATE TABLE seq_counters (
+        conv_type INTEGER NOT NULL,
+        conv_id   TEXT    NOT NULL,
+        last      INTEGER NOT NULL,
+        PRIMARY KEY (conv_type, conv_id)
+    ) WITHOUT ROWID;
+    """,
+)
+
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def statements(script: str) -> list[str]:
+    """Split a script into statements; `complete_statement` keeps `;` inside strings or triggers whole."""
+    done: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            done.append(pending.strip())
+            pending = ""
+    return [s for s in done if s != ";"]
+
+
+async def migrate(db: aiosqlite.Connection) -> int:
+    """Bring `db` to SCHEMA_VERSION; return the version it had. Refuses a newer-than-known database."""
+    await db.execute("BEGIN IMMEDIATE")  # read the version under the write lock: no racing migrator
+    try:
+        found = await _user_version(db)
+        for script in MIGRATIONS[found:]:
+            for sql in statements(script):
+                await db.execute(sql)
+        # PRAGMA takes no bound parameters; the value is our own constant.
+        await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+        await db.commit()
+    except BaseException:
+        await db.rollback()
+        raise
+    return found
+
+
+async def _user_version(db: aiosqlite.Connection) -> int:
+    async with db.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    found = int(row[0]) if row else 0
+    if found > SCHEMA_VERSION:
+        raise error_for(
+            ERR_IO,
+            f"local store: database schema version {found} is newer than this aio_tim supports "
+            f"({SCHEMA_VERSION}); upgrade aio_tim or open another path",
+        )
+    return found

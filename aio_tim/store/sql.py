@@ -1,0 +1,86 @@
+"""The store's SQL, fixed at import time: statements vary only by bound parameters.
+
+Every conversation-scoped statement starts `conv_type = ? AND conv_id = ?` so that it uses the
+`messages_by_locator` index, and ranges are row values `(time, seq, rand) < (?, ?, ?)`, which SQLite
+turns into one index range (no scan, no sort).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Final
+
+__all__ = [
+    "COUNT",
+    "DELETE",
+    "DELETE_CONVERSATION",
+    "GET",
+    "GET_ANY",
+    "INSERT_IGNORE",
+    "MARK_READ",
+    "MARK_READ_ALL",
+    "MSG_KEY",
+    "NEXT_SEQ",
+    "READ_SEQ",
+    "SET_STATUS",
+    "UNREAD_COUNT",
+    "UPSERT",
+    "page_sql",
+]
+
+_CONV: Final = "conv_type = ? AND conv_id = ?"
+_LOCATOR: Final = f"{_CONV} AND time = ? AND seq = ? AND rand = ?"
+_LIVE: Final = "status != 4"
+_COLUMNS: Final = "conv_type, conv_id, time, seq, rand, is_self, status, is_read, msg_key, msg_id, json"
+_VALUES: Final = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+
+# The first writer of a locator wins: re-imports and roaming re-syncs never duplicate or resurrect.
+INSERT_IGNORE: Final = f"INSERT OR IGNORE INTO messages ({_COLUMNS}) VALUES ({_VALUES})"
+
+# An upsert, not INSERT OR REPLACE: the row keeps its id, a read mark is never undone by a re-save,
+# and a re-save without a MsgKey keeps the one we had (revoke needs it).
+UPSERT: Final = f"""
+INSERT INTO messages ({_COLUMNS}) VALUES ({_VALUES})
+ON CONFLICT (conv_type, conv_id, time, seq, rand) DO UPDATE SET
+    is_self = excluded.is_self,
+    status = excluded.status,
+    is_read = max(is_read, excluded.is_read),
+    msg_key = coalesce(excluded.msg_key, msg_key),
+    msg_id = coalesce(excluded.msg_id, msg_id),
+    json = excluded.json
+"""
+
+GET: Final = f"SELECT json, status, is_read FROM messages WHERE {_LOCATOR} AND {_LIVE}"
+GET_ANY: Final = f"SELECT json, status, is_read FROM messages WHERE {_LOCATOR}"
+MSG_KEY: Final = f"SELECT msg_key FROM messages WHERE {_LOCATOR}"
+SET_STATUS: Final = f"UPDATE messages SET status = ? WHERE {_LOCATOR}"
+DELETE: Final = f"UPDATE messages SET status = 4 WHERE {_LOCATOR} AND {_LIVE}"
+DELETE_CONVERSATION: Final = f"DELETE FROM messages WHERE {_CONV}"
+_UNREAD_LIVE: Final = f"is_read = 0 AND {_LIVE}"  # tombstones are not counted as newly read
+MARK_READ: Final = (
+    f"UPDATE messages SET is_read = 1 WHERE {_CONV} AND (time, seq, rand) <= (?, ?, ?) AND {_UNREAD_LIVE}"
+)
+MARK_READ_ALL: Final = f"UPDATE messages SET is_read = 1 WHERE {_CONV} AND {_UNREAD_LIVE}"
+COUNT: Final = f"SELECT count(*) FROM messages WHERE {_CONV} AND {_LIVE}"
+# Spelled exactly like the partial index's WHERE, so the planner can use `messages_unread`.
+UNREAD_COUNT: Final = (
+    f"SELECT count(*) FROM messages WHERE {_CONV} AND is_read = 0 AND is_self = 0 AND status NOT IN (4, 6)"
+)
+
+# MsgSeq is a uint32 on the wire: after 2**32 - 1 it wraps to 1 (0 means "let the server choose").
+NEXT_SEQ: Final = """
+INSERT INTO seq_counters (conv_type, conv_id, last) VALUES (?, ?, ?)
+ON CONFLICT (conv_type, conv_id) DO UPDATE SET last = CASE WHEN last >= 4294967295 THEN 1 ELSE last + 1 END
+"""
+READ_SEQ: Final = f"SELECT last FROM seq_counters WHERE {_CONV}"
+
+
+@cache
+def page_sql(*, forward: bool, anchored: bool) -> str:
+    """One page of a conversation in (time, seq, rand) order; the trailing `?`s are (live_only, limit)."""
+    op, order = (">", "ASC") if forward else ("<", "DESC")
+    anchor = f" AND (time, seq, rand) {op} (?, ?, ?)" if anchored else ""
+    return (
+        f"SELECT json, status, is_read FROM messages WHERE {_CONV}{anchor} AND (status != 4 OR NOT ?)"
+        f" ORDER BY time {order}, seq {order}, rand {order} LIMIT ?"
+    )

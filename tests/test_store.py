@@ -1,0 +1,586 @@
+"""LocalStore: the C SDK's local message database (save, bulk import, paging by locator, read marks,
+tombstones, the MsgSeq counter), its lifecycle and migrations, and sqlite failures as TIMError."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import random
+import sqlite3
+import subprocess
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from aio_tim.errors import TIM_ERR_CONV, TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIMError, UsageError
+from aio_tim.store import SCHEMA_VERSION, LocalStore, default_store_path, locator_key
+from aio_tim.store import sql as store_sql
+from aio_tim.store.errors import storage_error
+from aio_tim.types import ConvType, Message, MsgLocator, MsgStatus, TextElem, encode
+
+BOB = (int(ConvType.C2C), "bob")
+GROUP = (int(ConvType.GROUP), "@TGS#1")
+SENT = MsgStatus.SEND_SUCC
+
+
+def text_msg(time: int, seq: int, rand: int, content: str = "hi", **fields: object) -> Message:
+    return Message(elem_array=[TextElem(content=content)], server_time=time, seq=seq, rand=rand, **fields)  # type: ignore[arg-type]
+
+
+def keys(msgs: list[Message]) -> list[tuple[int, int, int]]:
+    return [locator_key(m) for m in msgs]
+
+
+def locator(key: tuple[int, int, int]) -> MsgLocator:
+    return MsgLocator(time=key[0], seq=key[1], rand=key[2])
+
+
+@pytest.fixture(params=["memory", "file"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LocalStore]:
+    path = ":memory:" if request.param == "memory" else tmp_path / "store.sqlite3"
+    async with LocalStore(path, clock=lambda: 1_700_000_000.0) as opened:
+        yield opened
+
+
+# --- save, get, find -----------------------------------------------------------------------------
+
+
+async def test_save_returns_the_stored_message(store: LocalStore) -> None:
+    """save() fills in the conversation, status and read mark, and get() returns the same message."""
+    saved = await store.save(BOB, text_msg(10, 1, 2, sender="alice"), status=SENT, msg_key="1_2_10")
+    assert (saved.conv_type, saved.conv_id, saved.status, saved.is_read) == (1, "bob", 2, False)
+    assert saved.sender == "alice"
+    assert await store.get(BOB, (10, 1, 2)) == saved
+    assert await store.msg_key_of(BOB, (10, 1, 2)) == "1_2_10"
+
+
+@pytest.mark.parametrize(
+    ("server_time", "client_time", "key_time"),
+    [(10, 7, 10), (None, 7, 7), (0, 7, 7), (None, None, 1_700_000_000)],
+)
+async def test_locator_time_falls_back_to_client_time(
+    store: LocalStore, server_time: int | None, client_time: int | None, key_time: int
+) -> None:
+    """The locator's time is the server time, else the client time, else the store's clock."""
+    msg = Message(elem_array=[TextElem(content="x")], server_time=server_time, client_time=client_time, seq=1)
+    saved = await store.save(BOB, msg, status=MsgStatus.SENDING)
+    assert locator_key(saved) == (key_time, 1, 0)
+    assert await store.get(BOB, (key_time, 1, 0)) == saved
+
+
+async def test_save_replaces_by_locator(store: LocalStore) -> None:
+    """Saving the same locator again replaces the message but keeps its read mark and MsgKey."""
+    await store.save(BOB, text_msg(10, 1, 2, "draft"), status=MsgStatus.SENDING, msg_key="k")
+    await store.mark_read(BOB, None)
+    again = await store.save(BOB, text_msg(10, 1, 2, "final"), status=SENT)
+    assert again.elem_array == [TextElem(content="final")]
+    assert (again.status, again.is_read) == (SENT, True)
+    assert await store.msg_key_of(BOB, (10, 1, 2)) == "k"
+    assert await store.count(BOB) == 1
+
+
+async def test_save_without_replace_keeps_the_existing_message(store: LocalStore) -> None:
+    """save(replace=False) leaves an existing locator alone and returns what is stored."""
+    first = await store.save(BOB, text_msg(10, 1, 2, "first"), status=SENT)
+    kept = await store.save(BOB, text_msg(10, 1, 2, "second"), status=MsgStatus.SEND_FAIL, replace=False)
+    assert kept == first
+
+
+async def test_find_returns_found_messages_in_locator_order(store: LocalStore) -> None:
+    """find() answers one message per locator found, in the locators' order, skipping missing ones."""
+    for i in range(5):
+        await store.save(BOB, text_msg(100 + i, i, i), status=SENT)
+    wanted = [(103, 3, 3), (999, 0, 0), (100, 0, 0), (101, 1, 1)]
+    found = await store.find(BOB, [locator(k) for k in wanted])
+    assert keys(found) == [(103, 3, 3), (100, 0, 0), (101, 1, 1)]
+
+
+async def test_conversations_are_separate(store: LocalStore) -> None:
+    """The same locator in two conversations is two messages."""
+    await store.save(BOB, text_msg(10, 1, 1, "c2c"), status=SENT)
+    await store.save(GROUP, text_msg(10, 1, 1, "group"), status=SENT)
+    assert (await store.get(GROUP, (10, 1, 1))).elem_array == [TextElem(content="group")]  # type: ignore[union-attr]
+    assert await store.delete_conversation(BOB) == 1
+    assert (await store.count(BOB), await store.count(GROUP)) == (0, 1)
+
+
+# --- insert_many ---------------------------------------------------------------------------------
+
+
+async def test_insert_many_ignores_duplicates_and_counts_new_rows(store: LocalStore) -> None:
+    """insert_many() skips locators already stored or repeated in the batch and returns the number added."""
+    await store.save(BOB, text_msg(10, 0, 0, "existing"), status=SENT)
+    batch = [text_msg(10, i % 4, 0, f"new {i}") for i in range(8)]  # locators 0..3, each twice
+    assert await store.insert_many(BOB, batch, status=MsgStatus.LOCAL_IMPORTED) == 3
+    assert await store.insert_many(BOB, batch, status=MsgStatus.LOCAL_IMPORTED) == 0
+    got = await store.find(BOB, [locator((10, i, 0)) for i in range(4)])
+    assert [m.elem_array[0].content for m in got] == ["existing", "new 1", "new 2", "new 3"]  # type: ignore[union-attr]
+    assert [m.status for m in got] == [SENT, 5, 5, 5]
+
+
+async def test_insert_many_stores_msg_keys(store: LocalStore) -> None:
+    """insert_many() stores one MsgKey per message, None allowed."""
+    await store.insert_many(BOB, [text_msg(1, 1, 1), text_msg(2, 2, 2)], status=SENT, msg_keys=["a", None])
+    assert [await store.msg_key_of(BOB, k) for k in [(1, 1, 1), (2, 2, 2)]] == ["a", None]
+
+
+async def test_insert_many_rejects_mismatched_msg_keys(store: LocalStore) -> None:
+    """A msg_keys list of the wrong length is TIM_ERR_PARAM, and nothing is written."""
+    with pytest.raises(UsageError) as info:
+        await store.insert_many(BOB, [text_msg(1, 1, 1)], status=SENT, msg_keys=[])
+    assert info.value.code == TIM_ERR_PARAM
+    assert await store.count(BOB) == 0
+
+
+# --- paging --------------------------------------------------------------------------------------
+
+
+async def _fill_one_second(store: LocalStore) -> list[tuple[int, int, int]]:
+    """50 messages in second 1000 (seq ties broken by rand), one before and one after; sorted keys."""
+    rng = random.Random(7)
+    same_second = [(1000, i // 5, rng.randrange(2**32)) for i in range(50)]
+    all_keys = [(999, 9, 9), *same_second, (1001, 0, 0)]
+    shuffled = rng.sample(all_keys, len(all_keys))
+    await store.insert_many(BOB, [text_msg(*k) for k in shuffled], status=SENT)
+    return sorted(all_keys)
+
+
+@pytest.mark.parametrize("forward", [False, True], ids=["backward", "forward"])
+@pytest.mark.parametrize("count", [1, 3, 7, 52, 100])
+async def test_paging_visits_every_message_once(store: LocalStore, forward: bool, count: int) -> None:
+    """Paging from the previous page's last message visits all 52 once, in order, never the anchor."""
+    expected = await _fill_one_second(store)
+    seen: list[tuple[int, int, int]] = []
+    anchor = None
+    while page := await store.page(BOB, anchor=anchor, count=count, forward=forward):
+        assert len(page) <= count
+        assert anchor not in keys(page)
+        seen += keys(page)
+        anchor = locator_key(page[-1])
+    assert seen == (expected if forward else expected[::-1])
+
+
+async def test_page_from_an_anchor_is_strict(store: LocalStore) -> None:
+    """A page starts strictly after (forward) or before (backward) its anchor, even an absent one."""
+    expected = await _fill_one_second(store)
+    anchor = expected[20]
+    assert keys(await store.page(BOB, anchor=anchor, count=3, forward=True)) == expected[21:24]
+    assert keys(await store.page(BOB, anchor=anchor, count=3, forward=False)) == expected[17:20][::-1]
+    between = (anchor[0], anchor[1], anchor[2] + 1)  # not stored unless rands collide
+    assert keys(await store.page(BOB, anchor=between, count=1, forward=False)) == [anchor]
+
+
+async def test_page_carries_current_status_and_read_mark(store: LocalStore) -> None:
+    """Messages from page() carry the stored status, read mark and conversation, not stale JSON."""
+    await store.save(BOB, text_msg(1, 1, 1), status=MsgStatus.SENDING)
+    await store.set_status(BOB, (1, 1, 1), MsgStatus.REVOKED)
+    await store.mark_read(BOB, None)
+    [msg] = await store.page(BOB, anchor=None, count=10, forward=True)
+    assert (msg.status, msg.is_read, msg.conv_id, msg.conv_type) == (MsgStatus.REVOKED, True, "bob", 1)
+
+
+@pytest.mark.parametrize("count", [0, -1])
+async def test_page_count_bounds(store: LocalStore, count: int) -> None:
+    """count=0 returns nothing; a negative count (SQLite's "no limit") is TIM_ERR_PARAM."""
+    await store.save(BOB, text_msg(1, 1, 1), status=SENT)
+    if count == 0:
+        assert await store.page(BOB, anchor=None, count=0, forward=True) == []
+        return
+    with pytest.raises(UsageError):
+        await store.page(BOB, anchor=None, count=count, forward=True)
+
+
+@pytest.mark.parametrize("forward", [False, True], ids=["backward", "forward"])
+@pytest.mark.parametrize("anchored", [False, True], ids=["from-end", "anchored"])
+async def test_page_query_uses_the_locator_index(tmp_path: Path, forward: bool, anchored: bool) -> None:
+    """EXPLAIN QUERY PLAN: paging searches messages_by_locator, with no table scan and no sort."""
+    path = tmp_path / "plan.sqlite3"
+    async with LocalStore(path) as store:
+        await store.insert_many(BOB, [text_msg(t, 0, 0) for t in range(200)], status=SENT)
+    query = store_sql.page_sql(forward=forward, anchored=anchored)
+    params = (*BOB, *((1, 2, 3) if anchored else ()), True, 20)
+    with sqlite3.connect(path) as db:
+        plan = " | ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + query, params))
+    db.close()
+    assert "SEARCH messages USING INDEX messages_by_locator (conv_type=? AND conv_id=?" in plan
+    assert "SCAN" not in plan and "TEMP B-TREE" not in plan
+    if anchored:
+        assert "(time,seq,rand)" in plan
+
+
+def test_unread_count_uses_the_partial_index() -> None:
+    """unread_count() is answered from the partial index of unread messages."""
+    with sqlite3.connect(":memory:") as db:
+        from aio_tim.store.schema import MIGRATIONS, statements
+
+        for statement in statements(MIGRATIONS[0]):
+            db.execute(statement)
+        plan = db.execute("EXPLAIN QUERY PLAN " + store_sql.UNREAD_COUNT, BOB).fetchall()
+    db.close()
+    assert "USING INDEX messages_unread" in plan[0][3]
+
+
+# --- delete, status, read marks ------------------------------------------------------------------
+
+
+async def test_deleted_messages_are_tombstones(store: LocalStore) -> None:
+    """delete() hides a message from page/find/get/count, keeps its MsgKey; a re-import cannot revive it."""
+    msgs = [text_msg(t, 0, 0) for t in range(1, 6)]
+    await store.insert_many(BOB, msgs, status=SENT, msg_keys=[f"k{t}" for t in range(1, 6)])
+    assert await store.delete(BOB, (3, 0, 0)) is True
+    assert await store.delete(BOB, (3, 0, 0)) is False
+    assert await store.delete(BOB, (42, 0, 0)) is False
+    assert keys(await store.page(BOB, anchor=None, count=10, forward=True)) == [
+        (t, 0, 0) for t in (1, 2, 4, 5)
+    ]
+    assert keys(await store.page(BOB, anchor=(5, 0, 0), count=2, forward=False)) == [(4, 0, 0), (2, 0, 0)]
+    assert await store.find(BOB, [locator((3, 0, 0))]) == []
+    assert await store.get(BOB, (3, 0, 0)) is None
+    assert await store.count(BOB) == 4
+    assert await store.msg_key_of(BOB, (3, 0, 0)) == "k3"
+    assert await store.insert_many(BOB, msgs, status=SENT) == 0
+    everything = await store.page(BOB, anchor=None, count=10, forward=True, include_deleted=True)
+    assert [m.status for m in everything] == [SENT, SENT, MsgStatus.DELETED, SENT, SENT]
+
+
+async def test_set_status(store: LocalStore) -> None:
+    """set_status() changes a stored message's status and reports whether the locator exists."""
+    await store.save(BOB, text_msg(1, 1, 1), status=SENT)
+    assert await store.set_status(BOB, (1, 1, 1), MsgStatus.REVOKED) is True
+    assert await store.set_status(BOB, (2, 2, 2), MsgStatus.REVOKED) is False
+    assert (await store.get(BOB, (1, 1, 1))).status == MsgStatus.REVOKED  # type: ignore[union-attr]
+
+
+async def test_newest_and_count(store: LocalStore) -> None:
+    """newest() is the last live message in locator order; count() counts live messages."""
+    assert (await store.newest(BOB), await store.count(BOB)) == (None, 0)
+    await store.insert_many(BOB, [text_msg(5, 2, 1), text_msg(5, 10, 0), text_msg(4, 99, 9)], status=SENT)
+    assert locator_key(await store.newest(BOB)) == (5, 10, 0)  # type: ignore[arg-type]
+    await store.delete(BOB, (5, 10, 0))
+    assert locator_key(await store.newest(BOB)) == (5, 2, 1)  # type: ignore[arg-type]
+    assert await store.count(BOB) == 2
+
+
+@pytest.mark.parametrize(
+    ("up_to", "marked", "unread_after"),
+    [
+        (None, 4, 0),
+        ((3, 0, 0), 2, 2),  # at or before: 2 and 3 (1 is from self, already read)
+        ((3, 0, 1), 2, 2),  # an anchor between messages
+        ((0, 0, 0), 0, 4),
+    ],
+)
+async def test_mark_read_and_unread_count(
+    store: LocalStore, up_to: tuple[int, int, int] | None, marked: int, unread_after: int
+) -> None:
+    """mark_read() marks every message at or before the locator; unread_count() counts the others' unread."""
+    await store.save(BOB, text_msg(1, 0, 0, is_from_self=True), status=SENT)
+    for t in range(2, 8):
+        await store.save(BOB, text_msg(t, 0, 0), status=SENT)
+    await store.set_status(BOB, (6, 0, 0), MsgStatus.REVOKED)
+    await store.delete(BOB, (7, 0, 0))
+    assert await store.unread_count(BOB) == 4  # 2..5: not self, not revoked, not deleted
+    assert await store.mark_read(BOB, up_to) == marked + (up_to is None)  # None also marks the revoked one
+    assert await store.unread_count(BOB) == unread_after
+
+
+# --- next_seq ------------------------------------------------------------------------------------
+
+
+async def test_next_seq_increases_and_survives_reopen(tmp_path: Path) -> None:
+    """next_seq() starts below 2**24, increases by one, is per conversation, and persists in the file."""
+    path = tmp_path / "seq.sqlite3"
+    async with LocalStore(path, rng=random.Random(1)) as store:
+        first = await store.next_seq(BOB)
+        assert 1 <= first < 2**24
+        assert [await store.next_seq(BOB) for _ in range(3)] == [first + 1, first + 2, first + 3]
+        other = await store.next_seq(GROUP)
+    async with LocalStore(path, rng=random.Random(2)) as store:
+        assert await store.next_seq(BOB) == first + 4
+        assert await store.next_seq(GROUP) == other + 1
+
+
+async def test_next_seq_wraps_to_one_after_uint32_max(tmp_path: Path) -> None:
+    """After 2**32 - 1 the MsgSeq counter wraps to 1 (0 would mean "server chooses")."""
+    path = tmp_path / "seq.sqlite3"
+    async with LocalStore(path) as store:
+        await store.next_seq(BOB)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE seq_counters SET last = ?", (2**32 - 2,))
+    db.close()
+    async with LocalStore(path) as store:
+        assert [await store.next_seq(BOB) for _ in range(3)] == [2**32 - 1, 1, 2]
+
+
+async def test_concurrent_next_seq_never_repeats(store: LocalStore) -> None:
+    """Concurrent next_seq() calls on one store each get a distinct value."""
+    got = await asyncio.gather(*(store.next_seq(BOB) for _ in range(50)))
+    assert sorted(got) == list(range(min(got), min(got) + 50))
+
+
+# --- text round-trips ----------------------------------------------------------------------------
+
+AWKWARD_TEXTS = [
+    'say "hi" it\'s',
+    "nul\x00byte",
+    "100% off_50 [a-z]*",
+    "emoji 😀 astral 𝄞 CJK 你好",
+    "back\\slash \u2028 line separator",
+    "'); DROP TABLE messages; --",
+    "",
+]
+
+
+@pytest.mark.parametrize("content", AWKWARD_TEXTS)
+async def test_text_round_trips_byte_exactly(store: LocalStore, content: str) -> None:
+    """Quotes, NUL, LIKE wildcards, astral characters and SQL in content and conversation id round-trip."""
+    conv = (int(ConvType.GROUP), f"g-{content}-id" if content else "g")
+    sent = text_msg(1, 2, 3, content, sender=content, cloud_custom_str=content)
+    await store.save(conv, sent, status=SENT, msg_key=content)
+    [got] = await store.page(conv, anchor=None, count=5, forward=True)
+    assert encode(got.elem_array) == encode(sent.elem_array)
+    assert (got.sender, got.cloud_custom_str, got.conv_id) == (content, content, conv[1])
+    assert await store.msg_key_of(conv, (1, 2, 3)) == content
+    assert await store.page((int(ConvType.GROUP), "g-%-id"), anchor=None, count=5, forward=True) == []
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+
+
+async def test_migrations_set_user_version_and_reopen_is_idempotent(tmp_path: Path) -> None:
+    """Opening sets PRAGMA user_version to the schema version; reopening keeps the data and the version."""
+    path = tmp_path / "s.sqlite3"
+    for _ in range(2):
+        async with LocalStore(path) as store:
+            await store.insert_many(BOB, [text_msg(1, 1, 1)], status=SENT)
+            assert await store.count(BOB) == 1
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    db.close()
+
+
+async def test_too_new_schema_is_refused(tmp_path: Path) -> None:
+    """A database from a newer aio_tim raises a TIMError that says so, and the store stays closed."""
+    path = tmp_path / "future.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    store = LocalStore(path)
+    with pytest.raises(TIMError, match="newer than this aio_tim supports") as info:
+        await store.open()
+    assert info.value.code == 6022
+    assert "state=new" in repr(store)
+
+
+async def test_repr_shows_path_and_state(tmp_path: Path) -> None:
+    """repr() names the path and whether the store is new, open or closed."""
+    store = LocalStore(tmp_path / "r.sqlite3")
+    assert repr(store) == f"<LocalStore path='{tmp_path / 'r.sqlite3'}' state=new>"
+    await store.open()
+    assert "state=open" in repr(store)
+    await store.aclose()
+    await store.aclose()
+    assert "state=closed" in repr(store)
+
+
+async def test_open_creates_the_parent_folder(tmp_path: Path) -> None:
+    """open() creates missing parent folders, owner-only."""
+    path = tmp_path / "a" / "b" / "s.sqlite3"
+    async with LocalStore(path):
+        pass
+    assert path.exists()
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+
+
+async def test_closed_store_refuses_calls() -> None:
+    """Calls on a store that is not open raise UsageError(TIM_ERR_SDKUNINIT)."""
+    store = LocalStore()
+    with pytest.raises(UsageError) as info:
+        await store.count(BOB)
+    assert info.value.code == TIM_ERR_SDKUNINIT
+
+
+async def test_open_twice_is_an_error() -> None:
+    """open() on an open store is a usage error."""
+    async with LocalStore() as store:
+        with pytest.raises(UsageError):
+            await store.open()
+
+
+async def test_unclosed_store_warns() -> None:
+    """A store garbage-collected while open emits ResourceWarning."""
+    workers_before = set(threading.enumerate())
+    store = await LocalStore().open()
+    [worker] = set(threading.enumerate()) - workers_before
+    with pytest.warns(ResourceWarning) as record:
+        del store
+        gc.collect()
+    assert any("LocalStore" in str(w.message) for w in record)
+    # Let the worker thread finish and report back while this test's loop still runs.
+    await asyncio.to_thread(worker.join)
+    await asyncio.sleep(0)
+
+
+async def test_concurrent_writers_and_readers(store: LocalStore) -> None:
+    """Interleaved saves, imports and pages on one store neither fail nor see each other's half-done work."""
+    bulk = [text_msg(1000 + i, 0, 0) for i in range(500)]
+    pages = [store.page(BOB, anchor=None, count=1000, forward=True) for _ in range(5)]
+    saves = [store.save(BOB, text_msg(i, 0, 0), status=SENT) for i in range(50)]
+    results = await asyncio.gather(store.insert_many(BOB, bulk, status=SENT), *pages, *saves)
+    assert results[0] == 500
+    for page in results[1:6]:
+        assert keys(page) == sorted(set(keys(page)))  # type: ignore[arg-type]
+    assert await store.count(BOB) == 550
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("conv", [(0, "bob"), (9, "bob"), (1, ""), (1, None)])
+async def test_invalid_conversation_is_tim_err_conv(store: LocalStore, conv: tuple[int, str]) -> None:
+    """A conversation with an unknown type or an empty id is TIM_ERR_CONV, before any I/O."""
+    with pytest.raises(UsageError) as info:
+        await store.count(conv)
+    assert info.value.code == TIM_ERR_CONV
+
+
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        (lambda s: s.save(BOB, text_msg(1, 1, 1), status=99), TIM_ERR_PARAM),
+        (lambda s: s.set_status(BOB, (1, 1, 1), 0), TIM_ERR_PARAM),
+        (lambda s: s.save(BOB, text_msg(1, 2**63, 1), status=SENT), TIM_ERR_PARAM),
+        (lambda s: s.get(BOB, (2**64, 0, 0)), TIM_ERR_PARAM),
+    ],
+    ids=["bad-status", "zero-status", "seq-past-int64", "anchor-past-int64"],
+)
+async def test_bad_values_are_usage_errors(store: LocalStore, call: object, code: int) -> None:
+    """Unknown statuses and integers SQLite cannot hold are TIM_ERR_PARAM, not a crash."""
+    with pytest.raises(UsageError) as info:
+        await call(store)  # type: ignore[operator]
+    assert info.value.code == code
+
+
+def test_invalid_synchronous_mode() -> None:
+    """synchronous must be a SQLite mode name; anything else never reaches a PRAGMA."""
+    with pytest.raises(UsageError):
+        LocalStore(synchronous="NORMAL; DROP TABLE messages")
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exc", "mapped"),
+    [
+        (sqlite3.OperationalError("database or disk is full"), 6022),
+        (sqlite3.OperationalError("disk I/O error"), 6022),
+        (sqlite3.OperationalError("database is locked"), 6022),
+        (sqlite3.OperationalError("attempt to write a readonly database"), 6022),
+        (sqlite3.DatabaseError("file is not a database"), 6022),
+        (OverflowError("Python int too large to convert to SQLite INTEGER"), TIM_ERR_PARAM),
+        (sqlite3.IntegrityError("UNIQUE constraint failed"), None),
+        (sqlite3.ProgrammingError("Incorrect number of bindings"), None),
+    ],
+)
+def test_storage_error_table(exc: BaseException, mapped: int | None) -> None:
+    """I/O failures become TIMError 6022 naming sqlite's message; bugs in our SQL propagate unchanged."""
+    err = storage_error(exc)
+    assert (err.code if err else None) == mapped
+    if err is not None:
+        assert err.desc.startswith("local store: ") and str(exc) in err.desc
+
+
+async def test_corrupt_file_is_a_tim_error(tmp_path: Path) -> None:
+    """Opening a file that is not a database raises TIMError 6022."""
+    path = tmp_path / "junk.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(TIMError) as info:
+        await LocalStore(path).open()
+    assert info.value.code == 6022
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 512 KiB tmpfs, so that the disk really fills up."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+async def test_disk_full_is_a_tim_error_and_the_store_recovers(tiny_fs: Path) -> None:
+    """A full disk raises TIMError 6022; nothing half-written remains, and writes work once space is freed."""
+    ballast = tiny_fs / "ballast"
+    ballast.write_bytes(b"\0" * 192 * 1024)
+    big = "x" * 8000
+    async with LocalStore(tiny_fs / "s.sqlite3") as store:
+        saved = 0
+        with pytest.raises(TIMError) as info:
+            for saved in range(1000):
+                await store.save(BOB, text_msg(saved, 0, 0, big), status=SENT)
+        assert info.value.code == 6022 and "full" in info.value.desc
+        assert await store.count(BOB) == saved
+        ballast.unlink()
+        await store.save(BOB, text_msg(saved, 0, 0, big), status=SENT)
+        await store.insert_many(BOB, [text_msg(saved + 1, 0, 0, big)], status=SENT)
+        assert await store.count(BOB) == saved + 2
+        assert len(await store.page(BOB, anchor=None, count=1000, forward=True)) == saved + 2
+
+
+# --- default path --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_id", "readable"),
+    [
+        ("alice", "alice"),
+        ("../../etc/passwd", "______etc_passwd"),
+        ("a/b\\c:d", "a_b_c_d"),
+        ("CON", "CON"),
+        ("用户", "__"),
+        ("nul\x00", "nul_"),
+    ],
+)
+def test_default_store_path_is_a_safe_file_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, user_id: str, readable: str
+) -> None:
+    """The user id becomes one safe file name under $XDG_DATA_HOME/aio_tim/<sdk_app_id>/."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    path = default_store_path(1400000000, user_id)
+    assert path.parent == tmp_path / "aio_tim" / "1400000000"
+    assert path.name.startswith(readable + "-") and path.suffix == ".sqlite3"
+
+
+def test_default_store_path_falls_back_to_local_share(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without an absolute $XDG_DATA_HOME the store lives under ~/.local/share/aio_tim."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/is/ignored")
+    assert default_store_path(1, "u").parent == tmp_path / ".local" / "share" / "aio_tim" / "1"
+
+
+def test_default_store_path_never_merges_users() -> None:
+    """Ids that sanitize alike, or differ only in case, still get different files."""
+    names = {default_store_path(1, u).name for u in ["a/b", "a_b", "a:b", "Bob", "bob"]}
+    assert len(names) == 5
+
+
+@pytest.mark.parametrize(("app", "user"), [(-1, "u"), (1, "")])
+def test_default_store_path_rejects_bad_ids(app: int, user: str) -> None:
+    """A negative sdk_app_id or an empty user id is TIM_ERR_PARAM."""
+    with pytest.raises(UsageError):
+        default_store_path(app, user)
