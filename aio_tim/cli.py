@@ -21,7 +21,15 @@ from rich.table import Table
 from .client import Client
 from .devserver import DevServer
 from .errors import TIMError
-from .types import BatchSendParam, ConvType, Message, TextElem
+from .types import (
+    BatchSendParam,
+    ConvType,
+    GetMsgListParam,
+    Message,
+    MsgDeleteParam,
+    MsgLocator,
+    TextElem,
+)
 
 console = Console()
 
@@ -86,6 +94,22 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--to-file", required=True, type=Path, help="one UserID per line")
     batch.add_argument("text")
     batch.set_defaults(run=run_batch_send)
+    history = commands.add_parser("history", help="page through a conversation's history")
+    _target_options(history)
+    history.add_argument("conv", help="peer UserID, or group id with --group")
+    history.add_argument("--group", action="store_true")
+    history.add_argument("--page-size", type=int, default=20)
+    history.add_argument("--limit", type=int, default=100, help="stop after this many messages")
+    history.set_defaults(run=run_history)
+
+    revoke = commands.add_parser("revoke", help="recall a message")
+    _target_options(revoke)
+    revoke.add_argument("conv", help="peer UserID, or group id with --group")
+    revoke.add_argument("--group", action="store_true")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--msg-id", help="C2C: the msg_id (MsgKey) `send` printed")
+    which.add_argument("--seq", type=int, help="group: the message's seq")
+    revoke.set_defaults(run=run_revoke)
     return parser
 
 
@@ -144,6 +168,59 @@ async def run_batch_send(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+async def run_history(args: argparse.Namespace) -> int:
+    target = _target(args)
+    conv_type = ConvType.GROUP if args.group else ConvType.C2C
+    table = Table("time", "seq", "from", "status", "content")
+    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+        shown = 0
+        async for msg in tim.msg.iter_msg_list(args.conv, conv_type, page_size=args.page_size, remble=True):
+            table.add_row(str(msg.server_time), str(msg.seq), msg.sender or "", _status(msg), _summary(msg))
+            shown += 1
+            if shown >= args.limit:
+                break
+    console.print(table)
+    return 0
+
+
+async def run_revoke(args: argparse.Namespace) -> int:
+    target = _target(args)
+    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+        if args.group:
+            if args.seq is None:
+                raise SystemExit("aio-tim revoke: a group message is named by --seq")
+            await tim.msg.revoke(args.conv, ConvType.GROUP, Message(seq=args.seq))
+        else:
+            await tim.msg.revoke(args.conv, ConvType.C2C, _message_from_key(args.msg_id))
+    console.print("revoked")
+    return 0
+
+
+def _message_from_key(msg_id: str | None) -> Message:
+    """A C2C MsgKey is `{seq}_{rand}_{time}`: enough to name the message to recall."""
+    parts = (msg_id or "").split("_")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise SystemExit(f"aio-tim revoke: --msg-id must look like SEQ_RAND_TIME, not {msg_id!r}")
+    seq, rand, time = map(int, parts)
+    return Message(seq=seq, rand=rand, server_time=time, msg_id=msg_id)
+
+
+_STATUS_NAMES = {2: "sent", 3: "failed", 4: "deleted", 5: "imported", 6: "revoked"}
+
+
+def _status(msg: Message) -> str:
+    return _STATUS_NAMES.get(msg.status or 0, str(msg.status))
+
+
+def _summary(msg: Message) -> str:
+    """A one-line view of a message's elements."""
+    parts = []
+    for elem in msg.elem_array:
+        content = getattr(elem, "content", None)
+        parts.append(content if isinstance(content, str) else f"<{type(elem).__name__}>")
+    return " ".join(parts)
+
+
 async def run_serve(args: argparse.Namespace) -> int:
     server = DevServer(db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key)
     async with server:
@@ -181,8 +258,12 @@ async def run_demo(args: argparse.Namespace) -> int:
         await _demo_setup(server, args.recipients)
         target = Target(server.url, server.sdk_app_id, server.secret_key, server.admin)
         async with target.client("alice", store_path=":memory:") as tim:
-            await _demo_c2c(tim)
+            sent = await _demo_c2c(tim)
             await _demo_group(tim)
+            async with target.client("bob", store_path=":memory:") as bob:
+                await _demo_history(bob)
+                await _demo_read(bob)
+                await _demo_revoke(tim, bob, sent[1])
             await _demo_batch(tim, args.recipients)
     console.rule("done")
     return 0
@@ -199,14 +280,44 @@ async def _demo_setup(server: DevServer, recipients: int) -> None:
     )
 
 
-async def _demo_c2c(tim: Client) -> None:
+async def _demo_c2c(tim: Client) -> list[Message]:
     console.rule('C2C: TIMMsgSendNewMsg("bob", kTIMConv_C2C, ...)')
-    for text in ("hello bob", "second message, same second", "third"):
-        sent = await tim.msg.send_new_msg("bob", ConvType.C2C, _text_message(text))
-        console.print(
-            f"  sent {text!r}: seq={sent.seq} rand={sent.rand} time={sent.server_time} "
-            f"status={sent.status} msg_id={sent.msg_id}"
-        )
+    sent = []
+    for text in ("hello bob", "second message, same second", "third", "fourth", "fifth"):
+        msg = await tim.msg.send_new_msg("bob", ConvType.C2C, _text_message(text))
+        console.print(f"  sent {text!r}: seq={msg.seq} time={msg.server_time} msg_id={msg.msg_id}")
+        sent.append(msg)
+    return sent
+
+
+async def _demo_history(bob: Client) -> None:
+    console.rule("History: bob, local store empty, pages TIMMsgGetMsgList 2 at a time")
+    last: Message | None = None
+    for number in range(1, 4):
+        param = GetMsgListParam(count=2, is_remble=True, last_msg=last)
+        page = await bob.msg.get_msg_list("alice", ConvType.C2C, param)
+        console.print(f"  page {number}: {[_summary(m) for m in page]}")
+        if len(page) < 2:
+            break
+        last = page[-1]
+
+
+async def _demo_read(bob: Client) -> None:
+    console.rule("Read: TIMMsgReportReaded")
+    before = await bob.store.unread_count((ConvType.C2C, "alice"))
+    await bob.msg.report_readed("alice", ConvType.C2C)
+    after = await bob.store.unread_count((ConvType.C2C, "alice"))
+    console.print(f"  bob's unread messages from alice: {before} before, {after} after")
+
+
+async def _demo_revoke(alice: Client, bob: Client, msg: Message) -> None:
+    console.rule("Revoke: TIMMsgRevoke; bob finds it by locator")
+    await alice.msg.revoke("bob", ConvType.C2C, msg)
+    await bob.msg.delete("alice", ConvType.C2C, MsgDeleteParam())  # forget bob's local copies
+    locator = MsgLocator(time=msg.server_time, seq=msg.seq, rand=msg.rand, is_revoked=True)
+    found = await bob.msg.find_by_msg_locator_list("alice", ConvType.C2C, [locator])
+    status = [_status(m) for m in found]
+    console.print(f"  alice recalled {_summary(msg)!r}; bob's roaming lookup finds it as {status}")
 
 
 async def _demo_group(tim: Client) -> None:

@@ -1,0 +1,88 @@
+"""The `aio-tim` command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aio_tim.cli import main
+
+KEY = "cli-test-secret-key-0123456789abcdef"
+
+
+def test_demo_shows_every_step(capsys):
+    """`aio-tim demo` sends C2C, group and batch messages and shows history, read and revoke."""
+    assert main(["demo", "--recipients", "40"]) == 0
+    out = capsys.readouterr().out
+    for expected in ("hello bob", "group seq=1", "page 1: ['fifth', 'fourth']", "5 before, 0 after"):
+        assert expected in out
+    assert "['revoked']" in out
+    assert re.search(r"0\s+│ delivered\s+│ 33", out)
+    assert re.search(r"70107\s+│ account does not exist\s+│ 7", out)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[list[str]]:
+    """`aio-tim serve` in a subprocess; yields the flags that point another command at it."""
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "aio_tim.cli", "serve", "--port", "0", "--secret-key", KEY]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        url = ""
+        for line in server.stdout:
+            if found := re.search(r"listening on (http://\S+)", line):
+                url = found.group(1)
+                break
+        assert url, "the server printed no URL"
+        yield ["--url", url, "--sdk-app-id", "1400000000", "--secret-key", KEY]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
+
+
+def test_send_history_and_revoke_against_a_served_dev_server(served, capsys):
+    """send prints the message id; history lists it; revoke by that id marks it revoked."""
+    assert main(["send", *served, "--user", "alice", "--to", "bob", "hello from the cli"]) == 0
+    sent = capsys.readouterr().out
+    msg_id = re.search(r"msg_id=(\d+_\d+_\d+)", sent)
+    assert msg_id, sent
+    assert main(["history", *served, "--user", "bob", "alice"]) == 0
+    assert "hello from the cli" in capsys.readouterr().out
+    assert main(["revoke", *served, "--user", "alice", "bob", "--msg-id", msg_id.group(1)]) == 0
+    assert main(["history", *served, "--user", "bob", "alice"]) == 0
+    assert "revoked" in capsys.readouterr().out
+
+
+def test_batch_send_reads_recipients_from_a_file(served, tmp_path, capsys):
+    """batch-send sends to every id in the file and reports how many were delivered."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"user{i}\n" for i in range(30)))
+    assert main(["batch-send", *served, "--to-file", str(ids), "notice"]) == 0
+    assert "delivered 30 of 30" in capsys.readouterr().out
+
+
+def test_send_without_a_server_explains_what_to_do(tmp_path, monkeypatch):
+    """With no flags, no variables and no running serve, send says how to name a server."""
+    monkeypatch.setattr("aio_tim.cli.SERVE_STATE", tmp_path / "none.json")
+    for name in ("AIO_TIM_URL", "AIO_TIM_SDK_APP_ID", "AIO_TIM_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit) as caught:
+        main(["send", "--to", "bob", "hi"])
+    assert "aio-tim serve" in str(caught.value)
+
+
+def test_wrong_key_is_reported_not_a_traceback(served, capsys):
+    """A wrong secret key ends with a one-line auth error and exit status 1."""
+    flags = [*served[:-1], "not-the-key"]
+    assert main(["send", *flags, "--to", "bob", "hi"]) == 1
+    out = capsys.readouterr().out
+    assert "70009" in out and "not-the-key" not in out
