@@ -1,0 +1,40 @@
+"""`aio_tim.capi`: the C SDK's functions, names and constants, for code ported from C/C++ and for
+synchronous code. See `functions` for the calling convention."""
+
+from .constants import *  # noqa: F403
+from .constants import KEYS
+from .functions import (
+    TIMInit,
+    TIMLogin,
+    TIMLogout,
+    TIMMsgBatchSend,
+    TIMMsgDelete,
+    TIMMsgDownloadElemToPath,
+    TIMMsgFindByMsgLocatorList,
+    TIMMsgGetMsgList,
+    TIMMsgImportMsgList,
+    TIMMsgReportReaded,
+    TIMMsgRevoke,
+    TIMMsgSaveMsg,
+    TIMMsgSendNewMsg,
+    TIMUninit,
+)
+
+globals().update(KEYS)
+
+__all__ = [
+    "TIMInit",
+    "TIMLogin",
+    "TIMLogout",
+    "TIMMsgBatchSend",
+    "TIMMsgDelete",
+    "TIMMsgDownloadElemToPath",
+    "TIMMsgFindByMsgLocatorList",
+    "TIMMsgGetMsgList",
+    "TIMMsgImportMsgList",
+    "TIMMsgReportReaded",
+    "TIMMsgRevoke",
+    "TIMMsgSaveMsg",
+    "TIMMsgSendNewMsg",
+    "TIMUninit",
+]

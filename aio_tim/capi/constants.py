@@ -1,0 +1,126 @@
+"""The C SDK's constants: results, enums and JSON key names (TIMCloudDef.h), for ported code.
+
+Key names are derived from the Structs' rename rules, so they cannot drift from the JSON that
+aio_tim reads and writes: `kTIMMsgElemArray == "message_elem_array"`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from ..types import (
+    BatchSendParam,
+    BatchSendResult,
+    ConvType,
+    DownloadElemParam,
+    DownloadElemResult,
+    DownloadType,
+    ElemType,
+    GetMsgListParam,
+    Message,
+    MsgDeleteParam,
+    MsgLocator,
+    MsgStatus,
+    TIMResult,
+)
+
+TIM_SUCC: Final = int(TIMResult.SUCC)
+TIM_ERR_SDKUNINIT: Final = int(TIMResult.ERR_SDKUNINIT)
+TIM_ERR_NOTLOGIN: Final = int(TIMResult.ERR_NOTLOGIN)
+TIM_ERR_JSON: Final = int(TIMResult.ERR_JSON)
+TIM_ERR_PARAM: Final = int(TIMResult.ERR_PARAM)
+TIM_ERR_CONV: Final = int(TIMResult.ERR_CONV)
+TIM_ERR_GROUP: Final = int(TIMResult.ERR_GROUP)
+ERR_SUCC: Final = 0
+
+kTIMConv_Invalid: Final = int(ConvType.INVALID)
+kTIMConv_C2C: Final = int(ConvType.C2C)
+kTIMConv_Group: Final = int(ConvType.GROUP)
+kTIMConv_System: Final = int(ConvType.SYSTEM)
+
+kTIMElem_Text: Final = int(ElemType.TEXT)
+kTIMElem_Image: Final = int(ElemType.IMAGE)
+kTIMElem_Sound: Final = int(ElemType.SOUND)
+kTIMElem_Custom: Final = int(ElemType.CUSTOM)
+kTIMElem_File: Final = int(ElemType.FILE)
+kTIMElem_GroupTips: Final = int(ElemType.GROUP_TIPS)
+kTIMElem_Face: Final = int(ElemType.FACE)
+kTIMElem_Location: Final = int(ElemType.LOCATION)
+kTIMElem_GroupReport: Final = int(ElemType.GROUP_REPORT)
+kTIMElem_Video: Final = int(ElemType.VIDEO)
+kTIMElem_FriendChange: Final = int(ElemType.FRIEND_CHANGE)
+kTIMElem_ProfileChange: Final = int(ElemType.PROFILE_CHANGE)
+kTIMElem_Merge: Final = int(ElemType.MERGE)
+kTIMElem_Invalid: Final = int(ElemType.INVALID)
+
+kTIMMsg_Sending: Final = int(MsgStatus.SENDING)
+kTIMMsg_SendSucc: Final = int(MsgStatus.SEND_SUCC)
+kTIMMsg_SendFail: Final = int(MsgStatus.SEND_FAIL)
+kTIMMsg_Deleted: Final = int(MsgStatus.DELETED)
+kTIMMsg_LocalImported: Final = int(MsgStatus.LOCAL_IMPORTED)
+kTIMMsg_Revoked: Final = int(MsgStatus.REVOKED)
+kTIMMsg_Cancel: Final = int(MsgStatus.CANCEL)
+
+kTIMDownload_VideoThumb: Final = int(DownloadType.VIDEO_THUMB)
+kTIMDownload_File: Final = int(DownloadType.FILE)
+kTIMDownload_Video: Final = int(DownloadType.VIDEO)
+kTIMDownload_Sound: Final = int(DownloadType.SOUND)
+
+kTIMElemType: Final = "elem_type"
+
+# (constant prefix, Struct) pairs: kTIMMsg + ElemArray -> Message.elem_array's JSON key.
+_KEY_FAMILIES: Final = (
+    ("kTIMMsg", Message),
+    ("kTIMMsgLocator", MsgLocator),
+    ("kTIMMsgGetMsgListParam", GetMsgListParam),
+    ("kTIMMsgDeleteParam", MsgDeleteParam),
+    ("kTIMMsgDownloadElemParam", DownloadElemParam),
+    ("kTIMMsgDownloadElemResult", DownloadElemResult),
+    ("kTIMMsgBatchSendParam", BatchSendParam),
+    ("kTIMMsgBatchSendResult", BatchSendResult),
+)
+
+# Where the C SDK's constant name does not follow its key (its own spellings, kept for ports).
+_RENAMED: Final = {
+    "kTIMMsgIsFromSelf": "kTIMMsgIsFormSelf",
+    "kTIMMsgGetMsgListParamIsRemble": "kTIMMsgGetMsgListParamIsRamble",
+    "kTIMMsgDeleteParamIsRemble": "kTIMMsgDeleteParamIsRamble",
+}
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def _key_constants() -> dict[str, str]:
+    constants: dict[str, str] = {}
+    for prefix, struct in _KEY_FAMILIES:
+        for field in msgspec.structs.fields(struct):
+            if field.name == "is_ramble":
+                continue  # v7's spelling decodes too, but the constant names the seed's key
+            name = prefix + _camel(field.name)
+            constants[_RENAMED.get(name, name)] = field.encode_name
+            constants.setdefault(name, field.encode_name)
+    return constants
+
+
+KEYS: Final = _key_constants()
+globals().update(KEYS)
+
+# Element keys used by the seed's examples.
+kTIMTextElemContent: Final = "text_elem_content"
+kTIMFaceElemIndex: Final = "face_elem_index"
+kTIMFaceElemBuf: Final = "face_elem_buf"
+kTIMCustomElemData: Final = "custom_elem_data"
+kTIMFileElemFilePath: Final = "file_elem_file_path"
+kTIMImageElemOrigPath: Final = "image_elem_orig_path"
+
+
+def __getattr__(name: str) -> str:
+    # The generated key constants live in globals(); this only serves static checkers' misses.
+    try:
+        return KEYS[name]
+    except KeyError:
+        raise AttributeError(name) from None

@@ -1,0 +1,308 @@
+"""The C SDK's message API with its own names and calling convention.
+
+Each function checks what the C SDK checks synchronously and returns a `TIMResult`: only on
+`TIM_SUCC` is the callback `cb(code, desc, json_params, user_data)` called, exactly once (a
+download calls it for each progress step too).
+
+    TIMInit(1400000000, json.dumps({"aio_tim_base_url": url, "aio_tim_secret_key": key}))
+    TIMLogin("user1", user_sig, on_login, None)
+    TIMMsgSendNewMsg("user2", kTIMConv_C2C, json_msg, on_sent, None)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import msgspec
+
+from ..auth import verify_usersig
+from ..client import DEFAULT_BASE_URL, Client
+from ..errors import TIMError, UsageError
+from ..types import (
+    BatchSendParam,
+    DownloadElemParam,
+    GetMsgListParam,
+    Message,
+    MsgDeleteParam,
+    MsgLocator,
+    coerce,
+    coerce_list,
+    encode,
+)
+from ..validate import check_conversation, check_sendable
+from .constants import TIM_ERR_NOTLOGIN, TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIM_SUCC
+from .runtime import Callback, Runtime, invoke, report
+
+__all__ = [
+    "TIMInit",
+    "TIMLogin",
+    "TIMLogout",
+    "TIMMsgBatchSend",
+    "TIMMsgDelete",
+    "TIMMsgDownloadElemToPath",
+    "TIMMsgFindByMsgLocatorList",
+    "TIMMsgGetMsgList",
+    "TIMMsgImportMsgList",
+    "TIMMsgReportReaded",
+    "TIMMsgRevoke",
+    "TIMMsgSaveMsg",
+    "TIMMsgSendNewMsg",
+    "TIMUninit",
+]
+
+
+class SdkConfig(msgspec.Struct):
+    """`json_sdk_config`: the C SDK's keys are accepted and ignored; aio_tim's own say where to go."""
+
+    aio_tim_base_url: str = DEFAULT_BASE_URL
+    aio_tim_secret_key: str | None = None
+    aio_tim_admin: str = "administrator"
+    aio_tim_admin_user_sig: str | None = None
+    aio_tim_store_path: str = ":memory:"
+
+
+class _Session:
+    """What TIMInit and TIMLogin set up: the runtime, the config and the logged-in client."""
+
+    def __init__(self, sdk_app_id: int, config: SdkConfig) -> None:
+        self.sdk_app_id = sdk_app_id
+        self.config = config
+        self.runtime = Runtime()
+        self.client: Client | None = None
+
+
+_session: _Session | None = None
+
+
+def TIMInit(sdk_app_id: int, json_sdk_config: str | None = None) -> int:
+    """Initialise the SDK. From inside a running event loop, callbacks run on that loop;
+    otherwise a background thread runs aio_tim's loop."""
+    global _session
+    if _session is not None:
+        return TIM_SUCC
+    try:
+        config = coerce(json_sdk_config or "{}", SdkConfig, what="json_sdk_config")
+    except UsageError as error:
+        return error.code
+    if isinstance(sdk_app_id, bool) or not isinstance(sdk_app_id, int) or sdk_app_id <= 0:
+        return TIM_ERR_PARAM
+    _session = _Session(sdk_app_id, config)
+    return TIM_SUCC
+
+
+def TIMUninit() -> int:
+    """Log out if needed and stop the background loop (when aio_tim owns one)."""
+    global _session
+    session, _session = _session, None
+    if session is None:
+        return TIM_ERR_SDKUNINIT
+    if session.client is not None and session.runtime.owns_loop:
+        session.runtime.call(session.client.aclose())
+    elif session.client is not None:
+        session.runtime.spawn(session.client.aclose())  # the caller's loop finishes the close
+    session.runtime.stop()
+    return TIM_SUCC
+
+
+def TIMLogin(user_id: str, user_sig: str, cb: Callback | None, user_data: Any = None) -> int:
+    """Act as `user_id`. With the secret key configured, `user_sig` is verified like TIM does."""
+    session = _session
+    if session is None:
+        return TIM_ERR_SDKUNINIT
+    if not isinstance(user_id, str) or not user_id or not isinstance(user_sig, str):
+        return TIM_ERR_PARAM
+    session.runtime.spawn(report(_login(session, user_id, user_sig), cb, user_data))
+    return TIM_SUCC
+
+
+async def _login(session: _Session, user_id: str, user_sig: str) -> str:
+    config = session.config
+    if config.aio_tim_secret_key is not None:
+        verify_usersig(
+            user_sig, sdk_app_id=session.sdk_app_id, secret_key=config.aio_tim_secret_key, identifier=user_id
+        )
+    if session.client is not None:
+        await session.client.aclose()
+    client = Client(
+        sdk_app_id=session.sdk_app_id,
+        user_id=user_id,
+        secret_key=config.aio_tim_secret_key,
+        admin_user_sig=config.aio_tim_admin_user_sig,
+        base_url=config.aio_tim_base_url,
+        admin=config.aio_tim_admin,
+        store_path=config.aio_tim_store_path,
+    )
+    await client.open()
+    session.client = client
+    return ""
+
+
+def TIMLogout(cb: Callback | None, user_data: Any = None) -> int:
+    session = _session
+    if session is None:
+        return TIM_ERR_SDKUNINIT
+    if session.client is None:
+        return TIM_ERR_NOTLOGIN
+    client, session.client = session.client, None
+
+    async def logout() -> str:
+        await client.aclose()
+        return ""
+
+    session.runtime.spawn(report(logout(), cb, user_data))
+    return TIM_SUCC
+
+
+# --- the ten message functions ---------------------------------------------------------------
+
+Operation = Callable[[Client], Coroutine[Any, Any, str]]
+
+
+def _submit(check: Callable[[], Operation], cb: Callback | None, user_data: Any) -> int:
+    """The shared shape: synchronous checks -> TIMResult; then the operation -> callback."""
+    session = _session
+    if session is None:
+        return TIM_ERR_SDKUNINIT
+    client = session.client
+    if client is None:
+        return TIM_ERR_NOTLOGIN
+    try:
+        operation = check()
+    except TIMError as error:
+        return error.code
+    session.runtime.spawn(report(operation(client), cb, user_data))
+    return TIM_SUCC
+
+
+def _json(value: Any) -> str:
+    return "" if value is None else encode(value).decode()
+
+
+def TIMMsgSendNewMsg(
+    conv_id: str, conv_type: int, json_msg_param: str, cb: Callback | None, user_data: Any = None
+) -> int:
+    def check() -> Operation:
+        check_conversation(conv_id, conv_type)
+        msg = coerce(json_msg_param, Message, what="json_msg_param")
+        check_sendable(msg)
+        return lambda tim: _as_json(tim.msg.send_new_msg(conv_id, conv_type, msg))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMMsgReportReaded(
+    conv_id: str, conv_type: int, json_msg_param: str | None, cb: Callback | None, user_data: Any = None
+) -> int:
+    def check() -> Operation:
+        check_conversation(conv_id, conv_type)
+        msg = coerce(json_msg_param, Message, what="json_msg_param") if json_msg_param else None
+        return lambda tim: _as_json(tim.msg.report_readed(conv_id, conv_type, msg))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMMsgRevoke(
+    conv_id: str, conv_type: int, json_msg_param: str, cb: Callback | None, user_data: Any = None
+) -> int:
+    def check() -> Operation:
+        check_conversation(conv_id, conv_type)
+        msg = coerce(json_msg_param, Message, what="json_msg_param")
+        return lambda tim: _as_json(tim.msg.revoke(conv_id, conv_type, msg))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMMsgFindByMsgLocatorList(
+    conv_id: str, conv_type: int, json_msg_Locator_array: str, cb: Callback | None, user_data: Any = None
+) -> int:
+    def check() -> Operation:
+        check_conversation(conv_id, conv_type)
+        locators = coerce_list(json_msg_Locator_array, MsgLocator, what="json_msg_Locator_array")
+        return lambda tim: _as_json(tim.msg.find_by_msg_locator_list(conv_id, conv_type, locators))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMMsgImportMsgList(
+    conv_id: str, conv_type: int, json_msg_array: str, cb: Callback | None, user_data: Any = None
+) -> int:
+    def check() -> Operation:
+        check_conversation(conv_id, conv_type)
+        msgs = coerce_list(json_msg_array, Message, what="json_msg_array")
+        return lambda tim: _as_json(tim.msg.import_msg_list(conv_id, conv_type, msgs))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMMsgSaveMsg(
+    conv_id: str, conv_type: int, json_msg_param: str, cb: Callback | None, user_data: Any = None
+) -> int:
+    def check() -> Operation:
+        check_conversation(conv_id, conv_type)
+        msg = coerce(json_msg_param, Message, what="json_msg_param")
+        return lambda tim: _as_json(tim.msg.save_msg(conv_id, conv_type, msg), empty=True)
+
+    return _submit(check, cb, user_data)
+
+
+def TIMMsgGetMsgList(
+    conv_id: str, conv_type: int, json_get_msg_param: str, cb: Callback | None, user_data: Any = None
+) -> int:
+    def check() -> Operation:
+        check_conversation(conv_id, conv_type)
+        param = coerce(json_get_msg_param, GetMsgListParam, what="json_get_msg_param")
+        return lambda tim: _as_json(tim.msg.get_msg_list(conv_id, conv_type, param))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMMsgDelete(
+    conv_id: str, conv_type: int, json_msgdel_param: str, cb: Callback | None, user_data: Any = None
+) -> int:
+    def check() -> Operation:
+        check_conversation(conv_id, conv_type)
+        param = coerce(json_msgdel_param, MsgDeleteParam, what="json_msgdel_param")
+        return lambda tim: _as_json(tim.msg.delete(conv_id, conv_type, param))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMMsgBatchSend(json_batch_send_param: str, cb: Callback | None, user_data: Any = None) -> int:
+    def check() -> Operation:
+        param = coerce(json_batch_send_param, BatchSendParam, what="json_batch_send_param")
+        if not param.identifier_array:
+            raise UsageError(TIM_ERR_PARAM, "msg_batch_send_param_identifier_array is empty")
+        check_sendable(param.msg)
+        return lambda tim: _as_json(tim.msg.batch_send(param))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMMsgDownloadElemToPath(
+    json_download_elem_param: str, path: str, cb: Callback | None, user_data: Any = None
+) -> int:
+    """Download an element's file; `cb` gets each progress step, then the final result."""
+
+    def check() -> Operation:
+        param = coerce(json_download_elem_param, DownloadElemParam, what="json_download_elem_param")
+        if not isinstance(path, str) or not path:
+            raise UsageError(TIM_ERR_PARAM, "path must be a non-empty string")
+        return lambda tim: _download(tim, param, path, cb, user_data)
+
+    return _submit(check, cb, user_data)
+
+
+async def _download(
+    tim: Client, param: DownloadElemParam, path: str, cb: Callback | None, user_data: Any
+) -> str:
+    download = tim.msg.download_elem_to_path(param, path)
+    async for progress in download:
+        invoke(cb, 0, "", _json(progress), user_data)
+    return _json(await download)
+
+
+async def _as_json(work: Coroutine[Any, Any, Any], *, empty: bool = False) -> str:
+    """The callback's json_params: the result's C SDK JSON (empty where the C SDK sends "")."""
+    result = await work
+    return "" if empty else _json(result)
