@@ -52,8 +52,8 @@ class Calls:
     def wait(self, timeout: float = 10.0) -> tuple[int, str, str, Any]:
         return self.results.get(timeout=timeout)
 
-    async def wait_async(self, timeout: float = 10.0) -> tuple[int, str, str, Any]:
-        deadline = time.monotonic() + timeout
+    async def wait_async(self, limit: float = 10.0) -> tuple[int, str, str, Any]:
+        deadline = time.monotonic() + limit
         while True:
             try:
                 return self.results.get_nowait()
