@@ -184,7 +184,7 @@ def _parse(doc_bytes: bytes) -> _SigDoc:
     """The typed JSON document; msgspec rejects bools and floats where ints belong."""
     try:
         return _DOC_DECODER.decode(doc_bytes)
-    except (msgspec.MsgspecError, RecursionError):
+    except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
         # RecursionError: msgspec recurses into deeply nested unknown keys (`[[[[...`).
         # The library's message names the field, but keep ours uniform and free of input.
         raise _malformed("UserSig is not a JSON object with the TLS fields") from None

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from .client import Client
@@ -24,6 +35,9 @@ from .errors import TIMError
 from .types import (
     BatchSendParam,
     ConvType,
+    DownloadElemParam,
+    DownloadType,
+    FileElem,
     GetMsgListParam,
     Message,
     MsgDeleteParam,
@@ -86,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     _target_options(send)
     send.add_argument("--to", required=True, help="peer UserID, or group id with --group")
     send.add_argument("--group", action="store_true", help="--to names a group")
-    send.add_argument("text")
+    send.add_argument("--file", type=Path, help="attach this file (uploaded first, with a progress bar)")
+    send.add_argument("text", nargs="?", default="")
     send.set_defaults(run=run_send)
 
     batch = commands.add_parser("batch-send", help="send one text to every UserID in a file")
@@ -94,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--to-file", required=True, type=Path, help="one UserID per line")
     batch.add_argument("text")
     batch.set_defaults(run=run_batch_send)
+    download = commands.add_parser("download", help="download an attachment URL with a progress bar")
+    _target_options(download)
+    download.add_argument("url", help="the element's URL (e.g. file_elem_url)")
+    download.add_argument("--to", default=".", help="file or folder (default: here)")
+    download.add_argument("--overwrite", action="store_true")
+    download.set_defaults(run=run_download)
+
     history = commands.add_parser("history", help="page through a conversation's history")
     _target_options(history)
     history.add_argument("conv", help="peer UserID, or group id with --group")
@@ -146,12 +168,73 @@ def _text_message(text: str) -> Message:
 async def run_send(args: argparse.Namespace) -> int:
     target = _target(args)
     conv_type = ConvType.GROUP if args.group else ConvType.C2C
+    msg = _text_message(args.text) if args.text else Message()
+    if args.file is not None:
+        msg.elem_array.append(FileElem(file_path=str(args.file)))
     async with target.client(args.user or target.admin) as tim:
-        sent = await tim.msg.send_new_msg(args.to, conv_type, _text_message(args.text))
+        sent = await send_with_upload_bar(tim, args.to, conv_type, msg)
     console.print(
         f"sent to {args.to}: seq={sent.seq} rand={sent.rand} "
-        f"server_time={sent.server_time} msg_id={sent.msg_id}"
+        f"server_time={sent.server_time} msg_id={sent.msg_id}",
+        soft_wrap=True,
     )
+    for elem in sent.elem_array:
+        if isinstance(elem, FileElem):
+            console.print(f"attachment {elem.file_name} ({elem.file_size} bytes): {elem.url}", soft_wrap=True)
+    return 0
+
+
+def _bar() -> Progress:
+    """A transfer bar: bytes, rate and time left."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+async def download_with_bar(tim: Client, param: Any, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Download an element's file, drawing its progress; return where it landed."""
+    download = tim.msg.download_elem_to_path(param, path, overwrite=overwrite)
+    with _bar() as bar:
+        task = bar.add_task("download", total=None)
+        async for progress in download:
+            bar.update(task, completed=progress.current_size, total=progress.total_size)
+    await download
+    return Path(download.target)
+
+
+async def send_with_upload_bar(tim: Client, conv_id: str, conv_type: ConvType, msg: Message) -> Message:
+    """Send a message whose elements name local files, drawing each upload's progress."""
+    watch = tim.transfers.watch_uploads()
+    with _bar() as bar:
+        tasks: dict[tuple[int, str], TaskID] = {}
+
+        async def draw() -> None:
+            async for event in watch:
+                key = (event.index, str(event.kind))
+                if key not in tasks:
+                    tasks[key] = bar.add_task(f"upload {event.kind}", total=event.total_size)
+                bar.update(tasks[key], completed=event.current_size)
+
+        drawer = asyncio.create_task(draw())
+        try:
+            return await tim.msg.send_new_msg(conv_id, conv_type, msg)
+        finally:
+            drawer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drawer
+
+
+async def run_download(args: argparse.Namespace) -> int:
+    target = _target(args)
+    param = DownloadElemParam(type=int(DownloadType.FILE), url=args.url)
+    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+        path = await download_with_bar(tim, param, args.to, overwrite=args.overwrite)
+    console.print(f"saved {path}")
     return 0
 
 
@@ -264,6 +347,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 await _demo_history(bob)
                 await _demo_read(bob)
                 await _demo_revoke(tim, bob, sent[1])
+            await _demo_attachments(tim)
             await _demo_batch(tim, args.recipients)
     console.rule("done")
     return 0
@@ -325,6 +409,32 @@ async def _demo_group(tim: Client) -> None:
     for text in ("hi all", "agenda at 10"):
         sent = await tim.msg.send_new_msg("demo-group", ConvType.GROUP, _text_message(text))
         console.print(f"  sent {text!r}: group seq={sent.seq} time={sent.server_time}")
+
+
+async def _demo_attachments(tim: Client) -> None:
+    console.rule("Attachments: upload on send, TIMMsgDownloadElemToPath with progress")
+    with tempfile.TemporaryDirectory() as folder:
+        source = await asyncio.to_thread(_sample_file, Path(folder))
+        msg = Message(elem_array=[FileElem(file_path=str(source), file_name=source.name)])
+        sent = await send_with_upload_bar(tim, "bob", ConvType.C2C, msg)
+        elem = sent.elem_array[0]
+        assert isinstance(elem, FileElem)
+        console.print(f"  sent file {elem.file_name} ({elem.file_size} bytes) at {elem.url}")
+        param = DownloadElemParam(type=int(DownloadType.FILE), id=elem.file_id, url=elem.url)
+        saved = await download_with_bar(tim, param, Path(folder, "inbox", source.name))
+        same = await asyncio.to_thread(_same_bytes, saved, source)
+        console.print(f"  downloaded to inbox/{saved.name}: identical to what was sent: {same}")
+
+
+def _sample_file(folder: Path) -> Path:
+    (folder / "inbox").mkdir()
+    source = folder / "report.bin"
+    source.write_bytes(os.urandom(8 * 1024 * 1024))
+    return source
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    return a.read_bytes() == b.read_bytes()
 
 
 async def _demo_batch(tim: Client, recipients: int) -> None:

@@ -21,6 +21,7 @@ from .errors import TIM_ERR_PARAM, UsageError
 from .msg import MsgManager, SendContext
 from .pipeline import MessagePipeline, RetryPolicy
 from .store import LocalStore, default_store_path
+from .transfer import TransferManager, Uploader
 from .validate import check_identifier
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
@@ -65,6 +66,8 @@ class Client:
         retry: RetryPolicy = RetryPolicy(),
         usersig_lifetime: int = 86400,
         store_path: str | os.PathLike[str] | None = None,
+        uploader: Uploader | None = None,
+        max_transfers: int = 4,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -87,6 +90,9 @@ class Client:
         self._pipeline_options: dict[str, Any] = {"max_in_flight": max_in_flight, "retry": retry}
         self._pipeline: MessagePipeline | None = None
         self._msg: MsgManager | None = None
+        # Downloads and uploads (`tim.transfers`); `uploader` stores attachments (default: the
+        # dev server's file service at base_url), at most `max_transfers` at a time.
+        self.transfers = TransferManager(self._connection, uploader=uploader, max_transfers=max_transfers)
 
     async def __aenter__(self) -> Client:
         await self.open()
@@ -100,10 +106,13 @@ class Client:
         await self.store.open()
         await self._connection.open()
         self._pipeline = MessagePipeline(self._connection.call, rng=self._rng, **self._pipeline_options)
-        context = SendContext(self.user_id, self._pipeline, self.store, self._clock, self._rng)
+        context = SendContext(
+            self.user_id, self._pipeline, self.store, self._clock, self._rng, transfers=self.transfers
+        )
         self._msg = MsgManager(context)
 
     async def aclose(self) -> None:
+        await self.transfers.aclose()  # cancels downloads (resumable) before their session goes
         await self._connection.aclose()
         await self.store.aclose()
 

@@ -10,7 +10,8 @@ The tree groups errors by what the caller does next::
     ├── ContentRejectedError                80001 sensitive words, 80002 body too long
     ├── TransientError                      retry with the same idempotency keys
     │   └── TransportError (OSError)        no usable HTTP reply (reset, refused, timeout, garbled)
-    └── DownloadError                       6009 and friends: a transfer failed or did not verify
+    ├── DownloadError                       6009 and friends: a transfer failed or did not verify
+    └── StorageError (OSError)              6022: the local store could not read or write (disk full)
 
 `error_for(code, desc)` is the one place a code becomes an exception; `CODES` is the table.
 Exception texts never carry a UserSig or secret key: the connection layer builds them from the
@@ -28,6 +29,7 @@ __all__ = [
     "DownloadError",
     "NotFoundError",
     "RateLimitedError",
+    "StorageError",
     "TIMError",
     "TransientError",
     "TransportError",
@@ -98,6 +100,10 @@ class DownloadError(TIMError):
     """A download failed, was cut, or its content did not verify."""
 
 
+class StorageError(TIMError, OSError):
+    """The local store could not read or write (e.g. the disk is full); it recovers once fixed."""
+
+
 # C SDK synchronous results (TIMResult), raised before any I/O.
 TIM_ERR_SDKUNINIT: Final = -1
 TIM_ERR_NOTLOGIN: Final = -2
@@ -124,10 +130,12 @@ CODES: Final[dict[int, _Entry]] = {
     TIM_ERR_GROUP: (UsageError, "invalid group"),
     # C SDK client codes
     6004: (UsageError, "invalid conversation"),
+    6008: (TransientError, "file upload failed"),  # ERR_FILE_TRANS_UPLOAD_FAILED
     ERR_DOWNLOAD: (DownloadError, "file download failed"),
+    6015: (UsageError, "operation already in progress"),  # ERR_IN_PROGESS (sic)
     6016: (UsageError, "invalid message element"),
     6017: (UsageError, "invalid parameters"),
-    6022: (DownloadError, "I/O operation failed"),
+    6022: (StorageError, "I/O operation failed"),
     7004: (UsageError, "file not found"),
     7005: (UsageError, "file too large"),
     7006: (UsageError, "file is empty"),

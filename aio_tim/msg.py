@@ -13,6 +13,7 @@ local store, and give back the C SDK's JSON shapes.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from .protocol.openim import (
     AdminSetMsgRead,
     BatchSendMsgResponse,
     DeleteC2CMsgRamble,
+    DeleteC2CMsgRambleResponse,
     SendMsgResponse,
 )
 from .protocol.outgoing import (
@@ -50,6 +52,7 @@ from .protocol.outgoing import (
     sent_message,
 )
 from .store import Conv, LocalStore, LocatorKey, locator_key
+from .transfer import Download, TransferManager
 from .types import (
     BatchSendParam,
     BatchSendResult,
@@ -71,7 +74,7 @@ DEFAULT_PAGE: Final = 20
 ALREADY_RECALLED: Final = frozenset({20023})
 MSG_NOT_FOUND: Final = 20022
 DELETE_KEYS_PER_CALL: Final = 100
-_ALL: Final = 2**62
+MAX_FILLS: Final = 8  # roaming fills for one page; each asks for twice the last
 
 
 @dataclass
@@ -83,6 +86,7 @@ class SendContext:
     store: LocalStore
     clock: Callable[[], float]
     rng: random.Random
+    transfers: TransferManager | None = None
 
 
 class MsgManager:
@@ -103,7 +107,10 @@ class MsgManager:
         assert sent.status == MsgStatus.SEND_SUCC
         """
         conv = check_conversation(conv_id, conv_type)
-        message = await self._outgoing(coerce(msg, Message, what="json_msg_param"), (conv, conv_id))
+        outgoing = coerce(msg, Message, what="json_msg_param")
+        if self._ctx.transfers is not None:  # local files named in elements go up first
+            outgoing = await self._ctx.transfers.upload_attachments(outgoing)
+        message = await self._outgoing(outgoing, (conv, conv_id))
         sender = message.sender or ""
         request: Request = (
             c2c_send_request(conv_id, sender, message)
@@ -154,12 +161,8 @@ class MsgManager:
             return [BatchSendResult(r, error.code, error.desc) for r in recipients]
         assert isinstance(reply, BatchSendMsgResponse)
         results = _batch_results(recipients, message, reply)
-        for result in results:
-            if result.msg is not None:
-                conv = (ConvType.C2C, result.identifier)
-                await self._store.insert_many(
-                    conv, [result.msg], status=int(MsgStatus.SEND_SUCC), msg_keys=[reply.MsgKey]
-                )
+        delivered = [((ConvType.C2C, r.identifier), r.msg, reply.MsgKey) for r in results if r.msg]
+        await self._store.insert_spread(delivered, status=int(MsgStatus.SEND_SUCC))
         return results
 
     async def _outgoing(self, msg: Message, conv: tuple[ConvType, str] | None) -> Message:
@@ -249,21 +252,51 @@ class MsgManager:
 
         Backward (default) pages are newest first, forward pages oldest first: in both directions
         the next page's `last_msg` is the last element returned. With `is_remble`, a page the
-        local store cannot fill is completed from the server's roaming history.
+        local store cannot fill is completed from the server's roaming history. A group page may
+        instead anchor on `last_msg_seq`, which it includes (C SDK v7); `last_msg` wins if both
+        are given.
+
+            page = await tim.msg.get_msg_list("bob", ConvType.C2C, {
+                "msg_getmsglist_param_count": 20, "msg_getmsglist_param_is_remble": True})
         """
         conv = _conv(conv_id, conv_type)
         page = coerce(param, GetMsgListParam, what="json_get_msg_param")
+        _check_page_param(conv, page)
         count = DEFAULT_PAGE if page.count is None else page.count
+        forward, remble = bool(page.is_forward), bool(page.is_remble)
         anchor = _anchor(page.last_msg)
-        forward = bool(page.is_forward)
+        if anchor is None and page.last_msg_seq:
+            return await self._page_from_seq(conv, page.last_msg_seq, count, forward, remble)
+        return await self._page(conv, anchor, count, forward, remble)
+
+    async def _page(
+        self, conv: Conv, anchor: LocatorKey | None, count: int, forward: bool, remble: bool
+    ) -> list[Message]:
+        """Up to `count` stored messages beyond `anchor`; with `remble`, missing ones are fetched first."""
         found = await self._store.page(conv, anchor=anchor, count=count, forward=forward)
-        if not page.is_remble or len(found) >= count:
-            return found
-        if forward and anchor is not None:
-            await self._roaming.fill_newer(conv, anchor, count)
-        elif not forward:
-            await self._roaming.fill_older(conv, anchor, count)
-        return await self._store.page(conv, anchor=anchor, count=count, forward=forward)
+        want = count
+        for _ in range(MAX_FILLS if remble else 0):
+            if len(found) >= count:
+                break
+            more = await self._roaming.fill(conv, anchor, want, forward=forward)
+            found = await self._store.page(conv, anchor=anchor, count=count, forward=forward)
+            if not more:
+                break
+            want *= 2  # messages deleted here took places in what came: reach further
+        return found
+
+    async def _page_from_seq(
+        self, conv: Conv, seq: int, count: int, forward: bool, remble: bool
+    ) -> list[Message]:
+        """A group page that starts with the message numbered `seq`, whose locator the server knows."""
+        key = await self._roaming.group_locator(conv, seq, keep=remble)
+        if key is None:
+            raise UsageError(TIM_ERR_PARAM, f"group {conv[1]!r} has no message with seq {seq}")
+        first = await self._store.get(conv, key)
+        head = [first] if first is not None else []
+        if count <= len(head):
+            return head[:count]
+        return head + await self._page(conv, key, count - len(head), forward, remble)
 
     async def iter_msg_list(
         self,
@@ -292,7 +325,11 @@ class MsgManager:
             last = page[-1]
 
     async def find_by_msg_locator_list(self, conv_id: str, conv_type: int, locators: Any) -> list[Message]:
-        """`TIMMsgFindByMsgLocatorList`: one message per locator found, local first, then roaming."""
+        """`TIMMsgFindByMsgLocatorList`: one message per locator found, local first, then roaming.
+
+        Locators not found anywhere (or deleted here) are left out; a recalled message is found,
+        with status Revoked.
+        """
         conv = _conv(conv_id, conv_type)
         wanted = coerce_list(locators, MsgLocator, what="json_msg_Locator_array")
         for index, loc in enumerate(wanted):
@@ -310,77 +347,90 @@ class MsgManager:
     # --- changing history ------------------------------------------------------------------------
 
     async def delete(self, conv_id: str, conv_type: int, param: Any) -> None:
-        """`TIMMsgDelete`: one local message (`msg` set) or all of the conversation's.
+        """`TIMMsgDelete`: one local message (`msg` set) or all of the conversation's (`msg`
+        absent or `{}`, as in the C SDK's example).
 
         With `is_remble` on a C2C conversation the message(s) also go from this user's roaming
-        history (openim/delete_c2c_msg_ramble; the peer keeps theirs, as TIM does).
+        history (openim/delete_c2c_msg_ramble; the peer keeps theirs, as TIM does). A message
+        deleted locally stays deleted when roaming history is fetched again; deleting a whole
+        conversation locally frees its messages, so roaming can bring them back.
+
+            await tim.msg.delete("bob", ConvType.C2C, {"msg_delete_param_msg": sent})
         """
         conv = _conv(conv_id, conv_type)
         request = coerce(param, MsgDeleteParam, what="json_msgdel_param")
-        if request.is_remble and conv[0] != ConvType.C2C:
+        roaming = bool(request.is_remble)
+        if roaming and conv[0] != ConvType.C2C:
             raise UsageError(TIM_ERR_PARAM, "TIM has no REST call to delete a group's roaming messages")
-        if request.msg is not None and _anchor(request.msg) is not None:
-            await self._delete_one(conv, request.msg, bool(request.is_remble))
+        if request.msg is None or _anchor(request.msg) is None:  # `{}`: as in the C SDK's example
+            await self._delete_all(conv, roaming)
         else:
-            await self._delete_all(conv, bool(request.is_remble))
+            await self._delete_one(conv, request.msg, roaming)
 
     async def _delete_one(self, conv: Conv, msg: Message, roaming: bool) -> None:
         key = locator_key(msg)
-        stored_key = await self._store.msg_key_of(conv, key)
-        if not await self._store.delete(conv, key) and not roaming:
-            raise NotFoundError(MSG_NOT_FOUND, f"no local message with locator {key} in {conv[1]!r}")
-        if roaming:
-            await self._delete_roaming(conv, [stored_key or msg.msg_id or msg_key(*_key_order(key))])
+        server_key = await self._store.msg_key_of(conv, key) or msg.msg_id or msg_key(*_key_order(key))
+        deleted_here = await self._store.delete(conv, key)
+        deleted_there = roaming and await self._delete_roaming(conv, [server_key]) > 0
+        if not (deleted_here or deleted_there):
+            where = "locally or in roaming history" if roaming else "locally"
+            raise NotFoundError(MSG_NOT_FOUND, f"no message with locator {key} in {conv[1]!r} {where}")
 
     async def _delete_all(self, conv: Conv, roaming: bool) -> None:
         if roaming:
-            await self._roaming.fill_older(conv, None, 10**9)
-            keys = [m.msg_id for m in await self._store.page(conv, anchor=None, count=_ALL, forward=False)]
-            await self._delete_roaming(conv, [k for k in keys if k])
+            # The server's own list: it also holds messages this store never saw or already deleted.
+            await self._delete_roaming(conv, await self._roaming.c2c_keys(conv))
         await self._store.delete_conversation(conv)
 
-    async def _delete_roaming(self, conv: Conv, keys: list[str]) -> None:
+    async def _delete_roaming(self, conv: Conv, keys: list[str]) -> int:
+        """Delete `keys` from this user's roaming history; how many the server knew."""
+        deleted = 0
         for chunk in _chunks(keys, DELETE_KEYS_PER_CALL):
             request = DeleteC2CMsgRamble(
                 Operator_Account=self._ctx.user_id, Peer_Account=conv[1], MsgKeyList=chunk
             )
-            await self._ctx.pipeline.submit(request)
+            reply = await self._ctx.pipeline.submit(request)
+            assert isinstance(reply, DeleteC2CMsgRambleResponse)
+            deleted += len(chunk) - len(reply.InvalidMsgKeyList or ())
+        return deleted
 
     async def report_readed(self, conv_id: str, conv_type: int, msg: Any = None) -> None:
-        """`TIMMsgReportReaded`: mark read up to `msg` (default: the newest message, else now).
+        """`TIMMsgReportReaded`: mark read up to `msg`, or the whole conversation without one.
 
         C2C also tells the server (openim/admin_set_msg_read), so the unread count TIM keeps
-        drops to zero. Groups: TIM's REST API has no per-user group read report, so the read
-        mark is local only.
+        drops. Groups: TIM's REST API has no per-user group read report, so the read mark is
+        local only.
+
+            await tim.msg.report_readed("bob", ConvType.C2C)  # everything read
         """
         conv = _conv(conv_id, conv_type)
-        message = coerce(msg, Message, what="json_msg_param") if msg not in (None, "", b"") else None
-        anchor = _anchor(message) if message else None
-        if anchor is None:
-            newest = await self._store.newest(conv)
-            anchor = locator_key(newest) if newest else None
+        message = None if msg is None or msg in ("", b"") else coerce(msg, Message, what="json_msg_param")
+        anchor = _anchor(message)
         await self._store.mark_read(conv, anchor)
         if conv[0] == ConvType.C2C:
-            read_time = anchor[0] if anchor else self._now()
+            # Without a message the server reads up to its own now: our clock may lag behind its times.
+            read_time = None if anchor is None else str(anchor[0])
             request = AdminSetMsgRead(
-                Report_Account=self._ctx.user_id, Peer_Account=conv[1], MsgReadTime=str(read_time)
+                Report_Account=self._ctx.user_id, Peer_Account=conv[1], MsgReadTime=read_time
             )
             await self._ctx.pipeline.submit(request)
 
     async def revoke(self, conv_id: str, conv_type: int, msg: Any) -> None:
         """`TIMMsgRevoke`: recall a sent message; pass the message `send_new_msg` returned (or one
-        found by locator). Afterwards it is Revoked locally and flagged recalled in roaming."""
+        found by locator). Afterwards it is Revoked locally and flagged recalled in roaming.
+
+        A C2C message is named to the server by its MsgKey, a group message by its seq.
+        """
         conv = _conv(conv_id, conv_type)
         message = coerce(msg, Message, what="json_msg_param")
         key = _anchor(message)
-        if key is None:
+        if key is None or (conv[0] == ConvType.GROUP and not message.seq):
             raise UsageError(TIM_ERR_PARAM, "the message to revoke needs its seq, rand and server time")
         if conv[0] == ConvType.C2C:
             await self._revoke_c2c(conv, message, key)
         else:
             await self._revoke_group(conv, message)
-        if not await self._store.set_status(conv, key, int(MsgStatus.REVOKED)):
-            await self._store.save(conv, message, status=int(MsgStatus.REVOKED))
+        await self._mark_revoked(conv, message, key)
 
     async def _revoke_c2c(self, conv: Conv, message: Message, key: LocatorKey) -> None:
         server_key = await self._store.msg_key_of(conv, key) or message.msg_id or msg_key(*_key_order(key))
@@ -397,6 +447,35 @@ class MsgManager:
             if result.RetCode:
                 raise error_for(result.RetCode, f"group_msg_recall of seq {result.MsgSeq}")
 
+    async def _mark_revoked(self, conv: Conv, message: Message, key: LocatorKey) -> None:
+        if await self._store.get(conv, key) is not None:
+            await self._store.set_status(conv, key, int(MsgStatus.REVOKED))
+        else:
+            # Not stored here, or deleted here: record the recall without reviving a deleted message.
+            await self._store.save(conv, message, status=int(MsgStatus.REVOKED), replace=False)
+
+    # --- files -----------------------------------------------------------------------------------
+
+    def download_elem_to_path(
+        self,
+        param: Any,
+        path: str | os.PathLike[str],
+        *,
+        file_name: str | None = None,
+        overwrite: bool = False,
+    ) -> Download:
+        """`TIMMsgDownloadElemToPath`: a `Download` of an element's file to `path` (a file, or a
+        folder to put it in under the sanitized `file_name`); await it, iterate its progress, or both.
+
+            dl = tim.msg.download_elem_to_path({"msg_download_elem_param_url": elem.url}, "inbox/")
+            async for p in dl:
+                print(p.current_size, "/", p.total_size)
+            result = await dl
+        """
+        if self._ctx.transfers is None:
+            raise RuntimeError("this MsgManager has no TransferManager")
+        return self._ctx.transfers.download(param, path, file_name=file_name, overwrite=overwrite)
+
     # ---------------------------------------------------------------------------------------------
 
     def _now(self) -> int:
@@ -408,6 +487,19 @@ class MsgManager:
 
 def _conv(conv_id: str, conv_type: int) -> Conv:
     return (int(check_conversation(conv_id, conv_type)), conv_id)
+
+
+def _check_page_param(conv: Conv, page: GetMsgListParam) -> None:
+    if page.last_msg_seq and _anchor(page.last_msg) is None and conv[0] != ConvType.GROUP:
+        raise UsageError(TIM_ERR_PARAM, "msg_getmsglist_param_last_msg_seq anchors group pages only")
+    unsupported = [
+        name
+        for name in ("time_begin", "time_period", "message_type_array", "message_seq_array")
+        if getattr(page, name)
+    ]
+    if unsupported:
+        # Ignoring them would return a page the caller did not ask for.
+        raise UsageError(TIM_ERR_PARAM, f"msg_getmsglist_param_{unsupported[0]} is not supported")
 
 
 def _anchor(msg: Message | None) -> LocatorKey | None:

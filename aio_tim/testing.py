@@ -20,8 +20,9 @@ import pytest_asyncio
 
 from .client import Client
 from .devserver import DevServer
+from .faultproxy import FaultPlan, FaultProxy
 
-__all__ = ["client_for", "dev_server", "tim"]
+__all__ = ["FaultPlan", "FaultProxy", "client_for", "dev_server", "tim"]
 
 
 def client_for(server: DevServer, user_id: str, **options: Any) -> Client:

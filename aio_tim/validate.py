@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Final
 
-from .errors import TIM_ERR_CONV, TIM_ERR_PARAM, ContentRejectedError, UsageError
+from .errors import TIM_ERR_CONV, TIM_ERR_JSON, TIM_ERR_PARAM, ContentRejectedError, UsageError
 from .protocol import msg_body_size, to_msg_body
 from .types import (
     SENDABLE_ELEM_TYPES,
@@ -18,6 +18,7 @@ from .types import (
     FileElem,
     Message,
     SoundElem,
+    encode,
 )
 
 __all__ = ["MAX_BODY_BYTES", "check_conversation", "check_identifier", "check_sendable"]
@@ -37,6 +38,8 @@ def check_conversation(conv_id: object, conv_type: object) -> ConvType:
         )
     if not isinstance(conv_id, str) or not conv_id:
         raise UsageError(TIM_ERR_CONV, f"conv_id must be a non-empty string, not {conv_id!r}")
+    if not _is_utf8(conv_id):
+        raise UsageError(TIM_ERR_CONV, "conv_id is not valid UTF-8 text (it holds a lone surrogate)")
     return ConvType(conv_type)  # type: ignore[arg-type]
 
 
@@ -44,9 +47,19 @@ def check_identifier(identifier: object, what: str = "identifier") -> str:
     """A TIM UserID: a non-empty string of at most 32 bytes."""
     if not isinstance(identifier, str) or not identifier:
         raise UsageError(TIM_ERR_PARAM, f"{what} must be a non-empty string, not {identifier!r}")
+    if not _is_utf8(identifier):
+        raise UsageError(TIM_ERR_PARAM, f"{what} is not valid UTF-8 text (it holds a lone surrogate)")
     if len(identifier.encode()) > MAX_IDENTIFIER_BYTES:
         raise UsageError(TIM_ERR_PARAM, f"{what} {identifier!r} is longer than 32 bytes")
     return identifier
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_sendable(msg: Message) -> None:
@@ -66,6 +79,10 @@ def check_sendable(msg: Message) -> None:
             raise UsageError(TIM_ERR_PARAM, f"a message may carry only one {kind.__name__}")
     if msg.rand is not None and msg.rand > _UINT32_MAX:
         raise UsageError(TIM_ERR_PARAM, "message_rand must fit in 32 bits for the REST API")
-    size = msg_body_size(to_msg_body(msg.elem_array))
+    try:
+        size = msg_body_size(to_msg_body(msg.elem_array))
+        encode(msg)  # CloudCustomData & co. are sent too
+    except UnicodeEncodeError:
+        raise UsageError(TIM_ERR_JSON, "message text is not valid UTF-8 (a lone surrogate)") from None
     if size > MAX_BODY_BYTES:
         raise ContentRejectedError(80002, f"message body is {size} bytes; TIM's limit is 12 KB")

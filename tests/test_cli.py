@@ -20,7 +20,13 @@ def test_demo_shows_every_step(capsys):
     """`aio-tim demo` sends C2C, group and batch messages and shows history, read and revoke."""
     assert main(["demo", "--recipients", "40"]) == 0
     out = capsys.readouterr().out
-    for expected in ("hello bob", "group seq=1", "page 1: ['fifth', 'fourth']", "5 before, 0 after"):
+    for expected in (
+        "hello bob",
+        "group seq=1",
+        "page 1: ['fifth', 'fourth']",
+        "5 before, 0 after",
+        "identical to what was sent: True",
+    ):
         assert expected in out
     assert "['revoked']" in out
     assert re.search(r"0\s+│ delivered\s+│ 33", out)
@@ -86,3 +92,16 @@ def test_wrong_key_is_reported_not_a_traceback(served, capsys):
     assert main(["send", *flags, "--to", "bob", "hi"]) == 1
     out = capsys.readouterr().out
     assert "70009" in out and "not-the-key" not in out
+
+
+def test_send_file_then_download_it(served, tmp_path, capsys):
+    """send --file uploads the file; download of its URL saves identical bytes."""
+    source = tmp_path / "notes.txt"
+    source.write_bytes(os.urandom(300_000))
+    assert main(["send", *served, "--user", "alice", "--to", "bob", "--file", str(source)]) == 0
+    url = re.search(r"attachment notes.txt \(300000 bytes\): (\S+)", capsys.readouterr().out)
+    assert url, "send printed no attachment URL"
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    assert main(["download", *served, url.group(1), "--to", str(inbox / "copy.txt")]) == 0
+    assert (inbox / "copy.txt").read_bytes() == source.read_bytes()

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from aio_tim.errors import TIM_ERR_CONV, TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIMError, UsageError
-from aio_tim.store import SCHEMA_VERSION, LocalStore, default_store_path, locator_key
+from aio_tim.store import SCHEMA_VERSION, LocalStore, default_store_path, locator_key, schema
 from aio_tim.store import sql as store_sql
 from aio_tim.store.errors import storage_error
+from aio_tim.store.rows import row_of, stamp
+from aio_tim.store.schema import MIGRATIONS, statements
 from aio_tim.types import ConvType, Message, MsgLocator, MsgStatus, TextElem, encode
 
 BOB = (int(ConvType.C2C), "bob")
@@ -210,16 +212,24 @@ async def test_page_query_uses_the_locator_index(tmp_path: Path, forward: bool, 
         assert "(time,seq,rand)" in plan
 
 
-def test_unread_count_uses_the_partial_index() -> None:
-    """unread_count() is answered from the partial index of unread messages."""
+@pytest.mark.parametrize(
+    ("query", "params", "index"),
+    [
+        (store_sql.UNREAD_COUNT, BOB, "USING INDEX messages_unread"),
+        (store_sql.COUNT, BOB + BOB, "USING COVERING INDEX messages_by_locator"),
+        (store_sql.COUNT, BOB + BOB, "USING INDEX messages_tombstones"),
+    ],
+    ids=["unread_count", "count-all", "count-tombstones"],
+)
+def test_counts_read_indexes_only(query: str, params: tuple[object, ...], index: str) -> None:
+    """count() and unread_count() are answered from indexes, never by reading the conversation's rows."""
     with sqlite3.connect(":memory:") as db:
-        from aio_tim.store.schema import MIGRATIONS, statements
-
-        for statement in statements(MIGRATIONS[0]):
-            db.execute(statement)
-        plan = db.execute("EXPLAIN QUERY PLAN " + store_sql.UNREAD_COUNT, BOB).fetchall()
+        for script in MIGRATIONS:
+            for statement in statements(script):
+                db.execute(statement)
+        plan = " | ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + query, params))
     db.close()
-    assert "USING INDEX messages_unread" in plan[0][3]
+    assert index in plan and "SCAN messages" not in plan
 
 
 # --- delete, status, read marks ------------------------------------------------------------------
@@ -362,6 +372,68 @@ async def test_migrations_set_user_version_and_reopen_is_idempotent(tmp_path: Pa
     db.close()
 
 
+async def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A database left at schema version 1 is migrated to the current version with its messages intact."""
+    path = tmp_path / "v1.sqlite3"
+    with sqlite3.connect(path) as db:
+        for statement in statements(MIGRATIONS[0]):
+            db.execute(statement)
+        db.execute(store_sql.INSERT_IGNORE, row_of(BOB, stamp(text_msg(1, 1, 1), BOB, SENT, 0), "k"))
+        db.execute("PRAGMA user_version = 1")
+    db.close()
+    async with LocalStore(path) as store:
+        assert await store.count(BOB) == 1
+        assert await store.msg_key_of(BOB, (1, 1, 1)) == "k"
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    db.close()
+
+
+async def test_a_failing_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Migrations run in one transaction: if a script fails, neither its tables nor the version change."""
+    path = tmp_path / "s.sqlite3"
+    async with LocalStore(path):
+        pass
+    broken = "CREATE TABLE half_done (a); SELECT * FROM no_such_table;"
+    monkeypatch.setattr(schema, "MIGRATIONS", (*MIGRATIONS, broken))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(TIMError, match="no such table"):
+        await LocalStore(path).open()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchall() == []
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("CREATE TABLE a (x); CREATE TABLE b (y);", ["CREATE TABLE a (x);", "CREATE TABLE b (y);"]),
+        ("INSERT INTO a VALUES ('semi;colon');", ["INSERT INTO a VALUES ('semi;colon');"]),
+        (
+            "-- a comment; with a semicolon\nCREATE TABLE a (x);",
+            ["-- a comment; with a semicolon\nCREATE TABLE a (x);"],
+        ),
+        (
+            "CREATE TRIGGER t AFTER INSERT ON a BEGIN DELETE FROM b; DELETE FROM c; END;",
+            ["CREATE TRIGGER t AFTER INSERT ON a BEGIN DELETE FROM b; DELETE FROM c; END;"],
+        ),
+        ("CREATE TABLE a (x)", ["CREATE TABLE a (x);"]),
+        ("  \n  ", []),
+    ],
+    ids=["two", "string", "comment", "trigger", "no-final-semicolon", "empty"],
+)
+def test_migration_scripts_split_into_whole_statements(script: str, expected: list[str]) -> None:
+    """A migration script splits at statement ends only, not at every semicolon."""
+    assert statements(script) == expected
+
+
+def test_an_unterminated_migration_script_is_refused() -> None:
+    """A script ending inside a string or trigger is an error, never a silently dropped statement."""
+    with pytest.raises(ValueError, match="unterminated"):
+        statements("CREATE TABLE a (x); INSERT INTO a VALUES ('oops);")
+
+
 async def test_too_new_schema_is_refused(tmp_path: Path) -> None:
     """A database from a newer aio_tim raises a TIMError that says so, and the store stays closed."""
     path = tmp_path / "future.sqlite3"
@@ -436,6 +508,25 @@ async def test_concurrent_writers_and_readers(store: LocalStore) -> None:
     assert await store.count(BOB) == 550
 
 
+async def test_cancelled_write_leaves_the_store_usable(store: LocalStore) -> None:
+    """Cancelling a bulk import mid-way commits all or nothing, and the next write works."""
+    bulk = [text_msg(t, 0, 0) for t in range(20_000)]
+    task = asyncio.create_task(store.insert_many(BOB, bulk, status=SENT))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await store.count(BOB) in (0, 20_000)
+    await store.save(BOB, text_msg(99_999, 0, 0), status=SENT)
+    assert await store.get(BOB, (99_999, 0, 0)) is not None
+
+
+async def test_insert_many_of_nothing(store: LocalStore) -> None:
+    """insert_many([]) adds nothing and returns 0."""
+    assert await store.insert_many(BOB, [], status=SENT) == 0
+
+
 # --- validation ----------------------------------------------------------------------------------
 
 
@@ -454,11 +545,22 @@ async def test_invalid_conversation_is_tim_err_conv(store: LocalStore, conv: tup
         (lambda s: s.set_status(BOB, (1, 1, 1), 0), TIM_ERR_PARAM),
         (lambda s: s.save(BOB, text_msg(1, 2**63, 1), status=SENT), TIM_ERR_PARAM),
         (lambda s: s.get(BOB, (2**64, 0, 0)), TIM_ERR_PARAM),
+        (lambda s: s.page(BOB, anchor=(1, 2), count=5, forward=True), TIM_ERR_PARAM),
+        (lambda s: s.delete(BOB, [1, 2, 3]), TIM_ERR_PARAM),
+        (lambda s: s.mark_read(BOB, ("1", 2, 3)), TIM_ERR_PARAM),
     ],
-    ids=["bad-status", "zero-status", "seq-past-int64", "anchor-past-int64"],
+    ids=[
+        "bad-status",
+        "zero-status",
+        "seq-past-int64",
+        "anchor-past-int64",
+        "short-anchor",
+        "list-key",
+        "str-time",
+    ],
 )
 async def test_bad_values_are_usage_errors(store: LocalStore, call: object, code: int) -> None:
-    """Unknown statuses and integers SQLite cannot hold are TIM_ERR_PARAM, not a crash."""
+    """Unknown statuses, malformed locator keys and integers SQLite cannot hold are TIM_ERR_PARAM."""
     with pytest.raises(UsageError) as info:
         await call(store)  # type: ignore[operator]
     assert info.value.code == code

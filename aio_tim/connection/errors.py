@@ -8,6 +8,9 @@ anything, so retrying it can never duplicate a message.
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import time
+from collections.abc import Callable
 
 import aiohttp
 
@@ -21,7 +24,7 @@ from ..errors import (
     TransportError,
 )
 
-__all__ = ["reply_error", "status_error", "transport_error"]
+__all__ = ["RetryAfterError", "parse_retry_after", "reply_error", "status_error", "transport_error"]
 
 _THROTTLED_STATUSES = frozenset({429, 503})
 
@@ -41,13 +44,39 @@ def transport_error(endpoint: str, exc: BaseException) -> TransportError:
     return TransportError(ERR_TRANSPORT, f"{endpoint}: connection lost ({_reason(exc)})")
 
 
-def status_error(endpoint: str, status: int) -> TIMError:
+class RetryAfterError(RateLimitedError):
+    """HTTP 429/503 that said when to come back: `retry_after` seconds (the pipeline waits that
+    long, capped, before retrying)."""
+
+    def __init__(self, code: int, desc: str = "", *, retry_after: float = 0.0) -> None:
+        super().__init__(code, desc)
+        self.retry_after = retry_after
+
+
+def status_error(endpoint: str, status: int, retry_after: float | None = None) -> TIMError:
     """A non-200 HTTP status (TIM answers 200 even for failures; others come from proxies)."""
     if status in _THROTTLED_STATUSES:
-        return RateLimitedError(60007, f"{endpoint}: HTTP {status}")
+        desc = f"{endpoint}: HTTP {status}"
+        if retry_after is not None:
+            return RetryAfterError(60007, desc, retry_after=retry_after)
+        return RateLimitedError(60007, desc)
     if status >= 500:
         return TransientError(60008, f"{endpoint}: HTTP {status}")
     return TIMError(60002, f"{endpoint}: HTTP {status}")
+
+
+def parse_retry_after(value: str | None, clock: Callable[[], float] = time.time) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP-date; None when unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - clock())
 
 
 def reply_error(endpoint: str, detail: str) -> TransportError:

@@ -3,19 +3,96 @@
 Verifying a UserSig costs a zlib inflate, a JSON parse and an HMAC; a busy client reuses one
 UserSig for thousands of calls, so successful verifications are cached by UserSig string
 until that UserSig expires.
+
+Like TIM, an identifier whose UserSig checks keep failing is locked out for a while (70050
+"too many failed retries, retry after 1 min"), so a key cannot be guessed online.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Final
 
 from ..auth import verify_usersig
-from ..errors import error_for
+from ..errors import AuthError, error_for
 
-__all__ = ["AdminGuard"]
+__all__ = ["AdminGuard", "FailureThrottle"]
 
 _MAX_SDKAPPID_DIGITS: Final = 20
+ERR_MALFORMED: Final = 70003
+ERR_TOO_MANY_FAILURES: Final = 70050
+
+
+class FailureThrottle:
+    """Counts failed UserSig checks per identifier; `max_failures` within `window` seconds
+    locks that identifier out for `lockout` seconds. Other identifiers are unaffected.
+
+    Memory is bounded: identifiers are kept as fixed-size digests, at most `max_tracked` of
+    them, and each keeps at most `max_failures` timestamps.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_failures: int = 10,
+        window: int = 60,
+        lockout: int = 60,
+        max_tracked: int = 4096,
+    ) -> None:
+        if min(max_failures, window, lockout, max_tracked) < 1:
+            raise ValueError("FailureThrottle settings must be positive")
+        self.max_failures = max_failures
+        self.window = window
+        self.lockout = lockout
+        self._max_tracked = max_tracked
+        self._failures: dict[bytes, deque[int]] = {}
+        self._locked_until: dict[bytes, int] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"<FailureThrottle {self.max_failures} failures/{self.window}s -> {self.lockout}s lockout, "
+            f"{len(self._locked_until)} locked>"
+        )
+
+    def check(self, identifier: str, now: int) -> None:
+        """Raise 70050 while `identifier` is locked out."""
+        key = _key(identifier)
+        until = self._locked_until.get(key)
+        if until is None:
+            return
+        if now < until:
+            raise error_for(
+                ERR_TOO_MANY_FAILURES, f"too many failed UserSig checks, retry after {until - now}s"
+            )
+        del self._locked_until[key]
+
+    def record_failure(self, identifier: str, now: int) -> None:
+        """Count one failed check; the `max_failures`-th within the window starts a lockout."""
+        key = _key(identifier)
+        failures = self._failures.pop(key, None) or deque(maxlen=self.max_failures)
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        failures.append(now)
+        if len(failures) >= self.max_failures:
+            # Start afresh after the lockout: the identifier gets a whole new allowance.
+            self._locked_until[key] = now + self.lockout
+            self._bound(self._locked_until, now)
+            return
+        self._failures[key] = failures  # re-inserted last: the dict stays oldest-first
+        self._bound(self._failures, now)
+
+    def _bound(self, table: dict[bytes, deque[int]] | dict[bytes, int], now: int) -> None:
+        """Forget the oldest entries past `max_tracked`. A flood of fresh identifiers can thus
+        push out an old lockout early; that costs the attacker far more than it gains."""
+        while len(table) > self._max_tracked:
+            del table[next(iter(table))]
+
+
+def _key(identifier: str) -> bytes:
+    # The identifier comes from the URL and may be ~8 KB: keep a digest, not the text.
+    return hashlib.blake2b(identifier.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class AdminGuard:
@@ -29,12 +106,14 @@ class AdminGuard:
         admin: str,
         clock: Callable[[], float],
         cache_size: int = 1024,
+        throttle: FailureThrottle | None = None,
     ) -> None:
         self._sdk_app_id = sdk_app_id
         self._secret_key = secret_key
         self._admin = admin
         self._clock = clock
         self._cache_size = cache_size
+        self._throttle = throttle if throttle is not None else FailureThrottle()
         # (usersig, identifier) -> unix second the UserSig expires
         self._verified: dict[tuple[str, str], int] = {}
 
@@ -46,12 +125,16 @@ class AdminGuard:
         identifier = query.get("identifier")
         if not identifier:
             raise error_for(60004, "identifier missing from the URL")
-        usersig = query.get("usersig")
-        if not usersig:
-            raise error_for(70002, "UserSig missing from the URL")
         now = int(self._clock())
-        if not self._is_cached(usersig, identifier, now):
-            self._verify(usersig, identifier, now)
+        # Before the cache: a locked identifier is refused even with a UserSig verified earlier.
+        self._throttle.check(identifier, now)
+        try:
+            self._check_usersig(query.get("usersig"), identifier, now)
+        except AuthError:
+            self._throttle.record_failure(identifier, now)
+            raise
+        if identifier != self._admin:
+            raise error_for(60010, "identifier must be the App admin")
 
     def _check_sdk_app_id(self, text: str | None) -> None:
         if not text:
@@ -61,6 +144,12 @@ class AdminGuard:
             raise error_for(60006, "sdkappid is not an integer")
         if int(text) != self._sdk_app_id:
             raise error_for(60006, f"sdkappid {int(text)} is not served here")
+
+    def _check_usersig(self, usersig: str | None, identifier: str, now: int) -> None:
+        if not usersig:
+            raise error_for(70002, "UserSig missing from the URL")
+        if not self._is_cached(usersig, identifier, now):
+            self._verify(usersig, identifier, now)
 
     def _is_cached(self, usersig: str, identifier: str, now: int) -> bool:
         key = (usersig, identifier)
@@ -73,15 +162,20 @@ class AdminGuard:
         return True
 
     def _verify(self, usersig: str, identifier: str, now: int) -> None:
-        fields = verify_usersig(
-            usersig,
-            sdk_app_id=self._sdk_app_id,
-            secret_key=self._secret_key,
-            identifier=identifier,
-            now=now,
-        )
+        try:
+            fields = verify_usersig(
+                usersig,
+                sdk_app_id=self._sdk_app_id,
+                secret_key=self._secret_key,
+                identifier=identifier,
+                now=now,
+            )
+        except (UnicodeError, RecursionError):
+            # A malformed UserSig is 70003 whatever the decoder trips on (auth.decode_usersig
+            # lets UnicodeDecodeError out for a document with invalid UTF-8 in a string).
+            raise AuthError(ERR_MALFORMED, "UserSig check failed: not a UserSig document") from None
         if identifier != self._admin:
-            raise error_for(60010, "identifier must be the App admin")
+            return  # valid, but 60010 follows in check(); only the admin's UserSigs are cached
         if len(self._verified) >= self._cache_size:
             del self._verified[next(iter(self._verified))]  # the oldest entry
         self._verified[(usersig, identifier)] = fields.expires_at

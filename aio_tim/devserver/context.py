@@ -21,6 +21,7 @@ class Context:
     c2c_dedup_window: int
     clock: Callable[[], float]
     rng: random.Random
+    group_dedup_window: int
 
     def now(self) -> int:
         """The server's time in whole unix seconds, the unit of every TIM timestamp."""

@@ -145,7 +145,7 @@ async def send_group_msg(ctx: Context, req: SendGroupMsg) -> Envelope:
     group = await existing_group(ctx, req.GroupId)
     sender = await _group_sender(ctx, group, req.From_Account)
     now = ctx.now()
-    since = now - GROUP_DEDUP_WINDOW + 1
+    since = now - ctx.group_dedup_window + 1
     first = await ctx.state.first_group_send(group.group_id, req.Random, since)
     if first is not None:
         return SendGroupMsgResponse(MsgTime=first.msg_time, MsgSeq=first.msg_seq)

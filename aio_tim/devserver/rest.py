@@ -21,6 +21,7 @@ from ..protocol import Envelope, Request
 from . import accounts, c2c, c2c_history, groups
 from .authn import AdminGuard
 from .context import Context, Handler
+from .limits import RateLimiter
 from .validation import RequestDecoder
 
 __all__ = ["MAX_BODY", "RestEndpoint", "Route", "build_routes", "default_routes", "to_wire"]
@@ -56,10 +57,17 @@ def default_routes() -> dict[str, Route]:
 class RestEndpoint:
     """The aiohttp handler for `/v4/{service}/{command}`."""
 
-    def __init__(self, ctx: Context, guard: AdminGuard, routes: Mapping[str, Route]) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        guard: AdminGuard,
+        routes: Mapping[str, Route],
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self._ctx = ctx
         self._guard = guard
         self._routes = routes
+        self._limiter = limiter
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
@@ -77,24 +85,32 @@ class RestEndpoint:
             raise error_for(ERR_BAD_URL, "REST calls must be POST")
         self._guard.check(request.query)
         route = self._route(request)
-        body = await _read_body(request)
+        if self._limiter is not None:
+            self._limiter.check(_endpoint(request))  # TIM counts authenticated calls
+        body = await _read_body(request, route.decoder.family.syntax)
         call = route.decoder.decode(body)
         async with self._ctx.state.transaction():
             return await route.handler(self._ctx, call)
 
     def _route(self, request: web.Request) -> Route:
-        endpoint = f"{request.match_info['service']}/{request.match_info['command']}"
-        route = self._routes.get(endpoint)
+        route = self._routes.get(_endpoint(request))
         if route is None:
             raise error_for(ERR_BAD_URL, "unknown REST command")
         return route
 
 
-async def _read_body(request: web.Request) -> bytes:
+def _endpoint(request: web.Request) -> str:
+    return f"{request.match_info['service']}/{request.match_info['command']}"
+
+
+async def _read_body(request: web.Request, unreadable: int) -> bytes:
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise error_for(ERR_TOO_LONG, f"request body exceeds {MAX_BODY} bytes") from None
+    except web.RequestPayloadError:
+        # e.g. `Content-Encoding: gzip` over bytes that are not gzip: as unparseable as bad JSON.
+        raise error_for(unreadable, "request body cannot be decoded") from None
 
 
 def failure(code: int, info: str) -> Envelope:

@@ -86,4 +86,17 @@ _V1: Final = (
     "CREATE INDEX group_msgs_by_random ON group_msgs (group_id, msg_random, msg_time)",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1,)
+# Attachments uploaded to the file service; the bytes live in a folder beside the database,
+# one file per (server-generated) id.
+_V2: Final = (
+    """CREATE TABLE files (
+        file_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        created INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2)

@@ -13,11 +13,15 @@ from types import TracebackType
 
 from aiohttp import web
 
+from ..protocol.limits import RATE_LIMITS, Limits
 from .accounts import valid_user_id
 from .authn import AdminGuard
 from .context import Context
-from .groups import new_group
+from .files import FileService
+from .groups import GROUP_DEDUP_WINDOW, new_group
+from .limits import RateLimiter
 from .logs import RedactedAccessLogger, server_logger
+from .openapi import openapi_handler
 from .rest import MAX_BODY, RestEndpoint, default_routes
 from .state import State
 
@@ -38,6 +42,10 @@ class DevServer:
             ...  # POST {server.url}/v4/openim/sendmsg?sdkappid=...&identifier=administrator...
 
     With a file `db_path` the state (and a generated secret key) survives a restart.
+    TIM's call frequency limits are enforced per endpoint (`limits` overrides them as the
+    client's pipeline does; `enforce_limits=False` for raw speed). A repeated MsgRandom is a
+    duplicate within `c2c_dedup_window` seconds (TIM: 1), a repeated group Random within
+    `group_dedup_window` (TIM: 300).
     `clock` (unix seconds) and `rng` are injectable so expiry and dedup windows test
     deterministically.
     """
@@ -53,11 +61,14 @@ class DevServer:
         admin: str = "administrator",
         auto_accounts: bool = True,
         c2c_dedup_window: int = 1,
+        group_dedup_window: int = GROUP_DEDUP_WINDOW,
+        enforce_limits: bool = True,
+        limits: Limits | None = RATE_LIMITS,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
-        if c2c_dedup_window < 1:
-            raise ValueError("c2c_dedup_window must be at least 1 second")
+        if c2c_dedup_window < 1 or group_dedup_window < 1:
+            raise ValueError("c2c_dedup_window and group_dedup_window must be at least 1 second")
         if secret_key == "":
             raise ValueError("secret_key must not be empty")
         if not valid_user_id(admin):
@@ -72,11 +83,14 @@ class DevServer:
         self._admin = admin
         self._auto_accounts = auto_accounts
         self._c2c_dedup_window = c2c_dedup_window
+        self._group_dedup_window = group_dedup_window
+        self._limits = limits if enforce_limits else None
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._ctx: Context | None = None
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._files: FileService | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -88,8 +102,10 @@ class DevServer:
         try:
             await self._load(state)
             ctx = self._context(state)
+            self._files = FileService.open(state, self._db_path, base_url=lambda: self.url, now=ctx.now)
             self._runner = await self._listen(ctx)
         except BaseException:
+            self._close_files()
             await state.close()
             raise
         self._ctx = ctx
@@ -103,8 +119,14 @@ class DevServer:
             if runner is not None:
                 await runner.cleanup()
         finally:
+            self._close_files()
             if ctx is not None:
                 await ctx.state.close()
+
+    def _close_files(self) -> None:
+        files, self._files = self._files, None
+        if files is not None:
+            files.close()  # removes the temporary folder of a :memory: server
 
     async def __aenter__(self) -> DevServer:
         await self.start()
@@ -146,6 +168,7 @@ class DevServer:
             admin=self._admin,
             auto_accounts=self._auto_accounts,
             c2c_dedup_window=self._c2c_dedup_window,
+            group_dedup_window=self._group_dedup_window,
             clock=self._clock,
             rng=self._rng,
         )
@@ -158,9 +181,13 @@ class DevServer:
             clock=self._clock,
         )
         app = web.Application(client_max_size=MAX_BODY)
-        rest = RestEndpoint(ctx, guard, default_routes())
+        limiter = RateLimiter(self._limits, ctx.clock)
+        rest = RestEndpoint(ctx, guard, default_routes(), limiter)
         app.router.add_route("*", "/v4/{service}/{command}", rest.handle)
         app.router.add_get("/healthz", _healthz)
+        if self._files is not None:
+            self._files.mount(app, guard)
+        app.router.add_get("/openapi.json", openapi_handler(default_routes()))
         runner = web.AppRunner(
             app,
             access_log_class=RedactedAccessLogger,
@@ -237,6 +264,13 @@ class DevServer:
         async with ctx.state.transaction():
             name = name or group_id or "group"
             return await new_group(ctx, group_id, type, name, owner, member_ids)
+
+    @property
+    def files(self) -> FileService:
+        """The attachment file service (`POST /files`, `GET /files/<id>`) and its test hooks."""
+        if self._files is None or not self.running:
+            raise RuntimeError("DevServer is not running; use `async with DevServer()`")
+        return self._files
 
     def _running_context(self) -> Context:
         if self._ctx is None:

@@ -22,6 +22,7 @@ from .schema import MIGRATIONS
 __all__ = [
     "C2CRow",
     "Cursor",
+    "FileRow",
     "GroupMsgRow",
     "GroupRow",
     "NewC2C",
@@ -87,6 +88,16 @@ class GroupMsgRow:
     kind: str
     online_only: int = 0
     recalled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    file_id: str
+    name: str
+    kind: str
+    size: int
+    sha256: str  # hex
+    created: int
 
 
 _C2C_COLUMNS: Final = (
@@ -467,3 +478,20 @@ class State:
             "UPDATE group_msgs SET recalled = 1 WHERE group_id = ? AND msg_seq = ?",
             (group_id, msg_seq),
         )
+
+    # --- files ---------------------------------------------------------------------------------
+
+    async def insert_file(self, row: FileRow) -> None:
+        await self._run(
+            "INSERT INTO files (file_id, name, kind, size, sha256, created) VALUES (?, ?, ?, ?, ?, ?)",
+            _values(row),
+        )
+
+    async def file(self, file_id: str) -> FileRow | None:
+        row = await self._one(
+            "SELECT file_id, name, kind, size, sha256, created FROM files WHERE file_id = ?", (file_id,)
+        )
+        return None if row is None else FileRow(*row)
+
+    async def set_file_content(self, file_id: str, size: int, sha256: str) -> None:
+        await self._run("UPDATE files SET size = ?, sha256 = ? WHERE file_id = ?", (size, sha256, file_id))

@@ -28,21 +28,28 @@ SYNC_HISTORICAL: Final = 2  # importmsg: history, not counted as unread
 
 
 def from_roam(record: RoamMsg, user_id: str, peer: str) -> Message:
-    """One `admin_getroammsg` record, seen by `user_id` in the conversation with `peer`."""
+    """One `admin_getroammsg` record, seen by `user_id` in the conversation with `peer`.
+
+    `IsPeerRead` is the recipient's read mark: for our own message it says the peer read it,
+    for the peer's message that *we* did, so a read conversation is not unread again here.
+    """
     recalled = bool(record.MsgFlagBits & MSG_FLAG_RECALLED)
+    from_self = record.From_Account == user_id
+    read_by_recipient = bool(record.IsPeerRead)
     return Message(
         elem_array=from_msg_body(record.MsgBody),
         conv_id=peer,
         conv_type=int(ConvType.C2C),
         sender=record.From_Account,
-        is_from_self=record.From_Account == user_id,
+        is_from_self=from_self,
         client_time=record.MsgClientTime or record.MsgTimeStamp,
         server_time=record.MsgTimeStamp,
         seq=record.MsgSeq,
         rand=record.MsgRandom,
         msg_id=record.MsgKey,
         cloud_custom_str=record.CloudCustomData,
-        is_peer_read=bool(record.IsPeerRead),
+        is_read=from_self or read_by_recipient,
+        is_peer_read=read_by_recipient if from_self else None,
         status=int(MsgStatus.REVOKED if recalled else MsgStatus.SEND_SUCC),
     )
 

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
-from ..errors import TIM_ERR_PARAM, UsageError
+from ..errors import ERR_BAD_REPLY, TIM_ERR_PARAM, UsageError, error_for
 from ..types import (
     CustomElem,
     Elem,
@@ -274,10 +274,15 @@ def _elem_to_item(elem: Elem) -> MsgBodyItem:
 def from_msg_body(items: list[MsgBodyItem]) -> list[Elem]:
     """REST `MsgBody` -> C SDK elements; unknown kinds (e.g. TIMRelayElem) are skipped."""
     elems: list[Elem] = []
-    for item in items:
+    for index, item in enumerate(items):
         kind = _BY_MSG_TYPE.get(item.MsgType)
-        if kind is not None:
-            elems.append(kind.from_rest(msgspec.convert(item.MsgContent, kind.content)))
+        if kind is None:
+            continue
+        try:
+            content = msgspec.convert(item.MsgContent, kind.content)
+        except msgspec.ValidationError as exc:
+            raise error_for(ERR_BAD_REPLY, f"MsgBody[{index}] ({item.MsgType}): {exc}") from None
+        elems.append(kind.from_rest(content))
     return elems
 
 

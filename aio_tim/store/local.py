@@ -37,6 +37,7 @@ from .rows import (
     Conv,
     LocatorKey,
     check_conv,
+    check_key,
     check_status,
     key_of_locator,
     locator_key,
@@ -117,8 +118,10 @@ class LocalStore:
         if self._db is None:
             return
         # Stop the worker thread first (a warning turned into an error must not leak it); the loop may
-        # be gone, so nothing is awaited.
-        self._db.stop()
+        # be gone, so nothing is awaited. `stop()` is public from aiosqlite 0.22.1.
+        stop = getattr(self._db, "stop", None)
+        if stop is not None:
+            stop()
         warnings.warn(
             f"{self!r} was never closed; use 'async with' or 'await aclose()'", ResourceWarning, stacklevel=1
         )
@@ -155,6 +158,8 @@ class LocalStore:
         conv, status = check_conv(conv), check_status(status)
         if msg_keys is not None and len(msg_keys) != len(msgs):
             raise UsageError(TIM_ERR_PARAM, f"{len(msg_keys)} msg_keys for {len(msgs)} messages")
+        if not msgs:
+            return 0
         keys = msg_keys if msg_keys is not None else [None] * len(msgs)
         rows = rows_of(conv, msgs, status, keys, self._now())
         async with self._write() as db:
@@ -162,14 +167,26 @@ class LocalStore:
             cur = await db.executemany(sql.INSERT_IGNORE, rows)
             return cur.rowcount
 
+    async def insert_spread(
+        self, items: Sequence[tuple[Conv, Message, str | None]], *, status: int
+    ) -> int:
+        """Like `insert_many`, for messages of many conversations (one batch send, one row per
+        recipient) in one transaction; return how many were new."""
+        status = check_status(status)
+        now = self._now()
+        rows = [row_of(check_conv(conv), stamp(msg, conv, status, now), key) for conv, msg, key in items]
+        async with self._write() as db:
+            cur = await db.executemany(sql.INSERT_IGNORE, rows)
+            return cur.rowcount
+
     async def set_status(self, conv: Conv, locator_key: LocatorKey, status: int) -> bool:
         """Set a message's status (tombstones included); False if no message has that locator."""
         conv, status = check_conv(conv), check_status(status)
-        return await self._update(sql.SET_STATUS, (status, *conv, *locator_key)) > 0
+        return await self._update(sql.SET_STATUS, (status, *conv, *check_key(locator_key))) > 0
 
     async def delete(self, conv: Conv, locator_key: LocatorKey) -> bool:
         """Mark a message deleted (a tombstone, see the module docstring); False if absent or deleted."""
-        return await self._update(sql.DELETE, (*check_conv(conv), *locator_key)) > 0
+        return await self._update(sql.DELETE, (*check_conv(conv), *check_key(locator_key))) > 0
 
     async def delete_conversation(self, conv: Conv) -> int:
         """Remove every message of the conversation; return how many rows went."""
@@ -180,7 +197,7 @@ class LocalStore:
         conv = check_conv(conv)
         if up_to is None:
             return await self._update(sql.MARK_READ_ALL, conv)
-        return await self._update(sql.MARK_READ, (*conv, *up_to))
+        return await self._update(sql.MARK_READ, (*conv, *check_key(up_to)))
 
     async def next_seq(self, conv: Conv) -> int:
         """The conversation's next C2C MsgSeq: a persistent uint32 counter from a random start."""
@@ -213,7 +230,7 @@ class LocalStore:
         if count < 0:
             raise UsageError(TIM_ERR_PARAM, f"count must be >= 0, not {count}")  # LIMIT -1 means all
         query = sql.page_sql(forward=forward, anchored=anchor is not None)
-        params = (*conv, *(anchor or ()), not include_deleted, count)
+        params = (*conv, *(() if anchor is None else check_key(anchor)), not include_deleted, count)
         async with self._read() as db:
             rows = await db.execute_fetchall(query, params)
         return [message_of(row) for row in rows]
@@ -231,11 +248,11 @@ class LocalStore:
 
     async def get(self, conv: Conv, locator_key: LocatorKey) -> Message | None:
         async with self._read() as db:
-            return await _fetch_one(db, sql.GET, (*check_conv(conv), *locator_key))
+            return await _fetch_one(db, sql.GET, (*check_conv(conv), *check_key(locator_key)))
 
     async def msg_key_of(self, conv: Conv, locator_key: LocatorKey) -> str | None:
         """The server's MsgKey for a message (tombstones included), or None if unknown."""
-        key: str | None = await self._scalar(sql.MSG_KEY, (*check_conv(conv), *locator_key))
+        key: str | None = await self._scalar(sql.MSG_KEY, (*check_conv(conv), *check_key(locator_key)))
         return key
 
     async def newest(self, conv: Conv) -> Message | None:
@@ -243,7 +260,8 @@ class LocalStore:
         return newest[0] if newest else None
 
     async def count(self, conv: Conv) -> int:
-        return int(await self._scalar(sql.COUNT, check_conv(conv)) or 0)
+        conv = check_conv(conv)
+        return int(await self._scalar(sql.COUNT, (*conv, *conv)) or 0)
 
     async def unread_count(self, conv: Conv) -> int:
         """Messages from others, not read, neither deleted nor revoked."""
@@ -270,12 +288,14 @@ class LocalStore:
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; any failure, commit included, rolls it back so the next one can start."""
         async with self._read() as db:
-            await db.execute("BEGIN IMMEDIATE")
             try:
+                # Inside the try: a task cancelled while BEGIN is queued must still queue the ROLLBACK
+                # (the worker runs them in order), or every later BEGIN would fail.
+                await db.execute("BEGIN IMMEDIATE")
                 yield db
                 await db.commit()
             except BaseException:
-                await db.rollback()  # a no-op when SQLite already rolled back (e.g. on disk full)
+                await db.rollback()  # a no-op when no transaction is open (e.g. SQLite rolled back)
                 raise
 
     async def _update(self, query: str, params: Sequence[Any]) -> int:
@@ -311,6 +331,6 @@ def _check_synchronous(value: str) -> str:
 
 
 def _make_parent(path: str) -> None:
-    if path and path != ":memory:" and not path.startswith("file:"):
+    if path not in ("", ":memory:"):
         # Owner-only: the database holds the user's message history.
         os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)

@@ -6,19 +6,20 @@ A conversation is `(conv_type, conv_id)`; a message's identity in it is its loca
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
-import msgspec
-
 from ..errors import TIM_ERR_CONV, TIM_ERR_PARAM, UsageError
 from ..types import ConvType, Message, MsgLocator, MsgStatus, encode
+from ..types._base import decoder_for
 
 __all__ = [
     "Conv",
     "LocatorKey",
     "Row",
     "check_conv",
+    "check_key",
     "check_status",
     "key_of_locator",
     "locator_key",
@@ -33,7 +34,7 @@ Row = tuple[int, str, int, int, int, int, int, int, str | None, str | None, byte
 
 _VALID_CONV_TYPES: Final = frozenset({ConvType.C2C, ConvType.GROUP, ConvType.SYSTEM})
 _VALID_STATUSES: Final = frozenset(MsgStatus)
-_DECODER: Final = msgspec.json.Decoder(Message)
+_DECODER: Final = decoder_for(Message)
 
 
 def check_conv(conv: Conv) -> Conv:
@@ -42,6 +43,13 @@ def check_conv(conv: Conv) -> Conv:
     if conv_type not in _VALID_CONV_TYPES or not isinstance(conv_id, str) or not conv_id:
         raise UsageError(TIM_ERR_CONV, f"invalid conversation {conv!r}")
     return int(conv_type), conv_id
+
+
+def check_key(key: LocatorKey) -> LocatorKey:
+    """A (time, seq, rand) triple of ints, or UsageError(TIM_ERR_PARAM) rather than a binding error."""
+    if not (isinstance(key, tuple) and len(key) == 3 and all(isinstance(v, int) for v in key)):
+        raise UsageError(TIM_ERR_PARAM, f"a locator key is (time, seq, rand), not {key!r}")
+    return key
 
 
 def check_status(status: int) -> int:
@@ -60,13 +68,17 @@ def key_of_locator(loc: MsgLocator) -> LocatorKey:
 
 
 def stamp(msg: Message, conv: Conv, status: int, now: int) -> Message:
-    """The message as stored: its conversation and status filled in, and a client time if it had none."""
-    changes: dict[str, Any] = {"conv_type": conv[0], "conv_id": conv[1], "status": status}
+    """The message as stored: its conversation and status filled in, and a client time if it had none.
+
+    A shallow copy: the caller's message is left as it was, and its elements are shared, not copied.
+    """
+    stored = copy.copy(msg)
+    stored.conv_type, stored.conv_id, stored.status = conv[0], conv[1], status
     if not (msg.server_time or msg.client_time):
-        changes["client_time"] = now
+        stored.client_time = now
     if msg.is_read is None:
-        changes["is_read"] = bool(msg.is_from_self)  # your own messages need no read mark
-    return msgspec.structs.replace(msg, **changes)
+        stored.is_read = bool(msg.is_from_self)  # your own messages need no read mark
+    return stored
 
 
 def row_of(conv: Conv, stored: Message, msg_key: str | None) -> Row:
@@ -95,7 +107,7 @@ def rows_of(
 
 def message_of(row: Sequence[Any]) -> Message:
     """Decode a `(json, status, is_read)` row; the columns are the truth for the mutable fields."""
-    msg = _DECODER.decode(row[0])
+    msg: Message = _DECODER.decode(row[0])
     msg.status = row[1]
     msg.is_read = bool(row[2])
     return msg

@@ -47,13 +47,21 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         PRIMARY KEY (conv_type, conv_id)
     ) WITHOUT ROWID;
     """,
+    # 2: count() = locator-index entries minus tombstones, both read from indexes alone; counting live
+    # rows directly reads every row of the conversation (0.2 s for 500k messages, holding the store).
+    """
+    CREATE INDEX messages_tombstones ON messages (conv_type, conv_id) WHERE status = 4;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
 def statements(script: str) -> list[str]:
-    """Split a script into statements; `complete_statement` keeps `;` inside strings or triggers whole."""
+    """Split a script into statements; `complete_statement` keeps `;` inside strings or triggers whole.
+
+    (`executescript` would do the splitting, but it commits first: the migration would not be atomic.)
+    """
     done: list[str] = []
     pending = ""
     for piece in script.split(";"):
@@ -61,13 +69,15 @@ def statements(script: str) -> list[str]:
         if sqlite3.complete_statement(pending):
             done.append(pending.strip())
             pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"unterminated SQL at the end of a migration: {pending[:60]!r}")
     return [s for s in done if s != ";"]
 
 
 async def migrate(db: aiosqlite.Connection) -> int:
     """Bring `db` to SCHEMA_VERSION; return the version it had. Refuses a newer-than-known database."""
-    await db.execute("BEGIN IMMEDIATE")  # read the version under the write lock: no racing migrator
     try:
+        await db.execute("BEGIN IMMEDIATE")  # read the version under the write lock: no racing migrator
         found = await _user_version(db)
         for script in MIGRATIONS[found:]:
             for sql in statements(script):

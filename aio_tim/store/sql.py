@@ -61,7 +61,11 @@ MARK_READ: Final = (
     f"UPDATE messages SET is_read = 1 WHERE {_CONV} AND (time, seq, rand) <= (?, ?, ?) AND {_UNREAD_LIVE}"
 )
 MARK_READ_ALL: Final = f"UPDATE messages SET is_read = 1 WHERE {_CONV} AND {_UNREAD_LIVE}"
-COUNT: Final = f"SELECT count(*) FROM messages WHERE {_CONV} AND {_LIVE}"
+# Two index-only counts (the partial index `messages_tombstones` has the same WHERE as the second).
+COUNT: Final = (
+    f"SELECT (SELECT count(*) FROM messages WHERE {_CONV})"
+    f" - (SELECT count(*) FROM messages WHERE {_CONV} AND status = 4)"
+)
 # Spelled exactly like the partial index's WHERE, so the planner can use `messages_unread`.
 UNREAD_COUNT: Final = (
     f"SELECT count(*) FROM messages WHERE {_CONV} AND is_read = 0 AND is_self = 0 AND status NOT IN (4, 6)"

@@ -54,9 +54,17 @@ def coerce(value: Any, type_: type[T], *, what: str) -> T:
     try:
         if isinstance(value, str | bytes | bytearray | memoryview):
             return decoder_for(type_).decode(value)  # type: ignore[no-any-return,arg-type]
-        return msgspec.convert(value, type_)
+        result = msgspec.convert(value, type_)
+        _ENCODER.encode(result)  # Python objects may hold lone surrogates, which JSON cannot carry
+        return result
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise UsageError(TIM_ERR_JSON, f"invalid {what}: {exc}") from None
+    except UnicodeError:
+        # msgspec raises these, not DecodeError, for bytes that are not UTF-8 and for a str
+        # holding lone surrogates; the text would quote the bad character, so name it only.
+        raise UsageError(TIM_ERR_JSON, f"invalid {what}: not valid UTF-8 text") from None
+    except RecursionError:
+        raise UsageError(TIM_ERR_JSON, f"invalid {what}: nested too deeply") from None
 
 
 def coerce_list(value: Any, item_type: type[T], *, what: str) -> list[T]:

@@ -1,0 +1,246 @@
+"""Download throughput of `tim.msg.download_elem_to_path` against a plain aiohttp copy (and curl).
+
+A dev server runs in its own process and serves one file per size over loopback. Each variant
+downloads it in a fresh process (so its peak RSS is its own), several rounds, median reported:
+
+    plain     aiohttp streaming copy: iter_chunked(1 MiB) + file.write (no fsync, no verification)
+    plain+fsync  the same, then fsync (what durability costs; on tmpfs it is free)
+    await     await tim.msg.download_elem_to_path(...)          (resume bookkeeping, sha-256, fsync)
+    iterate   async for p in tim.msg.download_elem_to_path(...)  (the same, reading every snapshot)
+    nodigest  iterate with DownloadOptions(verify_digest=False)  (what sha-256 verification costs)
+    curl      curl -s -o (when installed)
+
+Throughput ratios are against `plain` in the same run (>= 0.9x is the goal, with iteration on).
+Memory: peak RSS of each process, at every size (flat = independent of the file size), and the
+Python heap peak of one `iterate` run under tracemalloc.
+
+Reproduce:  .venv/bin/python benchmarks/bench_download.py --sizes-mib 64 256 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+VARIANTS = ("plain", "plain+fsync", "await", "iterate", "nodigest", "curl")
+MIB = 1024 * 1024
+
+
+# --- the server process ----------------------------------------------------------------------------
+
+
+async def serve(work: Path, sizes: list[int]) -> None:
+    """Store one random file per size, print the URLs as JSON, serve until stdin closes."""
+    from aio_tim.devserver import DevServer
+
+    async with DevServer(db_path=work / "bench.sqlite", enforce_limits=False) as server:
+        urls = {}
+        for size in sizes:
+            source = work / f"source-{size}"
+            await asyncio.to_thread(_random_file, source, size)
+            urls[str(size)] = (await server.files.put(source)).url
+            source.unlink()
+        info = {
+            "url": server.url,
+            "sdk_app_id": server.sdk_app_id,
+            "key": server.secret_key,
+            "admin": server.admin,
+        }
+        print(json.dumps(info | {"files": urls}), flush=True)
+        await asyncio.to_thread(sys.stdin.read)
+
+
+def _random_file(path: Path, size: int) -> None:
+    with open(path, "wb") as file:
+        for offset in range(0, size, 16 * MIB):
+            file.write(os.urandom(min(16 * MIB, size - offset)))
+
+
+# --- one measured download (its own process) ------------------------------------------------------
+
+
+async def plain_copy(url: str, target: Path, fsync: bool) -> int:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        with open(target, "wb") as file:  # noqa: ASYNC230 - the baseline does what tutorials do
+            async for chunk in response.content.iter_chunked(MIB):
+                file.write(chunk)
+            if fsync:
+                file.flush()
+                os.fsync(file.fileno())
+    return 0
+
+
+async def aio_tim_download(info: dict[str, Any], url: str, target: Path, iterate: bool, digest: bool) -> int:
+    from aio_tim import Client
+    from aio_tim.transfer import DownloadOptions
+
+    client = Client(
+        sdk_app_id=info["sdk_app_id"], user_id="bench", secret_key=info["key"], base_url=info["url"],
+        admin=info["admin"], store_path=":memory:",
+    )  # fmt: skip
+    async with client as tim:
+        tim.transfers.options = DownloadOptions(verify_digest=digest)
+        download = tim.msg.download_elem_to_path({"msg_download_elem_param_url": url}, target)
+        started = time.perf_counter(), time.process_time()
+        snapshots = 0
+        if iterate:
+            async for _ in download:
+                snapshots += 1
+        await download
+        _STARTED.update(wall=started[0], cpu=started[1])
+    return snapshots
+
+
+_STARTED: dict[str, float] = {}
+
+
+def measure(variant: str, info: dict[str, Any], url: str, target: Path, traced: bool) -> dict[str, Any]:
+    if traced:
+        tracemalloc.start()
+    wall, cpu = time.perf_counter(), time.process_time()
+    snapshots = 0
+    if variant.startswith("plain"):
+        asyncio.run(plain_copy(url, target, fsync=variant == "plain+fsync"))
+    elif variant == "curl":
+        subprocess.run(["curl", "-sf", "-o", str(target), url], check=True)
+    else:
+        iterate, digest = variant in ("iterate", "nodigest"), variant != "nodigest"
+        snapshots = asyncio.run(aio_tim_download(info, url, target, iterate, digest))
+        wall, cpu = _STARTED["wall"], _STARTED["cpu"]  # the download only, not opening the client
+    seconds = time.perf_counter() - wall
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_used = time.process_time() - cpu
+    if variant == "curl":
+        cpu_used, maxrss = kids.ru_utime + kids.ru_stime, kids.ru_maxrss
+    else:
+        maxrss = own.ru_maxrss
+    size = target.stat().st_size
+    return {
+        "seconds": seconds,
+        "cpu": cpu_used,
+        "maxrss_mib": maxrss / 1024,
+        "heap_peak_mib": tracemalloc.get_traced_memory()[1] / MIB if traced else None,
+        "snapshots": snapshots,
+        "size": size,
+    }
+
+
+# --- the driver ------------------------------------------------------------------------------------
+
+
+def run_child(args: list[str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def bench(sizes: list[int], rounds: int, folder: str | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="aio_tim-bench-", dir=folder) as work_dir:
+        work = Path(work_dir)
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(work), *map(str, sizes)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert server.stdout is not None
+            info = json.loads(server.stdout.readline())
+            variants = [v for v in VARIANTS if v != "curl" or shutil.which("curl")]
+            results = {size: _bench_size(info, size, work, variants, rounds) for size in sizes}
+            traced = _one(info, "iterate", sizes[-1], work, traced=True)
+        finally:
+            assert server.stdin is not None
+            server.stdin.close()
+            server.wait(timeout=30)
+    _report(sizes, results, traced, rounds, folder or tempfile.gettempdir())
+
+
+def _bench_size(
+    info: dict[str, Any], size: int, work: Path, variants: list[str], rounds: int
+) -> dict[str, list[dict[str, Any]]]:
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    _one(info, "plain", size, work)  # warm the server's page cache and the loopback path
+    for round_ in range(rounds):
+        order = variants if round_ % 2 == 0 else list(reversed(variants))  # spread drift evenly
+        for variant in order:
+            runs[variant].append(_one(info, variant, size, work))
+    return runs
+
+
+def _one(info: dict[str, Any], variant: str, size: int, work: Path, traced: bool = False) -> dict[str, Any]:
+    target = work / f"out-{variant}"
+    args = ["--measure", variant, json.dumps(info), info["files"][str(size)], str(target)]
+    result = run_child([*args, "--traced"] if traced else args)
+    if result["size"] != size:
+        raise SystemExit(f"{variant}: downloaded {result['size']} bytes, not {size}")
+    target.unlink()
+    return result
+
+
+def _report(
+    sizes: list[int],
+    results: dict[int, dict[str, list[dict[str, Any]]]],
+    traced: dict[str, Any],
+    rounds: int,
+    where: str,
+) -> None:
+    print(f"bench_download: Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, "
+          f"{os.cpu_count()} CPUs, files in {where}, median of {rounds} rounds")  # fmt: skip
+    print(f"{'size':>8} {'variant':<11} {'seconds':>8} {'MiB/s':>8} {'vs plain':>9} {'CPU s':>7} "
+          f"{'peak RSS':>9} {'snapshots':>9}")  # fmt: skip
+    for size in sizes:
+        plain = statistics.median(r["seconds"] for r in results[size]["plain"])
+        for variant, runs in results[size].items():
+            seconds = statistics.median(r["seconds"] for r in runs)
+            cpu = statistics.median(r["cpu"] for r in runs)
+            rss = max(r["maxrss_mib"] for r in runs)
+            snaps = max(r["snapshots"] for r in runs)
+            print(f"{size // MIB:>5}MiB {variant:<11} {seconds:>8.3f} {size / MIB / seconds:>8.0f} "
+                  f"{plain / seconds:>8.2f}x {cpu:>7.2f} {rss:>6.0f}MiB {snaps:>9}")  # fmt: skip
+    iterate_cost = [
+        statistics.median(r["seconds"] for r in results[s]["iterate"])
+        / statistics.median(r["seconds"] for r in results[s]["await"])
+        for s in sizes
+    ]
+    print(f"progress iteration costs {', '.join(f'{(c - 1) * 100:+.1f}%' for c in iterate_cost)} "
+          f"of wall time vs plain await ({', '.join(f'{s // MIB} MiB' for s in sizes)})")  # fmt: skip
+    print(f"Python heap peak of one iterated {sizes[-1] // MIB} MiB download (tracemalloc): "
+          f"{traced['heap_peak_mib']:.1f} MiB")  # fmt: skip
+    size_args = " ".join(str(s // MIB) for s in sizes)
+    print(f"reproduce: .venv/bin/python benchmarks/bench_download.py --sizes-mib {size_args} "
+          f"--rounds {rounds} --dir {where}")  # fmt: skip
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        asyncio.run(serve(Path(sys.argv[2]), [int(s) for s in sys.argv[3:]]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--measure":
+        _, _, variant, info, url, target, *rest = sys.argv
+        print(json.dumps(measure(variant, json.loads(info), url, Path(target), traced=rest == ["--traced"])))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes-mib", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--rounds", type=int, default=3)
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    parser.add_argument("--dir", default=shm, help="where files are written (default: /dev/shm, a tmpfs)")
+    args = parser.parse_args()
+    bench([s * MIB for s in args.sizes_mib], args.rounds, args.dir)
+
+
+if __name__ == "__main__":
+    main()

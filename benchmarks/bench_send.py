@@ -1,0 +1,344 @@
+"""Sending benchmarks: throughput and client CPU, fan-out, limit adherence, memory when queued.
+
+Reproduce (from the repository root):
+
+    .venv/bin/python benchmarks/bench_send.py            # all parts, full sizes
+    .venv/bin/python benchmarks/bench_send.py --quick    # smaller sizes, a smoke run
+    .venv/bin/python benchmarks/bench_send.py --parts a,c --uvloop
+
+The dev server runs in its own process (multiprocessing, spawn), so the CPU time this process
+reports is the client's alone.
+
+(a) `send_new_msg` (limits off) against a bare aiohttp client posting pre-encoded bodies to the
+    same endpoint at the same concurrency: messages/s, ratio, client CPU µs per message.
+(b) fan-out: one message to N recipients with `batch_send` against one `send_new_msg` per
+    recipient (capped, then extrapolated): recipients/s and ratio.
+(c) limit adherence: TIM's limits on both sides (sendmsg 200/s): achieved rate against the
+    limit, throttled answers per second.
+(d) peak RSS with N sends queued in the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import multiprocessing
+import random
+import resource
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from aio_tim import BatchSendParam, ConvType, Message, TextElem
+from aio_tim.auth import UserSigCache
+from aio_tim.connection import ConnectionManager
+from aio_tim.devserver import DevServer
+from aio_tim.msg import MsgManager, SendContext
+from aio_tim.pipeline import MessagePipeline, PipelineStatistics
+from aio_tim.protocol.msgbody import to_msg_body
+from aio_tim.protocol.openim import SendMsg
+from aio_tim.store import LocalStore
+
+CONCURRENCY = 64
+PEERS = 1000
+
+
+# --- the dev server in its own process ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    url: str
+    sdk_app_id: int
+    secret_key: str
+    admin: str
+
+
+def _serve(conn: Connection, options: dict[str, Any]) -> None:
+    asyncio.run(_serve_until_told(conn, options))
+
+
+async def _serve_until_told(conn: Connection, options: dict[str, Any]) -> None:
+    async with DevServer(**options) as server:
+        conn.send(ServerInfo(server.url, server.sdk_app_id, server.secret_key, server.admin))
+        told = asyncio.Event()
+        asyncio.get_running_loop().add_reader(conn.fileno(), told.set)
+        await told.wait()
+
+
+@contextlib.contextmanager
+def server_process(**options: Any) -> Iterator[ServerInfo]:
+    """A DevServer(**options) in a child process, stopped on exit."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_serve, args=(theirs, options), daemon=True)
+    process.start()
+    try:
+        yield ours.recv()
+    finally:
+        ours.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.terminate()
+
+
+# --- a client from the public parts --------------------------------------------------------------
+
+
+@dataclass
+class Sender:
+    msg: MsgManager
+    pipeline: MessagePipeline
+
+
+@contextlib.asynccontextmanager
+async def sender(server: ServerInfo, **pipeline_options: Any) -> AsyncIterator[Sender]:
+    """What `Client` assembles, with the pipeline options a benchmark needs."""
+    signer = UserSigCache(server.sdk_app_id, server.secret_key, server.admin)
+    connection = ConnectionManager(server.url, server.sdk_app_id, signer, max_connections=CONCURRENCY)
+    async with connection, LocalStore(":memory:") as store:
+        pipeline = MessagePipeline(connection.call, max_in_flight=CONCURRENCY, **pipeline_options)
+        context = SendContext("alice", pipeline, store, time.time, random.Random())
+        yield Sender(MsgManager(context), pipeline)
+        await pipeline.aclose(timeout=5)
+
+
+def text(content: str) -> Message:
+    return Message(elem_array=[TextElem(content=content)])
+
+
+async def run_workers(count: int, concurrency: int, job: Callable[[int], Awaitable[object]]) -> float:
+    """Run job(0..count-1) on `concurrency` workers; the seconds it took."""
+    numbers = iter(range(count))
+
+    async def worker() -> None:
+        for n in numbers:
+            await job(n)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def cpu_meter() -> Iterator[list[float]]:
+    """Yields a list that holds this process's CPU seconds for the block once it ends."""
+    result: list[float] = []
+    started = time.process_time()
+    yield result
+    result.append(time.process_time() - started)
+
+
+# --- (a) send_new_msg against a bare aiohttp client ----------------------------------------------
+
+
+async def bare_aiohttp(server: ServerInfo, count: int) -> tuple[float, float]:
+    """Post pre-encoded sendmsg bodies with aiohttp alone: (seconds, CPU seconds)."""
+    signer = UserSigCache(server.sdk_app_id, server.secret_key, server.admin)
+    query = f"sdkappid={server.sdk_app_id}&identifier={server.admin}&usersig={signer.current()}"
+    url = f"{server.url}/v4/openim/sendmsg?{query}&random=1&contenttype=json"
+    rng = random.Random(7)
+    body = to_msg_body([TextElem(content="bench")])
+    bodies = [
+        msgspec.json.encode(
+            SendMsg(
+                To_Account=f"p{n % PEERS}", From_Account="alice", MsgRandom=rng.getrandbits(32), MsgBody=body
+            )
+        )
+        for n in range(count)
+    ]
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def post(n: int) -> None:
+            async with session.post(url, data=bodies[n]) as response:
+                await response.read()
+
+        with cpu_meter() as cpu:
+            seconds = await run_workers(count, CONCURRENCY, post)
+    return seconds, cpu[0]
+
+
+async def ours(server: ServerInfo, count: int) -> tuple[float, float, PipelineStatistics]:
+    """The same sends with `send_new_msg`: (seconds, CPU seconds, statistics)."""
+    async with sender(server, limits=None) as s:
+        messages = [text("bench") for _ in range(count)]
+
+        async def send(n: int) -> None:
+            await s.msg.send_new_msg(f"p{n % PEERS}", ConvType.C2C, messages[n])
+
+        await run_workers(200, CONCURRENCY, send)  # warm up: connections, caches, counters
+        with cpu_meter() as cpu:
+            seconds = await run_workers(count, CONCURRENCY, send)
+        return seconds, cpu[0], s.pipeline.statistics()
+
+
+async def part_a(count: int) -> None:
+    print(f"(a) {count:,} C2C sends, concurrency {CONCURRENCY}, dev server limits off, own process")
+    with server_process(enforce_limits=False) as server:
+        await bare_aiohttp(server, 500)  # warm up the server's caches and accounts
+        raw_s, raw_cpu = await bare_aiohttp(server, count)
+    with server_process(enforce_limits=False) as server:
+        our_s, our_cpu, stats = await ours(server, count)
+    raw_rate, our_rate = count / raw_s, count / our_s
+    print(f"    bare aiohttp  : {raw_rate:8,.0f} msg/s   client CPU {raw_cpu / count * 1e6:6.0f} µs/msg")
+    print(f"    send_new_msg  : {our_rate:8,.0f} msg/s   client CPU {our_cpu / count * 1e6:6.0f} µs/msg")
+    print(f"    ratio         : {our_rate / raw_rate:.2f}x (goal >= 0.85x)   retried={stats.retried}")
+
+
+# --- (b) fan-out --------------------------------------------------------------------------------
+
+
+async def part_b(recipients: int, baseline_cap: int) -> None:
+    print(f"(b) fan-out: one message to {recipients:,} recipients (batch_send) vs one send_new_msg each")
+    names = [f"fan{n}" for n in range(recipients)]
+    with server_process(enforce_limits=False) as server:
+        async with sender(server, limits=None) as s:
+            with cpu_meter() as cpu:
+                started = time.perf_counter()
+                results = await s.msg.batch_send(
+                    BatchSendParam(identifier_array=names, msg=text("to everyone"))
+                )
+                batch_s = time.perf_counter() - started
+    delivered = sum(1 for r in results if r.code == 0)
+    with server_process(enforce_limits=False) as server:
+        async with sender(server, limits=None) as s:
+            single_s = await run_workers(
+                baseline_cap,
+                CONCURRENCY,
+                lambda n: s.msg.send_new_msg(names[n], ConvType.C2C, text("to everyone")),
+            )
+    batch_rate, single_rate = recipients / batch_s, baseline_cap / single_s
+    print(
+        f"    batch_send    : {batch_rate:8,.0f} recipients/s  ({delivered:,} delivered in {batch_s:.1f} s, "
+        f"client CPU {cpu[0]:.1f} s)"
+    )
+    print(
+        f"    send_new_msg  : {single_rate:8,.0f} recipients/s  ({baseline_cap:,} in {single_s:.1f} s; "
+        f"{recipients:,} would take ~{recipients / single_rate:.0f} s)"
+    )
+    print(f"    ratio         : {batch_rate / single_rate:.1f}x")
+
+
+# --- (c) limit adherence ------------------------------------------------------------------------
+
+
+async def part_c(count: int) -> None:
+    print(f"(c) limit adherence: {count:,} sends, TIM's limits on both sides (openim/sendmsg 200/s)")
+    with server_process() as server:
+        async with sender(server) as s:
+            throttled_by_second: list[int] = []
+
+            async def watch() -> None:
+                last = 0
+                while True:
+                    await asyncio.sleep(1.0)
+                    now = s.pipeline.statistics().throttled
+                    throttled_by_second.append(now - last)
+                    last = now
+
+            watcher = asyncio.create_task(watch())
+            elapsed = await run_workers(
+                count,
+                CONCURRENCY,
+                lambda n: s.msg.send_new_msg(f"p{n % PEERS}", ConvType.C2C, text("paced")),
+            )
+            watcher.cancel()
+            stats = s.pipeline.statistics()
+    rate = count / elapsed
+    later = sum(throttled_by_second[1:])
+    print(
+        f"    achieved      : {rate:6.1f} msg/s = {rate / 200:.1%} of the limit (goal >= 97%) in {elapsed:.1f} s"
+    )
+    print(f"    throttled     : {stats.throttled} in all, {later} after the first second (goal 0)")
+
+
+# --- (d) memory with sends queued ---------------------------------------------------------------
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def part_d(count: int) -> None:
+    print(f"(d) memory: {count:,} send_new_msg calls queued at once (limits on: they wait)")
+    with server_process() as server:
+        async with sender(server, max_queued=count) as s:
+            gc.collect()
+            before = rss_mib()
+            tasks = [
+                asyncio.create_task(s.msg.send_new_msg(f"p{n % PEERS}", ConvType.C2C, text(f"queued {n}")))
+                for n in range(count)
+            ]
+            while s.pipeline.statistics().queued + s.pipeline.statistics().in_flight < count * 0.99:
+                await asyncio.sleep(0.05)
+            stats = s.pipeline.statistics()
+            during = rss_mib()
+            unfinished = await s.pipeline.aclose(timeout=0)
+            await asyncio.gather(*tasks, return_exceptions=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"    queued        : {stats.queued:,} (peak {stats.peak_queued:,}), in flight {stats.in_flight}, "
+        f"unfinished at close {unfinished:,}"
+    )
+    print(
+        f"    RSS           : {before:.0f} MiB before, {during:.0f} MiB queued "
+        f"(~{(during - before) * 1024 * 1024 / count:,.0f} B per queued send), peak {peak:.0f} MiB"
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--parts", default="a,b,c,d")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--uvloop", action="store_true", help="run the client on uvloop")
+    args = parser.parse_args()
+    print("reproduce:", " ".join([".venv/bin/python", "benchmarks/bench_send.py", *sys.argv[1:]]))
+    print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, loop: {loop_name(args.uvloop)}")
+    quick = args.quick
+    runs: dict[str, Callable[[], Awaitable[None]]] = {
+        "a": lambda: part_a(2_000 if quick else 20_000),
+        "b": lambda: part_b(*((5_000, 1_000) if quick else (100_000, 5_000))),
+        "c": lambda: part_c(600 if quick else 3_000),
+        "d": lambda: part_d(10_000 if quick else 100_000),
+    }
+    for part in args.parts.split(","):
+        run(runs[part.strip()](), args.uvloop)
+
+
+def loop_name(use_uvloop: bool) -> str:
+    return "uvloop" if use_uvloop else "asyncio"
+
+
+def run(coroutine: Awaitable[None], use_uvloop: bool) -> None:
+    async def main() -> None:
+        await coroutine
+
+    if use_uvloop:
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The runnable examples, each exercised end to end against the dev server."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import aiohttp
+from aiohttp import web
+
+from aio_tim.testing import client_for
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def test_web_service_answers_with_the_message_id():
+    """POST /send awaits send_new_msg and answers with its msg_id; bad input is a 400 naming the code."""
+    runner, url = await serve(load("web_service").make_app())
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/send", json={"to": "bob", "text": "hi"}) as reply:
+                assert reply.status == 200
+                body = await reply.json()
+            assert body["msg_id"].count("_") == 2 and body["seq"] > 0
+            async with http.post(f"{url}/send", json={"to": "", "text": "hi"}) as reply:
+                assert reply.status == 400
+                assert (await reply.json())["code"] == -5
+    finally:
+        await runner.cleanup()
+
+
+async def test_broadcaster_reports_failures_and_resumes(tmp_path):
+    """The broadcast delivers to all registered users, files the unknown ones, and a rerun sends nothing."""
+    broadcaster = load("broadcaster")
+    argv = ["--users", "12000", "--unknown", "7", "--workdir", str(tmp_path)]
+    assert await broadcaster.main(argv) == (11993, 7)
+    failures = (tmp_path / "broadcast.failures.tsv").read_text().splitlines()
+    assert len(failures) == 7 and all(line.endswith("\t70107") for line in failures)
+    assert await broadcaster.main(argv) == (0, 0)  # every slice is checkpointed
+    assert len((tmp_path / "broadcast.failures.tsv").read_text().splitlines()) == 7
+
+
+async def test_progress_stream_sends_monotonic_events_ending_at_the_total(dev_server, tmp_path):
+    """/progress streams snapshots that never go back and end at the file size, then a done event."""
+    example = load("progress_stream")
+    size = 3 * 1024 * 1024 + 17
+    async with client_for(dev_server, "alice") as tim:
+        param = await example.attachment(tim, tmp_path, size)
+        runner, url = await serve(example.make_app(tim, param, tmp_path))
+        try:
+            async with aiohttp.ClientSession() as http, http.get(f"{url}/progress") as reply:
+                text = await reply.text()
+        finally:
+            await runner.cleanup()
+    events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+    current = [e["msg_download_elem_result_current_size"] for e in events]
+    assert current == sorted(current) and current[-1] == size
+    assert all(e["msg_download_elem_result_total_size"] == size for e in events)
+    assert f"event: done\ndata: {size}" in text
+    assert (tmp_path / "download.bin").stat().st_size == size
