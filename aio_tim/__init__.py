@@ -1,9 +1,11 @@
 """aio_tim: Tencent Cloud IM's C SDK message API as asyncio coroutines.
 
-import aio_tim
-async with aio_tim.Client(sdk_app_id=..., user_id="alice", secret_key=...) as tim:
-    sent = await tim.msg.send_new_msg("bob", aio_tim.ConvType.C2C, {
-        "message_elem_array": [{"elem_type": 0, "text_elem_content": "hi"}]})
+The public names are here; the details live in the submodules (`aio_tim.types`, `aio_tim.capi`...):
+
+    import aio_tim
+    async with aio_tim.Client(sdk_app_id=..., user_id="alice", secret_key=...) as tim:
+        sent = await tim.msg.send_new_msg("bob", aio_tim.ConvType.C2C, {
+            "message_elem_array": [{"elem_type": 0, "text_elem_content": "hi"}]})
 """
 
 from .client import DEFAULT_BASE_URL, Client

@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.set_defaults(run=run_batch_send)
     download = commands.add_parser("download", help="download an attachment URL with a progress bar")
     _target_options(download)
-    download.add_argument("url", help="the element's URL (e.g. file_elem_url)")
+    download.add_argument("file_url", metavar="URL", help="the element's URL (e.g. file_elem_url)")
     download.add_argument("--to", default=".", help="file or folder (default: here)")
     download.add_argument("--overwrite", action="store_true")
     download.set_defaults(run=run_download)
@@ -231,7 +231,7 @@ async def send_with_upload_bar(tim: Client, conv_id: str, conv_type: ConvType, m
 
 async def run_download(args: argparse.Namespace) -> int:
     target = _target(args)
-    param = DownloadElemParam(type=int(DownloadType.FILE), url=args.url)
+    param = DownloadElemParam(type=int(DownloadType.FILE), url=args.file_url)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         path = await download_with_bar(tim, param, args.to, overwrite=args.overwrite)
     console.print(f"saved {path}")

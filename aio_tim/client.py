@@ -1,9 +1,11 @@
 """Client: the object a service holds. It owns the connection, the pipeline and the managers.
 
-async with Client(sdk_app_id=1400000000, user_id="alice", secret_key=KEY,
-                  base_url="https://console.tim.qq.com") as tim:
-    await tim.msg.send_new_msg("bob", ConvType.C2C, {"message_elem_array": [
-        {"elem_type": 0, "text_elem_content": "hello"}]})
+Open it in the running loop with `async with`; it closes everything it owns on the way out:
+
+    async with Client(sdk_app_id=1400000000, user_id="alice", secret_key=KEY,
+                      base_url="https://console.tim.qq.com") as tim:
+        await tim.msg.send_new_msg("bob", ConvType.C2C, {"message_elem_array": [
+            {"elem_type": 0, "text_elem_content": "hello"}]})
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ from .validate import check_identifier
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
 DEFAULT_BASE_URL: Final = "https://console.tim.qq.com"
+"""Tencent's REST endpoint, the default `base_url`.
+
+Tests point the client at a dev server's `server.url` instead:
+
+    Client(sdk_app_id=1400000000, user_id="alice", secret_key=KEY, base_url=DEFAULT_BASE_URL)
+"""
 
 
 class _FixedSigner:
@@ -50,6 +58,16 @@ class Client:
     `admin_user_sig`. The local message store lives at `store_path` (default: one sqlite file per
     app and user under `~/.local/share/aio_tim`; `":memory:"` keeps nothing). Time (`clock`) and
     randomness (`rng`) are injectable for tests.
+
+        async with Client(sdk_app_id=1400000000, user_id="alice", secret_key=KEY) as tim:
+            sent = await tim.msg.send_new_msg("bob", ConvType.C2C, {
+                "message_elem_array": [{"elem_type": 0, "text_elem_content": "hi"}]})
+            print(sent.msg_id, tim.pipeline.statistics())
+
+    `timeouts` bound each HTTP attempt, `max_in_flight` the REST calls in progress at once (and
+    the connection pool), `retry` how failed calls are retried, `usersig_lifetime` the seconds
+    each minted admin UserSig lives; `uploader` stores attachments (default: the dev server's
+    file service at `base_url`) and `max_transfers` bounds concurrent downloads and uploads.
     """
 
     def __init__(
@@ -87,12 +105,14 @@ class Client:
         self.store = LocalStore(
             store_path if store_path is not None else default_store_path(sdk_app_id, user_id)
         )
+        """The local message store (`tim.store`): history, read marks, saved and imported messages."""
         self._pipeline_options: dict[str, Any] = {"max_in_flight": max_in_flight, "retry": retry}
         self._pipeline: MessagePipeline | None = None
         self._msg: MsgManager | None = None
         # Downloads and uploads (`tim.transfers`); `uploader` stores attachments (default: the
         # dev server's file service at base_url), at most `max_transfers` at a time.
         self.transfers = TransferManager(self._connection, uploader=uploader, max_transfers=max_transfers)
+        """Downloads and uploads (`tim.transfers`): `watch_uploads()`, `options`, `statistics()`."""
 
     async def __aenter__(self) -> Client:
         await self.open()
@@ -112,6 +132,7 @@ class Client:
         self._msg = MsgManager(context)
 
     async def aclose(self) -> None:
+        """Cancel running transfers (they stay resumable), then close the connection and the store."""
         await self.transfers.aclose()  # cancels downloads (resumable) before their session goes
         await self._connection.aclose()
         await self.store.aclose()
@@ -125,6 +146,7 @@ class Client:
 
     @property
     def pipeline(self) -> MessagePipeline:
+        """The pipeline every REST call passes through: `tim.pipeline.statistics()` shows its work."""
         if self._pipeline is None:
             raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
         return self._pipeline

@@ -1,6 +1,6 @@
 """Every failure aio_tim reports is a `TIMError` carrying TIM's own `code` and `desc`.
 
-The tree groups errors by what the caller does next::
+The tree groups errors by what the caller does next:
 
     TIMError(code, desc)                    .retryable says whether trying again can help
     ├── UsageError (ValueError)             fix the call: C SDK results -3..-6, REST 90xxx/60003/10004...
@@ -39,7 +39,15 @@ __all__ = [
 
 
 class TIMError(Exception):
-    """A TIM failure: the C SDK callback's non-zero `code` and its `desc`."""
+    """A TIM failure: the C SDK callback's non-zero `code` and its `desc`.
+
+    Catch it for anything TIM or aio_tim reports; `retryable` says whether trying again can help:
+
+        try:
+            await tim.msg.send_new_msg("bob", ConvType.C2C, msg)
+        except TIMError as error:
+            print(error.code, error.desc, error.retryable)   # str(error) == "[code] desc"
+    """
 
     retryable: bool = False
 
@@ -60,35 +68,83 @@ class TIMError(Exception):
 
 
 class UsageError(TIMError, ValueError):
-    """The call itself is wrong (bad JSON, bad parameter, bad conversation); fix it, do not retry."""
+    """The call itself is wrong (bad JSON, bad parameter, bad conversation); fix it, do not retry.
+
+    Raised before any I/O with the C SDK's synchronous codes (-3 JSON, -4 parameter, -5
+    conversation), and for TIM's parameter errors:
+
+        with pytest.raises(UsageError) as caught:
+            await tim.msg.send_new_msg("bob", 7, msg)   # conv_type must be 1 or 2
+        assert caught.value.code == TIM_ERR_CONV        # -5
+    """
 
 
 class AuthError(TIMError):
-    """The credentials were refused: wrong secret key, expired or malformed UserSig, not an admin."""
+    """The credentials were refused: wrong secret key, expired or malformed UserSig, not an admin.
+
+    Retrying cannot help; fix the configuration:
+
+        except AuthError as error:   # e.g. [70009] UserSig signature does not match the key
+            log.critical("TIM refused our credentials: %s", error)
+    """
 
 
 class RateLimitedError(TIMError):
-    """The server refused the call because of a frequency limit; it did nothing. Wait and retry."""
+    """The server refused the call because of a frequency limit; it did nothing. Wait and retry.
+
+    The pipeline already waits and retries these until its deadline, so seeing one means TIM
+    stayed saturated:
+
+        except RateLimitedError:     # 60007, 60011, 60018, 60019, 10006, 10023
+            await asyncio.sleep(5)
+    """
 
     retryable = True
 
 
 class NotFoundError(TIMError, LookupError):
-    """The account, group or message named in the call does not exist."""
+    """The account, group or message named in the call does not exist.
+
+    TIM's codes 20003, 20022, 70107, 90012, 10010, 10030 and friends:
+
+        try:
+            await tim.msg.delete("bob", ConvType.C2C, {"msg_delete_param_msg": old})
+        except NotFoundError:        # 20022: no such message here (nor in roaming)
+            pass
+    """
 
 
 class ContentRejectedError(TIMError):
-    """The server refused the message content (sensitive words, body too long)."""
+    """The server refused the message content (sensitive words, body too long).
+
+    80002 (body over 12 KB) is raised before sending; 80001 comes from TIM's word filter:
+
+        except ContentRejectedError as error:
+            notify_author(error.desc)
+    """
 
 
 class TransientError(TIMError):
-    """A server-side or transport failure that may succeed when retried."""
+    """A server-side or transport failure that may succeed when retried.
+
+    The pipeline has retried it with the same idempotency keys before raising it, so a later
+    retry of the same message cannot duplicate it where TIM dedups:
+
+        except TransientError as error:
+            assert error.retryable
+    """
 
     retryable = True
 
 
 class TransportError(TransientError, OSError):
-    """No usable HTTP reply: connection refused or reset, timeout, garbled body."""
+    """No usable HTTP reply: connection refused or reset, timeout, garbled body.
+
+    `sent` is False when the request never left (the connection failed), so it did nothing:
+
+        except TransportError as error:   # 9501 connection, 9519 bad reply, 9520 timeout
+            print(error.code, "sent" if error.sent else "not sent")
+    """
 
     def __init__(self, code: int, desc: str = "", *, sent: bool = True) -> None:
         super().__init__(code, desc)
@@ -97,11 +153,25 @@ class TransportError(TransientError, OSError):
 
 
 class DownloadError(TIMError):
-    """A download failed, was cut, or its content did not verify."""
+    """A download failed, was cut, or its content did not verify.
+
+    Code 6009; the text says why (gone, no progress, digest mismatch):
+
+        try:
+            await tim.msg.download_elem_to_path(param, "inbox/")
+        except DownloadError as error:
+            print(error.desc)
+    """
 
 
 class StorageError(TIMError, OSError):
-    """The local store could not read or write (e.g. the disk is full); it recovers once fixed."""
+    """The local store could not read or write (e.g. the disk is full); it recovers once fixed.
+
+    Code 6022; it is also an `OSError`:
+
+        except StorageError:
+            free_some_disk_space()
+    """
 
 
 # C SDK synchronous results (TIMResult), raised before any I/O.
@@ -234,6 +304,14 @@ CODES: Final[dict[int, _Entry]] = {
 
 
 def error_for(code: int, desc: str = "") -> TIMError:
-    """Build the exception for a TIM `code`; unknown codes become a plain, non-retryable TIMError."""
+    """Build the exception for a TIM `code`; unknown codes become a plain, non-retryable TIMError.
+
+    The class comes from `CODES`, and so does `desc` when none is given:
+
+        >>> error_for(70001)
+        AuthError(code=70001, desc='UserSig expired')
+        >>> error_for(60007, "openim/sendmsg: too fast").retryable
+        True
+    """
     cls, default_desc = CODES.get(code, (TIMError, "unknown error"))
     return cls(code, desc or default_desc)

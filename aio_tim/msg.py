@@ -90,7 +90,15 @@ class SendContext:
 
 
 class MsgManager:
-    """`tim.msg`: the ten TIMMsg functions. Every parameter may be a Struct, dict or JSON text."""
+    """`tim.msg`: the ten TIMMsg functions. Every parameter may be a Struct, dict or JSON text.
+
+    The client builds it when it opens; reach it as `tim.msg`:
+
+        async with Client(...) as tim:
+            msg = Message(elem_array=[TextElem(content="hi")])
+            sent = await tim.msg.send_new_msg("bob", ConvType.C2C, msg)
+            await tim.msg.revoke("bob", ConvType.C2C, sent)
+    """
 
     def __init__(self, ctx: SendContext) -> None:
         self._ctx = ctx
@@ -102,9 +110,12 @@ class MsgManager:
     async def send_new_msg(self, conv_id: str, conv_type: int, msg: Any) -> Message:
         """`TIMMsgSendNewMsg`: send `msg` to a C2C peer or a group; returns the sent message.
 
-        sent = await tim.msg.send_new_msg("group1", ConvType.GROUP,
-                                          Message(elem_array=[TextElem(content="hi")]))
-        assert sent.status == MsgStatus.SEND_SUCC
+        The returned message carries its seq, rand, server time and `msg_id` (TIM's MsgKey):
+        keep it to revoke the message. Local files its elements name are uploaded first.
+
+            sent = await tim.msg.send_new_msg("group1", ConvType.GROUP,
+                                              Message(elem_array=[TextElem(content="hi")]))
+            assert sent.status == MsgStatus.SEND_SUCC
         """
         conv = check_conversation(conv_id, conv_type)
         outgoing = coerce(msg, Message, what="json_msg_param")
@@ -190,8 +201,10 @@ class MsgManager:
     async def save_msg(self, conv_id: str, conv_type: int, msg: Any) -> Message:
         """`TIMMsgSaveMsg`: store a self-built message locally (no network); returns it as stored.
 
-        saved = await tim.msg.save_msg("bob", ConvType.C2C, {"message_elem_array": [
-            {"elem_type": 0, "text_elem_content": "note to self"}]})
+        Its status is its own `status`, else LocalImported; missing times, rand and seq are filled in.
+
+            saved = await tim.msg.save_msg("bob", ConvType.C2C, {"message_elem_array": [
+                {"elem_type": 0, "text_elem_content": "note to self"}]})
         """
         conv = _conv(conv_id, conv_type)
         message = await self._local(coerce(msg, Message, what="json_msg_param"), conv)
@@ -203,6 +216,10 @@ class MsgManager:
 
         With `cloud=True` they are also imported to the server's history (openim/importmsg,
         group_open_http_svc/import_group_msg), which dedups on (MsgSeq, MsgRandom, MsgTimeStamp).
+
+            await tim.msg.import_msg_list("bob", ConvType.C2C, [{
+                "message_elem_array": [{"elem_type": 0, "text_elem_content": "from the old system"}],
+                "message_sender": "bob", "message_client_time": 1700000000}])
         """
         conv = _conv(conv_id, conv_type)
         messages = [await self._local(m, conv) for m in coerce_list(msgs, Message, what="json_msg_array")]
@@ -309,8 +326,10 @@ class MsgManager:
     ) -> AsyncIterator[Message]:
         """Every message of a conversation, page by page (newest first unless `forward`).
 
-        async for msg in tim.msg.iter_msg_list("bob", ConvType.C2C, remble=True):
-            print(msg.seq, msg.elem_array)
+        Each page is a `get_msg_list` call of `page_size` messages; `remble` fills from roaming.
+
+            async for msg in tim.msg.iter_msg_list("bob", ConvType.C2C, remble=True):
+                print(msg.seq, msg.elem_array)
         """
         if page_size < 1:
             raise UsageError(TIM_ERR_PARAM, f"page_size must be at least 1, not {page_size}")
@@ -328,7 +347,10 @@ class MsgManager:
         """`TIMMsgFindByMsgLocatorList`: one message per locator found, local first, then roaming.
 
         Locators not found anywhere (or deleted here) are left out; a recalled message is found,
-        with status Revoked.
+        with status Revoked. Each locator needs its time, seq and rand.
+
+            [msg] = await tim.msg.find_by_msg_locator_list("bob", ConvType.C2C, [MsgLocator(
+                time=sent.server_time, seq=sent.seq, rand=sent.rand)])
         """
         conv = _conv(conv_id, conv_type)
         wanted = coerce_list(locators, MsgLocator, what="json_msg_Locator_array")
@@ -420,6 +442,9 @@ class MsgManager:
         found by locator). Afterwards it is Revoked locally and flagged recalled in roaming.
 
         A C2C message is named to the server by its MsgKey, a group message by its seq.
+
+            sent = await tim.msg.send_new_msg("bob", ConvType.C2C, msg)
+            await tim.msg.revoke("bob", ConvType.C2C, sent)
         """
         conv = _conv(conv_id, conv_type)
         message = coerce(msg, Message, what="json_msg_param")

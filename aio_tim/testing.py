@@ -26,7 +26,13 @@ __all__ = ["FaultPlan", "FaultProxy", "client_for", "dev_server", "tim"]
 
 
 def client_for(server: DevServer, user_id: str, **options: Any) -> Client:
-    """A Client acting as `user_id`, signing as the server's admin with its secret key."""
+    """A Client acting as `user_id`, signing as the server's admin with its secret key.
+
+    Its store is in memory unless `store_path` is given; any other `Client` option may be too:
+
+        async with client_for(dev_server, "bob", max_in_flight=8) as bob:
+            page = await bob.msg.get_msg_list("alice", ConvType.C2C, {"msg_getmsglist_param_is_remble": True})
+    """
     return Client(
         sdk_app_id=server.sdk_app_id,
         user_id=user_id,
@@ -39,13 +45,27 @@ def client_for(server: DevServer, user_id: str, **options: Any) -> Client:
 
 @pytest_asyncio.fixture
 async def dev_server() -> AsyncIterator[DevServer]:
-    """A running dev server with state in memory, torn down after the test."""
+    """A running dev server with state in memory, torn down after the test.
+
+    Accounts are created on first use; groups with `create_group`:
+
+        async def test_group_send(tim, dev_server):
+            await dev_server.create_group("team", owner="alice", members=["bob"])
+            await tim.msg.send_new_msg("team", ConvType.GROUP, msg)
+    """
     async with DevServer() as server:
         yield server
 
 
 @pytest_asyncio.fixture
 async def tim(dev_server: DevServer) -> AsyncIterator[Client]:
-    """A Client acting as "alice" against `dev_server`."""
+    """A Client acting as "alice" against `dev_server`.
+
+    Its local store is in memory:
+
+        async def test_send(tim):
+            sent = await tim.msg.send_new_msg("bob", ConvType.C2C, msg)
+            assert sent.status == MsgStatus.SEND_SUCC
+    """
     async with client_for(dev_server, "alice") as client:
         yield client

@@ -77,7 +77,16 @@ _session: _Session | None = None
 
 def TIMInit(sdk_app_id: int, json_sdk_config: str | None = None) -> int:
     """Initialise the SDK. From inside a running event loop, callbacks run on that loop;
-    otherwise a background thread runs aio_tim's loop."""
+    otherwise a background thread runs aio_tim's loop.
+
+    `json_sdk_config` takes `aio_tim_base_url`, `aio_tim_secret_key` (or
+    `aio_tim_admin_user_sig`), `aio_tim_admin` and `aio_tim_store_path`; the C SDK's own keys
+    are ignored. Returns TIM_ERR_JSON for a config that does not decode, TIM_ERR_PARAM for a bad
+    `sdk_app_id`, and TIM_SUCC (keeping the first config) when already initialised.
+
+        config = {"aio_tim_base_url": server.url, "aio_tim_secret_key": server.secret_key}
+        assert TIMInit(server.sdk_app_id, json.dumps(config)) == TIM_SUCC
+    """
     global _session
     if _session is not None:
         return TIM_SUCC
@@ -92,7 +101,15 @@ def TIMInit(sdk_app_id: int, json_sdk_config: str | None = None) -> int:
 
 
 def TIMUninit() -> int:
-    """Log out if needed and stop the background loop (when aio_tim owns one)."""
+    """Log out if needed and stop the background loop (when aio_tim owns one).
+
+    Returns TIM_ERR_SDKUNINIT when not initialised. Call it once, when done:
+
+        try:
+            ...  # TIMLogin, TIMMsg* calls
+        finally:
+            TIMUninit()
+    """
     global _session
     session, _session = _session, None
     if session is None:
@@ -106,7 +123,14 @@ def TIMUninit() -> int:
 
 
 def TIMLogin(user_id: str, user_sig: str, cb: Callback | None, user_data: Any = None) -> int:
-    """Act as `user_id`. With the secret key configured, `user_sig` is verified like TIM does."""
+    """Act as `user_id`. With the secret key configured, `user_sig` is verified like TIM does.
+
+    `cb` gets code 0 and `""` once the client is open, or the UserSig's error (70001 expired,
+    70009 bad signature, ...). Logging in again replaces the previous user.
+
+        sig = mint_usersig(sdk_app_id, secret_key, "user1")
+        assert TIMLogin("user1", sig, on_login, None) == TIM_SUCC
+    """
     session = _session
     if session is None:
         return TIM_ERR_SDKUNINIT
@@ -139,6 +163,12 @@ async def _login(session: _Session, user_id: str, user_sig: str) -> str:
 
 
 def TIMLogout(cb: Callback | None, user_data: Any = None) -> int:
+    """Close the logged-in client; `cb` gets code 0 once it is closed.
+
+    Returns TIM_ERR_NOTLOGIN when nobody is logged in. Message functions then return it too:
+
+        assert TIMLogout(on_logout, None) == TIM_SUCC
+    """
     session = _session
     if session is None:
         return TIM_ERR_SDKUNINIT
@@ -182,6 +212,14 @@ def _json(value: Any) -> str:
 def TIMMsgSendNewMsg(
     conv_id: str, conv_type: int, json_msg_param: str, cb: Callback | None, user_data: Any = None
 ) -> int:
+    """`tim.msg.send_new_msg`: `cb` gets the sent Message's JSON (seq, rand, msg_id, ...).
+
+    The conversation, the JSON and the message itself are checked synchronously:
+
+        msg = {kTIMMsgElemArray: [{kTIMElemType: kTIMElem_Text, kTIMTextElemContent: "hi"}]}
+        TIMMsgSendNewMsg("user2", kTIMConv_C2C, json.dumps(msg), cb, None)
+    """
+
     def check() -> Operation:
         check_conversation(conv_id, conv_type)
         msg = coerce(json_msg_param, Message, what="json_msg_param")
@@ -194,6 +232,13 @@ def TIMMsgSendNewMsg(
 def TIMMsgReportReaded(
     conv_id: str, conv_type: int, json_msg_param: str | None, cb: Callback | None, user_data: Any = None
 ) -> int:
+    """`tim.msg.report_readed`: mark read up to the message, or everything when it is None or "".
+
+    `cb` gets `""`. Group read marks are local only (TIM's REST API has no group read report):
+
+        TIMMsgReportReaded("user2", kTIMConv_C2C, None, cb, None)
+    """
+
     def check() -> Operation:
         check_conversation(conv_id, conv_type)
         msg = coerce(json_msg_param, Message, what="json_msg_param") if json_msg_param else None
@@ -205,6 +250,13 @@ def TIMMsgReportReaded(
 def TIMMsgRevoke(
     conv_id: str, conv_type: int, json_msg_param: str, cb: Callback | None, user_data: Any = None
 ) -> int:
+    """`tim.msg.revoke`: recall a sent message (the JSON its send returned); `cb` gets `""`.
+
+    The message needs its seq, rand and time:
+
+        TIMMsgRevoke("user2", kTIMConv_C2C, sent_json, cb, None)
+    """
+
     def check() -> Operation:
         check_conversation(conv_id, conv_type)
         msg = coerce(json_msg_param, Message, what="json_msg_param")
@@ -216,6 +268,14 @@ def TIMMsgRevoke(
 def TIMMsgFindByMsgLocatorList(
     conv_id: str, conv_type: int, json_msg_Locator_array: str, cb: Callback | None, user_data: Any = None
 ) -> int:
+    """`tim.msg.find_by_msg_locator_list`: `cb` gets a JSON array of the messages found.
+
+    Each locator needs `message_locator_time`, `_seq` and `_rand`:
+
+        locators = [{kTIMMsgLocatorTime: 1764000000, kTIMMsgLocatorSeq: 1, kTIMMsgLocatorRand: 12345678}]
+        TIMMsgFindByMsgLocatorList("user2", kTIMConv_C2C, json.dumps(locators), cb, None)
+    """
+
     def check() -> Operation:
         check_conversation(conv_id, conv_type)
         locators = coerce_list(json_msg_Locator_array, MsgLocator, what="json_msg_Locator_array")
@@ -227,6 +287,13 @@ def TIMMsgFindByMsgLocatorList(
 def TIMMsgImportMsgList(
     conv_id: str, conv_type: int, json_msg_array: str, cb: Callback | None, user_data: Any = None
 ) -> int:
+    """`tim.msg.import_msg_list`: store messages locally as imported; `cb` gets `""`.
+
+    Locators already stored are skipped. Nothing is imported to the server from here:
+
+        TIMMsgImportMsgList("user2", kTIMConv_C2C, json.dumps([msg]), cb, None)
+    """
+
     def check() -> Operation:
         check_conversation(conv_id, conv_type)
         msgs = coerce_list(json_msg_array, Message, what="json_msg_array")
@@ -238,6 +305,13 @@ def TIMMsgImportMsgList(
 def TIMMsgSaveMsg(
     conv_id: str, conv_type: int, json_msg_param: str, cb: Callback | None, user_data: Any = None
 ) -> int:
+    """`tim.msg.save_msg`: store a self-built message locally; `cb` gets `""`, as from the C SDK.
+
+    Nothing is sent:
+
+        TIMMsgSaveMsg("user2", kTIMConv_C2C, json.dumps(msg), cb, None)
+    """
+
     def check() -> Operation:
         check_conversation(conv_id, conv_type)
         msg = coerce(json_msg_param, Message, what="json_msg_param")
@@ -249,6 +323,14 @@ def TIMMsgSaveMsg(
 def TIMMsgGetMsgList(
     conv_id: str, conv_type: int, json_get_msg_param: str, cb: Callback | None, user_data: Any = None
 ) -> int:
+    """`tim.msg.get_msg_list`: `cb` gets a JSON array of the page's messages.
+
+    Backward pages are newest first; `..._is_remble` fills the page from roaming history:
+
+        param = {kTIMMsgGetMsgListParamCount: 20, kTIMMsgGetMsgListParamIsRamble: True}
+        TIMMsgGetMsgList("user2", kTIMConv_C2C, json.dumps(param), cb, None)
+    """
+
     def check() -> Operation:
         check_conversation(conv_id, conv_type)
         param = coerce(json_get_msg_param, GetMsgListParam, what="json_get_msg_param")
@@ -260,6 +342,14 @@ def TIMMsgGetMsgList(
 def TIMMsgDelete(
     conv_id: str, conv_type: int, json_msgdel_param: str, cb: Callback | None, user_data: Any = None
 ) -> int:
+    """`tim.msg.delete`: one message, or the whole conversation with an empty `..._msg`.
+
+    `cb` gets `""`. `..._is_remble` also deletes C2C roaming history (not a group's):
+
+        param = {kTIMMsgDeleteParamMsg: {}, kTIMMsgDeleteParamIsRamble: False}
+        TIMMsgDelete("user2", kTIMConv_C2C, json.dumps(param), cb, None)
+    """
+
     def check() -> Operation:
         check_conversation(conv_id, conv_type)
         param = coerce(json_msgdel_param, MsgDeleteParam, what="json_msgdel_param")
@@ -269,6 +359,14 @@ def TIMMsgDelete(
 
 
 def TIMMsgBatchSend(json_batch_send_param: str, cb: Callback | None, user_data: Any = None) -> int:
+    """`tim.msg.batch_send`: `cb` gets a JSON array of MsgBatchSendResult, one per identifier.
+
+    Any number of identifiers; each result's code is that recipient's (0: delivered):
+
+        param = {kTIMMsgBatchSendParamIdentifierArray: ["u1", "u2"], kTIMMsgBatchSendParamMsg: msg}
+        TIMMsgBatchSend(json.dumps(param), cb, None)
+    """
+
     def check() -> Operation:
         param = coerce(json_batch_send_param, BatchSendParam, what="json_batch_send_param")
         if not param.identifier_array:
@@ -282,7 +380,13 @@ def TIMMsgBatchSend(json_batch_send_param: str, cb: Callback | None, user_data: 
 def TIMMsgDownloadElemToPath(
     json_download_elem_param: str, path: str, cb: Callback | None, user_data: Any = None
 ) -> int:
-    """Download an element's file; `cb` gets each progress step, then the final result."""
+    """Download an element's file; `cb` gets each progress step, then the final result.
+
+    Each call carries a MsgDownloadElemResult; the last has current_size == total_size:
+
+        param = {kTIMMsgDownloadElemParamType: kTIMDownload_File, kTIMMsgDownloadElemParamUrl: url}
+        TIMMsgDownloadElemToPath(json.dumps(param), "inbox/report.pdf", cb, None)
+    """
 
     def check() -> Operation:
         param = coerce(json_download_elem_param, DownloadElemParam, what="json_download_elem_param")

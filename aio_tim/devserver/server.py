@@ -34,7 +34,7 @@ class DevServer:
     """A TIM REST v4 server on loopback, backed by sqlite, for tests, demos and `aio-tim serve`.
 
     It verifies UserSigs signed with `secret_key` for `admin`, answers TIM envelopes and
-    error codes, and keeps messages for roaming, recall and unread counts::
+    error codes, and keeps messages for roaming, recall and unread counts:
 
         async with DevServer() as server:
             await server.add_accounts("alice", "bob")
@@ -206,10 +206,12 @@ class DevServer:
 
     @property
     def running(self) -> bool:
+        """True between `start()` and `aclose()`."""
         return self._ctx is not None
 
     @property
     def port(self) -> int:
+        """The port it listens on (the free one picked when `port=0`)."""
         if self._port is None or not self.running:
             raise RuntimeError("DevServer is not running")
         return self._port
@@ -222,6 +224,7 @@ class DevServer:
 
     @property
     def sdk_app_id(self) -> int:
+        """The SDKAppID UserSigs must name: give it to `Client(sdk_app_id=...)`."""
         return self._sdk_app_id
 
     @property
@@ -231,6 +234,7 @@ class DevServer:
 
     @property
     def admin(self) -> str:
+        """The App admin account REST calls must be signed as."""
         return self._admin
 
     def __repr__(self) -> str:
@@ -240,7 +244,12 @@ class DevServer:
     # --- helpers for tests and demos -----------------------------------------------------------
 
     async def add_accounts(self, *user_ids: str) -> None:
-        """Create accounts (existing ones are left as they are)."""
+        """Create accounts (existing ones are left as they are).
+
+        Needed only with `auto_accounts=False`; otherwise accounts appear on first use:
+
+            await server.add_accounts("alice", "bob")
+        """
         ctx = self._running_context()
         bad = [u for u in user_ids if not valid_user_id(u)]
         if bad:
@@ -257,7 +266,12 @@ class DevServer:
         type: str = "Public",
         name: str | None = None,
     ) -> str:
-        """Create a group, and any account it names; its id (generated when group_id is None)."""
+        """Create a group, and any account it names; its id (generated when group_id is None).
+
+        `type` is TIM's group type ("Public", "Private", "ChatRoom", ...):
+
+            group_id = await server.create_group("team", owner="alice", members=["bob", "carol"])
+        """
         member_ids = list(members)
         await self.add_accounts(*(a for a in (owner, *member_ids) if a))
         ctx = self._running_context()

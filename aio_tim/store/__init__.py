@@ -1,7 +1,9 @@
 """The local message store: the C SDK's local database semantics on aiosqlite (DESIGN.md §6).
 
->>> from aio_tim.store import LocalStore, default_store_path
->>> store = LocalStore(default_store_path(1400000000, "alice"))   # then `async with store: ...`
+A client opens one at its `store_path` (`tim.store`); on its own:
+
+    >>> from aio_tim.store import LocalStore, default_store_path
+    >>> store = LocalStore(default_store_path(1400000000, "alice"))   # then `async with store: ...`
 """
 
 from .local import LocalStore

@@ -247,6 +247,7 @@ class LocalStore:
         return found
 
     async def get(self, conv: Conv, locator_key: LocatorKey) -> Message | None:
+        """The stored message with that locator, or None (also for a deleted one)."""
         async with self._read() as db:
             return await _fetch_one(db, sql.GET, (*check_conv(conv), *check_key(locator_key)))
 
@@ -256,10 +257,12 @@ class LocalStore:
         return key
 
     async def newest(self, conv: Conv) -> Message | None:
+        """The conversation's newest stored message, or None."""
         newest = await self.page(conv, anchor=None, count=1, forward=False)
         return newest[0] if newest else None
 
     async def count(self, conv: Conv) -> int:
+        """How many messages the conversation has here (deleted ones not counted)."""
         conv = check_conv(conv)
         return int(await self._scalar(sql.COUNT, (*conv, *conv)) or 0)
 

@@ -18,8 +18,10 @@ _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
 def default_store_path(sdk_app_id: int, user_id: str) -> Path:
     """`$XDG_DATA_HOME/aio_tim/<sdk_app_id>/<user>.sqlite3` (default `~/.local/share`).
 
-    >>> default_store_path(1400000000, "alice").name
-    'alice-2bd806c97f0e.sqlite3'
+    The file name adds a digest of the exact user id, so two users never share a database:
+
+        >>> default_store_path(1400000000, "alice").name
+        'alice-2bd806c97f0e.sqlite3'
     """
     if not isinstance(sdk_app_id, int) or sdk_app_id < 0:
         raise UsageError(TIM_ERR_PARAM, f"invalid sdk_app_id {sdk_app_id!r}")

@@ -30,7 +30,17 @@ Spawn = Callable[[Coroutine[Any, Any, DownloadElemResult]], "asyncio.Task[Downlo
 
 
 class Download:
-    """One element's file on its way to `target` (see the module docstring)."""
+    """One element's file on its way to `target`: await it, iterate its progress, or both.
+
+    `tim.msg.download_elem_to_path` makes it; nothing moves until the first await, iteration or
+    `start()`. Cancelling the awaiting or iterating task cancels the transfer and keeps its
+    partial file for a later download to the same path to resume.
+
+        dl = tim.msg.download_elem_to_path(param, "downloads/")
+        async for p in dl:                   # DownloadElemResult snapshots
+            print(f"{p.current_size}/{p.total_size}", dl.progress.speed)
+        result = await dl                    # the final DownloadElemResult
+    """
 
     def __init__(
         self,
@@ -111,6 +121,7 @@ class Download:
 
     @property
     def done(self) -> bool:
+        """True once the transfer finished, failed or was cancelled."""
         return self._task is not None and self._task.done()
 
     @property
@@ -129,6 +140,7 @@ class Download:
         return self._fetcher.part_path
 
     def statistics(self) -> DownloadStats:
+        """HTTP attempts, restarts from zero, the offset resumed from and the bytes received."""
         return self._fetcher.statistics()
 
     def __repr__(self) -> str:

@@ -1,9 +1,11 @@
 """Reading the HTTP headers a resumable download depends on (pure functions, tested as tables).
 
->>> parse_content_range("bytes 100-199/1000")
-ContentRange(start=100, end=199, total=1000)
->>> strong_etag('W/"abc"') is None
-True
+Malformed values give None rather than raise:
+
+    >>> parse_content_range("bytes 100-199/1000")
+    ContentRange(start=100, end=199, total=1000)
+    >>> strong_etag('W/"abc"') is None
+    True
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Image format and size from a file's first bytes: PNG, JPEG, GIF, BMP (no Pillow needed).
 
->>> size = (640).to_bytes(4, "big") + (480).to_bytes(4, "big")
->>> image_info(b"\\x89PNG\\r\\n\\x1a\\n\\0\\0\\0\\rIHDR" + size)
-ImageInfo(format=3, width=640, height=480)
+The format is `image_elem_format`'s code (1 JPG, 2 GIF, 3 PNG, 4 BMP, 255 unknown):
+
+    >>> size = (640).to_bytes(4, "big") + (480).to_bytes(4, "big")
+    >>> image_info(b"\\x89PNG\\r\\n\\x1a\\n\\0\\0\\0\\rIHDR" + size)
+    ImageInfo(format=3, width=640, height=480)
 """
 
 from __future__ import annotations

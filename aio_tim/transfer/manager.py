@@ -56,6 +56,9 @@ class HttpSource(Protocol):
 
 @dataclass(frozen=True)
 class TransferStats:
+    """A snapshot of `TransferManager.statistics()`: downloads running, done and failed so far,
+    and uploads done with their bytes."""
+
     downloads_running: int
     downloads_done: int
     downloads_failed: int
@@ -64,7 +67,14 @@ class TransferStats:
 
 
 class TransferManager:
-    """Downloads (`download`) and uploads (`upload_attachments`), at most `max_transfers` at once."""
+    """Downloads (`download`) and uploads (`upload_attachments`), at most `max_transfers` at once.
+
+    A client has one, `tim.transfers`; `options` (a `DownloadOptions`) applies to downloads
+    created after it is set:
+
+        tim.transfers.options = DownloadOptions(stall_timeout=60.0)
+        print(tim.transfers.statistics())
+    """
 
     def __init__(
         self,
@@ -105,6 +115,7 @@ class TransferManager:
             watch.close()
 
     def statistics(self) -> TransferStats:
+        """What the client's transfers did so far: `tim.transfers.statistics()`."""
         return TransferStats(len(self._tasks), self._done, self._failed, self._uploads, self._uploaded_bytes)
 
     def __repr__(self) -> str:

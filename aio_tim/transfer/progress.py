@@ -26,9 +26,11 @@ MIN_STEP_SECONDS: Final = 0.05
 class Progress:
     """One moment of a transfer, with rich-style derived values.
 
-    >>> p = Progress(current=50, total=200, elapsed=2.0)
-    >>> p.speed, p.eta, p.fraction
-    (25.0, 6.0, 0.25)
+    `Download.progress` gives the latest; `speed` is bytes per second, `eta` seconds left:
+
+        >>> p = Progress(current=50, total=200, elapsed=2.0)
+        >>> p.speed, p.eta, p.fraction
+        (25.0, 6.0, 0.25)
     """
 
     current: int
@@ -132,15 +134,19 @@ class ProgressBoard:
 
 class UploadWatch:
     """Upload progress of the messages being sent, latest per element (the C SDK's
-    `TIMSetMsgElemUploadProgressCallback` as an async iterator)::
+    `TIMSetMsgElemUploadProgressCallback` as an async iterator).
 
-        async with tim.transfers.watch_uploads() as uploads:
-            sending = asyncio.create_task(tim.msg.send_new_msg("bob", ConvType.C2C, msg))
+    Iteration ends once the watch is closed and its remaining events are read, so read it in a
+    task of its own and let leaving the `async with` block close it:
+
+        async def show(uploads):
             async for event in uploads:
                 print(event.index, event.current_size, event.total_size)
-                if sending.done(): break
 
-    Iteration ends once the watch is closed and its remaining events are read.
+        async with tim.transfers.watch_uploads() as uploads:
+            printer = asyncio.create_task(show(uploads))
+            sent = await tim.msg.send_new_msg("bob", ConvType.C2C, msg)
+        await printer
     """
 
     def __init__(self, unsubscribe: Callable[[UploadWatch], None]) -> None:

@@ -17,7 +17,12 @@ __all__ = [
 
 
 class TIMResult(IntEnum):
-    """The synchronous result of every C SDK call; aio_tim raises `UsageError` for the failures."""
+    """The synchronous result of every C SDK call; aio_tim raises `UsageError` for the failures.
+
+    `aio_tim.capi` returns these values as they are:
+
+        assert capi.TIMMsgSendNewMsg("bob", 7, "{}", cb, None) == TIMResult.ERR_CONV   # -5
+    """
 
     SUCC = 0
     ERR_SDKUNINIT = -1
@@ -29,6 +34,14 @@ class TIMResult(IntEnum):
 
 
 class ConvType(IntEnum):
+    """`TIMConvType`: the kind of conversation an operation addresses.
+
+    For C2C the `conv_id` is the peer's UserID, for a group the group id:
+
+        await tim.msg.send_new_msg("bob", ConvType.C2C, msg)
+        await tim.msg.send_new_msg("team", ConvType.GROUP, msg)
+    """
+
     INVALID = 0
     C2C = 1
     GROUP = 2
@@ -36,6 +49,14 @@ class ConvType(IntEnum):
 
 
 class MsgStatus(IntEnum):
+    """`TIMMsgStatus`: a message's `message_status`.
+
+    DELETED marks a tombstone in the local store; REVOKED a recalled message:
+
+        sent = await tim.msg.send_new_msg("bob", ConvType.C2C, msg)
+        assert sent.status == MsgStatus.SEND_SUCC
+    """
+
     SENDING = 1
     SEND_SUCC = 2
     SEND_FAIL = 3
@@ -46,6 +67,13 @@ class MsgStatus(IntEnum):
 
 
 class MsgPriority(IntEnum):
+    """`TIMMsgPriority` (bigger is lower): `message_priority`.
+
+    Group sends pass it on as the REST `MsgPriority` (High, Normal, Low):
+
+        Message(elem_array=[TextElem(content="fire drill")], priority=MsgPriority.HIGH)
+    """
+
     HIGH = 0
     NORMAL = 1
     LOW = 2
@@ -53,6 +81,13 @@ class MsgPriority(IntEnum):
 
 
 class Platform(IntEnum):
+    """`TIMPlatform`: the platform a message was sent from (`message_platform`).
+
+    For example:
+
+        Platform(msg.platform or 0).name   # "OTHER", "WINDOWS", "ANDROID", ...
+    """
+
     OTHER = 0
     WINDOWS = 1
     ANDROID = 2
@@ -62,6 +97,16 @@ class Platform(IntEnum):
 
 
 class ElemType(IntEnum):
+    """`TIMElemType`: the `elem_type` tag of each element Struct.
+
+    GROUP_TIPS, GROUP_REPORT, FRIEND_CHANGE and PROFILE_CHANGE come from the server only:
+
+        >>> ElemType(1).name
+        'IMAGE'
+        >>> int(ElemType.MERGE)
+        12
+    """
+
     TEXT = 0
     IMAGE = 1
     SOUND = 2
@@ -79,12 +124,26 @@ class ElemType(IntEnum):
 
 
 class ImageLevel(IntEnum):
+    """`TIMImageLevel`: how an image is sent (`image_elem_level`).
+
+    COMPRESSION is the C SDK's default:
+
+        ImageElem(orig_path="photo.jpg", level=ImageLevel.ORIG)
+    """
+
     ORIG = 0
     COMPRESSION = 1
     HD = 2
 
 
 class DownloadType(IntEnum):
+    """`TIMDownloadType`: which file of an element to download (`msg_download_elem_param_type`).
+
+    Images have no value: they are fetched by URL alone.
+
+        DownloadElemParam(type=DownloadType.FILE, id=elem.file_id, url=elem.url)
+    """
+
     VIDEO_THUMB = 0
     FILE = 1
     VIDEO = 2

@@ -53,10 +53,28 @@ class ElemBase(TIMStruct, tag_field="elem_type"):
 
 
 class TextElem(ElemBase, tag=int(ElemType.TEXT), rename=prefixed("text_elem_")):
+    """Text (`elem_type` 0); JSON keys are `text_elem_` + the attribute.
+
+    The one required field is `content`:
+
+        >>> encode(TextElem(content="hi"))
+        b'{"elem_type":0,"text_elem_content":"hi"}'
+    """
+
     content: str
 
 
 class ImageElem(ElemBase, tag=int(ElemType.IMAGE), rename=prefixed("image_elem_")):
+    """An image (`elem_type` 1); JSON keys are `image_elem_` + the attribute.
+
+    To send one, name a local file: it is uploaded before the message, and its id, URL, size,
+    width, height and format are filled in. A received one carries `orig_url`, `large_url` and
+    `thumb_url`.
+
+        >>> encode(ImageElem(orig_path="photo.jpg"))
+        b'{"elem_type":1,"image_elem_orig_path":"photo.jpg"}'
+    """
+
     orig_path: str | None = None
     level: UInt | None = None
     format: int | None = None
@@ -79,6 +97,14 @@ class ImageElem(ElemBase, tag=int(ElemType.IMAGE), rename=prefixed("image_elem_"
 
 
 class SoundElem(ElemBase, tag=int(ElemType.SOUND), rename=prefixed("sound_elem_")):
+    """A voice clip (`elem_type` 2); JSON keys are `sound_elem_` + the attribute.
+
+    `file_path` names a local file to upload; `file_time` is its length in seconds:
+
+        >>> encode(SoundElem(file_path="hello.m4a", file_time=3))
+        b'{"elem_type":2,"sound_elem_file_path":"hello.m4a","sound_elem_file_time":3}'
+    """
+
     file_path: str | None = None
     file_size: UInt | None = None
     file_time: UInt | None = None
@@ -90,6 +116,14 @@ class SoundElem(ElemBase, tag=int(ElemType.SOUND), rename=prefixed("sound_elem_"
 
 
 class CustomElem(ElemBase, tag=int(ElemType.CUSTOM), rename=prefixed("custom_elem_")):
+    """App-defined content (`elem_type` 3); JSON keys are `custom_elem_` + the attribute.
+
+    `data` is yours; `desc` is the text offline pushes show:
+
+        >>> encode(CustomElem(data="order:42", desc="Your order shipped"))
+        b'{"elem_type":3,"custom_elem_data":"order:42","custom_elem_desc":"Your order shipped"}'
+    """
+
     data: str | None = None
     desc: str | None = None
     ext: str | None = None
@@ -97,6 +131,14 @@ class CustomElem(ElemBase, tag=int(ElemType.CUSTOM), rename=prefixed("custom_ele
 
 
 class FileElem(ElemBase, tag=int(ElemType.FILE), rename=prefixed("file_elem_")):
+    """A file (`elem_type` 4); JSON keys are `file_elem_` + the attribute.
+
+    `file_path` names a local file to upload; a received one carries `file_id` and `url`:
+
+        >>> encode(FileElem(file_path="report.pdf", file_name="Q3 report.pdf"))
+        b'{"elem_type":4,"file_elem_file_path":"report.pdf","file_elem_file_name":"Q3 report.pdf"}'
+    """
+
     file_path: str | None = None
     file_name: str | None = None
     file_size: UInt | None = None
@@ -129,11 +171,27 @@ class GroupTipsElem(ElemBase, tag=int(ElemType.GROUP_TIPS), rename=prefixed("gro
 
 
 class FaceElem(ElemBase, tag=int(ElemType.FACE), rename=prefixed("face_elem_")):
+    """An emoticon (`elem_type` 6); JSON keys are `face_elem_` + the attribute.
+
+    `index` picks it from your app's set; `buf` may carry extra data:
+
+        >>> encode(FaceElem(index=3))
+        b'{"elem_type":6,"face_elem_index":3}'
+    """
+
     index: int
     buf: str | None = None
 
 
 class LocationElem(ElemBase, tag=int(ElemType.LOCATION), rename=prefixed("location_elem_")):
+    """A place (`elem_type` 7); JSON keys are `location_elem_` + the attribute.
+
+    Coordinates are degrees:
+
+        >>> encode(LocationElem(desc="Office", longitude=113.94, latitude=22.54))
+        b'{"elem_type":7,"location_elem_desc":"Office","location_elem_longitude":113.94,"location_elem_latitude":22.54}'
+    """
+
     desc: str | None = None
     longitude: float | None = None
     latitude: float | None = None
@@ -158,6 +216,14 @@ class GroupReportElem(ElemBase, tag=int(ElemType.GROUP_REPORT), rename=prefixed(
 
 
 class VideoElem(ElemBase, tag=int(ElemType.VIDEO), rename=prefixed("video_elem_")):
+    """A video and its thumbnail (`elem_type` 9); JSON keys are `video_elem_` + the attribute.
+
+    `video_path` and `image_path` (the thumbnail) name local files; both are uploaded:
+
+        >>> encode(VideoElem(video_path="clip.mp4", image_path="clip.jpg"))
+        b'{"elem_type":9,"video_elem_video_path":"clip.mp4","video_elem_image_path":"clip.jpg"}'
+    """
+
     video_type: str | None = None
     video_size: UInt | None = None
     video_duration: UInt | None = None
@@ -190,6 +256,14 @@ class ProfileChangeElem(ElemBase, tag=int(ElemType.PROFILE_CHANGE)):
 
 
 class MergeElem(ElemBase, tag=int(ElemType.MERGE), rename=prefixed("merge_elem_")):
+    """Forwarded messages merged into one (`elem_type` 12); JSON keys are `merge_elem_` + the attribute.
+
+    `message_array` holds the messages, `title` and `abstract_array` what a chat list shows:
+
+        >>> encode(MergeElem(title="Chat history", abstract_array=["bob: hi"]))
+        b'{"elem_type":12,"merge_elem_title":"Chat history","merge_elem_abstract_array":["bob: hi"]}'
+    """
+
     title: str | None = None
     abstract_array: list[str] | None = None
     compatible_text: str | None = None
@@ -230,6 +304,8 @@ SENDABLE_ELEM_TYPES: tuple[type[ElemBase], ...] = (
 
 
 class UserProfile(TIMStruct, rename=prefixed("user_profile_")):
+    """A user's profile, as received in `Message.sender_profile`; JSON keys `user_profile_*`."""
+
     identifier: str | None = None
     nick_name: str | None = None
     gender: UInt | None = None
@@ -246,12 +322,16 @@ class UserProfile(TIMStruct, rename=prefixed("user_profile_")):
 
 
 class IosOfflinePushConfig(TIMStruct, rename=prefixed("ios_offline_push_config_")):
+    """iOS offline push options; JSON keys `ios_offline_push_config_*`."""
+
     title: str | None = None
     sound: str | None = None
     ignore_badge: bool | None = None
 
 
 class AndroidOfflinePushConfig(TIMStruct, rename=prefixed("android_offline_push_config_")):
+    """Android offline push options; JSON keys `android_offline_push_config_*`."""
+
     title: str | None = None
     sound: str | None = None
     notify_mode: UInt | None = None
@@ -259,6 +339,9 @@ class AndroidOfflinePushConfig(TIMStruct, rename=prefixed("android_offline_push_
 
 
 class OfflinePushConfig(TIMStruct, rename=prefixed("offline_push_config_")):
+    """How a message shows as an offline push (`Message.offline_push_config`); JSON keys
+    `offline_push_config_*`."""
+
     desc: str | None = None
     ext: str | None = None
     flag: UInt | None = None
@@ -269,8 +352,16 @@ class OfflinePushConfig(TIMStruct, rename=prefixed("offline_push_config_")):
 class Message(TIMStruct, rename=prefixed("message_")):
     """A C SDK message; see TIM-PROTOCOL.md §1.5 for every key.
 
-    >>> Message(elem_array=[TextElem(content="hello")], sender="user1")
-    Message(elem_array=[TextElem(content='hello')], sender='user1')
+    JSON keys are `message_` + the attribute; unset fields stay out of the JSON:
+
+        >>> msg = Message(elem_array=[TextElem(content="hello")], sender="user1")
+        >>> msg
+        Message(elem_array=[TextElem(content='hello')], sender='user1')
+        >>> encode(msg)
+        b'{"message_elem_array":[{"elem_type":0,"text_elem_content":"hello"}],"message_sender":"user1"}'
+
+    Operations fill in the rest: `send_new_msg` returns it with `conv_id`, `seq`, `rand`,
+    `server_time`, `msg_id` (TIM's MsgKey) and `status`.
     """
 
     elem_array: list[Elem] = msgspec.field(default_factory=list)
