@@ -231,7 +231,7 @@ class FaultProxy:
 
     async def _relay_one(self, exchange: _Exchange) -> bool:
         """Relay one request and its answer, or inject a fault; False ends the connection."""
-        request = await _read_message(exchange.reader, is_request=True)
+        request = await _read_message(exchange.reader)
         if request is None:
             return False
         self._counters.requests += 1
@@ -262,7 +262,7 @@ class FaultProxy:
         up_writer.write(request)
         await up_writer.drain()
         self._counters.forwarded += 1
-        answer = await _read_message(up_reader, is_request=False)
+        answer = await _read_message(up_reader)
         if answer is None:
             raise ConnectionResetError("the server closed the connection")
         return answer
@@ -278,25 +278,26 @@ class FaultProxy:
 # --- HTTP/1.1 framing, just enough --------------------------------------------------------------
 
 
-async def _read_message(reader: asyncio.StreamReader, *, is_request: bool) -> bytes | None:
-    """One whole request or response (head and Content-Length body); None at a clean EOF."""
+async def _read_message(reader: asyncio.StreamReader) -> bytes | None:
+    """One whole request or response (head and body, by Content-Length or chunked); None at a
+    clean EOF between messages."""
     try:
         head = await reader.readuntil(_HEAD_END)
     except asyncio.IncompleteReadError as exc:
         if not exc.partial:
             return None
         raise
-    length = _content_length(head)
-    if length is None and not is_request and b"chunked" in head.lower():
+    if b"chunked" in (_header(head, b"transfer-encoding") or b"").lower():
         return head + await _read_chunked(reader)
+    length = int(_header(head, b"content-length") or 0)
     return head + (await reader.readexactly(length) if length else b"")
 
 
-def _content_length(head: bytes) -> int | None:
+def _header(head: bytes, name: bytes) -> bytes | None:
     for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value.strip())
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip()
     return None
 
 

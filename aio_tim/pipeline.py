@@ -374,6 +374,8 @@ class MessagePipeline:
         `block=False`, raise PipelineFullError). `done_codes` are errors that mean "already
         done" (e.g. 20023 already recalled): after an ambiguous attempt they prove it worked,
         so a retry answering one of them is a success.
+
+            reply = await pipeline.submit(SendMsg(...), order_key=(ConvType.C2C, "bob"))
         """
         await self._enter(block)
         op = _Op(request, done_codes)

@@ -42,7 +42,7 @@ from aio_tim.auth import UserSigCache
 from aio_tim.connection import ConnectionManager
 from aio_tim.devserver import DevServer
 from aio_tim.msg import MsgManager, SendContext
-from aio_tim.pipeline import MessagePipeline, PipelineStatistics
+from aio_tim.pipeline import MessagePipeline
 from aio_tim.protocol.msgbody import to_msg_body
 from aio_tim.protocol.openim import SendMsg
 from aio_tim.store import LocalStore
@@ -139,22 +139,25 @@ def cpu_meter() -> Iterator[list[float]]:
 
 # --- (a) send_new_msg against a bare aiohttp client ----------------------------------------------
 
+Job = Callable[[int], Awaitable[object]]
 
-async def bare_aiohttp(server: ServerInfo, count: int) -> tuple[float, float]:
-    """Post pre-encoded sendmsg bodies with aiohttp alone: (seconds, CPU seconds)."""
+
+def encoded_sends(count: int, seed: int) -> list[SendMsg]:
+    rng = random.Random(seed)
+    body = to_msg_body([TextElem(content="bench")])
+    return [
+        SendMsg(To_Account=f"p{n % PEERS}", From_Account="alice", MsgRandom=rng.getrandbits(32), MsgBody=body)
+        for n in range(count)
+    ]
+
+
+@contextlib.asynccontextmanager
+async def bare_aiohttp(server: ServerInfo, count: int) -> AsyncIterator[Job]:
+    """A job posting pre-encoded sendmsg bodies with aiohttp alone, to a pre-signed URL."""
     signer = UserSigCache(server.sdk_app_id, server.secret_key, server.admin)
     query = f"sdkappid={server.sdk_app_id}&identifier={server.admin}&usersig={signer.current()}"
     url = f"{server.url}/v4/openim/sendmsg?{query}&random=1&contenttype=json"
-    rng = random.Random(7)
-    body = to_msg_body([TextElem(content="bench")])
-    bodies = [
-        msgspec.json.encode(
-            SendMsg(
-                To_Account=f"p{n % PEERS}", From_Account="alice", MsgRandom=rng.getrandbits(32), MsgBody=body
-            )
-        )
-        for n in range(count)
-    ]
+    bodies = [msgspec.json.encode(request) for request in encoded_sends(count, seed=7)]
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     headers = {"Content-Type": "application/json"}
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
@@ -163,62 +166,60 @@ async def bare_aiohttp(server: ServerInfo, count: int) -> tuple[float, float]:
             async with session.post(url, data=bodies[n]) as response:
                 await response.read()
 
-        with cpu_meter() as cpu:
-            seconds = await run_workers(count, CONCURRENCY, post)
-    return seconds, cpu[0]
+        yield post
 
 
-async def ours(server: ServerInfo, count: int) -> tuple[float, float, PipelineStatistics]:
-    """The same sends with `send_new_msg`: (seconds, CPU seconds, statistics)."""
-    async with sender(server, limits=None) as s:
-        messages = [text("bench") for _ in range(count)]
-
-        async def send(n: int) -> None:
-            await s.msg.send_new_msg(f"p{n % PEERS}", ConvType.C2C, messages[n])
-
-        await run_workers(200, CONCURRENCY, send)  # warm up: connections, caches, counters
-        with cpu_meter() as cpu:
-            seconds = await run_workers(count, CONCURRENCY, send)
-        return seconds, cpu[0], s.pipeline.statistics()
+def pipeline_job(s: Sender, count: int) -> Job:
+    """The same sends as SendMsg requests through pipeline and connection: no local store."""
+    requests = encoded_sends(count, seed=9)
+    return lambda n: s.pipeline.submit(requests[n], order_key=requests[n].To_Account)
 
 
-async def pipeline_only(server: ServerInfo, count: int) -> tuple[float, float]:
-    """The same sends as SendMsg requests through pipeline and connection, no local store."""
-    rng = random.Random(9)
-    body = to_msg_body([TextElem(content="bench")])
-    requests = [
-        SendMsg(To_Account=f"p{n % PEERS}", From_Account="alice", MsgRandom=rng.getrandbits(32), MsgBody=body)
-        for n in range(count + 200)
-    ]
-    async with sender(server, limits=None) as s:
-
-        async def submit(n: int) -> None:
-            await s.pipeline.submit(requests[n], order_key=requests[n].To_Account)
-
-        await run_workers(200, CONCURRENCY, lambda n: submit(count + n))
-        with cpu_meter() as cpu:
-            seconds = await run_workers(count, CONCURRENCY, submit)
-    return seconds, cpu[0]
+def send_new_msg_job(s: Sender, count: int) -> Job:
+    """The same sends with `send_new_msg`: validation, keys fixed once, the local store, the pipeline."""
+    messages = [text("bench") for _ in range(count)]
+    return lambda n: s.msg.send_new_msg(f"p{n % PEERS}", ConvType.C2C, messages[n])
 
 
-async def part_a(count: int) -> None:
-    print(f"(a) {count:,} C2C sends, concurrency {CONCURRENCY}, dev server limits off, own process")
+async def interleaved(jobs: dict[str, Job], count: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """Run each job `count` times, in `rounds` alternating slices so that a machine whose load
+    drifts treats them alike; (seconds, CPU seconds) per job."""
+    totals = dict.fromkeys(jobs, (0.0, 0.0))
+    per_round = count // rounds
+    for round_ in range(rounds):
+        for name, job in jobs.items():
+            offset = 300 + round_ * per_round  # the first 300 warmed up
+
+            def numbered(n: int, job: Job = job, offset: int = offset) -> Awaitable[object]:
+                return job(offset + n)
+
+            with cpu_meter() as cpu:
+                seconds = await run_workers(per_round, CONCURRENCY, numbered)
+            totals[name] = (totals[name][0] + seconds, totals[name][1] + cpu[0])
+    return totals
+
+
+async def part_a(count: int, rounds: int = 5) -> None:
+    print(
+        f"(a) {count:,} C2C sends each, concurrency {CONCURRENCY}, dev server (limits off) in its own process"
+    )
+    size = count + 300
     with server_process(enforce_limits=False) as server:
-        await bare_aiohttp(server, 500)  # warm up the server's caches and accounts
-        raw_s, raw_cpu = await bare_aiohttp(server, count)
-    with server_process(enforce_limits=False) as server:
-        pipe_s, pipe_cpu = await pipeline_only(server, count)
-    with server_process(enforce_limits=False) as server:
-        our_s, our_cpu, stats = await ours(server, count)
-    raw_rate, pipe_rate, our_rate = count / raw_s, count / pipe_s, count / our_s
-    for name, rate, cpu in [
-        ("bare aiohttp   ", raw_rate, raw_cpu),
-        ("pipeline.submit", pipe_rate, pipe_cpu),
-        ("send_new_msg   ", our_rate, our_cpu),
-    ]:
-        micros = cpu / count * 1e6
-        print(f"    {name}: {rate:8,.0f} msg/s ({rate / raw_rate:.2f}x)   client CPU {micros:5.0f} µs/msg")
-    print(f"    send_new_msg ratio {our_rate / raw_rate:.2f}x (goal >= 0.85x); retried={stats.retried}")
+        async with bare_aiohttp(server, size) as bare, sender(server, limits=None) as s:
+            jobs = {
+                "bare aiohttp   ": bare,
+                "pipeline.submit": pipeline_job(s, size),
+                "send_new_msg   ": send_new_msg_job(s, size),
+            }
+            for job in jobs.values():
+                await run_workers(300, CONCURRENCY, job)  # warm up: connections, accounts, caches
+            totals = await interleaved(jobs, count, rounds)
+            retried = s.pipeline.statistics().retried
+    bare_rate = count / totals["bare aiohttp   "][0]
+    for name, (seconds, cpu) in totals.items():
+        rate, micros = count / seconds, cpu / count * 1e6
+        print(f"    {name}: {rate:8,.0f} msg/s ({rate / bare_rate:.2f}x)   client CPU {micros:5.0f} µs/msg")
+    print(f"    goal: send_new_msg >= 0.85x of bare aiohttp; retried={retried}")
     print("    (pipeline.submit: the same requests without the local store that send_new_msg writes)")
 
 
@@ -316,7 +317,7 @@ async def part_d(count: int) -> None:
             during = rss_mib()
             unfinished = await s.pipeline.aclose(timeout=0)
             await asyncio.gather(*tasks, return_exceptions=True)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # includes failing them all at close
     print(
         f"    queued        : {stats.queued:,} (peak {stats.peak_queued:,}), in flight {stats.in_flight}, "
         f"sent {stats.sent}, unfinished at close {unfinished:,}"

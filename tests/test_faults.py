@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+import msgspec
 import pytest
 
 from aio_tim import ConvType, Message, TextElem
@@ -205,6 +207,22 @@ async def test_refused_connections_are_not_sent_and_the_port_reopens() -> None:
         await conn.call(sends[3])
         assert proxy.counters.refusals == 1 and not proxy.refusing
         assert len(await roaming(server, "p0")) == 3
+
+
+async def test_a_chunked_request_passes_through_intact() -> None:
+    """A streamed (chunked) request body is relayed whole: the server stores the message."""
+    async with dedup_server_behind_proxy() as (server, proxy), connection_to(server, proxy.url) as conn:
+        body = msgspec.json.encode(fixed_sends(1, peers=1)[0])
+
+        async def pieces() -> AsyncIterator[bytes]:
+            for start in range(0, len(body), 7):
+                yield body[start : start + 7]
+
+        url = conn.signed_url("v4/openim/sendmsg")
+        async with aiohttp.ClientSession() as session, session.post(url, data=pieces()) as response:
+            reply = await response.json()
+        assert reply["ActionStatus"] == "OK", reply
+        assert len(await roaming(server, "p0")) == 1 and proxy.counters.forwarded == 1
 
 
 # --- nothing lost, nothing duplicated --------------------------------------------------------------

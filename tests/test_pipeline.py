@@ -12,9 +12,12 @@ from collections.abc import Callable
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.client_reqrep import ConnectionKey
 
-from aio_tim.connection.errors import reply_error, status_error, transport_error
+from aio_tim.auth import UserSigCache
+from aio_tim.connection import ConnectionManager
+from aio_tim.connection.errors import parse_retry_after, reply_error, status_error, transport_error
 from aio_tim.errors import RateLimitedError, TIMError, TransportError, error_for
 from aio_tim.pipeline import (
     Failure,
@@ -488,3 +491,52 @@ async def test_rate_limited_error_keeps_its_type() -> None:
     """A throttled answer without Retry-After stays a plain RateLimitedError (retry_after absent)."""
     err = status_error(ENDPOINT, 429)
     assert type(err) is RateLimitedError and not hasattr(err, "retry_after")
+
+
+# --- Retry-After from the wire ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        (None, None),
+        ("", None),
+        ("7", 7.0),
+        (" 12 ", 12.0),
+        ("Wed, 21 Oct 2015 07:28:10 GMT", 0.0),  # in the past: no wait
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 20.0),
+        ("soon", None),
+        ("-5", None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_a_date(header: str | None, seconds: float | None) -> None:
+    """Retry-After is delta-seconds or an HTTP-date (relative to now); anything else is ignored."""
+    now = 1445412490.0  # Wed, 21 Oct 2015 07:28:10 GMT
+    assert parse_retry_after(header, clock=lambda: now) == seconds
+
+
+async def test_a_503_with_retry_after_is_waited_out(clock: VirtualClock) -> None:
+    """A proxy's 503 + Retry-After: 3 makes the pipeline wait 3 s, then the call succeeds."""
+    answers = [
+        web.Response(status=503, headers={"Retry-After": "3"}),
+        web.json_response({"ActionStatus": "OK"}),
+    ]
+
+    async def handler(request: web.Request) -> web.Response:
+        return answers.pop(0)
+
+    app = web.Application()
+    app.router.add_post("/v4/{service}/{command}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    signer = UserSigCache(1400000000, "k" * 64, "administrator")
+    try:
+        async with ConnectionManager(f"http://127.0.0.1:{port}", 1400000000, signer) as connection:
+            p = pipeline(connection.call, clock)
+            await p.submit(send())
+    finally:
+        await runner.cleanup()
+    assert clock.sleeps == [3.0] and p.statistics().throttled == 1

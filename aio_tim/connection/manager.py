@@ -14,7 +14,7 @@ import random
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeVar, cast
+from typing import Any, Final, Protocol, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -32,7 +32,9 @@ R = TypeVar("R", bound=Envelope)
 # Sent explicitly: aiohttp's `skip_auto_headers` rebuilds a header dict on every request.
 USER_AGENT: Final = "aio_tim"
 _ENCODER: Final = msgspec.json.Encoder()
-_DECODERS: dict[type[Envelope], msgspec.json.Decoder[Any]] = {}
+# What a garbled reply can raise: msgspec decodes strings lazily (invalid UTF-8 surfaces as
+# UnicodeDecodeError) and deep nesting exhausts the recursion limit.
+_GARBLED: Final = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,8 @@ class ConnectionManager:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         base = URL(self._base_url)
-        self._scheme, self._authority, self._base_path = base.scheme, base.raw_authority, base.raw_path
-        self._paths: dict[str, str] = {}  # endpoint -> URL path, built once
+        self._scheme, self._authority = base.scheme, base.raw_authority
+        self._path_prefix = base.raw_path.rstrip("/")
         self._sdk_app_id = sdk_app_id
         self._signer = signer
         self._timeouts = timeouts
@@ -148,15 +150,12 @@ class ConnectionManager:
             raise transport_error(endpoint, exc) from None
 
     def _url(self, endpoint: str) -> URL:
-        path = self._paths.get(endpoint)
-        if path is None:
-            path = self._paths[endpoint] = f"{self._base_path.rstrip('/')}/v4/{endpoint}"
-        return self._build_url(path)
+        return self._build_url(f"{self._path_prefix}/v4/{endpoint}")
 
     def signed_url(self, path: str) -> URL:
         """`base_url/path` with the admin's signed query (it holds the UserSig: never log it).
         Used by transfer/ to upload to the dev server's file service."""
-        return self._build_url(f"{self._base_path.rstrip('/')}/{path}")
+        return self._build_url(f"{self._path_prefix}/{path}")
 
     def _build_url(self, path: str) -> URL:
         # Signing costs ~12% of a loopback request, parsing a URL string ~3%: the signed query
@@ -183,18 +182,10 @@ class ConnectionManager:
         return self._session
 
 
-def _decoder(reply_type: type[R]) -> msgspec.json.Decoder[R]:
-    """One reused Decoder per reply type (msgspec's perf tip: no per-call type lookup)."""
-    decoder = _DECODERS.get(reply_type)
-    if decoder is None:
-        decoder = _DECODERS[reply_type] = msgspec.json.Decoder(reply_type)
-    return cast("msgspec.json.Decoder[R]", decoder)
-
-
 def _decode_reply(endpoint: str, raw: bytes, reply_type: type[R]) -> R:
     try:
-        return _decoder(reply_type).decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        return msgspec.json.decode(raw, type=reply_type)
+    except _GARBLED as exc:
         # A failed call may omit fields the success shape requires: read the bare envelope.
         envelope = _bare_envelope(raw)
         if envelope is not None and envelope.failed:
@@ -205,5 +196,5 @@ def _decode_reply(endpoint: str, raw: bytes, reply_type: type[R]) -> R:
 def _bare_envelope(raw: bytes) -> Envelope | None:
     try:
         return msgspec.json.decode(raw, type=Envelope)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except _GARBLED:
         return None
