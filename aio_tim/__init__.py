@@ -21,7 +21,7 @@ from .errors import (
     TransportError,
     UsageError,
 )
-from .pipeline import MessagePipeline, RetryPolicy
+from .pipeline import MessagePipeline, PipelineClosedError, PipelineFullError, RetryBudget, RetryPolicy
 from .types import (
     BatchSendParam,
     BatchSendResult,
@@ -72,7 +72,10 @@ __all__ = [
     "MsgLocator",
     "MsgStatus",
     "NotFoundError",
+    "PipelineClosedError",
+    "PipelineFullError",
     "RateLimitedError",
+    "RetryBudget",
     "RetryPolicy",
     "SoundElem",
     "TIMError",

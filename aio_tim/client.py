@@ -21,7 +21,8 @@ from .auth import UserSigCache
 from .connection import ConnectionManager, Timeouts
 from .errors import TIM_ERR_PARAM, UsageError
 from .msg import MsgManager, SendContext
-from .pipeline import MessagePipeline, RetryPolicy
+from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
+from .protocol.limits import RATE_LIMITS, Limits
 from .store import LocalStore, default_store_path
 from .transfer import TransferManager, Uploader
 from .validate import check_identifier
@@ -65,7 +66,10 @@ class Client:
             print(sent.msg_id, tim.pipeline.statistics())
 
     `timeouts` bound each HTTP attempt, `max_in_flight` the REST calls in progress at once (and
-    the connection pool), `retry` how failed calls are retried, `usersig_lifetime` the seconds
+    the connection pool), `retry` how failed calls are retried, `max_queued` how many callers may
+    wait for a slot (more wait, or get `PipelineFullError` with `block=False`), `limits` the calls per
+    second per endpoint (TIM's documented limits by default; None = unpaced), `budget` the shared
+    retry budget, `close_timeout` how long leaving `async with` drains, `usersig_lifetime` the seconds
     each minted admin UserSig lives; `uploader` stores attachments (default: the dev server's
     file service at `base_url`) and `max_transfers` bounds concurrent downloads and uploads.
     """
@@ -82,6 +86,10 @@ class Client:
         timeouts: Timeouts = Timeouts(),
         max_in_flight: int = 64,
         retry: RetryPolicy = RetryPolicy(),
+        max_queued: int = 10_000,
+        limits: Limits | None = RATE_LIMITS,
+        budget: RetryBudget | None = None,
+        close_timeout: float = 10.0,
         usersig_lifetime: int = 86400,
         store_path: str | os.PathLike[str] | None = None,
         uploader: Uploader | None = None,
@@ -106,7 +114,14 @@ class Client:
             store_path if store_path is not None else default_store_path(sdk_app_id, user_id)
         )
         """The local message store (`tim.store`): history, read marks, saved and imported messages."""
-        self._pipeline_options: dict[str, Any] = {"max_in_flight": max_in_flight, "retry": retry}
+        self._pipeline_options: dict[str, Any] = {
+            "max_in_flight": max_in_flight,
+            "retry": retry,
+            "max_queued": max_queued,
+            "limits": limits,
+            "budget": budget,
+        }
+        self._close_timeout = close_timeout
         self._pipeline: MessagePipeline | None = None
         self._msg: MsgManager | None = None
         # Downloads and uploads (`tim.transfers`); `uploader` stores attachments (default: the
@@ -131,11 +146,19 @@ class Client:
         )
         self._msg = MsgManager(context)
 
-    async def aclose(self) -> None:
-        """Cancel running transfers (they stay resumable), then close the connection and the store."""
+    async def aclose(self) -> int:
+        """Stop intake and drain the pipeline (within `close_timeout`), cancel running transfers
+        (they stay resumable), then close the connection and the store.
+
+        Returns how many operations did not finish (also logged as a WARNING); never a silent drop.
+        """
+        unfinished = 0
+        if self._pipeline is not None:
+            unfinished = await self._pipeline.aclose(self._close_timeout)  # needs the connection open
         await self.transfers.aclose()  # cancels downloads (resumable) before their session goes
         await self._connection.aclose()
         await self.store.aclose()
+        return unfinished
 
     @property
     def msg(self) -> MsgManager:

@@ -53,6 +53,8 @@ __all__ = ["LocalStore"]
 _SYNCHRONOUS: Final = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 _BUSY_TIMEOUT_MS: Final = 5000
 _FIRST_SEQ_BELOW: Final = 2**24
+_UINT32_MAX: Final = 2**32 - 1
+SEQ_BLOCK: Final = 32
 
 
 class LocalStore:
@@ -77,6 +79,8 @@ class LocalStore:
         self._rng = rng or random.Random()
         self._state = "new"
         self._lock = asyncio.Lock()
+        self._seq_lock = asyncio.Lock()
+        self._seq_blocks: dict[Conv, tuple[int, int]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -94,6 +98,7 @@ class LocalStore:
                 await db.close()
                 raise
         self._db, self._state, self._lock = db, "open", asyncio.Lock()  # a lock per opening loop
+        self._seq_lock = asyncio.Lock()
         return self
 
     async def aclose(self) -> None:
@@ -167,9 +172,7 @@ class LocalStore:
             cur = await db.executemany(sql.INSERT_IGNORE, rows)
             return cur.rowcount
 
-    async def insert_spread(
-        self, items: Sequence[tuple[Conv, Message, str | None]], *, status: int
-    ) -> int:
+    async def insert_spread(self, items: Sequence[tuple[Conv, Message, str | None]], *, status: int) -> int:
         """Like `insert_many`, for messages of many conversations (one batch send, one row per
         recipient) in one transaction; return how many were new."""
         status = check_status(status)
@@ -200,15 +203,30 @@ class LocalStore:
         return await self._update(sql.MARK_READ, (*conv, *check_key(up_to)))
 
     async def next_seq(self, conv: Conv) -> int:
-        """The conversation's next C2C MsgSeq: a persistent uint32 counter from a random start."""
+        """The conversation's next C2C MsgSeq: a persistent uint32 counter from a random start.
+
+        Seqs are reserved on disk in blocks of `SEQ_BLOCK`, so a send costs no counter write most
+        of the time; a restart skips the rest of a block (seqs must increase, not be dense).
+        """
         conv = check_conv(conv)
-        first = self._rng.randrange(1, _FIRST_SEQ_BELOW)
+        async with self._seq_lock:
+            start, limit = self._seq_blocks.get(conv, (0, 0))
+            if start >= limit:
+                start, limit = await self._reserve_seqs(conv)
+            self._seq_blocks[conv] = (start + 1, limit)
+            return start
+
+    async def _reserve_seqs(self, conv: Conv) -> tuple[int, int]:
+        """Persist the end of the next block of seqs and return it as [start, limit)."""
         async with self._write() as db:
-            await db.execute(sql.NEXT_SEQ, (*conv, first))
             async with db.execute(sql.READ_SEQ, conv) as cur:
                 row = await cur.fetchone()
-        assert row is not None  # the upsert just wrote it
-        return int(row[0])
+            start = self._rng.randrange(1, _FIRST_SEQ_BELOW) if row is None else int(row[0]) + 1
+            if start > _UINT32_MAX:
+                start = 1  # 0 would mean "the server chooses"
+            limit = min(start + SEQ_BLOCK, _UINT32_MAX + 1)
+            await db.execute(sql.SET_SEQ, (*conv, limit - 1))
+        return start, limit
 
     # --- reads -----------------------------------------------------------------------------------
 

@@ -20,8 +20,8 @@ __all__ = [
     "MARK_READ",
     "MARK_READ_ALL",
     "MSG_KEY",
-    "NEXT_SEQ",
     "READ_SEQ",
+    "SET_SEQ",
     "SET_STATUS",
     "UNREAD_COUNT",
     "UPSERT",
@@ -72,11 +72,11 @@ UNREAD_COUNT: Final = (
 )
 
 # MsgSeq is a uint32 on the wire: after 2**32 - 1 it wraps to 1 (0 means "let the server choose").
-NEXT_SEQ: Final = """
-INSERT INTO seq_counters (conv_type, conv_id, last) VALUES (?, ?, ?)
-ON CONFLICT (conv_type, conv_id) DO UPDATE SET last = CASE WHEN last >= 4294967295 THEN 1 ELSE last + 1 END
-"""
 READ_SEQ: Final = f"SELECT last FROM seq_counters WHERE {_CONV}"
+SET_SEQ: Final = """
+INSERT INTO seq_counters (conv_type, conv_id, last) VALUES (?, ?, ?)
+ON CONFLICT (conv_type, conv_id) DO UPDATE SET last = excluded.last
+"""
 
 
 @cache
