@@ -102,6 +102,8 @@ class RetryPolicy:
     `max_attempts` bounds attempts whose outcome was ambiguous (the server may have acted).
     Not-sent and throttled attempts are bounded only by `deadline`, counted from the first
     attempt: they cannot duplicate anything, and waiting them out is what loses nothing.
+
+        Client(..., retry=RetryPolicy(max_attempts=6, max_delay=2.0, deadline=30.0))
     """
 
     max_attempts: int = 4
@@ -292,6 +294,10 @@ class MessagePipeline:
     paced `limit_margin` below the ceiling, with a burst of the same size, so that no
     one-second window of the server ever sees more than the limit. Time (`clock`, `sleep`) and
     randomness (`rng`) are injectable.
+
+        async with MessagePipeline(conn.call, limits={"openim/sendmsg": 100}) as pipeline:
+            reply = await pipeline.submit(SendMsg(...), order_key=(ConvType.C2C, "bob"))
+            print(pipeline.statistics().sent)
     """
 
     def __init__(

@@ -41,7 +41,10 @@ _GARBLED: Final = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeEr
 class Timeouts:
     """Split timeouts in seconds: `connect` to open a socket, `read` without a byte (a stall),
     `total` for one attempt. `read=None` leaves stalls to `total` and saves aiohttp a timer
-    reschedule per response chunk (~8% of a loopback call's client CPU)."""
+    reschedule per response chunk (~8% of a loopback call's client CPU).
+
+        Client(..., timeouts=Timeouts(connect=2.0, read=10.0, total=20.0))
+    """
 
     connect: float = 5.0
     read: float | None = 15.0
