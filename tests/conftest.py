@@ -1,5 +1,8 @@
-"""Shared fixtures: the project's own pytest helpers, as users get them."""
+"""Shared fixtures: the project's own pytest helpers as users get them, and the operation tests'
+scenario (a dev server with group g1, clients alice and bob, one settable clock)."""
+
+from scenario import alice, bob, clock, server
 
 from aio_tim.testing import client_for, dev_server, tim
 
-__all__ = ["client_for", "dev_server", "tim"]
+__all__ = ["alice", "bob", "client_for", "clock", "dev_server", "server", "tim"]

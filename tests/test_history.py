@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
+from scenario import GROUP, Clock, text
 
-from aio_tim import Client, ConvType, GetMsgListParam, Message, MsgDeleteParam, TextElem, UsageError
-from aio_tim.devserver import DevServer
+from aio_tim import Client, ConvType, GetMsgListParam, Message, MsgDeleteParam, UsageError
 from aio_tim.store import locator_key
 from aio_tim.testing import client_for
-
-T0 = 1_700_000_000
-GROUP = "g1"
-
-
-class Clock:
-    """A settable clock shared by the dev server and its clients (keeps UserSigs valid)."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def text(content: str) -> Message:
-    return Message(elem_array=[TextElem(content=content)])
 
 
 def texts(msgs: list[Message]) -> list[str | None]:
@@ -53,30 +34,6 @@ def last_json(msg: Message) -> str:
     import msgspec
 
     return msgspec.json.encode(msg).decode()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest_asyncio.fixture
-async def server(clock: Clock) -> AsyncIterator[DevServer]:
-    async with DevServer(clock=clock) as srv:
-        await srv.create_group(GROUP, owner="alice", members=("bob",))
-        yield srv
-
-
-@pytest_asyncio.fixture
-async def alice(server: DevServer, clock: Clock) -> AsyncIterator[Client]:
-    async with client_for(server, "alice", clock=clock) as client:
-        yield client
-
-
-@pytest_asyncio.fixture
-async def bob(server: DevServer, clock: Clock) -> AsyncIterator[Client]:
-    async with client_for(server, "bob", clock=clock) as client:
-        yield client
 
 
 async def send_all(sender: Client, kind: str, count: int, clock: Clock, per_second: int) -> list[Message]:

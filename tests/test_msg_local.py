@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 import pytest_asyncio
+from scenario import GROUP, T0, Clock, text
 
 from aio_tim import (
     Client,
@@ -24,24 +25,8 @@ from aio_tim.devserver import DevServer
 from aio_tim.store import locator_key
 from aio_tim.testing import client_for
 
-T0 = 1_700_000_000
-GROUP = "g1"
 C2C = ("bob", ConvType.C2C)
 GRP = (GROUP, ConvType.GROUP)
-
-
-class Clock:
-    """A settable clock shared by the dev server and its clients (keeps UserSigs valid)."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def text(content: str, **fields: object) -> Message:
-    return Message(elem_array=[TextElem(content=content)], **fields)  # type: ignore[arg-type]
 
 
 def texts(msgs: list[Message]) -> list[str | None]:
@@ -61,30 +46,6 @@ def history(i: int, *, sender: str = "alice", seq: int | None = None) -> Message
         seq=seq if seq is not None else 500 + i,
         rand=7000 + i,
     )
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest_asyncio.fixture
-async def server(clock: Clock) -> AsyncIterator[DevServer]:
-    async with DevServer(clock=clock) as srv:
-        await srv.create_group(GROUP, owner="alice", members=("bob",))
-        yield srv
-
-
-@pytest_asyncio.fixture
-async def alice(server: DevServer, clock: Clock) -> AsyncIterator[Client]:
-    async with client_for(server, "alice", clock=clock) as client:
-        yield client
-
-
-@pytest_asyncio.fixture
-async def bob(server: DevServer, clock: Clock) -> AsyncIterator[Client]:
-    async with client_for(server, "bob", clock=clock) as client:
-        yield client
 
 
 @pytest_asyncio.fixture

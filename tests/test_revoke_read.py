@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import msgspec
 import pytest
-import pytest_asyncio
+from scenario import GROUP, T0, Clock, text
 
 from aio_tim import (
     Client,
@@ -19,55 +17,14 @@ from aio_tim import (
     TextElem,
     UsageError,
 )
-from aio_tim.devserver import DevServer
 from aio_tim.protocol.openim import GetC2CUnreadMsgNum, GetC2CUnreadMsgNumResponse
 from aio_tim.testing import client_for
 
-T0 = 1_700_000_000
-GROUP = "g1"
 REVOKED = MsgStatus.REVOKED
-
-
-class Clock:
-    """A settable clock; share one between the dev server and a client to keep UserSigs valid."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def text(content: str) -> Message:
-    return Message(elem_array=[TextElem(content=content)])
 
 
 def locator(msg: Message, *, revoked: bool = False) -> MsgLocator:
     return MsgLocator(time=msg.server_time, seq=msg.seq, rand=msg.rand, is_revoked=revoked)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest_asyncio.fixture
-async def server(clock: Clock) -> AsyncIterator[DevServer]:
-    async with DevServer(clock=clock) as srv:
-        await srv.create_group(GROUP, owner="alice", members=("bob",))
-        yield srv
-
-
-@pytest_asyncio.fixture
-async def alice(server: DevServer, clock: Clock) -> AsyncIterator[Client]:
-    async with client_for(server, "alice", clock=clock) as client:
-        yield client
-
-
-@pytest_asyncio.fixture
-async def bob(server: DevServer, clock: Clock) -> AsyncIterator[Client]:
-    async with client_for(server, "bob", clock=clock) as client:
-        yield client
 
 
 # (conversation as alice sees it, as bob sees it)
