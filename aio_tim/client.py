@@ -21,6 +21,7 @@ from .auth import UserSigCache
 from .connection import ConnectionManager, Timeouts
 from .errors import TIM_ERR_PARAM, UsageError
 from .msg import MsgManager, SendContext
+from .outbox import Outbox
 from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
 from .protocol.limits import RATE_LIMITS, Limits
 from .store import LocalStore, default_store_path
@@ -72,6 +73,8 @@ class Client:
     retry budget, `close_timeout` how long leaving `async with` drains, `usersig_lifetime` the seconds
     each minted admin UserSig lives; `uploader` stores attachments (default: the dev server's
     file service at `base_url`) and `max_transfers` bounds concurrent downloads and uploads.
+    `outbox=True` turns on the durable outbox (`tim.msg.enqueue_new_msg`, see `aio_tim.outbox`);
+    it needs a file store (not `":memory:"`).
     """
 
     def __init__(
@@ -96,6 +99,7 @@ class Client:
         max_transfers: int = 4,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        outbox: bool = False,
     ) -> None:
         if isinstance(sdk_app_id, bool) or not isinstance(sdk_app_id, int) or sdk_app_id <= 0:
             raise UsageError(TIM_ERR_PARAM, f"sdk_app_id must be a positive int, not {sdk_app_id!r}")
@@ -110,9 +114,10 @@ class Client:
             base_url, sdk_app_id, signer, timeouts=timeouts, max_connections=max_in_flight,
             rng=self._rng,
         )  # fmt: skip
-        self.store = LocalStore(
-            store_path if store_path is not None else default_store_path(sdk_app_id, user_id)
-        )
+        path = store_path if store_path is not None else default_store_path(sdk_app_id, user_id)
+        if outbox and os.fspath(path) in ("", ":memory:"):
+            raise UsageError(TIM_ERR_PARAM, "outbox=True needs a file store_path, not an in-memory store")
+        self.store = LocalStore(path)
         """The local message store (`tim.store`): history, read marks, saved and imported messages."""
         self._pipeline_options: dict[str, Any] = {
             "max_in_flight": max_in_flight,
@@ -124,6 +129,8 @@ class Client:
         self._close_timeout = close_timeout
         self._pipeline: MessagePipeline | None = None
         self._msg: MsgManager | None = None
+        self._outbox_enabled = outbox
+        self._outbox: Outbox | None = None
         # Downloads and uploads (`tim.transfers`); `uploader` stores attachments (default: the
         # dev server's file service at base_url), at most `max_transfers` at a time.
         self.transfers = TransferManager(self._connection, uploader=uploader, max_transfers=max_transfers)
@@ -141,20 +148,35 @@ class Client:
         await self.store.open()
         await self._connection.open()
         self._pipeline = MessagePipeline(self._connection.call, rng=self._rng, **self._pipeline_options)
+        outbox = Outbox(self.store) if self._outbox_enabled else None
         context = SendContext(
-            self.user_id, self._pipeline, self.store, self._clock, self._rng, transfers=self.transfers
-        )
+            self.user_id, self._pipeline, self.store, self._clock, self._rng, transfers=self.transfers,
+            outbox=outbox,
+        )  # fmt: skip
         self._msg = MsgManager(context)
+        if outbox is not None:
+            await outbox.start(self._msg._deliver)  # requeues rows a crash left inflight
+            self._outbox = outbox
 
     async def aclose(self) -> int:
         """Stop intake and drain the pipeline (within `close_timeout`), cancel running transfers
         (they stay resumable), then close the connection and the store.
 
+        With the outbox, intake stops first and the drainer works within `close_timeout` too; rows
+        it did not finish stay queued for the next start and are counted in the result.
+
         Returns how many operations did not finish (also logged as a WARNING); never a silent drop.
         """
         unfinished = 0
+        if self._outbox is not None:
+            outbox, self._outbox = self._outbox, None
+            started = time.monotonic()
+            unfinished += await outbox.aclose(self._close_timeout)
+            remaining = max(0.0, self._close_timeout - (time.monotonic() - started))
+        else:
+            remaining = self._close_timeout
         if self._pipeline is not None:
-            unfinished = await self._pipeline.aclose(self._close_timeout)  # needs the connection open
+            unfinished += await self._pipeline.aclose(remaining)  # needs the connection open
         await self.transfers.aclose()  # cancels downloads (resumable) before their session goes
         await self._connection.aclose()
         await self.store.aclose()
@@ -166,6 +188,16 @@ class Client:
         if self._msg is None or self._connection.closed:
             raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
         return self._msg
+
+    async def outbox_statistics(self) -> dict[str, int]:
+        """Outbox rows per state (`Client(outbox=True)`): queued, inflight, sent, failed.
+
+        counts = await tim.outbox_statistics()
+        assert counts["queued"] + counts["inflight"] == 0  # everything acknowledged went out
+        """
+        if self._outbox is None:
+            raise UsageError(TIM_ERR_PARAM, "outbox_statistics needs an open Client(outbox=True)")
+        return await self._outbox.statistics()
 
     @property
     def pipeline(self) -> MessagePipeline:

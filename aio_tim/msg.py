@@ -23,6 +23,7 @@ import msgspec
 
 from .errors import TIM_ERR_PARAM, NotFoundError, TIMError, UsageError, error_for
 from .history import Roaming
+from .outbox import Outbox
 from .pipeline import MessagePipeline
 from .protocol import Request
 from .protocol.group import (
@@ -87,6 +88,7 @@ class SendContext:
     clock: Callable[[], float]
     rng: random.Random
     transfers: TransferManager | None = None
+    outbox: Outbox | None = None
 
 
 class MsgManager:
@@ -138,6 +140,45 @@ class MsgManager:
         return await self._store.save(
             (conv, conv_id), sent, status=int(MsgStatus.SEND_SUCC), msg_key=sent.msg_id
         )
+
+    async def enqueue_new_msg(self, conv_id: str, conv_type: int, msg: Any) -> Message:
+        """Queue `msg` in the durable outbox (`Client(outbox=True)`); returns once it is committed.
+
+        Validated like `send_new_msg`, with its idempotency keys (rand, seq, client time) fixed;
+        the return is the acknowledgement: the message is on disk (status Sending) before any
+        network I/O (local files its elements name are uploaded first, as `send_new_msg` does).
+        The client's drainer then sends it, in order within its conversation, resending it with the
+        same keys after a failure, a close or a crash; the sent message lands in the store as
+        `send_new_msg` saves it. `await tim.outbox_statistics()` counts the rows per state.
+
+            queued = await tim.msg.enqueue_new_msg("bob", ConvType.C2C,
+                                                   Message(elem_array=[TextElem(content="hi")]))
+            assert queued.status == MsgStatus.SENDING
+        """
+        if self._ctx.outbox is None:
+            raise UsageError(TIM_ERR_PARAM, "enqueue_new_msg needs Client(outbox=True)")
+        conv = check_conversation(conv_id, conv_type)
+        outgoing = coerce(msg, Message, what="json_msg_param")
+        if self._ctx.transfers is not None:  # local files named in elements go up first
+            outgoing = await self._ctx.transfers.upload_attachments(outgoing)
+        message = await self._outgoing(outgoing, (conv, conv_id))
+        message = msgspec.structs.replace(message, conv_id=conv_id, conv_type=int(conv))
+        await self._ctx.outbox.enqueue((int(conv), conv_id), message)
+        return message
+
+    async def _deliver(self, conv: Conv, message: Message) -> tuple[Message, str | None]:
+        """Send one outbox row's message with its fixed keys: the sent message and its MsgKey."""
+        conv_type, conv_id = ConvType(conv[0]), conv[1]
+        sender = message.sender or ""
+        request: Request = (
+            c2c_send_request(conv_id, sender, message)
+            if conv_type is ConvType.C2C
+            else group_send_request(conv_id, sender, message)
+        )
+        reply = await self._ctx.pipeline.submit(request, order_key=(conv_type, conv_id))
+        assert isinstance(reply, SendMsgResponse | SendGroupMsgResponse)
+        sent = sent_message(message, conv_id, conv_type, reply)
+        return sent, sent.msg_id
 
     async def batch_send(self, param: Any) -> list[BatchSendResult]:
         """`TIMMsgBatchSend`: one C2C message to many identifiers, a result per identifier.

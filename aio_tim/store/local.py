@@ -30,7 +30,9 @@ from typing import Any, Final, Self
 import aiosqlite
 
 from ..errors import TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, UsageError
-from ..types import Message, MsgLocator
+from ..types import Message, MsgLocator, encode
+from ..types._base import decoder_for
+from . import outbox as outbox_sql
 from . import sql
 from .errors import storage_errors
 from .rows import (
@@ -55,6 +57,7 @@ _BUSY_TIMEOUT_MS: Final = 5000
 _FIRST_SEQ_BELOW: Final = 2**24
 _UINT32_MAX: Final = 2**32 - 1
 SEQ_BLOCK: Final = 32
+_MESSAGE_DECODER: Final = decoder_for(Message)
 
 
 class LocalStore:
@@ -227,6 +230,57 @@ class LocalStore:
             limit = min(start + SEQ_BLOCK, _UINT32_MAX + 1)
             await db.execute(sql.SET_SEQ, (*conv, limit - 1))
         return start, limit
+
+    # --- the outbox (Client(outbox=True)) ----------------------------------------------------------
+
+    async def outbox_add(self, conv: Conv, msg: Message) -> int:
+        """Commit `msg` (keys already fixed) as a queued outbox row; return its id once committed."""
+        conv, now = check_conv(conv), self._now()
+        async with self._write() as db:
+            cur = await db.execute(outbox_sql.INSERT, (*conv, encode(msg), now, now))
+            row_id = cur.lastrowid
+        assert row_id is not None
+        return row_id
+
+    async def outbox_claim(self, limit: int) -> list[tuple[int, Conv, Message]]:
+        """Mark up to `limit` of the oldest queued rows inflight; return them in id order."""
+        async with self._write() as db:
+            rows = await db.execute_fetchall(outbox_sql.CLAIM, (self._now(), limit))
+        claimed = [(int(r[0]), (int(r[1]), str(r[2])), _MESSAGE_DECODER.decode(r[3])) for r in rows]
+        return sorted(claimed, key=lambda row: row[0])
+
+    async def outbox_sent(
+        self, row_id: int, conv: Conv, sent: Message, *, status: int, msg_key: str | None
+    ) -> None:
+        """In one transaction: the row is sent and `sent` is saved in the messages table."""
+        conv, status, now = check_conv(conv), check_status(status), self._now()
+        async with self._write() as db:
+            await db.execute(sql.UPSERT, row_of(conv, stamp(sent, conv, status, now), msg_key))
+            await db.execute(outbox_sql.SET_STATE, (outbox_sql.SENT, None, None, now, row_id))
+
+    async def outbox_failed(
+        self, row_id: int, conv: Conv, msg: Message, *, status: int, code: int, desc: str
+    ) -> None:
+        """In one transaction: the row failed (keeping `code` and `desc`) and `msg` is saved as failed."""
+        conv, status, now = check_conv(conv), check_status(status), self._now()
+        async with self._write() as db:
+            await db.execute(sql.UPSERT, row_of(conv, stamp(msg, conv, status, now), None))
+            await db.execute(outbox_sql.SET_STATE, (outbox_sql.FAILED, code, desc, now, row_id))
+
+    async def outbox_requeue(self, row_ids: Sequence[int] | None = None) -> int:
+        """Put inflight rows back in the queue (`None`: all of them, as after a crash); return how many."""
+        now = self._now()
+        async with self._write() as db:
+            if row_ids is None:
+                return (await db.execute(outbox_sql.REQUEUE_INFLIGHT, (now,))).rowcount
+            cur = await db.executemany(outbox_sql.REQUEUE, [(now, row_id) for row_id in row_ids])
+            return cur.rowcount
+
+    async def outbox_counts(self) -> dict[str, int]:
+        """How many outbox rows are in each state (every state is present, 0 if none)."""
+        async with self._read() as db:
+            rows = await db.execute_fetchall(outbox_sql.COUNTS)
+        return {state: 0 for state in outbox_sql.STATES} | {str(r[0]): int(r[1]) for r in rows}
 
     # --- reads -----------------------------------------------------------------------------------
 

@@ -52,6 +52,22 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """
     CREATE INDEX messages_tombstones ON messages (conv_type, conv_id) WHERE status = 4;
     """,
+    # 3: the durable outbox (`Client(outbox=True)`): a send is committed here before it is
+    # acknowledged; rows go queued -> inflight -> sent | failed, in id order per conversation.
+    """
+    CREATE TABLE outbox (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,  -- enqueue order; never reused
+        conv_type  INTEGER NOT NULL,
+        conv_id    TEXT    NOT NULL,
+        state      TEXT    NOT NULL,                   -- queued, inflight, sent, failed
+        json       BLOB    NOT NULL,                   -- the Message with its idempotency keys fixed
+        error_code INTEGER,
+        error_desc TEXT,
+        created    INTEGER NOT NULL,
+        updated    INTEGER NOT NULL
+    );
+    CREATE INDEX outbox_by_state ON outbox (state, id);
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

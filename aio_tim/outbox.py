@@ -1,0 +1,166 @@
+"""The durable outbox (`Client(outbox=True)`): sends committed to the local store before they are
+acknowledged, delivered by a background drainer that survives crashes and restarts.
+
+    async with Client(..., store_path="alice.sqlite3", outbox=True) as tim:
+        queued = await tim.msg.enqueue_new_msg("bob", ConvType.C2C, msg)  # committed: acknowledged
+        print(await tim.outbox_statistics())  # {"queued": 1, "inflight": 0, "sent": 0, "failed": 0}
+
+Rows go queued → inflight → sent (the sent message is saved in the messages table in the same
+transaction) or failed (a fatal error; its code and description stay in the row). Each row carries
+the message with its idempotency keys (MsgRandom, MsgSeq, client time) fixed when it was queued, so
+a resend after a retry, a close or a crash repeats them and a deduping server keeps one copy. Rows
+of one conversation are sent in the order they were queued.
+
+On open, rows left inflight (the process died mid-send) go back to queued and are resent. Closing
+stops intake, lets the drainer work for up to the close timeout, and reports the rows left; they
+stay queued for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from .errors import TIM_ERR_PARAM, TIMError, UsageError
+from .pipeline import Failure, PipelineClosedError, classify
+from .store import Conv, LocalStore
+from .types import Message, MsgStatus
+
+__all__ = ["Outbox", "OutboxClosedError"]
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH: Final = 256
+RETRY_PAUSE: Final = 0.5  # first pause after a transient failure; doubles up to RETRY_PAUSE_MAX
+RETRY_PAUSE_MAX: Final = 30.0
+
+Deliver = Callable[[Conv, Message], Awaitable[tuple[Message, str | None]]]
+"""Send one queued message; return the sent message and its MsgKey (raises TIMError)."""
+
+
+class OutboxClosedError(UsageError):
+    """The outbox is closing or closed: nothing more is accepted (nothing queued is dropped)."""
+
+
+class Outbox:
+    """The drainer of the store's outbox table. The Client builds, starts and closes it."""
+
+    def __init__(self, store: LocalStore, *, batch: int = CLAIM_BATCH) -> None:
+        self._store = store
+        self._batch = batch
+        self._deliver: Deliver | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._pause = 0.0
+        self.resumed = 0
+        """Rows found inflight at start (left by a crash) and put back in the queue."""
+
+    async def start(self, deliver: Deliver) -> None:
+        """Requeue rows a crash left inflight and start draining (queued rows are resumed)."""
+        self._deliver = deliver
+        self.resumed = await self._store.outbox_requeue()
+        if self.resumed:
+            log.warning("outbox: %d rows left inflight are queued again", self.resumed)
+        self._task = asyncio.create_task(self._run(), name="aio_tim outbox drainer")
+
+    async def enqueue(self, conv: Conv, message: Message) -> int:
+        """Commit `message` (keys fixed) as a queued row and wake the drainer; return the row id."""
+        if self._closing or self._task is None:
+            raise OutboxClosedError(TIM_ERR_PARAM, "the outbox is closed: nothing more is accepted")
+        # No await between the check and the store's (FIFO) lock: an enqueue accepted before a
+        # close commits before aclose() counts the rows left.
+        row_id = await self._store.outbox_add(conv, message)
+        self._wake.set()
+        return row_id
+
+    async def statistics(self) -> dict[str, int]:
+        """Rows per state: `{"queued": .., "inflight": .., "sent": .., "failed": ..}`."""
+        return await self._store.outbox_counts()
+
+    async def wait_idle(self, poll: float = 0.05) -> None:
+        """Wait until no row is queued or inflight (a test helper; polls the store)."""
+        while True:
+            counts = await self._store.outbox_counts()
+            if not counts["queued"] and not counts["inflight"]:
+                return
+            await asyncio.sleep(poll)
+
+    # `timeout` is a drain budget that ends in a count, not a cancel scope: ASYNC109 does not apply.
+    async def aclose(self, timeout: float) -> int:  # noqa: ASYNC109
+        """Stop intake, let the drainer work for up to `timeout` seconds, then stop it; return how
+        many rows are left unfinished (queued again for the next start; logged as a WARNING)."""
+        self._closing = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is None:
+            return 0
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        elif not task.cancelled() and task.exception() is not None:
+            log.error("outbox drainer failed", exc_info=task.exception())
+        await self._store.outbox_requeue()  # rows cut off mid-send wait for the next start
+        counts = await self._store.outbox_counts()
+        unfinished = counts["queued"] + counts["inflight"]
+        if unfinished:
+            log.warning("outbox closed with %d rows unfinished (kept queued)", unfinished)
+        return unfinished
+
+    # --- draining --------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                rows = await self._store.outbox_claim(self._batch)
+                if not rows:
+                    if self._closing:
+                        return
+                    await self._wake.wait()
+                    continue
+                await self._send_rows(rows)
+            except Exception:  # e.g. a storage error: rows stay queued/inflight, never dropped
+                log.exception("outbox drainer: an error; retrying after a pause")
+                await self._store.outbox_requeue()
+                await asyncio.sleep(RETRY_PAUSE_MAX if not self._closing else 0)
+                if self._closing:
+                    return
+
+    async def _send_rows(self, rows: list[tuple[int, Conv, Message]]) -> None:
+        """Send claimed rows: conversations side by side, each one's rows in order."""
+        lanes: dict[Conv, list[tuple[int, Message]]] = {}
+        for row_id, conv, message in rows:
+            lanes.setdefault(conv, []).append((row_id, message))
+        results = await asyncio.gather(*(self._send_lane(conv, lane) for conv, lane in lanes.items()))
+        if all(results):
+            self._pause = 0.0
+            return
+        # A transient failure outlived the pipeline's retries (e.g. the server is down): pause.
+        self._pause = min(max(self._pause * 2, RETRY_PAUSE), RETRY_PAUSE_MAX)
+        await asyncio.sleep(self._pause)
+
+    async def _send_lane(self, conv: Conv, lane: list[tuple[int, Message]]) -> bool:
+        """Send one conversation's rows in order; on a transient failure requeue the rest, return False."""
+        assert self._deliver is not None
+        for index, (row_id, message) in enumerate(lane):
+            try:
+                sent, msg_key = await self._deliver(conv, message)
+            except TIMError as error:
+                if isinstance(error, PipelineClosedError) or classify(error) is not Failure.FATAL:
+                    # The same keys go out again later: a deduping server keeps one copy.
+                    await self._store.outbox_requeue([r for r, _ in lane[index:]])
+                    return False
+                await self._store.outbox_failed(
+                    row_id, conv, message, status=int(MsgStatus.SEND_FAIL), code=error.code, desc=error.desc
+                )
+                continue
+            await self._store.outbox_sent(
+                row_id, conv, sent, status=int(MsgStatus.SEND_SUCC), msg_key=msg_key
+            )
+        return True
