@@ -75,6 +75,7 @@ DEFAULT_PAGE: Final = 20
 ALREADY_RECALLED: Final = frozenset({20023})
 MSG_NOT_FOUND: Final = 20022
 DELETE_KEYS_PER_CALL: Final = 100
+BATCH_RECIPIENT_ROUNDS: Final = 3  # a recipient failing transiently this often is reported
 MAX_FILLS: Final = 8  # roaming fills for one page; each asks for twice the last
 
 
@@ -192,17 +193,53 @@ class MsgManager:
                 "msg_batch_send_param_msg": {"message_elem_array": [
                     {"elem_type": 0, "text_elem_content": "hello"}]}})
         """
+        chunks, message = await self._batch_plan(param)
+        outcomes = await asyncio.gather(*(self._send_chunk(chunk, message) for chunk in chunks))
+        return [result for chunk_results in outcomes for result in chunk_results]
+
+    async def iter_batch_send(self, param: Any) -> AsyncIterator[BatchSendResult]:
+        """`batch_send` for large campaigns: each recipient's result as soon as its chunk is done
+        (chunks finish in any order), so a caller can record progress without holding them all.
+
+            async for result in tim.msg.iter_batch_send(param):
+                if result.code:
+                    failures.write(f"{result.identifier}\t{result.code}\n")
+        """
+        chunks, message = await self._batch_plan(param)
+        tasks = [asyncio.ensure_future(self._send_chunk(chunk, message)) for chunk in chunks]
+        try:
+            for finished in asyncio.as_completed(tasks):
+                for result in await finished:
+                    yield result
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _batch_plan(self, param: Any) -> tuple[list[list[str]], Message]:
+        """Validate a batch send; split its recipients into chunks and fix the message's keys once."""
         batch = coerce(param, BatchSendParam, what="json_batch_send_param")
         if not batch.identifier_array:
             raise UsageError(TIM_ERR_PARAM, "msg_batch_send_param_identifier_array is empty")
         for identifier in batch.identifier_array:
             check_identifier(identifier, "msg_batch_send_param_identifier_array item")
         message = await self._outgoing(batch.msg, None)
-        chunks = list(_chunks(batch.identifier_array, BATCH_MAX_RECIPIENTS))
-        outcomes = await asyncio.gather(*(self._send_chunk(chunk, message) for chunk in chunks))
-        return [result for chunk_results in outcomes for result in chunk_results]
+        return list(_chunks(batch.identifier_array, BATCH_MAX_RECIPIENTS)), message
 
     async def _send_chunk(self, recipients: list[str], message: Message) -> list[BatchSendResult]:
+        """One batchsendmsg call; recipients that failed transiently are sent again (same random,
+        so the server drops any copy it already delivered), permanent codes are reported."""
+        results = dict.fromkeys(recipients, BatchSendResult("", 0, ""))
+        pending = recipients
+        for _ in range(BATCH_RECIPIENT_ROUNDS):
+            round_results = await self._send_chunk_once(pending, message)
+            results.update((r.identifier, r) for r in round_results)
+            pending = [r.identifier for r in round_results if r.code and error_for(r.code).retryable]
+            if not pending:
+                break
+        return [results[r] for r in recipients]
+
+    async def _send_chunk_once(self, recipients: list[str], message: Message) -> list[BatchSendResult]:
         request = batch_send_request(recipients, message.sender or "", message)
         try:
             reply = await self._ctx.pipeline.submit(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -17,6 +18,10 @@ from aio_tim import (
     UsageError,
 )
 from aio_tim.devserver import DevServer
+from aio_tim.msg import MsgManager, SendContext
+from aio_tim.pipeline import MessagePipeline
+from aio_tim.protocol.openim import BatchSendMsg, BatchSendMsgResponse, RecipientError
+from aio_tim.store import LocalStore
 from aio_tim.testing import client_for
 
 TEXT = {"message_elem_array": [{"elem_type": 0, "text_elem_content": "hi"}]}
@@ -179,3 +184,32 @@ async def test_client_repr_hides_the_secret(dev_server):
     async with client:
         assert dev_server.secret_key not in repr(client)
         assert "alice" in repr(client)
+
+
+async def test_iter_batch_send_yields_every_recipient_once(dev_server):
+    """iter_batch_send streams one result per recipient as chunks finish, 1,100 ids in 3 chunks."""
+    ids = [f"s{i:04d}" for i in range(1100)]
+    async with client_for(dev_server, "alice") as tim:
+        param = BatchSendParam(identifier_array=ids, msg=text("stream"))
+        seen = [result async for result in tim.msg.iter_batch_send(param)]
+    assert sorted(r.identifier for r in seen) == ids
+    assert all(r.code == 0 and r.msg is not None for r in seen)
+
+
+async def test_batch_send_resends_only_transiently_failed_recipients():
+    """Recipients the server reports with a transient code are sent again with the same random;
+    permanent codes are reported without a retry."""
+    requests: list[BatchSendMsg] = []
+
+    async def flaky_server(request):  # a server whose internal errors hit "t1" once, "gone" always
+        requests.append(request)
+        codes = {"gone": 70107} | ({"t1": 20005} if len(requests) == 1 else {})
+        errors = [RecipientError(to, code) for to, code in codes.items() if to in request.To_Account]
+        return BatchSendMsgResponse(MsgKey=f"1_{request.MsgRandom}_1700000000", ErrorList=errors)
+
+    async with LocalStore() as store, MessagePipeline(flaky_server, limits=None) as pipeline:
+        msg = MsgManager(SendContext("alice", pipeline, store, lambda: 1_700_000_000, random.Random(1)))
+        results = await msg.batch_send(BatchSendParam(identifier_array=["ok", "t1", "gone"], msg=text("x")))
+    assert [(r.identifier, r.code) for r in results] == [("ok", 0), ("t1", 0), ("gone", 70107)]
+    assert [r.To_Account for r in requests] == [["ok", "t1", "gone"], ["t1"]]
+    assert len({r.MsgRandom for r in requests}) == 1
