@@ -25,6 +25,7 @@ __all__ = [
     "SET_STATUS",
     "UNREAD_COUNT",
     "UPSERT",
+    "UPSERT_RETURNING_READ",
     "page_sql",
 ]
 
@@ -49,6 +50,9 @@ ON CONFLICT (conv_type, conv_id, time, seq, rand) DO UPDATE SET
     msg_id = coalesce(excluded.msg_id, msg_id),
     json = excluded.json
 """
+
+# A save answers with the row's read mark (a re-save never undoes one) instead of reading the row back.
+UPSERT_RETURNING_READ: Final = f"{UPSERT.rstrip()}\nRETURNING is_read"
 
 GET: Final = f"SELECT json, status, is_read FROM messages WHERE {_LOCATOR} AND {_LIVE}"
 GET_ANY: Final = f"SELECT json, status, is_read FROM messages WHERE {_LOCATOR}"
