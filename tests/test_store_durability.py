@@ -41,7 +41,9 @@ async def kill_trial(tmp_path: Path, server: DevServer, kill_after: int) -> tupl
         await child.wait()
     with sqlite3.connect(store) as db:
         stored = set(
-            db.execute("SELECT conv_id, time, seq, rand FROM messages WHERE status = ?", (MsgStatus.SEND_SUCC,))
+            db.execute(
+                "SELECT conv_id, time, seq, rand FROM messages WHERE status = ?", (MsgStatus.SEND_SUCC,)
+            )
         )
     db.close()
     return len(returned), sum(1 for item in returned if item not in stored)
