@@ -22,6 +22,10 @@ What runs where, and why (one aiosqlite connection; every use of it holds the st
   which must never stall the loop; and each hop costs a thread wake-up and a loop wake-up
   (~70 µs under load), so a write is one hop, shared, instead of one per statement. A caller is
   answered after the COMMIT that holds its row. Inserts have no read-back: the caller has the row.
+- A small write (one row: a save, a status, a seq block) that finds nothing queued and the lock
+  free commits on the loop thread, with no hop at all, when synchronous is NORMAL or OFF: a WAL
+  commit then only writes to the OS cache. It never waits (busy timeout 0; busy goes to the
+  thread), and the WAL checkpoint, the one fsync, runs on the thread (writer.py).
 - Small reads (a page of up to `LOOP_READ_MAX`, a get, a count) run on the loop thread, when no
   job holds the lock: a short index range costs less than the hop to the thread. They never wait
   on a lock: the connection's busy timeout is 0 for them, and a busy database sends the read to
@@ -67,7 +71,7 @@ from .rows import (
     stamp,
 )
 from .schema import migrate
-from .writer import GroupWriter, Job, raw_connection, run_on_thread
+from .writer import NO_WAIT, GroupWriter, Job, raw_connection, run_on_thread
 
 __all__ = ["LocalStore"]
 
@@ -78,7 +82,9 @@ _UINT32_MAX: Final = 2**32 - 1
 SEQ_BLOCK: Final = 32
 _MESSAGE_DECODER: Final = decoder_for(Message)
 LOOP_READ_MAX: Final = 200  # pages up to this many rows are read on the loop thread
-_NO_WAIT: Final = "PRAGMA busy_timeout = 0"
+_SMALL_WRITE: Final = 8  # an insert_many of up to this many rows may commit on the loop thread
+_NO_WAIT: Final = NO_WAIT
+_NO_FSYNC: Final = frozenset({"OFF", "NORMAL"})
 _WAIT: Final = f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}"
 _BUSY: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 T = TypeVar("T")
@@ -128,7 +134,8 @@ class LocalStore:
                 raise
         self._db, self._state, self._lock = db, "open", asyncio.Lock()  # a lock per opening loop
         self._seq_lock = asyncio.Lock()
-        self._writer = GroupWriter(db, self._lock)
+        # Inline commits only where a commit never fsyncs (WAL, synchronous NORMAL or OFF).
+        self._writer = GroupWriter(db, self._lock, inline=self._synchronous in _NO_FSYNC, wait=_WAIT)
         return self
 
     async def aclose(self) -> None:
@@ -179,9 +186,9 @@ class LocalStore:
         stored = stamp(msg, conv, status, self._now())
         row = row_of(conv, stored, msg_key)
         if replace:
-            stored.is_read = bool(await self._submit(partial(_upsert, row)))
+            stored.is_read = bool(await self._submit(partial(_upsert, row), small=True))
             return stored
-        kept = await self._submit(partial(_insert_or_get, row))
+        kept = await self._submit(partial(_insert_or_get, row), small=True)
         return stored if kept is None else message_of(kept)
 
     async def insert_many(
@@ -200,7 +207,8 @@ class LocalStore:
             return 0
         keys = msg_keys if msg_keys is not None else [None] * len(msgs)
         # The rows are encoded lazily on the database thread, not on the event loop.
-        return await self._submit(_InsertRows(rows_of(conv, msgs, status, keys, self._now())))
+        rows = rows_of(conv, msgs, status, keys, self._now())
+        return await self._submit(_InsertRows(rows), small=len(msgs) <= _SMALL_WRITE)
 
     async def insert_spread(self, items: Sequence[tuple[Conv, Message, str | None]], *, status: int) -> int:
         """Like `insert_many`, for messages of many conversations (one batch send, one row per
@@ -213,11 +221,11 @@ class LocalStore:
     async def set_status(self, conv: Conv, locator_key: LocatorKey, status: int) -> bool:
         """Set a message's status (tombstones included); False if no message has that locator."""
         conv, status = check_conv(conv), check_status(status)
-        return await self._update(sql.SET_STATUS, (status, *conv, *check_key(locator_key))) > 0
+        return await self._update(sql.SET_STATUS, (status, *conv, *check_key(locator_key)), small=True) > 0
 
     async def delete(self, conv: Conv, locator_key: LocatorKey) -> bool:
         """Mark a message deleted (a tombstone, see the module docstring); False if absent or deleted."""
-        return await self._update(sql.DELETE, (*check_conv(conv), *check_key(locator_key))) > 0
+        return await self._update(sql.DELETE, (*check_conv(conv), *check_key(locator_key)), small=True) > 0
 
     async def delete_conversation(self, conv: Conv) -> int:
         """Remove every message of the conversation; return how many rows went."""
@@ -248,7 +256,7 @@ class LocalStore:
         """Persist the end of the next block of seqs and return it as [start, limit): one job."""
         # The random first seq is drawn here (jobs are pure); it is used only if the counter is new.
         first = None if conv in self._seq_blocks else self._rng.randrange(1, _FIRST_SEQ_BELOW)
-        return await self._submit(partial(_reserve, conv, first))
+        return await self._submit(partial(_reserve, conv, first), small=True)
 
     # --- the outbox (Client(outbox=True)) ----------------------------------------------------------
 
@@ -363,6 +371,10 @@ class LocalStore:
         await db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
         await db.execute("PRAGMA journal_mode = WAL")  # a no-op for :memory:
         await db.execute(f"PRAGMA synchronous = {self._synchronous}")
+        if self._synchronous in _NO_FSYNC:
+            # Checkpoints (the fsyncs) run on the thread every CHECKPOINT_EVERY commits, never
+            # inside a commit made on the loop thread (writer.py).
+            await db.execute("PRAGMA wal_autocheckpoint = 0")
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -387,14 +399,15 @@ class LocalStore:
                 await db.rollback()  # a no-op when no transaction is open (e.g. SQLite rolled back)
                 raise
 
-    async def _submit(self, job: Job[T]) -> T:
-        """Commit `job` with whatever else is queued (see writer.py); its result once committed."""
+    async def _submit(self, job: Job[T], *, small: bool = False) -> T:
+        """Commit `job` with whatever else is queued (see writer.py); its result once committed.
+        `small` (a row or a few) lets it commit on the loop thread when nothing else is queued."""
         self._require_open()
         assert self._writer is not None
-        return await self._writer.submit(job)
+        return await self._writer.submit(job, small=small)
 
-    async def _update(self, query: str, params: Sequence[Any]) -> int:
-        return await self._submit(partial(_rowcount, query, params))
+    async def _update(self, query: str, params: Sequence[Any], *, small: bool = False) -> int:
+        return await self._submit(partial(_rowcount, query, params), small=small)
 
     async def _query(self, fn: Callable[[sqlite3.Connection], T], *, small: bool = True) -> T:
         """Run a read: on the loop thread if it is small and nothing holds the connection, else

@@ -9,6 +9,12 @@ database thread (BEGIN IMMEDIATE, the jobs, COMMIT): under load, many saves shar
 thread wake-up instead of six each. A job that fails is taken out and the rest run again in a fresh
 transaction, so one bad row never fails or commits another caller's write.
 
+A lone small job (a row or a few), when nothing else holds the connection, is committed on the
+loop thread instead (`inline=True`, which the store passes only for synchronous NORMAL or OFF: then a WAL commit
+writes to the OS cache and never fsyncs). It never waits: the busy timeout is 0 for it, and a
+busy database sends it to the thread. The only fsync left, the WAL checkpoint, is taken off the
+commit (`wal_autocheckpoint = 0`) and run on the thread every `CHECKPOINT_EVERY` commits.
+
 Jobs may come from any table (messages, read marks, seq counters, the outbox, an inbox): the
 writer knows nothing of them.
 """
@@ -29,6 +35,14 @@ __all__ = ["GroupWriter", "Job", "raw_connection", "run_on_thread"]
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], T]
 _Outcome = tuple[bool, Any]  # (True, result) or (False, the exception the job raised)
+CHECKPOINT_EVERY = 256  # commits between WAL checkpoints when inline commits are on
+NO_WAIT = "PRAGMA busy_timeout = 0"
+_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite saying another connection holds a lock (worth retrying elsewhere)."""
+    return isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode in _BUSY
 
 
 def raw_connection(db: aiosqlite.Connection) -> sqlite3.Connection:
@@ -49,22 +63,53 @@ async def run_on_thread(db: aiosqlite.Connection, fn: Callable[[], T]) -> T:
 class GroupWriter:
     """Commits queued write jobs in batches, under the store's lock, one thread hop per batch."""
 
-    def __init__(self, db: aiosqlite.Connection, lock: asyncio.Lock) -> None:
+    def __init__(
+        self, db: aiosqlite.Connection, lock: asyncio.Lock, *, inline: bool = False, wait: str = ""
+    ) -> None:
         self._db = db
+        self._inline = inline
+        self._wait = wait  # the PRAGMA that restores the busy timeout after an inline commit
+        self._since_checkpoint = 0
         self._raw = raw_connection(db)
         self._lock = lock
         self._pending: list[tuple[Job[Any], asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.batches = 0  # commits made, for tests and benchmarks
         self.jobs = 0  # jobs committed or failed
+        self.inline = 0  # of which committed on the loop thread
 
-    async def submit(self, job: Job[T]) -> T:
-        """Queue `job`; its result once committed, or the exception it raised (as a TIMError for I/O)."""
+    async def submit(self, job: Job[T], *, small: bool = False) -> T:
+        """Queue `job`; its result once committed, or the exception it raised (as a TIMError for I/O).
+
+        `small`: the job touches a row or a few (a save, a seq block), so it may commit inline."""
+        if small and self._inline and self._flusher is None and not self._lock.locked():
+            outcome = self._commit_inline(job)
+            if outcome is not None:
+                return _result(outcome)  # type: ignore[no-any-return]
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((job, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name="aio_tim store writer")
         return await future
+
+    def _commit_inline(self, job: Job[Any]) -> _Outcome | None:
+        """Commit a lone job on the loop thread; None if the database is busy or a checkpoint is
+        due (the thread then does it). No await: no other use of the connection can start."""
+        if self._since_checkpoint >= CHECKPOINT_EVERY:
+            return None
+        raw = self._raw
+        raw.execute(NO_WAIT)
+        try:
+            outcome = commit_batch(raw, [job])[0]
+        except Exception as exc:  # BEGIN or COMMIT failed
+            outcome = (False, exc)
+        finally:
+            raw.execute(self._wait)
+        if not outcome[0] and is_busy(outcome[1]):
+            return None  # rolled back: it runs again on the thread
+        self._since_checkpoint += 1
+        self.batches, self.jobs, self.inline = self.batches + 1, self.jobs + 1, self.inline + 1
+        return outcome
 
     async def drain(self) -> None:
         """Wait until every job queued so far has been committed (or has failed)."""
@@ -86,8 +131,10 @@ class GroupWriter:
     async def _commit(self, batch: list[tuple[Job[Any], asyncio.Future[Any]]]) -> None:
         jobs = [job for job, _ in batch]
         raw = self._raw
+        checkpoint = self._inline and self._since_checkpoint >= CHECKPOINT_EVERY
+        self._since_checkpoint = 0 if checkpoint else self._since_checkpoint + 1
         try:
-            outcomes = await run_on_thread(self._db, lambda: commit_batch(raw, jobs))
+            outcomes = await run_on_thread(self._db, lambda: commit_batch(raw, jobs, checkpoint=checkpoint))
         except Exception as exc:  # the COMMIT (or BEGIN) failed: nothing of the batch is stored
             outcomes = [(False, exc)] * len(batch)
         self.batches += 1
@@ -102,14 +149,34 @@ class GroupWriter:
                 future.set_exception(value if mapped is None else _caused(mapped, value))
 
 
+def _result(outcome: _Outcome) -> Any:
+    ok, value = outcome
+    if ok:
+        return value
+    mapped = storage_error(value)
+    raise value if mapped is None else _caused(mapped, value)
+
+
 def _caused(mapped: BaseException, cause: BaseException) -> BaseException:
     mapped.__cause__ = cause
     return mapped
 
 
-def commit_batch(conn: sqlite3.Connection, jobs: Sequence[Job[Any]]) -> list[_Outcome]:
-    """On the database thread: run `jobs` in one transaction; a failing job is dropped and the rest
-    run again (jobs are pure functions of the connection, so running one twice is harmless)."""
+def commit_batch(
+    conn: sqlite3.Connection, jobs: Sequence[Job[Any]], *, checkpoint: bool = False
+) -> list[_Outcome]:
+    """Run `jobs` in one transaction; a failing job is dropped and the rest run again (jobs are
+    pure functions of the connection, so running one twice is harmless). Then, if asked, a
+    PASSIVE WAL checkpoint (it never waits for readers; its fsync is why it is on the thread)."""
+    if checkpoint:
+        try:
+            return _commit_all(conn, jobs)
+        finally:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    return _commit_all(conn, jobs)
+
+
+def _commit_all(conn: sqlite3.Connection, jobs: Sequence[Job[Any]]) -> list[_Outcome]:
     outcomes: list[_Outcome] = [(False, None)] * len(jobs)
     remaining = list(range(len(jobs)))
     while remaining:
