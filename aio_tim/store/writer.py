@@ -10,10 +10,11 @@ thread wake-up instead of six each. A job that fails is taken out and the rest r
 transaction, so one bad row never fails or commits another caller's write.
 
 A lone small job (a row or a few), when nothing else holds the connection, is committed on the
-loop thread instead (`inline=True`, which the store passes only for synchronous NORMAL or OFF: then a WAL commit
-writes to the OS cache and never fsyncs). It never waits: the busy timeout is 0 for it, and a
-busy database sends it to the thread. The only fsync left, the WAL checkpoint, is taken off the
-commit (`wal_autocheckpoint = 0`) and run on the thread every `CHECKPOINT_EVERY` commits.
+loop thread instead (`inline=True`, which the store passes only for synchronous NORMAL or OFF:
+then a WAL commit writes to the OS cache and never fsyncs). It never waits: the busy timeout is 0
+for it, and a busy database sends it to the thread. The only fsync left, the WAL checkpoint, is
+taken off the commit (`wal_autocheckpoint = 0`) and run on the thread every `CHECKPOINT_EVERY`
+commits.
 
 Jobs may come from any table (messages, read marks, seq counters, the outbox, an inbox): the
 writer knows nothing of them.
