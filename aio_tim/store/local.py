@@ -357,8 +357,7 @@ class LocalStore:
 
     async def count(self, conv: Conv) -> int:
         """How many messages the conversation has here (deleted ones not counted)."""
-        conv = check_conv(conv)
-        return int(await self._scalar(sql.COUNT, (*conv, *conv)) or 0)
+        return int(await self._scalar(sql.COUNT, check_conv(conv)) or 0)
 
     async def unread_count(self, conv: Conv) -> int:
         """Messages from others, not read, neither deleted nor revoked."""

@@ -65,15 +65,9 @@ MARK_READ: Final = (
     f"UPDATE messages SET is_read = 1 WHERE {_CONV} AND (time, seq, rand) <= (?, ?, ?) AND {_UNREAD_LIVE}"
 )
 MARK_READ_ALL: Final = f"UPDATE messages SET is_read = 1 WHERE {_CONV} AND {_UNREAD_LIVE}"
-# Two index-only counts (the partial index `messages_tombstones` has the same WHERE as the second).
-COUNT: Final = (
-    f"SELECT (SELECT count(*) FROM messages WHERE {_CONV})"
-    f" - (SELECT count(*) FROM messages WHERE {_CONV} AND status = 4)"
-)
-# Spelled exactly like the partial index's WHERE, so the planner can use `messages_unread`.
-UNREAD_COUNT: Final = (
-    f"SELECT count(*) FROM messages WHERE {_CONV} AND is_read = 0 AND is_self = 0 AND status NOT IN (4, 6)"
-)
+# Counts kept by triggers (schema migration 4): one row read, whatever the conversation's size.
+COUNT: Final = f"SELECT live FROM conv_counts WHERE {_CONV}"
+UNREAD_COUNT: Final = f"SELECT unread FROM conv_counts WHERE {_CONV}"
 
 # MsgSeq is a uint32 on the wire: after 2**32 - 1 it wraps to 1 (0 means "let the server choose").
 READ_SEQ: Final = f"SELECT last FROM seq_counters WHERE {_CONV}"
