@@ -265,6 +265,19 @@ async def test_maintained_counts_match_a_scan(tmp_path: Path) -> None:
     assert sum(live for live, _ in counts.values()) > 0
 
 
+def test_only_counts_py_inserts_messages() -> None:
+    """No module but store/counts.py runs the message insert (its counts would drift otherwise)."""
+    package = Path(store_sql.__file__).parent.parent
+    allowed = {"store/counts.py", "store/sql.py"}
+    offenders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if str(path.relative_to(package)) not in allowed
+        and ("INSERT_IGNORE" in path.read_text() or "INTO messages" in path.read_text())
+    ]
+    assert offenders == []
+
+
 async def test_a_version_3_database_gets_its_counts(tmp_path: Path) -> None:
     """Upgrading a database with messages (schema 3) fills the maintained counts from its rows."""
     path = tmp_path / "v3.sqlite3"

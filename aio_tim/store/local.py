@@ -56,6 +56,7 @@ from ..types import Message, MsgLocator, encode
 from ..types._base import decoder_for
 from . import outbox as outbox_sql
 from . import sql
+from .counts import insert_rows, save_row
 from .errors import storage_errors
 from .rows import (
     Conv,
@@ -186,7 +187,7 @@ class LocalStore:
         stored = stamp(msg, conv, status, self._now())
         row = row_of(conv, stored, msg_key)
         if replace:
-            stored.is_read = bool(await self._submit(partial(_upsert, row), small=True))
+            stored.is_read = bool(await self._submit(partial(save_row, row=row), small=True))
             return stored
         kept = await self._submit(partial(_insert_or_get, row), small=True)
         return stored if kept is None else message_of(kept)
@@ -282,7 +283,9 @@ class LocalStore:
         """In one transaction: the row is sent and `sent` is saved in the messages table."""
         conv, status, now = check_conv(conv), check_status(status), self._now()
         async with self._write() as db:
-            await db.execute(sql.UPSERT, row_of(conv, stamp(sent, conv, status, now), msg_key))
+            await _in_transaction(
+                db, partial(save_row, row=row_of(conv, stamp(sent, conv, status, now), msg_key))
+            )
             await db.execute(outbox_sql.SET_STATE, (outbox_sql.SENT, None, None, now, row_id))
 
     async def outbox_failed(
@@ -291,7 +294,9 @@ class LocalStore:
         """In one transaction: the row failed (keeping `code` and `desc`) and `msg` is saved as failed."""
         conv, status, now = check_conv(conv), check_status(status), self._now()
         async with self._write() as db:
-            await db.execute(sql.UPSERT, row_of(conv, stamp(msg, conv, status, now), None))
+            await _in_transaction(
+                db, partial(save_row, row=row_of(conv, stamp(msg, conv, status, now), None))
+            )
             await db.execute(outbox_sql.SET_STATE, (outbox_sql.FAILED, code, desc, now, row_id))
 
     async def outbox_requeue(self, row_ids: Sequence[int] | None = None) -> int:
@@ -443,14 +448,15 @@ class LocalStore:
 # --- jobs and reads: functions of the sqlite3 connection (see writer.py) -----------------------
 
 
-def _upsert(row: Row, conn: sqlite3.Connection) -> int:
-    """Insert or replace a message; the row's read mark (fetchall: the statement must finish)."""
-    return int(conn.execute(sql.UPSERT_RETURNING_READ, row).fetchall()[0][0])
+async def _in_transaction(db: aiosqlite.Connection, job: Job[T]) -> T:
+    """Run a job inside a `_write()` transaction (one hop)."""
+    raw = raw_connection(db)
+    return await run_on_thread(db, lambda: job(raw))
 
 
 def _insert_or_get(row: Row, conn: sqlite3.Connection) -> Any:
     """Insert unless the locator is taken; None if inserted, else the row that stays."""
-    if conn.execute(sql.INSERT_IGNORE, row).rowcount:
+    if insert_rows(conn, [row]):
         return None
     return conn.execute(sql.GET_ANY, row[:5]).fetchone()
 
@@ -467,7 +473,7 @@ class _InsertRows:
         if self._source is not None:
             self._rows.extend(self._source)
             self._source = None
-        return int(conn.executemany(sql.INSERT_IGNORE, self._rows).rowcount)
+        return insert_rows(conn, self._rows)
 
 
 def _reserve(conv: Conv, first: int | None, conn: sqlite3.Connection) -> tuple[int, int]:

@@ -24,8 +24,6 @@ __all__ = [
     "SET_SEQ",
     "SET_STATUS",
     "UNREAD_COUNT",
-    "UPSERT",
-    "UPSERT_RETURNING_READ",
     "page_sql",
 ]
 
@@ -36,23 +34,9 @@ _COLUMNS: Final = "conv_type, conv_id, time, seq, rand, is_self, status, is_read
 _VALUES: Final = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
 
 # The first writer of a locator wins: re-imports and roaming re-syncs never duplicate or resurrect.
+# Run it only through store/counts.py, which keeps `conv_counts` in step. (A save that finds its
+# locator taken updates the row there instead: it keeps its id and read mark, and its MsgKey.)
 INSERT_IGNORE: Final = f"INSERT OR IGNORE INTO messages ({_COLUMNS}) VALUES ({_VALUES})"
-
-# An upsert, not INSERT OR REPLACE: the row keeps its id, a read mark is never undone by a re-save,
-# and a re-save without a MsgKey keeps the one we had (revoke needs it).
-UPSERT: Final = f"""
-INSERT INTO messages ({_COLUMNS}) VALUES ({_VALUES})
-ON CONFLICT (conv_type, conv_id, time, seq, rand) DO UPDATE SET
-    is_self = excluded.is_self,
-    status = excluded.status,
-    is_read = max(is_read, excluded.is_read),
-    msg_key = coalesce(excluded.msg_key, msg_key),
-    msg_id = coalesce(excluded.msg_id, msg_id),
-    json = excluded.json
-"""
-
-# A save answers with the row's read mark (a re-save never undoes one) instead of reading the row back.
-UPSERT_RETURNING_READ: Final = f"{UPSERT.rstrip()}\nRETURNING is_read"
 
 GET: Final = f"SELECT json, status, is_read FROM messages WHERE {_LOCATOR} AND {_LIVE}"
 GET_ANY: Final = f"SELECT json, status, is_read FROM messages WHERE {_LOCATOR}"
