@@ -244,9 +244,8 @@ async def test_maintained_counts_match_a_scan(tmp_path: Path) -> None:
             if action == 0:
                 await store.save(conv, text_msg(*key, is_from_self=rng.random() < 0.3), status=SENT)
             elif action == 1:
-                await store.insert_many(
-                    conv, [text_msg(rng.randrange(40), 0, 0) for _ in range(3)], status=SENT
-                )
+                batch = [text_msg(rng.randrange(40), 0, 0, is_from_self=rng.random() < 0.3) for _ in range(4)]
+                await store.insert_many(conv, batch, status=rng.choice(list(MsgStatus)))
             elif action == 2:
                 await store.set_status(conv, key, rng.choice(list(MsgStatus)))
             elif action == 3:
@@ -263,6 +262,16 @@ async def test_maintained_counts_match_a_scan(tmp_path: Path) -> None:
     db.close()
     assert counts == {conv: scanned.get(conv, (0, 0)) for conv in (BOB, GROUP)}
     assert sum(live for live, _ in counts.values()) > 0
+
+
+async def test_a_locator_repeated_in_one_import_keeps_the_first(store: LocalStore) -> None:
+    """Within one insert_many, the first message of a repeated locator wins, whatever its class."""
+    first = text_msg(1, 1, 1, "first", is_from_self=True)
+    batch = [text_msg(2, 2, 2), first, text_msg(1, 1, 1, "second"), text_msg(3, 3, 3, is_from_self=True)]
+    assert await store.insert_many(BOB, batch, status=SENT) == 3
+    stored = await store.get(BOB, (1, 1, 1))
+    assert stored is not None and stored.elem_array[0].content == "first"  # type: ignore[union-attr]
+    assert (await store.count(BOB), await store.unread_count(BOB)) == (3, 1)
 
 
 def test_only_counts_py_inserts_messages() -> None:

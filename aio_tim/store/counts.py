@@ -2,9 +2,11 @@
 
 `count()` and `unread_count()` read one row of `conv_counts` (schema migration 4). Updates and
 deletes keep it right through triggers; inserts do it here, without a per-row trigger: an
-AFTER INSERT trigger made a bulk import 2.5x slower. Rows are inserted in runs of one class
-(live or not, unread or not), so each run's `rowcount` says how many of that class were new
-(INSERT OR IGNORE skips locators already stored), and each conversation's counts move once per job.
+AFTER INSERT trigger made a bulk import 2.5x slower. Rows are inserted in groups of one class
+(conversation, live or not, unread or not), so each group's `rowcount` says how many of that class
+were new (INSERT OR IGNORE skips locators already stored), and each conversation's counts move once
+per job. Grouping reorders rows, which is harmless unless a locator repeats within the job (then
+the first must win): such a job is inserted in order, in runs of one class.
 
 So every statement that inserts messages must come from this module (tests/test_store.py checks
 that no other module names the insert statements).
@@ -13,7 +15,7 @@ that no other module names the insert statements).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import groupby
 from typing import Final
 
@@ -48,12 +50,13 @@ def row_class(row: Row) -> tuple[int, int]:
     return int(live), int(live and status != _REVOKED and not row[7] and not row[5])
 
 
-def insert_rows(conn: sqlite3.Connection, rows: Iterable[Row]) -> int:
-    """INSERT OR IGNORE `rows` (in order) and add the new ones to their conversations' counts."""
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> int:
+    """INSERT OR IGNORE `rows` (the first of a repeated locator wins) and add the new ones to their
+    conversations' counts; how many were new."""
     added: dict[Conv, list[int]] = {}
     inserted = 0
-    for (conv, (live, unread)), run in groupby(rows, key=lambda r: ((r[0], r[1]), row_class(r))):
-        new = conn.executemany(sql.INSERT_IGNORE, run).rowcount
+    for (conv, (live, unread)), group in _groups(rows):
+        new = conn.executemany(sql.INSERT_IGNORE, group).rowcount
         inserted += new
         counts = added.setdefault(conv, [0, 0])
         counts[0] += live * new
@@ -62,6 +65,18 @@ def insert_rows(conn: sqlite3.Connection, rows: Iterable[Row]) -> int:
         if live or unread:
             conn.execute(ADD_COUNTS, (*conv, live, unread))
     return inserted
+
+
+def _groups(rows: Sequence[Row]) -> Iterable[tuple[tuple[Conv, tuple[int, int]], Iterable[Row]]]:
+    def key(row: Row) -> tuple[Conv, tuple[int, int]]:
+        return (row[0], row[1]), row_class(row)
+
+    if len(rows) < 2 or len({row[:5] for row in rows}) == len(rows):
+        grouped: dict[tuple[Conv, tuple[int, int]], list[Row]] = {}
+        for row in rows:
+            grouped.setdefault(key(row), []).append(row)
+        return grouped.items()
+    return groupby(rows, key=key)  # a repeated locator: keep the order
 
 
 def save_row(conn: sqlite3.Connection, row: Row) -> int:
