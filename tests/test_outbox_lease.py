@@ -16,6 +16,7 @@ from aio_tim.store import LocalStore
 from aio_tim.testing import FaultPlan, FaultProxy
 
 PER_CLIENT = 400
+C2C = ConvType.C2C
 
 
 def text(content: str) -> Message:
@@ -27,6 +28,15 @@ def server_copies(db_path: Path) -> Counter[tuple[str, int]]:
     with contextlib.closing(sqlite3.connect(db_path)) as db:
         rows = db.execute("SELECT to_account, msg_random FROM c2c_msgs WHERE kind = 'send'").fetchall()
     return Counter((str(t), int(r)) for t, r in rows)
+
+
+async def until_sent(tim: Client, rows: int) -> None:
+    """Poll the shared store until `rows` rows are sent."""
+    for _ in range(2000):
+        if (await tim.outbox_statistics())["sent"] >= rows:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{rows} rows not sent in time")
 
 
 def counting(tim: Client, calls: Counter[int]) -> None:
@@ -56,7 +66,8 @@ async def test_live_clients_on_one_store_never_resend_each_others_rows(tmp_path:
         FaultProxy("127.0.0.1", server.port, plan=slow) as proxy,
     ):
         app = {"sdk_app_id": server.sdk_app_id, "secret_key": server.secret_key, "admin": server.admin}
-        options = {"user_id": "alice", "base_url": proxy.url, "store_path": store, "outbox": True, "limits": None}
+        options = {"user_id": "alice", "base_url": proxy.url, "store_path": store, "outbox": True}
+        options["limits"] = None
         a = Client(**app, **options)
         b = Client(**app, **options, close_timeout=0.2)
         c = Client(**app, **options)
@@ -64,10 +75,9 @@ async def test_live_clients_on_one_store_never_resend_each_others_rows(tmp_path:
         await b.open()
         counting(a, calls)
         counting(b, calls)
-        queued = [await a.msg.enqueue_new_msg(f"p{i % 8}", ConvType.C2C, text(f"a{i}")) for i in range(PER_CLIENT)]
-        queued += [await b.msg.enqueue_new_msg(f"q{i % 8}", ConvType.C2C, text(f"b{i}")) for i in range(PER_CLIENT)]
-        while (await a.outbox_statistics())["sent"] < 50:
-            await asyncio.sleep(0.005)
+        queued = [await a.msg.enqueue_new_msg(f"p{i % 8}", C2C, text(f"a{i}")) for i in range(PER_CLIENT)]
+        queued += [await b.msg.enqueue_new_msg(f"q{i % 8}", C2C, text(f"b{i}")) for i in range(PER_CLIENT)]
+        await until_sent(a, 50)
         inflight_at_start = (await a.outbox_statistics())["inflight"]
         await c.open()
         counting(c, calls)
@@ -129,5 +139,3 @@ def test_owner_liveness() -> None:
     assert owner_is_dead(f"{host}/{dead_pid}/x")
     assert not owner_is_dead(f"elsewhere.example/{dead_pid}/x")
     assert not owner_is_dead("garbage")
-
-
