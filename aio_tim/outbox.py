@@ -28,8 +28,8 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Final
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Final
 
 from .errors import TIM_ERR_PARAM, TIMError, UsageError
 from .pipeline import Failure, PipelineClosedError, classify
@@ -201,10 +201,22 @@ class Outbox:
                     row_id, conv, message, status=int(MsgStatus.SEND_FAIL), code=error.code, desc=error.desc
                 )
                 continue
-            await self._store.outbox_sent(
-                row_id, conv, sent, status=int(MsgStatus.SEND_SUCC), msg_key=msg_key
+            # Recorded even if a close cancels us now: a send the server accepted is never requeued.
+            await _to_the_end(
+                self._store.outbox_sent(row_id, conv, sent, status=int(MsgStatus.SEND_SUCC), msg_key=msg_key)
             )
         return True
+
+
+async def _to_the_end(write: Coroutine[Any, Any, None]) -> None:
+    """Await `write` to its end even if cancelled meanwhile, then let the cancel through."""
+    task = asyncio.ensure_future(write)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
 
 
 def owner_id() -> str:
