@@ -6,9 +6,12 @@ from collections import Counter
 
 import aiohttp
 
+from aio_tim import ConvType, Message, MsgStatus, TextElem
 from aio_tim.devserver import DevServer
+from aio_tim.testing import client_for
 
 DATA = bytes(range(256)) * 40
+TEXT = Message(elem_array=[TextElem(content="hi")])
 
 
 async def test_range_numbers_too_long_for_int_are_never_a_500(dev_server: DevServer) -> None:
@@ -34,3 +37,34 @@ async def test_range_numbers_too_long_for_int_are_never_a_500(dev_server: DevSer
     assert sizes[5:10] == [whole] * 4 + [(206, 8)]
     assert sizes[10:15] == [whole] * 4 + [(206, 7)]
     assert sizes[-1] == (200, len(DATA))
+
+
+async def rest_codes(url: str, queries: list[dict[str, str]], source: str = "127.0.0.1") -> Counter[int]:
+    """POST sendmsg-shaped junk with each query from `source`; count the ErrorCodes answered."""
+    codes: Counter[int] = Counter()
+    connector = aiohttp.TCPConnector(local_addr=(source, 0))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for query in queries:
+            async with session.post(f"{url}/v4/openim/sendmsg", params=query, json={}) as response:
+                codes[int((await response.json())["ErrorCode"])] += 1
+    return codes
+
+
+def garbage_query(server: DevServer, usersig: str = "garbage") -> dict[str, str]:
+    return {"sdkappid": str(server.sdk_app_id), "identifier": server.admin, "usersig": usersig,
+            "random": "1", "contenttype": "json"}  # fmt: skip
+
+
+async def test_garbage_usersigs_cannot_lock_the_admin_out(dev_server: DevServer) -> None:
+    """30 garbage UserSigs naming the admin (no credentials needed) lock out only failing callers
+    from the attacker's address: the admin's client keeps sending from the same address, and a
+    failing caller from another address is not locked out."""
+    attack = await rest_codes(dev_server.url, [garbage_query(dev_server)] * 30, source="127.0.0.2")
+    async with client_for(dev_server, "alice") as tim:
+        sent = [await tim.msg.send_new_msg("bob", ConvType.C2C, TEXT) for _ in range(20)]
+    elsewhere = await rest_codes(dev_server.url, [garbage_query(dev_server)], source="127.0.0.1")
+    print(f"\n70050 attack: attacker answers {dict(attack)}; legitimate sends ok {len(sent)}/20; "
+          f"a failing caller elsewhere {dict(elsewhere)}")  # fmt: skip
+    assert attack[70050] == 20 and attack[70003] == 10  # locked out after its 10 failures
+    assert all(m.status == MsgStatus.SEND_SUCC for m in sent)
+    assert elsewhere == {70003: 1}  # its own allowance, not the attacker's lockout

@@ -211,7 +211,7 @@ class FileService:
     async def _handle_upload(self, request: web.Request) -> web.Response:
         try:
             assert self._guard is not None
-            self._guard.check(request.query)
+            self._guard.check(request.query, request.remote)
             stored = await self._receive(request)
         except TIMError as exc:
             return _reply(_status_for(exc), _Reply("FAIL", exc.code, exc.desc))

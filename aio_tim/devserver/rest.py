@@ -83,7 +83,7 @@ class RestEndpoint:
     async def _answer(self, request: web.Request) -> Envelope:
         if request.method != "POST":
             raise error_for(ERR_BAD_URL, "REST calls must be POST")
-        self._guard.check(request.query)
+        self._guard.check(request.query, request.remote)
         route = self._route(request)
         if self._limiter is not None:
             self._limiter.check(_endpoint(request))  # TIM counts authenticated calls
