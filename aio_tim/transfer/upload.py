@@ -28,7 +28,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from ..errors import TIMError, TransientError, TransportError, error_for
+from ..errors import TIMError, TransientError, TransportError, error_for, safe_cause
 from ..types import Message
 
 __all__ = [
@@ -203,13 +203,20 @@ class DevServerUploader:
         }
         try:
             async with self._session().post(
-                self._signed_url("files"), data=body.chunks(progress), headers=headers, timeout=self._timeout
+                self._signed_url("files"),
+                data=body.chunks(progress),
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,  # a redirect would re-send the signed URL elsewhere
             ) as response:
                 raw = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(ERR_UPLOAD, f"upload of {path.name} failed: {type(exc).__name__}") from exc
-        return _stored_file(path, status, raw, body.sha256())
+            failure = TransportError(ERR_UPLOAD, f"upload of {path.name} failed: {type(exc).__name__}")
+            failure.__cause__ = safe_cause(exc)  # aiohttp's exception holds the signed URL
+        else:
+            return _stored_file(path, status, raw, body.sha256())
+        raise failure  # outside the except block: aiohttp's exception is not chained as context
 
 
 def _stored_file(path: Path, status: int, raw: bytes, sent_sha256: str) -> UploadedFile:
