@@ -22,6 +22,7 @@ from .groups import GROUP_DEDUP_WINDOW, new_group
 from .limits import RateLimiter
 from .logs import RedactedAccessLogger, server_logger
 from .openapi import openapi_handler
+from .private import make_private
 from .rest import MAX_BODY, RestEndpoint, default_routes
 from .state import State
 
@@ -98,6 +99,7 @@ class DevServer:
         """Open the database and start listening (inside the running loop)."""
         if self._ctx is not None:
             raise RuntimeError("DevServer is already running")
+        make_private(self._db_path)  # it keeps the secret key: 0600, before sqlite opens it
         state = await State.open(self._db_path)
         try:
             await self._load(state)
