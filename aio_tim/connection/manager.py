@@ -111,7 +111,9 @@ class ConnectionManager:
         """Create the session inside the running loop."""
         if self._session is not None:
             return
-        connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300, keepalive_timeout=30)
+        # Idle connections are dropped before a server drops them (the dev server: after 15 s), so
+        # a request is rarely sent on a connection the server is closing at that moment.
+        connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300, keepalive_timeout=10)
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeouts.client_timeout(),

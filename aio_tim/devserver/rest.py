@@ -19,6 +19,7 @@ from aiohttp import web
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
 from . import accounts, c2c, c2c_history, groups
+from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
 from .limits import RateLimiter
@@ -63,7 +64,9 @@ class RestEndpoint:
         guard: AdminGuard,
         routes: Mapping[str, Route],
         limiter: RateLimiter | None = None,
+        admission: Admission | None = None,
     ) -> None:
+        self._admission = admission if admission is not None else Admission()
         self._ctx = ctx
         self._guard = guard
         self._routes = routes
@@ -74,6 +77,10 @@ class RestEndpoint:
             reply = await self._answer(request)
         except TIMError as exc:
             reply = failure(exc.code, exc.desc)
+        except ClientGone:
+            # A disconnect is the client's business: one DEBUG line, not an ERROR traceback.
+            _log.debug("client went away before %s was answered", request.path)
+            return web.Response(status=499)
         except Exception:
             # The path is ours to log; the query string holds the UserSig and is never logged.
             _log.exception("internal error answering %s", request.path)
@@ -87,9 +94,11 @@ class RestEndpoint:
         route = self._route(request)
         if self._limiter is not None:
             self._limiter.check(_endpoint(request))  # TIM counts authenticated calls
+        _check_content_type(request, route.decoder.family.syntax)
         body = await _read_body(request, route.decoder.family.syntax)
         call = route.decoder.decode(body)
-        async with self._ctx.state.transaction():
+        async with self._admission.admit(), self._ctx.state.transaction():
+            self._admission.check_present(request)  # it may have waited long for its turn
             return await route.handler(self._ctx, call)
 
     def _route(self, request: web.Request) -> Route:
@@ -111,6 +120,23 @@ async def _read_body(request: web.Request, unreadable: int) -> bytes:
     except web.RequestPayloadError:
         # e.g. `Content-Encoding: gzip` over bytes that are not gzip: as unparseable as bad JSON.
         raise error_for(unreadable, "request body cannot be decoded") from None
+    except ConnectionError:  # the client disconnected mid-body
+        raise ClientGone from None
+
+
+# TIM's body is JSON (the URL says `contenttype=json`) whatever the header says: its own examples
+# post it with curl -d (form-urlencoded), and HTTP libraries label raw bytes octet-stream or
+# text/plain. A body declared as another structured format (multipart parts, XML, media) is
+# refused with the code an unparseable body gets, before it is read.
+_NOT_JSON_TYPES: Final = ("multipart/", "image/", "audio/", "video/")
+
+
+def _check_content_type(request: web.Request, unreadable: int) -> None:
+    if request.query.get("contenttype", "json").lower() != "json":
+        raise error_for(ERR_BAD_URL, "contenttype must be json")
+    media = request.content_type
+    if media.startswith(_NOT_JSON_TYPES) or media.endswith("xml"):
+        raise error_for(unreadable, f"the body must be JSON, not {media}")
 
 
 def failure(code: int, info: str) -> Envelope:
