@@ -15,6 +15,7 @@ from aio_tim import Client, ConvType, Message, MsgStatus, TextElem, TIMError, Tr
 from aio_tim.errors import ERR_BAD_REPLY
 from aio_tim.pipeline import RetryPolicy
 from aio_tim.transfer import DownloadOptions
+from aio_tim.transfer.headers import parse_content_range
 
 KEY = "hostile-test-secret-key-8d1f0c5e"
 TEXT = Message(elem_array=[TextElem(content="hi")])
@@ -160,3 +161,12 @@ async def test_downloads_are_capped_and_stay_on_their_origin(tmp_path: Path) -> 
     assert isinstance(results["away"], TIMError) and "another origin" in str(results["away"])
     assert (tmp_path / "here").read_bytes() == b"data"
     assert asked.total_size == 4 and len(other.requests) == 1
+
+
+@pytest.mark.parametrize("digits", [19, 4301, 8000])
+def test_a_content_range_too_long_for_int_is_malformed(digits: int) -> None:
+    """A server's Content-Range with numbers of 19 to 8,000 digits is malformed (None), not a ValueError."""
+    huge = "9" * digits
+    assert parse_content_range(f"bytes 0-{huge}/{huge}") is None
+    assert parse_content_range(f"bytes {huge}-1/*") is None
+    assert parse_content_range("bytes 0-9/10") is not None
