@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from hostile import HostileServer, envelope
 
-from aio_tim import Client, ConvType, Message, MsgStatus, TextElem, TIMError, TransportError
+from aio_tim import Client, ConvType, FileElem, Message, MsgStatus, TextElem, TIMError, TransportError
 from aio_tim.errors import ERR_BAD_REPLY
 from aio_tim.pipeline import RetryPolicy
 from aio_tim.transfer import DownloadOptions
@@ -170,3 +170,26 @@ def test_a_content_range_too_long_for_int_is_malformed(digits: int) -> None:
     assert parse_content_range(f"bytes 0-{huge}/{huge}") is None
     assert parse_content_range(f"bytes {huge}-1/*") is None
     assert parse_content_range("bytes 0-9/10") is not None
+
+
+@pytest.mark.parametrize(
+    "reply", [b" " * (3 * 1024 * 1024), b"[" * 100_000, b'{"ActionStatus": "OK", "FileId": "\xff"}'],
+    ids=["3 MiB", "deep", "bad utf-8"],
+)  # fmt: skip
+async def test_a_hostile_upload_reply_is_a_timerror(tmp_path: Path, reply: bytes) -> None:
+    """An upload answered with a huge, deeply nested or undecodable reply fails with a TIMError."""
+    attachment = tmp_path / "a.txt"
+    attachment.write_text("attachment")
+    msg = Message(elem_array=[FileElem(file_path=str(attachment))])
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        return web.Response(body=reply, content_type="application/json")
+
+    async with HostileServer() as hostile:
+        hostile.handler = answer
+        async with client(hostile.url) as tim:
+            with pytest.raises(TIMError) as caught:
+                await tim.msg.send_new_msg("bob", ConvType.C2C, msg)
+    print(f"\nhostile upload reply ({len(reply)} bytes): {caught.value}")
+    assert "upload of a.txt" in caught.value.desc
