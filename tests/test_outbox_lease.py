@@ -139,3 +139,18 @@ def test_owner_liveness() -> None:
     assert owner_is_dead(f"{host}/{dead_pid}/x")
     assert not owner_is_dead(f"elsewhere.example/{dead_pid}/x")
     assert not owner_is_dead("garbage")
+
+
+async def test_a_renewed_lease_keeps_the_row_with_its_owner(tmp_path: Path) -> None:
+    """Renewing before the lease ends keeps the row from other owners until the renewed expiry."""
+    now = [1_000_000.0]
+    async with LocalStore(tmp_path / "s.db", clock=lambda: now[0]) as store:
+        await store.outbox_add((1, "bob"), text("x"))
+        await store.outbox_claim(10, owner="h/1/a", lease=30)
+        now[0] += 25
+        renewed = await store.outbox_renew("h/1/a", 30)
+        now[0] += 10  # 35 s after the claim: the first lease has ended, the renewed one has not
+        early = await store.outbox_claim(10, owner="h/2/b", lease=30)
+        now[0] += 21
+        late = await store.outbox_claim(10, owner="h/2/b", lease=30)
+    assert (renewed, len(early), len(late)) == (1, 0, 1)
