@@ -466,9 +466,10 @@ class State:
         return row is not None
 
     async def members(self, group_id: str) -> list[MemberRow]:
-        """The group's members in the order they joined."""
+        """The group's members: the owner, then the others in the order they joined."""
         rows = await self._all(
-            "SELECT account, role, joined FROM group_members WHERE group_id = ? ORDER BY joined, account",
+            "SELECT account, role, joined FROM group_members WHERE group_id = ? "
+            "ORDER BY role != 'Owner', joined, account",
             (group_id,),
         )
         return [MemberRow(*r) for r in rows]
