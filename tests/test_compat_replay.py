@@ -26,8 +26,13 @@ class Caller:
         self.server = server
         self.http = http
         sig = TLSSigAPIv2.TLSSigAPIv2(server.sdk_app_id, server.secret_key).gen_sig(server.admin)
-        self.query = {"sdkappid": str(server.sdk_app_id), "identifier": server.admin, "usersig": str(sig),
-                      "random": "99999999", "contenttype": "json"}  # fmt: skip
+        self.query = {
+            "sdkappid": str(server.sdk_app_id),
+            "identifier": server.admin,
+            "usersig": str(sig),
+            "random": "99999999",
+            "contenttype": "json",
+        }
 
     async def raw(self, method: str, path: str, body: bytes = b"{}") -> tuple[int, str, dict[str, Any]]:
         """Any request; the HTTP status, content type and JSON body."""
@@ -78,8 +83,16 @@ def texts(msgs: list[dict[str, Any]]) -> list[str]:
 async def test_roaming_accepts_the_official_specs_from_and_to_spelling(tim: Caller) -> None:
     """GetRoamMsgRequest's From_Account/To_Account (older SDKs) read the same history as Operator/Peer."""
     for n in range(3):
-        await tim.ok("openim/sendmsg", {"From_Account": "user1", "To_Account": "user2", "MsgRandom": n,
-                                        "MsgSeq": n + 1, "MsgBody": text(f"m{n}")})  # fmt: skip
+        await tim.ok(
+            "openim/sendmsg",
+            {
+                "From_Account": "user1",
+                "To_Account": "user2",
+                "MsgRandom": n,
+                "MsgSeq": n + 1,
+                "MsgBody": text(f"m{n}"),
+            },
+        )
     window = {"MaxCnt": 100, "MinTime": 0, "MaxTime": int(time.time()) + 60}
     old = await tim.ok("openim/admin_getroammsg", {"From_Account": "user2", "To_Account": "user1", **window})
     new = await tim.ok(
@@ -91,8 +104,9 @@ async def test_roaming_accepts_the_official_specs_from_and_to_spelling(tim: Call
 
 async def test_roaming_without_either_spelling_still_names_the_field(tim: Caller) -> None:
     """Neither Operator_Account nor From_Account: 90008, as before."""
-    reply = await tim.fails("openim/admin_getroammsg", {"Peer_Account": "u", "MaxCnt": 1, "MinTime": 0,
-                                                        "MaxTime": 1}, 90008)  # fmt: skip
+    reply = await tim.fails(
+        "openim/admin_getroammsg", {"Peer_Account": "u", "MaxCnt": 1, "MinTime": 0, "MaxTime": 1}, 90008
+    )
     assert "Operator_Account" in reply["ErrorInfo"]
 
 
@@ -102,11 +116,15 @@ async def test_roaming_without_either_spelling_still_names_the_field(tim: Caller
 async def test_account_import_accepts_identifier_as_the_2020_doc_and_libraries_send() -> None:
     """{"Identifier": ...} imports like {"UserID": ...}; account_check then says Imported."""
     async with serve(auto_accounts=False) as tim:
-        await tim.ok("im_open_login_svc/account_import", {"Identifier": "test", "Nick": "test",
-                                                          "FaceUrl": "http://www.qq.com"})  # fmt: skip
+        await tim.ok(
+            "im_open_login_svc/account_import",
+            {"Identifier": "test", "Nick": "test", "FaceUrl": "http://www.qq.com"},
+        )
         await tim.ok("im_open_login_svc/account_import", {"UserID": "test2", "Nick": "test"})
-        reply = await tim.ok("im_open_login_svc/account_check",
-                             {"CheckItem": [{"UserID": "test"}, {"UserID": "test2"}, {"UserID": "nobody"}]})  # fmt: skip
+        reply = await tim.ok(
+            "im_open_login_svc/account_check",
+            {"CheckItem": [{"UserID": "test"}, {"UserID": "test2"}, {"UserID": "nobody"}]},
+        )
         assert [r["AccountStatus"] for r in reply["ResultItem"]] == ["Imported", "Imported", "NotImported"]
         await tim.fails("im_open_login_svc/account_import", {"Nick": "no id"}, 70402)
 
@@ -114,16 +132,24 @@ async def test_account_import_accepts_identifier_as_the_2020_doc_and_libraries_s
 async def test_multiaccount_import_takes_the_old_and_the_new_shape() -> None:
     """`Accounts: [ids]` (old) and `AccountList: [{UserID, Nick, FaceUrl}]` (new) both import."""
     async with serve(auto_accounts=False) as tim:
-        old = await tim.ok("im_open_login_svc/multiaccount_import",
-                           {"Accounts": ["UserID_001", "UserID_002", "UserID_003"]})  # fmt: skip
-        new = await tim.ok("im_open_login_svc/multiaccount_import", {"AccountList": [
-            {"UserID": "UserID_004", "Nick": "Nick_004", "FaceUrl": "http://www.qq.com"},
-            {"UserID": "UserID_005", "Nick": "Nick_005", "FaceUrl": "http://www.qq.com"},
-            {"UserID": "x" * 33, "Nick": "too long"},
-        ]})  # fmt: skip
+        old = await tim.ok(
+            "im_open_login_svc/multiaccount_import", {"Accounts": ["UserID_001", "UserID_002", "UserID_003"]}
+        )
+        new = await tim.ok(
+            "im_open_login_svc/multiaccount_import",
+            {
+                "AccountList": [
+                    {"UserID": "UserID_004", "Nick": "Nick_004", "FaceUrl": "http://www.qq.com"},
+                    {"UserID": "UserID_005", "Nick": "Nick_005", "FaceUrl": "http://www.qq.com"},
+                    {"UserID": "x" * 33, "Nick": "too long"},
+                ]
+            },
+        )
         assert old["FailAccounts"] == [] and new["FailAccounts"] == ["x" * 33]
-        checked = await tim.ok("im_open_login_svc/account_check",
-                               {"CheckItem": [{"UserID": f"UserID_00{n}"} for n in range(1, 6)]})  # fmt: skip
+        checked = await tim.ok(
+            "im_open_login_svc/account_check",
+            {"CheckItem": [{"UserID": f"UserID_00{n}"} for n in range(1, 6)]},
+        )
         assert {r["AccountStatus"] for r in checked["ResultItem"]} == {"Imported"}
         await tim.fails("im_open_login_svc/multiaccount_import", {}, 70402)
 
@@ -138,8 +164,9 @@ async def test_group_history_from_req_msg_seq_zero_starts_at_the_latest(tim: Cal
         await tim.ok(
             "group_open_http_svc/send_group_msg", {"GroupId": "g", "Random": n, "MsgBody": text(f"m{n}")}
         )
-    reply = await tim.ok("group_open_http_svc/group_msg_get_simple",
-                         {"GroupId": "g", "ReqMsgNumber": 20, "ReqMsgSeq": 0})  # fmt: skip
+    reply = await tim.ok(
+        "group_open_http_svc/group_msg_get_simple", {"GroupId": "g", "ReqMsgNumber": 20, "ReqMsgSeq": 0}
+    )
     assert [m["MsgSeq"] for m in reply["RspMsgList"]] == [3, 2, 1] and reply["IsFinished"] == 1
 
 
@@ -160,14 +187,32 @@ async def test_send_group_msg_honours_the_older_msg_online_only_flag(tim: Caller
 async def test_roaming_page_lists_oldest_first_as_the_docs_example(tim: Caller) -> None:
     """Doc 1047/35478: user2's view of 10:00-11:00 lists "msg 1" (…680) before "msg 2" (…689), and
     LastMsgKey names msg 1, from which the next (older) page continues."""
-    for frm, to, seq, rnd, at, content in (("user1", "user2", 549396494, 2578554, 1584669680, "msg 1"),
-                                           ("user2", "user1", 1054803289, 7201, 1584669689, "msg 2")):  # fmt: skip
-        await tim.ok("openim/importmsg", {"SyncFromOldSystem": 2, "From_Account": frm, "To_Account": to,
-                                          "MsgSeq": seq, "MsgRandom": rnd, "MsgTimeStamp": at,
-                                          "MsgBody": text(content)})  # fmt: skip
-    reply = await tim.ok("openim/admin_getroammsg", {"Operator_Account": "user2", "Peer_Account": "user1",
-                                                     "MaxCnt": 100, "MinTime": 1584669600,
-                                                     "MaxTime": 1584673200})  # fmt: skip
+    for frm, to, seq, rnd, at, content in (
+        ("user1", "user2", 549396494, 2578554, 1584669680, "msg 1"),
+        ("user2", "user1", 1054803289, 7201, 1584669689, "msg 2"),
+    ):
+        await tim.ok(
+            "openim/importmsg",
+            {
+                "SyncFromOldSystem": 2,
+                "From_Account": frm,
+                "To_Account": to,
+                "MsgSeq": seq,
+                "MsgRandom": rnd,
+                "MsgTimeStamp": at,
+                "MsgBody": text(content),
+            },
+        )
+    reply = await tim.ok(
+        "openim/admin_getroammsg",
+        {
+            "Operator_Account": "user2",
+            "Peer_Account": "user1",
+            "MaxCnt": 100,
+            "MinTime": 1584669600,
+            "MaxTime": 1584673200,
+        },
+    )
     assert [m["MsgKey"] for m in reply["MsgList"]] == [
         "549396494_2578554_1584669680",
         "1054803289_7201_1584669689",
@@ -179,8 +224,17 @@ async def test_roaming_page_lists_oldest_first_as_the_docs_example(tim: Caller) 
 async def test_roaming_pages_with_last_msg_key_cover_everything_once(tim: Caller) -> None:
     """MaxCnt 2 over 5 messages: pages newest to oldest, each oldest first, nothing twice."""
     for n in range(5):
-        await tim.ok("openim/importmsg", {"SyncFromOldSystem": 2, "From_Account": "a", "To_Account": "b",
-                                          "MsgRandom": n, "MsgTimeStamp": 1000 + n, "MsgBody": text(f"m{n}")})  # fmt: skip
+        await tim.ok(
+            "openim/importmsg",
+            {
+                "SyncFromOldSystem": 2,
+                "From_Account": "a",
+                "To_Account": "b",
+                "MsgRandom": n,
+                "MsgTimeStamp": 1000 + n,
+                "MsgBody": text(f"m{n}"),
+            },
+        )
     query: dict[str, Any] = {
         "Operator_Account": "a",
         "Peer_Account": "b",
@@ -215,10 +269,21 @@ async def test_batchsendmsg_reply_carries_msg_time(tim: Caller) -> None:
 async def test_set_msg_read_takes_msg_read_time_as_string_or_integer(tim: Caller, read_time: Any) -> None:
     """MsgReadTime "1584669685" (documented) and 1584669685 (sent by clients) mark the same messages."""
     for n, at in enumerate((1584669680, 1584669689)):
-        await tim.ok("openim/importmsg", {"SyncFromOldSystem": 1, "From_Account": "user1", "To_Account": "user2",
-                                          "MsgRandom": n, "MsgTimeStamp": at, "MsgBody": text("x")})  # fmt: skip
-    await tim.ok("openim/admin_set_msg_read", {"Report_Account": "user2", "Peer_Account": "user1",
-                                               "MsgReadTime": read_time})  # fmt: skip
+        await tim.ok(
+            "openim/importmsg",
+            {
+                "SyncFromOldSystem": 1,
+                "From_Account": "user1",
+                "To_Account": "user2",
+                "MsgRandom": n,
+                "MsgTimeStamp": at,
+                "MsgBody": text("x"),
+            },
+        )
+    await tim.ok(
+        "openim/admin_set_msg_read",
+        {"Report_Account": "user2", "Peer_Account": "user1", "MsgReadTime": read_time},
+    )
     unread = await tim.ok("openim/get_c2c_unread_msg_num", {"To_Account": "user2", "Peer_Account": ["user1"]})
     assert unread["C2CUnreadMsgNumList"] == [{"Peer_Account": "user1", "C2CUnreadMsgNum": 1}]
 
@@ -245,8 +310,10 @@ async def test_account_delete_as_documented() -> None:
     """Doc 1047/34955: UserID_1 deleted (0), UserID_2 never existed (70107, Err_TLS_..._Not_Exist)."""
     async with serve(auto_accounts=False) as tim:
         await tim.ok("im_open_login_svc/account_import", {"UserID": "UserID_1"})
-        reply = await tim.ok("im_open_login_svc/account_delete",
-                             {"DeleteItem": [{"UserID": "UserID_1"}, {"UserID": "UserID_2"}]})  # fmt: skip
+        reply = await tim.ok(
+            "im_open_login_svc/account_delete",
+            {"DeleteItem": [{"UserID": "UserID_1"}, {"UserID": "UserID_2"}]},
+        )
         assert reply["ResultItem"] == [
             {"ResultCode": 0, "ResultInfo": "", "UserID": "UserID_1"},
             {
@@ -265,8 +332,10 @@ async def test_account_delete_as_documented() -> None:
 
 async def test_account_delete_removes_group_memberships_and_keeps_the_admin(tim: Caller) -> None:
     """A deleted account leaves its groups; the App admin (every call's signer) cannot be deleted."""
-    await tim.ok("group_open_http_svc/create_group", {"Type": "Public", "Name": "g", "GroupId": "g",
-                                                      "MemberList": [{"Member_Account": "bob"}]})  # fmt: skip
+    await tim.ok(
+        "group_open_http_svc/create_group",
+        {"Type": "Public", "Name": "g", "GroupId": "g", "MemberList": [{"Member_Account": "bob"}]},
+    )
     await tim.ok("im_open_login_svc/account_delete", {"DeleteItem": [{"UserID": "bob"}]})
     members = await tim.ok("group_open_http_svc/get_group_member_info", {"GroupId": "g"})
     assert members["MemberNum"] == 0
@@ -286,7 +355,10 @@ async def test_query_online_status_as_documented(tim: Caller) -> None:
         ]
     reply = await tim.ok("openim/query_online_status", {"To_Account": ["id1", "id2", "id3"]})
     assert [(r["To_Account"], r["State"], r["Status"]) for r in reply["QueryResult"]] == [
-        ("id1", "Offline", "Offline"), ("id2", "Online", "Online"), ("id3", "PushOnline", "PushOnline")]  # fmt: skip
+        ("id1", "Offline", "Offline"),
+        ("id2", "Online", "Online"),
+        ("id3", "PushOnline", "PushOnline"),
+    ]
     detailed = await tim.ok("openim/query_online_status", {"IsNeedDetail": 1, "To_Account": ["id1", "id2"]})
     assert [r["State"] for r in detailed["QueryResult"]] == ["Offline", "Online"]
     await tim.fails("openim/query_online_status", {"To_Account": [f"u{n}" for n in range(501)]}, 90001)
@@ -297,10 +369,20 @@ async def test_query_online_status_as_documented(tim: Caller) -> None:
 
 async def test_group_lifecycle_with_the_documented_bodies(tim: Caller) -> None:
     """create -> get_group_info (basic and filtered) -> members -> modify -> remove -> destroy."""
-    created = await tim.ok("group_open_http_svc/create_group", {
-        "Owner_Account": "leckie", "Type": "Public", "Name": "TestGroup", "Introduction": "This is group Introduction",
-        "Notification": "This is group Notification", "FaceUrl": "http://this.is.face.url", "MaxMemberNum": 500,
-        "ApplyJoinOption": "FreeAccess", "MemberList": [{"Member_Account": "bob"}, {"Member_Account": "peter"}]})  # fmt: skip
+    created = await tim.ok(
+        "group_open_http_svc/create_group",
+        {
+            "Owner_Account": "leckie",
+            "Type": "Public",
+            "Name": "TestGroup",
+            "Introduction": "This is group Introduction",
+            "Notification": "This is group Notification",
+            "FaceUrl": "http://this.is.face.url",
+            "MaxMemberNum": 500,
+            "ApplyJoinOption": "FreeAccess",
+            "MemberList": [{"Member_Account": "bob"}, {"Member_Account": "peter"}],
+        },
+    )
     gid = created["GroupId"]
     assert gid.startswith("@TGS#")
     info = (await tim.ok("group_open_http_svc/get_group_info", {"GroupIdList": [gid, "@TGS#1CXTZEAET"]}))[
@@ -308,13 +390,29 @@ async def test_group_lifecycle_with_the_documented_bodies(tim: Caller) -> None:
     ]
     assert info[0]["ErrorCode"] == 0 and info[1]["ErrorCode"] == 10010
     assert (info[0]["Name"], info[0]["Owner_Account"], info[0]["MemberNum"], info[0]["NextMsgSeq"]) == (
-        "TestGroup", "leckie", 3, 1)  # fmt: skip
+        "TestGroup",
+        "leckie",
+        3,
+        1,
+    )
     assert (info[0]["Introduction"], info[0]["MaxMemberNum"], info[0]["ApplyJoinOption"]) == (
-        "This is group Introduction", 500, "FreeAccess")  # fmt: skip
-    assert [(m["Member_Account"], m["Role"]) for m in info[0]["MemberList"]][0] == ("leckie", "Owner")
+        "This is group Introduction",
+        500,
+        "FreeAccess",
+    )
+    owner = info[0]["MemberList"][0]
+    assert (owner["Member_Account"], owner["Role"]) == ("leckie", "Owner")
 
-    filtered = await tim.ok("group_open_http_svc/get_group_info", {"GroupIdList": [gid], "ResponseFilter": {
-        "GroupBaseInfoFilter": ["Type", "Name", "Introduction", "Notification"], "MemberInfoFilter": ["Account", "Role"]}})  # fmt: skip
+    filtered = await tim.ok(
+        "group_open_http_svc/get_group_info",
+        {
+            "GroupIdList": [gid],
+            "ResponseFilter": {
+                "GroupBaseInfoFilter": ["Type", "Name", "Introduction", "Notification"],
+                "MemberInfoFilter": ["Account", "Role"],
+            },
+        },
+    )
     group = filtered["GroupInfo"][0]
     assert set(group) == {
         "GroupId",
@@ -328,14 +426,18 @@ async def test_group_lifecycle_with_the_documented_bodies(tim: Caller) -> None:
     }
     assert set(group["MemberList"][0]) == {"Member_Account", "Role"}
 
-    await tim.ok("group_open_http_svc/modify_group_base_info", {"GroupId": gid, "Name": "NewName",
-                                                                "Notification": "new", "ShutUpAllMember": "On"})  # fmt: skip
+    await tim.ok(
+        "group_open_http_svc/modify_group_base_info",
+        {"GroupId": gid, "Name": "NewName", "Notification": "new", "ShutUpAllMember": "On"},
+    )
     page = await tim.ok(
         "group_open_http_svc/get_group_member_info", {"GroupId": gid, "Limit": 2, "Offset": 1}
     )
     assert page["MemberNum"] == 3 and [m["Member_Account"] for m in page["MemberList"]] == ["bob", "peter"]
-    await tim.ok("group_open_http_svc/delete_group_member", {"GroupId": gid, "Silence": 1,
-                                                             "MemberToDel_Account": ["peter", "not-a-member"]})  # fmt: skip
+    await tim.ok(
+        "group_open_http_svc/delete_group_member",
+        {"GroupId": gid, "Silence": 1, "MemberToDel_Account": ["peter", "not-a-member"]},
+    )
     after = (await tim.ok("group_open_http_svc/get_group_info", {"GroupIdList": [gid]}))["GroupInfo"][0]
     assert (after["Name"], after["Notification"], after["ShutUpAllMember"], after["MemberNum"]) == (
         "NewName",
@@ -357,15 +459,25 @@ async def test_group_lifecycle_with_the_documented_bodies(tim: Caller) -> None:
 async def test_get_joined_group_list_as_documented(tim: Caller) -> None:
     """Basic: GroupIds and TotalCount, AVChatRoom left out; paging and GroupBaseInfoFilter."""
     for gid, kind in (("g1", "Public"), ("g2", "Private"), ("g3", "AVChatRoom"), ("g4", "ChatRoom")):
-        await tim.ok("group_open_http_svc/create_group", {"Type": kind, "Name": gid, "GroupId": gid,
-                                                          "MemberList": [{"Member_Account": "leckie"}]})  # fmt: skip
+        await tim.ok(
+            "group_open_http_svc/create_group",
+            {"Type": kind, "Name": gid, "GroupId": gid, "MemberList": [{"Member_Account": "leckie"}]},
+        )
     basic = await tim.ok("group_open_http_svc/get_joined_group_list", {"Member_Account": "leckie"})
     assert basic["TotalCount"] == 3 and basic["GroupIdList"] == [{"GroupId": g} for g in ("g1", "g2", "g4")]
-    paged = await tim.ok("group_open_http_svc/get_joined_group_list", {
-        "Member_Account": "leckie", "Limit": 1, "Offset": 1, "WithHugeGroups": 1,
-        "ResponseFilter": {"GroupBaseInfoFilter": ["Type", "Name", "MemberNum"]}})  # fmt: skip
-    assert paged["TotalCount"] == 4 and paged["GroupIdList"] == [{"GroupId": "g2", "Type": "Private", "Name": "g2",
-                                                                   "MemberNum": 1}]  # fmt: skip
+    paged = await tim.ok(
+        "group_open_http_svc/get_joined_group_list",
+        {
+            "Member_Account": "leckie",
+            "Limit": 1,
+            "Offset": 1,
+            "WithHugeGroups": 1,
+            "ResponseFilter": {"GroupBaseInfoFilter": ["Type", "Name", "MemberNum"]},
+        },
+    )
+    assert paged["TotalCount"] == 4 and paged["GroupIdList"] == [
+        {"GroupId": "g2", "Type": "Private", "Name": "g2", "MemberNum": 1}
+    ]
     work = await tim.ok(
         "group_open_http_svc/get_joined_group_list", {"Member_Account": "leckie", "GroupType": "Work"}
     )
@@ -403,8 +515,12 @@ async def test_management_errors_use_tims_codes(
     tim: Caller, endpoint: str, body: dict[str, Any], code: int
 ) -> None:
     """Limits (50 groups, 100 accounts, 30-byte names), AVChatRoom removals and missing groups."""
-    await tim.ok("group_open_http_svc/create_group", {"Type": "AVChatRoom", "Name": "live", "GroupId": "live",
-                                                      "MemberList": [{"Member_Account": "bob"}]})  # fmt: skip
-    await tim.ok("group_open_http_svc/create_group", {"Type": "Public", "Name": "t", "GroupId": "team",
-                                                      "Owner_Account": "owner"})  # fmt: skip
+    await tim.ok(
+        "group_open_http_svc/create_group",
+        {"Type": "AVChatRoom", "Name": "live", "GroupId": "live", "MemberList": [{"Member_Account": "bob"}]},
+    )
+    await tim.ok(
+        "group_open_http_svc/create_group",
+        {"Type": "Public", "Name": "t", "GroupId": "team", "Owner_Account": "owner"},
+    )
     await tim.fails(endpoint, body, code)

@@ -36,15 +36,18 @@ async def alice(server: DevServer) -> AsyncIterator[Client]:
 
 async def test_create_takes_tim_group_create_json_and_makes_the_caller_owner(alice: Client) -> None:
     """create_group_param_* keys in, create_group_result_groupid out; the Client's user owns it."""
-    created = await alice.group.create({
-        "create_group_param_group_name": "team",
-        "create_group_param_group_type": int(GroupType.PRIVATE),
-        "create_group_param_group_member_array": [{"group_member_info_identifier": "bob"},
-                                                  {"group_member_info_identifier": "carol",
-                                                   "group_member_info_member_role": 1}],
-        "create_group_param_introduction": "about",
-        "create_group_param_add_option": 0,
-    })  # fmt: skip
+    created = await alice.group.create(
+        {
+            "create_group_param_group_name": "team",
+            "create_group_param_group_type": int(GroupType.PRIVATE),
+            "create_group_param_group_member_array": [
+                {"group_member_info_identifier": "bob"},
+                {"group_member_info_identifier": "carol", "group_member_info_member_role": 1},
+            ],
+            "create_group_param_introduction": "about",
+            "create_group_param_add_option": 0,
+        }
+    )
     assert created.groupid.startswith("@TGS#")
     (info,) = await alice.group.info([created.groupid])
     assert (info.Type, info.Name, info.Owner_Account, info.Introduction) == (
@@ -70,21 +73,33 @@ async def test_create_with_an_id_then_delete_dismisses_it(alice: Client) -> None
 async def test_invite_and_delete_member_results_use_handle_group_member_result(alice: Client) -> None:
     """Invite: HANDLED_SUC, INCLUDED for a member, HANDLED_ERR for no account; delete removes."""
     await alice.group.create('{"create_group_param_group_name": "g", "create_group_param_group_id": "g"}')
-    results = await alice.group.invite_member({"group_invite_member_param_group_id": "g",
-                                               "group_invite_member_param_identifier_array": ["bob", "alice", "ghost"]})  # fmt: skip
+    results = await alice.group.invite_member(
+        {
+            "group_invite_member_param_group_id": "g",
+            "group_invite_member_param_identifier_array": ["bob", "alice", "ghost"],
+        }
+    )
     assert [(r.identifier, r.result) for r in results] == [
-        ("bob", HandleGroupMemberResult.HANDLED_SUC), ("alice", HandleGroupMemberResult.INCLUDED),
-        ("ghost", HandleGroupMemberResult.HANDLED_ERR)]  # fmt: skip
-    removed = await alice.group.delete_member({"group_delete_member_param_group_id": "g",
-                                               "group_delete_member_param_identifier_array": ["bob"]})  # fmt: skip
+        ("bob", HandleGroupMemberResult.HANDLED_SUC),
+        ("alice", HandleGroupMemberResult.INCLUDED),
+        ("ghost", HandleGroupMemberResult.HANDLED_ERR),
+    ]
+    removed = await alice.group.delete_member(
+        {"group_delete_member_param_group_id": "g", "group_delete_member_param_identifier_array": ["bob"]}
+    )
     assert [(r.identifier, r.result) for r in removed] == [("bob", HandleGroupMemberResult.HANDLED_SUC)]
     assert [m.Member_Account for m in await alice.group.members("g")] == ["alice"]
 
 
 async def test_modify_and_members_speak_rest_shapes(alice: Client) -> None:
     """modify(Name=..., Notification=...) changes the profile; members() gives roles and join times."""
-    await alice.group.create({"create_group_param_group_name": "g", "create_group_param_group_id": "g",
-                              "create_group_param_group_member_array": [{"group_member_info_identifier": "bob"}]})  # fmt: skip
+    await alice.group.create(
+        {
+            "create_group_param_group_name": "g",
+            "create_group_param_group_id": "g",
+            "create_group_param_group_member_array": [{"group_member_info_identifier": "bob"}],
+        }
+    )
     await alice.group.modify("g", Name="renamed", Notification="read me")
     (info,) = await alice.group.info(["g"])
     assert (info.Name, info.Notification, info.InfoSeq) == ("renamed", "read me", 1)
@@ -177,8 +192,14 @@ async def test_c2c_history_is_the_same_whatever_the_in_page_order(
             await alice.msg.send_new_msg("bob", ConvType.C2C, text(f"m{n}"))
     histories = []
     for base_url in (server.url, proxy_url):
-        async with Client(sdk_app_id=server.sdk_app_id, user_id="bob", secret_key=server.secret_key,
-                          base_url=base_url, admin=server.admin, store_path=":memory:") as bob:  # fmt: skip
+        async with Client(
+            sdk_app_id=server.sdk_app_id,
+            user_id="bob",
+            secret_key=server.secret_key,
+            base_url=base_url,
+            admin=server.admin,
+            store_path=":memory:",
+        ) as bob:
             msgs = [m async for m in bob.msg.iter_msg_list("alice", ConvType.C2C, page_size=7, remble=True)]
         histories.append([m.elem_array[0].content for m in msgs])  # type: ignore[union-attr]
     assert histories[0] == histories[1] == [f"m{n}" for n in reversed(range(45))]
