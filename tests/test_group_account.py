@@ -3,6 +3,7 @@ the function, REST shapes otherwise; and the client's history not caring about i
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 from aiohttp import web
 from scenario import text
 
-from aio_tim import Client, ConvType, UsageError
+from aio_tim import Client, ConvType, UsageError, capi
+from aio_tim.auth import mint_usersig
 from aio_tim.devserver import DevServer
 from aio_tim.testing import client_for
 from aio_tim.types.group import CreateGroupParam, GroupType, HandleGroupMemberResult
@@ -204,3 +206,51 @@ async def test_c2c_history_is_the_same_whatever_the_in_page_order(
         histories.append([m.elem_array[0].content for m in msgs])  # type: ignore[union-attr]
     assert histories[0] == histories[1] == [f"m{n}" for n in reversed(range(45))]
     assert sum(flipped) >= 45 and max(flipped) > 1  # the pages really came through flipped
+
+
+# --- the same through aio_tim.capi (the C SDK's calling convention) ----------------------------------
+
+
+async def test_capi_group_functions_call_back_with_c_sdk_json(server: DevServer) -> None:
+    """TIMGroupCreate / InviteMember / DeleteMember / Delete: TIM_SUCC, then one callback each."""
+    results: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+
+    def cb(code: int, desc: str, json_params: str, user_data: object) -> None:
+        results.put_nowait((code, json_params))
+
+    async def outcome() -> tuple[int, str]:
+        return await asyncio.wait_for(results.get(), 10)
+
+    config = json.dumps({"aio_tim_base_url": server.url, "aio_tim_secret_key": server.secret_key})
+    assert capi.TIMInit(server.sdk_app_id, config) == capi.TIM_SUCC
+    try:
+        sig = mint_usersig(server.sdk_app_id, server.secret_key, "alice")
+        assert capi.TIMLogin("alice", sig, cb, None) == capi.TIM_SUCC
+        assert (await outcome())[0] == 0
+        assert capi.TIMGroupCreate("{}", cb, None) == capi.TIM_ERR_JSON  # the name is required
+        param = {capi.kTIMCreateGroupParamGroupName: "team", capi.kTIMCreateGroupParamGroupId: "team"}
+        assert capi.TIMGroupCreate(json.dumps(param), cb, None) == capi.TIM_SUCC
+        assert await outcome() == (0, '{"create_group_result_groupid":"team"}')
+        invite = {
+            "group_invite_member_param_group_id": "team",
+            "group_invite_member_param_identifier_array": ["bob"],
+        }
+        assert capi.TIMGroupInviteMember(json.dumps(invite), cb, None) == capi.TIM_SUCC
+        code, invited = await outcome()
+        assert code == 0
+        assert json.loads(invited) == [
+            {"group_invite_member_result_identifier": "bob", "group_invite_member_result_result": 1}
+        ]
+        delete = {
+            "group_delete_member_param_group_id": "team",
+            "group_delete_member_param_identifier_array": ["bob"],
+        }
+        assert capi.TIMGroupDeleteMember(json.dumps(delete), cb, None) == capi.TIM_SUCC
+        assert json.loads((await outcome())[1])[0]["group_delete_member_result_result"] == 1
+        assert capi.TIMGroupDelete("", cb, None) == capi.TIM_ERR_PARAM
+        assert capi.TIMGroupDelete("team", cb, None) == capi.TIM_SUCC
+        assert await outcome() == (0, "")
+        assert capi.TIMGroupDelete("team", cb, None) == capi.TIM_SUCC
+        assert (await outcome())[0] == 10010  # gone
+    finally:
+        assert capi.TIMUninit() == capi.TIM_SUCC
