@@ -29,6 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from . import cli_admin
 from .client import Client
 from .devserver import DevServer
 from .devserver.private import stop_on_sigterm, write_private_json
@@ -133,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--msg-id", help="C2C: the msg_id (MsgKey) `send` printed")
     which.add_argument("--seq", type=int, help="group: the message's seq")
     revoke.set_defaults(run=run_revoke)
+    cli_admin.register(commands)  # `group ...` and `account ...`
     return parser
 
 

@@ -17,9 +17,11 @@ import warnings
 from collections.abc import Callable
 from typing import Any, Final
 
+from .account import AccountManager
 from .auth import UserSigCache
 from .connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
 from .errors import TIM_ERR_PARAM, UsageError
+from .group import GroupManager
 from .msg import MsgManager, SendContext
 from .outbox import Outbox
 from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
@@ -190,6 +192,16 @@ class Client:
         if self._msg is None or self._connection.closed:
             raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
         return self._msg
+
+    @property
+    def group(self) -> GroupManager:
+        """Group administration (`tim.group`): create/dismiss groups, invite/remove members."""
+        return GroupManager(self.pipeline.submit, self.user_id)
+
+    @property
+    def account(self) -> AccountManager:
+        """Account administration (`tim.account`): import, check, delete, online status."""
+        return AccountManager(self.pipeline.submit)
 
     async def outbox_statistics(self) -> dict[str, int]:
         """Outbox rows per state (`Client(outbox=True)`): queued, inflight, sent, failed.

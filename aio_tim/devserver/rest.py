@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, c2c, c2c_history, groups
+from . import accounts, c2c, c2c_history, group_admin, groups
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
@@ -52,7 +52,9 @@ def build_routes(tables: Iterable[Mapping[type[Request], Handler]]) -> dict[str,
 
 
 def default_routes() -> dict[str, Route]:
-    return build_routes([accounts.HANDLERS, c2c.HANDLERS, c2c_history.HANDLERS, groups.HANDLERS])
+    return build_routes(
+        [accounts.HANDLERS, c2c.HANDLERS, c2c_history.HANDLERS, groups.HANDLERS, group_admin.HANDLERS]
+    )
 
 
 class RestEndpoint:
@@ -85,6 +87,11 @@ class RestEndpoint:
             # The path is ours to log; the query string holds the UserSig and is never logged.
             _log.exception("internal error answering %s", request.path)
             reply = failure(ERR_INTERNAL, "internal server error")
+        return web.Response(body=encode(reply), content_type="application/json")
+
+    async def unknown_path(self, request: web.Request) -> web.Response:
+        """Anything under /v4/ not shaped /v4/{service}/{command}: TIM's envelope, never a bare 404."""
+        reply = failure(ERR_BAD_URL, "REST paths are /v4/{service}/{command}")
         return web.Response(body=encode(reply), content_type="application/json")
 
     async def _answer(self, request: web.Request) -> Envelope:

@@ -198,6 +198,7 @@ class DevServer:
         limiter = RateLimiter(self._limits, ctx.clock)
         rest = RestEndpoint(ctx, guard, default_routes(), limiter, self.admission)
         app.router.add_route("*", "/v4/{service}/{command}", rest.handle)
+        app.router.add_route("*", "/v4{tail:(/.*)?}", rest.unknown_path)
         app.router.add_get("/healthz", _healthz)
         if self._files is not None:
             self._files.mount(app, guard)
@@ -293,6 +294,22 @@ class DevServer:
         async with ctx.state.transaction():
             name = name or group_id or "group"
             return await new_group(ctx, group_id, type, name, owner, member_ids)
+
+    def set_online_state(self, user_id: str, state: str = "Online") -> None:
+        """What query_online_status reports for `user_id`: "Online", "PushOnline" or "Offline".
+
+        Nobody logs in to a dev server, so every account is "Offline" until a test says otherwise:
+
+            server.set_online_state("alice")            # Online
+            server.set_online_state("alice", "Offline")
+        """
+        if state not in ("Online", "PushOnline", "Offline"):
+            raise ValueError(f"state must be Online, PushOnline or Offline, not {state!r}")
+        online = self._running_context().online
+        if state == "Offline":
+            online.pop(user_id, None)
+        else:
+            online[user_id] = state
 
     @property
     def files(self) -> FileService:
