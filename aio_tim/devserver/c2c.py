@@ -166,7 +166,7 @@ async def batch_send_msg(ctx: Context, req: BatchSendMsg) -> Envelope:
     rows = [_new_row(sender, to, stamp, how) for to in recipients if to not in firsts]
     await ctx.state.insert_c2c_many(rows, hide_for_sender=how.hide_for_sender)
     # Always list errors (possibly none): a missing ErrorList would leave clients guessing.
-    return BatchSendMsgResponse(MsgKey=stamp.key, ErrorList=errors)
+    return BatchSendMsgResponse(MsgKey=stamp.key, MsgTime=stamp.time, ErrorList=errors)
 
 
 def _check_recipient_count(to_accounts: list[str]) -> None:

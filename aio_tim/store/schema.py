@@ -68,7 +68,15 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     CREATE INDEX outbox_by_state ON outbox (state, id);
     """,
-    # 4: count() and unread_count() read one row instead of counting index entries (55 ms for a
+    # 4: outbox leases: an inflight row belongs to the client sending it (`owner`) until
+    # `lease_until` (unix seconds; renewed while sending). Only a row whose lease ended is taken
+    # by another client: two live clients on one store never resend each other's rows.
+    """
+    ALTER TABLE outbox ADD COLUMN owner TEXT;
+    ALTER TABLE outbox ADD COLUMN lease_until INTEGER;
+    CREATE INDEX outbox_inflight_by_conv ON outbox (conv_type, conv_id, id) WHERE state = 'inflight';
+    """,
+    # 5: count() and unread_count() read one row instead of counting index entries (55 ms for a
     # 500k-message conversation). Updates and deletes keep it by trigger; inserts add to it in
     # store/counts.py (a per-row insert trigger made bulk imports 2.5x slower).
     # A message counts as live unless a tombstone (4); as unread like the `messages_unread` index.
