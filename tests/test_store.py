@@ -254,6 +254,12 @@ async def test_maintained_counts_match_a_scan(tmp_path: Path) -> None:
                 await store.mark_read(conv, key if rng.random() < 0.8 else None)
             elif action == 5 and step % 50 == 0:
                 await store.delete_conversation(conv)
+            elif action == 5:
+                spread = [
+                    (c, text_msg(rng.randrange(40), 0, 0, is_read=rng.random() < 0.5), None)
+                    for c in (BOB, GROUP)
+                ]
+                await store.insert_spread(spread, status=rng.choice(list(MsgStatus)))
             else:
                 await store.save(conv, text_msg(*key, is_read=False), status=SENT)
         counts = {conv: (await store.count(conv), await store.unread_count(conv)) for conv in (BOB, GROUP)}
