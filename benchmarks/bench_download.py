@@ -100,7 +100,7 @@ async def aio_tim_download(info: dict[str, Any], url: str, target: Path, iterate
         admin=info["admin"], store_path=":memory:",
     )  # fmt: skip
     async with client as tim:
-        tim.transfers.options = DownloadOptions(verify_digest=digest)
+        tim.transfers.options = DownloadOptions(verify_digest=digest, max_size=None)
         download = tim.msg.download_elem_to_path({"msg_download_elem_param_url": url}, target)
         started = time.perf_counter(), time.process_time()
         snapshots = 0
@@ -151,7 +151,9 @@ def measure(variant: str, info: dict[str, Any], url: str, target: Path, traced: 
 
 
 def run_child(args: list[str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{args[1]} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
