@@ -216,8 +216,7 @@ class LocalStore:
         recipient) in one transaction; return how many were new."""
         status = check_status(status)
         now = self._now()
-        checked = [(check_conv(conv), msg, key) for conv, msg, key in items]
-        rows = [row_of(conv, _stamped(msg, conv, status, now), key) for conv, msg, key in checked]
+        rows = [_spread_row(conv, msg, key, status, now) for conv, msg, key in items]
         return await self._submit(_InsertRows(iter(rows)))
 
     async def set_status(self, conv: Conv, locator_key: LocatorKey, status: int) -> bool:
@@ -468,6 +467,11 @@ class LocalStore:
 
     def _now(self) -> int:
         return int(self._clock())
+
+
+def _spread_row(conv: Conv, msg: Message, key: str | None, status: int, now: int) -> Row:
+    checked = check_conv(conv)
+    return row_of(checked, _stamped(msg, checked, status, now), key)
 
 
 def _stamped(msg: Message, conv: Conv, status: int, now: int) -> Message:
