@@ -79,12 +79,6 @@ async def sender_of(ctx: Context, from_account: str | None) -> str:
     return sender
 
 
-async def first_send(ctx: Context, sender: str, to: str, msg_random: int, now: int) -> C2CRow | None:
-    """The earlier send this one duplicates, if any, within the dedup window."""
-    since = now - ctx.c2c_dedup_window + 1
-    return await ctx.state.first_c2c_send(sender, to, msg_random, since)
-
-
 def _new_row(sender: str, to: str, stamp: Stamp, how: Delivery) -> NewC2C:
     return NewC2C(
         from_account=sender,
@@ -103,6 +97,10 @@ def _new_row(sender: str, to: str, stamp: Stamp, how: Delivery) -> NewC2C:
 
 async def deliver(ctx: Context, sender: str, to: str, stamp: Stamp, how: Delivery) -> None:
     msg_id = await ctx.state.insert_c2c(_new_row(sender, to, stamp, how))
+    await _hide(ctx, sender, to, msg_id, how)
+
+
+async def _hide(ctx: Context, sender: str, to: str, msg_id: int, how: Delivery) -> None:
     # Online-only messages are never stored for anyone; hiding keeps dedup working for them.
     hidden_for = {sender, to} if how.online_only else {sender} if how.hide_for_sender else set()
     for account in hidden_for:
@@ -130,14 +128,16 @@ async def send_msg(ctx: Context, req: SendMsg) -> Envelope:
     sender = await sender_of(ctx, req.From_Account)
     await _recipient(ctx, req.To_Account)
     now = ctx.now()
-    first = await first_send(ctx, sender, req.To_Account, req.MsgRandom, now)
-    if first is not None:
-        return SendMsgResponse(MsgTime=first.msg_time, MsgKey=first.msg_key)
     stamp = Stamp(new_seq(ctx, req.MsgSeq), req.MsgRandom, now)
     # MsgTime (ordering) is the server's clock; the client's MsgTimeStamp is kept beside it.
     client_time = now if req.MsgTimeStamp is None else req.MsgTimeStamp
     how = delivery_of(req, client_time, online_only=req.OnlineOnlyFlag == 1)
-    await deliver(ctx, sender, req.To_Account, stamp, how)
+    # The dedup check and the insert in one database hop.
+    since = now - ctx.c2c_dedup_window + 1
+    sent = await ctx.state.send_c2c_once(_new_row(sender, req.To_Account, stamp, how), since)
+    if isinstance(sent, C2CRow):  # a duplicate: the first send's answer
+        return SendMsgResponse(MsgTime=sent.msg_time, MsgKey=sent.msg_key)
+    await _hide(ctx, sender, req.To_Account, sent, how)
     return SendMsgResponse(MsgTime=stamp.time, MsgKey=stamp.key)
 
 

@@ -182,6 +182,10 @@ def _values(row: Any) -> tuple[Any, ...]:
 
 
 _BODY_DECODER: Final = msgspec.json.Decoder(list[MsgBodyItem])
+_FIRST_SEND: Final = (
+    f"SELECT {_C2C_COLUMNS} FROM c2c_msgs WHERE from_account = ? AND to_account = ? "
+    "AND msg_random = ? AND msg_time >= ? AND kind = 'send' ORDER BY id LIMIT 1"
+)
 _INSERT_C2C: Final = (
     "INSERT INTO c2c_msgs (conv_lo, conv_hi, from_account, to_account, msg_seq, "
     "msg_random, msg_time, client_time, msg_key, body, cloud_custom_data, kind, "
@@ -408,12 +412,28 @@ class State:
         self, from_account: str, to_account: str, msg_random: int, since: int
     ) -> C2CRow | None:
         """The first message sent from -> to with this MsgRandom at or after `since`."""
-        row = await self._one(
-            f"SELECT {_C2C_COLUMNS} FROM c2c_msgs WHERE from_account = ? AND to_account = ? "
-            "AND msg_random = ? AND msg_time >= ? AND kind = 'send' ORDER BY id LIMIT 1",
-            (from_account, to_account, msg_random, since),
-        )
+        row = await self._one(_FIRST_SEND, (from_account, to_account, msg_random, since))
         return None if row is None else C2CRow(*row)
+
+    async def send_c2c_once(self, msg: NewC2C, since: int) -> C2CRow | int:
+        """`first_c2c_send`, then `insert_c2c` if there was none, in one hop to the database thread
+        (sendmsg's hot path): the earlier send this one duplicates, or the new row's id."""
+        db = self._db
+        lo, hi = conversation(msg.from_account, msg.to_account)
+
+        def run() -> C2CRow | int:
+            conn = db._conn  # on aiosqlite's thread, inside its `_execute`
+            first = conn.execute(_FIRST_SEND, (msg.from_account, msg.to_account, msg.msg_random, since))
+            row = first.fetchone()
+            first.close()
+            if row is not None:
+                return C2CRow(*row)
+            rowid = conn.execute(_INSERT_C2C, (lo, hi, *_values(msg))).lastrowid
+            assert rowid is not None
+            return rowid
+
+        result: C2CRow | int = await db._execute(run)  # type: ignore[no-untyped-call]
+        return result
 
     async def c2c_exists(self, a: str, b: str, msg_seq: int | None, msg_random: int, msg_time: int) -> bool:
         """Whether the conversation holds a message with these keys (None: any MsgSeq)."""
