@@ -9,7 +9,8 @@ Reproduce (from the repository root):
 
 (a) `send_new_msg` (limits off, a file store as `Client` opens one) against two raw aiohttp
     clients posting to the same endpoint: a *naive* one (a dict body per message, `json=`,
-    `response.json()`) and a *bare* one (pre-encoded bodies, nothing parsed). Two shapes: many
+    `response.json()`) and a *bare* one (pre-encoded bodies, nothing parsed); `pipeline.submit`
+    of pre-built requests shows what the pipeline and connection layers cost on their own. Two shapes: many
     conversations (400 peers, 64 in flight) and one conversation in sequence (one in flight).
     First with the dev server in its own process (spawned: the CPU this process reports is the
     client's alone), then with the dev server on the client's loop (as a user's CI runs it; CPU is
@@ -221,6 +222,13 @@ def bare_job(session: aiohttp.ClientSession, url: str, peers: int, count: int) -
     return post
 
 
+def pipeline_job(s: Sender, peers: int, count: int) -> Job:
+    """Pre-built SendMsg requests through the pipeline and the connection manager: what
+    send_new_msg adds on top of this is the msg layer and the local store."""
+    requests = encoded_sends(count, seed=9, peers=peers)
+    return lambda n: s.pipeline.submit(requests[n], order_key=requests[n].To_Account)
+
+
 def send_new_msg_job(s: Sender, peers: int) -> Job:
     """`send_new_msg`: validation, keys fixed once, the pipeline, the local store (a file)."""
     return lambda n: s.msg.send_new_msg(peer_of(n, peers), ConvType.C2C, text("bench"))
@@ -259,6 +267,7 @@ async def compare(server: ServerInfo, shape: Shape, rounds: int) -> dict[str, tu
         jobs = {
             "naive raw aiohttp": naive_job(session, url, shape.peers),
             "bare prebuilt": bare_job(session, url, shape.peers, size),
+            "pipeline.submit": pipeline_job(s, shape.peers, size),
             "send_new_msg": send_new_msg_job(s, shape.peers),
         }
         for job in jobs.values():
