@@ -85,3 +85,15 @@ async def test_inline_commits_checkpoint_the_wal(tmp_path: Path) -> None:
             pages = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         db.close()
         assert pages[1] < 1500  # ~3 frames a commit: without checkpoints 1500 commits leave ~4500
+
+
+async def test_saves_of_one_loop_iteration_share_an_inline_commit(tmp_path: Path) -> None:
+    """With synchronous NORMAL, saves issued together commit on the loop thread in a few shared
+    transactions (not one each), and every one is stored."""
+    async with LocalStore(tmp_path / "s.db") as store:
+        msgs = [Message(elem_array=[TextElem(content="x")], server_time=1, seq=n, rand=n) for n in range(200)]
+        await asyncio.gather(*(store.save(BOB, m, status=MsgStatus.SEND_SUCC) for m in msgs))
+        writer = store._writer
+        assert writer is not None
+        assert writer.jobs == 200 and writer.inline == writer.batches < 5
+        assert await store.count(BOB) == 200

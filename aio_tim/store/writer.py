@@ -9,12 +9,12 @@ database thread (BEGIN IMMEDIATE, the jobs, COMMIT): under load, many saves shar
 thread wake-up instead of six each. A job that fails is taken out and the rest run again in a fresh
 transaction, so one bad row never fails or commits another caller's write.
 
-A lone small job (a row or a few), when nothing else holds the connection, is committed on the
-loop thread instead (`inline=True`, which the store passes only for synchronous NORMAL or OFF:
-then a WAL commit writes to the OS cache and never fsyncs). It never waits: the busy timeout is 0
-for it, and a busy database sends it to the thread. The only fsync left, the WAL checkpoint, is
-taken off the commit (`wal_autocheckpoint = 0`) and run on the thread every `CHECKPOINT_EVERY`
-commits.
+Small jobs (a row or a few) queued in one loop iteration are committed together at its end, on
+the loop thread, when nothing else holds the connection (`inline=True`, which the store passes
+only for synchronous NORMAL or OFF: then a WAL commit writes to the OS cache and never fsyncs).
+That commit never waits: the busy timeout is 0 for it, and a busy database sends its jobs to the
+thread. The only fsync left, the WAL checkpoint, is taken off the commit (`wal_autocheckpoint =
+0`) and run on the thread every `CHECKPOINT_EVERY` commits.
 
 Jobs may come from any table (messages, read marks, seq counters, the outbox, an inbox): the
 writer knows nothing of them.
@@ -75,6 +75,8 @@ class GroupWriter:
         self._lock = lock
         self._pending: list[tuple[Job[Any], asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._inline_pending: list[tuple[Job[Any], asyncio.Future[Any]]] = []
+        self._inline_scheduled = False
         self.batches = 0  # commits made, for tests and benchmarks
         self.jobs = 0  # jobs committed or failed
         self.inline = 0  # of which committed on the loop thread
@@ -82,40 +84,71 @@ class GroupWriter:
     async def submit(self, job: Job[T], *, small: bool = False) -> T:
         """Queue `job`; its result once committed, or the exception it raised (as a TIMError for I/O).
 
-        `small`: the job touches a row or a few (a save, a seq block), so it may commit inline."""
-        if small and self._inline and self._flusher is None and not self._lock.locked():
-            outcome = self._commit_inline(job)
-            if outcome is not None:
-                return _result(outcome)  # type: ignore[no-any-return]
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((job, future))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush(), name="aio_tim store writer")
+        `small`: the job touches a row or a few (a save, a seq block), so it may commit inline:
+        with the other small jobs queued in the same loop iteration, at its end (call_soon)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if small and self._inline:
+            self._inline_pending.append((job, future))
+            if not self._inline_scheduled:
+                self._inline_scheduled = True
+                loop.call_soon(self._flush_inline)
+        else:
+            self._queue([(job, future)])
         return await future
 
-    def _commit_inline(self, job: Job[Any]) -> _Outcome | None:
-        """Commit a lone job on the loop thread; None if the database is busy or a checkpoint is
-        due (the thread then does it). No await: no other use of the connection can start."""
-        if self._since_checkpoint >= CHECKPOINT_EVERY:
-            return None
+    def _queue(self, batch: list[tuple[Job[Any], asyncio.Future[Any]]]) -> None:
+        """Hand jobs to the database thread's flusher."""
+        self._pending.extend(batch)
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush(), name="aio_tim store writer")
+
+    def _flush_inline(self) -> None:
+        """Commit the small jobs of this loop iteration on the loop thread, in one transaction;
+        to the thread instead if it is busy: the flusher or a `_write()` holds the connection,
+        a checkpoint is due, or another connection holds the database's write lock."""
+        self._inline_scheduled = False
+        batch = [(job, fut) for job, fut in self._inline_pending if not fut.cancelled()]
+        self._inline_pending = []
+        if not batch:
+            return
+        if self._flusher is not None or self._lock.locked() or self._since_checkpoint >= CHECKPOINT_EVERY:
+            self._queue(batch)  # behind the jobs already there: order is kept
+            return
+        outcomes = self._commit_inline([job for job, _ in batch])
+        retry = []
+        for (job, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if not ok and is_busy(value):
+                retry.append((job, future))  # rolled back: it runs again on the thread
+            elif not future.done():
+                _settle(future, ok, value)
+        if retry:
+            self._queue(retry)
+
+    def _commit_inline(self, jobs: list[Job[Any]]) -> list[_Outcome]:
+        """Run `jobs` in one transaction on the loop thread, never waiting for a lock.
+        No await: no other use of the connection can start meanwhile."""
         raw = self._raw
         raw.execute(NO_WAIT)
         try:
-            outcome = commit_batch(raw, [job])[0]
-        except Exception as exc:  # BEGIN or COMMIT failed
-            outcome = (False, exc)
+            outcomes = commit_batch(raw, jobs)
+        except Exception as exc:  # BEGIN (busy) or COMMIT failed: nothing is stored
+            outcomes = [(False, exc)] * len(jobs)
         finally:
             raw.execute(self._wait)
-        if not outcome[0] and is_busy(outcome[1]):
-            return None  # rolled back: it runs again on the thread
-        self._since_checkpoint += 1
-        self.batches, self.jobs, self.inline = self.batches + 1, self.jobs + 1, self.inline + 1
-        return outcome
+        if not all(not ok and is_busy(value) for ok, value in outcomes):
+            self._since_checkpoint += 1
+            self.batches, self.inline = self.batches + 1, self.inline + 1
+        self.jobs += len(jobs)
+        return outcomes
 
     async def drain(self) -> None:
         """Wait until every job queued so far has been committed (or has failed)."""
-        while self._flusher is not None:
-            await asyncio.shield(self._flusher)
+        while self._flusher is not None or self._inline_pending:
+            if self._flusher is not None:
+                await asyncio.shield(self._flusher)
+            else:
+                await asyncio.sleep(0)  # the inline flush runs in this loop iteration's callbacks
 
     async def _flush(self) -> None:
         try:
@@ -141,21 +174,16 @@ class GroupWriter:
         self.batches += 1
         self.jobs += len(batch)
         for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-            if future.done():
-                continue  # its caller was cancelled; the write itself is committed (or failed)
-            if ok:
-                future.set_result(value)
-            else:
-                mapped = storage_error(value)
-                future.set_exception(value if mapped is None else _caused(mapped, value))
+            if not future.done():  # else its caller was cancelled; the write is committed (or failed)
+                _settle(future, ok, value)
 
 
-def _result(outcome: _Outcome) -> Any:
-    ok, value = outcome
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
     if ok:
-        return value
-    mapped = storage_error(value)
-    raise value if mapped is None else _caused(mapped, value)
+        future.set_result(value)
+    else:
+        mapped = storage_error(value)
+        future.set_exception(value if mapped is None else _caused(mapped, value))
 
 
 def _caused(mapped: BaseException, cause: BaseException) -> BaseException:
