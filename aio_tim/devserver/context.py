@@ -9,6 +9,7 @@ from typing import Any
 
 from ..protocol import Envelope
 from .state import State
+from .webhooks import Webhooks
 
 __all__ = ["Context", "Handler"]
 
@@ -22,6 +23,7 @@ class Context:
     clock: Callable[[], float]
     rng: random.Random
     group_dedup_window: int
+    webhooks: Webhooks | None = None  # fires the app's callbacks (after commit; before-send inline)
 
     def now(self) -> int:
         """The server's time in whole unix seconds, the unit of every TIM timestamp."""

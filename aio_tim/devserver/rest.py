@@ -89,8 +89,19 @@ class RestEndpoint:
             self._limiter.check(_endpoint(request))  # TIM counts authenticated calls
         body = await _read_body(request, route.decoder.family.syntax)
         call = route.decoder.decode(body)
-        async with self._ctx.state.transaction():
-            return await route.handler(self._ctx, call)
+        hooks = self._ctx.webhooks
+        if hooks is None:
+            async with self._ctx.state.transaction():
+                return await route.handler(self._ctx, call)
+        # A before-send callback may refuse, drop or rewrite the message before anything is stored.
+        decided = await hooks.before(call, self._ctx.admin, self._ctx.now())
+        if isinstance(decided, Envelope):
+            return decided
+        with hooks.collect() as fired:
+            async with self._ctx.state.transaction():
+                reply = await route.handler(self._ctx, decided)
+        hooks.release(fired)  # after-callbacks leave only once the transaction has committed
+        return reply
 
     def _route(self, request: web.Request) -> Route:
         route = self._routes.get(_endpoint(request))
