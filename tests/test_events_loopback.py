@@ -4,10 +4,10 @@ site, and the client's `tim.events()` yields them in the C SDK's JSON, kept in i
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 
 from aio_tim import (
@@ -54,9 +54,9 @@ async def bob(server: DevServer, tmp_path: Path) -> AsyncIterator[Client]:
         yield client
 
 
-async def next_event(events: AsyncIterator[Event], command: str, timeout: float = 10.0) -> Event:
-    """The next event with this command (others are passed over)."""
-    async with asyncio.timeout(timeout):
+async def next_event(events: AsyncIterator[Event], command: str) -> Event:
+    """The next event with this command (others are passed over), within 10 s."""
+    async with asyncio.timeout(10):
         async for event in events:
             if event.command == command:
                 return event
@@ -83,10 +83,7 @@ MEDIA = [
 
 def sent_keys(elem: object) -> dict[str, object]:
     """The element's JSON without the keys only a receiver gets (download flags)."""
-    as_json = encode(elem)
-    import json
-
-    return {k: v for k, v in json.loads(as_json).items() if not k.endswith("download_flag")}
+    return {k: v for k, v in json.loads(encode(elem)).items() if not k.endswith("download_flag")}
 
 
 async def test_c2c_text_and_every_element_arrive_in_c_sdk_json(alice: Client, bob: Client) -> None:
