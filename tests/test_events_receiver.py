@@ -75,9 +75,8 @@ async def post(
         data = io.BytesIO(data)  # aiohttp warns about large raw bytes
     if q is None:
         q = query(body["CallbackCommand"])
-    async with aiohttp.ClientSession() as session:
-        async with session.request(method, url, params=q, data=data) as response:
-            return response.status, msgspec.json.decode(await response.read())
+    async with aiohttp.ClientSession() as session, session.request(method, url, params=q, data=data) as r:
+        return r.status, msgspec.json.decode(await r.read())
 
 
 async def take(tim: Client, n: int, **options: Any) -> list[Any]:
@@ -188,7 +187,8 @@ async def test_every_group_membership_command_is_typed(tim: Client, url: str) ->
          "ExitMemberList": [{"Member_Account": "dave"}]},
         {"CallbackCommand": cb.GROUP_SEND_MSG_EXCEPTION, "GroupId": "g", "From_Account": "bob", "Random": 7,
          "ErrorCode": 10017, "MsgBody": []},
-        {"CallbackCommand": cb.AFTER_GROUP_DESTROYED, "GroupId": "g", "Owner_Account": "bob", "MemberList": []},
+        {"CallbackCommand": cb.AFTER_GROUP_DESTROYED, "GroupId": "g", "Owner_Account": "bob",
+         "MemberList": []},
     ]  # fmt: skip
     for body in bodies:
         assert (await post(url, body))[0] == 200
