@@ -22,7 +22,7 @@ async def main(store_path: str, port: str, log_path: str, run: str) -> None:
     await tim.open()
     await tim.listen(port=int(port))
     print("ready", flush=True)
-    with open(log_path, "a", encoding="utf-8") as log:
+    with open(log_path, "a", encoding="utf-8") as log:  # noqa: ASYNC230 (tiny appends, on purpose unbuffered)
         async for event in tim.events():
             log.write(f"{run} {event.id}\n")
             log.flush()
