@@ -19,10 +19,17 @@ from .functions import (
     TIMMsgSendNewMsg,
     TIMUninit,
 )
+from .receive import (
+    TIMAddRecvNewMsgCallback,
+    TIMRemoveRecvNewMsgCallback,
+    TIMSetMsgReadedReceiptCallback,
+    TIMSetMsgRevokeCallback,
+)
 
 globals().update(KEYS)
 
 __all__ = [
+    "TIMAddRecvNewMsgCallback",
     "TIMInit",
     "TIMLogin",
     "TIMLogout",
@@ -36,5 +43,8 @@ __all__ = [
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
     "TIMMsgSendNewMsg",
+    "TIMRemoveRecvNewMsgCallback",
+    "TIMSetMsgReadedReceiptCallback",
+    "TIMSetMsgRevokeCallback",
     "TIMUninit",
 ]
