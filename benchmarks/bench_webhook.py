@@ -152,10 +152,9 @@ async def bench(args: argparse.Namespace) -> None:
                 rates["receiver"].append(await load(receiver.url, first, args.requests, args.concurrency))
                 print(f"  round {round_ + 1}: bare {rates['bare'][-1]:8,.0f} req/s   "
                       f"receiver {rates['receiver'][-1]:8,.0f} req/s")  # fmt: skip
-        db = Path(folder, "inbox.db")
-        size = sum(p.stat().st_size for p in Path(folder).glob("inbox.db*"))
+        size = inbox_bytes(Path(folder))
         print(
-            f"\n  inbox file {db.name}: {size / 1e6:.1f} MB after {warm + args.rounds * args.requests:,} events"
+            f"\n  inbox.db (+ WAL): {size / 1e6:.1f} MB after {warm + args.rounds * args.requests:,} events"
         )
     bare_rate, receiver_rate = statistics.median(rates["bare"]), statistics.median(rates["receiver"])
     print(f"\n  bare aiohttp OK handler                 {bare_rate:10,.0f} req/s (median of {args.rounds})")
@@ -163,8 +162,15 @@ async def bench(args: argparse.Namespace) -> None:
     print(f"  receiver / bare                         {receiver_rate / bare_rate:10.2f}x  (target >= 0.5x)")
 
 
+def inbox_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("inbox.db*"))
+
+
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+
+
 async def sigkill_trials(args: argparse.Namespace) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    sys.path.insert(0, str(TESTS))
     from test_events_sigkill import run_trial  # the suite's trial, at a larger size
 
     for round_ in range(args.sigkill_rounds):
