@@ -33,6 +33,8 @@ __all__ = ["MAX_BODY", "Receiver"]
 MAX_BODY: Final = 1024 * 1024  # bytes: TIM's messages are capped far below this
 _QUERY_KEYS: Final = ("SdkAppid", "CallbackCommand", "contenttype", "ClientIP", "OptPlatform", "RequestTime")
 _ENCODER: Final = msgspec.json.Encoder()
+_OK: Final = cb.CallbackAnswer("OK", 0, "")
+_OK_BYTES: Final = _ENCODER.encode(_OK)
 
 log = logging.getLogger("aio_tim.events")
 
@@ -96,7 +98,7 @@ class Receiver:
             message = message_of(body, self._user_id)
             event = Event(command, entry.key, appended.position, body, message, now, query)
             return answer_for(await decide(self.before_send, event, self.decision_timeout))
-        return cb.CallbackAnswer("OK", 0, "")
+        return _OK
 
     async def _read(self, request: web.Request) -> bytes:
         if request.content_length is not None and request.content_length > self._max_body:
@@ -131,4 +133,5 @@ def _decode(raw: bytes, command: str) -> Body:
 
 
 def _reply(answer: cb.CallbackAnswer, status: int) -> web.Response:
-    return web.Response(body=_ENCODER.encode(answer), status=status, content_type="application/json")
+    body = _OK_BYTES if answer is _OK else _ENCODER.encode(answer)
+    return web.Response(body=body, status=status, content_type="application/json")

@@ -40,11 +40,8 @@ from .rows import check_conv, row_of, stamp
 
 __all__ = ["SqliteInbox"]
 
-_INSERT: Final = """
-INSERT INTO inbox (key, command, query, body, received) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (key) DO NOTHING RETURNING id
-"""
-_POSITION_OF: Final = "SELECT id FROM inbox WHERE key = ?"
+_INSERT_PLAIN: Final = "INSERT INTO inbox (key, command, query, body, received) VALUES (?, ?, ?, ?, ?)"
+_KEYS_PER_QUERY: Final = 500  # bound parameters per IN (...) query
 _READ: Final = "SELECT id, key, command, query, body, received FROM inbox WHERE id > ? ORDER BY id LIMIT ?"
 _CURSOR: Final = "SELECT position FROM inbox_cursors WHERE consumer = ?"
 _ACK: Final = """
@@ -52,7 +49,7 @@ INSERT INTO inbox_cursors (consumer, position) VALUES (?, ?)
 ON CONFLICT (consumer) DO UPDATE SET position = max(position, excluded.position)
 """
 _BACKLOG: Final = "SELECT count(*) FROM inbox WHERE id > ?"
-_IS_MEMBER: Final = "SELECT 1 FROM inbox_groups WHERE group_id = ?"
+_MEMBER_GROUPS: Final = "SELECT group_id FROM inbox_groups WHERE group_id IN ({marks})"
 _JOIN: Final = "INSERT OR IGNORE INTO inbox_groups (group_id) VALUES (?)"
 _LEAVE: Final = "DELETE FROM inbox_groups WHERE group_id = ?"
 _REVOKE_C2C: Final = (
@@ -65,6 +62,9 @@ _MARK_READ: Final = (
     "UPDATE messages SET is_read = 1 WHERE conv_type = 1 AND conv_id = ? AND time <= ? "
     "AND is_read = 0 AND is_self = 0 AND status != 4"
 )
+# Effects run grouped by statement in this order: saves first, so that a recall or a read mark in
+# the same batch finds the message it is about.
+_EFFECT_ORDER: Final = (sql.INSERT_IGNORE, _JOIN, _LEAVE, _REVOKE_C2C, _REVOKE_GROUP, _MARK_READ)
 _POLL: Final = 0.25  # seconds: how often a blocked read looks for entries another process wrote
 _QUERY_CODEC: Final = msgspec.json.Encoder()
 _QUERY_DECODER: Final = msgspec.json.Decoder(dict[str, str])
@@ -116,6 +116,8 @@ class SqliteInbox:
         futures = [loop.create_future() for _ in entries]
         self._work.appends.extend(zip(entries, futures, strict=True))
         self._kick()
+        if len(futures) == 1:  # the receiver's case: skip gather's bookkeeping
+            return [await futures[0]]
         return list(await asyncio.gather(*futures))
 
     async def ack(self, consumer: str, positions: Sequence[str]) -> None:
@@ -154,9 +156,10 @@ class SqliteInbox:
         return work
 
     async def _commit(self, work: _Work) -> None:
+        entries = [entry for entry, _ in work.appends]
         try:
             async with self._store._write() as db:
-                results = [await self._insert(db, entry) for entry, _ in work.appends]
+                results = await _insert_batch(db, entries) if entries else []
                 for consumer, position in work.acks.items():
                     await db.execute(_ACK, (consumer, position))
         except Exception as exc:  # every caller of this batch learns it failed; none is told "durable"
@@ -164,29 +167,17 @@ class SqliteInbox:
             _fail(work.ack_waiters, exc)
             return
         self.commits += 1
+        fresh = sum(not r.duplicate for r in results)
+        self.appended += fresh
+        self.duplicates += len(results) - fresh
         for (_, future), result in zip(work.appends, results, strict=True):
             if not future.done():
                 future.set_result(result)
         for waiter in work.ack_waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        if any(not r.duplicate for r in results):
+        if fresh:
             self._announce()
-
-    async def _insert(self, db: aiosqlite.Connection, entry: NewEntry) -> Appended:
-        params = (entry.key, entry.command, _QUERY_CODEC.encode(entry.query), entry.body, entry.received)
-        async with db.execute(_INSERT, params) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            self.duplicates += 1
-            async with db.execute(_POSITION_OF, (entry.key,)) as cur:
-                existing = await cur.fetchone()
-            assert existing is not None  # the conflict was on this key
-            return Appended(str(existing[0]), duplicate=True)
-        self.appended += 1
-        for effect in entry.effects:
-            await _apply(db, effect, int(entry.received or time.time()))
-        return Appended(str(row[0]), duplicate=False)
 
     def _announce(self) -> None:
         arrival, self._arrival = self._arrival, None
@@ -265,32 +256,88 @@ class SqliteInbox:
         return f"<SqliteInbox path={self._store.path!r} appended={self.appended} closed={self._closed}>"
 
 
-async def _apply(db: aiosqlite.Connection, effect: StoreEffect, now: int) -> None:
-    """One store effect of a new entry, inside the entry's transaction."""
+async def _insert_batch(db: aiosqlite.Connection, entries: Sequence[NewEntry]) -> list[Appended]:
+    """Insert the entries whose keys are new, apply their effects; one answer per entry.
+
+    A few statements per batch rather than per entry: each statement is a round trip to the
+    database thread, and the batch shares one transaction anyway.
+    """
+    positions = await _positions_of(db, [e.key for e in entries])
+    fresh: dict[str, NewEntry] = {}
+    for entry in entries:
+        if entry.key not in positions:
+            fresh.setdefault(entry.key, entry)
+    new: dict[str, int] = {}
+    if fresh:
+        rows = [(e.key, e.command, _QUERY_CODEC.encode(e.query), e.body, e.received) for e in fresh.values()]
+        await db.executemany(_INSERT_PLAIN, rows)
+        new = await _positions_of(db, list(fresh))
+        await _apply_effects(db, list(fresh.values()))
+    answers: list[Appended] = []
+    for entry in entries:
+        if fresh.get(entry.key) is entry:
+            answers.append(Appended(str(new[entry.key]), duplicate=False))
+        else:  # already stored, or repeated within this batch
+            answers.append(Appended(str(positions.get(entry.key) or new[entry.key]), duplicate=True))
+    return answers
+
+
+async def _positions_of(db: aiosqlite.Connection, keys: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[start : start + _KEYS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        rows = await db.execute_fetchall(f"SELECT key, id FROM inbox WHERE key IN ({marks})", chunk)
+        found.update((str(row[0]), int(row[1])) for row in rows)
+    return found
+
+
+async def _apply_effects(db: aiosqlite.Connection, entries: Sequence[NewEntry]) -> None:
+    """The store effects of new entries: memberships decide which group messages are kept; saves run
+    before recalls and read marks, so those find messages saved in the same batch."""
+    effects = [(effect, int(entry.received or time.time())) for entry in entries for effect in entry.effects]
+    if not effects:
+        return
+    groups = {e.group_id for e, _ in effects if isinstance(e, JoinGroup | LeaveGroup)}
+    groups |= {e.conv_id for e, _ in effects if isinstance(e, SaveMessage) and e.conv_type == ConvType.GROUP}
+    members = await _member_groups(db, groups)
+    plan: dict[str, list[tuple[Any, ...]]] = {statement: [] for statement in _EFFECT_ORDER}
+    for effect, now in effects:
+        _plan(effect, now, members, plan)
+    for statement in _EFFECT_ORDER:
+        if plan[statement]:
+            await db.executemany(statement, plan[statement])
+
+
+def _plan(effect: StoreEffect, now: int, members: set[str], plan: dict[str, list[tuple[Any, ...]]]) -> None:
+    """Add the rows `effect` writes to `plan`, keeping `members` (the user's groups) current."""
     if isinstance(effect, SaveMessage):
-        await _save(db, effect, now)
-    elif isinstance(effect, RevokeC2C):
-        await db.execute(_REVOKE_C2C, (effect.conv_id, effect.msg_key))
-    elif isinstance(effect, RevokeGroup):
-        await db.executemany(_REVOKE_GROUP, [(effect.group_id, seq) for seq in effect.seqs])
-    elif isinstance(effect, MarkRead):
-        await db.execute(_MARK_READ, (effect.conv_id, effect.up_to))
+        conv = check_conv((effect.conv_type, effect.conv_id))
+        if conv[0] == ConvType.GROUP and conv[1] not in members:
+            return  # not (known to be) the user's group
+        status = effect.message.status or int(MsgStatus.SEND_SUCC)
+        # INSERT OR IGNORE: our own sent message is already stored under the same locator.
+        plan[sql.INSERT_IGNORE].append(row_of(conv, stamp(effect.message, conv, status, now), effect.msg_key))
     elif isinstance(effect, JoinGroup):
-        await db.execute(_JOIN, (effect.group_id,))
+        members.add(effect.group_id)
+        plan[_JOIN].append((effect.group_id,))
     elif isinstance(effect, LeaveGroup):
-        await db.execute(_LEAVE, (effect.group_id,))
+        members.discard(effect.group_id)
+        plan[_LEAVE].append((effect.group_id,))
+    elif isinstance(effect, RevokeC2C):
+        plan[_REVOKE_C2C].append((effect.conv_id, effect.msg_key))
+    elif isinstance(effect, RevokeGroup):
+        plan[_REVOKE_GROUP].extend((effect.group_id, seq) for seq in effect.seqs)
+    elif isinstance(effect, MarkRead):
+        plan[_MARK_READ].append((effect.conv_id, effect.up_to))
 
 
-async def _save(db: aiosqlite.Connection, effect: SaveMessage, now: int) -> None:
-    conv = check_conv((effect.conv_type, effect.conv_id))
-    if conv[0] == ConvType.GROUP:
-        async with db.execute(_IS_MEMBER, (effect.conv_id,)) as cur:
-            if await cur.fetchone() is None:
-                return
-    status = effect.message.status or int(MsgStatus.SEND_SUCC)
-    # INSERT OR IGNORE: our own sent message is already stored under the same locator.
-    row = row_of(conv, stamp(effect.message, conv, status, now), effect.msg_key)
-    await db.execute(sql.INSERT_IGNORE, row)
+async def _member_groups(db: aiosqlite.Connection, groups: set[str]) -> set[str]:
+    if not groups:
+        return set()
+    marks = ",".join("?" * len(groups))
+    rows = await db.execute_fetchall(_MEMBER_GROUPS.format(marks=marks), list(groups))
+    return {str(row[0]) for row in rows}
 
 
 async def _cursor(db: aiosqlite.Connection, consumer: str) -> int:
