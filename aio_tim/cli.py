@@ -29,6 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .cli_listen import add_listen_command, add_serve_webhook_options
 from .client import Client
 from .devserver import DevServer
 from .errors import TIMError
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--db", default=":memory:", help="sqlite file for state (default: memory)")
     serve.add_argument("--secret-key", default=None, help="default: random, kept in --db")
+    add_serve_webhook_options(serve)
     serve.set_defaults(run=run_serve)
 
     send = commands.add_parser("send", help="send a C2C or group text message")
@@ -132,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--msg-id", help="C2C: the msg_id (MsgKey) `send` printed")
     which.add_argument("--seq", type=int, help="group: the message's seq")
     revoke.set_defaults(run=run_revoke)
+    add_listen_command(commands, _target_options)
     return parser
 
 
@@ -305,13 +308,16 @@ def _summary(msg: Message) -> str:
 
 
 async def run_serve(args: argparse.Namespace) -> int:
-    server = DevServer(db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key)
+    server = DevServer(db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key,
+                       webhook_url=args.webhook_url, webhook_token=args.webhook_token)  # fmt: skip
     async with server:
         _record_serve_state(server)
         console.print(f"[bold]aio_tim dev server[/bold] listening on {server.url}")
         console.print(f"  sdkappid   {server.sdk_app_id}")
         console.print(f"  admin      {server.admin}")
         console.print(f"  secret key {server.secret_key}")
+        if args.webhook_url:
+            console.print(f"  webhooks   {args.webhook_url}", soft_wrap=True)
         console.print(f"  (recorded in {SERVE_STATE} for `aio-tim send`; Ctrl-C stops)")
         try:
             await asyncio.Event().wait()
