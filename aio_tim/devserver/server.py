@@ -48,7 +48,10 @@ class DevServer:
     duplicate within `c2c_dedup_window` seconds (TIM: 1), a repeated group Random within
     `group_dedup_window` (TIM: 300).
     `clock` (unix seconds) and `rng` are injectable so expiry and dedup windows test
-    deterministically.
+    deterministically. With `webhook_url` (or `set_webhook()` later) it calls the app's webhooks as
+    TIM does, signed with `webhook_token`, for `webhook_commands` (default: all):
+
+        server.set_webhook(await tim.listen(), token=None)   # tim: a Client bound to this server
     """
 
     def __init__(

@@ -59,6 +59,8 @@ class EventStream:
     async def __anext__(self) -> Event:
         if self._auto_ack and self._current is not None:
             current, self._current = self._current, None
+            if _inbox_closed(self._inbox):  # the client closed: the event stays unacknowledged
+                raise StopAsyncIteration
             await self._ack(current.position)
         while not self._closed:
             entry = await self._next_entry()
