@@ -137,7 +137,7 @@ async def test_recall_and_read_report_arrive_and_update_the_store(
 async def test_group_messages_and_recalls_arrive_for_members(
     alice: Client, bob: Client, server: DevServer
 ) -> None:
-    """Bob learns he is in the group from its creation, then gets its messages and recalls, stored."""
+    """Bob learns he is in the group from its creation, gets its messages, stored, and can recall one."""
     events = bob.events()
     await server.create_group("team", owner="alice", members=["bob"])
     created = await next_event(events, cb.AFTER_CREATE_GROUP)
@@ -150,7 +150,7 @@ async def test_group_messages_and_recalls_arrive_for_members(
     assert got is not None
     assert (got.conv_id, got.conv_type, got.sender, got.seq) == ("team", 2, "alice", sent.seq)
     assert [sent_keys(e) for e in got.elem_array] == [sent_keys(ATTACHMENTS[0]), sent_keys(MEDIA[2])]
-    await alice.msg.revoke("team", ConvType.GROUP, sent)
+    await bob.msg.revoke("team", ConvType.GROUP, got)  # the received copy is enough to recall it
     recall = await next_event(events, cb.GROUP_AFTER_RECALL_MSG)
     assert [loc.seq for loc in recall.locators] == [sent.seq]
     [stored] = await bob.msg.get_msg_list("team", ConvType.GROUP, GetMsgListParam(count=5))
