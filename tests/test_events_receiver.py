@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,9 @@ BAD_QUERIES = [
     ("wrong token", query(cb.C2C_AFTER_SEND_MSG, token="guess"), 403),
     ("stale RequestTime", query(cb.C2C_AFTER_SEND_MSG, at=NOW - 61), 403),
     ("future RequestTime", query(cb.C2C_AFTER_SEND_MSG, at=NOW + 61), 403),
+    ("RequestTime not a number", query(cb.C2C_AFTER_SEND_MSG) | {"RequestTime": "17e8"}, 403),
+    ("RequestTime absurdly long", query(cb.C2C_AFTER_SEND_MSG) | {"RequestTime": "1" * 40}, 403),
+    ("Sign not ASCII", query(cb.C2C_AFTER_SEND_MSG) | {"Sign": "ü" * 64}, 403),
     ("no command", {k: v for k, v in query(cb.C2C_AFTER_SEND_MSG).items() if k != "CallbackCommand"}, 400),
     ("command mismatch", query(cb.GROUP_AFTER_SEND_MSG), 400),
 ]
@@ -282,3 +286,43 @@ async def test_webhook_handler_mounts_at_any_path(tim: Client) -> None:
         assert await tim.inbox_backlog() == 2
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 512 KiB tmpfs, so that the disk really fills up."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+async def test_a_full_disk_is_a_refusal_and_nothing_answered_ok_is_lost(tiny_fs: Path) -> None:
+    """When the disk fills, webhooks get 503 (TIM hears a failure); every one answered OK is in the
+    inbox, and receiving works again once space is freed."""
+    ballast = tiny_fs / "ballast"
+    ballast.write_bytes(b"\0" * 192 * 1024)
+    async with client(tiny_fs) as tim:
+        url = await tim.listen()
+        accepted = 0
+        for n in range(1, 500):
+            status, answer = await post(url, c2c_body(n, "x" * 6000))
+            if status != 200:
+                assert status == 503 and answer["ActionStatus"] == "FAIL"
+                break
+            accepted += 1
+        else:
+            pytest.fail("the disk never filled up")
+        assert accepted > 0 and await tim.inbox_backlog() == accepted
+        ballast.unlink()
+        assert (await post(url, c2c_body(1000)))[0] == 200
+        assert await tim.inbox_backlog() == accepted + 1
