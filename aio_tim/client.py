@@ -274,6 +274,11 @@ class Client:
         """Received events `consumer` has not acknowledged: the inbox's size, a slow consumer's backlog."""
         return await self._receiving_side().inbox.backlog(consumer)
 
+    @property
+    def inbox(self) -> Inbox:
+        """Where received webhooks wait (`Client(inbox=...)`, else the local store's `SqliteInbox`)."""
+        return self._receiving_side().inbox
+
     def _receiving_side(self) -> Receiving:
         if self._receiving is None:
             raise RuntimeError("Client is not open: use `async with Client(...) as tim`")

@@ -112,3 +112,17 @@ async def test_a_closed_inbox_refuses_work(inbox: Inbox) -> None:
     await inbox.aclose()
     with pytest.raises(Exception, match="closed"):
         await inbox.append([entry("b")])
+
+
+async def test_purge_removes_only_old_entries_every_consumer_acknowledged(tmp_path: Path) -> None:
+    """purge() keeps what is recent or not yet acknowledged by every consumer with a cursor."""
+    async with LocalStore(tmp_path / "s.db") as store:
+        inbox = SqliteInbox(store)
+        old = [NewEntry(key=f"old{i}", command="c", body=b"{}", received=100.0) for i in range(4)]
+        await inbox.append([*old, NewEntry(key="new", command="c", body=b"{}", received=10_000.0)])
+        read = await inbox.read("a")
+        await inbox.ack("a", [read[3].position])  # a: everything old
+        await inbox.ack("b", [read[1].position])  # b: two of them
+        assert await inbox.purge(received_before=5_000.0) == 2
+        assert [e.key for e in await inbox.read("z")] == ["old2", "old3", "new"]
+        await inbox.aclose()

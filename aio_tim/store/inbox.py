@@ -49,6 +49,9 @@ INSERT INTO inbox_cursors (consumer, position) VALUES (?, ?)
 ON CONFLICT (consumer) DO UPDATE SET position = max(position, excluded.position)
 """
 _BACKLOG: Final = "SELECT count(*) FROM inbox WHERE id > ?"
+_PURGE: Final = (
+    "DELETE FROM inbox WHERE received < ? AND id <= (SELECT coalesce(min(position), 0) FROM inbox_cursors)"
+)
 _MEMBER_GROUPS: Final = "SELECT group_id FROM inbox_groups WHERE group_id IN ({marks})"
 _JOIN: Final = "INSERT OR IGNORE INTO inbox_groups (group_id) VALUES (?)"
 _LEAVE: Final = "DELETE FROM inbox_groups WHERE group_id = ?"
@@ -224,6 +227,18 @@ class SqliteInbox:
             async with db.execute(_BACKLOG, (start,)) as cur:
                 row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    async def purge(self, received_before: float) -> int:
+        """Delete entries received before that time which every consumer with a cursor has
+        acknowledged; return how many went. Their keys no longer deduplicate, so keep a margin
+        far longer than any redelivery (hours, not seconds):
+
+            await inbox.purge(time.time() - 7 * 86400)
+        """
+        self._require_open()
+        async with self._store._write() as db:
+            cur = await db.execute(_PURGE, (received_before,))
+            return cur.rowcount
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
