@@ -24,7 +24,7 @@ from aiohttp import web
 
 from ..protocol import callbacks as cb
 from .decide import BeforeSendHandler, answer_for, decide
-from .inbox import Inbox
+from .inbox import Inbox, NewEntry
 from .model import Body, Event, RawCallback, decode_body, entry_for, message_of
 from .verify import Refusal, check_query
 
@@ -82,23 +82,30 @@ class Receiver:
         return _reply(answer, 200)
 
     async def _receive(self, request: web.Request) -> cb.CallbackAnswer:
+        """Check, parse, commit; then, for a before-send callback, let the handler decide."""
         if request.method != "POST":
             raise Refusal(405, "webhooks are POST requests")
         command = check_query(request.query, self._sdk_app_id, self._token, self._clock)
-        raw = await self._read(request)
-        body = _decode(raw, command)
-        now = self._clock()
-        query = {k: request.query[k] for k in _QUERY_KEYS if k in request.query}
-        try:
-            entry = entry_for(raw, body, query, self._user_id, now)
-        except ValueError as exc:
-            raise Refusal(400, str(exc)) from None
+        body, entry = await self._parse(request, command)
         [appended] = await self._inbox.append([entry])
         if command in cb.BEFORE_COMMANDS and self.before_send is not None:
-            message = message_of(body, self._user_id)
-            event = Event(command, entry.key, appended.position, body, message, now, query)
-            return answer_for(await decide(self.before_send, event, self.decision_timeout))
+            return await self._decide(body, entry, appended.position)
         return _OK
+
+    async def _parse(self, request: web.Request, command: str) -> tuple[Body, NewEntry]:
+        raw = await self._read(request)
+        body = _decode(raw, command)
+        query = {k: request.query[k] for k in _QUERY_KEYS if k in request.query}
+        try:
+            return body, entry_for(raw, body, query, self._user_id, self._clock())
+        except ValueError as exc:
+            raise Refusal(400, str(exc)) from None
+
+    async def _decide(self, body: Body, entry: NewEntry, position: str) -> cb.CallbackAnswer:
+        assert self.before_send is not None
+        message = message_of(body, self._user_id)
+        event = Event(entry.command, entry.key, position, body, message, entry.received, entry.query)
+        return answer_for(await decide(self.before_send, event, self.decision_timeout))
 
     async def _read(self, request: web.Request) -> bytes:
         if request.content_length is not None and request.content_length > self._max_body:
