@@ -108,16 +108,19 @@ async def test_group_events_fire(server: DevServer, alice: Client, recorder: tup
     assert fired[cb.GROUP_AFTER_RECALL_MSG]["MsgSeqList"] == [{"MsgSeq": sent.seq}]
 
 
-async def test_a_failed_call_fires_nothing(
+async def test_a_refused_group_send_fires_the_exception_callback_only(
     server: DevServer, alice: Client, recorder: tuple[Recorder, str]
 ) -> None:
-    """A send the server refuses (unknown group) stores nothing and fires no after-callback."""
+    """A group send the server refuses (unknown group) fires Group.CallbackSendMsgException with its
+    code, and no after-send callback."""
     rec, url = recorder
-    server.set_webhook(url, commands={cb.GROUP_AFTER_SEND_MSG})
-    with pytest.raises(TIMError):
+    server.set_webhook(url, commands={cb.GROUP_AFTER_SEND_MSG, cb.GROUP_SEND_MSG_EXCEPTION})
+    with pytest.raises(TIMError) as caught:
         await alice.msg.send_new_msg("no-such-group", ConvType.GROUP, text("x"))
     await server.webhooks_idle()
-    assert rec.calls == [] and server.webhook_statistics()["delivered"] == 0
+    [(query, body)] = rec.calls
+    assert query["CallbackCommand"] == cb.GROUP_SEND_MSG_EXCEPTION
+    assert (body["GroupId"], body["ErrorCode"]) == ("no-such-group", caught.value.code)
 
 
 async def test_set_webhook_none_stops_firing(

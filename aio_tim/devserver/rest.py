@@ -97,9 +97,13 @@ class RestEndpoint:
         decided = await hooks.before(call, self._ctx.admin, self._ctx.now())
         if isinstance(decided, Envelope):
             return decided
-        with hooks.collect() as fired:
-            async with self._ctx.state.transaction():
-                reply = await route.handler(self._ctx, decided)
+        try:
+            with hooks.collect() as fired:
+                async with self._ctx.state.transaction():
+                    reply = await route.handler(self._ctx, decided)
+        except TIMError as exc:
+            hooks.send_failed(decided, exc.code, exc.desc, self._ctx.admin, self._ctx.now())
+            raise
         hooks.release(fired)  # after-callbacks leave only once the transaction has committed
         return reply
 

@@ -186,6 +186,11 @@ class Webhooks:
             query |= {"RequestTime": now, "Sign": cb.sign(target.token, now)}
         return query
 
+    def send_failed(self, call: Any, code: int, info: str, admin: str, now: int) -> None:
+        """A group send the server refused fires `Group.CallbackSendMsgException`, as TIM does."""
+        if isinstance(call, SendGroupMsg):
+            self.after(group_send_failed(call, code, info, admin, now))
+
     # --- before-callbacks -----------------------------------------------------------------------------
 
     async def before(self, call: Any, admin: str, now: int) -> Any:
@@ -346,5 +351,23 @@ def members_joined(
         JoinType="Invited",
         Operator_Account=operator,
         NewMemberList=[cb.Member(m) for m in members],
+        EventTime=now * 1000,
+    )
+
+
+def group_send_failed(
+    call: SendGroupMsg, code: int, info: str, admin: str, now: int
+) -> cb.GroupSendMsgException:
+    return cb.GroupSendMsgException(
+        GroupId=call.GroupId,
+        Operator_Account=admin,
+        From_Account=call.From_Account or admin,
+        Random=call.Random,
+        MsgTime=now,
+        OnlineOnlyFlag=int(call.OnlineOnlyFlag == 1),
+        MsgBody=call.MsgBody,
+        CloudCustomData=call.CloudCustomData,
+        ErrorCode=code,
+        ErrorInfo=info,
         EventTime=now * 1000,
     )
