@@ -142,14 +142,12 @@ async def test_group_messages_and_recalls_arrive_for_members(
     await server.create_group("team", owner="alice", members=["bob"])
     created = await next_event(events, cb.AFTER_CREATE_GROUP)
     assert isinstance(created.body, cb.GroupAfterCreateGroup) and created.body.GroupId == "team"
-    sent = await alice.msg.send_new_msg(
-        "team", ConvType.GROUP, Message(elem_array=[*ATTACHMENTS[:1], MEDIA[2]])
-    )
+    sent = await alice.msg.send_new_msg("team", ConvType.GROUP, Message(elem_array=[*ATTACHMENTS, *MEDIA]))
     event = await next_event(events, cb.GROUP_AFTER_SEND_MSG)
     got = event.message
     assert got is not None
     assert (got.conv_id, got.conv_type, got.sender, got.seq) == ("team", 2, "alice", sent.seq)
-    assert [sent_keys(e) for e in got.elem_array] == [sent_keys(ATTACHMENTS[0]), sent_keys(MEDIA[2])]
+    assert [sent_keys(e) for e in got.elem_array] == [sent_keys(e) for e in [*ATTACHMENTS, *MEDIA]]
     await bob.msg.revoke("team", ConvType.GROUP, got)  # the received copy is enough to recall it
     recall = await next_event(events, cb.GROUP_AFTER_RECALL_MSG)
     assert [loc.seq for loc in recall.locators] == [sent.seq]
