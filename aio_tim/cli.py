@@ -29,9 +29,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from . import cli_admin
 from .cli_listen import add_listen_command, add_serve_webhook_options
 from .client import Client
 from .devserver import DevServer
+from .devserver.private import stop_on_sigterm, write_private_json
 from .errors import TIMError
 from .types import (
     BatchSendParam,
@@ -134,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--msg-id", help="C2C: the msg_id (MsgKey) `send` printed")
     which.add_argument("--seq", type=int, help="group: the message's seq")
     revoke.set_defaults(run=run_revoke)
+    cli_admin.register(commands)  # `group ...` and `account ...`
     add_listen_command(commands, _target_options)
     return parser
 
@@ -334,10 +337,9 @@ def _record_serve_state(server: DevServer) -> None:
         "admin": server.admin,
         "secret_key": server.secret_key,
     }
-    # The file holds the secret key: readable by this user only.
-    fd = os.open(SERVE_STATE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        json.dump(state, file)
+    # The file holds the secret key: 0600 (an existing file too); SIGTERM removes it as Ctrl-C does.
+    write_private_json(SERVE_STATE, state)
+    stop_on_sigterm()
 
 
 async def run_demo(args: argparse.Namespace) -> int:

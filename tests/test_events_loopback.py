@@ -198,3 +198,27 @@ async def test_a_rest_answer_does_not_wait_for_a_slow_webhook(alice: Client, ser
     finally:
         gate.set()
         await runner.cleanup()
+
+
+async def test_leaving_a_group_stops_storing_its_messages(
+    alice: Client, bob: Client, server: DevServer
+) -> None:
+    """Removed from the group (AfterMemberExit), bob still gets events but no longer stores its
+    messages; dismissing the group arrives as AfterGroupDestroyed with its members."""
+    events = bob.events()
+    await server.create_group("club", owner="alice", members=["bob", "carol"])
+    await next_event(events, cb.AFTER_CREATE_GROUP)
+    await alice.group.delete_member({"group_delete_member_param_group_id": "club",
+                                     "group_delete_member_param_identifier_array": ["bob"]})  # fmt: skip
+    left = await next_event(events, cb.AFTER_MEMBER_EXIT)
+    assert isinstance(left.body, cb.GroupAfterMemberExit)
+    assert [m.Member_Account for m in left.body.ExitMemberList] == ["bob"]
+    await alice.msg.send_new_msg(
+        "club", ConvType.GROUP, Message(elem_array=[TextElem(content="without bob")])
+    )
+    await next_event(events, cb.GROUP_AFTER_SEND_MSG)
+    assert await bob.msg.get_msg_list("club", ConvType.GROUP, GetMsgListParam(count=5)) == []
+    await alice.group.delete("club")
+    gone = await next_event(events, cb.AFTER_GROUP_DESTROYED)
+    assert isinstance(gone.body, cb.GroupAfterGroupDestroyed)
+    assert sorted(m.Member_Account for m in gone.body.MemberList) == ["alice", "carol"]

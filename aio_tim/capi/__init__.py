@@ -19,6 +19,7 @@ from .functions import (
     TIMMsgSendNewMsg,
     TIMUninit,
 )
+from .group import TIMGroupCreate, TIMGroupDelete, TIMGroupDeleteMember, TIMGroupInviteMember
 from .receive import (
     TIMAddRecvNewMsgCallback,
     TIMRemoveRecvNewMsgCallback,
@@ -30,6 +31,10 @@ globals().update(KEYS)
 
 __all__ = [
     "TIMAddRecvNewMsgCallback",
+    "TIMGroupCreate",
+    "TIMGroupDelete",
+    "TIMGroupDeleteMember",
+    "TIMGroupInviteMember",
     "TIMInit",
     "TIMLogin",
     "TIMLogout",

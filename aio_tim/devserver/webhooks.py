@@ -371,3 +371,29 @@ def group_send_failed(
         ErrorInfo=info,
         EventTime=now * 1000,
     )
+
+
+def members_left(
+    group: tuple[str, str], operator: str, members: list[str], now: int
+) -> cb.GroupAfterMemberExit:
+    return cb.GroupAfterMemberExit(
+        GroupId=group[0],
+        Type=group[1],
+        ExitType="Kicked",
+        Operator_Account=operator,
+        ExitMemberList=[cb.Member(m) for m in members],
+        EventTime=now * 1000,
+    )
+
+
+def group_destroyed(group: Any, operator: str, members: list[str], now: int) -> cb.GroupAfterGroupDestroyed:
+    """`Group.CallbackAfterGroupDestroyed`; `group` is the dev server's GroupRow."""
+    return cb.GroupAfterGroupDestroyed(
+        GroupId=group.group_id,
+        Type=group.type,
+        Name=group.name,
+        Operator_Account=operator,
+        Owner_Account=group.owner,
+        MemberList=[cb.Member(m) for m in members],
+        EventTime=now * 1000,
+    )

@@ -1,4 +1,4 @@
-"""`SqliteInbox`: the inbox of received webhooks in the local store (schema migration 4).
+"""`SqliteInbox`: the inbox of received webhooks in the local store (schema migration 5).
 
 It implements `aio_tim.events.inbox.Inbox`. Appends and acknowledgements from every caller are
 written by one writer task in shared transactions (group commit): under load, a hundred webhooks

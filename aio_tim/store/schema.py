@@ -68,7 +68,15 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     CREATE INDEX outbox_by_state ON outbox (state, id);
     """,
-    # 4: the inbox of received webhooks (`tim.events()`): an event is committed here before the receiver
+    # 4: outbox leases: an inflight row belongs to the client sending it (`owner`) until
+    # `lease_until` (unix seconds; renewed while sending). Only a row whose lease ended is taken
+    # by another client: two live clients on one store never resend each other's rows.
+    """
+    ALTER TABLE outbox ADD COLUMN owner TEXT;
+    ALTER TABLE outbox ADD COLUMN lease_until INTEGER;
+    CREATE INDEX outbox_inflight_by_conv ON outbox (conv_type, conv_id, id) WHERE state = 'inflight';
+    """,
+    # 5: the inbox of received webhooks (`tim.events()`): an event is committed here before the receiver
     # answers TIM; `key` (its natural identity) deduplicates redeliveries. Each consumer's cursor is
     # the last position it acknowledged; the groups the user belongs to decide which group messages
     # land in `messages`.
