@@ -288,6 +288,14 @@ class Client:
         """Received events `consumer` has not acknowledged: the inbox's size, a slow consumer's backlog."""
         return await self._receiving_side().inbox.backlog(consumer)
 
+    def webhook_statistics(self) -> dict[str, int]:
+        """Webhook requests this client's receiver answered, by outcome: `accepted`, `refused_403`,
+        `refused_400`, ..., `failed` (the store could not keep it).
+
+            assert tim.webhook_statistics().get("refused_403", 0) == 0   # nobody forging requests
+        """
+        return dict(self._receiving_side().receiver.counts)
+
     @property
     def inbox(self) -> Inbox:
         """Where received webhooks wait (`Client(inbox=...)`, else the local store's `SqliteInbox`)."""

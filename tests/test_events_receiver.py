@@ -122,6 +122,7 @@ async def test_requests_not_from_tim_are_refused(
     assert got == status
     assert answer["ActionStatus"] == "FAIL" and answer["ErrorCode"] == 1 and answer["ErrorInfo"]
     assert await tim.inbox_backlog() == 0
+    assert tim.webhook_statistics() == {f"refused_{status}": 1}
 
 
 def test_a_tampered_sign_with_the_right_length_is_refused() -> None:
