@@ -9,11 +9,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
 
 from aio_tim import BatchSendParam, Client, ConvType, Message, TextElem, TIMError
+from aio_tim.auth import mint_usersig
 from aio_tim.devserver import DevServer
 from aio_tim.protocol import callbacks as cb
 from aio_tim.testing import client_for
@@ -133,3 +135,38 @@ async def test_set_webhook_none_stops_firing(
     await alice.msg.send_new_msg("bob", ConvType.C2C, text("quiet"))
     await server.webhooks_idle()
     assert rec.calls == []
+
+
+async def rest(server: DevServer, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A raw REST call signed as the admin (for fields aio_tim's client does not send)."""
+    usersig = mint_usersig(server.sdk_app_id, server.secret_key, server.admin)
+    query = {"sdkappid": str(server.sdk_app_id), "identifier": server.admin, "random": "7",
+             "contenttype": "json", "usersig": usersig}  # fmt: skip
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{server.url}/v4/{endpoint}", params=query, json=body) as r,
+    ):
+        reply: dict[str, Any] = await r.json()
+    return reply
+
+
+@pytest.mark.parametrize(
+    ("forbid", "fired"),
+    [
+        ([], [cb.C2C_BEFORE_SEND_MSG, cb.C2C_AFTER_SEND_MSG]),
+        (["ForbidBeforeSendMsgCallback"], [cb.C2C_AFTER_SEND_MSG]),
+        (["ForbidAfterSendMsgCallback"], [cb.C2C_BEFORE_SEND_MSG]),
+        (["ForbidBeforeSendMsgCallback", "ForbidAfterSendMsgCallback"], []),
+    ],
+)
+async def test_forbid_callback_control_switches_callbacks_off_per_message(
+    server: DevServer, recorder: tuple[Recorder, str], forbid: list[str], fired: list[str]
+) -> None:
+    """sendmsg's ForbidCallbackControl keeps that message's before- and/or after-send callback from firing."""
+    rec, url = recorder
+    server.set_webhook(url)
+    body = {"To_Account": "bob", "MsgRandom": 5, "ForbidCallbackControl": forbid,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]}  # fmt: skip
+    assert (await rest(server, "openim/sendmsg", body))["ErrorCode"] == 0
+    await server.webhooks_idle()
+    assert rec.commands() == fired

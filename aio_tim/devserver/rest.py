@@ -126,7 +126,7 @@ class RestEndpoint:
                 hooks.send_failed(call, exc.code, exc.desc, self._ctx.admin, self._ctx.now())
             raise
         if hooks is not None:
-            hooks.release(fired)  # after-callbacks leave only once the transaction has committed
+            hooks.release(fired, call)  # after-callbacks leave only once the transaction has committed
         return reply
 
     def _route(self, request: web.Request) -> Route:

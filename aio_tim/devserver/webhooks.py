@@ -123,7 +123,10 @@ class Webhooks:
         finally:
             _pending.reset(token)
 
-    def release(self, bodies: list[cb.Callback]) -> None:
+    def release(self, bodies: list[cb.Callback], call: Any = None) -> None:
+        """Send the after-callbacks a committed call collected (less those its sender forbade)."""
+        if _forbids(call, "ForbidAfterSendMsgCallback"):
+            bodies = [b for b in bodies if _command(b) not in _AFTER_SEND]
         self._enqueue(bodies)
 
     def _enqueue(self, bodies: list[cb.Callback]) -> None:
@@ -195,6 +198,8 @@ class Webhooks:
 
     async def before(self, call: Any, admin: str, now: int) -> Any:
         """The request to run (possibly with a rewritten MsgBody), or the Envelope that answers it."""
+        if _forbids(call, "ForbidBeforeSendMsgCallback"):
+            return call
         if isinstance(call, SendMsg) and self.enabled(cb.C2C_BEFORE_SEND_MSG):
             body: cb.Callback = _c2c_before(call, admin, now)
         elif isinstance(call, SendGroupMsg) and self.enabled(cb.GROUP_BEFORE_SEND_MSG):
@@ -255,6 +260,14 @@ def _group_before(call: SendGroupMsg, admin: str) -> cb.GroupBeforeSendMsg:
         MsgBody=call.MsgBody,
         CloudCustomData=call.CloudCustomData,
     )
+
+
+_AFTER_SEND: Final = frozenset({cb.C2C_AFTER_SEND_MSG, cb.GROUP_AFTER_SEND_MSG})
+
+
+def _forbids(call: Any, control: str) -> bool:
+    """Whether the REST request's `ForbidCallbackControl` switches that callback off for it."""
+    return control in (getattr(call, "ForbidCallbackControl", None) or ())
 
 
 def _command(body: cb.Callback) -> str:
