@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.table import Table
 
 from . import cli_admin
+from .cli_listen import add_listen_command, add_serve_webhook_options
 from .client import Client
 from .devserver import DevServer
 from .devserver.private import stop_on_sigterm, write_private_json
@@ -96,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--db", default=":memory:", help="sqlite file for state (default: memory)")
     serve.add_argument("--secret-key", default=None, help="default: random, kept in --db")
+    add_serve_webhook_options(serve)
     serve.set_defaults(run=run_serve)
 
     send = commands.add_parser("send", help="send a C2C or group text message")
@@ -135,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--seq", type=int, help="group: the message's seq")
     revoke.set_defaults(run=run_revoke)
     cli_admin.register(commands)  # `group ...` and `account ...`
+    add_listen_command(commands, _target_options)
     return parser
 
 
@@ -308,13 +311,16 @@ def _summary(msg: Message) -> str:
 
 
 async def run_serve(args: argparse.Namespace) -> int:
-    server = DevServer(db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key)
+    server = DevServer(db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key,
+                       webhook_url=args.webhook_url, webhook_token=args.webhook_token)  # fmt: skip
     async with server:
         _record_serve_state(server)
         console.print(f"[bold]aio_tim dev server[/bold] listening on {server.url}")
         console.print(f"  sdkappid   {server.sdk_app_id}")
         console.print(f"  admin      {server.admin}")
         console.print(f"  secret key {server.secret_key}")
+        if args.webhook_url:
+            console.print(f"  webhooks   {args.webhook_url}", soft_wrap=True)
         console.print(f"  (recorded in {SERVE_STATE} for `aio-tim send`; Ctrl-C stops)")
         try:
             await asyncio.Event().wait()

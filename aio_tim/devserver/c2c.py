@@ -23,8 +23,9 @@ from ..protocol.openim import (
 )
 from .accounts import ensure_accounts, obtain_account, valid_user_id
 from .context import Context, Handler
-from .state import C2CRow, NewC2C, encode_body
+from .state import C2CRow, NewC2C, decode_body, encode_body
 from .validation import OPENIM, check_msg_body, check_msg_body_size
+from .webhooks import c2c_sent
 
 __all__ = ["HANDLERS"]
 
@@ -95,16 +96,19 @@ def _new_row(sender: str, to: str, stamp: Stamp, how: Delivery) -> NewC2C:
     )
 
 
-async def deliver(ctx: Context, sender: str, to: str, stamp: Stamp, how: Delivery) -> None:
-    msg_id = await ctx.state.insert_c2c(_new_row(sender, to, stamp, how))
-    await _hide(ctx, sender, to, msg_id, how)
-
-
-async def _hide(ctx: Context, sender: str, to: str, msg_id: int, how: Delivery) -> None:
+async def _delivered(ctx: Context, sender: str, to: str, stamp: Stamp, how: Delivery, msg_id: int) -> None:
+    """After a message is stored: the after-send webhook, and who must not see it."""
+    _after_send_webhook(ctx, sender, to, stamp, how)
     # Online-only messages are never stored for anyone; hiding keeps dedup working for them.
     hidden_for = {sender, to} if how.online_only else {sender} if how.hide_for_sender else set()
     for account in hidden_for:
         await ctx.state.hide_c2c(msg_id, account)
+
+
+def _after_send_webhook(ctx: Context, sender: str, to: str, stamp: Stamp, how: Delivery) -> None:
+    if ctx.webhooks is not None:
+        ctx.webhooks.after(c2c_sent(sender, to, (stamp.seq, stamp.random, stamp.time), decode_body(how.body),
+                                    how.cloud_custom_data, how.online_only))  # fmt: skip
 
 
 def delivery_of(req: SendMsg | BatchSendMsg, client_time: int, online_only: bool) -> Delivery:
@@ -137,7 +141,7 @@ async def send_msg(ctx: Context, req: SendMsg) -> Envelope:
     sent = await ctx.state.send_c2c_once(_new_row(sender, req.To_Account, stamp, how), since)
     if isinstance(sent, C2CRow):  # a duplicate: the first send's answer
         return SendMsgResponse(MsgTime=sent.msg_time, MsgKey=sent.msg_key)
-    await _hide(ctx, sender, req.To_Account, sent, how)
+    await _delivered(ctx, sender, req.To_Account, stamp, how, sent)
     return SendMsgResponse(MsgTime=stamp.time, MsgKey=stamp.key)
 
 
@@ -165,6 +169,8 @@ async def batch_send_msg(ctx: Context, req: BatchSendMsg) -> Envelope:
     how = delivery_of(req, client_time=now, online_only=False)
     rows = [_new_row(sender, to, stamp, how) for to in recipients if to not in firsts]
     await ctx.state.insert_c2c_many(rows, hide_for_sender=how.hide_for_sender)
+    for row in rows:
+        _after_send_webhook(ctx, sender, row.to_account, stamp, how)
     # Always list errors (possibly none): a missing ErrorList would leave clients guessing.
     return BatchSendMsgResponse(MsgKey=stamp.key, MsgTime=stamp.time, ErrorList=errors)
 

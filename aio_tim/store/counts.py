@@ -1,6 +1,6 @@
 """Every insert into `messages`, and the per-conversation counts it adds to (`conv_counts`).
 
-`count()` and `unread_count()` read one row of `conv_counts` (schema migration 5). Updates and
+`count()` and `unread_count()` read one row of `conv_counts` (schema migration 6). Updates and
 deletes keep it right through triggers; inserts do it here, without a per-row trigger: an
 AFTER INSERT trigger made a bulk import 2.5x slower. A job's rows go in with one `executemany`,
 in the caller's order (B-tree appends stay sequential; grouping them cost 30%): if `rowcount`

@@ -76,7 +76,28 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE outbox ADD COLUMN lease_until INTEGER;
     CREATE INDEX outbox_inflight_by_conv ON outbox (conv_type, conv_id, id) WHERE state = 'inflight';
     """,
-    # 5: count() and unread_count() read one row instead of counting index entries (55 ms for a
+    # 5: the inbox of received webhooks (`tim.events()`): an event is committed here before the receiver
+    # answers TIM; `key` (its natural identity) deduplicates redeliveries. Each consumer's cursor is
+    # the last position it acknowledged; the groups the user belongs to decide which group messages
+    # land in `messages`.
+    """
+    CREATE TABLE inbox (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,  -- the position; arrival order, never reused
+        key      TEXT    NOT NULL UNIQUE,
+        command  TEXT    NOT NULL,
+        query    BLOB    NOT NULL,                   -- JSON object of the request's query
+        body     BLOB    NOT NULL,                   -- the webhook body as received
+        received REAL    NOT NULL
+    );
+    CREATE TABLE inbox_cursors (
+        consumer TEXT    PRIMARY KEY,
+        position INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE inbox_groups (
+        group_id TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    """,
+    # 6: count() and unread_count() read one row instead of counting index entries (55 ms for a
     # 500k-message conversation). Updates and deletes keep it by trigger; inserts add to it in
     # store/counts.py (a per-row insert trigger made bulk imports 2.5x slower).
     # A message counts as live unless a tombstone (4); as unread like the `messages_unread` index.

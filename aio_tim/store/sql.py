@@ -49,7 +49,7 @@ MARK_READ: Final = (
     f"UPDATE messages SET is_read = 1 WHERE {_CONV} AND (time, seq, rand) <= (?, ?, ?) AND {_UNREAD_LIVE}"
 )
 MARK_READ_ALL: Final = f"UPDATE messages SET is_read = 1 WHERE {_CONV} AND {_UNREAD_LIVE}"
-# Counts kept up to date (schema migration 5, store/counts.py): one row read, whatever the size.
+# Counts kept up to date (schema migration 6, store/counts.py): one row read, whatever the size.
 COUNT: Final = f"SELECT live FROM conv_counts WHERE {_CONV}"
 UNREAD_COUNT: Final = f"SELECT unread FROM conv_counts WHERE {_CONV}"
 
