@@ -19,7 +19,9 @@ from typing import Any, Final
 
 from .auth import UserSigCache
 from .connection import ConnectionManager, Timeouts
+from .coordination.base import Coordinator, Limiter, OutboxQueue
 from .errors import TIM_ERR_PARAM, UsageError
+from .types import Message
 from .msg import MsgManager, SendContext
 from .outbox import Outbox
 from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
@@ -30,6 +32,7 @@ from .validate import check_identifier
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
+LIMIT_MARGIN: Final = 0.02  # the pipeline's: pace each limit 2% under TIM's ceiling
 DEFAULT_BASE_URL: Final = "https://console.tim.qq.com"
 """Tencent's REST endpoint, the default `base_url`.
 
@@ -75,6 +78,11 @@ class Client:
     file service at `base_url`) and `max_transfers` bounds concurrent downloads and uploads.
     `outbox=True` turns on the durable outbox (`tim.msg.enqueue_new_msg`, see `aio_tim.outbox`);
     it needs a file store (not `":memory:"`).
+
+    `coordinator` makes this client one worker of many sharing the app (`aio_tim.coordination`):
+    with a `RedisCoordinator` the limits are app-wide and `enqueue_new_msg` queues in Redis
+    Streams that every worker drains (no file store needed); `tim.outbox_result(queued)` waits
+    for a queued message's outcome.
     """
 
     def __init__(
@@ -100,6 +108,7 @@ class Client:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         outbox: bool = False,
+        coordinator: Coordinator | None = None,
     ) -> None:
         if isinstance(sdk_app_id, bool) or not isinstance(sdk_app_id, int) or sdk_app_id <= 0:
             raise UsageError(TIM_ERR_PARAM, f"sdk_app_id must be a positive int, not {sdk_app_id!r}")
@@ -115,7 +124,7 @@ class Client:
             rng=self._rng,
         )  # fmt: skip
         path = store_path if store_path is not None else default_store_path(sdk_app_id, user_id)
-        if outbox and os.fspath(path) in ("", ":memory:"):
+        if outbox and coordinator is None and os.fspath(path) in ("", ":memory:"):
             raise UsageError(TIM_ERR_PARAM, "outbox=True needs a file store_path, not an in-memory store")
         self.store = LocalStore(path)
         """The local message store (`tim.store`): history, read marks, saved and imported messages."""
@@ -130,7 +139,9 @@ class Client:
         self._pipeline: MessagePipeline | None = None
         self._msg: MsgManager | None = None
         self._outbox_enabled = outbox
-        self._outbox: Outbox | None = None
+        self._coordinator = coordinator
+        self._limiter: Limiter | None = None
+        self._outbox: OutboxQueue | None = None
         # Downloads and uploads (`tim.transfers`); `uploader` stores attachments (default: the
         # dev server's file service at base_url), at most `max_transfers` at a time.
         self.transfers = TransferManager(self._connection, uploader=uploader, max_transfers=max_transfers)
@@ -147,8 +158,10 @@ class Client:
         """Open the connection and start the pipeline (inside the running loop)."""
         await self.store.open()
         await self._connection.open()
-        self._pipeline = MessagePipeline(self._connection.call, rng=self._rng, **self._pipeline_options)
-        outbox = Outbox(self.store) if self._outbox_enabled else None
+        self._limiter, outbox = self._coordinated()
+        self._pipeline = MessagePipeline(
+            self._connection.call, rng=self._rng, limiter=self._limiter, **self._pipeline_options
+        )
         context = SendContext(
             self.user_id, self._pipeline, self.store, self._clock, self._rng, transfers=self.transfers,
             outbox=outbox,
@@ -157,6 +170,15 @@ class Client:
         if outbox is not None:
             await outbox.start(self._msg._deliver)  # requeues rows a crash left inflight
             self._outbox = outbox
+
+    def _coordinated(self) -> tuple[Limiter | None, OutboxQueue | None]:
+        """The one place that chooses: shared (the coordinator's) or in-process limits and outbox."""
+        if self._coordinator is not None:
+            limiter = self._coordinator.limiter(
+                self.sdk_app_id, self._pipeline_options["limits"], LIMIT_MARGIN
+            )
+            return limiter, self._coordinator.outbox(self.sdk_app_id, self.store)
+        return None, Outbox(self.store) if self._outbox_enabled else None
 
     async def aclose(self) -> int:
         """Stop intake and drain the pipeline (within `close_timeout`), cancel running transfers
@@ -177,6 +199,8 @@ class Client:
             remaining = self._close_timeout
         if self._pipeline is not None:
             unfinished += await self._pipeline.aclose(remaining)  # needs the connection open
+        if self._limiter is not None:
+            await self._limiter.aclose()
         await self.transfers.aclose()  # cancels downloads (resumable) before their session goes
         await self._connection.aclose()
         await self.store.aclose()
@@ -196,8 +220,22 @@ class Client:
         assert counts["queued"] + counts["inflight"] == 0  # everything acknowledged went out
         """
         if self._outbox is None:
-            raise UsageError(TIM_ERR_PARAM, "outbox_statistics needs an open Client(outbox=True)")
+            raise UsageError(
+                TIM_ERR_PARAM, "outbox_statistics needs an open Client(outbox=True) or a coordinator"
+            )
         return await self._outbox.statistics()
+
+    async def outbox_result(self, queued: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
+        """The outcome of a message `enqueue_new_msg` returned, whichever worker sent it (needs a
+        coordinator's outbox): the sent message, or TIM's error raised; TimeoutError after `timeout`.
+
+        sent = await tim.outbox_result(await tim.msg.enqueue_new_msg("bob", ConvType.C2C, msg), 30)
+        """
+        result = getattr(self._outbox, "result", None)
+        if result is None:
+            raise UsageError(TIM_ERR_PARAM, "outbox_result needs an open Client(coordinator=...)")
+        sent: Message = await result(queued, timeout)
+        return sent
 
     @property
     def pipeline(self) -> MessagePipeline:
