@@ -21,13 +21,13 @@ from .auth import UserSigCache
 from .connection import ConnectionManager, Timeouts
 from .coordination.base import Coordinator, Limiter, OutboxQueue
 from .errors import TIM_ERR_PARAM, UsageError
-from .types import Message
 from .msg import MsgManager, SendContext
 from .outbox import Outbox
 from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
 from .protocol.limits import RATE_LIMITS, Limits
 from .store import LocalStore, default_store_path
 from .transfer import TransferManager, Uploader
+from .types import Message
 from .validate import check_identifier
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]

@@ -21,9 +21,9 @@ from typing import Any, Final
 
 import msgspec
 
+from .coordination.base import OutboxQueue
 from .errors import TIM_ERR_PARAM, NotFoundError, TIMError, UsageError, error_for
 from .history import Roaming
-from .coordination.base import OutboxQueue
 from .pipeline import MessagePipeline
 from .protocol import Request
 from .protocol.group import (

@@ -151,6 +151,7 @@ class RedisLimiter:
         """One round trip: book slots for the callers waiting now (at least one)."""
         count = min(self._max_batch, state.waiting + 1)
         key = f"{self._key_prefix}:{endpoint}"
+        sent_at = self._clock()
         try:
             wait_us = int(await self._script(keys=[key], args=[state.interval, state.tolerance, count]))
         except (RedisError, OSError) as error:
@@ -163,7 +164,8 @@ class RedisLimiter:
         if self._retry_at is not None:
             self._retry_at = None
             log.warning("shared limiter: Redis answers again; pacing at the app's shared limits")
-        first = self._clock() + wait_us / 1_000_000
+        # Redis ran the script between our request and its reply: the midpoint is our best guess.
+        first = (sent_at + self._clock()) / 2 + wait_us / 1_000_000
         step = state.interval / 1_000_000
         state.slots.extend(first + i * step for i in range(count))
 
