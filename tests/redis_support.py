@@ -70,8 +70,8 @@ def free_port() -> int:
 class PrivateRedis:
     """A redis-server of the test's own (append-only file, fsync always) that it may kill and restart.
 
-        with PrivateRedis(tmp_path) as server:
-            server.kill(); server.start()
+    with PrivateRedis(tmp_path) as server:
+        server.kill(); server.start()
     """
 
     def __init__(self, folder: Path) -> None:

@@ -96,26 +96,28 @@ async def test_redis_away_degrades_to_a_share_then_recovers(
 async def test_clients_sharing_a_coordinator_are_never_throttled(redis_url: str, redis_prefix: str) -> None:
     """Three clients of one app each sending 40 messages at once through a server enforcing 50/s:
     every send succeeds and the server refused none (the limit is app-wide, not per client)."""
-    async with DevServer(limits={"*": 50}) as server:
-        async with RedisCoordinator(redis_url, key_prefix=redis_prefix, workers=3) as coordinator:
-            clients = [client_for(server, f"w{i}", limits={"*": 50}, coordinator=coordinator) for i in range(3)]
+    async with (
+        DevServer(limits={"*": 50}) as server,
+        RedisCoordinator(redis_url, key_prefix=redis_prefix, workers=3) as coordinator,
+    ):
+        clients = [client_for(server, f"w{i}", limits={"*": 50}, coordinator=coordinator) for i in range(3)]
+        for client in clients:
+            await client.open()
+        try:
+            sends = [
+                client.msg.send_new_msg(f"peer{j % 5}", ConvType.C2C, text(f"{i}-{j}"))
+                for i, client in enumerate(clients)
+                for j in range(40)
+            ]
+            started = time.monotonic()
+            sent = await asyncio.gather(*sends)
+            elapsed = time.monotonic() - started
+        finally:
             for client in clients:
-                await client.open()
-            try:
-                sends = [
-                    client.msg.send_new_msg(f"peer{j % 5}", ConvType.C2C, text(f"{i}-{j}"))
-                    for i, client in enumerate(clients)
-                    for j in range(40)
-                ]
-                started = time.monotonic()
-                sent = await asyncio.gather(*sends)
-                elapsed = time.monotonic() - started
-            finally:
-                for client in clients:
-                    await client.aclose()
-            throttled = sum(c.pipeline.statistics().throttled for c in clients)
-            assert len(sent) == 120 and throttled == 0
-            assert elapsed >= (120 - 50) / 50 * 0.9  # paced at the app's limit, not 3x it
+                await client.aclose()
+        throttled = sum(c.pipeline.statistics().throttled for c in clients)
+        assert len(sent) == 120 and throttled == 0
+        assert elapsed >= (120 - 50) / 50 * 0.9  # paced at the app's limit, not 3x it
 
 
 async def test_redis_keys_carry_the_app_and_endpoint(redis_url: str, redis_prefix: str) -> None:

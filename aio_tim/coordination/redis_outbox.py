@@ -115,11 +115,13 @@ class RedisOutbox:
         self._deliver: Deliver | None = None
         self._ready: set[int] = set()  # shards we lease whose older entries are all ours
         self._claiming: set[int] = set()  # shards we lease, waiting to claim a dead worker's entries
+        self._releasing: set[int] = set()  # shards over our fair part, to give back between batches
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._stop = asyncio.Event()
         self._pause = 0.0
         self._unreachable = False
+        self._unacked: dict[tuple[str, str], _Outcome] = {}  # (stream, entry id): ids repeat across streams
 
     # --- keys ------------------------------------------------------------------------------------
 
@@ -221,6 +223,9 @@ class RedisOutbox:
             left = await self._pending_of_mine(range(self._shards))
             for shard in self._ready | self._claiming:
                 await self._lease(keys=[f"{self._prefix}:lease:{shard}"], args=[self.consumer, 0])
+            if not left and self._drain:  # leave no trace in the groups
+                for shard in range(self._shards):
+                    await self._redis.xgroup_delconsumer(self.stream(shard), GROUP, self.consumer)
         self._ready.clear()
         self._claiming.clear()
         if left:
@@ -255,10 +260,8 @@ class RedisOutbox:
                 self._ready.discard(shard)
                 self._claiming.discard(shard)
         owned = self._ready | self._claiming
-        for shard in sorted(owned, reverse=True)[: max(0, len(owned) - fair)]:
-            if shard in self._ready and not await self._pending_of_mine([shard]):
-                self._ready.discard(shard)
-                await self._lease(keys=[f"{self._prefix}:lease:{shard}"], args=[self.consumer, 0])
+        # The drainer gives them back between batches: a read in progress may still cover them.
+        self._releasing = set(sorted(self._ready, reverse=True)[: max(0, len(owned) - fair)])
         free = [s for s in range(self._shards) if s not in self._ready | self._claiming]
         random.shuffle(free)
         for shard in free:
@@ -294,21 +297,25 @@ class RedisOutbox:
             try:
                 entries = await self._next_entries()
                 self._reachable_again()
+                if entries:
+                    await self._send_entries(entries)
+                elif not self._ready:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), READ_BLOCK_MS / 1000)
             except (RedisError, OSError) as error:
+                # Unacknowledged entries stay pending: read again ("0") and resent with their keys.
                 if isinstance(error, ResponseError) and "NOGROUP" in str(error):
                     await self._recreate_groups()  # Redis restarted without our groups
                 else:
                     self._unreachable_once(error)
                 await self._backoff()
-                continue
-            if entries:
-                await self._send_entries(entries)
-            elif not self._ready:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), READ_BLOCK_MS / 1000)
+            except Exception:  # e.g. the local store: the entries stay pending, never dropped
+                log.exception("redis outbox drainer: an error; retrying after a pause")
+                await self._backoff()
 
     async def _next_entries(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
         """Claimed entries of newly leased shards, else our own pending (a retry), else new ones."""
+        await self._release_extras()
         for shard in sorted(self._claiming):
             await self._claim(shard)
         streams = {self.stream(shard): shard for shard in self._ready}
@@ -324,6 +331,14 @@ class RedisOutbox:
             GROUP, self.consumer, dict.fromkeys(streams, ">"), count=self._batch, block=READ_BLOCK_MS
         )
         return [entry for _, batch in found or () for entry in batch]
+
+    async def _release_extras(self) -> None:
+        """Give back the shards over our fair part that hold nothing of ours pending."""
+        releasing, self._releasing = self._releasing, set()
+        for shard in sorted(releasing & self._ready):
+            if not await self._pending_of_mine([shard]):
+                self._ready.discard(shard)
+                await self._lease(keys=[f"{self._prefix}:lease:{shard}"], args=[self.consumer, 0])
 
     async def _claim(self, shard: int) -> None:
         """Take over a newly leased shard's entries left by others, once they are idle long enough."""
@@ -350,7 +365,14 @@ class RedisOutbox:
             conv: Conv = (int(fields[b"t"]), fields[b"c"].decode())
             message = msgspec.json.decode(fields[b"m"], type=Message)
             lanes.setdefault(conv, []).append((entry_id.decode(), message))
-        results = await asyncio.gather(*(self._send_lane(conv, lane) for conv, lane in lanes.items()))
+        # Every lane runs to its end before the next read, even when one fails: a lane still
+        # running then would be read again as pending and sent twice.
+        results = await asyncio.gather(
+            *(self._send_lane(conv, lane) for conv, lane in lanes.items()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         if all(results):
             self._pause = 0.0
         else:  # a transient failure outlived the pipeline's retries: the entries stay pending
@@ -361,18 +383,22 @@ class RedisOutbox:
         assert self._deliver is not None
         stream = self.stream(self.shard_of(conv))
         for entry_id, message in lane:
-            try:
-                sent, msg_key = await self._deliver(conv, message)
-            except TIMError as error:
-                if isinstance(error, PipelineClosedError) or classify(error) is not Failure.FATAL:
-                    return False  # pending: resent later with the same keys
-                await self._finish(
-                    stream, entry_id, message, _Outcome(False, code=error.code, desc=error.desc)
-                )
-                await self._store.save(conv, message, status=int(MsgStatus.SEND_FAIL))
-                continue
-            await self._finish(stream, entry_id, message, _Outcome(True, message=sent))
-            await self._store.save(conv, sent, status=int(MsgStatus.SEND_SUCC), msg_key=msg_key)
+            outcome = self._unacked.get((stream, entry_id))  # sent before, but Redis missed the ack
+            if outcome is None:
+                try:
+                    sent, msg_key = await self._deliver(conv, message)
+                except TIMError as error:
+                    if isinstance(error, PipelineClosedError) or classify(error) is not Failure.FATAL:
+                        return False  # pending: resent later with the same keys
+                    outcome = _Outcome(False, code=error.code, desc=error.desc)
+                    await self._store.save(conv, message, status=int(MsgStatus.SEND_FAIL))
+                else:
+                    outcome = _Outcome(True, message=sent)
+                    await self._store.save(conv, sent, status=int(MsgStatus.SEND_SUCC), msg_key=msg_key)
+            # Until Redis has the outcome, a retry acknowledges instead of sending again.
+            self._unacked[stream, entry_id] = outcome
+            await self._finish(stream, entry_id, message, outcome)
+            del self._unacked[stream, entry_id]
         return True
 
     async def _finish(self, stream: str, entry_id: str, message: Message, outcome: _Outcome) -> None:
@@ -401,7 +427,7 @@ class RedisOutbox:
     def _unreachable_once(self, error: BaseException) -> None:
         if not self._unreachable:
             self._unreachable = True
-            log.warning("redis outbox: Redis unreachable (%s); retrying", type(error).__name__)
+            log.warning("redis outbox: Redis failed (%s: %s); retrying", type(error).__name__, error)
 
     def _reachable_again(self) -> None:
         if self._unreachable:
