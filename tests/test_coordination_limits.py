@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from redis_support import PrivateRedis
+from redis_support import PrivateRedis, free_port, require_redis
 
 from aio_tim import ConvType, Message, TextElem
 from aio_tim.coordination import RedisCoordinator, pace_for
@@ -132,3 +132,12 @@ async def test_redis_keys_carry_the_app_and_endpoint(redis_url: str, redis_prefi
             assert 0 < await client.pttl(key) <= 2000
         finally:
             await client.aclose()
+
+
+def test_unreachable_redis_fails_under_ci_and_skips_elsewhere() -> None:
+    """The Redis fixture's rule: CI=true makes an unreachable Redis a failure; elsewhere a skip with the reason."""
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(pytest.fail.Exception, match="CI=true needs Redis"):
+        require_redis(dead, ci=True)
+    with pytest.raises(pytest.skip.Exception, match="unreachable"):
+        require_redis(dead, ci=False)

@@ -226,3 +226,9 @@ async def test_redis_killed_and_restarted_loses_nothing(
     assert all((q.conv_id, q.rand) in sends for q in queued)
     print("after a Redis restart: outbox", counts, "duplicates", sum(n - 1 for n in sends.values()))
     assert any("answers again" in r.message for r in caplog.records)
+
+
+async def test_workers_example_drains_the_shared_outbox(redis_url: str) -> None:
+    """examples/workers.py: two worker processes drain 100 enqueued messages; none fails."""
+    counts = await load_workers_example().demo(2, 100, redis_url)
+    assert counts == {"queued": 0, "inflight": 0, "sent": 100, "failed": 0}
