@@ -135,7 +135,7 @@ async def test_redis_keys_carry_the_app_and_endpoint(redis_url: str, redis_prefi
 
 
 def test_unreachable_redis_fails_under_ci_and_skips_elsewhere() -> None:
-    """The Redis fixture's rule: CI=true makes an unreachable Redis a failure; elsewhere a skip with the reason."""
+    """Unreachable Redis: a failure under CI=true, elsewhere a skip that gives the reason."""
     dead = f"redis://127.0.0.1:{free_port()}/0"
     with pytest.raises(pytest.fail.Exception, match="CI=true needs Redis"):
         require_redis(dead, ci=True)

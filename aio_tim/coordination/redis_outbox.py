@@ -381,8 +381,11 @@ class RedisOutbox:
     async def _send_lane(self, conv: Conv, lane: list[tuple[str, Message]]) -> bool:
         """Send one conversation's entries in order; stop at a transient failure (return False)."""
         assert self._deliver is not None
-        stream = self.stream(self.shard_of(conv))
+        shard = self.shard_of(conv)
+        stream = self.stream(shard)
         for entry_id, message in lane:
+            if shard not in self._ready:  # the lease went to another worker: it resends the rest
+                return True
             outcome = self._unacked.get((stream, entry_id))  # sent before, but Redis missed the ack
             if outcome is None:
                 try:
