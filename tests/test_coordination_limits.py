@@ -30,7 +30,8 @@ async def booked_times(limiter: RedisLimiter, calls: int) -> list[float]:
     """Reserve `calls` slots concurrently; the monotonic instant each may go out."""
 
     async def one() -> float:
-        return time.monotonic() + await limiter.reserve(ENDPOINT)
+        wait = await limiter.reserve(ENDPOINT)
+        return time.monotonic() + wait
 
     return list(await asyncio.gather(*(one() for _ in range(calls))))
 
