@@ -172,13 +172,16 @@ async def kill_trial(tmp_path: Path, redis_url: str, prefix: str, rng: random.Ra
         assert counts["failed"] == 0
     sends = server_sends(tmp_path / "server.db")
     lost = sum(1 for q in queued if (q.conv_id, q.rand) not in sends)
+    for peer in ("p0", "p7"):  # first arrivals keep enqueue order, resends notwithstanding
+        arrived = list(dict.fromkeys(order_of(tmp_path / "server.db", peer)))
+        assert arrived == [q.rand for q in queued if q.conv_id == peer]
     duplicates = sum(n - 1 for n in sends.values())
     return len(queued), lost, duplicates
 
 
 async def test_sigkilled_worker_loses_nothing(tmp_path: Path, redis_url: str, redis_prefix: str) -> None:
-    """A worker process SIGKILLed mid-drain and replaced: every enqueued message reaches TIM; the
-    ones it had in flight are resent with their keys (duplicates counted; the dev server's C2C
+    """A worker process SIGKILLed mid-drain and replaced: every enqueued message reaches TIM, in
+    order per conversation; the ones it had in flight are resent with their keys (duplicates counted; the dev server's C2C
     dedup window is TIM's one second). AIO_TIM_REDIS_KILL_TRIALS/_MESSAGES size the long run."""
     rng = random.Random(15)
     results = []

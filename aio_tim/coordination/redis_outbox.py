@@ -274,13 +274,13 @@ class RedisOutbox:
                 self._claiming.add(shard)
 
     async def _pending_of_mine(self, shards: Any) -> int:
+        """Entries delivered to this worker and not acknowledged, in `shards`."""
         mine = 0
         for shard in shards:
             with contextlib.suppress(ResponseError):  # NOGROUP: nothing pending
-                found = await self._redis.xpending_range(
-                    self.stream(shard), GROUP, "-", "+", 1_000_000, consumername=self.consumer
-                )
-                mine += len(found)
+                summary = await self._redis.xpending(self.stream(shard), GROUP)
+                consumers = summary.get("consumers") or ()
+                mine += sum(int(c["pending"]) for c in consumers if _text(c["name"]) == self.consumer)
         return mine
 
     async def _ensure_group(self, shard: int) -> None:
