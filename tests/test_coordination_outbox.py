@@ -181,8 +181,9 @@ async def kill_trial(tmp_path: Path, redis_url: str, prefix: str, rng: random.Ra
 
 async def test_sigkilled_worker_loses_nothing(tmp_path: Path, redis_url: str, redis_prefix: str) -> None:
     """A worker process SIGKILLed mid-drain and replaced: every enqueued message reaches TIM, in
-    order per conversation; the ones it had in flight are resent with their keys (duplicates counted; the dev server's C2C
-    dedup window is TIM's one second). AIO_TIM_REDIS_KILL_TRIALS/_MESSAGES size the long run."""
+    order per conversation; the ones it had in flight are resent with their keys (duplicates
+    counted; the dev server's C2C dedup window is TIM's one second).
+    AIO_TIM_REDIS_KILL_TRIALS/_MESSAGES size the long run."""
     rng = random.Random(15)
     results = []
     for trial in range(KILL_TRIALS):
