@@ -98,6 +98,7 @@ async def limit_run(workers: ModuleType, mode: str, sends: int) -> dict[str, Any
         "rate": sent / span,
         "throttled": sum(r["throttled"] for r in reports),
         "cpu_us": 1e6 * sum(r["cpu"] for r in reports) / sent,
+        "round_trips": sum(r.get("round_trips", 0) for r in reports),
     }
 
 
@@ -112,6 +113,11 @@ async def part_a(sends: int) -> None:
             f"{result['rate'] / LIMIT:.1%} of the limit, {result['throttled']} throttled answers, "
             f"client CPU {result['cpu_us']:.0f} µs/send"
         )
+    redis_run = results["redis"]
+    print(
+        f"    Redis round trips for the shared limiter: {redis_run['round_trips']} for {redis_run['sent']} sends "
+        f"({redis_run['round_trips'] / redis_run['sent']:.2f} per send)"
+    )
     ratio = results["redis"]["cpu_us"] / results["local"]["cpu_us"]
     print(f"    client CPU per send, shared limiter on Redis vs in-process limit/4: {ratio:.3f}x")
 

@@ -72,7 +72,12 @@ async def run_worker(args: argparse.Namespace) -> dict[str, float]:
     await tim.open()
     print("ready", flush=True)
     try:
-        return await (send_all(tim, args) if args.send else drain_until_stopped())
+        if not args.send:
+            return await drain_until_stopped()
+        report = await send_all(tim, args)
+        if coordinator is not None:
+            report["round_trips"] = coordinator.limiter_statistics().round_trips
+        return report
     finally:
         await tim.aclose()
         if coordinator is not None:

@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 
 from ..protocol.limits import Limits
 from ..store import LocalStore
-from .redis_limiter import RedisLimiter
+from .redis_limiter import LimiterStatistics, RedisLimiter
 from .redis_outbox import RedisOutbox
 
 __all__ = ["RedisCoordinator"]
@@ -61,6 +61,7 @@ class RedisCoordinator:
             retry=Retry(NoBackoff(), 1),
         )  # fmt: skip
         self._owns_redis = redis is None
+        self._limiters: list[RedisLimiter] = []
         self.key_prefix = key_prefix
         self.workers = workers
         self._limiter_options: dict[str, Any] = {"max_batch": max_batch, "probe_interval": probe_interval}
@@ -73,10 +74,26 @@ class RedisCoordinator:
         }
 
     def limiter(self, sdk_app_id: int, limits: Limits | None, margin: float) -> RedisLimiter:
-        return RedisLimiter(
+        made = RedisLimiter(
             self.redis, f"{self.key_prefix}:rate:{sdk_app_id}", limits, margin, workers=self.workers,
             **self._limiter_options,
         )  # fmt: skip
+        self._limiters.append(made)
+        return made
+
+    def limiter_statistics(self) -> LimiterStatistics:
+        """The counters of every limiter this coordinator made, summed (`degraded`: any is now).
+
+        stats = coordinator.limiter_statistics()
+        print(stats.round_trips / max(1, stats.granted))  # Redis round trips per call
+        """
+        each = [limiter.statistics() for limiter in self._limiters]
+        return LimiterStatistics(
+            round_trips=sum(s.round_trips for s in each),
+            granted=sum(s.granted for s in each),
+            degraded_calls=sum(s.degraded_calls for s in each),
+            degraded=any(s.degraded for s in each),
+        )
 
     def outbox(self, sdk_app_id: int, store: LocalStore) -> RedisOutbox:
         return RedisOutbox(
