@@ -115,7 +115,7 @@ async def part_a(sends: int) -> None:
         )
     redis_run = results["redis"]
     print(
-        f"    Redis round trips for the shared limiter: {redis_run['round_trips']} for {redis_run['sent']} sends "
+        f"    shared limiter: {redis_run['round_trips']} Redis round trips for {redis_run['sent']} sends "
         f"({redis_run['round_trips'] / redis_run['sent']:.2f} per send)"
     )
     ratio = results["redis"]["cpu_us"] / results["local"]["cpu_us"]
