@@ -158,10 +158,11 @@ class Client:
         """Open the connection and start the pipeline (inside the running loop)."""
         await self.store.open()
         await self._connection.open()
-        self._limiter, outbox = self._coordinated()
+        self._limiter = self._shared_limiter()
         self._pipeline = MessagePipeline(
             self._connection.call, rng=self._rng, limiter=self._limiter, **self._pipeline_options
         )
+        outbox = self._chosen_outbox(self._pipeline)
         context = SendContext(
             self.user_id, self._pipeline, self.store, self._clock, self._rng, transfers=self.transfers,
             outbox=outbox,
@@ -171,14 +172,17 @@ class Client:
             await outbox.start(self._msg._deliver)  # requeues rows a crash left inflight
             self._outbox = outbox
 
-    def _coordinated(self) -> tuple[Limiter | None, OutboxQueue | None]:
-        """The one place that chooses: shared (the coordinator's) or in-process limits and outbox."""
+    # The one place that chooses: shared (the coordinator's) or in-process limits and outbox.
+
+    def _shared_limiter(self) -> Limiter | None:
+        if self._coordinator is None:
+            return None  # the pipeline's in-process token buckets
+        return self._coordinator.limiter(self.sdk_app_id, self._pipeline_options["limits"], LIMIT_MARGIN)
+
+    def _chosen_outbox(self, pipeline: MessagePipeline) -> OutboxQueue | None:
         if self._coordinator is not None:
-            limiter = self._coordinator.limiter(
-                self.sdk_app_id, self._pipeline_options["limits"], LIMIT_MARGIN
-            )
-            return limiter, self._coordinator.outbox(self.sdk_app_id, self.store)
-        return None, Outbox(self.store) if self._outbox_enabled else None
+            return self._coordinator.outbox(self.sdk_app_id, self.store, pipeline.submit)
+        return Outbox(self.store) if self._outbox_enabled else None
 
     async def aclose(self) -> int:
         """Stop intake and drain the pipeline (within `close_timeout`), cancel running transfers

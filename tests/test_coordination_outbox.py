@@ -21,6 +21,7 @@ from redis_support import PrivateRedis
 
 from aio_tim import ConvType, Message, MsgStatus, NotFoundError, TextElem, UsageError
 from aio_tim.coordination import CoordinationUnavailableError, RedisCoordinator
+from aio_tim.coordination.redis_outbox import RedisOutbox
 from aio_tim.devserver import DevServer
 from aio_tim.testing import client_for
 
@@ -236,3 +237,39 @@ async def test_workers_example_drains_the_shared_outbox(redis_url: str) -> None:
     """examples/workers.py: two worker processes drain 100 enqueued messages; none fails."""
     counts = await load_workers_example().demo(2, 100, redis_url)
     assert counts == {"queued": 0, "inflight": 0, "sent": 100, "failed": 0}
+
+
+async def test_a_claimed_message_tim_already_has_is_not_sent_again(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """A worker dies after TIM's answer but before its acknowledgement: the worker that claims the
+    entry finds the message in TIM's roaming history and acknowledges it instead of resending it,
+    well past TIM's one-second C2C dedup window (one copy at the server)."""
+    async with (
+        DevServer(db_path=tmp_path / "server.db", limits=None) as server,
+        RedisCoordinator(redis_url, key_prefix=redis_prefix, drain=False, shards=1) as enqueuer_side,
+        client_for(server, "alice", coordinator=enqueuer_side) as alice,
+    ):
+        answered = asyncio.Event()
+
+        async def send_then_hang(conv: tuple[int, str], message: Message) -> tuple[Message, str | None]:
+            sent = await alice.msg._deliver(conv, message)
+            answered.set()
+            await asyncio.Event().wait()  # dies here: TIM has it, Redis never hears
+            return sent
+
+        prefix = f"{redis_prefix}:outbox:{server.sdk_app_id}"
+        doomed = RedisOutbox(enqueuer_side.redis, prefix, alice.store, shards=1, visibility_timeout=1.0)
+        await doomed.start(send_then_hang)
+        queued = await alice.msg.enqueue_new_msg("bob", ConvType.C2C, text("once"))
+        await asyncio.wait_for(answered.wait(), 10)
+        for task in doomed._tasks:  # the process is gone: no more lease renewals, no ack
+            task.cancel()
+        async with (
+            RedisCoordinator(redis_url, key_prefix=redis_prefix, shards=1, visibility_timeout=1.0) as shared,
+            client_for(server, "carol", coordinator=shared) as survivor,
+        ):
+            sent = await survivor.outbox_result(queued, timeout=15)
+            assert sent.rand == queued.rand and sent.status == MsgStatus.SEND_SUCC
+        await asyncio.gather(*doomed._tasks, return_exceptions=True)
+    assert server_sends(tmp_path / "server.db")[("bob", queued.rand)] == 1

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from ..errors import ERR_TRANSPORT, TransientError
+from ..protocol import Envelope, Request
 from ..protocol.limits import Limits, limit_for
 from ..store import Conv, LocalStore
 from ..types import Message
@@ -99,8 +100,14 @@ class Coordinator(Protocol):
         """The limiter for the app's calls."""
         ...
 
-    def outbox(self, sdk_app_id: int, store: LocalStore) -> OutboxQueue:
-        """The app's shared outbox; sent messages are also saved in this worker's `store`."""
+    def outbox(
+        self,
+        sdk_app_id: int,
+        store: LocalStore,
+        submit: Callable[[Request], Awaitable[Envelope]] | None = None,
+    ) -> OutboxQueue:
+        """The app's shared outbox; sent messages are also saved in this worker's `store`, and
+        `submit` (the pipeline's) may ask TIM what a dead worker sent."""
         ...
 
     async def aclose(self) -> None:

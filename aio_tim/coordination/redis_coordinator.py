@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 
 from ..protocol.limits import Limits
 from ..store import LocalStore
+from .probe import Submit
 from .redis_limiter import LimiterStatistics, RedisLimiter
 from .redis_outbox import RedisOutbox
 
@@ -95,10 +96,9 @@ class RedisCoordinator:
             degraded=any(s.degraded for s in each),
         )
 
-    def outbox(self, sdk_app_id: int, store: LocalStore) -> RedisOutbox:
-        return RedisOutbox(
-            self.redis, f"{self.key_prefix}:outbox:{sdk_app_id}", store, **self._outbox_options
-        )
+    def outbox(self, sdk_app_id: int, store: LocalStore, submit: Submit | None = None) -> RedisOutbox:
+        prefix = f"{self.key_prefix}:outbox:{sdk_app_id}"
+        return RedisOutbox(self.redis, prefix, store, submit=submit, **self._outbox_options)
 
     async def __aenter__(self) -> RedisCoordinator:
         return self

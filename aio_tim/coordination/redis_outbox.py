@@ -23,6 +23,7 @@ import math
 import os
 import random
 import socket
+import time
 import zlib
 from typing import Any, Final
 
@@ -36,6 +37,7 @@ from ..pipeline import Failure, PipelineClosedError, classify
 from ..store import Conv, LocalStore
 from ..types import Message, MsgStatus
 from .base import CoordinationUnavailableError, Deliver
+from .probe import Submit, find_sent
 
 __all__ = ["RedisOutbox"]
 
@@ -97,6 +99,7 @@ class RedisOutbox:
         result_ttl: int = 86400,
         drain: bool = True,
         consumer: str | None = None,
+        submit: Submit | None = None,
     ) -> None:
         if shards < 1 or batch < 1 or visibility_timeout <= 0:
             raise ValueError("shards and batch must be at least 1 and visibility_timeout positive")
@@ -121,7 +124,11 @@ class RedisOutbox:
         self._stop = asyncio.Event()
         self._pause = 0.0
         self._unreachable = False
-        self._unacked: dict[tuple[str, str], _Outcome] = {}  # (stream, entry id): ids repeat across streams
+        self._unacked: dict[tuple[str, str], _Outcome] = {}
+        self._submit = submit  # to ask TIM whether a claimed entry went out already
+        self._claimed: set[tuple[str, str]] = (
+            set()
+        )  # (stream, entry id) taken from a silent worker  # (stream, entry id): ids repeat across streams
 
     # --- keys ------------------------------------------------------------------------------------
 
@@ -350,6 +357,7 @@ class RedisOutbox:
             start = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
             if reply[1]:
                 log.info("redis outbox: claimed %d entries of shard %d", len(reply[1]), shard)
+                self._claimed.update((stream, _text(entry_id)) for entry_id, _ in reply[1])
             if start == "0-0":
                 break
         summary = await self._redis.xpending(stream, GROUP)
@@ -387,6 +395,8 @@ class RedisOutbox:
             if shard not in self._ready:  # the lease went to another worker: it resends the rest
                 return True
             outcome = self._unacked.get((stream, entry_id))  # sent before, but Redis missed the ack
+            if outcome is None and (stream, entry_id) in self._claimed:
+                outcome = await self._sent_by_the_dead(conv, message)
             if outcome is None:
                 try:
                     sent, msg_key = await self._deliver(conv, message)
@@ -402,7 +412,22 @@ class RedisOutbox:
             self._unacked[stream, entry_id] = outcome
             await self._finish(stream, entry_id, message, outcome)
             del self._unacked[stream, entry_id]
+            self._claimed.discard((stream, entry_id))
         return True
+
+    async def _sent_by_the_dead(self, conv: Conv, message: Message) -> _Outcome | None:
+        """A claimed entry's send that reached TIM before its worker died, looked up; None: send it."""
+        if self._submit is None:
+            return None
+        try:
+            found = await find_sent(self._submit, conv, message, time.time())
+        except TIMError as error:  # cannot tell: resend with the same keys
+            log.info("redis outbox: could not look a claimed message up (%s); resending", error)
+            return None
+        if found is None:
+            return None
+        await self._store.save(conv, found, status=int(MsgStatus.SEND_SUCC), msg_key=found.msg_id)
+        return _Outcome(True, message=found)
 
     async def _finish(self, stream: str, entry_id: str, message: Message, outcome: _Outcome) -> None:
         """Record the outcome and acknowledge the entry, atomically (one round trip)."""
