@@ -29,8 +29,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from . import cli_admin
+from .cli_listen import add_listen_command, add_serve_webhook_options
 from .client import Client
 from .devserver import DevServer
+from .devserver.private import stop_on_sigterm, write_private_json
 from .errors import TIMError
 from .types import (
     BatchSendParam,
@@ -94,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--db", default=":memory:", help="sqlite file for state (default: memory)")
     serve.add_argument("--secret-key", default=None, help="default: random, kept in --db")
+    add_serve_webhook_options(serve)
     serve.set_defaults(run=run_serve)
 
     send = commands.add_parser("send", help="send a C2C or group text message")
@@ -132,6 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--msg-id", help="C2C: the msg_id (MsgKey) `send` printed")
     which.add_argument("--seq", type=int, help="group: the message's seq")
     revoke.set_defaults(run=run_revoke)
+    cli_admin.register(commands)  # `group ...` and `account ...`
+    add_listen_command(commands, _target_options)
     return parser
 
 
@@ -305,13 +311,16 @@ def _summary(msg: Message) -> str:
 
 
 async def run_serve(args: argparse.Namespace) -> int:
-    server = DevServer(db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key)
+    server = DevServer(db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key,
+                       webhook_url=args.webhook_url, webhook_token=args.webhook_token)  # fmt: skip
     async with server:
         _record_serve_state(server)
         console.print(f"[bold]aio_tim dev server[/bold] listening on {server.url}")
         console.print(f"  sdkappid   {server.sdk_app_id}")
         console.print(f"  admin      {server.admin}")
         console.print(f"  secret key {server.secret_key}")
+        if args.webhook_url:
+            console.print(f"  webhooks   {args.webhook_url}", soft_wrap=True)
         console.print(f"  (recorded in {SERVE_STATE} for `aio-tim send`; Ctrl-C stops)")
         try:
             await asyncio.Event().wait()
@@ -328,10 +337,9 @@ def _record_serve_state(server: DevServer) -> None:
         "admin": server.admin,
         "secret_key": server.secret_key,
     }
-    # The file holds the secret key: readable by this user only.
-    fd = os.open(SERVE_STATE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        json.dump(state, file)
+    # The file holds the secret key: 0600 (an existing file too); SIGTERM removes it as Ctrl-C does.
+    write_private_json(SERVE_STATE, state)
+    stop_on_sigterm()
 
 
 async def run_demo(args: argparse.Namespace) -> int:

@@ -79,3 +79,8 @@ async def test_progress_stream_sends_monotonic_events_ending_at_the_total(dev_se
     assert all(e["msg_download_elem_result_total_size"] == size for e in events)
     assert f"event: done\ndata: {size}" in text
     assert (tmp_path / "download.bin").stat().st_size == size
+
+
+async def test_echo_bot_answers_a_message_received_through_webhooks():
+    """`echo_bot.py --demo`: alice's message reaches the bot by webhook and the bot's echo reaches alice."""
+    assert await load("echo_bot").main(["--demo", "--port", "0", "--text", "ping"]) == "echo: ping"

@@ -19,10 +19,22 @@ from .functions import (
     TIMMsgSendNewMsg,
     TIMUninit,
 )
+from .group import TIMGroupCreate, TIMGroupDelete, TIMGroupDeleteMember, TIMGroupInviteMember
+from .receive import (
+    TIMAddRecvNewMsgCallback,
+    TIMRemoveRecvNewMsgCallback,
+    TIMSetMsgReadedReceiptCallback,
+    TIMSetMsgRevokeCallback,
+)
 
 globals().update(KEYS)
 
 __all__ = [
+    "TIMAddRecvNewMsgCallback",
+    "TIMGroupCreate",
+    "TIMGroupDelete",
+    "TIMGroupDeleteMember",
+    "TIMGroupInviteMember",
     "TIMInit",
     "TIMLogin",
     "TIMLogout",
@@ -36,5 +48,8 @@ __all__ = [
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
     "TIMMsgSendNewMsg",
+    "TIMRemoveRecvNewMsgCallback",
+    "TIMSetMsgReadedReceiptCallback",
+    "TIMSetMsgRevokeCallback",
     "TIMUninit",
 ]

@@ -35,8 +35,10 @@ from ..protocol.group import (
 )
 from .accounts import ensure_accounts, obtain_account
 from .context import Context, Handler
+from .group_admin import profile_changes
 from .state import GroupMsgRow, GroupRow, decode_body, encode_body
 from .validation import GROUP, body_too_long, check_msg_body, check_msg_body_size
+from .webhooks import group_created, group_recalled, group_sent, members_joined
 
 __all__ = ["GROUP_TYPES", "HANDLERS", "new_group"]
 
@@ -73,7 +75,11 @@ async def existing_group(ctx: Context, group_id: str) -> GroupRow:
 
 async def create_group(ctx: Context, req: CreateGroup) -> Envelope:
     members = [m.Member_Account for m in req.MemberList or ()]
+    profile = profile_changes(req)
     group_id = await new_group(ctx, req.GroupId, req.Type, req.Name, req.Owner_Account, members)
+    profile.pop("Name", None)  # stored by new_group
+    if profile:
+        await ctx.state.update_group(group_id, profile, ctx.now())
     return CreateGroupResponse(GroupId=group_id)
 
 
@@ -99,6 +105,8 @@ async def new_group(
         await ctx.state.add_member(group_id, account, "Owner", now)
     for account in members:
         await ctx.state.add_member(group_id, account, "Member", now)
+    if ctx.webhooks is not None:
+        ctx.webhooks.after(group_created((group_id, group_type), name, ctx.admin, owner, list(members), now))
     return group_id
 
 
@@ -125,6 +133,9 @@ async def add_group_member(ctx: Context, req: AddGroupMember) -> Envelope:
         MemberResult(m.Member_Account, await _add_member(ctx, group.group_id, m.Member_Account))
         for m in req.MemberList
     ]
+    added = [r.Member_Account for r in results if r.Result == 1]
+    if added and ctx.webhooks is not None:
+        ctx.webhooks.after(members_joined((group.group_id, group.type), ctx.admin, added, ctx.now()))
     return AddGroupMemberResponse(MemberList=results)
 
 
@@ -162,6 +173,10 @@ async def send_group_msg(ctx: Context, req: SendGroupMsg) -> Envelope:
         online_only=int(req.OnlineOnlyFlag == 1),
     )
     await ctx.state.insert_group_msg(row)
+    if ctx.webhooks is not None:
+        stamp = (row.msg_seq, row.msg_random, row.msg_time)
+        ctx.webhooks.after(group_sent((group.group_id, group.type), ctx.admin, sender, stamp, req.MsgBody,
+                                      req.CloudCustomData, bool(row.online_only)))  # fmt: skip
     return SendGroupMsgResponse(MsgTime=row.msg_time, MsgSeq=row.msg_seq)
 
 
@@ -189,8 +204,10 @@ async def group_msg_get_simple(ctx: Context, req: GroupMsgGetSimple) -> Envelope
     if req.ReqMsgNumber <= 0:
         raise error_for(ERR_PARAMS, "ReqMsgNumber must be positive")
     limit = min(req.ReqMsgNumber, GROUP_HISTORY_MAX)
+    # Seqs start at 1: clients send ReqMsgSeq 0 to mean "from the latest", as if it were absent.
+    top = req.ReqMsgSeq or None
     # One row more than we return tells whether the requested range was cut short.
-    rows = await ctx.state.group_msgs_upto(group.group_id, req.ReqMsgSeq, limit + 1)
+    rows = await ctx.state.group_msgs_upto(group.group_id, top, limit + 1)
     finished = req.ReqMsgNumber <= limit or len(rows) <= limit
     return GroupMsgGetSimpleResponse(
         GroupId=group.group_id,
@@ -222,6 +239,9 @@ async def group_msg_recall(ctx: Context, req: GroupMsgRecall) -> Envelope:
     if not 0 < len(req.MsgSeqList) <= GROUP_RECALL_MAX:
         raise error_for(ERR_PARAMS, f"MsgSeqList must hold 1 to {GROUP_RECALL_MAX} entries")
     results = [await _recall(ctx, group.group_id, item.MsgSeq) for item in req.MsgSeqList]
+    recalled = [r.MsgSeq for r in results if r.RetCode == 0]
+    if recalled and ctx.webhooks is not None:
+        ctx.webhooks.after(group_recalled((group.group_id, group.type), ctx.admin, recalled, ctx.now()))
     return GroupMsgRecallResponse(RecallRetList=results)
 
 

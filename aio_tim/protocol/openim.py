@@ -54,6 +54,7 @@ class SendMsg(Request):
     SendMsgControl: list[str] | None = None
     OnlineOnlyFlag: int | None = None
     IsNeedReadReceipt: int | None = None
+    ForbidCallbackControl: list[str] | None = None  # ForbidBeforeSendMsgCallback, ForbidAfterSendMsgCallback
 
 
 class RecipientError(msgspec.Struct):
@@ -63,6 +64,7 @@ class RecipientError(msgspec.Struct):
 
 class BatchSendMsgResponse(Envelope):
     MsgKey: str = ""
+    MsgTime: int | None = None  # in the official spec; older servers leave it out
     MsgId: str | None = None
     ErrorList: list[RecipientError] | None = None
 
@@ -80,6 +82,7 @@ class BatchSendMsg(Request):
     MsgSeq: UInt32 | None = None
     CloudCustomData: str | None = None
     SendMsgControl: list[str] | None = None
+    ForbidCallbackControl: list[str] | None = None
 
 
 class ImportMsg(Request):
@@ -142,7 +145,8 @@ class AdminSetMsgRead(Request):
 
     Report_Account: str
     Peer_Account: str
-    MsgReadTime: str | None = None  # a string of unix seconds, as TIM documents
+    # TIM documents a string of unix seconds; clients also send a JSON integer, which it takes.
+    MsgReadTime: str | int | None = None
 
 
 class UnreadCount(msgspec.Struct):
