@@ -188,7 +188,7 @@ class Client:
         )  # fmt: skip
         self._msg = MsgManager(context)
         self._receiving = Receiving(
-            sdk_app_id=self.sdk_app_id, user_id=self.user_id, inbox=self._inbox or SqliteInbox(self.store),
+            sdk_app_id=self.sdk_app_id, user_id=self.user_id, inbox=self._chosen_inbox(),
             token=self._webhook_token, clock=self._clock,
         )  # fmt: skip
         if outbox is not None:
@@ -201,6 +201,13 @@ class Client:
         if self._coordinator is None:
             return None  # the pipeline's in-process token buckets
         return self._coordinator.limiter(self.sdk_app_id, self._pipeline_options["limits"], LIMIT_MARGIN)
+
+    def _chosen_inbox(self) -> Inbox:
+        if self._inbox is not None:
+            return self._inbox
+        if self._coordinator is not None:
+            return self._coordinator.inbox(self.sdk_app_id, self.store)
+        return SqliteInbox(self.store)
 
     def _chosen_outbox(self, pipeline: MessagePipeline) -> OutboxQueue | None:
         if self._coordinator is not None:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from ..errors import ERR_TRANSPORT, TransientError
+from ..events.inbox import Inbox
 from ..protocol import Envelope, Request
 from ..protocol.limits import Limits, limit_for
 from ..store import Conv, LocalStore
@@ -108,6 +109,10 @@ class Coordinator(Protocol):
     ) -> OutboxQueue:
         """The app's shared outbox; sent messages are also saved in this worker's `store`, and
         `submit` (the pipeline's) may ask TIM what a dead worker sent."""
+        ...
+
+    def inbox(self, sdk_app_id: int, store: LocalStore) -> Inbox:
+        """The app's shared inbox of received webhooks; their effects land in this worker's `store`."""
         ...
 
     async def aclose(self) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from ..protocol.limits import Limits
 from ..store import LocalStore
 from .probe import Submit
+from .redis_inbox import RedisInbox, store_applier
 from .redis_limiter import LimiterStatistics, RedisLimiter
 from .redis_outbox import RedisOutbox
 
@@ -52,17 +53,23 @@ class RedisCoordinator:
         drain: bool = True,
         connect_timeout: float = 1.0,
         command_timeout: float = 2.0,
+        max_connections: int = 32,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         # One quick retry on a fresh connection covers a socket Redis closed on restart; beyond
         # that, failing fast is what lets the limiter degrade instead of stalling every send.
-        self.redis = redis or Redis.from_url(
-            url, socket_connect_timeout=connect_timeout, socket_timeout=command_timeout,
-            retry=Retry(NoBackoff(), 1),
+        # A blocking pool makes a burst of callers wait for a connection rather than fail.
+        self.redis = redis or Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                url, max_connections=max_connections, timeout=command_timeout,
+                socket_connect_timeout=connect_timeout, socket_timeout=command_timeout,
+                retry=Retry(NoBackoff(), 1),
+            )
         )  # fmt: skip
         self._owns_redis = redis is None
         self._limiters: list[RedisLimiter] = []
+        self._visibility_timeout = visibility_timeout
         self.key_prefix = key_prefix
         self.workers = workers
         self._limiter_options: dict[str, Any] = {"max_batch": max_batch, "probe_interval": probe_interval}
@@ -99,6 +106,12 @@ class RedisCoordinator:
     def outbox(self, sdk_app_id: int, store: LocalStore, submit: Submit | None = None) -> RedisOutbox:
         prefix = f"{self.key_prefix}:outbox:{sdk_app_id}"
         return RedisOutbox(self.redis, prefix, store, submit=submit, **self._outbox_options)
+
+    def inbox(self, sdk_app_id: int, store: LocalStore) -> RedisInbox:
+        return RedisInbox(
+            self.redis, f"{self.key_prefix}:inbox:{sdk_app_id}", visibility_timeout=self._visibility_timeout,
+            apply=store_applier(store),
+        )  # fmt: skip
 
     async def __aenter__(self) -> RedisCoordinator:
         return self
