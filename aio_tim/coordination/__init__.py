@@ -1,7 +1,8 @@
 """Many workers, one TIM app: the limiter and outbox seams, and their Redis implementations.
 
 The embedded default is in-process (token buckets, the SQLite outbox). Give every worker one
-`RedisCoordinator` to make TIM's per-app limits and the outbox app-wide (`pip install aio_tim[redis]`):
+`RedisCoordinator` to make TIM's per-app limits, the outbox and the inbox of received webhooks
+app-wide (`pip install aio_tim[redis]`):
 
     from aio_tim.coordination import RedisCoordinator
 
