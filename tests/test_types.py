@@ -702,3 +702,16 @@ def test_result_objects_keep_zero_valued_keys(type_: Any, raw: dict[str, Any]) -
     """Result objects re-encode every documented key, even when its value is 0 or empty."""
     value = coerce(raw, type_, what="result")
     assert json.loads(encode(value)) == raw
+
+
+def test_messages_and_batch_results_are_not_tracked_by_the_gc() -> None:
+    """A batch's per-recipient Message and BatchSendResult stay out of the collector's passes."""
+    import gc
+
+    from aio_tim.types import BatchSendResult, Message, TextElem
+
+    msg = Message(elem_array=[TextElem(content="hi")], sender="a")
+    result = BatchSendResult("b", 0, "", msg)
+    assert not gc.is_tracked(msg)
+    assert not gc.is_tracked(result)
+    assert gc.is_tracked(msg.elem_array)  # its containers still are: a cycle through them is found

@@ -74,11 +74,17 @@ def _count_classes(rows: Sequence[Row]) -> dict[Conv, list[int]]:
         unread = sum(1 for r in rows if not r[7] and not r[5]) if counted else 0
         return {conv: [len(rows) if status != _TOMBSTONE else 0, unread]}
     added: dict[Conv, list[int]] = {}
-    for row in rows:
-        live, unread = row_class(row)
-        counts = added.setdefault((row[0], row[1]), [0, 0])
-        counts[0] += live
-        counts[1] += unread
+    for row in rows:  # row_class inlined: a batch send has one conversation per row
+        status = row[6]
+        if status == _TOMBSTONE:
+            continue
+        conv = (row[0], row[1])
+        counts = added.get(conv)
+        if counts is None:
+            counts = added[conv] = [0, 0]
+        counts[0] += 1
+        if status != _REVOKED and not row[7] and not row[5]:
+            counts[1] += 1
     return added
 
 
@@ -97,9 +103,10 @@ def _insert_in_runs(conn: sqlite3.Connection, rows: Sequence[Row]) -> int:
 
 
 def _add_counts(conn: sqlite3.Connection, added: dict[Conv, list[int]]) -> None:
-    for conv, (live, unread) in added.items():
-        if live or unread:
-            conn.execute(ADD_COUNTS, (*conv, live, unread))
+    # One executemany: a batch send adds to as many conversations as it has rows.
+    changes = [(*conv, live, unread) for conv, (live, unread) in added.items() if live or unread]
+    if changes:
+        conn.executemany(ADD_COUNTS, changes)
 
 
 def save_row(conn: sqlite3.Connection, row: Row) -> int:

@@ -143,7 +143,7 @@ class BatchSendParam(TIMStruct, rename=prefixed("msg_batch_send_param_")):
     msg: Message
 
 
-class BatchSendResult(TIMStruct, rename=prefixed("msg_batch_send_result_")):
+class BatchSendResult(TIMStruct, rename=prefixed("msg_batch_send_result_"), gc=False):
     """The outcome for one identifier of a batch send: `code` 0 means delivered.
 
     A delivered result carries the message as delivered (`msg`); a failed one TIM's code:
@@ -151,6 +151,9 @@ class BatchSendResult(TIMStruct, rename=prefixed("msg_batch_send_result_")):
         for result in await tim.msg.batch_send(param):
             if result.code:
                 print(result.identifier, result.code, result.desc)   # e.g. 70107
+
+    Not tracked by the garbage collector (`gc=False`, as `Message`): a batch returns one per
+    recipient, and nothing in a result can refer back to it.
     """
 
     identifier: str
