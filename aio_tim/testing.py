@@ -1,22 +1,23 @@
-"""pytest helpers for code that uses aio_tim: a dev server and a client bound to it.
+"""Test helpers for code that uses aio_tim: a dev server and clients bound to it.
 
-In your `conftest.py`:
+`pip install 'aio_tim[testing]'` and the fixtures are there in every test, with no conftest
+import (pytest finds them through the `pytest11` entry point, `aio_tim.pytest_plugin`):
 
-    from aio_tim.testing import dev_server, tim  # noqa: F401  (fixtures)
+    # test_greeting.py
+    from aio_tim import ConvType, MsgStatus
 
     async def test_greeting(tim):
-        sent = await tim.msg.send_new_msg("bob", ConvType.C2C, {...})
+        sent = await tim.msg.send_text("bob", ConvType.C2C, "hello")
+        assert sent.status == MsgStatus.SEND_SUCC
 
 `dev_server` is a fresh `DevServer` on loopback (auto-creating accounts); `tim` is a `Client`
-acting as "alice" against it. `client_for(server, user_id)` builds more clients.
+acting as "alice" against it. `client_for(server, user_id)` builds more clients; it needs no
+pytest, so scripts and examples use it too.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest_asyncio
 
 from .client import Client
 from .devserver import DevServer
@@ -43,29 +44,12 @@ def client_for(server: DevServer, user_id: str, **options: Any) -> Client:
     )
 
 
-@pytest_asyncio.fixture
-async def dev_server() -> AsyncIterator[DevServer]:
-    """A running dev server with state in memory, torn down after the test.
+def __getattr__(name: str) -> Any:
+    # The fixtures need pytest-asyncio; importing them lazily keeps `client_for` usable after a
+    # plain `pip install aio_tim` (the examples use it), and `from aio_tim.testing import tim`
+    # still works where the testing extra is installed.
+    if name in ("dev_server", "tim"):
+        from . import pytest_plugin
 
-    Accounts are created on first use; groups with `create_group`:
-
-        async def test_group_send(tim, dev_server):
-            await dev_server.create_group("team", owner="alice", members=["bob"])
-            await tim.msg.send_new_msg("team", ConvType.GROUP, msg)
-    """
-    async with DevServer() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def tim(dev_server: DevServer) -> AsyncIterator[Client]:
-    """A Client acting as "alice" against `dev_server`.
-
-    Its local store is in memory:
-
-        async def test_send(tim):
-            sent = await tim.msg.send_new_msg("bob", ConvType.C2C, msg)
-            assert sent.status == MsgStatus.SEND_SUCC
-    """
-    async with client_for(dev_server, "alice") as client:
-        yield client
+        return getattr(pytest_plugin, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
