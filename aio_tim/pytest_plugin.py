@@ -14,6 +14,7 @@ still loads, and a test that asks for one of these fixtures fails saying what to
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from .testing import client_for
 
 __all__ = ["dev_server", "tim"]
 
+pytest_asyncio: ModuleType | None
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - exercised only without the testing extra
@@ -61,9 +63,9 @@ async def dev_server() -> AsyncIterator[DevServer]:
 async def tim(dev_server: DevServer) -> AsyncIterator[Client]:
     """A Client acting as "alice" against `dev_server`; its local store is in memory.
 
-        async def test_send(tim):
-            sent = await tim.msg.send_text("bob", ConvType.C2C, "hi")
-            assert sent.status == MsgStatus.SEND_SUCC
+    async def test_send(tim):
+        sent = await tim.msg.send_text("bob", ConvType.C2C, "hi")
+        assert sent.status == MsgStatus.SEND_SUCC
     """
     async with client_for(dev_server, "alice") as client:
         yield client

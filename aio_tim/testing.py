@@ -17,11 +17,14 @@ pytest, so scripts and examples use it too.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .client import Client
 from .devserver import DevServer
 from .faultproxy import FaultPlan, FaultProxy
+
+if TYPE_CHECKING:
+    from .pytest_plugin import dev_server, tim
 
 __all__ = ["FaultPlan", "FaultProxy", "client_for", "dev_server", "tim"]
 
