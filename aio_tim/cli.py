@@ -338,6 +338,8 @@ async def _check_reachable(target: Target) -> None:
 def _os_reason(exc: OSError) -> str:
     if isinstance(exc, socket_gaierror):
         return "unknown host"
+    if exc.errno:
+        return os.strerror(exc.errno).lower()
     return (exc.strerror or str(exc) or type(exc).__name__).lower()
 
 
@@ -404,6 +406,8 @@ async def _draw_download(download: Any) -> Path:
 
 async def send_with_upload_bar(tim: Client, conv_id: str, conv_type: ConvType, msg: Message) -> Message:
     """Send a message whose elements name local files, drawing each upload's progress."""
+    if not any(isinstance(elem, FileElem) and elem.file_path for elem in msg.elem_array):
+        return await tim.msg.send_new_msg(conv_id, conv_type, msg)  # nothing to upload: no bar
     watch = tim.transfers.watch_uploads()
     with _bar() as bar:
         tasks: dict[tuple[int, str], TaskID] = {}
@@ -486,7 +490,8 @@ async def run_batch_send(args: argparse.Namespace) -> int:
         pending = checkpoint.pending(recipients)
         tally = _Tally(total=len(recipients), before=dict(checkpoint.done))
         if tally.before:
-            say(f"resuming: {len(tally.before):,} of {len(recipients):,} recipients already done "
+            what = "resuming" if pending else "nothing to send"
+            say(f"{what}: {len(tally.before):,} of {len(recipients):,} recipients already done "
                 f"(checkpoint {checkpoint.path}; --restart sends to everyone again)")  # fmt: skip
         try:
             if pending:
