@@ -52,7 +52,10 @@ class CliError(Exception):
 _CLI_WORDS: Final = (
     (re.compile(r"pass overwrite=True to replace it"), "pass --overwrite to replace it"),
     (re.compile(r"message_elem_array is empty: a message needs an element"), "a message needs text"),
-    (re.compile(r"text_elem_content is empty: a text message needs text"), "a message needs text"),
+    (
+        re.compile(r"(message_elem_array\[\d+\]: )?text_elem_content is empty: a text message needs text"),
+        "a message needs text",
+    ),
     (re.compile(r"\bmsg_id\b"), "--msg-id"),
     (re.compile(r"msg_batch_send_param_identifier_array item"), "a UserID in --to-file"),
     (re.compile(r"msg_batch_send_param_identifier_array is empty"), "--to-file lists no UserID"),

@@ -51,14 +51,26 @@ async def test_web_service_answers_with_the_message_id():
 
 
 async def test_broadcaster_reports_failures_and_resumes(tmp_path):
-    """The broadcast delivers to all registered users, files the unknown ones, and a rerun sends nothing."""
+    """The broadcast delivers to all registered users, files the unknown ones, and a rerun sends
+    nothing; a new announcement to the same users is not swallowed by the old checkpoint."""
     broadcaster = load("broadcaster")
     argv = ["--users", "12000", "--unknown", "7", "--workdir", str(tmp_path)]
     assert await broadcaster.main(argv) == (11993, 7)
-    failures = (tmp_path / "broadcast.failures.tsv").read_text().splitlines()
+    [failures_file] = tmp_path.glob("*.failures.tsv")
+    failures = failures_file.read_text().splitlines()
     assert len(failures) == 7 and all(line.endswith("\t70107") for line in failures)
-    assert await broadcaster.main(argv) == (0, 0)  # every slice is checkpointed
-    assert len((tmp_path / "broadcast.failures.tsv").read_text().splitlines()) == 7
+    assert await broadcaster.main(argv) == (0, 0)  # every recipient is checkpointed
+    assert len(failures_file.read_text().splitlines()) == 7
+    assert await broadcaster.main([*argv, "--text", "a new announcement"]) == (11993, 7)
+
+
+async def test_broadcaster_keeps_its_files_out_of_the_working_folder(tmp_path, monkeypatch):
+    """Without --workdir, the checkpoint goes to the per-user state folder, not the current folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert await load("broadcaster").main(["--users", "50", "--unknown", "0"]) == (50, 0)
+    assert list(tmp_path.iterdir()) == [tmp_path / "state"]
+    assert list((tmp_path / "state" / "aio_tim" / "checkpoints" / "broadcaster").glob("*.tsv"))
 
 
 async def test_progress_stream_sends_monotonic_events_ending_at_the_total(dev_server, tmp_path):
