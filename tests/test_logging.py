@@ -27,8 +27,10 @@ async def test_retries_are_info_lines_naming_the_failure(dev_server, caplog):
     """A call that fails and is retried leaves an INFO line per retry and a DEBUG line per attempt."""
     caplog.set_level(logging.DEBUG, logger="aio_tim")
     retry = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002)
-    async with FaultProxy("127.0.0.1", dev_server.port, plan=FaultPlan(bad_gateway=1.0)) as proxy:
-        async with client_for(dev_server, "alice", base_url=proxy.url, retry=retry) as tim:
+    plan = FaultPlan(bad_gateway=1.0)
+    async with FaultProxy("127.0.0.1", dev_server.port, plan=plan) as proxy:
+        tim = client_for(dev_server, "alice", base_url=proxy.url, retry=retry)
+        async with tim:
             with pytest.raises(TIMError):
                 await tim.msg.send_text("bob", ConvType.C2C, "hello")
     records = [r for r in caplog.records if r.name == "aio_tim.pipeline"]

@@ -11,6 +11,14 @@ from .enums import (
     Platform,
     TIMResult,
 )
+from .inputs import (
+    BatchSendInput,
+    DownloadElemInput,
+    GetMsgListInput,
+    JsonInput,
+    MessageInput,
+    MsgDeleteInput,
+)
 from .message import (
     SENDABLE_ELEM_TYPES,
     AndroidOfflinePushConfig,
@@ -32,14 +40,6 @@ from .message import (
     TextElem,
     UserProfile,
     VideoElem,
-)
-from .inputs import (
-    BatchSendInput,
-    DownloadElemInput,
-    GetMsgListInput,
-    JsonInput,
-    MessageInput,
-    MsgDeleteInput,
 )
 from .params import (
     BatchSendParam,
