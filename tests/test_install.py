@@ -64,7 +64,7 @@ def readme_command(example: str) -> list[str]:
     return match.group(1).split()
 
 
-def run_example(venv: Path, example: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_example(venv: Path, example: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     python, script = readme_command(example)
     assert python == ".venv/bin/python"
     return subprocess.run(
@@ -110,7 +110,7 @@ def check_web_service(venv: Path, env: dict[str, str]) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    python, script = readme_command("web_service")
+    _, script = readme_command("web_service")
     service = subprocess.Popen(
         [str(venv / "bin" / "python"), script], cwd=REPO, env={**env, "PORT": str(port)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
