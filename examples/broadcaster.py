@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,23 +30,33 @@ from aio_tim.checkpoint import Checkpoint, campaign_key, checkpoint_folder
 from aio_tim.devserver import DevServer
 from aio_tim.testing import client_for
 
+SLICE = 5_000
+
 
 async def broadcast(
-    tim: aio_tim.Client, recipients: Sequence[str], text: str, workdir: Path, progress: Progress
+    tim: aio_tim.Client,
+    recipients: Sequence[str],
+    text: str,
+    workdir: Path,
+    progress: Progress,
+    stop: asyncio.Event | None = None,
 ) -> tuple[int, int]:
-    """Send `text` to every recipient not yet done; return (delivered, failed) of this run."""
+    """Send `text` to every recipient not yet done; return (delivered, failed) of this run.
+
+    Slices of 5,000 go out one after the other; when `stop` is set (Ctrl-C) the slice in flight
+    finishes and the rest is left to the next run, so nothing is cut off mid-request.
+    """
     key = campaign_key(text, recipients)
     delivered = failed = 0
     with Checkpoint.open(workdir, key) as checkpoint, (workdir / f"{key}.failures.tsv").open("a") as failures:
         pending = checkpoint.pending(recipients)
-        task = progress.add_task(
-            "broadcasting", total=len(recipients), completed=len(recipients) - len(pending)
-        )
-        if not pending:
-            return 0, 0
+        done = len(recipients) - len(pending)
+        task = progress.add_task("broadcasting", total=len(recipients), completed=done)
         message = aio_tim.Message(elem_array=[aio_tim.TextElem(content=text)], rand=checkpoint.rand)
-        param = aio_tim.BatchSendParam(identifier_array=pending, msg=message)
-        try:
+        for start in range(0, len(pending), SLICE):
+            if stop is not None and stop.is_set():
+                break
+            param = aio_tim.BatchSendParam(identifier_array=pending[start : start + SLICE], msg=message)
             async for result in tim.msg.iter_batch_send(param):
                 checkpoint.record(result.identifier, result.code)
                 if result.code:
@@ -53,13 +65,12 @@ async def broadcast(
                 else:
                     delivered += 1
                 progress.advance(task)
-        finally:
             checkpoint.flush()
             failures.flush()
     return delivered, failed
 
 
-async def main(argv: Sequence[str] | None = None) -> tuple[int, int]:
+async def main(argv: Sequence[str] | None = None, stop: asyncio.Event | None = None) -> tuple[int, int]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -75,15 +86,26 @@ async def main(argv: Sequence[str] | None = None) -> tuple[int, int]:
         await server.add_accounts("announcer", *recipients[: args.users - args.unknown])
         async with client_for(server, "announcer") as tim:
             with Progress(*columns) as progress:
-                delivered, failed = await broadcast(tim, recipients, args.text, args.workdir, progress)
+                delivered, failed = await broadcast(tim, recipients, args.text, args.workdir, progress, stop)
     print(f"delivered {delivered}, failed {failed}; checkpoint and failures in {args.workdir}")
     return delivered, failed
 
 
+async def until_ctrl_c() -> bool:
+    """Run main(); Ctrl-C asks it to stop after the slice in flight. True when it was stopped."""
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C interrupts at once instead
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+    await main(stop=stop)
+    return stop.is_set()
+
+
 if __name__ == "__main__":
     try:
-        asyncio.run(main())
+        stopped = asyncio.run(until_ctrl_c())
     except KeyboardInterrupt:
+        stopped = True
+    if stopped:
         # The checkpoint holds every result so far: the same command resumes.
         print("interrupted; run the same command again to resume", file=sys.stderr)
         sys.exit(130)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
+import logging
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -91,3 +96,44 @@ async def test_progress_stream_sends_monotonic_events_ending_at_the_total(dev_se
     assert all(e["msg_download_elem_result_total_size"] == size for e in events)
     assert f"event: done\ndata: {size}" in text
     assert (tmp_path / "download.bin").stat().st_size == size
+
+
+async def test_progress_stream_survives_a_browser_leaving(dev_server, tmp_path, caplog):
+    """A browser that disconnects mid-stream ends the handler quietly and stops the download."""
+    example = load("progress_stream")
+    async with client_for(dev_server, "alice") as tim:
+        param = await example.attachment(tim, tmp_path, 48 * 1024 * 1024)
+        runner, url = await serve(example.make_app(tim, param, tmp_path))
+        try:
+            port = int(url.rsplit(":", 1)[1])
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /progress HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert b"data: {" in await reader.readuntil(b"data: {")
+            writer.transport.abort()  # the tab closes
+            for _ in range(200):
+                await asyncio.sleep(0.02)
+                if tim.transfers.statistics().downloads_running == 0:
+                    break
+            assert tim.transfers.statistics().downloads_running == 0
+        finally:
+            await runner.cleanup()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_broadcaster_ctrl_c_is_one_line_and_resumable(tmp_path):
+    """Ctrl-C during a broadcast stops after the slice in flight: exit 130, one line, no traceback."""
+    script = str(EXAMPLES / "broadcaster.py")
+    command = [sys.executable, script, "--users", "60000", "--workdir", str(tmp_path)]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and run.poll() is None:
+        logs = list(tmp_path.glob("*.tsv"))
+        if any(len(p.read_text().splitlines()) > 1 for p in logs if not p.name.endswith("failures.tsv")):
+            break
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "run the same command again to resume" in err
+    [checkpoint] = [p for p in tmp_path.glob("*.tsv") if not p.name.endswith("failures.tsv")]
+    assert 1 < len(checkpoint.read_text().splitlines()) <= 60_000  # progress kept for the rerun
