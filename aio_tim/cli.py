@@ -278,7 +278,8 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
                         help="the app admin's UserID (env AIO_TIM_ADMIN; default administrator)")  # fmt: skip
     parser.add_argument("--user", default=env("AIO_TIM_USER"),
                         help="act as this UserID (env AIO_TIM_USER; default: the admin)")  # fmt: skip
-    parser.add_argument("--no-store", action="store_true", default=bool(env("AIO_TIM_NO_STORE")),
+    no_store = env("AIO_TIM_NO_STORE", "") not in ("", "0")
+    parser.add_argument("--no-store", action="store_true", default=no_store,
                         help="keep no local message store (env AIO_TIM_NO_STORE=1)")  # fmt: skip
 
 

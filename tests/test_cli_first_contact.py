@@ -214,7 +214,10 @@ def test_history_shows_local_times_and_unknown_users_fail_without_auto_accounts(
         stop(server)
     server, _ = start_serve(env)
     try:
-        assert run("send", "--user", "alice", "--to", "bob", "hello", env=env).returncode == 0
+        sent = run("send", "-vv", "--user", "alice", "--to", "bob", "hello", env=env)
+        assert sent.returncode == 0
+        assert "DEBUG aio_tim.pipeline: openim/sendmsg code=0 attempt=1" in sent.stderr  # -vv: REST calls
+        assert KEY not in sent.stderr
         history = run("history", "--user", "bob", "alice", env=env)
     finally:
         stop(server)
