@@ -41,12 +41,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from . import cli_admin
 from .checkpoint import Checkpoint, campaign_key, checkpoint_folder
 from .cli_errors import CliError, ExitCode, reported, say
 from .cli_progress import batch_progress
 from .client import Client
 from .connection import Timeouts
 from .devserver import DevServer
+from .devserver.private import stop_on_sigterm, write_private_json
 from .pipeline import RetryPolicy
 from .store import default_store_path
 from .store.paths import data_folder
@@ -251,6 +253,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--msg-id", help="C2C: the msg_id (MsgKey) `send` printed")
     which.add_argument("--seq", type=int, help="group: the message's seq")
     revoke.set_defaults(run=run_revoke)
+    cli_admin.register(commands)  # `group ...` and `account ...`
 
     info = _command(commands, "info", "show the version, the server in use and where files are kept",
                     "Prints the aio_tim version, which server the other commands would use (and "
@@ -671,10 +674,9 @@ def _record_serve_state(server: DevServer, instance: str = "") -> None:
         "secret_key": server.secret_key,
         "instance": instance,
     }
-    # The file holds the secret key: readable by this user only.
-    fd = os.open(SERVE_STATE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        json.dump(state, file)
+    # The file holds the secret key: 0600 (an existing file too); SIGTERM removes it as Ctrl-C does.
+    write_private_json(SERVE_STATE, state)
+    stop_on_sigterm()
 
 
 async def run_info(args: argparse.Namespace) -> int:

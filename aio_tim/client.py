@@ -17,9 +17,11 @@ import warnings
 from collections.abc import Callable
 from typing import Any, Final
 
+from .account import AccountManager
 from .auth import UserSigCache
-from .connection import ConnectionManager, Timeouts
+from .connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
 from .errors import TIM_ERR_PARAM, UsageError
+from .group import GroupManager
 from .msg import MsgManager, SendContext
 from .outbox import Outbox
 from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
@@ -75,7 +77,8 @@ class Client:
     each minted admin UserSig lives; `uploader` stores attachments (default: the dev server's
     file service at `base_url`) and `max_transfers` bounds concurrent downloads and uploads.
     `outbox=True` turns on the durable outbox (`tim.msg.enqueue_new_msg`, see `aio_tim.outbox`);
-    it needs a file store (not `":memory:"`).
+    it needs a file store (not `":memory:"`). `max_reply_size` caps a REST reply's bytes (a larger
+    one is a bad reply, 9519); downloads are capped by `tim.transfers.options.max_size`.
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class Client:
         admin: str = "administrator",
         timeouts: Timeouts = Timeouts(),
         max_in_flight: int = 64,
+        max_reply_size: int = MAX_REPLY_SIZE,
         retry: RetryPolicy = RetryPolicy(),
         max_queued: int = 10_000,
         limits: Limits | None = RATE_LIMITS,
@@ -113,7 +117,7 @@ class Client:
         signer = _make_signer(sdk_app_id, admin, secret_key, admin_user_sig, usersig_lifetime, clock)
         self._connection = ConnectionManager(
             base_url, sdk_app_id, signer, timeouts=timeouts, max_connections=max_in_flight,
-            rng=self._rng,
+            max_reply_size=max_reply_size, rng=self._rng,
         )  # fmt: skip
         path = store_path if store_path is not None else default_store_path(sdk_app_id, user_id, base_url)
         if outbox and os.fspath(path) in ("", ":memory:"):
@@ -189,6 +193,16 @@ class Client:
         if self._msg is None or self._connection.closed:
             raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
         return self._msg
+
+    @property
+    def group(self) -> GroupManager:
+        """Group administration (`tim.group`): create/dismiss groups, invite/remove members."""
+        return GroupManager(self.pipeline.submit, self.user_id)
+
+    @property
+    def account(self) -> AccountManager:
+        """Account administration (`tim.account`): import, check, delete, online status."""
+        return AccountManager(self.pipeline.submit)
 
     async def outbox_statistics(self) -> dict[str, int]:
         """Outbox rows per state (`Client(outbox=True)`): queued, inflight, sent, failed.

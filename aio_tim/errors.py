@@ -15,16 +15,20 @@ The tree groups errors by what the caller does next:
 
 `error_for(code, desc)` is the one place a code becomes an exception; `CODES` is the table.
 Exception texts never carry a UserSig or secret key: the connection layer builds them from the
-endpoint name, never from the signed URL.
+endpoint name, never from the signed URL, and never chains a library exception that holds it.
+Text that comes from elsewhere (a server's ErrorInfo, echoed by a proxy) is passed through
+`redact`, which every TIMError applies to its desc.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 __all__ = [
     "CODES",
     "AuthError",
+    "CauseText",
     "ContentRejectedError",
     "DownloadError",
     "NotFoundError",
@@ -35,7 +39,47 @@ __all__ = [
     "TransportError",
     "UsageError",
     "error_for",
+    "redact",
+    "safe_cause",
 ]
+
+# A signed query parameter and its value, in a URL or in text quoting one (as far as the value's
+# URL-safe characters go; a quoted `"usersig": "..."` JSON field too).
+_SIGNED: Final = re.compile(
+    r"""(usersig|sig|sign|signature)(["']?\s*(?:[=:]|%3D)\s*["']?)[^&\s"',;)}\]]+""", re.IGNORECASE
+)
+REDACTED: Final = "<redacted>"
+
+
+def redact(text: str) -> str:
+    """`text` with every `usersig=...` (URL query) or `"usersig": "..."` value replaced.
+
+    >>> redact("POST http://h/v4/x?sdkappid=1&usersig=eJyrVkrxKsrPSy1SslIqSS0uUdJRSi1KTcsvyglI")
+    'POST http://h/v4/x?sdkappid=1&usersig=<redacted>'
+    """
+    if "sig" not in text.lower():
+        return text
+    return _SIGNED.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
+
+
+class CauseText(Exception):
+    """Stands in, as a TIMError's `__cause__`, for a library exception that may hold a signed
+    URL (aiohttp's do): the original's type name and redacted text, without the object."""
+
+
+def safe_cause(exc: BaseException) -> CauseText:
+    """A `CauseText` for `exc`. Raise the TIMError outside the `except` block that caught `exc`,
+    so that Python does not chain `exc` itself as `__context__`:
+
+        try:
+            ...
+        except aiohttp.ClientError as exc:
+            failure = TransportError(code, "upload failed")
+            failure.__cause__ = safe_cause(exc)
+        raise failure
+    """
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    return CauseText(f"{name}: {redact(str(exc))}")
 
 
 class TIMError(Exception):
@@ -52,6 +96,7 @@ class TIMError(Exception):
     retryable: bool = False
 
     def __init__(self, code: int, desc: str = "") -> None:
+        desc = redact(desc)  # a server's or proxy's ErrorInfo may echo the signed URL
         super().__init__(code, desc)
         self.code = code
         self.desc = desc or CODES.get(code, (TIMError, ""))[1]

@@ -106,7 +106,8 @@ class Roaming:
         request = self._roam_request(conv, (since, NO_LATER_THAN), None, max_count=1)
         reply = await self._submit(request)
         assert isinstance(reply, AdminGetRoamMsgResponse)
-        return reply.MsgList[0].MsgTimeStamp if reply.MsgList else None
+        # max(), not MsgList[0]: the order within a page is the server's business.
+        return max((r.MsgTimeStamp for r in reply.MsgList), default=None)
 
     async def _c2c_walk(
         self,

@@ -683,4 +683,5 @@ def _delivered(message: Message, recipient: str, reply: BatchSendMsgResponse) ->
 
 def _time_from_key(key: str) -> int | None:
     tail = key.rsplit("_", 1)[-1]
-    return int(tail) if tail.isdigit() else None
+    # ASCII and at most 10 digits: a hostile MsgKey must not reach int() or the store's locator.
+    return int(tail) if tail.isascii() and tail.isdigit() and len(tail) <= 10 else None

@@ -11,9 +11,13 @@ the message with its idempotency keys (MsgRandom, MsgSeq, client time) fixed whe
 a resend after a retry, a close or a crash repeats them and a deduping server keeps one copy. Rows
 of one conversation are sent in the order they were queued.
 
-On open, rows left inflight (the process died mid-send) go back to queued and are resent. Closing
-stops intake, lets the drainer work for up to the close timeout, and reports the rows left; they
-stay queued for the next start.
+Several clients (processes or not) may drain one store: an inflight row is leased to the client
+sending it (an owner id and an expiry, renewed while it sends), and only a row whose lease ended
+is taken over, so a client started while another is draining never resends the other's rows.
+On open, rows left inflight by a process that died on this host go straight back to the queue;
+rows of an owner that cannot be checked (another host) wait for their lease to end. Closing
+stops intake, lets the drainer work for up to the close timeout, and reports the rows left; its
+own inflight rows go back to the queue for the next start.
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Final
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Final
 
 from .errors import TIM_ERR_PARAM, TIMError, UsageError
 from .pipeline import Failure, PipelineClosedError, classify
@@ -36,6 +43,7 @@ log = logging.getLogger(__name__)
 CLAIM_BATCH: Final = 256
 RETRY_PAUSE: Final = 0.5  # first pause after a transient failure; doubles up to RETRY_PAUSE_MAX
 RETRY_PAUSE_MAX: Final = 30.0
+LEASE: Final = 30  # seconds an inflight row stays with its sender without a renewal
 
 Deliver = Callable[[Conv, Message], Awaitable[tuple[Message, str | None]]]
 """Send one queued message; return the sent message and its MsgKey (raises TIMError)."""
@@ -48,9 +56,15 @@ class OutboxClosedError(UsageError):
 class Outbox:
     """The drainer of the store's outbox table. The Client builds, starts and closes it."""
 
-    def __init__(self, store: LocalStore, *, batch: int = CLAIM_BATCH) -> None:
+    def __init__(self, store: LocalStore, *, batch: int = CLAIM_BATCH, lease: int = LEASE) -> None:
+        if lease < 3:
+            raise ValueError("the outbox lease must be at least 3 seconds (it is renewed every third)")
         self._store = store
         self._batch = batch
+        self._lease = lease
+        self.owner = owner_id()
+        """This drainer's id in the rows it leases: host/pid/random."""
+        self._renewer: asyncio.Task[None] | None = None
         self._deliver: Deliver | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -60,12 +74,17 @@ class Outbox:
         """Rows found inflight at start (left by a crash) and put back in the queue."""
 
     async def start(self, deliver: Deliver) -> None:
-        """Requeue rows a crash left inflight and start draining (queued rows are resumed)."""
+        """Requeue rows a dead process left inflight and start draining (queued rows are resumed).
+
+        Rows another live client is sending are left to it."""
         self._deliver = deliver
-        self.resumed = await self._store.outbox_requeue()
+        for owner in await self._store.outbox_owners():
+            if owner_is_dead(owner):
+                self.resumed += await self._store.outbox_requeue(owner=owner)
         if self.resumed:
-            log.warning("outbox: %d rows left inflight are queued again", self.resumed)
+            log.warning("outbox: %d rows left inflight by a dead process are queued again", self.resumed)
         self._task = asyncio.create_task(self._run(), name="aio_tim outbox drainer")
+        self._renewer = asyncio.create_task(self._renew(), name="aio_tim outbox lease renewal")
 
     async def enqueue(self, conv: Conv, message: Message) -> int:
         """Commit `message` (keys fixed) as a queued row and wake the drainer; return the row id."""
@@ -98,6 +117,7 @@ class Outbox:
         task, self._task = self._task, None
         if task is None:
             return 0
+        renewer, self._renewer = self._renewer, None
         done, _ = await asyncio.wait({task}, timeout=timeout)
         if not done:
             task.cancel()
@@ -105,7 +125,12 @@ class Outbox:
                 await task
         elif not task.cancelled() and task.exception() is not None:
             log.error("outbox drainer failed", exc_info=task.exception())
-        await self._store.outbox_requeue()  # rows cut off mid-send wait for the next start
+        if renewer is not None:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        # Our rows cut off mid-send wait for the next start; other clients' rows stay theirs.
+        await self._store.outbox_requeue(owner=self.owner)
         counts = await self._store.outbox_counts()
         unfinished = counts["queued"] + counts["inflight"]
         if unfinished:
@@ -118,19 +143,35 @@ class Outbox:
         while True:
             self._wake.clear()
             try:
-                rows = await self._store.outbox_claim(self._batch)
+                rows = await self._store.outbox_claim(self._batch, owner=self.owner, lease=self._lease)
                 if not rows:
                     if self._closing:
                         return
-                    await self._wake.wait()
+                    await self._idle()
                     continue
                 await self._send_rows(rows)
             except Exception:  # e.g. a storage error: rows stay queued/inflight, never dropped
                 log.exception("outbox drainer: an error; retrying after a pause")
-                await self._store.outbox_requeue()
+                await self._store.outbox_requeue(owner=self.owner)
                 await asyncio.sleep(RETRY_PAUSE_MAX if not self._closing else 0)
                 if self._closing:
                     return
+
+    async def _idle(self) -> None:
+        """Wait for an enqueue, or for a lease to end: rows of a client that died elsewhere
+        become claimable without anyone waking us."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._lease):
+                await self._wake.wait()
+
+    async def _renew(self) -> None:
+        """Renew the lease of our inflight rows every third of the lease, until closed."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                await self._store.outbox_renew(self.owner, self._lease)
+            except Exception:  # e.g. a busy store: the next renewal comes before the lease ends
+                log.warning("outbox: renewing the lease failed; retrying", exc_info=True)
 
     async def _send_rows(self, rows: list[tuple[int, Conv, Message]]) -> None:
         """Send claimed rows: conversations side by side, each one's rows in order."""
@@ -154,13 +195,49 @@ class Outbox:
             except TIMError as error:
                 if isinstance(error, PipelineClosedError) or classify(error) is not Failure.FATAL:
                     # The same keys go out again later: a deduping server keeps one copy.
-                    await self._store.outbox_requeue([r for r, _ in lane[index:]])
+                    await self._store.outbox_requeue([r for r, _ in lane[index:]], owner=self.owner)
                     return False
                 await self._store.outbox_failed(
                     row_id, conv, message, status=int(MsgStatus.SEND_FAIL), code=error.code, desc=error.desc
                 )
                 continue
-            await self._store.outbox_sent(
-                row_id, conv, sent, status=int(MsgStatus.SEND_SUCC), msg_key=msg_key
+            # Recorded even if a close cancels us now: a send the server accepted is never requeued.
+            await _to_the_end(
+                self._store.outbox_sent(row_id, conv, sent, status=int(MsgStatus.SEND_SUCC), msg_key=msg_key)
             )
         return True
+
+
+async def _to_the_end(write: Coroutine[Any, Any, None]) -> None:
+    """Await `write` to its end even if cancelled meanwhile, then let the cancel through."""
+    task = asyncio.ensure_future(write)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
+
+
+def owner_id() -> str:
+    """A drainer's id: `host/pid/random` (the pid lets a restart on this host spot a dead owner)."""
+    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True for an owner that was a process on this host that no longer runs. An owner on
+    another host, or one that cannot be read, is presumed alive: its lease decides."""
+    host, _, rest = owner.partition("/")
+    pid_text = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or len(pid_text) > 10:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # another client in this process: alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: someone else's live process (a reused pid)
+        return False
+    return False

@@ -521,7 +521,8 @@ async def test_sendmsg_answers_server_time_and_msgkey(tim: Tim, clock: FakeClock
     assert (reply["MsgTime"], reply["MsgKey"]) == (now, f"7_42_{now}")
     omitted = await tim.ok("openim/sendmsg", c2c("bob", 43))
     assert re.fullmatch(rf"\d+_43_{now}", omitted["MsgKey"])
-    msg = (await tim.ok("openim/admin_getroammsg", roam("bob", "administrator")))["MsgList"][-1]
+    msgs = (await tim.ok("openim/admin_getroammsg", roam("bob", "administrator")))["MsgList"]
+    msg = next(m for m in msgs if m["MsgKey"] == reply["MsgKey"])
     assert (msg["MsgTimeStamp"], msg["MsgClientTime"]) == (now, now - 50)
 
 
@@ -660,7 +661,11 @@ async def roam_all(tim: Tim, operator: str, peer: str, max_cnt: int = 100) -> li
     query = roam(operator, peer, MaxCnt=max_cnt)
     while True:
         reply = await tim.ok("openim/admin_getroammsg", query)
-        pages.append([m["MsgKey"] for m in reply["MsgList"]])
+        page = reply["MsgList"]
+        # TIM's documented page: oldest first, LastMsgKey naming the oldest (where paging goes on).
+        assert [m["MsgTimeStamp"] for m in page] == sorted(m["MsgTimeStamp"] for m in page)
+        assert not page or reply["LastMsgKey"] == page[0]["MsgKey"]
+        pages.append([m["MsgKey"] for m in reversed(page)])  # newest first, as the walk goes
         assert reply["MsgCnt"] == len(reply["MsgList"]) <= min(max_cnt, 100)
         if reply["Complete"] == 1:
             return pages
@@ -668,7 +673,7 @@ async def roam_all(tim: Tim, operator: str, peer: str, max_cnt: int = 100) -> li
 
 
 async def test_roaming_pages_visit_every_same_second_message_exactly_once(clock: FakeClock) -> None:
-    """250 messages in one second with one MsgSeq page out newest first, each exactly once."""
+    """250 messages in one second with one MsgSeq page out (pages newest first), each exactly once."""
     # 250 imports in one frozen second is over TIM's 200/s: this test is about paging, not limits.
     async with serve(clock=clock, enforce_limits=False) as tim:
         await _page_same_second_messages(tim)
@@ -703,7 +708,7 @@ async def test_roaming_filters_by_time_range(tim: Tim) -> None:
     for at in (100, 200, 300):
         await tim.ok("openim/importmsg", imported("alice", "bob", at, at=at))
     page = await tim.ok("openim/admin_getroammsg", roam("alice", "bob", MinTime=150, MaxTime=300))
-    assert [m["MsgTimeStamp"] for m in page["MsgList"]] == [300, 200]
+    assert [m["MsgTimeStamp"] for m in page["MsgList"]] == [200, 300]
 
 
 @pytest.mark.parametrize(
@@ -792,7 +797,7 @@ async def test_read_mark_sets_is_peer_read_in_roaming(tim: Tim, clock: FakeClock
     mark = {"Report_Account": "bob", "Peer_Account": "administrator", "MsgReadTime": str(now)}
     await tim.ok("openim/admin_set_msg_read", mark)
     page = await tim.ok("openim/admin_getroammsg", roam("administrator", "bob"))
-    assert [m["IsPeerRead"] for m in page["MsgList"]] == [0, 1]
+    assert [m["IsPeerRead"] for m in page["MsgList"]] == [1, 0]  # oldest first
 
 
 async def test_imported_history_does_not_count_as_unread(tim: Tim) -> None:
@@ -809,7 +814,8 @@ async def test_imported_history_does_not_count_as_unread(tim: Tim) -> None:
         ("openim/admin_set_msg_read", mark_read("ghost", "bob"), 90008),
         ("openim/admin_set_msg_read", mark_read("bob", "ghost"), 90003),
         ("openim/admin_set_msg_read", mark_read("bob", "administrator", MsgReadTime="soon"), 90001),
-        ("openim/admin_set_msg_read", mark_read("bob", "administrator", MsgReadTime=5), 90001),
+        ("openim/admin_set_msg_read", mark_read("bob", "administrator", MsgReadTime=-5), 90001),
+        ("openim/admin_set_msg_read", mark_read("bob", "administrator", MsgReadTime=5.5), 90001),
         ("openim/get_c2c_unread_msg_num", unread("ghost"), 90003),
         ("openim/get_c2c_unread_msg_num", unread("bob", [f"u{i}" for i in range(11)]), 90001),
     ],

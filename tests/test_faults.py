@@ -100,9 +100,9 @@ async def roaming(server: DevServer, peer: str) -> list[RoamMsg]:
             ask = AdminGetRoamMsg("alice", peer, MaxCnt=100, MinTime=0, MaxTime=max_time, LastMsgKey=last_key)
             page = await connection.call(ask)
             assert isinstance(page, AdminGetRoamMsgResponse)
-            found += page.MsgList
+            found = page.MsgList + found  # pages go back in time; each page is oldest first
             if page.Complete:
-                return found[::-1]
+                return found
             max_time, last_key = page.LastMsgTime, page.LastMsgKey
 
 

@@ -29,6 +29,7 @@ from aio_tim.devserver.openapi import AUTH_PARAMETERS, openapi_document, operati
 from aio_tim.devserver.rest import default_routes
 
 ENDPOINTS = sorted(default_routes())
+LINKED = ("openim/sendmsg", "openim/admin_msgwithdraw", "openim/admin_getroammsg")
 # Per operation; 16 operations x 20 examples runs in ~10 s on two cores.
 MAX_EXAMPLES = 20
 
@@ -189,7 +190,12 @@ def test_stateful_send_recall_and_roam_through_links(schema: schemathesis.BaseSc
     linked_keys: list[str] = []
     check_list = checks()
 
-    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    # Only the linked operations: with every endpoint in play, few derandomized scenarios reach
+    # a successful send followed by a linked call (and Hypothesis mines the code's constants for
+    # its data, so any code change reshuffles them).
+    linked = schema.include(operation_id=[operation_id(e) for e in LINKED])
+
+    class Workflow(linked.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: Case) -> dict[str, Any]:
             return {"params": live.auth}
 
@@ -205,6 +211,6 @@ def test_stateful_send_recall_and_roam_through_links(schema: schemathesis.BaseSc
 
     assert issubclass(Workflow, RuleBasedStateMachine)
     # derandomize: the same scenarios every run, so the link assertion cannot flake.
-    Workflow.run(settings=settings(QUICK, max_examples=40, stateful_step_count=5, derandomize=True))
+    Workflow.run(settings=settings(QUICK, max_examples=60, stateful_step_count=10, derandomize=True))
     # The links carried real MsgKeys from successful sends into the follow-up calls.
     assert sent_keys & set(linked_keys)

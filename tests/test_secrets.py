@@ -17,13 +17,16 @@ import logging
 import socket
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import pytest
+from aiohttp import web
+from hostile import HostileServer
 
-from aio_tim import Client, ConvType, TIMError
+from aio_tim import Client, ConvType, FileElem, Message, TIMError
 from aio_tim.auth import decode_usersig, mint_usersig
 from aio_tim.devserver import DevServer
 from aio_tim.devserver.state import State
@@ -53,13 +56,18 @@ class Evidence:
         return usersig
 
     def exception(self, exc: BaseException) -> None:
+        """Every exception in the chain, through __cause__ and __context__ both (even suppressed)."""
         seen: set[int] = set()
-        current: BaseException | None = exc
-        while current is not None and id(current) not in seen:
+        pending: list[BaseException | None] = [exc]
+        while pending:
+            current = pending.pop()
+            if current is None or id(current) in seen:
+                continue
             seen.add(id(current))
             self.texts += [str(current), repr(current), *traceback.format_exception(current)]
             self.texts += [repr(arg) for arg in current.args]
-            current = current.__cause__ or current.__context__
+            self.texts += [repr(value) for value in vars(current).values()]
+            pending += [current.__cause__, current.__context__]
 
     async def expect_error(self, call: Awaitable[Any]) -> TIMError:
         try:
@@ -192,8 +200,50 @@ async def shutdown_mid_request(evidence: Evidence, monkeypatch: pytest.MonkeyPat
         await server.aclose()
 
 
+async def echoing_server_calls(evidence: Evidence, tmp_path: Path) -> int:
+    """A server (or proxy) that echoes the signed URL into every answer: ErrorInfo of a REST
+    call, an upload's reply, a 400 with the URL; then uploads and downloads whose connection is
+    cut. Returns how many errors were examined."""
+    token = "download-token-5ecret-9b1e"
+    evidence.secrets.add(token)
+
+    async def echo(request: web.Request) -> web.StreamResponse:
+        url = str(request.url)
+        if request.path.startswith("/v4/"):
+            return web.json_response({"ActionStatus": "FAIL", "ErrorCode": 70500, "ErrorInfo": f"at {url}"})
+        if request.path == "/files" and request.query.get("random", "0")[-1] in "02468":
+            return web.json_response({"ActionStatus": "FAIL", "ErrorCode": 6009, "ErrorInfo": url})
+        if request.path == "/files" and request.query.get("random", "0")[-1] in "13":
+            raise web.HTTPTemporaryRedirect(url)  # not followed: the signed POST is not re-sent
+        assert request.transport is not None
+        # A garbled status line: aiohttp's ClientResponseError names the (signed) URL.
+        request.transport.write(b"HTTP/1.1 abc\r\n\r\n")
+        request.transport.close()
+        return web.Response()
+
+    count = 0
+    attachment = tmp_path / "a.txt"
+    attachment.write_text("attachment")
+    upload = Message(elem_array=[FileElem(file_path=str(attachment))])
+    async with HostileServer() as hostile:
+        hostile.handler = echo
+        tim = Client(sdk_app_id=1400000000, user_id="alice", secret_key=KEY, base_url=hostile.url,
+                     store_path=":memory:", retry=FAST)  # fmt: skip
+        async with tim:
+            evidence.usersig(tim._connection._signer.current())
+            for _ in range(2):
+                await evidence.expect_error(tim.msg.send_new_msg("bob", ConvType.C2C, TEXT))
+            for _ in range(4):
+                await evidence.expect_error(tim.msg.send_new_msg("bob", ConvType.C2C, upload))
+            for name in ("x.bin", "y.bin"):
+                param = {"msg_download_elem_param_url": f"{hostile.url}/{name}?sign={token}&usersig={token}"}
+                await evidence.expect_error(tim.msg.download_elem_to_path(param, tmp_path / name))
+            count = 8
+    return count
+
+
 async def test_no_secret_in_any_log_record_or_exception(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Secret keys, UserSigs (raw, URL-quoted) and their HMACs appear in no log and no exception."""
     evidence = Evidence()
@@ -205,8 +255,11 @@ async def test_no_secret_in_any_log_record_or_exception(
                 await minted_usersig_calls(server, evidence)
                 await transport_failures(server, evidence)
             await shutdown_mid_request(evidence, monkeypatch)
+            echoed = await echoing_server_calls(evidence, tmp_path)
             await asyncio.sleep(0.05)  # aiohttp logs access lines after the reply is written
     assert codes == {70009, 70050}
+    print(f"\nsecrets: {len(evidence.secrets)} secrets searched in {len(evidence.texts)} texts "
+          f"({echoed} errors from an echoing server); leaks: {len(evidence.leaks())}")  # fmt: skip
     records = caplog.records
     assert {"aiohttp.access", "aiosqlite"} <= {r.name for r in records}
     for record in records:

@@ -19,10 +19,15 @@ from .functions import (
     TIMMsgSendNewMsg,
     TIMUninit,
 )
+from .group import TIMGroupCreate, TIMGroupDelete, TIMGroupDeleteMember, TIMGroupInviteMember
 
 globals().update(KEYS)
 
 __all__ = [
+    "TIMGroupCreate",
+    "TIMGroupDelete",
+    "TIMGroupDeleteMember",
+    "TIMGroupInviteMember",
     "TIMInit",
     "TIMLogin",
     "TIMLogout",

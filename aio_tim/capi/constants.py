@@ -25,6 +25,19 @@ from ..types import (
     MsgStatus,
     TIMResult,
 )
+from ..types.group import (
+    CreateGroupParam,
+    CreateGroupResult,
+    GroupAddOption,
+    GroupDeleteMemberParam,
+    GroupDeleteMemberResult,
+    GroupInviteMemberParam,
+    GroupInviteMemberResult,
+    GroupMemberInfo,
+    GroupMemberRole,
+    GroupType,
+    HandleGroupMemberResult,
+)
 
 TIM_SUCC: Final = int(TIMResult.SUCC)
 TIM_ERR_SDKUNINIT: Final = int(TIMResult.ERR_SDKUNINIT)
@@ -68,6 +81,25 @@ kTIMDownload_File: Final = int(DownloadType.FILE)
 kTIMDownload_Video: Final = int(DownloadType.VIDEO)
 kTIMDownload_Sound: Final = int(DownloadType.SOUND)
 
+kTIMGroup_Public: Final = int(GroupType.PUBLIC)
+kTIMGroup_Private: Final = int(GroupType.PRIVATE)
+kTIMGroup_ChatRoom: Final = int(GroupType.CHATROOM)
+kTIMGroup_BChatRoom: Final = int(GroupType.BCHATROOM)
+kTIMGroup_AVChatRoom: Final = int(GroupType.AVCHATROOM)
+
+kTIMGroupAddOpt_Forbid: Final = int(GroupAddOption.FORBID)
+kTIMGroupAddOpt_Auth: Final = int(GroupAddOption.AUTH)
+kTIMGroupAddOpt_Any: Final = int(GroupAddOption.ANY)
+
+kTIMMemberRole_Normal: Final = int(GroupMemberRole.NORMAL)
+kTIMMemberRole_Admin: Final = int(GroupMemberRole.ADMIN)
+kTIMMemberRole_SuperAdmin: Final = int(GroupMemberRole.SUPER_ADMIN)
+
+kTIMGroupMember_HandledErr: Final = int(HandleGroupMemberResult.HANDLED_ERR)
+kTIMGroupMember_HandledSuc: Final = int(HandleGroupMemberResult.HANDLED_SUC)
+kTIMGroupMember_Included: Final = int(HandleGroupMemberResult.INCLUDED)
+kTIMGroupMember_Invited: Final = int(HandleGroupMemberResult.INVITED)
+
 kTIMElemType: Final = "elem_type"
 
 # (constant prefix, Struct) pairs: kTIMMsg + ElemArray -> Message.elem_array's JSON key.
@@ -80,6 +112,13 @@ _KEY_FAMILIES: Final = (
     ("kTIMMsgDownloadElemResult", DownloadElemResult),
     ("kTIMMsgBatchSendParam", BatchSendParam),
     ("kTIMMsgBatchSendResult", BatchSendResult),
+    ("kTIMGroupMemberInfo", GroupMemberInfo),
+    ("kTIMCreateGroupParam", CreateGroupParam),
+    ("kTIMCreateGroupResult", CreateGroupResult),
+    ("kTIMGroupInviteMemberParam", GroupInviteMemberParam),
+    ("kTIMGroupInviteMemberResult", GroupInviteMemberResult),
+    ("kTIMGroupDeleteMemberParam", GroupDeleteMemberParam),
+    ("kTIMGroupDeleteMemberResult", GroupDeleteMemberResult),
 )
 
 # Where the C SDK's constant name does not follow its key (its own spellings, kept for ports).
@@ -87,6 +126,8 @@ _RENAMED: Final = {
     "kTIMMsgIsFromSelf": "kTIMMsgIsFormSelf",
     "kTIMMsgGetMsgListParamIsRemble": "kTIMMsgGetMsgListParamIsRamble",
     "kTIMMsgDeleteParamIsRemble": "kTIMMsgDeleteParamIsRamble",
+    "kTIMCreateGroupParamMaxMemberNum": "kTIMCreateGroupParamMaxMemberCount",
+    "kTIMCreateGroupResultGroupid": "kTIMCreateGroupResultGroupId",
 }
 
 

@@ -25,7 +25,12 @@ from ..errors import error_for
 from ..protocol import Envelope, Request
 from .errors import parse_retry_after, reply_error, status_error, transport_error
 
-__all__ = ["ConnectionManager", "Signer", "Timeouts"]
+__all__ = ["MAX_REPLY_SIZE", "ConnectionManager", "Signer", "Timeouts"]
+
+MAX_REPLY_SIZE: Final = 16 * 1024 * 1024
+"""The largest REST reply accepted (bytes). TIM's answers are small: a roaming page of 100
+messages of 12 KB is ~1.2 MB; a larger reply is refused as a bad reply, not held in memory."""
+_READ_CHUNK: Final = 256 * 1024
 
 R = TypeVar("R", bound=Envelope)
 
@@ -74,8 +79,11 @@ class ConnectionManager:
         *,
         timeouts: Timeouts = Timeouts(),
         max_connections: int = 100,
+        max_reply_size: int = MAX_REPLY_SIZE,
         rng: random.Random | None = None,
     ) -> None:
+        if max_reply_size < 1:
+            raise ValueError("max_reply_size must be positive")
         self._base_url = base_url.rstrip("/")
         base = URL(self._base_url)
         self._scheme, self._authority = base.scheme, base.raw_authority
@@ -84,6 +92,8 @@ class ConnectionManager:
         self._signer = signer
         self._timeouts = timeouts
         self._max_connections = max_connections
+        self.max_reply_size = max_reply_size
+        """Replies larger than this many bytes are refused (ERR_BAD_REPLY) without being kept."""
         self._rng = rng or random.Random()
         self._session: aiohttp.ClientSession | None = None
         self._signed_for = ""
@@ -101,7 +111,9 @@ class ConnectionManager:
         """Create the session inside the running loop."""
         if self._session is not None:
             return
-        connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300, keepalive_timeout=30)
+        # Idle connections are dropped before a server drops them (the dev server: after 15 s), so
+        # a request is rarely sent on a connection the server is closing at that moment.
+        connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300, keepalive_timeout=10)
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeouts.client_timeout(),
@@ -144,13 +156,17 @@ class ConnectionManager:
         session = self._require_session()
         self.calls += 1
         try:
-            async with session.post(self._url(endpoint), data=body) as response:
+            # Never follow a redirect: it would re-send the signed request to wherever it points.
+            async with session.post(self._url(endpoint), data=body, allow_redirects=False) as response:
                 if response.status != 200:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     raise status_error(endpoint, response.status, retry_after)
-                return await response.read()
+                return await _read_capped(endpoint, response, self.max_reply_size)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise transport_error(endpoint, exc) from None
+            failure = transport_error(endpoint, exc)
+        # Raised here, outside the except block: no __context__ chains aiohttp's exception,
+        # which may carry the signed URL.
+        raise failure
 
     def _url(self, endpoint: str) -> URL:
         return self._build_url(f"{self._path_prefix}/v4/{endpoint}")
@@ -185,15 +201,32 @@ class ConnectionManager:
         return self._session
 
 
+async def _read_capped(endpoint: str, response: aiohttp.ClientResponse, cap: int) -> bytes:
+    """The reply body, refused once it exceeds `cap` bytes (declared or streamed)."""
+    declared = response.content_length
+    if declared is not None:
+        if declared > cap:
+            raise reply_error(endpoint, f"reply of {declared} bytes exceeds the {cap}-byte limit")
+        return await response.read()
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_READ_CHUNK):
+        body += chunk
+        if len(body) > cap:
+            response.close()  # drop the connection rather than drain the rest
+            raise reply_error(endpoint, f"reply exceeds the {cap}-byte limit")
+    return bytes(body)
+
+
 def _decode_reply(endpoint: str, raw: bytes, reply_type: type[R]) -> R:
     try:
         return msgspec.json.decode(raw, type=reply_type)
     except _GARBLED as exc:
-        # A failed call may omit fields the success shape requires: read the bare envelope.
-        envelope = _bare_envelope(raw)
-        if envelope is not None and envelope.failed:
-            return reply_type(ActionStatus="FAIL", ErrorCode=envelope.ErrorCode, ErrorInfo=envelope.ErrorInfo)
-        raise reply_error(endpoint, str(exc)) from None
+        detail = str(exc)
+    # A failed call may omit fields the success shape requires: read the bare envelope.
+    envelope = _bare_envelope(raw)
+    if envelope is not None and envelope.failed:
+        return reply_type(ActionStatus="FAIL", ErrorCode=envelope.ErrorCode, ErrorInfo=envelope.ErrorInfo)
+    raise reply_error(endpoint, detail)
 
 
 def _bare_envelope(raw: bytes) -> Envelope | None:

@@ -4,8 +4,12 @@ Verifying a UserSig costs a zlib inflate, a JSON parse and an HMAC; a busy clien
 UserSig for thousands of calls, so successful verifications are cached by UserSig string
 until that UserSig expires.
 
-Like TIM, an identifier whose UserSig checks keep failing is locked out for a while (70050
-"too many failed retries, retry after 1 min"), so a key cannot be guessed online.
+Like TIM, a caller whose UserSig checks keep failing is locked out for a while (70050 "too
+many failed retries, retry after 1 min"), so a key cannot be guessed online. A lockout must not
+be a denial of service, so it is keyed by source address and identifier (garbage UserSigs
+naming the admin from one address do not lock the admin out elsewhere), and it only ever
+refuses UserSigs that fail to verify: a caller whose UserSig verifies is always served (a
+guesser gains nothing from that, a valid signature cannot be guessed).
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ ERR_TOO_MANY_FAILURES: Final = 70050
 
 
 class FailureThrottle:
-    """Counts failed UserSig checks per identifier; `max_failures` within `window` seconds
-    locks that identifier out for `lockout` seconds. Other identifiers are unaffected.
+    """Counts failed UserSig checks per (source address, identifier); `max_failures` within
+    `window` seconds locks that pair out for `lockout` seconds. Other pairs are unaffected.
 
     Memory is bounded: identifiers are kept as fixed-size digests, at most `max_tracked` of
     them, and each keeps at most `max_failures` timestamps.
@@ -56,9 +60,9 @@ class FailureThrottle:
             f"{len(self._locked_until)} locked>"
         )
 
-    def check(self, identifier: str, now: int) -> None:
-        """Raise 70050 while `identifier` is locked out."""
-        key = _key(identifier)
+    def check(self, identifier: str, now: int, peer: str = "") -> None:
+        """Raise 70050 while `identifier` is locked out for callers from `peer`."""
+        key = _key(identifier, peer)
         until = self._locked_until.get(key)
         if until is None:
             return
@@ -68,9 +72,9 @@ class FailureThrottle:
             )
         del self._locked_until[key]
 
-    def record_failure(self, identifier: str, now: int) -> None:
+    def record_failure(self, identifier: str, now: int, peer: str = "") -> None:
         """Count one failed check; the `max_failures`-th within the window starts a lockout."""
-        key = _key(identifier)
+        key = _key(identifier, peer)
         failures = self._failures.pop(key, None) or deque(maxlen=self.max_failures)
         while failures and failures[0] <= now - self.window:
             failures.popleft()
@@ -90,9 +94,11 @@ class FailureThrottle:
             del table[next(iter(table))]
 
 
-def _key(identifier: str) -> bytes:
+def _key(identifier: str, peer: str) -> bytes:
     # The identifier comes from the URL and may be ~8 KB: keep a digest, not the text.
-    return hashlib.blake2b(identifier.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    digest = hashlib.blake2b(peer.encode("utf-8", "surrogatepass") + b"\0", digest_size=16)
+    digest.update(identifier.encode("utf-8", "surrogatepass"))
+    return digest.digest()
 
 
 class AdminGuard:
@@ -120,18 +126,19 @@ class AdminGuard:
     def __repr__(self) -> str:
         return f"<AdminGuard sdk_app_id={self._sdk_app_id} admin={self._admin!r}>"
 
-    def check(self, query: Mapping[str, str]) -> None:
+    def check(self, query: Mapping[str, str], peer: str | None = None) -> None:
+        """Raise the TIM error unless `query` is signed by the admin; `peer` is the caller's address."""
         self._check_sdk_app_id(query.get("sdkappid"))
         identifier = query.get("identifier")
         if not identifier:
             raise error_for(60004, "identifier missing from the URL")
-        now = int(self._clock())
-        # Before the cache: a locked identifier is refused even with a UserSig verified earlier.
-        self._throttle.check(identifier, now)
+        now, source = int(self._clock()), peer or ""
         try:
             self._check_usersig(query.get("usersig"), identifier, now)
         except AuthError:
-            self._throttle.record_failure(identifier, now)
+            # Only a failing caller meets the lockout; failures while locked out do not count.
+            self._throttle.check(identifier, now, source)
+            self._throttle.record_failure(identifier, now, source)
             raise
         if identifier != self._admin:
             raise error_for(60010, "identifier must be the App admin")

@@ -164,7 +164,7 @@ async def batch_send_msg(ctx: Context, req: BatchSendMsg) -> Envelope:
         if to not in firsts:
             await deliver(ctx, sender, to, stamp, how)
     # Always list errors (possibly none): a missing ErrorList would leave clients guessing.
-    return BatchSendMsgResponse(MsgKey=stamp.key, ErrorList=errors)
+    return BatchSendMsgResponse(MsgKey=stamp.key, MsgTime=stamp.time, ErrorList=errors)
 
 
 def _check_recipient_count(to_accounts: list[str]) -> None:

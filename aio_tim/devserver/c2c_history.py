@@ -1,8 +1,10 @@
 """C2C history endpoints: roaming, recall, read marks, unread counts and one-sided deletion.
 
-Roaming order is (MsgTime, MsgSeq, insertion id), newest first. Paging resumes strictly after
-the message named by LastMsgKey, so every message is visited exactly once even when hundreds
-share one second.
+Roaming order is (MsgTime, MsgSeq, insertion id). Pages go from the newest messages back in
+time; within one page MsgList is oldest first, as in TIM's documented example (1047/35478:
+msg 1 then msg 2, LastMsgKey naming msg 1, the oldest, where the next page continues). Paging
+resumes strictly before the message named by LastMsgKey, so every message is visited exactly
+once even when hundreds share one second.
 """
 
 from __future__ import annotations
@@ -60,14 +62,14 @@ async def admin_getroammsg(ctx: Context, req: AdminGetRoamMsg) -> Envelope:
         req.Operator_Account, req.Peer_Account, (req.MinTime, req.MaxTime), after, limit + 1
     )
     marks = await _read_marks(ctx, req.Operator_Account, req.Peer_Account)
-    page = _fit_reply([_roam_msg(row, marks) for row in rows[:limit]])
-    last = page[-1] if page else None
+    page = _fit_reply([_roam_msg(row, marks) for row in rows[:limit]])  # newest first
+    oldest = page[-1] if page else None
     return AdminGetRoamMsgResponse(
         Complete=int(len(page) == len(rows)),
         MsgCnt=len(page),
-        LastMsgTime=last.MsgTimeStamp if last else 0,
-        LastMsgKey=last.MsgKey if last else "",
-        MsgList=page,
+        LastMsgTime=oldest.MsgTimeStamp if oldest else 0,
+        LastMsgKey=oldest.MsgKey if oldest else "",
+        MsgList=page[::-1],
     )
 
 
@@ -142,13 +144,17 @@ async def admin_set_msg_read(ctx: Context, req: AdminSetMsgRead) -> Envelope:
     return Envelope()
 
 
-def _read_time(text: str | None, now: int) -> int:
-    """TIM sends MsgReadTime as a string of unix seconds; absent means now."""
-    if text is None:
+def _read_time(value: str | int | None, now: int) -> int:
+    """MsgReadTime in unix seconds: TIM documents a string and takes a JSON integer; absent: now."""
+    if value is None:
         return now
-    if not _UNIX_SECONDS.fullmatch(text):
+    if isinstance(value, int):
+        if value < 0:
+            raise error_for(90001, "MsgReadTime must be unix seconds")
+        return value
+    if not _UNIX_SECONDS.fullmatch(value):
         raise error_for(90001, "MsgReadTime must be a string of unix seconds")
-    return int(text)
+    return int(value)
 
 
 # --- openim/get_c2c_unread_msg_num ----------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..protocol import Envelope
@@ -22,6 +22,9 @@ class Context:
     clock: Callable[[], float]
     rng: random.Random
     group_dedup_window: int
+    # Login state per account for query_online_status ("Online", "PushOnline"); no entry is
+    # "Offline". Nobody logs in to a dev server, so tests set it (DevServer.set_online_state).
+    online: dict[str, str] = field(default_factory=dict)
 
     def now(self) -> int:
         """The server's time in whole unix seconds, the unit of every TIM timestamp."""

@@ -54,7 +54,12 @@ ERR_EMPTY: Final = 7006
 ERR_INTERNAL: Final = 70500
 _FILE_ID: Final = re.compile(r"[0-9a-f]{32}")
 _KINDS: Final = frozenset({"image", "sound", "file", "video", "video_thumb"})
-_RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
+# [0-9], not \d: \d also matches non-ASCII digits.
+_RANGE: Final = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.IGNORECASE)
+# A position with more digits than this is past the end of any file; int() is not asked to read
+# it (Python refuses over 4300 digits, and a long one costs quadratic time).
+_MAX_POSITION_DIGITS: Final = 18
+_PAST_ANY_END: Final = 10**_MAX_POSITION_DIGITS
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _O_BINARY: Final = getattr(os, "O_BINARY", 0)
 _UPLOAD_PREFIX: Final = ".upload-"
@@ -206,7 +211,7 @@ class FileService:
     async def _handle_upload(self, request: web.Request) -> web.Response:
         try:
             assert self._guard is not None
-            self._guard.check(request.query)
+            self._guard.check(request.query, request.remote)
             stored = await self._receive(request)
         except TIMError as exc:
             return _reply(_status_for(exc), _Reply("FAIL", exc.code, exc.desc))
@@ -353,15 +358,21 @@ def byte_range(header: str, size: int, whole: tuple[int, int]) -> tuple[int, int
     if match is None or (not match[1] and not match[2]):
         return whole
     if not match[1]:  # suffix: the last N bytes
-        suffix = int(match[2])
+        suffix = _position(match[2])
         return (max(size - suffix, 0), size) if suffix and size else None
-    first = int(match[1])
-    last = int(match[2]) if match[2] else None
+    first = _position(match[1])
+    last = _position(match[2]) if match[2] else None
     if last is not None and last < first:
         return whole  # invalid range-spec: ignore the header
     if first >= size:
         return None
     return first, size if last is None else min(last + 1, size)
+
+
+def _position(digits: str) -> int:
+    """A Range position; any number too long to be a real offset reads as past every file's end."""
+    stripped = digits.lstrip("0") or "0"
+    return _PAST_ANY_END if len(stripped) > _MAX_POSITION_DIGITS else int(stripped)
 
 
 async def _upload_body(request: web.Request) -> tuple[str, str, AsyncIterator[bytes]]:

@@ -35,6 +35,7 @@ from ..protocol.group import (
 )
 from .accounts import ensure_accounts, obtain_account
 from .context import Context, Handler
+from .group_admin import profile_changes
 from .state import GroupMsgRow, GroupRow, decode_body, encode_body
 from .validation import GROUP, body_too_long, check_msg_body, check_msg_body_size
 
@@ -73,7 +74,11 @@ async def existing_group(ctx: Context, group_id: str) -> GroupRow:
 
 async def create_group(ctx: Context, req: CreateGroup) -> Envelope:
     members = [m.Member_Account for m in req.MemberList or ()]
+    profile = profile_changes(req)
     group_id = await new_group(ctx, req.GroupId, req.Type, req.Name, req.Owner_Account, members)
+    profile.pop("Name", None)  # stored by new_group
+    if profile:
+        await ctx.state.update_group(group_id, profile, ctx.now())
     return CreateGroupResponse(GroupId=group_id)
 
 
@@ -189,8 +194,10 @@ async def group_msg_get_simple(ctx: Context, req: GroupMsgGetSimple) -> Envelope
     if req.ReqMsgNumber <= 0:
         raise error_for(ERR_PARAMS, "ReqMsgNumber must be positive")
     limit = min(req.ReqMsgNumber, GROUP_HISTORY_MAX)
+    # Seqs start at 1: clients send ReqMsgSeq 0 to mean "from the latest", as if it were absent.
+    top = req.ReqMsgSeq or None
     # One row more than we return tells whether the requested range was cut short.
-    rows = await ctx.state.group_msgs_upto(group.group_id, req.ReqMsgSeq, limit + 1)
+    rows = await ctx.state.group_msgs_upto(group.group_id, top, limit + 1)
     finished = req.ReqMsgNumber <= limit or len(rows) <= limit
     return GroupMsgGetSimpleResponse(
         GroupId=group.group_id,

@@ -149,6 +149,7 @@ def _operation(endpoint: str, route: Route) -> dict[str, Any]:
         "operationId": operation_id(endpoint),
         "tags": [service],
         "summary": f"{service}/{command}",
+        "description": _aliases_text(route.decoder.aliases),
         "parameters": [{"$ref": f"#/components/parameters/{name}"} for name in AUTH_PARAMETERS],
         "requestBody": {
             "required": True,
@@ -156,6 +157,14 @@ def _operation(endpoint: str, route: Route) -> dict[str, Any]:
         },
         "responses": {"200": response},
     }
+
+
+def _aliases_text(aliases: Mapping[str, str]) -> str:
+    """The older spellings the endpoint also accepts (the schema shows the current ones)."""
+    if not aliases:
+        return "TIM's request shape; the schema names every accepted field."
+    pairs = ", ".join(f"`{old}` for `{new}`" for old, new in aliases.items())
+    return f"Also accepts TIM's older spellings: {pairs}."
 
 
 def _envelope_schema(name: str) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, c2c, c2c_history, groups
+from . import accounts, c2c, c2c_history, group_admin, groups
+from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
 from .limits import RateLimiter
@@ -51,7 +52,9 @@ def build_routes(tables: Iterable[Mapping[type[Request], Handler]]) -> dict[str,
 
 
 def default_routes() -> dict[str, Route]:
-    return build_routes([accounts.HANDLERS, c2c.HANDLERS, c2c_history.HANDLERS, groups.HANDLERS])
+    return build_routes(
+        [accounts.HANDLERS, c2c.HANDLERS, c2c_history.HANDLERS, groups.HANDLERS, group_admin.HANDLERS]
+    )
 
 
 class RestEndpoint:
@@ -63,7 +66,9 @@ class RestEndpoint:
         guard: AdminGuard,
         routes: Mapping[str, Route],
         limiter: RateLimiter | None = None,
+        admission: Admission | None = None,
     ) -> None:
+        self._admission = admission if admission is not None else Admission()
         self._ctx = ctx
         self._guard = guard
         self._routes = routes
@@ -74,22 +79,33 @@ class RestEndpoint:
             reply = await self._answer(request)
         except TIMError as exc:
             reply = failure(exc.code, exc.desc)
+        except ClientGone:
+            # A disconnect is the client's business: one DEBUG line, not an ERROR traceback.
+            _log.debug("client went away before %s was answered", request.path)
+            return web.Response(status=499)
         except Exception:
             # The path is ours to log; the query string holds the UserSig and is never logged.
             _log.exception("internal error answering %s", request.path)
             reply = failure(ERR_INTERNAL, "internal server error")
         return web.Response(body=encode(reply), content_type="application/json")
 
+    async def unknown_path(self, request: web.Request) -> web.Response:
+        """Anything under /v4/ not shaped /v4/{service}/{command}: TIM's envelope, never a bare 404."""
+        reply = failure(ERR_BAD_URL, "REST paths are /v4/{service}/{command}")
+        return web.Response(body=encode(reply), content_type="application/json")
+
     async def _answer(self, request: web.Request) -> Envelope:
         if request.method != "POST":
             raise error_for(ERR_BAD_URL, "REST calls must be POST")
-        self._guard.check(request.query)
+        self._guard.check(request.query, request.remote)
         route = self._route(request)
         if self._limiter is not None:
             self._limiter.check(_endpoint(request))  # TIM counts authenticated calls
+        _check_content_type(request, route.decoder.family.syntax)
         body = await _read_body(request, route.decoder.family.syntax)
         call = route.decoder.decode(body)
-        async with self._ctx.state.transaction():
+        async with self._admission.admit(), self._ctx.state.transaction():
+            self._admission.check_present(request)  # it may have waited long for its turn
             return await route.handler(self._ctx, call)
 
     def _route(self, request: web.Request) -> Route:
@@ -111,6 +127,23 @@ async def _read_body(request: web.Request, unreadable: int) -> bytes:
     except web.RequestPayloadError:
         # e.g. `Content-Encoding: gzip` over bytes that are not gzip: as unparseable as bad JSON.
         raise error_for(unreadable, "request body cannot be decoded") from None
+    except ConnectionError:  # the client disconnected mid-body
+        raise ClientGone from None
+
+
+# TIM's body is JSON (the URL says `contenttype=json`) whatever the header says: its own examples
+# post it with curl -d (form-urlencoded), and HTTP libraries label raw bytes octet-stream or
+# text/plain. A body declared as another structured format (multipart parts, XML, media) is
+# refused with the code an unparseable body gets, before it is read.
+_NOT_JSON_TYPES: Final = ("multipart/", "image/", "audio/", "video/")
+
+
+def _check_content_type(request: web.Request, unreadable: int) -> None:
+    if request.query.get("contenttype", "json").lower() != "json":
+        raise error_for(ERR_BAD_URL, "contenttype must be json")
+    media = request.content_type
+    if media.startswith(_NOT_JSON_TYPES) or media.endswith("xml"):
+        raise error_for(unreadable, f"the body must be JSON, not {media}")
 
 
 def failure(code: int, info: str) -> Envelope:

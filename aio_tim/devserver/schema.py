@@ -99,4 +99,19 @@ _V2: Final = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2)
+# Group profile fields (get_group_info / modify_group_base_info). Empty text and 0 stand for
+# "TIM's default for the group type", filled in when the profile is read.
+_V3: Final = (
+    "ALTER TABLE chat_groups ADD COLUMN introduction TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE chat_groups ADD COLUMN notification TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE chat_groups ADD COLUMN face_url TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE chat_groups ADD COLUMN max_member_num INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE chat_groups ADD COLUMN apply_join_option TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE chat_groups ADD COLUMN shut_up_all INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE chat_groups ADD COLUMN info_seq INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE chat_groups ADD COLUMN last_info_time INTEGER NOT NULL DEFAULT 0",
+    # get_joined_group_list looks members up by account.
+    "CREATE INDEX group_members_by_account ON group_members (account, group_id)",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3)

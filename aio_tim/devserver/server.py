@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..protocol.limits import RATE_LIMITS, Limits
 from .accounts import valid_user_id
+from .admission import MAX_PENDING, Admission
 from .authn import AdminGuard
 from .context import Context
 from .files import FileService
@@ -22,10 +23,15 @@ from .groups import GROUP_DEDUP_WINDOW, new_group
 from .limits import RateLimiter
 from .logs import RedactedAccessLogger, server_logger
 from .openapi import openapi_handler
+from .private import make_private
 from .rest import MAX_BODY, RestEndpoint, default_routes
 from .state import State
 
-__all__ = ["DevServer"]
+__all__ = ["KEEPALIVE_TIMEOUT", "DevServer"]
+
+KEEPALIVE_TIMEOUT = 15.0
+"""Seconds a connection may sit without a complete request (idle keep-alive, or headers that
+trickle in) before the server closes it. Clients keep idle connections for less (aio_tim: 10 s)."""
 
 _SECRET_KEY_META = "secret_key"
 
@@ -47,7 +53,9 @@ class DevServer:
     duplicate within `c2c_dedup_window` seconds (TIM: 1), a repeated group Random within
     `group_dedup_window` (TIM: 300).
     `clock` (unix seconds) and `rng` are injectable so expiry and dedup windows test
-    deterministically.
+    deterministically. At most `max_pending` REST calls wait for the state at once (more are
+    answered 60018 "too frequent" at once; see `admission`), and a connection without a complete
+    request for `keepalive_timeout` seconds is closed.
     """
 
     def __init__(
@@ -66,6 +74,8 @@ class DevServer:
         limits: Limits | None = RATE_LIMITS,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        max_pending: int = MAX_PENDING,
+        keepalive_timeout: float = KEEPALIVE_TIMEOUT,
     ) -> None:
         if c2c_dedup_window < 1 or group_dedup_window < 1:
             raise ValueError("c2c_dedup_window and group_dedup_window must be at least 1 second")
@@ -91,6 +101,9 @@ class DevServer:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._files: FileService | None = None
+        self.admission = Admission(max_pending)
+        """The REST backlog bound and its counters (`refused`, `abandoned`)."""
+        self._keepalive_timeout = keepalive_timeout
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -98,6 +111,7 @@ class DevServer:
         """Open the database and start listening (inside the running loop)."""
         if self._ctx is not None:
             raise RuntimeError("DevServer is already running")
+        make_private(self._db_path)  # it keeps the secret key: 0600, before sqlite opens it
         state = await State.open(self._db_path)
         try:
             await self._load(state)
@@ -182,8 +196,9 @@ class DevServer:
         )
         app = web.Application(client_max_size=MAX_BODY)
         limiter = RateLimiter(self._limits, ctx.clock)
-        rest = RestEndpoint(ctx, guard, default_routes(), limiter)
+        rest = RestEndpoint(ctx, guard, default_routes(), limiter, self.admission)
         app.router.add_route("*", "/v4/{service}/{command}", rest.handle)
+        app.router.add_route("*", "/v4{tail:(/.*)?}", rest.unknown_path)
         app.router.add_get("/healthz", _healthz)
         if self._files is not None:
             self._files.mount(app, guard)
@@ -193,6 +208,7 @@ class DevServer:
             access_log_class=RedactedAccessLogger,
             logger=server_logger(),
             shutdown_timeout=1.0,
+            keepalive_timeout=self._keepalive_timeout,
         )
         await runner.setup()
         try:
@@ -278,6 +294,22 @@ class DevServer:
         async with ctx.state.transaction():
             name = name or group_id or "group"
             return await new_group(ctx, group_id, type, name, owner, member_ids)
+
+    def set_online_state(self, user_id: str, state: str = "Online") -> None:
+        """What query_online_status reports for `user_id`: "Online", "PushOnline" or "Offline".
+
+        Nobody logs in to a dev server, so every account is "Offline" until a test says otherwise:
+
+            server.set_online_state("alice")            # Online
+            server.set_online_state("alice", "Offline")
+        """
+        if state not in ("Online", "PushOnline", "Offline"):
+            raise ValueError(f"state must be Online, PushOnline or Offline, not {state!r}")
+        online = self._running_context().online
+        if state == "Offline":
+            online.pop(user_id, None)
+        else:
+            online[user_id] = state
 
     @property
     def files(self) -> FileService:

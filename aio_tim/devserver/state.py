@@ -24,7 +24,9 @@ __all__ = [
     "Cursor",
     "FileRow",
     "GroupMsgRow",
+    "GroupProfile",
     "GroupRow",
+    "MemberRow",
     "NewC2C",
     "State",
     "conversation",
@@ -73,6 +75,42 @@ class GroupRow:
     name: str
     owner: str | None
     created: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupProfile:
+    """A group's editable profile and counters (schema v3); "" and 0 mean the type's default."""
+
+    introduction: str
+    notification: str
+    face_url: str
+    max_member_num: int
+    apply_join_option: str
+    shut_up_all: int
+    info_seq: int
+    last_info_time: int
+    last_seq: int
+    member_num: int
+    last_msg_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    account: str
+    role: str
+    joined: int
+
+
+# modify_group_base_info's fields and their columns: the only names ever put into SQL text.
+GROUP_PROFILE_COLUMNS: Final = {
+    "Name": "name",
+    "Introduction": "introduction",
+    "Notification": "notification",
+    "FaceUrl": "face_url",
+    "MaxMemberNum": "max_member_num",
+    "ApplyJoinOption": "apply_join_option",
+    "ShutUpAllMember": "shut_up_all",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +314,13 @@ class State:
             (user_id, nick, face_url, now),
         )
 
+    async def delete_account(self, user_id: str) -> None:
+        """Delete the account and its group memberships; its messages stay in peers' roaming."""
+        self._known_accounts.discard(user_id)
+        self._learned_accounts.discard(user_id)
+        await self._run("DELETE FROM accounts WHERE user_id = ?", (user_id,))
+        await self._run("DELETE FROM group_members WHERE account = ?", (user_id,))
+
     async def account_exists(self, user_id: str) -> bool:
         if user_id in self._known_accounts or user_id in self._learned_accounts:
             return True
@@ -412,6 +457,68 @@ class State:
             (group_id, account, role, now),
         )
         return True
+
+    async def remove_member(self, group_id: str, account: str) -> bool:
+        """Remove `account` from the group; False if it was not a member."""
+        row = await self._one(
+            "DELETE FROM group_members WHERE group_id = ? AND account = ? RETURNING 1", (group_id, account)
+        )
+        return row is not None
+
+    async def members(self, group_id: str) -> list[MemberRow]:
+        """The group's members: the owner, then the others in the order they joined."""
+        rows = await self._all(
+            "SELECT account, role, joined FROM group_members WHERE group_id = ? "
+            "ORDER BY role != 'Owner', joined, account",
+            (group_id,),
+        )
+        return [MemberRow(*r) for r in rows]
+
+    async def last_send_times(self, group_id: str) -> dict[str, int]:
+        """When each member last sent to the group (imports are not sends)."""
+        rows = await self._all(
+            "SELECT from_account, MAX(msg_time) FROM group_msgs WHERE group_id = ? AND kind = 'send' "
+            "GROUP BY from_account",
+            (group_id,),
+        )
+        return {str(account): int(time) for account, time in rows}
+
+    async def group_profile(self, group_id: str) -> GroupProfile | None:
+        row = await self._one(
+            "SELECT introduction, notification, face_url, max_member_num, apply_join_option, "
+            "shut_up_all, info_seq, last_info_time, last_seq, "
+            "(SELECT COUNT(*) FROM group_members AS m WHERE m.group_id = g.group_id), "
+            "(SELECT MAX(msg_time) FROM group_msgs AS s WHERE s.group_id = g.group_id) "
+            "FROM chat_groups AS g WHERE group_id = ?",
+            (group_id,),
+        )
+        return None if row is None else GroupProfile(*row)
+
+    async def update_group(self, group_id: str, changes: dict[str, Any], now: int) -> None:
+        """Set profile fields (keys of GROUP_PROFILE_COLUMNS); each change bumps InfoSeq."""
+        columns = [GROUP_PROFILE_COLUMNS[name] for name in changes]
+        assignments = "".join(f"{column} = ?, " for column in columns)
+        await self._run(
+            f"UPDATE chat_groups SET {assignments}info_seq = info_seq + 1, last_info_time = ? "
+            "WHERE group_id = ?",
+            (*changes.values(), now, group_id),
+        )
+
+    async def delete_group(self, group_id: str) -> None:
+        """Dismiss the group: its members and messages go with it."""
+        await self._run("DELETE FROM group_msgs WHERE group_id = ?", (group_id,))
+        await self._run("DELETE FROM group_members WHERE group_id = ?", (group_id,))
+        await self._run("DELETE FROM chat_groups WHERE group_id = ?", (group_id,))
+
+    async def joined_groups(self, account: str) -> list[GroupRow]:
+        """The groups `account` is a member of, in the order it joined them."""
+        rows = await self._all(
+            "SELECT g.group_id, g.type, g.name, g.owner, g.created FROM group_members AS m "
+            "JOIN chat_groups AS g ON g.group_id = m.group_id WHERE m.account = ? "
+            "ORDER BY m.joined, g.group_id",
+            (account,),
+        )
+        return [GroupRow(*r) for r in rows]
 
     async def is_member(self, group_id: str, account: str) -> bool:
         row = await self._one(

@@ -20,6 +20,7 @@ from ..protocol import MsgBodyItem, Request, msg_body_size
 from ..protocol.msgbody import content_type_for
 
 __all__ = [
+    "ALIASES",
     "MAX_MSG_BODY",
     "ErrorFamily",
     "RequestDecoder",
@@ -74,6 +75,18 @@ COMMON: Final = ErrorFamily(syntax=60003, params=70402, msg_body_item=70402)
 _FAMILIES: Final = {"openim": OPENIM, "group_open_http_svc": GROUP}
 
 
+# Older spellings TIM still accepts, per endpoint: {older name: current name}. Third-party
+# clients and older SDKs send them; when a body holds both, the current spelling wins.
+ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
+    # The official OpenAPI spec's GetRoamMsgRequest, still sent by older SDKs.
+    "openim/admin_getroammsg": {"From_Account": "Operator_Account", "To_Account": "Peer_Account"},
+    # The 2020 doc and the third-party libraries.
+    "im_open_login_svc/account_import": {"Identifier": "UserID"},
+    # Older group docs and SDKs (TIM-PROTOCOL.md §2.4).
+    "group_open_http_svc/send_group_msg": {"MsgOnlineOnlyFlag": "OnlineOnlyFlag"},
+}
+
+
 def family_for(endpoint: str) -> ErrorFamily:
     """The error family of an endpoint ("service/command")."""
     return _FAMILIES.get(endpoint.partition("/")[0], COMMON)
@@ -89,11 +102,17 @@ class RequestDecoder:
     def __init__(self, request_type: type[Request]) -> None:
         self.request_type = request_type
         self.family = family_for(request_type.endpoint)
+        self.aliases = ALIASES.get(request_type.endpoint, {})
         self._decoder = msgspec.json.Decoder(request_type)
+        # A quoted key in the raw bytes is the cheap test that sends a body the slow way.
+        self._alias_marks = tuple(f'"{old}"'.encode() for old in self.aliases)
 
     def decode(self, body: bytes) -> Request:
         try:
-            request: Request = self._decoder.decode(body)
+            if any(mark in body for mark in self._alias_marks):
+                request: Request = self._decode_aliased(body)
+            else:
+                request = self._decoder.decode(body)
         except msgspec.ValidationError as exc:
             raise self._validation_error(str(exc)) from None
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
@@ -103,6 +122,17 @@ class RequestDecoder:
         path = _oversized_int(request, "$")
         if path is not None:
             raise self._validation_error(f"Integer out of range - at `{path}`")
+        return request
+
+    def _decode_aliased(self, body: bytes) -> Request:
+        """Decode a body that may use older spellings: rename them, then validate as usual."""
+        raw = msgspec.json.decode(body)
+        if not isinstance(raw, dict):
+            return self._decoder.decode(body)  # raises the usual "not an object" error
+        for old, new in self.aliases.items():
+            if old in raw:
+                raw.setdefault(new, raw.pop(old))
+        request: Request = msgspec.convert(raw, self.request_type, strict=True)
         return request
 
     def _validation_error(self, message: str) -> TIMError:

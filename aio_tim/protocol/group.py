@@ -14,7 +14,17 @@ __all__ = [
     "AddGroupMemberResponse",
     "CreateGroup",
     "CreateGroupResponse",
+    "DeleteGroupMember",
+    "DestroyGroup",
+    "GetGroupInfo",
+    "GetGroupInfoResponse",
+    "GetGroupMemberInfo",
+    "GetGroupMemberInfoResponse",
+    "GetJoinedGroupList",
+    "GetJoinedGroupListResponse",
     "GroupAtInfo",
+    "GroupInfo",
+    "GroupMember",
     "GroupMsgGetSimple",
     "GroupMsgGetSimpleResponse",
     "GroupMsgRecall",
@@ -22,7 +32,9 @@ __all__ = [
     "GroupRoamMsg",
     "ImportGroupMsg",
     "ImportGroupMsgResponse",
+    "JoinedGroup",
     "MemberAccount",
+    "ModifyGroupBaseInfo",
     "SendGroupMsg",
     "SendGroupMsgResponse",
 ]
@@ -30,6 +42,8 @@ __all__ = [
 GROUP_HISTORY_MAX = 20
 GROUP_RECALL_MAX = 10
 GROUP_IMPORT_MAX = 7
+GROUP_INFO_MAX = 50  # get_group_info: 50 groups a request
+DELETE_MEMBER_MAX = 100
 
 
 class MemberAccount(msgspec.Struct, omit_defaults=True):
@@ -50,6 +64,11 @@ class CreateGroup(Request):
     GroupId: str | None = None
     Owner_Account: str | None = None
     MemberList: list[MemberAccount] | None = None
+    Introduction: str | None = None
+    Notification: str | None = None
+    FaceUrl: str | None = None
+    MaxMemberNum: int | None = None
+    ApplyJoinOption: str | None = None
 
 
 class MemberResult(msgspec.Struct):
@@ -172,3 +191,150 @@ class ImportGroupMsg(Request):
     GroupId: str
     MsgList: list[ImportGroupMsgItem]
     RecentContactFlag: int | None = None
+
+
+# --- group management: info, members, profile, dismissal --------------------------------------------
+
+
+class GroupMember(msgspec.Struct, omit_defaults=True):
+    """A member as get_group_member_info (and get_group_info's MemberList) report it."""
+
+    Member_Account: str
+    Role: str | None = None  # "Owner", "Admin" or "Member"
+    JoinTime: int | None = None
+    MsgSeq: int | None = None
+    MsgFlag: str | None = None
+    LastSendMsgTime: int | None = None
+    ShutUpUntil: int | None = None
+    NameCard: str | None = None
+
+
+class GroupInfo(msgspec.Struct, omit_defaults=True):
+    """One group of get_group_info: its profile, or ErrorCode 10010 when there is no such group."""
+
+    GroupId: str
+    ErrorCode: int = 0
+    ErrorInfo: str = ""
+    Type: str | None = None
+    Name: str | None = None
+    Introduction: str | None = None
+    Notification: str | None = None
+    FaceUrl: str | None = None
+    Owner_Account: str | None = None
+    CreateTime: int | None = None
+    InfoSeq: int | None = None
+    LastInfoTime: int | None = None
+    LastMsgTime: int | None = None
+    NextMsgSeq: int | None = None
+    MemberNum: int | None = None
+    MaxMemberNum: int | None = None
+    ApplyJoinOption: str | None = None
+    ShutUpAllMember: str | None = None
+    MemberList: list[GroupMember] | None = None
+
+
+class GetGroupInfoFilter(msgspec.Struct, omit_defaults=True):
+    GroupBaseInfoFilter: list[str] | None = None
+    MemberInfoFilter: list[str] | None = None
+    AppDefinedDataFilter_Group: list[str] | None = None
+    AppDefinedDataFilter_GroupMember: list[str] | None = None
+
+
+class GetGroupInfoResponse(Envelope):
+    GroupInfo: list[GroupInfo] = msgspec.field(default_factory=list)
+
+
+class GetGroupInfo(Request):
+    endpoint: ClassVar[str] = "group_open_http_svc/get_group_info"
+    Response: ClassVar[type[Envelope]] = GetGroupInfoResponse
+
+    GroupIdList: list[str]
+    ResponseFilter: GetGroupInfoFilter | None = None
+
+
+class GetGroupMemberInfoResponse(Envelope):
+    MemberNum: int = 0
+    MemberList: list[GroupMember] = msgspec.field(default_factory=list)
+
+
+class GetGroupMemberInfo(Request):
+    endpoint: ClassVar[str] = "group_open_http_svc/get_group_member_info"
+    Response: ClassVar[type[Envelope]] = GetGroupMemberInfoResponse
+
+    GroupId: str
+    Limit: int | None = None
+    Offset: int | None = None
+    MemberInfoFilter: list[str] | None = None
+    MemberRoleFilter: list[str] | None = None
+
+
+class ModifyGroupBaseInfo(Request):
+    endpoint: ClassVar[str] = "group_open_http_svc/modify_group_base_info"
+
+    GroupId: str
+    Name: str | None = None
+    Introduction: str | None = None
+    Notification: str | None = None
+    FaceUrl: str | None = None
+    MaxMemberNum: int | None = None
+    ApplyJoinOption: str | None = None
+    ShutUpAllMember: str | None = None
+
+
+class DeleteGroupMember(Request):
+    endpoint: ClassVar[str] = "group_open_http_svc/delete_group_member"
+
+    GroupId: str
+    MemberToDel_Account: list[str]
+    Silence: int | None = None
+    Reason: str | None = None
+
+
+class DestroyGroup(Request):
+    endpoint: ClassVar[str] = "group_open_http_svc/destroy_group"
+
+    GroupId: str
+
+
+class JoinedGroup(msgspec.Struct, omit_defaults=True):
+    """A group of get_joined_group_list: its GroupId, plus the fields ResponseFilter asked for."""
+
+    GroupId: str
+    Type: str | None = None
+    Name: str | None = None
+    Introduction: str | None = None
+    Notification: str | None = None
+    FaceUrl: str | None = None
+    Owner_Account: str | None = None
+    CreateTime: int | None = None
+    InfoSeq: int | None = None
+    LastInfoTime: int | None = None
+    LastMsgTime: int | None = None
+    NextMsgSeq: int | None = None
+    MemberNum: int | None = None
+    MaxMemberNum: int | None = None
+    ApplyJoinOption: str | None = None
+    ShutUpAllMember: str | None = None
+
+
+class JoinedGroupFilter(msgspec.Struct, omit_defaults=True):
+    GroupBaseInfoFilter: list[str] | None = None
+    SelfInfoFilter: list[str] | None = None
+
+
+class GetJoinedGroupListResponse(Envelope):
+    TotalCount: int = 0
+    GroupIdList: list[JoinedGroup] = msgspec.field(default_factory=list)
+
+
+class GetJoinedGroupList(Request):
+    endpoint: ClassVar[str] = "group_open_http_svc/get_joined_group_list"
+    Response: ClassVar[type[Envelope]] = GetJoinedGroupListResponse
+
+    Member_Account: str
+    Limit: int | None = None
+    Offset: int | None = None
+    GroupType: str | None = None
+    WithHugeGroups: int | None = None
+    WithNoActiveGroups: int | None = None
+    ResponseFilter: JoinedGroupFilter | None = None

@@ -63,6 +63,7 @@ class RecipientError(msgspec.Struct):
 
 class BatchSendMsgResponse(Envelope):
     MsgKey: str = ""
+    MsgTime: int | None = None  # in the official spec; older servers leave it out
     MsgId: str | None = None
     ErrorList: list[RecipientError] | None = None
 
@@ -142,7 +143,8 @@ class AdminSetMsgRead(Request):
 
     Report_Account: str
     Peer_Account: str
-    MsgReadTime: str | None = None  # a string of unix seconds, as TIM documents
+    # TIM documents a string of unix seconds; clients also send a JSON integer, which it takes.
+    MsgReadTime: str | int | None = None
 
 
 class UnreadCount(msgspec.Struct):

@@ -95,17 +95,26 @@ def sent_message(
     conv_type: ConvType,
     reply: SendMsgResponse | SendGroupMsgResponse,
 ) -> Message:
-    """The message as the C SDK returns it after a successful send."""
-    seq = reply.MsgSeq if isinstance(reply, SendGroupMsgResponse) else msg.seq or 0
+    """The message as the C SDK returns it after a successful send.
+
+    The server accepted it, so it is recorded whatever the reply's numbers: a MsgTime or MsgSeq
+    that cannot be a time or a sequence number (negative, past 32 bits) is replaced by the
+    client time, or 0 (the server's own sequence is then unknown)."""
+    seq = _u32(reply.MsgSeq, 0) if isinstance(reply, SendGroupMsgResponse) else msg.seq or 0
     key = reply.MsgKey if isinstance(reply, SendMsgResponse) and reply.MsgKey else None
+    server_time = _u32(reply.MsgTime, msg.client_time or 0)
     return msgspec.structs.replace(
         msg,
         conv_id=conv_id,
         conv_type=int(conv_type),
-        server_time=reply.MsgTime,
+        server_time=server_time,
         seq=seq,
         is_from_self=True,
         is_read=True,
         status=int(MsgStatus.SEND_SUCC),
-        msg_id=key or msg_key(seq, msg.rand or 0, reply.MsgTime),
+        msg_id=key or msg_key(seq, msg.rand or 0, server_time),
     )
+
+
+def _u32(value: int, fallback: int) -> int:
+    return value if 0 < value <= 0xFFFFFFFF else fallback

@@ -242,12 +242,29 @@ class LocalStore:
         assert row_id is not None
         return row_id
 
-    async def outbox_claim(self, limit: int) -> list[tuple[int, Conv, Message]]:
-        """Mark up to `limit` of the oldest queued rows inflight; return them in id order."""
+    async def outbox_claim(
+        self, limit: int, *, owner: str | None = None, lease: int = 30
+    ) -> list[tuple[int, Conv, Message]]:
+        """Lease up to `limit` of the oldest claimable rows to `owner` for `lease` seconds (queued
+        rows, and inflight rows whose lease ended); return them in id order."""
+        now = self._now()
+        params = {"owner": owner, "until": now + lease, "now": now, "limit": limit}
         async with self._write() as db:
-            rows = await db.execute_fetchall(outbox_sql.CLAIM, (self._now(), limit))
+            rows = await db.execute_fetchall(outbox_sql.CLAIM, params)
         claimed = [(int(r[0]), (int(r[1]), str(r[2])), _MESSAGE_DECODER.decode(r[3])) for r in rows]
         return sorted(claimed, key=lambda row: row[0])
+
+    async def outbox_renew(self, owner: str, lease: int) -> int:
+        """Extend the lease of every row `owner` has inflight to `lease` seconds from now; how many."""
+        until = self._now() + lease
+        async with self._write() as db:
+            return (await db.execute(outbox_sql.RENEW, (until, owner))).rowcount
+
+    async def outbox_owners(self) -> set[str]:
+        """The owners holding inflight rows (leased, or with a lease that has ended)."""
+        async with self._read() as db:
+            rows = await db.execute_fetchall(outbox_sql.OWNERS)
+        return {str(r[0]) for r in rows}
 
     async def outbox_sent(
         self, row_id: int, conv: Conv, sent: Message, *, status: int, msg_key: str | None
@@ -267,13 +284,20 @@ class LocalStore:
             await db.execute(sql.UPSERT, row_of(conv, stamp(msg, conv, status, now), None))
             await db.execute(outbox_sql.SET_STATE, (outbox_sql.FAILED, code, desc, now, row_id))
 
-    async def outbox_requeue(self, row_ids: Sequence[int] | None = None) -> int:
-        """Put inflight rows back in the queue (`None`: all of them, as after a crash); return how many."""
+    async def outbox_requeue(self, row_ids: Sequence[int] | None = None, *, owner: str | None = None) -> int:
+        """Put inflight rows back in the queue; return how many. `row_ids=None`: all of `owner`'s
+        (all of everyone's when `owner` is None too: only for a store no live client shares)."""
         now = self._now()
         async with self._write() as db:
             if row_ids is None:
-                return (await db.execute(outbox_sql.REQUEUE_INFLIGHT, (now,))).rowcount
-            cur = await db.executemany(outbox_sql.REQUEUE, [(now, row_id) for row_id in row_ids])
+                if owner is None:
+                    return (await db.execute(outbox_sql.REQUEUE_INFLIGHT, (now,))).rowcount
+                return (await db.execute(outbox_sql.REQUEUE_OWNER, (now, owner))).rowcount
+            if owner is None:
+                cur = await db.executemany(outbox_sql.REQUEUE, [(now, row_id) for row_id in row_ids])
+            else:
+                params = [(now, row_id, owner) for row_id in row_ids]
+                cur = await db.executemany(outbox_sql.REQUEUE_OWNED, params)
             return cur.rowcount
 
     async def outbox_counts(self) -> dict[str, int]:

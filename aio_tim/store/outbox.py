@@ -1,7 +1,12 @@
-"""The outbox table's SQL and row states (schema migration 3; used by `LocalStore.outbox_*`).
+"""The outbox table's SQL and row states (schema migrations 3 and 4; used by `LocalStore.outbox_*`).
 
 A row is one queued send: the Message with its idempotency keys (MsgRandom, MsgSeq, client time)
 already fixed, so every resend, after a retry or a restart, carries the same keys.
+
+An inflight row is leased: `owner` (the sending client's id) holds it until `lease_until`, and
+renews the lease while it sends. A claim takes queued rows and inflight rows whose lease has
+ended (their owner died), never a row a live owner holds, and never a row queued after one a
+live owner holds in the same conversation (that would send the conversation out of order).
 """
 
 from __future__ import annotations
@@ -14,9 +19,13 @@ __all__ = [
     "FAILED",
     "INFLIGHT",
     "INSERT",
+    "OWNERS",
     "QUEUED",
+    "RENEW",
     "REQUEUE",
     "REQUEUE_INFLIGHT",
+    "REQUEUE_OWNED",
+    "REQUEUE_OWNER",
     "SENT",
     "SET_STATE",
     "STATES",
@@ -31,13 +40,29 @@ STATES: Final = (QUEUED, INFLIGHT, SENT, FAILED)
 INSERT: Final = (
     "INSERT INTO outbox (conv_type, conv_id, state, json, created, updated) VALUES (?, ?, 'queued', ?, ?, ?)"
 )
-# The oldest queued rows become inflight in the same statement that reads them (RETURNING: SQLite 3.35).
+# The oldest claimable rows become inflight under :owner in the same statement that reads them
+# (RETURNING: SQLite 3.35). A NULL lease (a row left by a version without leases) has ended.
 CLAIM: Final = """
-UPDATE outbox SET state = 'inflight', updated = ?
-WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' ORDER BY id LIMIT ?)
+UPDATE outbox SET state = 'inflight', owner = :owner, lease_until = :until, updated = :now
+WHERE id IN (
+    SELECT o.id FROM outbox AS o
+    WHERE (o.state = 'queued' OR (o.state = 'inflight' AND coalesce(o.lease_until, 0) <= :now))
+      AND NOT EXISTS (
+        SELECT 1 FROM outbox AS held
+        WHERE held.state = 'inflight' AND held.conv_type = o.conv_type AND held.conv_id = o.conv_id
+          AND held.id < o.id AND held.lease_until > :now AND held.owner IS NOT :owner)
+    ORDER BY o.id LIMIT :limit)
 RETURNING id, conv_type, conv_id, json
 """
-SET_STATE: Final = "UPDATE outbox SET state = ?, error_code = ?, error_desc = ?, updated = ? WHERE id = ?"
-REQUEUE: Final = "UPDATE outbox SET state = 'queued', updated = ? WHERE id = ? AND state = 'inflight'"
-REQUEUE_INFLIGHT: Final = "UPDATE outbox SET state = 'queued', updated = ? WHERE state = 'inflight'"
+SET_STATE: Final = (
+    "UPDATE outbox SET state = ?, error_code = ?, error_desc = ?, owner = NULL, lease_until = NULL, "
+    "updated = ? WHERE id = ?"
+)
+_BACK: Final = "UPDATE outbox SET state = 'queued', owner = NULL, lease_until = NULL, updated = ?"
+REQUEUE: Final = f"{_BACK} WHERE id = ? AND state = 'inflight'"
+REQUEUE_OWNED: Final = f"{_BACK} WHERE id = ? AND state = 'inflight' AND owner = ?"
+REQUEUE_OWNER: Final = f"{_BACK} WHERE state = 'inflight' AND owner = ?"
+REQUEUE_INFLIGHT: Final = f"{_BACK} WHERE state = 'inflight'"
+RENEW: Final = "UPDATE outbox SET lease_until = ? WHERE state = 'inflight' AND owner = ?"
+OWNERS: Final = "SELECT DISTINCT owner FROM outbox WHERE state = 'inflight' AND owner IS NOT NULL"
 COUNTS: Final = "SELECT state, count(*) FROM outbox GROUP BY state"

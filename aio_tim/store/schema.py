@@ -68,6 +68,14 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     CREATE INDEX outbox_by_state ON outbox (state, id);
     """,
+    # 4: outbox leases: an inflight row belongs to the client sending it (`owner`) until
+    # `lease_until` (unix seconds; renewed while sending). Only a row whose lease ended is taken
+    # by another client: two live clients on one store never resend each other's rows.
+    """
+    ALTER TABLE outbox ADD COLUMN owner TEXT;
+    ALTER TABLE outbox ADD COLUMN lease_until INTEGER;
+    CREATE INDEX outbox_inflight_by_conv ON outbox (conv_type, conv_id, id) WHERE state = 'inflight';
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Final
 
 import aiohttp
+from yarl import URL
 
-from ..errors import ERR_DOWNLOAD, DownloadError, TIMError, error_for
+from ..errors import ERR_DOWNLOAD, DownloadError, TIMError, error_for, safe_cause
 from .headers import parse_content_range, public_url, repr_sha256, strong_etag
 from .paths import PartFile, Sidecar, finalize
 from .progress import ProgressBoard
@@ -40,6 +41,9 @@ ERR_IO: Final = 6022
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 _GONE_STATUSES: Final = frozenset({404, 410})
 _MAX_RETRY_DELAY: Final = 5.0
+_REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS: Final = 5
+MAX_DOWNLOAD: Final = 100 * 1024 * 1024  # TIM's largest attachment (file, video)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,11 @@ class DownloadOptions:
     # sha-256 costs ~0.6 s of CPU per GiB (off the event loop); False keeps the size and ETag
     # checks but skips hashing, for hosts short of CPU that trust their storage.
     verify_digest: bool = True
+    # A body longer than this is refused and dropped (None: no limit). TIM's attachments are at
+    # most 100 MB; a server streaming more without a length is not sending an attachment.
+    max_size: int | None = MAX_DOWNLOAD
+    # Redirects are followed within the file's origin (scheme, host, port) only, unless this is set.
+    cross_origin_redirects: bool = False
 
     def client_timeout(self) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(
@@ -92,6 +101,10 @@ class _Interrupted(Exception):
     """The attempt ended early; the bytes so far are good and the next attempt resumes."""
 
 
+class _Redirected(Exception):
+    """The server sent us elsewhere: the next attempt asks that URL (no delay)."""
+
+
 class _StartOver(Exception):
     """The bytes so far cannot be continued: the next attempt starts from zero."""
 
@@ -119,6 +132,8 @@ class Fetcher:
         self._options = options
         self._board = board
         self._part = PartFile.for_target(target)
+        self._url = source.url  # where the next attempt asks (a same-origin redirect moves it)
+        self._redirects = 0
         self._rep = _Representation()
         self._spliced = False  # the bytes on disk came from more than one response
         self._discard = False  # on failure, drop the partial file: it cannot be resumed
@@ -188,6 +203,13 @@ class Fetcher:
         while True:
             try:
                 return await self._attempt(sink)
+            except _Redirected as moved:
+                self._redirects += 1
+                if self._redirects > _MAX_REDIRECTS:
+                    raise DownloadError(
+                        ERR_DOWNLOAD, f"{self._name}: more than {_MAX_REDIRECTS} redirects"
+                    ) from None
+                self._url = str(moved)
             except _StartOver as why:
                 await self._start_over(sink, str(why))
             except _Interrupted as why:
@@ -203,20 +225,26 @@ class Fetcher:
             await self._reset(sink)  # without a strong validator, resuming could splice versions
         self._attempts += 1
         offset = sink.size
+        failure: Exception | None = None
         try:
             async with self._session().get(
-                self._source.url,
+                self._url,
                 headers=self._headers(offset),
                 timeout=self._options.client_timeout(),
                 read_bufsize=self._options.read_bufsize,
                 auto_decompress=False,
+                allow_redirects=False,  # _redirect_target follows: to another origin unless asked
             ) as response:
                 total = await self._accept(response, sink, offset)
                 await self._receive(response, sink, total)
         except _CUT_ERRORS as exc:
-            raise _Interrupted(_describe(exc, self._options.stall_timeout)) from exc
+            failure = _Interrupted(_describe(exc, self._options.stall_timeout))
+            failure.__cause__ = safe_cause(exc)  # aiohttp's exception holds the URL
         except aiohttp.ClientError as exc:
-            raise DownloadError(ERR_DOWNLOAD, f"{self._name}: {type(exc).__name__}") from exc
+            failure = DownloadError(ERR_DOWNLOAD, f"{self._name}: {type(exc).__name__}")
+            failure.__cause__ = safe_cause(exc)
+        if failure is not None:
+            raise failure  # outside the except blocks: aiohttp's exception is not chained
         await sink.drain()
         if total is not None and sink.size != total:
             raise _Interrupted(f"the body ended at byte {sink.size} of {total}")
@@ -241,6 +269,8 @@ class Fetcher:
             if offset:
                 await self._reset(sink)  # a full answer to a range request: take it from byte 0
             return await self._adopt(response, sink)
+        if status in _REDIRECT_STATUSES:
+            raise _Redirected(self._redirect_target(response))
         if status == 416:
             raise _StartOver("the server cannot serve the rest (416)")
         if status in _RETRY_STATUSES:
@@ -251,6 +281,31 @@ class Fetcher:
                 ERR_DOWNLOAD, f"{self._name}: HTTP {status}, the file is gone (TIM keeps 7 days)"
             )
         raise DownloadError(ERR_DOWNLOAD, f"{self._name}: unexpected HTTP {status}")
+
+    def _redirect_target(self, response: aiohttp.ClientResponse) -> str:
+        """Where a redirect points, if it may be followed; a DownloadError otherwise."""
+        location = response.headers.get("Location")
+        if not location:
+            raise DownloadError(ERR_DOWNLOAD, f"{self._name}: HTTP {response.status} without a Location")
+        try:
+            target = response.url.join(URL(location))
+        except ValueError:
+            raise DownloadError(ERR_DOWNLOAD, f"{self._name}: a redirect to an unusable URL") from None
+        if target.scheme not in ("http", "https"):
+            raise DownloadError(ERR_DOWNLOAD, f"{self._name}: a redirect to a {target.scheme!r} URL")
+        if target.origin() != response.url.origin() and not self._options.cross_origin_redirects:
+            raise DownloadError(
+                ERR_DOWNLOAD,
+                f"{self._name}: redirected to another origin ({target.host}); not followed "
+                "(DownloadOptions(cross_origin_redirects=True) allows it)",
+            )
+        return str(target)
+
+    def _check_size(self, size: int | None) -> None:
+        limit = self._options.max_size
+        if size is not None and limit is not None and size > limit:
+            self._discard = True
+            raise DownloadError(ERR_DOWNLOAD, f"{self._name}: larger than the {limit}-byte download limit")
 
     async def _accept_partial(
         self, response: aiohttp.ClientResponse, sink: FileSink, offset: int
@@ -265,6 +320,7 @@ class Fetcher:
         digest = self._digest_of(response)
         if digest is not None and self._rep.sha256 not in (None, digest):
             raise _StartOver("the file's digest changed")
+        self._check_size(span.total)
         self._spliced = True
         if digest is not None and self._rep.sha256 is None:
             self._rep.sha256 = digest
@@ -277,6 +333,7 @@ class Fetcher:
         """A full response: its validators describe the version being assembled from now on."""
         headers = response.headers
         total = response.content_length
+        self._check_size(total)
         self._rep = _Representation(strong_etag(headers.get("ETag")), total, self._digest_of(response))
         self._spliced = False
         if self._rep.sha256 is not None:
@@ -293,6 +350,7 @@ class Fetcher:
         board = self._board
         board.update(sink.size, total)
         async for chunk in response.content.iter_any():
+            self._check_size(sink.size + len(chunk))  # a body with no (or a false) length
             await sink.write(chunk)
             self._received += len(chunk)
             board.update(sink.size, total)

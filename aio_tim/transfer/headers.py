@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 __all__ = ["ContentRange", "parse_content_range", "public_url", "repr_sha256", "strong_etag"]
 
-_CONTENT_RANGE: Final = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
+# ASCII digits, at most 18 (int() refuses over 4,300 and no file is 10**18 bytes): longer is malformed.
+_CONTENT_RANGE: Final = re.compile(r"bytes\s+([0-9]{1,18})-([0-9]{1,18})/([0-9]{1,18}|\*)", re.IGNORECASE)
 _ETAG: Final = re.compile(r'"[\x21\x23-\x7e\x80-\xff]*"')
 _SHA256_MEMBER: Final = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+/=]*):", re.IGNORECASE)
 

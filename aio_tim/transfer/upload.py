@@ -28,7 +28,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from ..errors import TIMError, TransientError, TransportError, error_for
+from ..errors import TIMError, TransientError, TransportError, error_for, safe_cause
 from ..types import Message
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
 
 _MB: Final = 1024 * 1024
 CHUNK: Final = 1024 * 1024
+MAX_REPLY: Final = 1024 * 1024  # bytes of an upload reply
 ERR_FILE_NOT_FOUND: Final = 7004
 ERR_FILE_TOO_LARGE: Final = 7005
 ERR_FILE_EMPTY: Final = 7006
@@ -203,20 +204,38 @@ class DevServerUploader:
         }
         try:
             async with self._session().post(
-                self._signed_url("files"), data=body.chunks(progress), headers=headers, timeout=self._timeout
+                self._signed_url("files"),
+                data=body.chunks(progress),
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,  # a redirect would re-send the signed URL elsewhere
             ) as response:
-                raw = await response.read()
+                raw = await _read_reply(response, path.name)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportError(ERR_UPLOAD, f"upload of {path.name} failed: {type(exc).__name__}") from exc
-        return _stored_file(path, status, raw, body.sha256())
+            failure = TransportError(ERR_UPLOAD, f"upload of {path.name} failed: {type(exc).__name__}")
+            failure.__cause__ = safe_cause(exc)  # aiohttp's exception holds the signed URL
+        else:
+            return _stored_file(path, status, raw, body.sha256())
+        raise failure  # outside the except block: aiohttp's exception is not chained as context
+
+
+async def _read_reply(response: aiohttp.ClientResponse, name: str) -> bytes:
+    """The upload's reply, refused past MAX_REPLY bytes (a file service answers a few hundred)."""
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > MAX_REPLY:
+            response.close()
+            raise TransportError(ERR_UPLOAD, f"upload of {name}: the reply exceeds {MAX_REPLY} bytes")
+    return bytes(body)
 
 
 def _stored_file(path: Path, status: int, raw: bytes, sent_sha256: str) -> UploadedFile:
     """The reply as an UploadedFile, or the TIMError it reports; the digest must match ours."""
     try:
         reply = _REPLY_DECODER.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
         detail = "no file service at this base_url (pass Client(uploader=...))" if status == 404 else ""
         raise TIMError(ERR_UPLOAD, f"upload of {path.name}: HTTP {status} {detail}".rstrip()) from None
     if reply.ErrorCode or reply.ActionStatus != "OK":

@@ -1,0 +1,60 @@
+"""The C SDK's group functions a service needs to set up conversations, over `tim.group`.
+
+Same calling convention as the message functions: synchronous checks return a `TIMResult`,
+the outcome arrives once through `cb(code, desc, json_params, user_data)`:
+
+    TIMGroupCreate(json.dumps({kTIMCreateGroupParamGroupName: "team"}), cb, None)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import TIM_ERR_PARAM, UsageError
+from ..types import coerce
+from ..types.group import CreateGroupParam, GroupDeleteMemberParam, GroupInviteMemberParam
+from .functions import Operation, _as_json, _submit
+from .runtime import Callback
+
+__all__ = ["TIMGroupCreate", "TIMGroupDelete", "TIMGroupDeleteMember", "TIMGroupInviteMember"]
+
+
+def TIMGroupCreate(json_group_create_param: str, cb: Callback | None, user_data: Any = None) -> int:
+    """`tim.group.create`: `cb` gets `{"create_group_result_groupid": ...}`."""
+
+    def check() -> Operation:
+        param = coerce(json_group_create_param, CreateGroupParam, what="json_group_create_param")
+        return lambda tim: _as_json(tim.group.create(param))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMGroupDelete(group_id: str, cb: Callback | None, user_data: Any = None) -> int:
+    """`tim.group.delete`: dismiss the group; `cb` gets `""`."""
+
+    def check() -> Operation:
+        if not isinstance(group_id, str) or not group_id:
+            raise UsageError(TIM_ERR_PARAM, "group_id must be a non-empty string")
+        return lambda tim: _as_json(tim.group.delete(group_id))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMGroupInviteMember(json_group_invite_param: str, cb: Callback | None, user_data: Any = None) -> int:
+    """`tim.group.invite_member`: `cb` gets a JSON array of `GroupInviteMemberResult`."""
+
+    def check() -> Operation:
+        param = coerce(json_group_invite_param, GroupInviteMemberParam, what="json_group_invite_param")
+        return lambda tim: _as_json(tim.group.invite_member(param))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMGroupDeleteMember(json_group_delete_param: str, cb: Callback | None, user_data: Any = None) -> int:
+    """`tim.group.delete_member`: `cb` gets a JSON array of `GroupDeleteMemberResult`."""
+
+    def check() -> Operation:
+        param = coerce(json_group_delete_param, GroupDeleteMemberParam, what="json_group_delete_param")
+        return lambda tim: _as_json(tim.group.delete_member(param))
+
+    return _submit(check, cb, user_data)

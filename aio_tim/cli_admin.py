@@ -1,0 +1,172 @@
+"""`aio-tim group ...` and `aio-tim account ...`: set up what conversations need.
+
+    aio-tim account import alice bob carol
+    aio-tim group create team --id team --members bob,carol      # owner: --user (default admin)
+    aio-tim send --to team --group "hi, team"
+
+Registered by `cli._parser()` through `register(commands)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.table import Table
+
+from . import cli
+from .types.group import GroupType
+
+__all__ = ["register", "run_account_check", "run_account_import", "run_group_create", "run_group_delete"]
+
+_TYPES = {"Public": GroupType.PUBLIC, "Private": GroupType.PRIVATE, "Work": GroupType.PRIVATE,
+          "ChatRoom": GroupType.CHATROOM, "Meeting": GroupType.CHATROOM,
+          "AVChatRoom": GroupType.AVCHATROOM}  # fmt: skip
+
+
+def register(commands: Any) -> None:
+    """Add the `group` and `account` commands to the CLI's subparsers."""
+    _register_group(commands.add_parser("group", help="create and dismiss groups, add and remove members"))
+    _register_account(commands.add_parser("account", help="import, check and delete accounts"))
+
+
+def _ids(text: str) -> list[str]:
+    """ "a,b, c" -> ["a", "b", "c"]."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _register_group(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create a group owned by --user (default: the admin)")
+    cli._target_options(create)
+    create.add_argument("name", help="the group's name")
+    create.add_argument("--id", dest="group_id", help="the group id (default: TIM generates @TGS#...)")
+    create.add_argument("--type", dest="group_type", choices=sorted(_TYPES), default="Public")
+    create.add_argument("--members", type=_ids, default=[], help="comma-separated UserIDs")
+    create.set_defaults(run=run_group_create)
+
+    delete = actions.add_parser("delete", help="dismiss a group")
+    cli._target_options(delete)
+    delete.add_argument("group_id")
+    delete.set_defaults(run=run_group_delete)
+
+    for name, run, verb in (("add", run_group_add, "add"), ("remove", run_group_remove, "remove")):
+        action = actions.add_parser(name, help=f"{verb} members")
+        cli._target_options(action)
+        action.add_argument("group_id")
+        action.add_argument("members", type=_ids, help="comma-separated UserIDs")
+        action.set_defaults(run=run)
+
+    info = actions.add_parser("info", help="show a group's profile and members")
+    cli._target_options(info)
+    info.add_argument("group_id")
+    info.set_defaults(run=run_group_info)
+
+
+def _register_account(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(required=True, metavar="ACTION")
+    for name, run, help_text in (
+        ("import", run_account_import, "import accounts (existing ones are kept)"),
+        ("check", run_account_check, "show whether accounts are imported"),
+        ("delete", run_account_delete, "delete accounts"),
+    ):
+        action = actions.add_parser(name, help=help_text)
+        cli._target_options(action)
+        action.add_argument("user_ids", nargs="+", metavar="ID")
+        action.set_defaults(run=run)
+
+
+# --- group ---------------------------------------------------------------------------------------
+
+
+async def run_group_create(args: argparse.Namespace) -> int:
+    target = cli._target(args)
+    param = {
+        "create_group_param_group_name": args.name,
+        "create_group_param_group_type": int(_TYPES[args.group_type]),
+        "create_group_param_group_member_array": [{"group_member_info_identifier": m} for m in args.members],
+    }
+    if args.group_id:
+        param["create_group_param_group_id"] = args.group_id
+    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+        created = await tim.group.create(param)
+    cli.console.print(f"created group {created.groupid} ({args.group_type}, {len(args.members)} members)")
+    return 0
+
+
+async def run_group_delete(args: argparse.Namespace) -> int:
+    target = cli._target(args)
+    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+        await tim.group.delete(args.group_id)
+    cli.console.print(f"dismissed group {args.group_id}")
+    return 0
+
+
+async def run_group_add(args: argparse.Namespace) -> int:
+    target = cli._target(args)
+    param = {"group_invite_member_param_group_id": args.group_id,
+             "group_invite_member_param_identifier_array": args.members}  # fmt: skip
+    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+        results = await tim.group.invite_member(param)
+    failed = [r.identifier for r in results if not r.result]
+    for result in results:
+        cli.console.print(f"{result.identifier}: {result.result.name.lower()}")
+    return 1 if failed else 0
+
+
+async def run_group_remove(args: argparse.Namespace) -> int:
+    target = cli._target(args)
+    param = {"group_delete_member_param_group_id": args.group_id,
+             "group_delete_member_param_identifier_array": args.members}  # fmt: skip
+    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+        await tim.group.delete_member(param)
+    cli.console.print(f"removed {', '.join(args.members)} from {args.group_id}")
+    return 0
+
+
+async def run_group_info(args: argparse.Namespace) -> int:
+    target = cli._target(args)
+    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+        (info,) = await tim.group.info([args.group_id])
+    if info.ErrorCode:
+        cli.console.print(f"[red]error[/red] {info.ErrorCode} {info.ErrorInfo}")
+        return 1
+    cli.console.print(f"{info.GroupId}: {info.Name} ({info.Type}), owner {info.Owner_Account}, "
+                      f"{info.MemberNum} members, next seq {info.NextMsgSeq}")  # fmt: skip
+    table = Table("member", "role", "joined")
+    for member in info.MemberList or ():
+        table.add_row(member.Member_Account, member.Role or "", str(member.JoinTime or ""))
+    cli.console.print(table)
+    return 0
+
+
+# --- account -------------------------------------------------------------------------------------
+
+
+async def run_account_import(args: argparse.Namespace) -> int:
+    target = cli._target(args)
+    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+        failed = await tim.account.import_accounts(args.user_ids)
+    cli.console.print(f"imported {len(args.user_ids) - len(failed)} of {len(args.user_ids)}")
+    for user_id in failed:
+        cli.console.print(f"  [red]{user_id}[/red] not imported (a UserID is 1 to 32 bytes)")
+    return 1 if failed else 0
+
+
+async def run_account_check(args: argparse.Namespace) -> int:
+    target = cli._target(args)
+    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+        found = await tim.account.check(args.user_ids)
+    for user_id in args.user_ids:
+        cli.console.print(f"{user_id}: {'imported' if found.get(user_id) else 'not imported'}")
+    return 0 if all(found.get(u) for u in args.user_ids) else 1
+
+
+async def run_account_delete(args: argparse.Namespace) -> int:
+    target = cli._target(args)
+    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+        codes = await tim.account.delete(args.user_ids)
+    for user_id in args.user_ids:
+        code = codes.get(user_id)
+        cli.console.print(f"{user_id}: {'deleted' if code == 0 else f'not deleted ({code})'}")
+    return 0 if all(codes.get(u) == 0 for u in args.user_ids) else 1

@@ -1,0 +1,255 @@
+"""Group management endpoints (`group_open_http_svc/*`): profiles, member lists, dismissal.
+
+What a service needs around messaging: read a group's profile and members, change the profile,
+remove members, dismiss the group, and list the groups an account is in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+import msgspec
+
+from ..errors import error_for
+from ..protocol import Envelope, Request
+from ..protocol.group import (
+    DELETE_MEMBER_MAX,
+    GROUP_INFO_MAX,
+    CreateGroup,
+    DeleteGroupMember,
+    DestroyGroup,
+    GetGroupInfo,
+    GetGroupInfoResponse,
+    GetGroupMemberInfo,
+    GetGroupMemberInfoResponse,
+    GetJoinedGroupList,
+    GetJoinedGroupListResponse,
+    GroupInfo,
+    GroupMember,
+    JoinedGroup,
+    ModifyGroupBaseInfo,
+)
+from .accounts import valid_user_id
+from .context import Context, Handler
+from .state import GroupProfile, GroupRow, MemberRow
+
+__all__ = ["HANDLERS", "profile_changes"]
+
+ERR_PARAMS: Final = 10004
+ERR_NO_GROUP: Final = 10010
+# What a group reports for MaxMemberNum until it is set; the dev server does not enforce it.
+DEFAULT_MAX_MEMBERS: Final = 6000
+# TIM's ApplyJoinOption per group type until it is set.
+DEFAULT_JOIN_OPTION: Final = {"Public": "NeedPermission", "Private": "DisableApply", "Work": "DisableApply"}
+JOIN_OPTIONS: Final = frozenset({"FreeAccess", "NeedPermission", "DisableApply"})
+# TIM's byte limits on the profile's text fields.
+TEXT_LIMITS: Final = {"Name": 30, "Introduction": 240, "Notification": 300, "FaceUrl": 100}
+# Old and new names of the same group types (GroupType filters match either).
+SAME_TYPE: Final = {"Private": "Work", "Work": "Private", "ChatRoom": "Meeting", "Meeting": "ChatRoom"}
+_BASE_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(JoinedGroup)) - {"GroupId"}
+_MEMBER_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(GroupMember)) - {"Member_Account"}
+
+
+def _bytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+async def _group(ctx: Context, group_id: str) -> GroupRow:
+    group = await ctx.state.group(group_id)
+    if group is None:
+        raise error_for(ERR_NO_GROUP, "group not found or dismissed")
+    return group
+
+
+async def _profile(ctx: Context, group_id: str) -> GroupProfile:
+    profile = await ctx.state.group_profile(group_id)
+    assert profile is not None  # the caller found the group in this transaction
+    return profile
+
+
+# --- profile fields, shared with create_group -----------------------------------------------------
+
+
+def profile_changes(req: ModifyGroupBaseInfo | CreateGroup) -> dict[str, Any]:
+    """The profile fields `req` sets, checked against TIM's limits, as stored values."""
+    changes: dict[str, Any] = {}
+    for name, limit in TEXT_LIMITS.items():
+        value = getattr(req, name)
+        if value is not None:
+            if _bytes(value) > limit or (name == "Name" and not value):
+                raise error_for(ERR_PARAMS, f"{name} must be at most {limit} bytes (Name: at least 1)")
+            changes[name] = value
+    if req.MaxMemberNum is not None:
+        if req.MaxMemberNum <= 0:
+            raise error_for(ERR_PARAMS, "MaxMemberNum must be positive")
+        changes["MaxMemberNum"] = req.MaxMemberNum
+    if req.ApplyJoinOption is not None:
+        if req.ApplyJoinOption not in JOIN_OPTIONS:
+            raise error_for(ERR_PARAMS, f"ApplyJoinOption must be one of {', '.join(sorted(JOIN_OPTIONS))}")
+        changes["ApplyJoinOption"] = req.ApplyJoinOption
+    return changes
+
+
+# --- get_group_info -------------------------------------------------------------------------------
+
+
+async def get_group_info(ctx: Context, req: GetGroupInfo) -> Envelope:
+    if not 0 < len(req.GroupIdList) <= GROUP_INFO_MAX:
+        raise error_for(ERR_PARAMS, f"GroupIdList must hold 1 to {GROUP_INFO_MAX} groups")
+    flt = req.ResponseFilter
+    base = None if flt is None else set(flt.GroupBaseInfoFilter or ())
+    member_fields = None if flt is None else flt.MemberInfoFilter
+    infos = [await _group_info(ctx, group_id, base, member_fields) for group_id in req.GroupIdList]
+    return GetGroupInfoResponse(GroupInfo=infos)
+
+
+async def _group_info(
+    ctx: Context, group_id: str, base: set[str] | None, member_fields: list[str] | None
+) -> GroupInfo:
+    group = await ctx.state.group(group_id)
+    if group is None:
+        return GroupInfo(GroupId=group_id, ErrorCode=ERR_NO_GROUP, ErrorInfo="group not found or dismissed")
+    fields = _base_fields(group, await _profile(ctx, group_id), base)
+    members = None
+    if base is None or member_fields is not None:
+        members = await _members(ctx, group_id, None if base is None else member_fields, roles=None)
+    return GroupInfo(GroupId=group_id, MemberList=members, **fields)
+
+
+def _base_fields(group: GroupRow, profile: GroupProfile, wanted: Iterable[str] | None) -> dict[str, Any]:
+    """A group's base profile as TIM names it; only the `wanted` names (None: all of them)."""
+    fields: dict[str, Any] = {
+        "Type": group.type,
+        "Name": group.name,
+        "Introduction": profile.introduction,
+        "Notification": profile.notification,
+        "FaceUrl": profile.face_url,
+        "Owner_Account": group.owner or "",
+        "CreateTime": group.created,
+        "InfoSeq": profile.info_seq,
+        "LastInfoTime": profile.last_info_time,
+        "LastMsgTime": profile.last_msg_time or 0,
+        "NextMsgSeq": profile.last_seq + 1,
+        "MemberNum": profile.member_num,
+        "MaxMemberNum": profile.max_member_num or DEFAULT_MAX_MEMBERS,
+        "ApplyJoinOption": profile.apply_join_option or DEFAULT_JOIN_OPTION.get(group.type, "FreeAccess"),
+        "ShutUpAllMember": "On" if profile.shut_up_all else "Off",
+    }
+    if wanted is None:
+        return fields
+    return {name: value for name, value in fields.items() if name in wanted}
+
+
+# --- get_group_member_info ------------------------------------------------------------------------
+
+
+async def get_group_member_info(ctx: Context, req: GetGroupMemberInfo) -> Envelope:
+    await _group(ctx, req.GroupId)
+    limit, offset = req.Limit, req.Offset or 0
+    if offset < 0 or (limit is not None and limit < 0):
+        raise error_for(ERR_PARAMS, "Limit and Offset must not be negative")
+    members = await _members(ctx, req.GroupId, req.MemberInfoFilter, req.MemberRoleFilter)
+    total = len(await ctx.state.members(req.GroupId))
+    page = members[offset:] if limit is None else members[offset : offset + limit]
+    return GetGroupMemberInfoResponse(MemberNum=total, MemberList=page)
+
+
+async def _members(
+    ctx: Context, group_id: str, wanted: list[str] | None, roles: list[str] | None
+) -> list[GroupMember]:
+    last_sends = await ctx.state.last_send_times(group_id)
+    rows = [row for row in await ctx.state.members(group_id) if roles is None or row.role in roles]
+    return [_member(row, last_sends.get(row.account, 0), wanted) for row in rows]
+
+
+def _member(row: MemberRow, last_send: int, wanted: list[str] | None) -> GroupMember:
+    fields: dict[str, Any] = {
+        "Role": row.role,
+        "JoinTime": row.joined,
+        "MsgSeq": 0,
+        "MsgFlag": "AcceptAndNotify",
+        "LastSendMsgTime": last_send,
+        "ShutUpUntil": 0,
+        "NameCard": "",
+    }
+    if wanted is not None:
+        fields = {name: value for name, value in fields.items() if name in wanted}
+    return GroupMember(Member_Account=row.account, **fields)
+
+
+# --- modify_group_base_info -----------------------------------------------------------------------
+
+
+async def modify_group_base_info(ctx: Context, req: ModifyGroupBaseInfo) -> Envelope:
+    await _group(ctx, req.GroupId)
+    changes = profile_changes(req)
+    if req.ShutUpAllMember is not None:
+        if req.ShutUpAllMember not in ("On", "Off"):
+            raise error_for(ERR_PARAMS, "ShutUpAllMember must be On or Off")
+        changes["ShutUpAllMember"] = int(req.ShutUpAllMember == "On")
+    if changes:
+        await ctx.state.update_group(req.GroupId, changes, ctx.now())
+    return Envelope()
+
+
+# --- delete_group_member / destroy_group ----------------------------------------------------------
+
+
+async def delete_group_member(ctx: Context, req: DeleteGroupMember) -> Envelope:
+    group = await _group(ctx, req.GroupId)
+    if group.type == "AVChatRoom":
+        raise error_for(ERR_PARAMS, "AVChatRoom groups do not support deleting members")
+    if not 0 < len(req.MemberToDel_Account) <= DELETE_MEMBER_MAX:
+        raise error_for(ERR_PARAMS, f"MemberToDel_Account must hold 1 to {DELETE_MEMBER_MAX} accounts")
+    if group.owner is not None and group.owner in req.MemberToDel_Account:
+        raise error_for(ERR_PARAMS, "the group owner cannot be removed; dismiss the group instead")
+    for account in dict.fromkeys(req.MemberToDel_Account):
+        await ctx.state.remove_member(group.group_id, account)  # not a member: still success
+    return Envelope()
+
+
+async def destroy_group(ctx: Context, req: DestroyGroup) -> Envelope:
+    group = await _group(ctx, req.GroupId)
+    await ctx.state.delete_group(group.group_id)
+    return Envelope()
+
+
+# --- get_joined_group_list ------------------------------------------------------------------------
+
+
+async def get_joined_group_list(ctx: Context, req: GetJoinedGroupList) -> Envelope:
+    if not valid_user_id(req.Member_Account):
+        raise error_for(ERR_PARAMS, "Member_Account is not a valid UserID")
+    offset, limit = req.Offset or 0, req.Limit
+    if offset < 0 or (limit is not None and limit < 0):
+        raise error_for(ERR_PARAMS, "Limit and Offset must not be negative")
+    groups = [g for g in await ctx.state.joined_groups(req.Member_Account) if _listed(g, req)]
+    page = groups[offset:] if limit is None else groups[offset : offset + limit]
+    wanted = set((req.ResponseFilter.GroupBaseInfoFilter or ()) if req.ResponseFilter else ())
+    listed = [await _joined(ctx, group, wanted & _BASE_FIELDS) for group in page]
+    return GetJoinedGroupListResponse(TotalCount=len(groups), GroupIdList=listed)
+
+
+def _listed(group: GroupRow, req: GetJoinedGroupList) -> bool:
+    """TIM leaves AVChatRoom groups out unless WithHugeGroups=1, and filters by GroupType."""
+    if group.type == "AVChatRoom" and req.WithHugeGroups != 1:
+        return False
+    return req.GroupType is None or req.GroupType in (group.type, SAME_TYPE.get(group.type))
+
+
+async def _joined(ctx: Context, group: GroupRow, wanted: set[str]) -> JoinedGroup:
+    if not wanted:
+        return JoinedGroup(GroupId=group.group_id)
+    fields = _base_fields(group, await _profile(ctx, group.group_id), wanted)
+    return JoinedGroup(GroupId=group.group_id, **fields)
+
+
+HANDLERS: Final[dict[type[Request], Handler]] = {
+    GetGroupInfo: get_group_info,
+    GetGroupMemberInfo: get_group_member_info,
+    ModifyGroupBaseInfo: modify_group_base_info,
+    DeleteGroupMember: delete_group_member,
+    DestroyGroup: destroy_group,
+    GetJoinedGroupList: get_joined_group_list,
+}

@@ -1,0 +1,114 @@
+"""The C SDK's group objects (TIMCloudDef.h) for `tim.group`: create, invite, delete members.
+
+JSON keys are the C SDK's, so parameters written for `TIMGroupCreate` & co. work as they are:
+
+    >>> from aio_tim.types import encode
+    >>> encode(CreateGroupParam(group_name="team", group_id="g1"))
+    b'{"create_group_param_group_name":"team","create_group_param_group_id":"g1"}'
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from ._base import TIMStruct, UInt, prefixed
+
+__all__ = [
+    "CreateGroupParam",
+    "CreateGroupResult",
+    "GroupAddOption",
+    "GroupDeleteMemberParam",
+    "GroupDeleteMemberResult",
+    "GroupInviteMemberParam",
+    "GroupInviteMemberResult",
+    "GroupMemberInfo",
+    "GroupMemberRole",
+    "GroupType",
+    "HandleGroupMemberResult",
+]
+
+
+class GroupType(IntEnum):
+    """`TIMGroupType`; the REST API names them (`Public`, `Private` ...) instead."""
+
+    PUBLIC = 0
+    PRIVATE = 1
+    CHATROOM = 2
+    BCHATROOM = 3
+    AVCHATROOM = 4
+
+
+class GroupAddOption(IntEnum):
+    """`TIMGroupAddOption`: who may join."""
+
+    FORBID = 0
+    AUTH = 1
+    ANY = 2
+
+
+class GroupMemberRole(IntEnum):
+    """`TIMGroupMemberRole`."""
+
+    NORMAL = 0
+    ADMIN = 1
+    SUPER_ADMIN = 2
+
+
+class HandleGroupMemberResult(IntEnum):
+    """`HandleGroupMemberResult`: the outcome for one member of an invite or removal."""
+
+    HANDLED_ERR = 0
+    HANDLED_SUC = 1
+    INCLUDED = 2  # already a member
+    INVITED = 3
+
+
+class GroupMemberInfo(TIMStruct, rename=prefixed("group_member_info_")):
+    identifier: str
+    member_role: GroupMemberRole | None = None
+    join_time: UInt | None = None
+    name_card: str | None = None
+
+
+class CreateGroupParam(TIMStruct, rename=prefixed("create_group_param_")):
+    """`TIMGroupCreate`'s parameter; the caller (the Client's user_id) becomes the owner."""
+
+    group_name: str
+    group_id: str | None = None
+    group_type: GroupType = GroupType.PUBLIC
+    group_member_array: list[GroupMemberInfo] | None = None
+    notification: str | None = None
+    introduction: str | None = None
+    face_url: str | None = None
+    add_option: GroupAddOption | None = None
+    max_member_num: UInt | None = None
+
+
+class CreateGroupResult(TIMStruct, rename=prefixed("create_group_result_")):
+    groupid: str
+
+
+class GroupInviteMemberParam(TIMStruct, rename=prefixed("group_invite_member_param_")):
+    """`TIMGroupInviteMember`'s parameter."""
+
+    group_id: str
+    identifier_array: list[str]
+    user_data: str | None = None
+
+
+class GroupInviteMemberResult(TIMStruct, rename=prefixed("group_invite_member_result_")):
+    identifier: str
+    result: HandleGroupMemberResult
+
+
+class GroupDeleteMemberParam(TIMStruct, rename=prefixed("group_delete_member_param_")):
+    """`TIMGroupDeleteMember`'s parameter."""
+
+    group_id: str
+    identifier_array: list[str]
+    user_data: str | None = None
+
+
+class GroupDeleteMemberResult(TIMStruct, rename=prefixed("group_delete_member_result_")):
+    identifier: str
+    result: HandleGroupMemberResult

@@ -1,0 +1,74 @@
+"""Issue 11, item 6: the dev server's secret key on disk is readable by its owner only, and
+`aio-tim serve` removes its state file on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from aio_tim.devserver import DevServer
+from aio_tim.devserver.private import make_private, write_private_json
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_serve_keeps_its_secrets_0600_and_sigterm_removes_the_state_file(tmp_path: Path) -> None:
+    """A pre-existing 0644 state file and --db file: serve leaves both 0600 (the db's WAL too),
+    and SIGTERM stops it with the state file removed."""
+    state, db = tmp_path / "aio_tim-serve.json", tmp_path / "serve.db"
+    for path in (state, db):
+        path.write_text("")
+        path.chmod(0o644)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "aio_tim.cli", "serve", "--port", "0", "--db", str(db)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:
+            if re.search(r"listening on http://", line):
+                break
+        modes = {p.name: oct(mode(p)) for p in sorted(tmp_path.iterdir())}
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        if server.stdout is not None:
+            server.stdout.close()
+    left = sorted(p.name for p in tmp_path.iterdir())
+    print(f"\nserve file modes: {modes}; after SIGTERM exit {code}, files left {left}")
+    files = {name: m for name, m in modes.items() if not (tmp_path / name).is_dir()}
+    assert set(files.values()) == {"0o600"}  # folders (the file service's) are 0700
+    assert {"aio_tim-serve.json", "serve.db", "serve.db-wal"} <= set(files)
+    assert not state.exists()
+    assert code in (0, 130)
+
+
+def test_write_private_json_replaces_a_loose_file(tmp_path: Path) -> None:
+    """An existing 0666 file is replaced by a 0600 one holding the new content (no temp file left)."""
+    path = tmp_path / "state.json"
+    path.write_text("old")
+    path.chmod(0o666)
+    write_private_json(path, {"secret_key": "k"})
+    assert mode(path) == 0o600 and path.read_text() == '{"secret_key": "k"}'
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+async def test_a_dev_server_db_file_is_0600(tmp_path: Path) -> None:
+    """DevServer(db_path=...) creates its database 0600 and tightens an existing one."""
+    fresh, loose = tmp_path / "fresh.db", tmp_path / "loose.db"
+    loose.touch(mode=0o644)
+    loose.chmod(0o644)
+    for path in (fresh, loose):
+        async with DevServer(db_path=path):
+            pass
+    make_private(":memory:")  # nothing to do, no error
+    assert (mode(fresh), mode(loose)) == (0o600, 0o600)
