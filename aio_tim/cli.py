@@ -96,7 +96,10 @@ class Target:
     store: bool = True
 
     def client(self, user_id: str, store_path: str | None = None) -> Client:
-        return Client(
+        """A Client for `user_id` that, on opening, first checks within seconds that the server
+        is reachable: every command gets that, including those other modules register."""
+        return _CliClient(
+            self,
             sdk_app_id=self.sdk_app_id,
             user_id=user_id,
             secret_key=self.secret_key,
@@ -114,6 +117,18 @@ class Target:
             return ":memory:"
         endpoint = f"{self.url}#{self.instance}" if self.instance else self.url
         return str(default_store_path(self.sdk_app_id, user_id, endpoint))
+
+
+class _CliClient(Client):
+    """A Client whose `open` fails fast, with a hint, when nothing listens at the target."""
+
+    def __init__(self, target: Target, **options: Any) -> None:
+        super().__init__(**options)
+        self._target = target
+
+    async def open(self) -> None:
+        await _check_reachable(self._target)
+        await super().open()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -364,7 +379,6 @@ async def run_send(args: argparse.Namespace) -> int:
     target = _target(args)
     if not args.text and args.file is None:
         raise CliError("a message needs text (or --file)")
-    await _check_reachable(target)
     conv_type = ConvType.GROUP if args.group else ConvType.C2C
     msg = _text_message(args.text) if args.text else Message()
     if args.file is not None:
@@ -434,7 +448,6 @@ async def send_with_upload_bar(tim: Client, conv_id: str, conv_type: ConvType, m
 
 async def run_download(args: argparse.Namespace) -> int:
     target = _target(args)
-    await _check_reachable(target)
     param = DownloadElemParam(type=int(DownloadType.FILE), url=args.file_url)
     destination = Path(args.to)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
@@ -582,7 +595,6 @@ def _read_recipients(path: Path) -> list[str]:
 
 async def run_history(args: argparse.Namespace) -> int:
     target = _target(args)
-    await _check_reachable(target)
     conv_type = ConvType.GROUP if args.group else ConvType.C2C
     table = Table("time", "seq", "from", "status", "content")
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
@@ -606,7 +618,6 @@ def _local_time(timestamp: int | None) -> str:
 
 async def run_revoke(args: argparse.Namespace) -> int:
     target = _target(args)
-    await _check_reachable(target)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         if args.group:
             if args.seq is None:

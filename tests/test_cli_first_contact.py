@@ -336,3 +336,12 @@ def test_checkpoint_ignores_a_line_cut_short_and_keeps_transient_failures_pendin
     with Checkpoint.open(tmp_path, key) as checkpoint:
         assert checkpoint.done == {"a": 0, "c": 70107}
     assert (tmp_path / f"{key}.tsv").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("command", [["history", "bob"], ["account", "import", "alice"]])
+def test_every_command_gets_the_fast_unreachable_check(env, command):
+    """Commands registered elsewhere (account, group) fail fast with the same hint as send."""
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run(*command, "--url", url, "--sdk-app-id", "1", "--secret-key", KEY, env=env)
+    assert result.returncode == ExitCode.UNREACHABLE
+    assert f"cannot reach {url} (connection refused)" in one_line(result)
