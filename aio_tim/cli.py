@@ -44,6 +44,7 @@ from rich.table import Table
 from . import cli_admin
 from .checkpoint import Checkpoint, campaign_key, checkpoint_folder
 from .cli_errors import CliError, ExitCode, reported, say
+from .cli_listen import add_listen_command, add_serve_webhook_options
 from .cli_progress import batch_progress
 from .client import Client
 from .connection import Timeouts
@@ -217,6 +218,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-auto-accounts", action="store_true",
         help="do not create accounts on first use: sending to an unknown UserID fails with 70107 as on TIM",
     )  # fmt: skip
+    add_serve_webhook_options(serve)
     serve.set_defaults(run=run_serve)
 
     send = _command(commands, "send", "send a C2C or group text message",
@@ -269,6 +271,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--seq", type=int, help="group: the message's seq")
     revoke.set_defaults(run=run_revoke)
     cli_admin.register(commands)  # `group ...` and `account ...`
+    add_listen_command(commands, _target_options)
 
     info = _command(commands, "info", "show the version, the server in use and where files are kept",
                     "Prints the aio_tim version, which server the other commands would use (and "
@@ -658,6 +661,7 @@ async def run_serve(args: argparse.Namespace) -> int:
     server = DevServer(
         db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key,
         auto_accounts=not args.no_auto_accounts,
+        webhook_url=args.webhook_url, webhook_token=args.webhook_token,
     )  # fmt: skip
     # A run whose state is in memory is a new server each time: the CLI keys its local store by
     # this tag, so a second run does not show the first run's history.
@@ -668,6 +672,8 @@ async def run_serve(args: argparse.Namespace) -> int:
         console.print(f"  sdkappid   {server.sdk_app_id}")
         console.print(f"  admin      {server.admin}")
         console.print(f"  secret key {server.secret_key}")
+        if args.webhook_url:
+            console.print(f"  webhooks   {args.webhook_url}", soft_wrap=True)
         console.print(f"  (recorded in {SERVE_STATE} for `aio-tim send`; Ctrl-C stops)")
         try:
             await asyncio.Event().wait()

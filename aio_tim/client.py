@@ -14,19 +14,24 @@ import os
 import random
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Final
 
 from .account import AccountManager
 from .auth import UserSigCache
 from .connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
 from .errors import TIM_ERR_PARAM, UsageError
+from .events.decide import BeforeSendHandler
+from .events.hub import DEFAULT_PATH, Receiving, WebApp, WebHandler
+from .events.inbox import Inbox
+from .events.stream import EventStream
 from .group import GroupManager
 from .msg import MsgManager, SendContext
 from .outbox import Outbox
 from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
 from .protocol.limits import RATE_LIMITS, Limits
 from .store import LocalStore, default_store_path
+from .store.inbox import SqliteInbox
 from .transfer import TransferManager, Uploader
 from .validate import check_identifier
 
@@ -79,6 +84,9 @@ class Client:
     `outbox=True` turns on the durable outbox (`tim.msg.enqueue_new_msg`, see `aio_tim.outbox`);
     it needs a file store (not `":memory:"`). `max_reply_size` caps a REST reply's bytes (a larger
     one is a bad reply, 9519); downloads are capped by `tim.transfers.options.max_size`.
+    Receiving (`tim.events()`, `tim.listen()`, `tim.webhook_app()`, see `aio_tim.events`): TIM's
+    webhooks are verified with `webhook_token` when the app configured one, and kept in `inbox`
+    (default: the local store; an `aio_tim.events.inbox.Inbox` such as a Redis one otherwise).
     """
 
     def __init__(
@@ -105,6 +113,8 @@ class Client:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         outbox: bool = False,
+        webhook_token: str | None = None,
+        inbox: Inbox | None = None,
     ) -> None:
         if isinstance(sdk_app_id, bool) or not isinstance(sdk_app_id, int) or sdk_app_id <= 0:
             raise UsageError(TIM_ERR_PARAM, f"sdk_app_id must be a positive int, not {sdk_app_id!r}")
@@ -136,6 +146,11 @@ class Client:
         self._msg: MsgManager | None = None
         self._outbox_enabled = outbox
         self._outbox: Outbox | None = None
+        if webhook_token == "":
+            raise UsageError(TIM_ERR_PARAM, "webhook_token must not be empty (None: no authentication)")
+        self._webhook_token = webhook_token
+        self._inbox = inbox
+        self._receiving: Receiving | None = None
         # Downloads and uploads (`tim.transfers`); `uploader` stores attachments (default: the
         # dev server's file service at base_url), at most `max_transfers` at a time.
         self.transfers = TransferManager(self._connection, uploader=uploader, max_transfers=max_transfers)
@@ -159,6 +174,10 @@ class Client:
             outbox=outbox,
         )  # fmt: skip
         self._msg = MsgManager(context)
+        self._receiving = Receiving(
+            sdk_app_id=self.sdk_app_id, user_id=self.user_id, inbox=self._inbox or SqliteInbox(self.store),
+            token=self._webhook_token, clock=self._clock,
+        )  # fmt: skip
         if outbox is not None:
             await outbox.start(self._msg._deliver)  # requeues rows a crash left inflight
             self._outbox = outbox
@@ -183,6 +202,9 @@ class Client:
         if self._pipeline is not None:
             unfinished += await self._pipeline.aclose(remaining)  # needs the connection open
         await self.transfers.aclose()  # cancels downloads (resumable) before their session goes
+        if self._receiving is not None:
+            receiving, self._receiving = self._receiving, None
+            await receiving.aclose()  # stops listening and commits pending events before the store goes
         await self._connection.aclose()
         await self.store.aclose()
         return unfinished
@@ -213,6 +235,77 @@ class Client:
         if self._outbox is None:
             raise UsageError(TIM_ERR_PARAM, "outbox_statistics needs an open Client(outbox=True)")
         return await self._outbox.statistics()
+
+    # --- receiving (aio_tim.events) ---------------------------------------------------------------
+
+    def events(
+        self,
+        consumer: str = "default",
+        *,
+        auto_ack: bool = True,
+        commands: Collection[str] | None = None,
+        batch: int = 100,
+    ) -> EventStream:
+        """The received webhooks, from `consumer`'s first unacknowledged one, as they arrive.
+
+            async for event in tim.events():
+                if event.message is not None and not event.message.is_from_self:
+                    print(event.command, event.message.sender, event.message.elem_array)
+
+        The loop acknowledges an event when it asks for the next one (`auto_ack=False`: call
+        `await event.ack()`); a new `tim.events()` resumes after the last acknowledged event.
+        """
+        return self._receiving_side().events(consumer, auto_ack=auto_ack, commands=commands, batch=batch)
+
+    async def listen(self, host: str = "127.0.0.1", port: int = 0, path: str = DEFAULT_PATH) -> str:
+        """Receive TIM's webhooks on a site of our own; returns the full callback URL to configure.
+
+        url = await tim.listen(port=8080)   # "http://127.0.0.1:8080/tim/callback"
+        """
+        return await self._receiving_side().listen(host, port, path)
+
+    def webhook_app(self, path: str = DEFAULT_PATH) -> WebApp:
+        """An aiohttp application receiving webhooks at `path`, to mount in your own app.
+
+        app.add_subapp("/hooks", tim.webhook_app("/tim"))   # POST /hooks/tim
+        """
+        return self._receiving_side().webhook_app(path)
+
+    @property
+    def webhook_handler(self) -> WebHandler:
+        """The receiver as an aiohttp handler: `app.router.add_post("/any/path", tim.webhook_handler)`."""
+        return self._receiving_side().receiver.handle
+
+    def on_before_send(self, handler: BeforeSendHandler, *, timeout: float = 1.5) -> BeforeSendHandler:
+        """Decide C2C and group before-send webhooks (see `aio_tim.events.decide`); usable as a decorator.
+
+        @tim.on_before_send
+        def moderate(event):
+            return Reject(info="no") if "spam" in repr(event.message) else None
+        """
+        return self._receiving_side().on_before_send(handler, timeout=timeout)
+
+    async def inbox_backlog(self, consumer: str = "default") -> int:
+        """Received events `consumer` has not acknowledged: the inbox's size, a slow consumer's backlog."""
+        return await self._receiving_side().inbox.backlog(consumer)
+
+    def webhook_statistics(self) -> dict[str, int]:
+        """Webhook requests this client's receiver answered, by outcome: `accepted`, `refused_403`,
+        `refused_400`, ..., `failed` (the store could not keep it).
+
+            assert tim.webhook_statistics().get("refused_403", 0) == 0   # nobody forging requests
+        """
+        return dict(self._receiving_side().receiver.counts)
+
+    @property
+    def inbox(self) -> Inbox:
+        """Where received webhooks wait (`Client(inbox=...)`, else the local store's `SqliteInbox`)."""
+        return self._receiving_side().inbox
+
+    def _receiving_side(self) -> Receiving:
+        if self._receiving is None:
+            raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
+        return self._receiving
 
     @property
     def pipeline(self) -> MessagePipeline:

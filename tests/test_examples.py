@@ -137,3 +137,8 @@ def test_broadcaster_ctrl_c_is_one_line_and_resumable(tmp_path):
     assert "Traceback" not in err and "run the same command again to resume" in err
     [checkpoint] = [p for p in tmp_path.glob("*.tsv") if not p.name.endswith("failures.tsv")]
     assert 1 < len(checkpoint.read_text().splitlines()) <= 60_000  # progress kept for the rerun
+
+
+async def test_echo_bot_answers_a_message_received_through_webhooks():
+    """`echo_bot.py --demo`: alice's message reaches the bot by webhook and the bot's echo reaches alice."""
+    assert await load("echo_bot").main(["--demo", "--port", "0", "--text", "ping"]) == "echo: ping"

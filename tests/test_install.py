@@ -86,6 +86,8 @@ def test_the_demo_install_runs_examples_type_checks_and_demo(venv: Path, tmp_pat
     assert "delivered 298, failed 2" in broadcast.stdout
     stream = run_example(venv, "progress_stream", "--terminal", "--mib", "1", env=env)
     assert stream.returncode == 0, stream.stderr
+    echo = run_example(venv, "echo_bot", "--demo", "--port", "0", "--text", "ping", env=env)
+    assert echo.returncode == 0 and "echo: ping" in echo.stdout, echo.stderr
     check_web_service(venv, env)
 
     program = tmp_path / "user_program.py"

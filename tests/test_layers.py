@@ -189,6 +189,7 @@ MAY_IMPORT_AIOHTTP = (
     "aio_tim.transfer",
     "aio_tim.testing",
     "aio_tim.cli",
+    "aio_tim.events",  # the webhook receiver is an aiohttp.web handler
 )
 MAY_IMPORT_AIOSQLITE = ("aio_tim.store", "aio_tim.devserver")
 
@@ -239,4 +240,13 @@ def test_only_the_io_layers_import_aiohttp(module: str) -> None:
 def test_only_store_and_devserver_import_aiosqlite(module: str) -> None:
     """aiosqlite is imported only by store/ and devserver/."""
     bad = forbidden(module, allowed_internal=None, banned=("aiosqlite",))
+    assert not bad, f"{module} imports {bad}"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if under(m, "aio_tim.events")])
+def test_events_never_import_the_pipeline(module: str) -> None:
+    """The receiving side (DESIGN.md §10) imports no pipeline, connection or devserver: it never sends."""
+    bad = forbidden(
+        module, allowed_internal=None, banned=("aio_tim.pipeline", "aio_tim.connection", "aio_tim.devserver")
+    )
     assert not bad, f"{module} imports {bad}"

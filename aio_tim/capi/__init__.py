@@ -20,10 +20,17 @@ from .functions import (
     TIMUninit,
 )
 from .group import TIMGroupCreate, TIMGroupDelete, TIMGroupDeleteMember, TIMGroupInviteMember
+from .receive import (
+    TIMAddRecvNewMsgCallback,
+    TIMRemoveRecvNewMsgCallback,
+    TIMSetMsgReadedReceiptCallback,
+    TIMSetMsgRevokeCallback,
+)
 
 globals().update(KEYS)
 
 __all__ = [
+    "TIMAddRecvNewMsgCallback",
     "TIMGroupCreate",
     "TIMGroupDelete",
     "TIMGroupDeleteMember",
@@ -41,5 +48,8 @@ __all__ = [
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
     "TIMMsgSendNewMsg",
+    "TIMRemoveRecvNewMsgCallback",
+    "TIMSetMsgReadedReceiptCallback",
+    "TIMSetMsgRevokeCallback",
     "TIMUninit",
 ]

@@ -32,6 +32,7 @@ from ..types import (
 )
 from ..validate import check_conversation, check_sendable
 from .constants import TIM_ERR_NOTLOGIN, TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIM_SUCC
+from .receive import pump
 from .runtime import Callback, Runtime, invoke, report
 
 __all__ = [
@@ -60,6 +61,10 @@ class SdkConfig(msgspec.Struct):
     aio_tim_admin: str = "administrator"
     aio_tim_admin_user_sig: str | None = None
     aio_tim_store_path: str = ":memory:"
+    # Receiving (TIMAddRecvNewMsgCallback ...): where TIM's webhooks reach this process.
+    aio_tim_webhook_host: str = "127.0.0.1"
+    aio_tim_webhook_port: int | None = None
+    aio_tim_webhook_token: str | None = None
 
 
 class _Session:
@@ -156,9 +161,13 @@ async def _login(session: _Session, user_id: str, user_sig: str) -> str:
         base_url=config.aio_tim_base_url,
         admin=config.aio_tim_admin,
         store_path=config.aio_tim_store_path,
+        webhook_token=config.aio_tim_webhook_token,
     )
     await client.open()
     session.client = client
+    if config.aio_tim_webhook_port is not None:
+        await client.listen(config.aio_tim_webhook_host, config.aio_tim_webhook_port)
+        session.runtime.spawn(pump(client))  # ends when the client closes
     return ""
 
 

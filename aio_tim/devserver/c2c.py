@@ -23,8 +23,9 @@ from ..protocol.openim import (
 )
 from .accounts import ensure_accounts, obtain_account, valid_user_id
 from .context import Context, Handler
-from .state import C2CRow, NewC2C, encode_body
+from .state import C2CRow, NewC2C, decode_body, encode_body
 from .validation import OPENIM, check_msg_body, check_msg_body_size
+from .webhooks import c2c_sent
 
 __all__ = ["HANDLERS"]
 
@@ -101,6 +102,9 @@ async def deliver(ctx: Context, sender: str, to: str, stamp: Stamp, how: Deliver
             counts_unread=how.counts_unread and not how.online_only,
         )
     )
+    if ctx.webhooks is not None:
+        ctx.webhooks.after(c2c_sent(sender, to, (stamp.seq, stamp.random, stamp.time), decode_body(how.body),
+                                    how.cloud_custom_data, how.online_only))  # fmt: skip
     # Online-only messages are never stored for anyone; hiding keeps dedup working for them.
     hidden_for = {sender, to} if how.online_only else {sender} if how.hide_for_sender else set()
     for account in hidden_for:

@@ -33,6 +33,7 @@ from ..protocol.openim import (
 from .accounts import require_account, valid_user_id
 from .context import Context, Handler
 from .state import C2CRow, Cursor, decode_body
+from .webhooks import c2c_read, c2c_recalled
 
 __all__ = ["HANDLERS", "MSG_KEY"]
 
@@ -130,6 +131,8 @@ async def admin_msgwithdraw(ctx: Context, req: AdminMsgWithdraw) -> Envelope:
     if row.recalled:
         raise error_for(20023, "message already recalled")
     await ctx.state.recall_c2c(row.id)
+    if ctx.webhooks is not None:
+        ctx.webhooks.after(c2c_recalled(req.From_Account, req.To_Account, req.MsgKey, ctx.now()))
     return Envelope()
 
 
@@ -141,6 +144,8 @@ async def admin_set_msg_read(ctx: Context, req: AdminSetMsgRead) -> Envelope:
     await require_account(ctx, req.Peer_Account, 90003, "Peer_Account")
     read_time = _read_time(req.MsgReadTime, ctx.now())
     await ctx.state.set_read_mark(req.Report_Account, req.Peer_Account, read_time)
+    if ctx.webhooks is not None:
+        ctx.webhooks.after(c2c_read(req.Report_Account, req.Peer_Account, read_time, ctx.now()))
     return Envelope()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..protocol import Envelope
 from .state import State
+from .webhooks import Webhooks
 
 __all__ = ["Context", "Handler"]
 
@@ -25,6 +26,7 @@ class Context:
     # Login state per account for query_online_status ("Online", "PushOnline"); no entry is
     # "Offline". Nobody logs in to a dev server, so tests set it (DevServer.set_online_state).
     online: dict[str, str] = field(default_factory=dict)
+    webhooks: Webhooks | None = None  # fires the app's callbacks (after commit; before-send inline)
 
     def now(self) -> int:
         """The server's time in whole unix seconds, the unit of every TIM timestamp."""

@@ -33,6 +33,7 @@ from ..protocol.group import (
 from .accounts import valid_user_id
 from .context import Context, Handler
 from .state import GroupProfile, GroupRow, MemberRow
+from .webhooks import group_destroyed, members_left
 
 __all__ = ["HANDLERS", "profile_changes"]
 
@@ -204,14 +205,22 @@ async def delete_group_member(ctx: Context, req: DeleteGroupMember) -> Envelope:
         raise error_for(ERR_PARAMS, f"MemberToDel_Account must hold 1 to {DELETE_MEMBER_MAX} accounts")
     if group.owner is not None and group.owner in req.MemberToDel_Account:
         raise error_for(ERR_PARAMS, "the group owner cannot be removed; dismiss the group instead")
-    for account in dict.fromkeys(req.MemberToDel_Account):
-        await ctx.state.remove_member(group.group_id, account)  # not a member: still success
+    removed = [
+        account
+        for account in dict.fromkeys(req.MemberToDel_Account)
+        if await ctx.state.remove_member(group.group_id, account)  # not a member: still success
+    ]
+    if removed and ctx.webhooks is not None:
+        ctx.webhooks.after(members_left((group.group_id, group.type), ctx.admin, removed, ctx.now()))
     return Envelope()
 
 
 async def destroy_group(ctx: Context, req: DestroyGroup) -> Envelope:
     group = await _group(ctx, req.GroupId)
+    members = [m.account for m in await ctx.state.members(group.group_id)]
     await ctx.state.delete_group(group.group_id)
+    if ctx.webhooks is not None:
+        ctx.webhooks.after(group_destroyed(group, ctx.admin, members, ctx.now()))
     return Envelope()
 
 

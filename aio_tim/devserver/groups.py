@@ -38,6 +38,7 @@ from .context import Context, Handler
 from .group_admin import profile_changes
 from .state import GroupMsgRow, GroupRow, decode_body, encode_body
 from .validation import GROUP, body_too_long, check_msg_body, check_msg_body_size
+from .webhooks import group_created, group_recalled, group_sent, members_joined
 
 __all__ = ["GROUP_TYPES", "HANDLERS", "new_group"]
 
@@ -104,6 +105,8 @@ async def new_group(
         await ctx.state.add_member(group_id, account, "Owner", now)
     for account in members:
         await ctx.state.add_member(group_id, account, "Member", now)
+    if ctx.webhooks is not None:
+        ctx.webhooks.after(group_created((group_id, group_type), name, ctx.admin, owner, list(members), now))
     return group_id
 
 
@@ -130,6 +133,9 @@ async def add_group_member(ctx: Context, req: AddGroupMember) -> Envelope:
         MemberResult(m.Member_Account, await _add_member(ctx, group.group_id, m.Member_Account))
         for m in req.MemberList
     ]
+    added = [r.Member_Account for r in results if r.Result == 1]
+    if added and ctx.webhooks is not None:
+        ctx.webhooks.after(members_joined((group.group_id, group.type), ctx.admin, added, ctx.now()))
     return AddGroupMemberResponse(MemberList=results)
 
 
@@ -167,6 +173,10 @@ async def send_group_msg(ctx: Context, req: SendGroupMsg) -> Envelope:
         online_only=int(req.OnlineOnlyFlag == 1),
     )
     await ctx.state.insert_group_msg(row)
+    if ctx.webhooks is not None:
+        stamp = (row.msg_seq, row.msg_random, row.msg_time)
+        ctx.webhooks.after(group_sent((group.group_id, group.type), ctx.admin, sender, stamp, req.MsgBody,
+                                      req.CloudCustomData, bool(row.online_only)))  # fmt: skip
     return SendGroupMsgResponse(MsgTime=row.msg_time, MsgSeq=row.msg_seq)
 
 
@@ -229,6 +239,9 @@ async def group_msg_recall(ctx: Context, req: GroupMsgRecall) -> Envelope:
     if not 0 < len(req.MsgSeqList) <= GROUP_RECALL_MAX:
         raise error_for(ERR_PARAMS, f"MsgSeqList must hold 1 to {GROUP_RECALL_MAX} entries")
     results = [await _recall(ctx, group.group_id, item.MsgSeq) for item in req.MsgSeqList]
+    recalled = [r.MsgSeq for r in results if r.RetCode == 0]
+    if recalled and ctx.webhooks is not None:
+        ctx.webhooks.after(group_recalled((group.group_id, group.type), ctx.admin, recalled, ctx.now()))
     return GroupMsgRecallResponse(RecallRetList=results)
 
 

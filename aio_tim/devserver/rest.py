@@ -7,6 +7,7 @@ ErrorInfo (the traceback goes to the log, never to the client).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Iterable, Mapping
@@ -104,9 +105,29 @@ class RestEndpoint:
         _check_content_type(request, route.decoder.family.syntax)
         body = await _read_body(request, route.decoder.family.syntax)
         call = route.decoder.decode(body)
-        async with self._admission.admit(), self._ctx.state.transaction():
-            self._admission.check_present(request)  # it may have waited long for its turn
-            return await route.handler(self._ctx, call)
+        hooks = self._ctx.webhooks
+        if hooks is not None:
+            # A before-send callback may refuse, drop or rewrite the message before anything is
+            # stored; it is awaited before admission, so a slow app holds no place in the backlog.
+            decided = await hooks.before(call, self._ctx.admin, self._ctx.now())
+            if isinstance(decided, Envelope):
+                return decided
+            call = decided
+        collecting: contextlib.AbstractContextManager[list[Any]] = (
+            hooks.collect() if hooks is not None else contextlib.nullcontext([])
+        )
+        try:
+            with collecting as fired:
+                async with self._admission.admit(), self._ctx.state.transaction():
+                    self._admission.check_present(request)  # it may have waited long for its turn
+                    reply = await route.handler(self._ctx, call)
+        except TIMError as exc:
+            if hooks is not None:
+                hooks.send_failed(call, exc.code, exc.desc, self._ctx.admin, self._ctx.now())
+            raise
+        if hooks is not None:
+            hooks.release(fired, call)  # after-callbacks leave only once the transaction has committed
+        return reply
 
     def _route(self, request: web.Request) -> Route:
         route = self._routes.get(_endpoint(request))

@@ -26,6 +26,7 @@ from .openapi import openapi_handler
 from .private import make_private
 from .rest import MAX_BODY, RestEndpoint, default_routes
 from .state import State
+from .webhooks import Webhooks
 
 __all__ = ["KEEPALIVE_TIMEOUT", "DevServer"]
 
@@ -56,6 +57,10 @@ class DevServer:
     deterministically. At most `max_pending` REST calls wait for the state at once (more are
     answered 60018 "too frequent" at once; see `admission`), and a connection without a complete
     request for `keepalive_timeout` seconds is closed.
+    With `webhook_url` (or `set_webhook()` later) it calls the app's webhooks as
+    TIM does, signed with `webhook_token`, for `webhook_commands` (default: all):
+
+        server.set_webhook(await tim.listen(), token=None)   # tim: a Client bound to this server
     """
 
     def __init__(
@@ -76,6 +81,9 @@ class DevServer:
         rng: random.Random | None = None,
         max_pending: int = MAX_PENDING,
         keepalive_timeout: float = KEEPALIVE_TIMEOUT,
+        webhook_url: str | None = None,
+        webhook_token: str | None = None,
+        webhook_commands: Iterable[str] | None = None,
     ) -> None:
         if c2c_dedup_window < 1 or group_dedup_window < 1:
             raise ValueError("c2c_dedup_window and group_dedup_window must be at least 1 second")
@@ -104,6 +112,8 @@ class DevServer:
         self.admission = Admission(max_pending)
         """The REST backlog bound and its counters (`refused`, `abandoned`)."""
         self._keepalive_timeout = keepalive_timeout
+        self._webhooks = Webhooks(sdk_app_id, clock)
+        self._webhooks.configure(webhook_url, webhook_token, webhook_commands)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -117,8 +127,10 @@ class DevServer:
             await self._load(state)
             ctx = self._context(state)
             self._files = FileService.open(state, self._db_path, base_url=lambda: self.url, now=ctx.now)
+            await self._webhooks.start()
             self._runner = await self._listen(ctx)
         except BaseException:
+            await self._webhooks.aclose()
             self._close_files()
             await state.close()
             raise
@@ -132,6 +144,7 @@ class DevServer:
         try:
             if runner is not None:
                 await runner.cleanup()
+            await self._webhooks.aclose()
         finally:
             self._close_files()
             if ctx is not None:
@@ -185,6 +198,7 @@ class DevServer:
             group_dedup_window=self._group_dedup_window,
             clock=self._clock,
             rng=self._rng,
+            webhooks=self._webhooks,
         )
 
     async def _listen(self, ctx: Context) -> web.AppRunner:
@@ -256,6 +270,26 @@ class DevServer:
     def __repr__(self) -> str:
         url = self.url if self.running else None
         return f"<DevServer url={url!r} sdk_app_id={self._sdk_app_id} admin={self._admin!r}>"
+
+    # --- webhooks ------------------------------------------------------------------------------
+
+    def set_webhook(
+        self, url: str | None, token: str | None = None, commands: Iterable[str] | None = None
+    ) -> None:
+        """Call `url` with TIM's webhooks from now on (None: stop); `token` signs them, `commands`
+        limits which CallbackCommands fire (default: all):
+
+            server.set_webhook(await tim.listen(), token="s3cret")
+        """
+        self._webhooks.configure(url, token, commands)
+
+    async def webhooks_idle(self) -> None:
+        """Wait until every webhook fired so far has been delivered (or has failed)."""
+        await self._webhooks.idle()
+
+    def webhook_statistics(self) -> dict[str, int]:
+        """Webhooks delivered (the app answered), failed, and still queued."""
+        return self._webhooks.statistics()
 
     # --- helpers for tests and demos -----------------------------------------------------------
 

@@ -113,6 +113,7 @@ class SendGroupMsg(Request):
     OnlineOnlyFlag: int | None = None
     SendMsgControl: list[str] | None = None
     GroupAtInfo: list[GroupAtInfo] | None = None
+    ForbidCallbackControl: list[str] | None = None  # ForbidBeforeSendMsgCallback, ForbidAfterSendMsgCallback
 
 
 class GroupRoamMsg(msgspec.Struct, omit_defaults=True):

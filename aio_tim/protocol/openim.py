@@ -54,6 +54,7 @@ class SendMsg(Request):
     SendMsgControl: list[str] | None = None
     OnlineOnlyFlag: int | None = None
     IsNeedReadReceipt: int | None = None
+    ForbidCallbackControl: list[str] | None = None  # ForbidBeforeSendMsgCallback, ForbidAfterSendMsgCallback
 
 
 class RecipientError(msgspec.Struct):
@@ -81,6 +82,7 @@ class BatchSendMsg(Request):
     MsgSeq: UInt32 | None = None
     CloudCustomData: str | None = None
     SendMsgControl: list[str] | None = None
+    ForbidCallbackControl: list[str] | None = None
 
 
 class ImportMsg(Request):

@@ -76,6 +76,27 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE outbox ADD COLUMN lease_until INTEGER;
     CREATE INDEX outbox_inflight_by_conv ON outbox (conv_type, conv_id, id) WHERE state = 'inflight';
     """,
+    # 5: the inbox of received webhooks (`tim.events()`): an event is committed here before the receiver
+    # answers TIM; `key` (its natural identity) deduplicates redeliveries. Each consumer's cursor is
+    # the last position it acknowledged; the groups the user belongs to decide which group messages
+    # land in `messages`.
+    """
+    CREATE TABLE inbox (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,  -- the position; arrival order, never reused
+        key      TEXT    NOT NULL UNIQUE,
+        command  TEXT    NOT NULL,
+        query    BLOB    NOT NULL,                   -- JSON object of the request's query
+        body     BLOB    NOT NULL,                   -- the webhook body as received
+        received REAL    NOT NULL
+    );
+    CREATE TABLE inbox_cursors (
+        consumer TEXT    PRIMARY KEY,
+        position INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE inbox_groups (
+        group_id TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

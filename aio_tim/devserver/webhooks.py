@@ -1,0 +1,412 @@
+"""The dev server's webhooks: it calls the app's callback URL as TIM does.
+
+After-callbacks are queued while the REST handler runs and go out only once its transaction has
+committed, from worker tasks, so a REST answer never waits on the app (a failed delivery is counted,
+not retried: TIM does not retry them either). Before-send callbacks are awaited before the message
+is stored, within TIM's 2 s: the answer allows it (possibly with a rewritten MsgBody), refuses it
+(the REST caller gets 20006 C2C / 10016 group, or the app's custom 120001..130000 code) or drops it
+silently (the caller sees success); a callback that fails or times out lets the message through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+import aiohttp
+import msgspec
+
+from ..errors import error_for
+from ..protocol import callbacks as cb
+from ..protocol.envelope import Envelope
+from ..protocol.group import SendGroupMsg, SendGroupMsgResponse
+from ..protocol.openim import SendMsg, SendMsgResponse
+
+__all__ = ["Webhooks"]
+
+log = logging.getLogger("aio_tim.devserver.webhooks")
+
+ERR_C2C_REFUSED: Final = 20006
+ERR_GROUP_REFUSED: Final = 10016
+AFTER_TIMEOUT: Final = 5.0  # seconds a worker waits for the app's answer to an after-callback
+_ENCODER: Final = msgspec.json.Encoder()
+_ANSWER: Final = msgspec.json.Decoder(cb.CallbackAnswer)
+_pending: contextvars.ContextVar[list[cb.Callback] | None] = contextvars.ContextVar("webhooks", default=None)
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    token: str | None
+    commands: frozenset[str] | None  # None: every command
+
+
+class Webhooks:
+    """Where and how the dev server fires webhooks; `configure()` changes it while running."""
+
+    def __init__(self, sdk_app_id: int, clock: Callable[[], float], *, workers: int = 8) -> None:
+        self._sdk_app_id = sdk_app_id
+        self._clock = clock
+        self._workers = workers
+        self._target: Target | None = None
+        self._queue: asyncio.Queue[tuple[Target, cb.Callback]] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.delivered = 0
+        self.failed = 0
+
+    def configure(
+        self, url: str | None, token: str | None = None, commands: Iterable[str] | None = None
+    ) -> None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"webhook URL must start with http:// or https://, not {url!r}")
+        if token == "":
+            raise ValueError("webhook token must not be empty (None: no authentication)")
+        chosen = frozenset(commands) if commands is not None else None
+        self._target = Target(url, token, chosen) if url else None
+
+    def enabled(self, command: str) -> bool:
+        target = self._target
+        return target is not None and (target.commands is None or command in target.commands)
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=AFTER_TIMEOUT))
+        self._tasks = [asyncio.create_task(self._work(), name=f"webhook-{i}") for i in range(self._workers)]
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def idle(self) -> None:
+        """Wait until every queued after-callback has been delivered (or has failed)."""
+        if self._queue is not None:
+            await self._queue.join()
+
+    def statistics(self) -> dict[str, int]:
+        pending = self._queue.qsize() if self._queue is not None else 0
+        return {"delivered": self.delivered, "failed": self.failed, "pending": pending}
+
+    # --- after-callbacks ------------------------------------------------------------------------------
+
+    def after(self, body: cb.Callback) -> None:
+        """Fire `body` once the current REST call commits (at once outside one)."""
+        if not self.enabled(_command(body)):
+            return
+        pending = _pending.get()
+        if pending is not None:
+            pending.append(body)
+        else:
+            self._enqueue([body])
+
+    @contextlib.contextmanager
+    def collect(self) -> Iterator[list[cb.Callback]]:
+        """Hold the after-callbacks of one REST call; the caller releases them after its commit."""
+        pending: list[cb.Callback] = []
+        token = _pending.set(pending)
+        try:
+            yield pending
+        finally:
+            _pending.reset(token)
+
+    def release(self, bodies: list[cb.Callback], call: Any = None) -> None:
+        """Send the after-callbacks a committed call collected (less those its sender forbade)."""
+        if _forbids(call, "ForbidAfterSendMsgCallback"):
+            bodies = [b for b in bodies if _command(b) not in _AFTER_SEND]
+        self._enqueue(bodies)
+
+    def _enqueue(self, bodies: list[cb.Callback]) -> None:
+        target = self._target
+        if self._queue is None or target is None:
+            return
+        for body in bodies:
+            self._queue.put_nowait((target, body))
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            target, body = await self._queue.get()
+            try:
+                answer = await self._post(target, body, AFTER_TIMEOUT)
+                if answer is None:
+                    self.failed += 1
+                else:
+                    self.delivered += 1
+            finally:
+                self._queue.task_done()
+
+    async def _post(self, target: Target, body: cb.Callback, limit: float) -> cb.CallbackAnswer | None:
+        """POST one callback; the app's answer, or None when it failed (any reason, logged)."""
+        assert self._session is not None
+        command = _command(body)
+        try:
+            async with self._session.post(
+                target.url,
+                params=self._query(target, command),
+                data=_ENCODER.encode(body),
+                headers={"Content-Type": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=limit),
+            ) as response:
+                raw = await response.read()
+            if response.status != 200:
+                log.info("webhook %s answered HTTP %s", command, response.status)
+                return None
+            return _ANSWER.decode(raw)
+        except (
+            aiohttp.ClientError,
+            TimeoutError,
+            OSError,
+            msgspec.DecodeError,
+            msgspec.ValidationError,
+        ) as exc:
+            log.info("webhook %s failed: %s", command, type(exc).__name__)
+            return None
+
+    def _query(self, target: Target, command: str) -> dict[str, str]:
+        query = {
+            "SdkAppid": str(self._sdk_app_id),
+            "CallbackCommand": command,
+            "contenttype": "json",
+            "ClientIP": "127.0.0.1",
+            "OptPlatform": "RESTAPI",
+        }
+        if target.token is not None:
+            now = str(int(self._clock()))
+            query |= {"RequestTime": now, "Sign": cb.sign(target.token, now)}
+        return query
+
+    def send_failed(self, call: Any, code: int, info: str, admin: str, now: int) -> None:
+        """A group send the server refused fires `Group.CallbackSendMsgException`, as TIM does."""
+        if isinstance(call, SendGroupMsg):
+            self.after(group_send_failed(call, code, info, admin, now))
+
+    # --- before-callbacks -----------------------------------------------------------------------------
+
+    async def before(self, call: Any, admin: str, now: int) -> Any:
+        """The request to run (possibly with a rewritten MsgBody), or the Envelope that answers it."""
+        if _forbids(call, "ForbidBeforeSendMsgCallback"):
+            return call
+        if isinstance(call, SendMsg) and self.enabled(cb.C2C_BEFORE_SEND_MSG):
+            body: cb.Callback = _c2c_before(call, admin, now)
+        elif isinstance(call, SendGroupMsg) and self.enabled(cb.GROUP_BEFORE_SEND_MSG):
+            body = _group_before(call, admin)
+        else:
+            return call
+        assert self._target is not None
+        answer = await self._post(self._target, body, cb.BEFORE_TIMEOUT)
+        return _verdict(call, answer, now)
+
+
+def _verdict(call: SendMsg | SendGroupMsg, answer: cb.CallbackAnswer | None, now: int) -> Any:
+    if answer is None or answer.ErrorCode == cb.ALLOW:
+        if answer is not None and answer.MsgBody:
+            custom = answer.CloudCustomData if answer.CloudCustomData is not None else call.CloudCustomData
+            return msgspec.structs.replace(call, MsgBody=answer.MsgBody, CloudCustomData=custom)
+        return call  # allowed, or the callback failed: TIM lets the message through
+    if answer.ErrorCode == cb.DISCARD:
+        return _silent_success(call, now)
+    group = isinstance(call, SendGroupMsg)
+    code = (
+        answer.ErrorCode
+        if answer.ErrorCode in cb.CUSTOM_REJECT_CODES
+        else (ERR_GROUP_REFUSED if group else ERR_C2C_REFUSED)
+    )
+    raise error_for(code, answer.ErrorInfo or "refused by the app's before-send callback")
+
+
+def _silent_success(call: SendMsg | SendGroupMsg, now: int) -> Envelope:
+    if isinstance(call, SendGroupMsg):
+        return SendGroupMsgResponse(MsgTime=now, MsgSeq=0)
+    return SendMsgResponse(MsgTime=now, MsgKey=f"{call.MsgSeq or 0}_{call.MsgRandom}_{now}")
+
+
+def _c2c_before(call: SendMsg, admin: str, now: int) -> cb.C2CBeforeSendMsg:
+    seq = call.MsgSeq or 0
+    return cb.C2CBeforeSendMsg(
+        From_Account=call.From_Account or admin,
+        To_Account=call.To_Account,
+        MsgSeq=seq,
+        MsgRandom=call.MsgRandom,
+        MsgTime=now,
+        MsgKey=f"{seq}_{call.MsgRandom}_{now}",
+        OnlineOnlyFlag=int(call.OnlineOnlyFlag == 1),
+        MsgBody=call.MsgBody,
+        CloudCustomData=call.CloudCustomData,
+        EventTime=now * 1000,
+    )
+
+
+def _group_before(call: SendGroupMsg, admin: str) -> cb.GroupBeforeSendMsg:
+    return cb.GroupBeforeSendMsg(
+        GroupId=call.GroupId,
+        Operator_Account=admin,
+        From_Account=call.From_Account or admin,
+        Random=call.Random,
+        OnlineOnlyFlag=int(call.OnlineOnlyFlag == 1),
+        MsgBody=call.MsgBody,
+        CloudCustomData=call.CloudCustomData,
+    )
+
+
+_AFTER_SEND: Final = frozenset({cb.C2C_AFTER_SEND_MSG, cb.GROUP_AFTER_SEND_MSG})
+
+
+def _forbids(call: Any, control: str) -> bool:
+    """Whether the REST request's `ForbidCallbackControl` switches that callback off for it."""
+    return control in (getattr(call, "ForbidCallbackControl", None) or ())
+
+
+def _command(body: cb.Callback) -> str:
+    return str(body.__struct_config__.tag)
+
+
+# --- the after-callback bodies the handlers fire ----------------------------------------------------
+
+
+def c2c_sent(
+    sender: str, to: str, key: tuple[int, int, int], body: list[Any], custom: str | None, online_only: bool
+) -> cb.C2CAfterSendMsg:
+    """`C2C.CallbackAfterSendMsg` for a stored message; `key` is (seq, random, time)."""
+    seq, random, when = key
+    return cb.C2CAfterSendMsg(
+        From_Account=sender,
+        To_Account=to,
+        MsgSeq=seq,
+        MsgRandom=random,
+        MsgTime=when,
+        MsgKey=f"{seq}_{random}_{when}",
+        OnlineOnlyFlag=int(online_only),
+        MsgBody=body,
+        CloudCustomData=custom,
+        SendMsgResult=0,
+        ErrorInfo="send msg succeed",
+        EventTime=when * 1000,
+    )
+
+
+def c2c_recalled(sender: str, to: str, msg_key: str, now: int) -> cb.C2CAfterMsgWithDraw:
+    return cb.C2CAfterMsgWithDraw(From_Account=sender, To_Account=to, MsgKey=msg_key, EventTime=now * 1000)
+
+
+def c2c_read(reader: str, peer: str, read_time: int, now: int) -> cb.C2CAfterMsgReport:
+    return cb.C2CAfterMsgReport(
+        Report_Account=reader, Peer_Account=peer, LastReadTime=read_time, EventTime=now * 1000
+    )
+
+
+def group_sent(
+    group: tuple[str, str], operator: str, sender: str, stamp: tuple[int, int, int], body: list[Any],
+    custom: str | None, online_only: bool,
+) -> cb.GroupAfterSendMsg:  # fmt: skip
+    """`Group.CallbackAfterSendMsg`; `group` is (GroupId, Type), `stamp` (seq, random, time)."""
+    seq, random, when = stamp
+    return cb.GroupAfterSendMsg(
+        GroupId=group[0],
+        Type=group[1],
+        Operator_Account=operator,
+        From_Account=sender,
+        Random=random,
+        MsgSeq=seq,
+        MsgTime=when,
+        OnlineOnlyFlag=int(online_only),
+        MsgBody=body,
+        CloudCustomData=custom,
+        EventTime=when * 1000,
+    )
+
+
+def group_recalled(
+    group: tuple[str, str], operator: str, seqs: list[int], now: int
+) -> cb.GroupAfterRecallMsg:
+    return cb.GroupAfterRecallMsg(
+        GroupId=group[0],
+        Type=group[1],
+        Operator_Account=operator,
+        MsgSeqList=[cb.SeqItem(seq) for seq in seqs],
+        EventTime=now * 1000,
+    )
+
+
+def group_created(
+    group: tuple[str, str], name: str, operator: str, owner: str | None, members: list[str], now: int
+) -> cb.GroupAfterCreateGroup:
+    return cb.GroupAfterCreateGroup(
+        GroupId=group[0],
+        Type=group[1],
+        Name=name,
+        Operator_Account=operator,
+        Owner_Account=owner,
+        MemberList=[cb.Member(m) for m in members],
+        EventTime=now * 1000,
+    )
+
+
+def members_joined(
+    group: tuple[str, str], operator: str, members: list[str], now: int
+) -> cb.GroupAfterNewMemberJoin:
+    return cb.GroupAfterNewMemberJoin(
+        GroupId=group[0],
+        Type=group[1],
+        JoinType="Invited",
+        Operator_Account=operator,
+        NewMemberList=[cb.Member(m) for m in members],
+        EventTime=now * 1000,
+    )
+
+
+def group_send_failed(
+    call: SendGroupMsg, code: int, info: str, admin: str, now: int
+) -> cb.GroupSendMsgException:
+    return cb.GroupSendMsgException(
+        GroupId=call.GroupId,
+        Operator_Account=admin,
+        From_Account=call.From_Account or admin,
+        Random=call.Random,
+        MsgTime=now,
+        OnlineOnlyFlag=int(call.OnlineOnlyFlag == 1),
+        MsgBody=call.MsgBody,
+        CloudCustomData=call.CloudCustomData,
+        ErrorCode=code,
+        ErrorInfo=info,
+        EventTime=now * 1000,
+    )
+
+
+def members_left(
+    group: tuple[str, str], operator: str, members: list[str], now: int
+) -> cb.GroupAfterMemberExit:
+    return cb.GroupAfterMemberExit(
+        GroupId=group[0],
+        Type=group[1],
+        ExitType="Kicked",
+        Operator_Account=operator,
+        ExitMemberList=[cb.Member(m) for m in members],
+        EventTime=now * 1000,
+    )
+
+
+def group_destroyed(group: Any, operator: str, members: list[str], now: int) -> cb.GroupAfterGroupDestroyed:
+    """`Group.CallbackAfterGroupDestroyed`; `group` is the dev server's GroupRow."""
+    return cb.GroupAfterGroupDestroyed(
+        GroupId=group.group_id,
+        Type=group.type,
+        Name=group.name,
+        Operator_Account=operator,
+        Owner_Account=group.owner,
+        MemberList=[cb.Member(m) for m in members],
+        EventTime=now * 1000,
+    )

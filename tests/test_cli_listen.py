@@ -1,0 +1,61 @@
+"""`aio-tim listen` and `aio-tim serve --webhook-url/--webhook-token`, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from aio_tim.cli import main
+
+KEY = "cli-listen-secret-key-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_listen_prints_what_serve_fires(tmp_path: Path) -> None:
+    """A message sent through `aio-tim serve --webhook-url` reaches `aio-tim listen` as JSON lines."""
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/tim/callback"
+    serve = [sys.executable, "-m", "aio_tim.cli", "serve", "--port", "0", "--secret-key", KEY,
+             "--webhook-url", hook, "--webhook-token", "tok"]  # fmt: skip
+    server = subprocess.Popen(serve, stdout=subprocess.PIPE, text=True, env=env)
+    listener = None
+    try:
+        assert server.stdout is not None
+        url = next(
+            m.group(1) for line in server.stdout if (m := re.search(r"listening on (http://\S+)", line))
+        )
+        target = ["--url", url, "--sdk-app-id", "1400000000", "--secret-key", KEY]
+        listen = [sys.executable, "-m", "aio_tim.cli", "listen", *target, "--user", "bob",
+                  "--port", str(port), "--token", "tok", "--store", str(tmp_path / "bob.db"),
+                  "--count", "2"]  # fmt: skip
+        listener = subprocess.Popen(
+            listen, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        assert listener.stderr is not None
+        assert "listening for TIM's webhooks at " + hook in listener.stderr.readline()
+        assert main(["send", *target, "--user", "alice", "--to", "bob", "hello bob"]) == 0
+        out, _ = listener.communicate(timeout=30)
+        assert listener.returncode == 0
+        events = [json.loads(line) for line in out.splitlines()]
+        assert [e["command"] for e in events] == ["C2C.CallbackBeforeSendMsg", "C2C.CallbackAfterSendMsg"]
+        message = events[1]["message"]
+        assert message["message_sender"] == "alice" and message["message_conv_id"] == "alice"
+        assert message["message_elem_array"] == [{"elem_type": 0, "text_elem_content": "hello bob"}]
+    finally:
+        if listener is not None:
+            if listener.poll() is None:
+                listener.kill()
+            listener.communicate(timeout=10)  # closes its pipes
+        server.terminate()
+        server.communicate(timeout=10)

@@ -1,0 +1,128 @@
+"""The `Inbox` contract (aio_tim.events.inbox), run against each implementation.
+
+Another implementation (Redis Streams) joins by adding itself to the `inbox` fixture's params.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from aio_tim import ConvType, Message, MsgStatus, TextElem
+from aio_tim.events.inbox import Inbox, JoinGroup, NewEntry, RevokeC2C, RevokeGroup, SaveMessage
+from aio_tim.store import LocalStore
+from aio_tim.store.inbox import SqliteInbox
+
+
+@pytest_asyncio.fixture(params=["sqlite"])
+async def inbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Inbox]:
+    async with LocalStore(tmp_path / "store.db") as store:
+        made = SqliteInbox(store)
+        yield made
+        await made.aclose()
+
+
+def entry(key: str, **fields: object) -> NewEntry:
+    return NewEntry(key=key, command="C2C.CallbackAfterSendMsg", body=b'{"k":"' + key.encode() + b'"}',
+                    query={"ClientIP": "1.2.3.4"}, received=1_700_000_000.0, **fields)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_sqlite_inbox_is_an_inbox(inbox: Inbox) -> None:
+    """The SQLite implementation satisfies the Protocol."""
+    assert isinstance(inbox, Inbox)
+
+
+async def test_append_dedups_by_key_and_answers_in_order(inbox: Inbox) -> None:
+    """A key already present (or repeated in the same call) is not added again; its position is given."""
+    first = await inbox.append([entry("a"), entry("b")])
+    again = await inbox.append([entry("b"), entry("c"), entry("c")])
+    assert [a.duplicate for a in first] == [False, False]
+    assert [a.duplicate for a in again] == [True, False, True]
+    assert again[0].position == first[1].position and again[2].position == again[1].position
+    read = await inbox.read("x")
+    assert [(e.key, e.body, e.query) for e in read] == [
+        ("a", b'{"k":"a"}', {"ClientIP": "1.2.3.4"}), ("b", b'{"k":"b"}', {"ClientIP": "1.2.3.4"}),
+        ("c", b'{"k":"c"}', {"ClientIP": "1.2.3.4"}),
+    ]  # fmt: skip
+
+
+async def test_concurrent_appends_each_get_their_own_answer(inbox: Inbox) -> None:
+    """200 concurrent single appends (group-committed) each get a distinct position, in the inbox once."""
+    answers = await asyncio.gather(*(inbox.append([entry(f"k{i}")]) for i in range(200)))
+    positions = {a[0].position for a in answers}
+    assert len(positions) == 200 and await inbox.backlog("x") == 200
+
+
+async def test_ack_moves_a_consumers_cursor_only(inbox: Inbox) -> None:
+    """Acknowledging moves that consumer's cursor; another consumer still sees everything."""
+    await inbox.append([entry(f"k{i}") for i in range(5)])
+    read = await inbox.read("one", limit=3)
+    await inbox.ack("one", [read[2].position])
+    assert [e.key for e in await inbox.read("one")] == ["k3", "k4"]
+    assert await inbox.backlog("one") == 2 and await inbox.backlog("two") == 5
+    assert [e.key for e in await inbox.read("one", after=read[0].position, limit=2)] == ["k1", "k2"]
+
+
+async def test_read_blocks_until_an_append(inbox: Inbox) -> None:
+    """A blocking read returns as soon as an entry arrives, and empty once `block` has passed."""
+    assert await inbox.read("x", block=0.05) == []
+    reader = asyncio.create_task(inbox.read("x", block=5))
+    await asyncio.sleep(0.05)
+    await inbox.append([entry("late")])
+    assert [e.key for e in await asyncio.wait_for(reader, 2)] == ["late"]
+
+
+async def test_effects_apply_once_and_in_causal_order(tmp_path: Path) -> None:
+    """A message saved and recalled in the same batch ends revoked; a duplicate entry applies nothing."""
+    async with LocalStore(tmp_path / "s.db") as store:
+        inbox = SqliteInbox(store)
+        msg = Message(
+            elem_array=[TextElem(content="hi")], sender="alice", server_time=1_700_000_000, seq=5, rand=9
+        )
+        group_msg = Message(
+            elem_array=[TextElem(content="g")], sender="alice", server_time=1_700_000_000, seq=1, rand=2
+        )
+        await asyncio.gather(
+            inbox.append([entry("send", effects=(SaveMessage(1, "alice", msg, "5_9_1700000000"),))]),
+            inbox.append([entry("recall", effects=(RevokeC2C("alice", "5_9_1700000000"),))]),
+            inbox.append([entry("not-member", effects=(SaveMessage(2, "g1", group_msg, None),))]),
+            inbox.append([entry("join", effects=(JoinGroup("g2"),))]),
+            inbox.append([entry("member", effects=(SaveMessage(2, "g2", group_msg, None),))]),
+        )
+        [stored] = await store.page((ConvType.C2C, "alice"), anchor=None, count=5, forward=False)
+        assert stored.status == MsgStatus.REVOKED
+        assert (
+            await store.count((ConvType.GROUP, "g1")) == 0 and await store.count((ConvType.GROUP, "g2")) == 1
+        )
+        await inbox.append([entry("send", effects=(SaveMessage(1, "alice", msg, None),))])  # a redelivery
+        await inbox.append([entry("recall-g", effects=(RevokeGroup("g2", (1,)),))])
+        [group_stored] = await store.page((ConvType.GROUP, "g2"), anchor=None, count=5, forward=False)
+        assert group_stored.status == MsgStatus.REVOKED
+        assert await store.count((ConvType.C2C, "alice")) == 1
+        await inbox.aclose()
+
+
+async def test_a_closed_inbox_refuses_work(inbox: Inbox) -> None:
+    """After aclose, append and read raise a usage error rather than losing entries silently."""
+    await inbox.append([entry("a")])
+    await inbox.aclose()
+    with pytest.raises(Exception, match="closed"):
+        await inbox.append([entry("b")])
+
+
+async def test_purge_removes_only_old_entries_every_consumer_acknowledged(tmp_path: Path) -> None:
+    """purge() keeps what is recent or not yet acknowledged by every consumer with a cursor."""
+    async with LocalStore(tmp_path / "s.db") as store:
+        inbox = SqliteInbox(store)
+        old = [NewEntry(key=f"old{i}", command="c", body=b"{}", received=100.0) for i in range(4)]
+        await inbox.append([*old, NewEntry(key="new", command="c", body=b"{}", received=10_000.0)])
+        read = await inbox.read("a")
+        await inbox.ack("a", [read[3].position])  # a: everything old
+        await inbox.ack("b", [read[1].position])  # b: two of them
+        assert await inbox.purge(received_before=5_000.0) == 2
+        assert [e.key for e in await inbox.read("z")] == ["old2", "old3", "new"]
+        await inbox.aclose()
