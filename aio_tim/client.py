@@ -20,6 +20,7 @@ from typing import Any, Final
 from .account import AccountManager
 from .auth import UserSigCache
 from .connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
+from .coordination.base import Coordinator, Limiter, OutboxQueue
 from .errors import TIM_ERR_PARAM, UsageError
 from .events.decide import BeforeSendHandler
 from .events.hub import DEFAULT_PATH, Receiving, WebApp, WebHandler
@@ -33,10 +34,12 @@ from .protocol.limits import RATE_LIMITS, Limits
 from .store import LocalStore, default_store_path
 from .store.inbox import SqliteInbox
 from .transfer import TransferManager, Uploader
+from .types import Message
 from .validate import check_identifier
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
+LIMIT_MARGIN: Final = 0.02  # the pipeline's: pace each limit 2% under TIM's ceiling
 DEFAULT_BASE_URL: Final = "https://console.tim.qq.com"
 """Tencent's REST endpoint, the default `base_url`.
 
@@ -87,6 +90,11 @@ class Client:
     Receiving (`tim.events()`, `tim.listen()`, `tim.webhook_app()`, see `aio_tim.events`): TIM's
     webhooks are verified with `webhook_token` when the app configured one, and kept in `inbox`
     (default: the local store; an `aio_tim.events.inbox.Inbox` such as a Redis one otherwise).
+
+    `coordinator` makes this client one worker of many sharing the app (`aio_tim.coordination`):
+    with a `RedisCoordinator` the limits are app-wide and `enqueue_new_msg` queues in Redis
+    Streams that every worker drains (no file store needed); `tim.outbox_result(queued)` waits
+    for a queued message's outcome.
     """
 
     def __init__(
@@ -113,6 +121,7 @@ class Client:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         outbox: bool = False,
+        coordinator: Coordinator | None = None,
         webhook_token: str | None = None,
         inbox: Inbox | None = None,
     ) -> None:
@@ -130,7 +139,7 @@ class Client:
             max_reply_size=max_reply_size, rng=self._rng,
         )  # fmt: skip
         path = store_path if store_path is not None else default_store_path(sdk_app_id, user_id, base_url)
-        if outbox and os.fspath(path) in ("", ":memory:"):
+        if outbox and coordinator is None and os.fspath(path) in ("", ":memory:"):
             raise UsageError(TIM_ERR_PARAM, "outbox=True needs a file store_path, not an in-memory store")
         self.store = LocalStore(path)
         """The local message store (`tim.store`): history, read marks, saved and imported messages."""
@@ -145,7 +154,9 @@ class Client:
         self._pipeline: MessagePipeline | None = None
         self._msg: MsgManager | None = None
         self._outbox_enabled = outbox
-        self._outbox: Outbox | None = None
+        self._coordinator = coordinator
+        self._limiter: Limiter | None = None
+        self._outbox: OutboxQueue | None = None
         if webhook_token == "":
             raise UsageError(TIM_ERR_PARAM, "webhook_token must not be empty (None: no authentication)")
         self._webhook_token = webhook_token
@@ -167,20 +178,42 @@ class Client:
         """Open the connection and start the pipeline (inside the running loop)."""
         await self.store.open()
         await self._connection.open()
-        self._pipeline = MessagePipeline(self._connection.call, rng=self._rng, **self._pipeline_options)
-        outbox = Outbox(self.store) if self._outbox_enabled else None
+        self._limiter = self._shared_limiter()
+        self._pipeline = MessagePipeline(
+            self._connection.call, rng=self._rng, limiter=self._limiter, **self._pipeline_options
+        )
+        outbox = self._chosen_outbox(self._pipeline)
         context = SendContext(
             self.user_id, self._pipeline, self.store, self._clock, self._rng, transfers=self.transfers,
             outbox=outbox,
         )  # fmt: skip
         self._msg = MsgManager(context)
         self._receiving = Receiving(
-            sdk_app_id=self.sdk_app_id, user_id=self.user_id, inbox=self._inbox or SqliteInbox(self.store),
+            sdk_app_id=self.sdk_app_id, user_id=self.user_id, inbox=self._chosen_inbox(),
             token=self._webhook_token, clock=self._clock,
         )  # fmt: skip
         if outbox is not None:
             await outbox.start(self._msg._deliver)  # requeues rows a crash left inflight
             self._outbox = outbox
+
+    # The one place that chooses: shared (the coordinator's) or in-process limits and outbox.
+
+    def _shared_limiter(self) -> Limiter | None:
+        if self._coordinator is None:
+            return None  # the pipeline's in-process token buckets
+        return self._coordinator.limiter(self.sdk_app_id, self._pipeline_options["limits"], LIMIT_MARGIN)
+
+    def _chosen_inbox(self) -> Inbox:
+        if self._inbox is not None:
+            return self._inbox
+        if self._coordinator is not None:
+            return self._coordinator.inbox(self.sdk_app_id, self.store)
+        return SqliteInbox(self.store)
+
+    def _chosen_outbox(self, pipeline: MessagePipeline) -> OutboxQueue | None:
+        if self._coordinator is not None:
+            return self._coordinator.outbox(self.sdk_app_id, self.store, pipeline.submit)
+        return Outbox(self.store) if self._outbox_enabled else None
 
     async def aclose(self) -> int:
         """Stop intake and drain the pipeline (within `close_timeout`), cancel running transfers
@@ -201,6 +234,8 @@ class Client:
             remaining = self._close_timeout
         if self._pipeline is not None:
             unfinished += await self._pipeline.aclose(remaining)  # needs the connection open
+        if self._limiter is not None:
+            await self._limiter.aclose()
         await self.transfers.aclose()  # cancels downloads (resumable) before their session goes
         if self._receiving is not None:
             receiving, self._receiving = self._receiving, None
@@ -233,8 +268,22 @@ class Client:
         assert counts["queued"] + counts["inflight"] == 0  # everything acknowledged went out
         """
         if self._outbox is None:
-            raise UsageError(TIM_ERR_PARAM, "outbox_statistics needs an open Client(outbox=True)")
+            raise UsageError(
+                TIM_ERR_PARAM, "outbox_statistics needs an open Client(outbox=True) or a coordinator"
+            )
         return await self._outbox.statistics()
+
+    async def outbox_result(self, queued: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
+        """The outcome of a message `enqueue_new_msg` returned, whichever worker sent it (needs a
+        coordinator's outbox): the sent message, or TIM's error raised; TimeoutError after `timeout`.
+
+        sent = await tim.outbox_result(await tim.msg.enqueue_new_msg("bob", ConvType.C2C, msg), 30)
+        """
+        result = getattr(self._outbox, "result", None)
+        if result is None:
+            raise UsageError(TIM_ERR_PARAM, "outbox_result needs an open Client(coordinator=...)")
+        sent: Message = await result(queued, timeout)
+        return sent
 
     # --- receiving (aio_tim.events) ---------------------------------------------------------------
 

@@ -21,9 +21,9 @@ from typing import Any, Final
 
 import msgspec
 
+from .coordination.base import OutboxQueue
 from .errors import TIM_ERR_PARAM, NotFoundError, TIMError, UsageError, error_for
 from .history import Roaming
-from .outbox import Outbox
 from .pipeline import MessagePipeline
 from .protocol import Request
 from .protocol.group import (
@@ -94,7 +94,7 @@ class SendContext:
     clock: Callable[[], float]
     rng: random.Random
     transfers: TransferManager | None = None
-    outbox: Outbox | None = None
+    outbox: OutboxQueue | None = None
 
 
 class MsgManager:
@@ -174,7 +174,7 @@ class MsgManager:
             assert queued.status == MsgStatus.SENDING
         """
         if self._ctx.outbox is None:
-            raise UsageError(TIM_ERR_PARAM, "enqueue_new_msg needs Client(outbox=True)")
+            raise UsageError(TIM_ERR_PARAM, "enqueue_new_msg needs Client(outbox=True) or a coordinator")
         conv = check_conversation(conv_id, conv_type)
         outgoing = coerce(msg, Message, what="json_msg_param")
         if self._ctx.transfers is not None:  # local files named in elements go up first

@@ -37,13 +37,15 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Final
 
+from .coordination.base import Limiter, pace_for
 from .errors import ERR_TIMEOUT, RateLimitedError, TIMError, TransportError
 from .protocol import Envelope, Request
-from .protocol.limits import RATE_LIMITS, Limits, limit_for
+from .protocol.limits import RATE_LIMITS, Limits
 
 __all__ = [
     "RATE_LIMITS",
     "Failure",
+    "LocalLimiter",
     "MessagePipeline",
     "PipelineClosedError",
     "PipelineFullError",
@@ -181,6 +183,55 @@ class TokenBucket:
         return f"<TokenBucket rate={self.rate:g}/s>"
 
 
+class LocalLimiter:
+    """The in-process `Limiter`: one `TokenBucket` per endpoint, paced under `limits`.
+
+    `share` divides every limit (a worker standing in for 1/N of an app when the shared limiter
+    is out of reach).
+
+        limiter = LocalLimiter({"openim/sendmsg": 200}, margin=0.02)
+        wait = await limiter.reserve("openim/sendmsg")
+    """
+
+    def __init__(
+        self,
+        limits: Limits | None,
+        margin: float = 0.02,
+        *,
+        share: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._limits = limits
+        self._margin = margin
+        self._share = share
+        self._clock = clock
+        self._buckets: dict[str, TokenBucket | None] = {}
+
+    def reserve_now(self, endpoint: str) -> float:
+        """`reserve` without the coroutine (what `reserve` does)."""
+        try:
+            bucket = self._buckets[endpoint]
+        except KeyError:
+            bucket = self._buckets[endpoint] = self._new_bucket(endpoint)
+        return 0.0 if bucket is None else bucket.reserve(self._clock())
+
+    async def reserve(self, endpoint: str) -> float:
+        return self.reserve_now(endpoint)
+
+    async def aclose(self) -> None:
+        return None
+
+    def _new_bucket(self, endpoint: str) -> TokenBucket | None:
+        pace = pace_for(endpoint, self._limits, self._margin)
+        if pace is None:
+            return None
+        rate, burst = pace
+        return TokenBucket(rate=rate * self._share, burst=max(1.0, burst * self._share))
+
+    def __repr__(self) -> str:
+        return f"<LocalLimiter endpoints={len(self._buckets)} share={self._share:g}>"
+
+
 # --- waiting in line ----------------------------------------------------------------------------
 
 
@@ -292,8 +343,9 @@ class MessagePipeline:
     `limits` maps endpoints to calls per second over TIM's documented table (`"*"`: every
     endpoint not named; None or 0: unlimited; `limits=None`: no limits at all). Each limit is
     paced `limit_margin` below the ceiling, with a burst of the same size, so that no
-    one-second window of the server ever sees more than the limit. Time (`clock`, `sleep`) and
-    randomness (`rng`) are injectable.
+    one-second window of the server ever sees more than the limit. A `limiter` (e.g. one shared
+    through Redis, `aio_tim.coordination`) replaces the in-process buckets. Time (`clock`,
+    `sleep`) and randomness (`rng`) are injectable.
 
         async with MessagePipeline(conn.call, limits={"openim/sendmsg": 100}) as pipeline:
             reply = await pipeline.submit(SendMsg(...), order_key=(ConvType.C2C, "bob"))
@@ -308,6 +360,7 @@ class MessagePipeline:
         max_queued: int = 10_000,
         limits: Limits | None = RATE_LIMITS,
         limit_margin: float = 0.02,
+        limiter: Limiter | None = None,
         retry: RetryPolicy = RetryPolicy(),
         budget: RetryBudget | None = None,
         rng: random.Random | None = None,
@@ -321,9 +374,8 @@ class MessagePipeline:
         self._intake = _Gate(max_queued)
         self._slots = _Gate(max_in_flight)
         self._lanes: dict[Hashable, _Lane] = {}
-        self._limits = limits
-        self._limit_margin = limit_margin
-        self._buckets: dict[str, TokenBucket | None] = {}
+        self._local = LocalLimiter(limits, limit_margin, clock=clock) if limiter is None else None
+        self._limiter = limiter
         self._retry = retry
         self._budget = budget or RetryBudget()
         self._rng = rng or random.Random()
@@ -524,25 +576,13 @@ class MessagePipeline:
 
     async def _pace(self, endpoint: str) -> None:
         """Wait for the endpoint's token bucket: stay under TIM's frequency limit."""
-        try:
-            bucket = self._buckets[endpoint]
-        except KeyError:
-            bucket = self._new_bucket(endpoint)
-        if bucket is not None:
-            wait = bucket.reserve(self._clock())
-            if wait > 0:
-                await self._sleep(wait)
-
-    def _new_bucket(self, endpoint: str) -> TokenBucket | None:
-        limit = limit_for(endpoint, self._limits)
-        bucket = None
-        if limit is not None:
-            # A limit is a ceiling, not a target: the margin absorbs the jitter between our
-            # clock and the server's, and the burst is kept as small so a window stays under.
-            margin = limit * self._limit_margin
-            bucket = TokenBucket(rate=limit - margin, burst=max(1.0, margin))
-        self._buckets[endpoint] = bucket
-        return bucket
+        if self._local is not None:  # the in-process buckets, without a coroutine per call
+            wait = self._local.reserve_now(endpoint)
+        else:
+            assert self._limiter is not None
+            wait = await self._limiter.reserve(endpoint)
+        if wait > 0:
+            await self._sleep(wait)
 
     async def _pause(self, delay: float) -> None:
         """Sleep before a retry; cut short when closing gives up on unfinished work."""

@@ -1,16 +1,18 @@
 """Shared fixtures: the project's own pytest helpers as users get them, and the operation tests'
-scenario (a dev server with group g1, clients alice and bob, one settable clock)."""
+scenario (a dev server with group g1, clients alice and bob, one settable clock), and Redis
+(`redis_url`: fails under CI=true, skips elsewhere, when Redis is unreachable; `redis_prefix`)."""
 
 import atexit
 import os
 import shutil
 import tempfile
 
+from redis_support import redis_prefix, redis_url
 from scenario import alice, bob, clock, server
 
 from aio_tim.testing import client_for, dev_server, tim
 
-__all__ = ["alice", "bob", "client_for", "clock", "dev_server", "server", "tim"]
+__all__ = ["alice", "bob", "client_for", "clock", "dev_server", "redis_prefix", "redis_url", "server", "tim"]
 
 # Nothing a test does may land in the real HOME: a Client with its default store, the CLI's
 # serve record and checkpoints all resolve their folders from these variables (platformdirs).

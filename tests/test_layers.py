@@ -243,6 +243,20 @@ def test_only_store_and_devserver_import_aiosqlite(module: str) -> None:
     assert not bad, f"{module} imports {bad}"
 
 
+@pytest.mark.parametrize("module", [m for m in MODULES if not under(m, "aio_tim.coordination")])
+def test_only_coordination_imports_redis(module: str) -> None:
+    """redis (an optional extra) is imported only by aio_tim.coordination."""
+    bad = forbidden(module, allowed_internal=None, banned=("redis",))
+    assert not bad, f"{module} imports {bad}"
+
+
+@pytest.mark.parametrize("module", ["aio_tim.coordination", "aio_tim.coordination.base"])
+def test_the_coordination_seams_do_not_need_redis(module: str) -> None:
+    """The seams the pipeline and client import load without the redis extra."""
+    bad = forbidden(module, allowed_internal=None, banned=("redis",))
+    assert not bad, f"{module} imports {bad}"
+
+
 @pytest.mark.parametrize("module", [m for m in MODULES if under(m, "aio_tim.events")])
 def test_events_never_import_the_pipeline(module: str) -> None:
     """The receiving side (DESIGN.md §10) imports no pipeline, connection or devserver: it never sends."""

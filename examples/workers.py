@@ -1,0 +1,190 @@
+"""Many worker processes, one TIM app: shared rate limits and a shared outbox on Redis.
+
+    python examples/workers.py --workers 4 --messages 2000      # Redis at 127.0.0.1:6379
+
+The parent starts an embedded dev server (TIM's limits enforced), N worker processes and a client
+that only enqueues (`drain=False`). Every worker is a `Client(coordinator=RedisCoordinator(...))`:
+together they send at the app's limit, not N times it, and drain the one outbox; kill one and the
+others resend its unfinished messages after the visibility timeout. A worker alone is this file
+with `worker` (the secret key comes from the environment, never the command line):
+
+    AIO_TIM_SECRET_KEY=... python examples/workers.py worker --base-url http://127.0.0.1:8080 \
+        --sdk-app-id 1400000000 --redis redis://127.0.0.1:6379/0 --workers 4
+
+`worker --send N` sends N messages itself as fast as the limits allow and prints its counts as
+JSON (the benchmark's workload); without it the worker drains the outbox until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from aio_tim import Client, ConvType, Message, TextElem
+from aio_tim.coordination import RedisCoordinator
+from aio_tim.devserver import DevServer
+from aio_tim.testing import client_for
+
+KEY_ENV = "AIO_TIM_SECRET_KEY"
+
+
+def worker_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--sdk-app-id", type=int, required=True)
+    parser.add_argument("--admin", default="administrator")
+    parser.add_argument("--user", default="worker")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--prefix", default="aio_tim")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="workers sharing the app (limit/N without Redis)"
+    )
+    parser.add_argument(
+        "--visibility", type=float, default=30.0, help="seconds before a dead worker's messages move"
+    )
+    parser.add_argument(
+        "--send", type=int, default=0, help="send this many messages directly, print counts, exit"
+    )
+    parser.add_argument("--peers", type=int, default=50)
+    parser.add_argument("--local", action="store_true", help="no Redis: in-process limits at limit/N")
+
+
+async def run_worker(args: argparse.Namespace) -> dict[str, float]:
+    """One worker: drain the shared outbox until SIGTERM, or (`--send`) send and report."""
+    coordinator = None if args.local else RedisCoordinator(
+        args.redis, key_prefix=args.prefix, workers=args.workers, visibility_timeout=args.visibility,
+        drain=not args.send,
+    )  # fmt: skip
+    limits = {"*": 200 / args.workers} if args.local else None
+    tim = Client(
+        sdk_app_id=args.sdk_app_id, user_id=args.user, secret_key=os.environ[KEY_ENV], admin=args.admin,
+        base_url=args.base_url, store_path=":memory:", coordinator=coordinator,
+        **({"limits": limits} if limits else {}),
+    )  # fmt: skip
+    await tim.open()
+    print("ready", flush=True)
+    try:
+        if not args.send:
+            return await drain_until_stopped()
+        report = await send_all(tim, args)
+        if coordinator is not None:
+            report["round_trips"] = coordinator.limiter_statistics().round_trips
+        return report
+    finally:
+        await tim.aclose()
+        if coordinator is not None:
+            await coordinator.aclose()
+
+
+async def send_all(tim: Client, args: argparse.Namespace) -> dict[str, float]:
+    """Wait for "go" on stdin (so workers start together), send, and report counts and CPU."""
+    await asyncio.to_thread(sys.stdin.readline)
+    cpu, wall = time.process_time(), time.monotonic()
+    messages = [Message(elem_array=[TextElem(content=f"{args.user} {i}")]) for i in range(args.send)]
+    await asyncio.gather(*(
+        tim.msg.send_new_msg(f"peer{i % args.peers}", ConvType.C2C, m) for i, m in enumerate(messages)
+    ))  # fmt: skip
+    stats = tim.pipeline.statistics()
+    return {
+        "sent": stats.sent, "throttled": stats.throttled, "failed": stats.failed,
+        "cpu": time.process_time() - cpu, "start": wall, "end": time.monotonic(),
+    }  # fmt: skip
+
+
+async def drain_until_stopped() -> dict[str, float]:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    return {}
+
+
+def spawn_worker(server: DevServer, redis_url: str, prefix: str, *extra: str) -> subprocess.Popen[str]:
+    """Start `examples/workers.py worker` for `server`'s app; returns once it printed "ready"."""
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "worker", "--base-url", server.url,
+        "--sdk-app-id", str(server.sdk_app_id), "--admin", server.admin, "--redis", redis_url,
+        "--prefix", prefix, *extra,
+    ]  # fmt: skip
+    environment = os.environ | {KEY_ENV: server.secret_key}
+    child = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment
+    )
+    assert child.stdout is not None
+    if child.stdout.readline().strip() != "ready":
+        child.kill()
+        raise RuntimeError("the worker did not start")
+    return child
+
+
+def stop_worker(child: subprocess.Popen[str], signum: int = signal.SIGTERM) -> str:
+    """Stop a worker (SIGTERM: it finishes its batch and gives its shards back); its remaining output."""
+    if child.poll() is None:
+        child.send_signal(signum)
+    if child.stdout is None or child.stdout.closed:  # stopped before
+        child.wait()
+        return ""
+    output, _ = child.communicate()
+    return output
+
+
+async def demo(workers: int, messages: int, redis_url: str) -> dict[str, int]:
+    """A dev server, `workers` drainers and an enqueuer; returns the outbox's final counts."""
+    prefix = f"aio_tim_demo:{uuid.uuid4().hex[:8]}"
+    async with DevServer() as server:
+        children = [
+            spawn_worker(server, redis_url, prefix, "--workers", str(workers), "--user", f"w{i}")
+            for i in range(workers)
+        ]
+        try:
+            async with (
+                RedisCoordinator(redis_url, key_prefix=prefix, workers=workers, drain=False) as shared,
+                client_for(server, "alice", coordinator=shared) as tim,
+            ):
+                started = time.monotonic()
+                for i in range(messages):
+                    await tim.msg.enqueue_new_msg(
+                        f"peer{i % 50}", ConvType.C2C, Message(elem_array=[TextElem(content=f"m{i}")])
+                    )
+                counts = await tim.outbox_statistics()
+                while counts["queued"] + counts["inflight"]:
+                    await asyncio.sleep(0.1)
+                    counts = await tim.outbox_statistics()
+                elapsed = time.monotonic() - started
+                print(f"{workers} workers sent {counts['sent']} messages in {elapsed:.1f}s "
+                          f"({counts['sent'] / elapsed:.0f}/s), failed {counts['failed']}")  # fmt: skip
+                return counts
+        finally:
+            for child in children:
+                stop_worker(child)
+            async with RedisCoordinator(redis_url) as cleanup:  # the demo's keys only
+                await cleanup.redis.delete(*[k async for k in cleanup.redis.scan_iter(match=f"{prefix}:*")])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command")
+    worker_options(commands.add_parser("worker", help="run one worker"))
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args(argv)
+    if args.command == "worker":
+        result = asyncio.run(run_worker(args))
+        if result:
+            print(json.dumps(result), flush=True)
+    else:
+        asyncio.run(demo(args.workers, args.messages, args.redis))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Redis for the tests: the shared server at 127.0.0.1:6379 (or $AIO_TIM_REDIS_URL) and private
+ones a test may kill and restart. Not a test module.
+
+Each test gets its own key prefix and deletes what it made; nothing here flushes a database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import redis
+import redis.asyncio as aioredis
+
+REDIS_URL = os.environ.get("AIO_TIM_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def require_redis(url: str, *, ci: bool) -> None:
+    """Return if Redis at `url` answers PING; else fail under CI, skip (with the reason) elsewhere."""
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1) as client:
+            client.ping()
+        return
+    except (redis.RedisError, OSError) as error:
+        reason = f"Redis at {url} is unreachable ({error}); start one: redis-server --save '' --appendonly no"
+    if ci:
+        pytest.fail(f"CI=true needs Redis: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def on_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The shared Redis's URL; the test fails under CI=true, and is skipped elsewhere, without it."""
+    require_redis(REDIS_URL, ci=on_ci())
+    return REDIS_URL
+
+
+@pytest_asyncio.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of this test's own; every key under it is deleted afterwards."""
+    prefix = f"aio_tim_test:{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server of the test's own (append-only file, fsync always) that it may kill and restart.
+
+    with PrivateRedis(tmp_path) as server:
+        server.kill(); server.start()
+    """
+
+    def __init__(self, folder: Path) -> None:
+        if shutil.which("redis-server") is None:
+            pytest.skip("redis-server is not installed")
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with redis.Redis(port=self.port, socket_connect_timeout=0.2) as client:
+                    if client.ping():
+                        return
+            except (redis.RedisError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: what is not in the append-only file yet is gone."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def __enter__(self) -> PrivateRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.kill()
