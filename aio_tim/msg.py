@@ -25,7 +25,7 @@ from .coordination.base import OutboxQueue
 from .errors import TIM_ERR_PARAM, NotFoundError, TIMError, UsageError, error_for
 from .history import Roaming
 from .pipeline import MessagePipeline
-from .protocol import Request
+from .protocol import MsgBodyItem, Request
 from .protocol.group import (
     GROUP_IMPORT_MAX,
     GroupMsgRecall,
@@ -129,12 +129,12 @@ class MsgManager:
         outgoing = coerce(msg, Message, what="json_msg_param")
         if self._ctx.transfers is not None:  # local files named in elements go up first
             outgoing = await self._ctx.transfers.upload_attachments(outgoing)
-        message = await self._outgoing(outgoing, (conv, conv_id))
+        message, body = await self._outgoing_with_body(outgoing, (conv, conv_id))
         sender = message.sender or ""
         request: Request = (
-            c2c_send_request(conv_id, sender, message)
+            c2c_send_request(conv_id, sender, message, body)
             if conv is ConvType.C2C
-            else group_send_request(conv_id, sender, message)
+            else group_send_request(conv_id, sender, message, body)
         )
         try:
             reply = await self._ctx.pipeline.submit(request, order_key=(conv, conv_id))
@@ -273,14 +273,20 @@ class MsgManager:
 
     async def _outgoing(self, msg: Message, conv: tuple[ConvType, str] | None) -> Message:
         """Validate `msg` and fix its idempotency keys once, before the first attempt."""
-        check_sendable(msg)
+        return (await self._outgoing_with_body(msg, conv))[0]
+
+    async def _outgoing_with_body(
+        self, msg: Message, conv: tuple[ConvType, str] | None
+    ) -> tuple[Message, list[MsgBodyItem]]:
+        """`_outgoing`, and the REST MsgBody that validation built (a send builds it once)."""
+        body = check_sendable(msg)
         sender = check_identifier(msg.sender or self._ctx.user_id, "message_sender")
         seq = msg.seq
         if seq is None and conv is None:
             seq = self._random()  # a batch spans many conversations: no per-conversation counter
         elif seq is None and conv is not None and conv[0] is ConvType.C2C:
             seq = await self._store.next_seq(conv)  # groups get their seq from the server
-        return msgspec.structs.replace(
+        fixed = msgspec.structs.replace(
             msg,
             sender=sender,
             is_from_self=sender == self._ctx.user_id,
@@ -290,6 +296,7 @@ class MsgManager:
             server_time=None,
             status=int(MsgStatus.SENDING),
         )
+        return fixed, body
 
     # --- the local store -------------------------------------------------------------------------
 

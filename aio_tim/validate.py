@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Final
 
 from .errors import TIM_ERR_CONV, TIM_ERR_JSON, TIM_ERR_PARAM, ContentRejectedError, UsageError
-from .protocol import msg_body_size, to_msg_body
+from .protocol import MsgBodyItem, msg_body_size, to_msg_body
 from .types import (
     SENDABLE_ELEM_TYPES,
     ConvType,
@@ -66,8 +66,10 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def check_sendable(msg: Message) -> None:
-    """The C SDK's rules for an outgoing message: elements present, sendable, within limits."""
+def check_sendable(msg: Message) -> list[MsgBodyItem]:
+    """The C SDK's rules for an outgoing message: elements present, sendable, within limits.
+
+    Returns the REST MsgBody it built to measure the message, so a send builds it only once."""
     if not msg.elem_array:
         raise UsageError(TIM_ERR_PARAM, "message_elem_array is empty: a message needs an element")
     for index, elem in enumerate(msg.elem_array):
@@ -89,9 +91,11 @@ def check_sendable(msg: Message) -> None:
     if msg.rand is not None and msg.rand > _UINT32_MAX:
         raise UsageError(TIM_ERR_PARAM, "message_rand must fit in 32 bits for the REST API")
     try:
-        size = msg_body_size(to_msg_body(msg.elem_array))
+        body = to_msg_body(msg.elem_array)
+        size = msg_body_size(body)
         encode(msg)  # CloudCustomData & co. are sent too
     except UnicodeEncodeError:
         raise UsageError(TIM_ERR_JSON, "message text is not valid UTF-8 (a lone surrogate)") from None
     if size > MAX_BODY_BYTES:
         raise ContentRejectedError(80002, f"message body is {size} bytes; TIM's limit is 12 KB")
+    return body

@@ -1,18 +1,23 @@
-"""Sending benchmarks: throughput and client CPU, fan-out, limit adherence, memory when queued.
+"""Sending benchmarks: throughput and client CPU per send against raw aiohttp clients, fan-out,
+limit adherence, memory when queued.
 
 Reproduce (from the repository root):
 
     .venv/bin/python benchmarks/bench_send.py            # all parts, full sizes
     .venv/bin/python benchmarks/bench_send.py --quick    # smaller sizes, a smoke run
-    .venv/bin/python benchmarks/bench_send.py --parts a,c --uvloop
+    .venv/bin/python benchmarks/bench_send.py --parts a,b --uvloop
 
-The dev server runs in its own process (multiprocessing, spawn), so the CPU time this process
-reports is the client's alone.
-
-(a) `send_new_msg` (limits off) against a bare aiohttp client posting pre-encoded bodies to the
-    same endpoint at the same concurrency: messages/s, ratio, client CPU µs per message.
+(a) `send_new_msg` (limits off, a file store as `Client` opens one) against two raw aiohttp
+    clients posting to the same endpoint: a *naive* one (a dict body per message, `json=`,
+    `response.json()`) and a *bare* one (pre-encoded bodies, nothing parsed); `pipeline.submit`
+    of pre-built requests shows what the pipeline and connection layers cost on their own. Two shapes: many
+    conversations (400 peers, 64 in flight) and one conversation in sequence (one in flight).
+    First with the dev server in its own process (spawned: the CPU this process reports is the
+    client's alone), then with the dev server on the client's loop (as a user's CI runs it; CPU is
+    then both sides). Jobs are interleaved in rounds, so the load others put on the machine hits
+    them alike; every ratio printed comes from the same run.
 (b) fan-out: one message to N recipients with `batch_send` against one `send_new_msg` per
-    recipient (capped, then extrapolated): recipients/s and ratio.
+    recipient (capped, then extrapolated): recipients/s, ratio, client CPU µs per recipient.
 (c) limit adherence: TIM's limits on both sides (sendmsg 200/s): achieved rate against the
     limit, throttled answers per second.
 (d) peak RSS with N sends queued in the pipeline.
@@ -28,10 +33,12 @@ import multiprocessing
 import random
 import resource
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -48,7 +55,7 @@ from aio_tim.protocol.openim import SendMsg
 from aio_tim.store import LocalStore
 
 CONCURRENCY = 64
-PEERS = 1000
+PEERS = 400
 
 
 # --- the dev server in its own process ---------------------------------------------------------
@@ -68,10 +75,14 @@ def _serve(conn: Connection, options: dict[str, Any]) -> None:
 
 async def _serve_until_told(conn: Connection, options: dict[str, Any]) -> None:
     async with DevServer(**options) as server:
-        conn.send(ServerInfo(server.url, server.sdk_app_id, server.secret_key, server.admin))
+        conn.send(info_of(server))
         told = asyncio.Event()
         asyncio.get_running_loop().add_reader(conn.fileno(), told.set)
         await told.wait()
+
+
+def info_of(server: DevServer) -> ServerInfo:
+    return ServerInfo(server.url, server.sdk_app_id, server.secret_key, server.admin)
 
 
 @contextlib.contextmanager
@@ -90,6 +101,13 @@ def server_process(**options: Any) -> Iterator[ServerInfo]:
             process.terminate()
 
 
+@contextlib.asynccontextmanager
+async def same_loop_server(**options: Any) -> AsyncIterator[ServerInfo]:
+    """A DevServer(**options) on this loop, as a user's CI runs it."""
+    async with DevServer(**options) as server:
+        yield info_of(server)
+
+
 # --- a client from the public parts --------------------------------------------------------------
 
 
@@ -97,18 +115,21 @@ def server_process(**options: Any) -> Iterator[ServerInfo]:
 class Sender:
     msg: MsgManager
     pipeline: MessagePipeline
+    store: LocalStore
 
 
 @contextlib.asynccontextmanager
 async def sender(server: ServerInfo, **pipeline_options: Any) -> AsyncIterator[Sender]:
-    """What `Client` assembles, with the pipeline options a benchmark needs."""
+    """What `Client` assembles (a file store in a temporary folder), with the pipeline options a
+    benchmark needs."""
     signer = UserSigCache(server.sdk_app_id, server.secret_key, server.admin)
     connection = ConnectionManager(server.url, server.sdk_app_id, signer, max_connections=CONCURRENCY)
-    async with connection, LocalStore(":memory:") as store:
-        pipeline = MessagePipeline(connection.call, max_in_flight=CONCURRENCY, **pipeline_options)
-        context = SendContext("alice", pipeline, store, time.time, random.Random())
-        yield Sender(MsgManager(context), pipeline)
-        await pipeline.aclose(timeout=5)
+    with tempfile.TemporaryDirectory() as folder:
+        async with connection, LocalStore(Path(folder) / "alice.sqlite3") as store:
+            pipeline = MessagePipeline(connection.call, max_in_flight=CONCURRENCY, **pipeline_options)
+            context = SendContext("alice", pipeline, store, time.time, random.Random())
+            yield Sender(MsgManager(context), pipeline, store)
+            await pipeline.aclose(timeout=5)
 
 
 def text(content: str) -> Message:
@@ -137,90 +158,158 @@ def cpu_meter() -> Iterator[list[float]]:
     result.append(time.process_time() - started)
 
 
-# --- (a) send_new_msg against a bare aiohttp client ----------------------------------------------
+# --- (a) send_new_msg against raw aiohttp clients ------------------------------------------------
 
 Job = Callable[[int], Awaitable[object]]
+WARM_UP = 300
 
 
-def encoded_sends(count: int, seed: int) -> list[SendMsg]:
+def peer_of(n: int, peers: int) -> str:
+    return f"p{n % peers}"
+
+
+def encoded_sends(count: int, seed: int, peers: int) -> list[SendMsg]:
     rng = random.Random(seed)
     body = to_msg_body([TextElem(content="bench")])
     return [
-        SendMsg(To_Account=f"p{n % PEERS}", From_Account="alice", MsgRandom=rng.getrandbits(32), MsgBody=body)
+        SendMsg(
+            To_Account=peer_of(n, peers), From_Account="alice", MsgRandom=rng.getrandbits(32), MsgBody=body
+        )
         for n in range(count)
     ]
 
 
 @contextlib.asynccontextmanager
-async def bare_aiohttp(server: ServerInfo, count: int) -> AsyncIterator[Job]:
-    """A job posting pre-encoded sendmsg bodies with aiohttp alone, to a pre-signed URL."""
+async def raw_session(server: ServerInfo) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
+    """An aiohttp session and the sendmsg URL, pre-signed once."""
     signer = UserSigCache(server.sdk_app_id, server.secret_key, server.admin)
     query = f"sdkappid={server.sdk_app_id}&identifier={server.admin}&usersig={signer.current()}"
-    url = f"{server.url}/v4/openim/sendmsg?{query}&random=1&contenttype=json"
-    bodies = [msgspec.json.encode(request) for request in encoded_sends(count, seed=7)]
+    url = f"{server.url}/v4/openim/sendmsg?{query}&contenttype=json"
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        yield session, url
+
+
+def naive_job(session: aiohttp.ClientSession, url: str, peers: int) -> Job:
+    """What a user writes first: a dict per message, aiohttp's `json=`, the reply parsed and checked."""
+    rng = random.Random(5)
+
+    async def post(n: int) -> None:
+        body = {
+            "SyncOtherMachine": 2,
+            "From_Account": "alice",
+            "To_Account": peer_of(n, peers),
+            "MsgRandom": rng.getrandbits(32),
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "bench"}}],
+        }
+        async with session.post(f"{url}&random={rng.getrandbits(32)}", json=body) as response:
+            reply = await response.json()
+        if reply["ErrorCode"]:
+            raise RuntimeError(reply)
+
+    return post
+
+
+def bare_job(session: aiohttp.ClientSession, url: str, peers: int, count: int) -> Job:
+    """Pre-encoded bodies posted as they are; the reply read, not parsed."""
+    bodies = [msgspec.json.encode(request) for request in encoded_sends(count, seed=7, peers=peers)]
     headers = {"Content-Type": "application/json"}
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
 
-        async def post(n: int) -> None:
-            async with session.post(url, data=bodies[n]) as response:
-                await response.read()
+    async def post(n: int) -> None:
+        async with session.post(f"{url}&random={n}", data=bodies[n], headers=headers) as response:
+            await response.read()
 
-        yield post
+    return post
 
 
-def pipeline_job(s: Sender, count: int) -> Job:
-    """The same sends as SendMsg requests through pipeline and connection: no local store."""
-    requests = encoded_sends(count, seed=9)
+def pipeline_job(s: Sender, peers: int, count: int) -> Job:
+    """Pre-built SendMsg requests through the pipeline and the connection manager: what
+    send_new_msg adds on top of this is the msg layer and the local store."""
+    requests = encoded_sends(count, seed=9, peers=peers)
     return lambda n: s.pipeline.submit(requests[n], order_key=requests[n].To_Account)
 
 
-def send_new_msg_job(s: Sender, count: int) -> Job:
-    """The same sends with `send_new_msg`: validation, keys fixed once, the local store, the pipeline."""
-    messages = [text("bench") for _ in range(count)]
-    return lambda n: s.msg.send_new_msg(f"p{n % PEERS}", ConvType.C2C, messages[n])
+def send_new_msg_job(s: Sender, peers: int) -> Job:
+    """`send_new_msg`: validation, keys fixed once, the pipeline, the local store (a file)."""
+    return lambda n: s.msg.send_new_msg(peer_of(n, peers), ConvType.C2C, text("bench"))
 
 
-async def interleaved(jobs: dict[str, Job], count: int, rounds: int) -> dict[str, tuple[float, float]]:
-    """Run each job `count` times, in `rounds` alternating slices so that a machine whose load
-    drifts treats them alike; (seconds, CPU seconds) per job."""
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    peers: int
+    concurrency: int
+    count: int
+
+
+async def interleaved(jobs: dict[str, Job], shape: Shape, rounds: int) -> dict[str, tuple[float, float]]:
+    """Run each job `shape.count` times in `rounds` alternating slices (so that load drifting on
+    the machine treats them alike); (seconds, CPU seconds) per job."""
     totals = dict.fromkeys(jobs, (0.0, 0.0))
-    per_round = count // rounds
+    per_round = shape.count // rounds
     for round_ in range(rounds):
         for name, job in jobs.items():
-            offset = 300 + round_ * per_round  # the first 300 warmed up
+            offset = WARM_UP + round_ * per_round
 
             def numbered(n: int, job: Job = job, offset: int = offset) -> Awaitable[object]:
                 return job(offset + n)
 
             with cpu_meter() as cpu:
-                seconds = await run_workers(per_round, CONCURRENCY, numbered)
+                seconds = await run_workers(per_round, shape.concurrency, numbered)
             totals[name] = (totals[name][0] + seconds, totals[name][1] + cpu[0])
     return totals
 
 
-async def part_a(count: int, rounds: int = 5) -> None:
-    print(
-        f"(a) {count:,} C2C sends each, concurrency {CONCURRENCY}, dev server (limits off) in its own process"
-    )
-    size = count + 300
+async def compare(server: ServerInfo, shape: Shape, rounds: int) -> dict[str, tuple[float, float]]:
+    """naive, bare and send_new_msg on one shape: (msg/s, CPU µs per message) each."""
+    size = WARM_UP + shape.count
+    async with raw_session(server) as (session, url), sender(server, limits=None) as s:
+        jobs = {
+            "naive raw aiohttp": naive_job(session, url, shape.peers),
+            "bare prebuilt": bare_job(session, url, shape.peers, size),
+            "pipeline.submit": pipeline_job(s, shape.peers, size),
+            "send_new_msg": send_new_msg_job(s, shape.peers),
+        }
+        for job in jobs.values():
+            await run_workers(WARM_UP, shape.concurrency, job)  # connections, accounts, caches
+        totals = await interleaved(jobs, shape, rounds)
+        if s.pipeline.statistics().retried:
+            print(f"    note: {s.pipeline.statistics().retried} retries")
+    done = shape.count // rounds * rounds
+    return {name: (done / seconds, cpu / done * 1e6) for name, (seconds, cpu) in totals.items()}
+
+
+def print_shape(where: str, shape: Shape, results: dict[str, tuple[float, float]], goal: str) -> None:
+    print(f"    {where}, {shape.name} ({shape.count:,} sends each, {shape.concurrency} in flight)")
+    naive_rate, naive_cpu = results["naive raw aiohttp"]
+    for name, (rate, cpu) in results.items():
+        print(
+            f"      {name:18}: {rate:7,.0f} msg/s ({rate / naive_rate:4.2f}x naive)"
+            f"   client CPU {cpu:4.0f} µs/msg ({cpu / naive_cpu:4.2f}x naive)"
+        )
+    print(f"      goal: send_new_msg {goal}")
+
+
+def shapes(count: int) -> list[Shape]:
+    return [
+        Shape(f"{PEERS} conversations", PEERS, CONCURRENCY, count),
+        Shape("one conversation in sequence", 1, 1, count // 4),
+    ]
+
+
+async def part_a_process(count: int, rounds: int) -> None:
+    print("(a) send_new_msg vs raw aiohttp; dev server (limits off) in its own process")
     with server_process(enforce_limits=False) as server:
-        async with bare_aiohttp(server, size) as bare, sender(server, limits=None) as s:
-            jobs = {
-                "bare aiohttp   ": bare,
-                "pipeline.submit": pipeline_job(s, size),
-                "send_new_msg   ": send_new_msg_job(s, size),
-            }
-            for job in jobs.values():
-                await run_workers(300, CONCURRENCY, job)  # warm up: connections, accounts, caches
-            totals = await interleaved(jobs, count, rounds)
-            retried = s.pipeline.statistics().retried
-    bare_rate = count / totals["bare aiohttp   "][0]
-    for name, (seconds, cpu) in totals.items():
-        rate, micros = count / seconds, cpu / count * 1e6
-        print(f"    {name}: {rate:8,.0f} msg/s ({rate / bare_rate:.2f}x)   client CPU {micros:5.0f} µs/msg")
-    print(f"    goal: send_new_msg >= 0.85x of bare aiohttp; retried={retried}")
-    print("    (pipeline.submit: the same requests without the local store that send_new_msg writes)")
+        many, one = shapes(count)
+        print_shape("server process", many, await compare(server, many, rounds), ">= 1.0x, CPU <= 1.15x")
+        print_shape("server process", one, await compare(server, one, rounds), ">= 0.95x")
+
+
+async def part_a_same_loop(count: int, rounds: int) -> None:
+    print("(a') the same with the dev server on the client's loop (CPU counts both sides)")
+    async with same_loop_server(enforce_limits=False) as server:
+        for shape in shapes(count):
+            print_shape("same loop", shape, await compare(server, shape, rounds), ">= 0.85x")
 
 
 # --- (b) fan-out --------------------------------------------------------------------------------
@@ -237,24 +326,24 @@ async def part_b(recipients: int, baseline_cap: int) -> None:
                     BatchSendParam(identifier_array=names, msg=text("to everyone"))
                 )
                 batch_s = time.perf_counter() - started
-    delivered = sum(1 for r in results if r.code == 0)
-    with server_process(enforce_limits=False) as server:
         async with sender(server, limits=None) as s:
-            single_s = await run_workers(
-                baseline_cap,
-                CONCURRENCY,
-                lambda n: s.msg.send_new_msg(names[n], ConvType.C2C, text("to everyone")),
-            )
+            with cpu_meter() as single_cpu:
+                single_s = await run_workers(
+                    baseline_cap,
+                    CONCURRENCY,
+                    lambda n: s.msg.send_new_msg(names[n], ConvType.C2C, text("to everyone")),
+                )
+    delivered = sum(1 for r in results if r.code == 0)
     batch_rate, single_rate = recipients / batch_s, baseline_cap / single_s
     print(
-        f"    batch_send    : {batch_rate:8,.0f} recipients/s  ({delivered:,} delivered in {batch_s:.1f} s, "
-        f"client CPU {cpu[0]:.1f} s)"
+        f"    batch_send    : {batch_rate:8,.0f} recipients/s  ({delivered:,} delivered in {batch_s:.2f} s, "
+        f"client CPU {cpu[0] / recipients * 1e6:.1f} µs/recipient)"
     )
     print(
-        f"    send_new_msg  : {single_rate:8,.0f} recipients/s  ({baseline_cap:,} in {single_s:.1f} s; "
-        f"{recipients:,} would take ~{recipients / single_rate:.0f} s)"
+        f"    send_new_msg  : {single_rate:8,.0f} recipients/s  ({baseline_cap:,} in {single_s:.1f} s, "
+        f"client CPU {single_cpu[0] / baseline_cap * 1e6:.0f} µs/recipient)"
     )
-    print(f"    ratio         : {batch_rate / single_rate:.1f}x")
+    print(f"    ratio         : {batch_rate / single_rate:.1f}x (goal >= 20x; CPU <= 10 µs/recipient)")
 
 
 # --- (c) limit adherence ------------------------------------------------------------------------
@@ -348,15 +437,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--parts", default="a,b,c,d")
+    parser.add_argument(
+        "--parts", default="a,e,b,c,d", help="a, e (a with the server on the same loop), b, c, d"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--uvloop", action="store_true", help="run the client on uvloop")
     args = parser.parse_args()
     print("reproduce:", " ".join([".venv/bin/python", "benchmarks/bench_send.py", *sys.argv[1:]]))
     print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, loop: {loop_name(args.uvloop)}")
     quick = args.quick
+    rounds = 3 if quick else 5
     runs: dict[str, Callable[[], Awaitable[None]]] = {
-        "a": lambda: part_a(2_000 if quick else 20_000),
+        "a": lambda: part_a_process(2_000 if quick else 20_000, rounds),
+        "e": lambda: part_a_same_loop(2_000 if quick else 20_000, rounds),
         "b": lambda: part_b(*((5_000, 1_000) if quick else (100_000, 5_000))),
         "c": lambda: part_c(600 if quick else 3_000),
         "d": lambda: part_d(10_000 if quick else 100_000),

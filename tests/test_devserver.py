@@ -323,10 +323,10 @@ async def test_unexpected_exception_is_70500_with_a_generic_info(
 ) -> None:
     """A bug in a handler answers 70500 without details and logs the traceback."""
 
-    async def broken_insert(self: State, msg: Any) -> int:
+    async def broken_insert(self: State, msg: Any, since: int) -> int:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(State, "insert_c2c", broken_insert)
+    monkeypatch.setattr(State, "send_c2c_once", broken_insert)
     reply = await tim.fails("openim/sendmsg", c2c("bob", 1), 70500)
     assert "fire" not in reply["ErrorInfo"]
     assert any(r.exc_info and "disk on fire" in str(r.exc_info[1]) for r in caplog.records)

@@ -181,7 +181,7 @@ async def transport_failures(server: DevServer, evidence: Evidence) -> None:
 async def shutdown_mid_request(evidence: Evidence, monkeypatch: pytest.MonkeyPatch) -> None:
     entered = asyncio.Event()
 
-    async def stuck(self: State, msg: Any) -> int:
+    async def stuck(self: State, msg: Any, since: int) -> int:
         entered.set()
         await asyncio.Event().wait()  # until the shutdown cancels the handler
         raise AssertionError("unreachable")
@@ -191,7 +191,7 @@ async def shutdown_mid_request(evidence: Evidence, monkeypatch: pytest.MonkeyPat
     try:
         async with client(server) as tim:
             evidence.usersig(tim._connection._signer.current())
-            monkeypatch.setattr(State, "insert_c2c", stuck)
+            monkeypatch.setattr(State, "send_c2c_once", stuck)  # sendmsg's store call
             sending = asyncio.ensure_future(tim.msg.send_new_msg("bob", ConvType.C2C, TEXT))
             await asyncio.wait_for(entered.wait(), 10)
             await server.aclose()

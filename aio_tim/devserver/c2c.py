@@ -80,35 +80,35 @@ async def sender_of(ctx: Context, from_account: str | None) -> str:
     return sender
 
 
-async def first_send(ctx: Context, sender: str, to: str, msg_random: int, now: int) -> C2CRow | None:
-    """The earlier send this one duplicates, if any, within the dedup window."""
-    since = now - ctx.c2c_dedup_window + 1
-    return await ctx.state.first_c2c_send(sender, to, msg_random, since)
-
-
-async def deliver(ctx: Context, sender: str, to: str, stamp: Stamp, how: Delivery) -> None:
-    msg_id = await ctx.state.insert_c2c(
-        NewC2C(
-            from_account=sender,
-            to_account=to,
-            msg_seq=stamp.seq,
-            msg_random=stamp.random,
-            msg_time=stamp.time,
-            client_time=how.client_time,
-            msg_key=stamp.key,
-            body=how.body,
-            cloud_custom_data=how.cloud_custom_data,
-            kind="send",
-            counts_unread=how.counts_unread and not how.online_only,
-        )
+def _new_row(sender: str, to: str, stamp: Stamp, how: Delivery) -> NewC2C:
+    return NewC2C(
+        from_account=sender,
+        to_account=to,
+        msg_seq=stamp.seq,
+        msg_random=stamp.random,
+        msg_time=stamp.time,
+        client_time=how.client_time,
+        msg_key=stamp.key,
+        body=how.body,
+        cloud_custom_data=how.cloud_custom_data,
+        kind="send",
+        counts_unread=how.counts_unread and not how.online_only,
     )
-    if ctx.webhooks is not None:
-        ctx.webhooks.after(c2c_sent(sender, to, (stamp.seq, stamp.random, stamp.time), decode_body(how.body),
-                                    how.cloud_custom_data, how.online_only))  # fmt: skip
+
+
+async def _delivered(ctx: Context, sender: str, to: str, stamp: Stamp, how: Delivery, msg_id: int) -> None:
+    """After a message is stored: the after-send webhook, and who must not see it."""
+    _after_send_webhook(ctx, sender, to, stamp, how)
     # Online-only messages are never stored for anyone; hiding keeps dedup working for them.
     hidden_for = {sender, to} if how.online_only else {sender} if how.hide_for_sender else set()
     for account in hidden_for:
         await ctx.state.hide_c2c(msg_id, account)
+
+
+def _after_send_webhook(ctx: Context, sender: str, to: str, stamp: Stamp, how: Delivery) -> None:
+    if ctx.webhooks is not None:
+        ctx.webhooks.after(c2c_sent(sender, to, (stamp.seq, stamp.random, stamp.time), decode_body(how.body),
+                                    how.cloud_custom_data, how.online_only))  # fmt: skip
 
 
 def delivery_of(req: SendMsg | BatchSendMsg, client_time: int, online_only: bool) -> Delivery:
@@ -132,14 +132,16 @@ async def send_msg(ctx: Context, req: SendMsg) -> Envelope:
     sender = await sender_of(ctx, req.From_Account)
     await _recipient(ctx, req.To_Account)
     now = ctx.now()
-    first = await first_send(ctx, sender, req.To_Account, req.MsgRandom, now)
-    if first is not None:
-        return SendMsgResponse(MsgTime=first.msg_time, MsgKey=first.msg_key)
     stamp = Stamp(new_seq(ctx, req.MsgSeq), req.MsgRandom, now)
     # MsgTime (ordering) is the server's clock; the client's MsgTimeStamp is kept beside it.
     client_time = now if req.MsgTimeStamp is None else req.MsgTimeStamp
     how = delivery_of(req, client_time, online_only=req.OnlineOnlyFlag == 1)
-    await deliver(ctx, sender, req.To_Account, stamp, how)
+    # The dedup check and the insert in one database hop.
+    since = now - ctx.c2c_dedup_window + 1
+    sent = await ctx.state.send_c2c_once(_new_row(sender, req.To_Account, stamp, how), since)
+    if isinstance(sent, C2CRow):  # a duplicate: the first send's answer
+        return SendMsgResponse(MsgTime=sent.msg_time, MsgKey=sent.msg_key)
+    await _delivered(ctx, sender, req.To_Account, stamp, how, sent)
     return SendMsgResponse(MsgTime=stamp.time, MsgKey=stamp.key)
 
 
@@ -159,14 +161,16 @@ async def batch_send_msg(ctx: Context, req: BatchSendMsg) -> Envelope:
     sender = await sender_of(ctx, req.From_Account)
     recipients, errors = await _sort_recipients(ctx, req.To_Account)
     now = ctx.now()
-    firsts = await _earlier_sends(ctx, sender, recipients, req.MsgRandom, now)
+    since = now - ctx.c2c_dedup_window + 1
+    firsts = await ctx.state.first_c2c_sends(sender, recipients, req.MsgRandom, since)
     # A retried batch reuses the first attempt's identity, also for recipients it missed.
     first = next(iter(firsts.values()), None)
     stamp = Stamp.of(first) if first else Stamp(new_seq(ctx, req.MsgSeq), req.MsgRandom, now)
     how = delivery_of(req, client_time=now, online_only=False)
-    for to in recipients:
-        if to not in firsts:
-            await deliver(ctx, sender, to, stamp, how)
+    rows = [_new_row(sender, to, stamp, how) for to in recipients if to not in firsts]
+    await ctx.state.insert_c2c_many(rows, hide_for_sender=how.hide_for_sender)
+    for row in rows:
+        _after_send_webhook(ctx, sender, row.to_account, stamp, how)
     # Always list errors (possibly none): a missing ErrorList would leave clients guessing.
     return BatchSendMsgResponse(MsgKey=stamp.key, MsgTime=stamp.time, ErrorList=errors)
 
@@ -178,26 +182,19 @@ def _check_recipient_count(to_accounts: list[str]) -> None:
         raise error_for(90011, f"To_Account holds more than {BATCH_MAX_RECIPIENTS} accounts")
 
 
-async def _earlier_sends(
-    ctx: Context, sender: str, recipients: list[str], msg_random: int, now: int
-) -> dict[str, C2CRow]:
-    firsts: dict[str, C2CRow] = {}
-    for to in recipients:
-        row = await first_send(ctx, sender, to, msg_random, now)
-        if row is not None:
-            firsts[to] = row
-    return firsts
-
-
 async def _sort_recipients(ctx: Context, to_accounts: list[str]) -> tuple[list[str], list[RecipientError]]:
-    """Recipients to deliver to, and the ones that cannot receive (70107: no such account)."""
-    known: list[str] = []
-    errors: list[RecipientError] = []
-    for to in dict.fromkeys(to_accounts):
-        if await obtain_account(ctx, to):
-            known.append(to)
-        else:
-            errors.append(RecipientError(To_Account=to, ErrorCode=ERR_ACCOUNT_MISSING))
+    """Recipients to deliver to, and the ones that cannot receive (70107: no such account).
+    One query for the whole chunk; under auto_accounts the missing valid ones are created."""
+    unique = list(dict.fromkeys(to_accounts))
+    valid = [to for to in unique if valid_user_id(to)]
+    existing = await ctx.state.existing_accounts(valid)
+    if ctx.auto_accounts:
+        await ctx.state.add_accounts_now([to for to in valid if to not in existing], ctx.now())
+        existing = set(valid)
+    known = [to for to in unique if to in existing]
+    errors = [
+        RecipientError(To_Account=to, ErrorCode=ERR_ACCOUNT_MISSING) for to in unique if to not in existing
+    ]
     return known, errors
 
 

@@ -182,6 +182,20 @@ def _values(row: Any) -> tuple[Any, ...]:
 
 
 _BODY_DECODER: Final = msgspec.json.Decoder(list[MsgBodyItem])
+_FIRST_SEND: Final = (
+    f"SELECT {_C2C_COLUMNS} FROM c2c_msgs WHERE from_account = ? AND to_account = ? "
+    "AND msg_random = ? AND msg_time >= ? AND kind = 'send' ORDER BY id LIMIT 1"
+)
+_INSERT_C2C: Final = (
+    "INSERT INTO c2c_msgs (conv_lo, conv_hi, from_account, to_account, msg_seq, "
+    "msg_random, msg_time, client_time, msg_key, body, cloud_custom_data, kind, "
+    "counts_unread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _json_list(values: list[str]) -> str:
+    """A list of names as one JSON parameter, for `IN (SELECT value FROM json_each(?))`."""
+    return msgspec.json.encode(values).decode()
 
 
 def encode_body(items: list[MsgBodyItem]) -> str:
@@ -333,12 +347,60 @@ class State:
 
     async def insert_c2c(self, msg: NewC2C) -> int:
         lo, hi = conversation(msg.from_account, msg.to_account)
-        return await self._insert(
-            "INSERT INTO c2c_msgs (conv_lo, conv_hi, from_account, to_account, msg_seq, "
-            "msg_random, msg_time, client_time, msg_key, body, cloud_custom_data, kind, "
-            "counts_unread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (lo, hi, *_values(msg)),
+        return await self._insert(_INSERT_C2C, (lo, hi, *_values(msg)))
+
+    # Batch forms for openim/batchsendmsg: one statement per chunk, not one per recipient. The
+    # account list travels as one JSON parameter (json_each), so 500 names need no 500 `?`s.
+
+    async def existing_accounts(self, user_ids: list[str]) -> set[str]:
+        """Which of `user_ids` are accounts (one query for those not already known)."""
+        known = {u for u in user_ids if u in self._known_accounts or u in self._learned_accounts}
+        unknown = [u for u in user_ids if u not in known]
+        if unknown:
+            rows = await self._all(
+                "SELECT user_id FROM accounts WHERE user_id IN (SELECT value FROM json_each(?))",
+                (_json_list(unknown),),
+            )
+            found = {str(r[0]) for r in rows}
+            self._learned_accounts |= found
+            known |= found
+        return known
+
+    async def add_accounts_now(self, user_ids: list[str], now: int) -> None:
+        """Create accounts that do not exist yet (one executemany)."""
+        self._learned_accounts.update(user_ids)
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO accounts (user_id, created) VALUES (?, ?)", [(u, now) for u in user_ids]
         )
+
+    async def first_c2c_sends(
+        self, from_account: str, to_accounts: list[str], msg_random: int, since: int
+    ) -> dict[str, C2CRow]:
+        """`first_c2c_send` for many recipients in one query: recipient -> its first such send."""
+        rows = await self._all(
+            f"SELECT {_C2C_COLUMNS} FROM c2c_msgs WHERE from_account = ? AND to_account IN "
+            "(SELECT value FROM json_each(?)) AND msg_random = ? AND msg_time >= ? AND kind = 'send' "
+            "ORDER BY id",
+            (from_account, _json_list(to_accounts), msg_random, since),
+        )
+        firsts: dict[str, C2CRow] = {}
+        for row in rows:
+            firsts.setdefault(row[2], C2CRow(*row))
+        return firsts
+
+    async def insert_c2c_many(self, msgs: list[NewC2C], *, hide_for_sender: bool) -> None:
+        """Insert many messages of one send (one executemany); optionally hidden from the sender."""
+        await self._db.executemany(
+            _INSERT_C2C, [(*conversation(m.from_account, m.to_account), *_values(m)) for m in msgs]
+        )
+        if hide_for_sender and msgs:
+            first = msgs[0]
+            await self._run(
+                "INSERT OR IGNORE INTO c2c_hidden (msg_id, account) SELECT id, from_account FROM c2c_msgs "
+                "WHERE from_account = ? AND msg_key = ? AND kind = 'send' "
+                "AND to_account IN (SELECT value FROM json_each(?))",
+                (first.from_account, first.msg_key, _json_list([m.to_account for m in msgs])),
+            )
 
     async def hide_c2c(self, msg_id: int, account: str) -> None:
         await self._run("INSERT OR IGNORE INTO c2c_hidden (msg_id, account) VALUES (?, ?)", (msg_id, account))
@@ -350,12 +412,28 @@ class State:
         self, from_account: str, to_account: str, msg_random: int, since: int
     ) -> C2CRow | None:
         """The first message sent from -> to with this MsgRandom at or after `since`."""
-        row = await self._one(
-            f"SELECT {_C2C_COLUMNS} FROM c2c_msgs WHERE from_account = ? AND to_account = ? "
-            "AND msg_random = ? AND msg_time >= ? AND kind = 'send' ORDER BY id LIMIT 1",
-            (from_account, to_account, msg_random, since),
-        )
+        row = await self._one(_FIRST_SEND, (from_account, to_account, msg_random, since))
         return None if row is None else C2CRow(*row)
+
+    async def send_c2c_once(self, msg: NewC2C, since: int) -> C2CRow | int:
+        """`first_c2c_send`, then `insert_c2c` if there was none, in one hop to the database thread
+        (sendmsg's hot path): the earlier send this one duplicates, or the new row's id."""
+        db = self._db
+        lo, hi = conversation(msg.from_account, msg.to_account)
+
+        def run() -> C2CRow | int:
+            conn = db._conn  # on aiosqlite's thread, inside its `_execute`
+            first = conn.execute(_FIRST_SEND, (msg.from_account, msg.to_account, msg.msg_random, since))
+            row = first.fetchone()
+            first.close()
+            if row is not None:
+                return C2CRow(*row)
+            rowid = conn.execute(_INSERT_C2C, (lo, hi, *_values(msg))).lastrowid
+            assert rowid is not None
+            return rowid
+
+        result: C2CRow | int = await db._execute(run)  # type: ignore[no-untyped-call]
+        return result
 
     async def c2c_exists(self, a: str, b: str, msg_seq: int | None, msg_random: int, msg_time: int) -> bool:
         """Whether the conversation holds a message with these keys (None: any MsgSeq)."""

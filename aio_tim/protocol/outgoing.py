@@ -10,7 +10,7 @@ import msgspec
 
 from ..types import ConvType, Message, MsgPriority, MsgStatus
 from .group import GroupAtInfo, SendGroupMsg, SendGroupMsgResponse
-from .msgbody import to_msg_body
+from .msgbody import MsgBodyItem, to_msg_body
 from .openim import BatchSendMsg, SendMsg, SendMsgResponse
 
 __all__ = [
@@ -42,36 +42,40 @@ def _online_only(msg: Message) -> int | None:
     return 1 if msg.is_online_msg else None
 
 
-def c2c_send_request(to: str, sender: str, msg: Message) -> SendMsg:
+def c2c_send_request(to: str, sender: str, msg: Message, body: list[MsgBodyItem] | None = None) -> SendMsg:
     return SendMsg(
         To_Account=to,
         From_Account=sender,
         MsgRandom=msg.rand or 0,
         MsgSeq=msg.seq,
         MsgTimeStamp=msg.client_time,
-        MsgBody=to_msg_body(msg.elem_array),
+        MsgBody=to_msg_body(msg.elem_array) if body is None else body,
         CloudCustomData=msg.cloud_custom_str,
         OnlineOnlyFlag=_online_only(msg),
     )
 
 
-def batch_send_request(to: list[str], sender: str, msg: Message) -> BatchSendMsg:
+def batch_send_request(
+    to: list[str], sender: str, msg: Message, body: list[MsgBodyItem] | None = None
+) -> BatchSendMsg:
     return BatchSendMsg(
         To_Account=to,
         From_Account=sender,
         MsgRandom=msg.rand or 0,
         MsgSeq=msg.seq,
-        MsgBody=to_msg_body(msg.elem_array),
+        MsgBody=to_msg_body(msg.elem_array) if body is None else body,
         CloudCustomData=msg.cloud_custom_str,
     )
 
 
-def group_send_request(group_id: str, sender: str, msg: Message) -> SendGroupMsg:
+def group_send_request(
+    group_id: str, sender: str, msg: Message, body: list[MsgBodyItem] | None = None
+) -> SendGroupMsg:
     return SendGroupMsg(
         GroupId=group_id,
         From_Account=sender,
         Random=msg.rand or 0,
-        MsgBody=to_msg_body(msg.elem_array),
+        MsgBody=to_msg_body(msg.elem_array) if body is None else body,
         MsgPriority=_priority_name(msg.priority),
         CloudCustomData=msg.cloud_custom_str,
         OnlineOnlyFlag=_online_only(msg),

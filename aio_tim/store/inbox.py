@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final
 
 import aiosqlite
@@ -34,9 +35,10 @@ from ..events.inbox import (
     StoreEffect,
 )
 from ..types import ConvType, MsgStatus
-from . import sql
+from .counts import insert_rows
 from .local import LocalStore
 from .rows import check_conv, row_of, stamp
+from .writer import raw_connection, run_on_thread
 
 __all__ = ["SqliteInbox"]
 
@@ -67,7 +69,9 @@ _MARK_READ: Final = (
 )
 # Effects run grouped by statement in this order: saves first, so that a recall or a read mark in
 # the same batch finds the message it is about.
-_EFFECT_ORDER: Final = (sql.INSERT_IGNORE, _JOIN, _LEAVE, _REVOKE_C2C, _REVOKE_GROUP, _MARK_READ)
+# Saves go through store/counts.py, which keeps each conversation's counts (schema migration 6).
+_SAVE: Final = "save messages"
+_EFFECT_ORDER: Final = (_SAVE, _JOIN, _LEAVE, _REVOKE_C2C, _REVOKE_GROUP, _MARK_READ)
 _POLL: Final = 0.25  # seconds: how often a blocked read looks for entries another process wrote
 _QUERY_CODEC: Final = msgspec.json.Encoder()
 _QUERY_DECODER: Final = msgspec.json.Decoder(dict[str, str])
@@ -320,7 +324,9 @@ async def _apply_effects(db: aiosqlite.Connection, entries: Sequence[NewEntry]) 
     for effect, now in effects:
         _plan(effect, now, members, plan)
     for statement in _EFFECT_ORDER:
-        if plan[statement]:
+        if plan[statement] and statement == _SAVE:
+            await run_on_thread(db, partial(insert_rows, raw_connection(db), plan[statement]))
+        elif plan[statement]:
             await db.executemany(statement, plan[statement])
 
 
@@ -332,7 +338,7 @@ def _plan(effect: StoreEffect, now: int, members: set[str], plan: dict[str, list
             return  # not (known to be) the user's group
         status = effect.message.status or int(MsgStatus.SEND_SUCC)
         # INSERT OR IGNORE: our own sent message is already stored under the same locator.
-        plan[sql.INSERT_IGNORE].append(row_of(conv, stamp(effect.message, conv, status, now), effect.msg_key))
+        plan[_SAVE].append(row_of(conv, stamp(effect.message, conv, status, now), effect.msg_key))
     elif isinstance(effect, JoinGroup):
         members.add(effect.group_id)
         plan[_JOIN].append((effect.group_id,))

@@ -6,9 +6,10 @@ A conversation is `(conv_type, conv_id)`; a message's identity in it is its loca
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
+
+import msgspec
 
 from ..errors import TIM_ERR_CONV, TIM_ERR_PARAM, UsageError
 from ..types import ConvType, Message, MsgLocator, MsgStatus, encode
@@ -71,26 +72,32 @@ def stamp(msg: Message, conv: Conv, status: int, now: int) -> Message:
     """The message as stored: its conversation and status filled in, and a client time if it had none.
 
     A shallow copy: the caller's message is left as it was, and its elements are shared, not copied.
+    (`structs.replace`, not copy-then-set: half the cost, and bulk imports stamp every row.)
     """
-    stored = copy.copy(msg)
-    stored.conv_type, stored.conv_id, stored.status = conv[0], conv[1], status
-    if not (msg.server_time or msg.client_time):
-        stored.client_time = now
-    if msg.is_read is None:
-        stored.is_read = bool(msg.is_from_self)  # your own messages need no read mark
-    return stored
+    timed = bool(msg.server_time or msg.client_time)
+    if timed and msg.is_read is not None:
+        return msgspec.structs.replace(msg, conv_type=conv[0], conv_id=conv[1], status=status)
+    return msgspec.structs.replace(
+        msg,
+        conv_type=conv[0],
+        conv_id=conv[1],
+        status=status,
+        client_time=msg.client_time if timed else now,
+        # your own messages need no read mark
+        is_read=bool(msg.is_from_self) if msg.is_read is None else msg.is_read,
+    )
 
 
 def row_of(conv: Conv, stored: Message, msg_key: str | None) -> Row:
-    time, seq, rand = locator_key(stored)
     return (
-        *conv,
-        time,
-        seq,
-        rand,
-        int(bool(stored.is_from_self)),
+        conv[0],
+        conv[1],
+        stored.server_time or stored.client_time or 0,  # locator_key, inlined: once per imported row
+        stored.seq or 0,
+        stored.rand or 0,
+        1 if stored.is_from_self else 0,
         stored.status or 0,
-        int(bool(stored.is_read)),
+        1 if stored.is_read else 0,
         msg_key,
         stored.msg_id,
         encode(stored),

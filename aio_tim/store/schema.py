@@ -97,6 +97,36 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         group_id TEXT PRIMARY KEY
     ) WITHOUT ROWID;
     """,
+    # 6: count() and unread_count() read one row instead of counting index entries (55 ms for a
+    # 500k-message conversation). Updates and deletes keep it by trigger; inserts add to it in
+    # store/counts.py (a per-row insert trigger made bulk imports 2.5x slower).
+    # A message counts as live unless a tombstone (4); as unread like the `messages_unread` index.
+    """
+    CREATE TABLE conv_counts (
+        conv_type INTEGER NOT NULL,
+        conv_id   TEXT    NOT NULL,
+        live      INTEGER NOT NULL,
+        unread    INTEGER NOT NULL,
+        PRIMARY KEY (conv_type, conv_id)
+    ) WITHOUT ROWID;
+    INSERT INTO conv_counts (conv_type, conv_id, live, unread)
+        SELECT conv_type, conv_id, sum(status != 4),
+               sum(is_read = 0 AND is_self = 0 AND status NOT IN (4, 6))
+        FROM messages GROUP BY conv_type, conv_id;
+    CREATE TRIGGER messages_counted_update AFTER UPDATE OF status, is_read, is_self ON messages BEGIN
+        UPDATE conv_counts SET
+            live = live + (new.status != 4) - (old.status != 4),
+            unread = unread + (new.is_read = 0 AND new.is_self = 0 AND new.status NOT IN (4, 6))
+                            - (old.is_read = 0 AND old.is_self = 0 AND old.status NOT IN (4, 6))
+        WHERE conv_type = new.conv_type AND conv_id = new.conv_id;
+    END;
+    CREATE TRIGGER messages_counted_delete AFTER DELETE ON messages BEGIN
+        UPDATE conv_counts SET
+            live = live - (old.status != 4),
+            unread = unread - (old.is_read = 0 AND old.is_self = 0 AND old.status NOT IN (4, 6))
+        WHERE conv_type = old.conv_type AND conv_id = old.conv_id;
+    END;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -24,7 +24,6 @@ __all__ = [
     "SET_SEQ",
     "SET_STATUS",
     "UNREAD_COUNT",
-    "UPSERT",
     "page_sql",
 ]
 
@@ -35,20 +34,9 @@ _COLUMNS: Final = "conv_type, conv_id, time, seq, rand, is_self, status, is_read
 _VALUES: Final = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
 
 # The first writer of a locator wins: re-imports and roaming re-syncs never duplicate or resurrect.
+# Run it only through store/counts.py, which keeps `conv_counts` in step. (A save that finds its
+# locator taken updates the row there instead: it keeps its id and read mark, and its MsgKey.)
 INSERT_IGNORE: Final = f"INSERT OR IGNORE INTO messages ({_COLUMNS}) VALUES ({_VALUES})"
-
-# An upsert, not INSERT OR REPLACE: the row keeps its id, a read mark is never undone by a re-save,
-# and a re-save without a MsgKey keeps the one we had (revoke needs it).
-UPSERT: Final = f"""
-INSERT INTO messages ({_COLUMNS}) VALUES ({_VALUES})
-ON CONFLICT (conv_type, conv_id, time, seq, rand) DO UPDATE SET
-    is_self = excluded.is_self,
-    status = excluded.status,
-    is_read = max(is_read, excluded.is_read),
-    msg_key = coalesce(excluded.msg_key, msg_key),
-    msg_id = coalesce(excluded.msg_id, msg_id),
-    json = excluded.json
-"""
 
 GET: Final = f"SELECT json, status, is_read FROM messages WHERE {_LOCATOR} AND {_LIVE}"
 GET_ANY: Final = f"SELECT json, status, is_read FROM messages WHERE {_LOCATOR}"
@@ -61,15 +49,9 @@ MARK_READ: Final = (
     f"UPDATE messages SET is_read = 1 WHERE {_CONV} AND (time, seq, rand) <= (?, ?, ?) AND {_UNREAD_LIVE}"
 )
 MARK_READ_ALL: Final = f"UPDATE messages SET is_read = 1 WHERE {_CONV} AND {_UNREAD_LIVE}"
-# Two index-only counts (the partial index `messages_tombstones` has the same WHERE as the second).
-COUNT: Final = (
-    f"SELECT (SELECT count(*) FROM messages WHERE {_CONV})"
-    f" - (SELECT count(*) FROM messages WHERE {_CONV} AND status = 4)"
-)
-# Spelled exactly like the partial index's WHERE, so the planner can use `messages_unread`.
-UNREAD_COUNT: Final = (
-    f"SELECT count(*) FROM messages WHERE {_CONV} AND is_read = 0 AND is_self = 0 AND status NOT IN (4, 6)"
-)
+# Counts kept up to date (schema migration 6, store/counts.py): one row read, whatever the size.
+COUNT: Final = f"SELECT live FROM conv_counts WHERE {_CONV}"
+UNREAD_COUNT: Final = f"SELECT unread FROM conv_counts WHERE {_CONV}"
 
 # MsgSeq is a uint32 on the wire: after 2**32 - 1 it wraps to 1 (0 means "let the server choose").
 READ_SEQ: Final = f"SELECT last FROM seq_counters WHERE {_CONV}"

@@ -1,9 +1,11 @@
 """`FileSink`: a download's bytes go to its partial file from a worker thread, hashed on the way.
 
-The event loop only queues received chunks. One batch at a time is written (`os.writev`) and
-hashed in the default executor (both release the GIL), so receiving, writing and hashing
-overlap. At most `max_pending` bytes wait; past that, `write` waits, the socket is no longer read
-and TCP flow control slows the sender: memory stays flat whatever the file size.
+The event loop only queues received chunks. One batch at a time is hashed and written
+(`os.writev`) by one job in the default executor (both release the GIL), so receiving overlaps
+writing and hashing. One job, not a write job beside a hash job: each executor job costs a
+thread wake-up and a loop wake-up, and two made verification cost twice the bare hash.
+At most `max_pending` bytes wait; past that, `write` waits, the socket is no longer read and TCP
+flow control slows the sender: memory stays flat whatever the file size.
 
 Every operation on the descriptor runs in that single lane, and `aclose` waits for the lane to
 empty even while being cancelled, so the descriptor is never closed under a running write.
@@ -73,12 +75,8 @@ class FileSink:
 
     def _start_batch(self) -> None:
         batch, self._pending, self._pending_bytes = self._pending, [], 0
-        jobs = [self._loop.run_in_executor(None, self._write_batch, batch)]
-        if self._hash is not None:
-            # Hashing runs beside the write (both release the GIL): a batch costs the longer of
-            # the two, not their sum. The next batch waits for both, which keeps the hash in order.
-            jobs.append(self._loop.run_in_executor(None, _hash_batch, self._hash, batch))
-        self._inflight = _all_done(self._loop, jobs)
+        # One batch at a time: the hash sees the chunks in order.
+        self._inflight = self._loop.run_in_executor(None, self._write_batch, batch, self._hash)
         self._inflight.add_done_callback(self._batch_done)
 
     def _batch_done(self, future: asyncio.Future[Any]) -> None:
@@ -94,8 +92,11 @@ class FileSink:
             self._start_batch()
         self._wake()
 
-    def _write_batch(self, batch: list[bytes]) -> None:
-        # Runs in a worker thread; only one batch (or lane operation) runs at a time.
+    def _write_batch(self, batch: list[bytes], digest: Any) -> None:
+        # Runs in a worker thread; only one batch (or lane operation) runs at a time. Hashed
+        # first: the chunks are then hot in the CPU cache for the write's copy.
+        if digest is not None:
+            _hash_batch(digest, batch)
         for start in range(0, len(batch), _IOV_MAX):
             _writev_all(self._fd, batch[start : start + _IOV_MAX])
 
@@ -208,28 +209,6 @@ async def run_to_end(func: Callable[[], T]) -> T:
     if cancelled:
         raise asyncio.CancelledError from future.exception()
     return future.result()
-
-
-def _all_done(loop: asyncio.AbstractEventLoop, jobs: list[asyncio.Future[Any]]) -> asyncio.Future[None]:
-    """A future done once every job is done (unlike gather, never before a thread finishes),
-    failing with the first job's error."""
-    joined: asyncio.Future[None] = loop.create_future()
-    left = len(jobs)
-
-    def one_done(_: asyncio.Future[Any]) -> None:
-        nonlocal left
-        left -= 1
-        if left:
-            return
-        errors = [job.exception() for job in jobs if job.exception() is not None]
-        if errors:
-            joined.set_exception(errors[0])  # type: ignore[arg-type]
-        else:
-            joined.set_result(None)
-
-    for job in jobs:
-        job.add_done_callback(one_done)
-    return joined
 
 
 def _hash_batch(digest: Any, batch: list[bytes]) -> None:
