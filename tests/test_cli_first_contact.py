@@ -180,11 +180,15 @@ def test_version_prints_the_package_version(env):
     assert re.fullmatch(r"aio-tim \d+\.\d+\.\d+\S*\n", result.stdout)
 
 
-@pytest.mark.parametrize("command", ["send", "batch-send", "download", "history", "revoke", "info"])
+@pytest.mark.parametrize(
+    "command",
+    ["send", "batch-send", "download", "history", "revoke", "info", "listen", "group create", "group delete",
+     "group add", "group remove", "group info", "account import", "account check", "account delete"],
+)  # fmt: skip
 def test_help_names_every_variable_and_describes_the_command(command, capsys):
     """Every target option's help names its AIO_TIM_* variable; the command has a description."""
     with pytest.raises(SystemExit):
-        _parser().parse_args([command, "--help"])
+        _parser().parse_args([*command.split(), "--help"])
     text = " ".join(capsys.readouterr().out.split())
     for name in ("AIO_TIM_URL", "AIO_TIM_SDK_APP_ID", "AIO_TIM_SECRET_KEY", "AIO_TIM_ADMIN", "AIO_TIM_USER"):
         assert name in text, name
