@@ -7,12 +7,24 @@ import os
 import shutil
 import tempfile
 
+from disk_support import tiny_fs
 from redis_support import redis_prefix, redis_url
 from scenario import alice, bob, clock, server
 
 from aio_tim.testing import client_for, dev_server, tim
 
-__all__ = ["alice", "bob", "client_for", "clock", "dev_server", "redis_prefix", "redis_url", "server", "tim"]
+__all__ = [
+    "alice",
+    "bob",
+    "client_for",
+    "clock",
+    "dev_server",
+    "redis_prefix",
+    "redis_url",
+    "server",
+    "tim",
+    "tiny_fs",
+]
 
 # Nothing a test does may land in the real HOME: a Client with its default store, the CLI's
 # serve record and checkpoints all resolve their folders from these variables (platformdirs).

@@ -7,9 +7,8 @@ import asyncio
 import gc
 import random
 import sqlite3
-import subprocess
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -682,24 +681,6 @@ async def test_corrupt_file_is_a_tim_error(tmp_path: Path) -> None:
     with pytest.raises(TIMError) as info:
         await LocalStore(path).open()
     assert info.value.code == 6022
-
-
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 512 KiB tmpfs, so that the disk really fills up."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 async def test_disk_full_is_a_tim_error_and_the_store_recovers(tiny_fs: Path) -> None:
