@@ -26,8 +26,20 @@ _TYPES = {"Public": GroupType.PUBLIC, "Private": GroupType.PRIVATE, "Work": Grou
 
 def register(commands: Any) -> None:
     """Add the `group` and `account` commands to the CLI's subparsers."""
-    _register_group(commands.add_parser("group", help="create and dismiss groups, add and remove members"))
-    _register_account(commands.add_parser("account", help="import, check and delete accounts"))
+    _register_group(
+        commands.add_parser(
+            "group",
+            help="create and dismiss groups, add and remove members",
+            description="Set up the groups a service sends to: create, dismiss, add or remove members, show.",
+        )
+    )
+    _register_account(
+        commands.add_parser(
+            "account",
+            help="import, check and delete accounts",
+            description="Manage the app's accounts: import UserIDs before sending to them, check, delete.",
+        )
+    )
 
 
 def _ids(text: str) -> list[str]:
@@ -37,7 +49,11 @@ def _ids(text: str) -> list[str]:
 
 def _register_group(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(required=True, metavar="ACTION")
-    create = actions.add_parser("create", help="create a group owned by --user (default: the admin)")
+    create = actions.add_parser(
+        "create",
+        help="create a group owned by --user (default: the admin)",
+        description="Create a group (TIMGroupCreate) with its first members; prints the group id.",
+    )
     cli._target_options(create)
     create.add_argument("name", help="the group's name")
     create.add_argument("--id", dest="group_id", help="the group id (default: TIM generates @TGS#...)")
@@ -45,19 +61,25 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--members", type=_ids, default=[], help="comma-separated UserIDs")
     create.set_defaults(run=run_group_create)
 
-    delete = actions.add_parser("delete", help="dismiss a group")
+    delete = actions.add_parser(
+        "delete", help="dismiss a group", description="Dismiss a group (TIMGroupDelete)."
+    )
     cli._target_options(delete)
     delete.add_argument("group_id")
     delete.set_defaults(run=run_group_delete)
 
     for name, run, verb in (("add", run_group_add, "add"), ("remove", run_group_remove, "remove")):
-        action = actions.add_parser(name, help=f"{verb} members")
+        action = actions.add_parser(
+            name, help=f"{verb} members", description=f"{verb.capitalize()} group members."
+        )
         cli._target_options(action)
         action.add_argument("group_id")
         action.add_argument("members", type=_ids, help="comma-separated UserIDs")
         action.set_defaults(run=run)
 
-    info = actions.add_parser("info", help="show a group's profile and members")
+    info = actions.add_parser(
+        "info", help="show a group's profile and members", description="Show a group's profile and members."
+    )
     cli._target_options(info)
     info.add_argument("group_id")
     info.set_defaults(run=run_group_info)
@@ -70,7 +92,7 @@ def _register_account(parser: argparse.ArgumentParser) -> None:
         ("check", run_account_check, "show whether accounts are imported"),
         ("delete", run_account_delete, "delete accounts"),
     ):
-        action = actions.add_parser(name, help=help_text)
+        action = actions.add_parser(name, help=help_text, description=help_text.capitalize() + ".")
         cli._target_options(action)
         action.add_argument("user_ids", nargs="+", metavar="ID")
         action.set_defaults(run=run)

@@ -25,7 +25,12 @@ __all__ = ["add_listen_command", "add_serve_webhook_options", "event_json", "run
 
 def add_listen_command(commands: Any, target_options: Callable[[argparse.ArgumentParser], None]) -> None:
     """Register `listen` on the CLI's subcommands (`target_options` adds --url, --sdk-app-id ...)."""
-    listen = commands.add_parser("listen", help="receive TIM's webhooks and print events as JSON lines")
+    listen = commands.add_parser(
+        "listen",
+        help="receive TIM's webhooks and print events as JSON lines",
+        description="Receive TIM's webhooks (verified, committed to the inbox) and print each event as a "
+        "JSON line; a restart resumes after the last event printed.",
+    )
     target_options(listen)
     listen.add_argument("--host", default="127.0.0.1")
     listen.add_argument("--port", type=int, default=8080, help="0 picks a free port")

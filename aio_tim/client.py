@@ -67,8 +67,9 @@ class Client:
     """A TIM client acting as `user_id` (the C SDK's logged-in user), calling REST as `admin`.
 
     Give either `secret_key` (the admin UserSig is minted and renewed from it) or a ready
-    `admin_user_sig`. The local message store lives at `store_path` (default: one sqlite file per
-    app and user under `~/.local/share/aio_tim`; `":memory:"` keeps nothing). Time (`clock`) and
+    `admin_user_sig`. The local message store lives at `store_path` (default: one sqlite file, mode
+    0600, per app, endpoint and user in the OS's data folder, `~/.local/share/aio_tim` on Linux;
+    see `aio_tim.store.default_store_path`; `":memory:"` keeps nothing). Time (`clock`) and
     randomness (`rng`) are injectable for tests.
 
         async with Client(sdk_app_id=1400000000, user_id="alice", secret_key=KEY) as tim:
@@ -137,7 +138,7 @@ class Client:
             base_url, sdk_app_id, signer, timeouts=timeouts, max_connections=max_in_flight,
             max_reply_size=max_reply_size, rng=self._rng,
         )  # fmt: skip
-        path = store_path if store_path is not None else default_store_path(sdk_app_id, user_id)
+        path = store_path if store_path is not None else default_store_path(sdk_app_id, user_id, base_url)
         if outbox and coordinator is None and os.fspath(path) in ("", ":memory:"):
             raise UsageError(TIM_ERR_PARAM, "outbox=True needs a file store_path, not an in-memory store")
         self.store = LocalStore(path)

@@ -55,14 +55,19 @@ from .protocol.outgoing import (
 from .store import Conv, LocalStore, LocatorKey, locator_key
 from .transfer import Download, TransferManager
 from .types import (
+    BatchSendInput,
     BatchSendParam,
     BatchSendResult,
     ConvType,
+    GetMsgListInput,
     GetMsgListParam,
     Message,
+    MessageInput,
+    MsgDeleteInput,
     MsgDeleteParam,
     MsgLocator,
     MsgStatus,
+    TextElem,
     coerce,
     coerce_list,
 )
@@ -110,7 +115,7 @@ class MsgManager:
 
     # --- sending ---------------------------------------------------------------------------------
 
-    async def send_new_msg(self, conv_id: str, conv_type: int, msg: Any) -> Message:
+    async def send_new_msg(self, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
         """`TIMMsgSendNewMsg`: send `msg` to a C2C peer or a group; returns the sent message.
 
         The returned message carries its seq, rand, server time and `msg_id` (TIM's MsgKey):
@@ -142,7 +147,19 @@ class MsgManager:
             (conv, conv_id), sent, status=int(MsgStatus.SEND_SUCC), msg_key=sent.msg_id
         )
 
-    async def enqueue_new_msg(self, conv_id: str, conv_type: int, msg: Any) -> Message:
+    async def send_text(self, conv_id: str, conv_type: int, text: str) -> Message:
+        """Send one text message: `send_new_msg` with a single `TextElem`.
+
+            sent = await tim.msg.send_text("bob", ConvType.C2C, "hello")
+            print(sent.msg_id)
+
+        An empty text is refused before any I/O (TIM_ERR_PARAM), as TIM refuses it.
+        """
+        if not isinstance(text, str):
+            raise UsageError(TIM_ERR_PARAM, f"text must be a str, not {type(text).__name__}")
+        return await self.send_new_msg(conv_id, conv_type, Message(elem_array=[TextElem(content=text)]))
+
+    async def enqueue_new_msg(self, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
         """Queue `msg` in the durable outbox (`Client(outbox=True)`); returns once it is committed.
 
         Validated like `send_new_msg`, with its idempotency keys (rand, seq, client time) fixed;
@@ -181,7 +198,7 @@ class MsgManager:
         sent = sent_message(message, conv_id, conv_type, reply)
         return sent, sent.msg_id
 
-    async def batch_send(self, param: Any) -> list[BatchSendResult]:
+    async def batch_send(self, param: BatchSendInput) -> list[BatchSendResult]:
         """`TIMMsgBatchSend`: one C2C message to many identifiers, a result per identifier.
 
         Identifiers go out in chunks of 500 (TIM's cap) under the pipeline's limits; results come
@@ -197,7 +214,7 @@ class MsgManager:
         outcomes = await asyncio.gather(*(self._send_chunk(chunk, message) for chunk in chunks))
         return [result for chunk_results in outcomes for result in chunk_results]
 
-    async def iter_batch_send(self, param: Any) -> AsyncIterator[BatchSendResult]:
+    async def iter_batch_send(self, param: BatchSendInput) -> AsyncIterator[BatchSendResult]:
         """`batch_send` for large campaigns: each recipient's result as soon as its chunk is done
         (chunks finish in any order), so a caller can record progress without holding them all.
 
@@ -283,7 +300,7 @@ class MsgManager:
 
     # --- the local store -------------------------------------------------------------------------
 
-    async def save_msg(self, conv_id: str, conv_type: int, msg: Any) -> Message:
+    async def save_msg(self, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
         """`TIMMsgSaveMsg`: store a self-built message locally (no network); returns it as stored.
 
         Its status is its own `status`, else LocalImported; missing times, rand and seq are filled in.
@@ -349,7 +366,7 @@ class MsgManager:
 
     # --- history ---------------------------------------------------------------------------------
 
-    async def get_msg_list(self, conv_id: str, conv_type: int, param: Any) -> list[Message]:
+    async def get_msg_list(self, conv_id: str, conv_type: int, param: GetMsgListInput) -> list[Message]:
         """`TIMMsgGetMsgList`: a page of history next to `last_msg` (excluded).
 
         Backward (default) pages are newest first, forward pages oldest first: in both directions
@@ -453,7 +470,7 @@ class MsgManager:
 
     # --- changing history ------------------------------------------------------------------------
 
-    async def delete(self, conv_id: str, conv_type: int, param: Any) -> None:
+    async def delete(self, conv_id: str, conv_type: int, param: MsgDeleteInput) -> None:
         """`TIMMsgDelete`: one local message (`msg` set) or all of the conversation's (`msg`
         absent or `{}`, as in the C SDK's example).
 
@@ -501,7 +518,7 @@ class MsgManager:
             deleted += len(chunk) - len(reply.InvalidMsgKeyList or ())
         return deleted
 
-    async def report_readed(self, conv_id: str, conv_type: int, msg: Any = None) -> None:
+    async def report_readed(self, conv_id: str, conv_type: int, msg: MessageInput | None = None) -> None:
         """`TIMMsgReportReaded`: mark read up to `msg`, or the whole conversation without one.
 
         C2C also tells the server (openim/admin_set_msg_read), so the unread count TIM keeps
@@ -522,7 +539,7 @@ class MsgManager:
             )
             await self._ctx.pipeline.submit(request)
 
-    async def revoke(self, conv_id: str, conv_type: int, msg: Any) -> None:
+    async def revoke(self, conv_id: str, conv_type: int, msg: MessageInput) -> None:
         """`TIMMsgRevoke`: recall a sent message; pass the message `send_new_msg` returned (or one
         found by locator). Afterwards it is Revoked locally and flagged recalled in roaming.
 

@@ -499,15 +499,23 @@ class MessagePipeline:
 
     async def _with_retries(self, op: _Op) -> Envelope:
         tries = _Tries(self._clock())
+        attempt = 0
         while True:
             await self._pace(op.request.endpoint)
+            attempt += 1
+            # Timed only when DEBUG is on: the hot path stays as it was.
+            started = time.perf_counter() if log.isEnabledFor(logging.DEBUG) else 0.0
             try:
                 reply = await self._call(op.request)
             except TIMError as error:
+                if started:
+                    _log_call(op.request.endpoint, error.code, attempt, started)
                 if tries.maybe_done and error.code in op.done_codes:
                     return self._succeeded(tries, Envelope())
                 await self._before_retry(op, tries, error)
                 continue
+            if started:
+                _log_call(op.request.endpoint, 0, attempt, started)
             return self._succeeded(tries, reply)
 
     def _succeeded(self, tries: _Tries, reply: Envelope) -> Envelope:
@@ -521,7 +529,9 @@ class MessagePipeline:
         if delay is None or self._aborted.is_set():
             raise error
         self._retried += 1
-        log.debug("retrying %s in %.3fs after %r", op.request.endpoint, delay, error)
+        if log.isEnabledFor(logging.INFO):
+            kind = classify(error).value
+            log.info("retrying %s in %.3fs after %s (%s)", op.request.endpoint, delay, error, kind)
         await self._pause(delay)
         if self._aborted.is_set():
             raise PipelineClosedError(ERR_CLOSED, f"{op.request.endpoint}: closed before a retry") from error
@@ -628,6 +638,13 @@ class MessagePipeline:
     def _settle(self) -> None:
         if self._closing and not self._busy():
             self._idle.set()
+
+
+def _log_call(endpoint: str, code: int, attempt: int, started: float) -> None:
+    """One DEBUG line per REST call: endpoint, TIM code (0 = ok), attempt, duration. Never the
+    URL: its query carries the UserSig."""
+    elapsed = (time.perf_counter() - started) * 1000
+    log.debug("%s code=%d attempt=%d %.1fms", endpoint, code, attempt, elapsed)
 
 
 def _closed_error() -> PipelineClosedError:

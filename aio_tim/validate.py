@@ -18,6 +18,7 @@ from .types import (
     FileElem,
     Message,
     SoundElem,
+    TextElem,
     encode,
 )
 
@@ -40,6 +41,9 @@ def check_conversation(conv_id: object, conv_type: object) -> ConvType:
         raise UsageError(TIM_ERR_CONV, f"conv_id must be a non-empty string, not {conv_id!r}")
     if not _is_utf8(conv_id):
         raise UsageError(TIM_ERR_CONV, "conv_id is not valid UTF-8 text (it holds a lone surrogate)")
+    if conv_type == ConvType.C2C and len(conv_id.encode()) > MAX_IDENTIFIER_BYTES:
+        # A C2C conversation is named by the peer's UserID: TIM caps those at 32 bytes.
+        raise UsageError(TIM_ERR_CONV, f"conv_id {conv_id!r} is longer than a UserID's 32 bytes")
     return ConvType(conv_type)  # type: ignore[arg-type]
 
 
@@ -74,6 +78,11 @@ def check_sendable(msg: Message) -> list[MsgBodyItem]:
                 TIM_ERR_PARAM,
                 f"message_elem_array[{index}] is a {type(elem).__name__}, which the server "
                 "generates and a client cannot send",
+            )
+        if isinstance(elem, TextElem) and not elem.content:
+            raise UsageError(
+                TIM_ERR_PARAM,
+                f"message_elem_array[{index}]: text_elem_content is empty: a text message needs text",
             )
     counts = Counter(type(elem) for elem in msg.elem_array)
     for kind in _ONE_PER_MESSAGE:

@@ -2,7 +2,7 @@
 
 One command runs it against an embedded dev server, sends it a message and shows the answer:
 
-    python examples/echo_bot.py --demo
+    .venv/bin/python examples/echo_bot.py --demo
 
 Without `--demo` it keeps serving (Ctrl-C stops); against a real TIM app, set AIO_TIM_URL,
 AIO_TIM_SDK_APP_ID, AIO_TIM_SECRET_KEY (and AIO_TIM_WEBHOOK_TOKEN if the app signs its webhooks),

@@ -1,8 +1,8 @@
 """Progress streaming: a download's progress pushed to a browser (server-sent events) and drawn in
 the terminal, from the same `async for progress in tim.msg.download_elem_to_path(...)`.
 
-    python examples/progress_stream.py              # open the printed URL, press "Download"
-    python examples/progress_stream.py --terminal   # just the terminal bar
+    .venv/bin/python examples/progress_stream.py              # open the printed URL, press "Download"
+    .venv/bin/python examples/progress_stream.py --terminal   # just the terminal bar
 
 It brings up an embedded dev server, sends a message with a generated 64 MiB file attached, and
 downloads that element.
@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -53,10 +54,14 @@ def make_app(tim: aio_tim.Client, param: aio_tim.DownloadElemParam, folder: Path
         )
         await response.prepare(request)
         download = tim.msg.download_elem_to_path(param, folder / "download.bin", overwrite=True)
-        async for snapshot in download:
-            await response.write(f"data: {aio_tim.types.encode(snapshot).decode()}\n\n".encode())
-        result = await download
-        await response.write(f"event: done\ndata: {json.dumps(result.total_size)}\n\n".encode())
+        try:
+            async for snapshot in download:
+                await response.write(f"data: {aio_tim.types.encode(snapshot).decode()}\n\n".encode())
+            result = await download
+            await response.write(f"event: done\ndata: {json.dumps(result.total_size)}\n\n".encode())
+        except ConnectionResetError:
+            # The browser left (tab closed, reload): stop the download, which stays resumable.
+            await download.aclose()
         return response
 
     app = web.Application()
@@ -102,4 +107,7 @@ async def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(130)  # Ctrl-C is how this example stops: no traceback

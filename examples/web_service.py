@@ -2,7 +2,11 @@
 
 Run it against an embedded dev server (no flags) or a real TIM app (AIO_TIM_* variables):
 
-    python examples/web_service.py            # then: curl -d '{"to":"bob","text":"hi"}' localhost:8080/send
+    .venv/bin/python examples/web_service.py   # then: curl -d '{"to":"bob","text":"hi"}' localhost:8080/send
+
+Bad input is a 400 naming the problem (a body that is not JSON, an empty text, an empty or
+too-long UserID); a failure TIM reports is a 502 carrying TIM's code. See the "aiohttp service"
+recipe in the docs for the pattern (one Client for the app's lifetime, opened in cleanup_ctx).
 """
 
 from __future__ import annotations
@@ -21,11 +25,17 @@ TIM_KEY = web.AppKey("tim", aio_tim.Client)
 
 async def send(request: web.Request) -> web.Response:
     """POST /send {"to": USER, "text": TEXT} -> {"msg_id": ..., "seq": ..., "time": ...}."""
-    body = await request.json()
-    message = aio_tim.Message(elem_array=[aio_tim.TextElem(content=str(body.get("text", "")))])
     try:
-        sent = await request.app[TIM_KEY].msg.send_new_msg(
-            str(body.get("to", "")), aio_tim.ConvType.C2C, message
+        body = await request.json()
+    except ValueError:  # json.JSONDecodeError, or a body that is not UTF-8
+        return web.json_response({"error": 'the body must be JSON: {"to": USER, "text": TEXT}'}, status=400)
+    if not isinstance(body, dict):
+        return web.json_response(
+            {"error": 'the body must be a JSON object: {"to": ..., "text": ...}'}, status=400
+        )
+    try:
+        sent = await request.app[TIM_KEY].msg.send_text(
+            str(body.get("to", "")), aio_tim.ConvType.C2C, str(body.get("text", ""))
         )
     except aio_tim.UsageError as error:
         return web.json_response({"code": error.code, "desc": error.desc}, status=400)

@@ -2,9 +2,37 @@
 scenario (a dev server with group g1, clients alice and bob, one settable clock), and Redis
 (`redis_url`: fails under CI=true, skips elsewhere, when Redis is unreachable; `redis_prefix`)."""
 
+import atexit
+import os
+import shutil
+import tempfile
+
+from disk_support import tiny_fs
 from redis_support import redis_prefix, redis_url
 from scenario import alice, bob, clock, server
 
 from aio_tim.testing import client_for, dev_server, tim
 
-__all__ = ["alice", "bob", "client_for", "clock", "dev_server", "redis_prefix", "redis_url", "server", "tim"]
+__all__ = [
+    "alice",
+    "bob",
+    "client_for",
+    "clock",
+    "dev_server",
+    "redis_prefix",
+    "redis_url",
+    "server",
+    "tim",
+    "tiny_fs",
+]
+
+# Nothing a test does may land in the real HOME: a Client with its default store, the CLI's
+# serve record and checkpoints all resolve their folders from these variables (platformdirs).
+# Set at import, before any test (or subprocess it starts) reads them.
+_HOME = tempfile.mkdtemp(prefix="aio_tim-test-home-")
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
+# pip's download cache is not ours: the fresh-venv tests may keep using the real one.
+os.environ.setdefault("PIP_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pip"))
+for _name in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"):
+    os.environ[_name] = os.path.join(_HOME, _name.lower())
+os.environ["HOME"] = _HOME

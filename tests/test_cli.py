@@ -76,22 +76,22 @@ def test_batch_send_reads_recipients_from_a_file(served, tmp_path, capsys):
     assert "delivered 30 of 30" in capsys.readouterr().out
 
 
-def test_send_without_a_server_explains_what_to_do(tmp_path, monkeypatch):
-    """With no flags, no variables and no running serve, send says how to name a server."""
+def test_send_without_a_server_explains_what_to_do(tmp_path, monkeypatch, capsys):
+    """With no flags, no variables and no running serve, send says how to name a server (exit 3)."""
     monkeypatch.setattr("aio_tim.cli.SERVE_STATE", tmp_path / "none.json")
     for name in ("AIO_TIM_URL", "AIO_TIM_SDK_APP_ID", "AIO_TIM_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(SystemExit) as caught:
-        main(["send", "--to", "bob", "hi"])
-    assert "aio-tim serve" in str(caught.value)
+    assert main(["send", "--to", "bob", "hi"]) == 3
+    assert "aio-tim serve" in capsys.readouterr().err
 
 
 def test_wrong_key_is_reported_not_a_traceback(served, capsys):
-    """A wrong secret key ends with a one-line auth error and exit status 1."""
+    """A wrong secret key is one line naming --secret-key and AIO_TIM_SECRET_KEY, exit status 4."""
     flags = [*served[:-1], "not-the-key"]
-    assert main(["send", *flags, "--to", "bob", "hi"]) == 1
-    out = capsys.readouterr().out
-    assert "70009" in out and "not-the-key" not in out
+    assert main(["send", *flags, "--to", "bob", "hi"]) == 4
+    err = capsys.readouterr().err
+    assert "70009" in err and "not-the-key" not in err
+    assert "--secret-key" in err and "AIO_TIM_SECRET_KEY" in err and len(err.splitlines()) == 1
 
 
 def test_send_file_then_download_it(served, tmp_path, capsys):

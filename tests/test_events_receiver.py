@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -287,24 +286,6 @@ async def test_webhook_handler_mounts_at_any_path(tim: Client) -> None:
         assert await tim.inbox_backlog() == 2
     finally:
         await runner.cleanup()
-
-
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 512 KiB tmpfs, so that the disk really fills up."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 async def test_a_full_disk_is_a_refusal_and_nothing_answered_ok_is_lost(tiny_fs: Path) -> None:

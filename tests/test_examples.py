@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
+import logging
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -51,14 +56,26 @@ async def test_web_service_answers_with_the_message_id():
 
 
 async def test_broadcaster_reports_failures_and_resumes(tmp_path):
-    """The broadcast delivers to all registered users, files the unknown ones, and a rerun sends nothing."""
+    """The broadcast delivers to all registered users, files the unknown ones, and a rerun sends
+    nothing; a new announcement to the same users is not swallowed by the old checkpoint."""
     broadcaster = load("broadcaster")
     argv = ["--users", "12000", "--unknown", "7", "--workdir", str(tmp_path)]
     assert await broadcaster.main(argv) == (11993, 7)
-    failures = (tmp_path / "broadcast.failures.tsv").read_text().splitlines()
+    [failures_file] = tmp_path.glob("*.failures.tsv")
+    failures = failures_file.read_text().splitlines()
     assert len(failures) == 7 and all(line.endswith("\t70107") for line in failures)
-    assert await broadcaster.main(argv) == (0, 0)  # every slice is checkpointed
-    assert len((tmp_path / "broadcast.failures.tsv").read_text().splitlines()) == 7
+    assert await broadcaster.main(argv) == (0, 0)  # every recipient is checkpointed
+    assert len(failures_file.read_text().splitlines()) == 7
+    assert await broadcaster.main([*argv, "--text", "a new announcement"]) == (11993, 7)
+
+
+async def test_broadcaster_keeps_its_files_out_of_the_working_folder(tmp_path, monkeypatch):
+    """Without --workdir, the checkpoint goes to the per-user state folder, not the current folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert await load("broadcaster").main(["--users", "50", "--unknown", "0"]) == (50, 0)
+    assert list(tmp_path.iterdir()) == [tmp_path / "state"]
+    assert list((tmp_path / "state" / "aio_tim" / "checkpoints" / "broadcaster").glob("*.tsv"))
 
 
 async def test_progress_stream_sends_monotonic_events_ending_at_the_total(dev_server, tmp_path):
@@ -79,6 +96,47 @@ async def test_progress_stream_sends_monotonic_events_ending_at_the_total(dev_se
     assert all(e["msg_download_elem_result_total_size"] == size for e in events)
     assert f"event: done\ndata: {size}" in text
     assert (tmp_path / "download.bin").stat().st_size == size
+
+
+async def test_progress_stream_survives_a_browser_leaving(dev_server, tmp_path, caplog):
+    """A browser that disconnects mid-stream ends the handler quietly and stops the download."""
+    example = load("progress_stream")
+    async with client_for(dev_server, "alice") as tim:
+        param = await example.attachment(tim, tmp_path, 48 * 1024 * 1024)
+        runner, url = await serve(example.make_app(tim, param, tmp_path))
+        try:
+            port = int(url.rsplit(":", 1)[1])
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /progress HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert b"data: {" in await reader.readuntil(b"data: {")
+            writer.transport.abort()  # the tab closes
+            for _ in range(200):
+                await asyncio.sleep(0.02)
+                if tim.transfers.statistics().downloads_running == 0:
+                    break
+            assert tim.transfers.statistics().downloads_running == 0
+        finally:
+            await runner.cleanup()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_broadcaster_ctrl_c_is_one_line_and_resumable(tmp_path):
+    """Ctrl-C during a broadcast stops after the slice in flight: exit 130, one line, no traceback."""
+    script = str(EXAMPLES / "broadcaster.py")
+    command = [sys.executable, script, "--users", "60000", "--workdir", str(tmp_path)]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and run.poll() is None:
+        logs = list(tmp_path.glob("*.tsv"))
+        if any(len(p.read_text().splitlines()) > 1 for p in logs if not p.name.endswith("failures.tsv")):
+            break
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "run the same command again to resume" in err
+    [checkpoint] = [p for p in tmp_path.glob("*.tsv") if not p.name.endswith("failures.tsv")]
+    assert 1 < len(checkpoint.read_text().splitlines()) <= 60_000  # progress kept for the rerun
 
 
 async def test_echo_bot_answers_a_message_received_through_webhooks():

@@ -182,7 +182,7 @@ def test_forbidden_reports_banned_and_out_of_layer_imports(monkeypatch: pytest.M
 
 PURE = [m for m in MODULES if under(m, "aio_tim.types", "aio_tim.protocol")]
 DEVSERVER = [m for m in MODULES if under(m, "aio_tim.devserver")]
-MAY_IMPORT_DEVSERVER = ("aio_tim.devserver", "aio_tim.cli", "aio_tim.testing")
+MAY_IMPORT_DEVSERVER = ("aio_tim.devserver", "aio_tim.cli", "aio_tim.testing", "aio_tim.pytest_plugin")
 MAY_IMPORT_AIOHTTP = (
     "aio_tim.connection",
     "aio_tim.devserver",

@@ -210,7 +210,14 @@ def test_stateful_send_recall_and_roam_through_links(schema: schemathesis.BaseSc
             case.validate_response(response, checks=check_list)
 
     assert issubclass(Workflow, RuleBasedStateMachine)
-    # derandomize: the same scenarios every run, so the link assertion cannot flake.
-    Workflow.run(settings=settings(QUICK, max_examples=60, stateful_step_count=10, derandomize=True))
+    # derandomize: the same scenarios for the same code. Hypothesis also mines constants from every
+    # loaded module, so which scenarios come first depends on what other tests imported: widen the
+    # run (bounded) until a successful send has been followed by a linked call.
+    for examples in (60, 150, 400):
+        Workflow.run(
+            settings=settings(QUICK, max_examples=examples, stateful_step_count=10, derandomize=True)
+        )
+        if sent_keys & set(linked_keys):
+            break
     # The links carried real MsgKeys from successful sends into the follow-up calls.
     assert sent_keys & set(linked_keys)

@@ -7,9 +7,8 @@ import asyncio
 import gc
 import random
 import sqlite3
-import subprocess
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -684,24 +683,6 @@ async def test_corrupt_file_is_a_tim_error(tmp_path: Path) -> None:
     assert info.value.code == 6022
 
 
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 512 KiB tmpfs, so that the disk really fills up."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
-
-
 async def test_disk_full_is_a_tim_error_and_the_store_recovers(tiny_fs: Path) -> None:
     """A full disk raises TIMError 6022; nothing half-written remains, and writes work once space is freed."""
     ballast = tiny_fs / "ballast"
@@ -738,20 +719,43 @@ async def test_disk_full_is_a_tim_error_and_the_store_recovers(tiny_fs: Path) ->
 def test_default_store_path_is_a_safe_file_name(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, user_id: str, readable: str
 ) -> None:
-    """The user id becomes one safe file name under $XDG_DATA_HOME/aio_tim/<sdk_app_id>/."""
+    """The user id becomes one safe file name under $XDG_DATA_HOME/aio_tim/<sdk_app_id>/<endpoint>/."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     path = default_store_path(1400000000, user_id)
-    assert path.parent == tmp_path / "aio_tim" / "1400000000"
+    assert path.parent.parent == tmp_path / "aio_tim" / "1400000000"
+    assert path.parent.name.startswith("console.tim.qq.com-")
     assert path.name.startswith(readable + "-") and path.suffix == ".sqlite3"
 
 
 def test_default_store_path_falls_back_to_local_share(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Without an absolute $XDG_DATA_HOME the store lives under ~/.local/share/aio_tim."""
+    """Without $XDG_DATA_HOME the store lives under ~/.local/share/aio_tim (platformdirs, Linux)."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_DATA_HOME", "relative/is/ignored")
-    assert default_store_path(1, "u").parent == tmp_path / ".local" / "share" / "aio_tim" / "1"
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    assert default_store_path(1, "u").parent.parent == tmp_path / ".local" / "share" / "aio_tim" / "1"
+
+
+def test_default_store_path_is_keyed_by_endpoint() -> None:
+    """Two endpoints (or two dev server instances on one port) never share a store."""
+    paths = {
+        default_store_path(1, "u", endpoint)
+        for endpoint in ("https://console.tim.qq.com", "http://127.0.0.1:8765", "http://127.0.0.1:8765#run2")
+    }
+    assert len(paths) == 3
+    assert default_store_path(1, "u", "http://127.0.0.1:8765/") in paths
+
+
+async def test_store_files_are_owner_only(tmp_path: Path) -> None:
+    """The database and its WAL are created 0600, and an older 0644 store is tightened on open."""
+    path = tmp_path / "s" / "store.sqlite3"
+    async with LocalStore(path) as store:
+        await store.save((1, "bob"), Message(elem_array=[TextElem(content="hi")]), status=2)
+        modes = {p.name: p.stat().st_mode & 0o777 for p in path.parent.iterdir()}
+    assert modes and set(modes.values()) == {0o600}, modes
+    path.chmod(0o644)
+    async with LocalStore(path):
+        assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_default_store_path_never_merges_users() -> None:

@@ -210,12 +210,10 @@ class GroupMember(msgspec.Struct, omit_defaults=True):
     NameCard: str | None = None
 
 
-class GroupInfo(msgspec.Struct, omit_defaults=True):
-    """One group of get_group_info: its profile, or ErrorCode 10010 when there is no such group."""
+class GroupProfile(msgspec.Struct, omit_defaults=True):
+    """A group's base profile fields, as get_group_info and get_joined_group_list list them."""
 
     GroupId: str
-    ErrorCode: int = 0
-    ErrorInfo: str = ""
     Type: str | None = None
     Name: str | None = None
     Introduction: str | None = None
@@ -231,6 +229,13 @@ class GroupInfo(msgspec.Struct, omit_defaults=True):
     MaxMemberNum: int | None = None
     ApplyJoinOption: str | None = None
     ShutUpAllMember: str | None = None
+
+
+class GroupInfo(GroupProfile, omit_defaults=True):
+    """One group of get_group_info: its profile, or ErrorCode 10010 when there is no such group."""
+
+    ErrorCode: int = 0
+    ErrorInfo: str = ""
     MemberList: list[GroupMember] | None = None
 
 
@@ -297,25 +302,8 @@ class DestroyGroup(Request):
     GroupId: str
 
 
-class JoinedGroup(msgspec.Struct, omit_defaults=True):
+class JoinedGroup(GroupProfile, omit_defaults=True):
     """A group of get_joined_group_list: its GroupId, plus the fields ResponseFilter asked for."""
-
-    GroupId: str
-    Type: str | None = None
-    Name: str | None = None
-    Introduction: str | None = None
-    Notification: str | None = None
-    FaceUrl: str | None = None
-    Owner_Account: str | None = None
-    CreateTime: int | None = None
-    InfoSeq: int | None = None
-    LastInfoTime: int | None = None
-    LastMsgTime: int | None = None
-    NextMsgSeq: int | None = None
-    MemberNum: int | None = None
-    MaxMemberNum: int | None = None
-    ApplyJoinOption: str | None = None
-    ShutUpAllMember: str | None = None
 
 
 class JoinedGroupFilter(msgspec.Struct, omit_defaults=True):

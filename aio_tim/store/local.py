@@ -123,8 +123,8 @@ class LocalStore:
         """Connect, set the pragmas, run pending migrations. `store = await LocalStore(p).open()`."""
         if self._db is not None:
             raise UsageError(TIM_ERR_PARAM, f"{self!r} is already open")
-        _make_parent(self.path)
         with storage_errors():
+            _prepare_file(self.path)
             # We issue BEGIN/COMMIT; small reads use the connection from the loop thread (see above).
             db = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
             try:
@@ -556,7 +556,17 @@ def _check_synchronous(value: str) -> str:
     return mode
 
 
-def _make_parent(path: str) -> None:
-    if path not in ("", ":memory:"):
-        # Owner-only: the database holds the user's message history.
-        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+def _prepare_file(path: str) -> None:
+    """Owner-only folder and file (0700, 0600): the database holds the user's message history.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they are 0600 too.
+    """
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        if os.name == "posix" and os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)  # a store made by an older version, with the umask's mode
+    finally:
+        os.close(fd)

@@ -76,6 +76,9 @@ def resolve_target(path: str | os.PathLike[str], file_name: str | None, fallback
     """The file a download writes: `path` itself, or a sanitized name inside `path` when it is a
     folder. Either way its folder must exist; the result never leaves that folder."""
     target = Path(os.path.abspath(path))
+    if _names_folder(path) and not target.is_dir():
+        # "inbox/" means "into inbox": never a file named inbox.
+        raise UsageError(TIM_ERR_PARAM, f"download folder {target} does not exist")
     if target.is_dir():
         folder = target
         target = folder / safe_file_name(file_name, fallback)
@@ -85,6 +88,11 @@ def resolve_target(path: str | os.PathLike[str], file_name: str | None, fallback
     elif not target.parent.is_dir():
         raise UsageError(TIM_ERR_PARAM, f"download folder {target.parent} does not exist")
     return target
+
+
+def _names_folder(path: str | os.PathLike[str]) -> bool:
+    text = os.fspath(path)
+    return text.endswith(("/", os.sep)) if isinstance(text, str) else text.endswith(b"/")
 
 
 class Sidecar(msgspec.Struct, omit_defaults=True):

@@ -185,7 +185,12 @@ class FileSink:
         cancelled = False
         while self._inflight is not None:
             try:
-                await asyncio.shield(self._inflight)
+                if self._inflight.done():
+                    # Awaiting a done future does not yield, and its done callback (which clears
+                    # _inflight) only runs once we do: without this the loop spins forever.
+                    await asyncio.sleep(0)
+                else:
+                    await asyncio.shield(self._inflight)
             except asyncio.CancelledError:
                 cancelled = True
             except Exception:  # kept in self._error (writes) or already raised to the caller (lane)
