@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import start_serve, stop
 
 from aio_tim.cli import main
 
@@ -19,21 +18,11 @@ KEY = "cli-admin-test-secret-key-0123456789"
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[list[str]]:
     """`aio-tim serve` in a subprocess; yields the flags that point another command at it."""
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "aio_tim.cli", "serve", "--port", "0", "--secret-key", KEY]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    server, url = start_serve({**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}, "--secret-key", KEY)
     try:
-        assert server.stdout is not None
-        url = next(
-            (m.group(1) for line in server.stdout if (m := re.search(r"listening on (http://\S+)", line))), ""
-        )
-        assert url, "the server printed no URL"
         yield ["--url", url, "--sdk-app-id", "1400000000", "--secret-key", KEY]
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stdout is not None:
-            server.stdout.close()
+        stop(server)
 
 
 def test_the_docs_group_example_works_after_group_create(served, capsys):

@@ -8,19 +8,19 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import CLI, free_port, stop
+from cli_support import start_serve as serve_with
 
 from aio_tim.checkpoint import Checkpoint, campaign_key
 from aio_tim.cli import Target, _parser, disposition_file_name
 from aio_tim.cli_errors import ExitCode
 
 KEY = "first-contact-secret-key-0123456789"
-CLI = [sys.executable, "-m", "aio_tim.cli"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -37,27 +37,8 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_serve(env: dict[str, str], *flags: str) -> tuple[subprocess.Popen[str], str]:
-    command = [*CLI, "serve", "--port", "0", "--secret-key", KEY, *flags]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
-    assert server.stdout is not None
-    for line in server.stdout:
-        if found := re.search(r"listening on (http://\S+)", line):
-            return server, found.group(1)
-    raise AssertionError("the server printed no URL")
-
-
-def stop(server: subprocess.Popen[str]) -> None:
-    server.terminate()
-    server.wait(timeout=10)
-    if server.stdout is not None:
-        server.stdout.close()
+    return serve_with(env, "--secret-key", KEY, *flags)
 
 
 @pytest.fixture

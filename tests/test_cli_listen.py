@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import socket
 import subprocess
-import sys
 from pathlib import Path
+
+from cli_support import CLI, free_port, start_serve, stop
 
 from aio_tim.cli import main
 
 KEY = "cli-listen-secret-key-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_listen_prints_what_serve_fires(tmp_path: Path) -> None:
@@ -26,17 +19,11 @@ def test_listen_prints_what_serve_fires(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
     port = free_port()
     hook = f"http://127.0.0.1:{port}/tim/callback"
-    serve = [sys.executable, "-m", "aio_tim.cli", "serve", "--port", "0", "--secret-key", KEY,
-             "--webhook-url", hook, "--webhook-token", "tok"]  # fmt: skip
-    server = subprocess.Popen(serve, stdout=subprocess.PIPE, text=True, env=env)
+    server, url = start_serve(env, "--secret-key", KEY, "--webhook-url", hook, "--webhook-token", "tok")
     listener = None
     try:
-        assert server.stdout is not None
-        url = next(
-            m.group(1) for line in server.stdout if (m := re.search(r"listening on (http://\S+)", line))
-        )
         target = ["--url", url, "--sdk-app-id", "1400000000", "--secret-key", KEY]
-        listen = [sys.executable, "-m", "aio_tim.cli", "listen", *target, "--user", "bob",
+        listen = [*CLI, "listen", *target, "--user", "bob",
                   "--port", str(port), "--token", "tok", "--store", str(tmp_path / "bob.db"),
                   "--count", "2"]  # fmt: skip
         listener = subprocess.Popen(
@@ -57,5 +44,4 @@ def test_listen_prints_what_serve_fires(tmp_path: Path) -> None:
             if listener.poll() is None:
                 listener.kill()
             listener.communicate(timeout=10)  # closes its pipes
-        server.terminate()
-        server.communicate(timeout=10)
+        stop(server)

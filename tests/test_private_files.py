@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import stat
-import subprocess
-import sys
 from pathlib import Path
+
+from cli_support import start_serve
 
 from aio_tim.devserver import DevServer
 from aio_tim.devserver.private import make_private, write_private_json
@@ -27,13 +26,8 @@ def test_serve_keeps_its_secrets_0600_and_sigterm_removes_the_state_file(tmp_pat
         path.write_text("")
         path.chmod(0o644)
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "aio_tim.cli", "serve", "--port", "0", "--db", str(db)]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    server, _ = start_serve(env, "--db", str(db))
     try:
-        assert server.stdout is not None
-        for line in server.stdout:
-            if re.search(r"listening on http://", line):
-                break
         modes = {p.name: oct(mode(p)) for p in sorted(tmp_path.iterdir())}
         server.send_signal(signal.SIGTERM)
         code = server.wait(timeout=10)
