@@ -223,7 +223,7 @@ def _parser() -> argparse.ArgumentParser:
 
     send = _command(commands, "send", "send a C2C or group text message",
                     "Sends one message (text, an attached file, or both) and prints its msg_id.")  # fmt: skip
-    _target_options(send)
+    add_target_options(send)
     send.add_argument("--to", required=True, help="peer UserID, or group id with --group")
     send.add_argument("--group", action="store_true", help="--to names a group")
     send.add_argument("--file", type=Path, help="attach this file (uploaded first, with a progress bar)")
@@ -234,7 +234,7 @@ def _parser() -> argparse.ArgumentParser:
                      "Sends in chunks of 500 with a progress bar. A checkpoint keyed by the message "
                      "and the recipients records who is done: after Ctrl-C or a crash, the same "
                      "command resumes where it stopped.")  # fmt: skip
-    _target_options(batch)
+    add_target_options(batch)
     batch.add_argument("--to-file", required=True, type=Path, help="one UserID per line")
     batch.add_argument("--restart", action="store_true", help="ignore the checkpoint: send to everyone again")
     batch.add_argument("text")
@@ -244,7 +244,7 @@ def _parser() -> argparse.ArgumentParser:
                         "Downloads (resuming a partial file) and verifies the file. --to is a file, or "
                         "a folder (existing, or written with a trailing /) to put it in under the "
                         "server's file name.")  # fmt: skip
-    _target_options(download)
+    add_target_options(download)
     download.add_argument("file_url", metavar="URL", help="the element's URL (e.g. file_elem_url)")
     download.add_argument("--to", default=".", help="file or folder (default: here)")
     download.add_argument("--overwrite", action="store_true", help="replace an existing file")
@@ -253,7 +253,7 @@ def _parser() -> argparse.ArgumentParser:
     history = _command(commands, "history", "page through a conversation's history",
                        "Lists a conversation's messages from the server's roaming history, newest "
                        "first, with local times.")  # fmt: skip
-    _target_options(history)
+    add_target_options(history)
     history.add_argument("conv", help="peer UserID, or group id with --group")
     history.add_argument("--group", action="store_true")
     history.add_argument("--page-size", type=int, default=20)
@@ -263,7 +263,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke = _command(commands, "revoke", "recall a message",
                       "Recalls a C2C message by the msg_id `send` printed, or a group message by "
                       "its seq.")  # fmt: skip
-    _target_options(revoke)
+    add_target_options(revoke)
     revoke.add_argument("conv", help="peer UserID, or group id with --group")
     revoke.add_argument("--group", action="store_true")
     which = revoke.add_mutually_exclusive_group(required=True)
@@ -271,13 +271,13 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--seq", type=int, help="group: the message's seq")
     revoke.set_defaults(run=run_revoke)
     cli_admin.register(commands)  # `group ...` and `account ...`
-    add_listen_command(commands, _target_options)
+    add_listen_command(commands, add_target_options)
 
     info = _command(commands, "info", "show the version, the server in use and where files are kept",
                     "Prints the aio_tim version, which server the other commands would use (and "
                     "where that came from), the local store, the serve record and the checkpoints "
                     "folder.")  # fmt: skip
-    _target_options(info)
+    add_target_options(info)
     info.set_defaults(run=run_info)
     return parser
 
@@ -287,7 +287,9 @@ def _command(commands: Any, name: str, summary: str, description: str) -> argpar
     return parser
 
 
-def _target_options(parser: argparse.ArgumentParser) -> None:
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    """--url, --sdk-app-id, --secret-key, --admin and --user, each with its AIO_TIM_* variable
+    (for every command that talks to a server, including those other modules register)."""
     env = os.environ.get
     parser.add_argument("--url", default=env("AIO_TIM_URL"),
                         help="REST base URL, e.g. https://console.tim.qq.com (env AIO_TIM_URL)")  # fmt: skip
@@ -304,7 +306,7 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
                         help="keep no local message store (env AIO_TIM_NO_STORE=1)")  # fmt: skip
 
 
-def _target(args: argparse.Namespace) -> Target:
+def target_of(args: argparse.Namespace) -> Target:
     """Flags and AIO_TIM_* first; what `aio-tim serve` recorded fills the rest."""
     saved = _serve_record()
     url = args.url or saved.get("url")
@@ -379,7 +381,7 @@ def _text_message(text: str) -> Message:
 
 
 async def run_send(args: argparse.Namespace) -> int:
-    target = _target(args)
+    target = target_of(args)
     if not args.text and args.file is None:
         raise CliError("a message needs text (or --file)")
     conv_type = ConvType.GROUP if args.group else ConvType.C2C
@@ -450,7 +452,7 @@ async def send_with_upload_bar(tim: Client, conv_id: str, conv_type: ConvType, m
 
 
 async def run_download(args: argparse.Namespace) -> int:
-    target = _target(args)
+    target = target_of(args)
     param = DownloadElemParam(type=int(DownloadType.FILE), url=args.file_url)
     destination = Path(args.to)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
@@ -498,7 +500,7 @@ def disposition_file_name(header: str | None) -> str | None:
 
 
 async def run_batch_send(args: argparse.Namespace) -> int:
-    target = _target(args)
+    target = target_of(args)
     recipients = _read_recipients(args.to_file)
     await _check_reachable(target)
     sender = args.user or target.admin
@@ -597,7 +599,7 @@ def _read_recipients(path: Path) -> list[str]:
 
 
 async def run_history(args: argparse.Namespace) -> int:
-    target = _target(args)
+    target = target_of(args)
     conv_type = ConvType.GROUP if args.group else ConvType.C2C
     table = Table("time", "seq", "from", "status", "content")
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
@@ -620,7 +622,7 @@ def _local_time(timestamp: int | None) -> str:
 
 
 async def run_revoke(args: argparse.Namespace) -> int:
-    target = _target(args)
+    target = target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         if args.group:
             if args.seq is None:
@@ -700,7 +702,7 @@ async def run_info(args: argparse.Namespace) -> int:
     """Where things are: version, server in use, local store, serve record, checkpoints."""
     rows = [("aio_tim", _version()), ("python", sys.version.split()[0])]
     try:
-        target: Target | None = _target(args)
+        target: Target | None = target_of(args)
     except CliError as error:
         target, rows = None, [*rows, ("server", str(error))]
     if target is not None:

@@ -54,7 +54,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
         help="create a group owned by --user (default: the admin)",
         description="Create a group (TIMGroupCreate) with its first members; prints the group id.",
     )
-    cli._target_options(create)
+    cli.add_target_options(create)
     create.add_argument("name", help="the group's name")
     create.add_argument("--id", dest="group_id", help="the group id (default: TIM generates @TGS#...)")
     create.add_argument("--type", dest="group_type", choices=sorted(_TYPES), default="Public")
@@ -64,7 +64,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
     delete = actions.add_parser(
         "delete", help="dismiss a group", description="Dismiss a group (TIMGroupDelete)."
     )
-    cli._target_options(delete)
+    cli.add_target_options(delete)
     delete.add_argument("group_id")
     delete.set_defaults(run=run_group_delete)
 
@@ -72,7 +72,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
         action = actions.add_parser(
             name, help=f"{verb} members", description=f"{verb.capitalize()} group members."
         )
-        cli._target_options(action)
+        cli.add_target_options(action)
         action.add_argument("group_id")
         action.add_argument("members", type=_ids, help="comma-separated UserIDs")
         action.set_defaults(run=run)
@@ -80,7 +80,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
     info = actions.add_parser(
         "info", help="show a group's profile and members", description="Show a group's profile and members."
     )
-    cli._target_options(info)
+    cli.add_target_options(info)
     info.add_argument("group_id")
     info.set_defaults(run=run_group_info)
 
@@ -93,7 +93,7 @@ def _register_account(parser: argparse.ArgumentParser) -> None:
         ("delete", run_account_delete, "delete accounts"),
     ):
         action = actions.add_parser(name, help=help_text, description=help_text.capitalize() + ".")
-        cli._target_options(action)
+        cli.add_target_options(action)
         action.add_argument("user_ids", nargs="+", metavar="ID")
         action.set_defaults(run=run)
 
@@ -102,7 +102,7 @@ def _register_account(parser: argparse.ArgumentParser) -> None:
 
 
 async def run_group_create(args: argparse.Namespace) -> int:
-    target = cli._target(args)
+    target = cli.target_of(args)
     param = {
         "create_group_param_group_name": args.name,
         "create_group_param_group_type": int(_TYPES[args.group_type]),
@@ -117,7 +117,7 @@ async def run_group_create(args: argparse.Namespace) -> int:
 
 
 async def run_group_delete(args: argparse.Namespace) -> int:
-    target = cli._target(args)
+    target = cli.target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         await tim.group.delete(args.group_id)
     cli.console.print(f"dismissed group {args.group_id}")
@@ -125,7 +125,7 @@ async def run_group_delete(args: argparse.Namespace) -> int:
 
 
 async def run_group_add(args: argparse.Namespace) -> int:
-    target = cli._target(args)
+    target = cli.target_of(args)
     param = {"group_invite_member_param_group_id": args.group_id,
              "group_invite_member_param_identifier_array": args.members}  # fmt: skip
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
@@ -137,7 +137,7 @@ async def run_group_add(args: argparse.Namespace) -> int:
 
 
 async def run_group_remove(args: argparse.Namespace) -> int:
-    target = cli._target(args)
+    target = cli.target_of(args)
     param = {"group_delete_member_param_group_id": args.group_id,
              "group_delete_member_param_identifier_array": args.members}  # fmt: skip
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
@@ -147,7 +147,7 @@ async def run_group_remove(args: argparse.Namespace) -> int:
 
 
 async def run_group_info(args: argparse.Namespace) -> int:
-    target = cli._target(args)
+    target = cli.target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         (info,) = await tim.group.info([args.group_id])
     if info.ErrorCode:
@@ -166,7 +166,7 @@ async def run_group_info(args: argparse.Namespace) -> int:
 
 
 async def run_account_import(args: argparse.Namespace) -> int:
-    target = cli._target(args)
+    target = cli.target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         failed = await tim.account.import_accounts(args.user_ids)
     cli.console.print(f"imported {len(args.user_ids) - len(failed)} of {len(args.user_ids)}")
@@ -176,7 +176,7 @@ async def run_account_import(args: argparse.Namespace) -> int:
 
 
 async def run_account_check(args: argparse.Namespace) -> int:
-    target = cli._target(args)
+    target = cli.target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         found = await tim.account.check(args.user_ids)
     for user_id in args.user_ids:
@@ -185,7 +185,7 @@ async def run_account_check(args: argparse.Namespace) -> int:
 
 
 async def run_account_delete(args: argparse.Namespace) -> int:
-    target = cli._target(args)
+    target = cli.target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         codes = await tim.account.delete(args.user_ids)
     for user_id in args.user_ids:

@@ -57,9 +57,9 @@ def event_json(event: Event) -> bytes:
 
 
 async def run_listen(args: argparse.Namespace) -> int:
-    from .cli import _target  # the CLI's own resolution of --url, --sdk-app-id, --secret-key
+    from .cli import target_of  # the CLI's own resolution of --url, --sdk-app-id, --secret-key
 
-    target = _target(args)
+    target = target_of(args)
     user = args.user or target.admin
     tim = Client(
         sdk_app_id=target.sdk_app_id, user_id=user, secret_key=target.secret_key, base_url=target.url,

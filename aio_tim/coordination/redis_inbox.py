@@ -25,6 +25,7 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, Final
 
 import msgspec
@@ -34,7 +35,7 @@ from redis.exceptions import RedisError, ResponseError
 from ..errors import TIM_ERR_PARAM, UsageError
 from ..events.inbox import Appended, InboxEntry, NewEntry
 from ..store import LocalStore
-from ..store.inbox import _apply_effects
+from ..store.inbox import apply_effects
 from .base import CoordinationUnavailableError
 
 __all__ = ["RedisInbox", "store_applier"]
@@ -276,11 +277,7 @@ class RedisInbox:
 def store_applier(store: LocalStore) -> Apply:
     """Apply new entries' effects to a worker's local store, by the SQLite inbox's own rules."""
 
-    async def apply(entries: Sequence[NewEntry]) -> None:
-        async with store._write() as db:
-            await _apply_effects(db, entries)
-
-    return apply
+    return partial(apply_effects, store)
 
 
 def _text(value: bytes | str) -> str:

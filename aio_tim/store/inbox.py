@@ -40,7 +40,7 @@ from .local import LocalStore
 from .rows import check_conv, row_of, stamp
 from .writer import raw_connection, run_on_thread
 
-__all__ = ["SqliteInbox"]
+__all__ = ["SqliteInbox", "apply_effects"]
 
 _INSERT_PLAIN: Final = "INSERT INTO inbox (key, command, query, body, received) VALUES (?, ?, ?, ?, ?)"
 _KEYS_PER_QUERY: Final = 500  # bound parameters per IN (...) query
@@ -309,6 +309,13 @@ async def _positions_of(db: aiosqlite.Connection, keys: Sequence[str]) -> dict[s
         rows = await db.execute_fetchall(f"SELECT key, id FROM inbox WHERE key IN ({marks})", chunk)
         found.update((str(row[0]), int(row[1])) for row in rows)
     return found
+
+
+async def apply_effects(store: LocalStore, entries: Sequence[NewEntry]) -> None:
+    """Apply new entries' effects to `store` by the SQLite inbox's own rules, in one write transaction
+    (for inboxes kept elsewhere, e.g. on Redis, whose workers keep their own local store)."""
+    async with store._write() as db:
+        await _apply_effects(db, entries)
 
 
 async def _apply_effects(db: aiosqlite.Connection, entries: Sequence[NewEntry]) -> None:
