@@ -76,7 +76,10 @@ class PrivateRedis:
 
     def __init__(self, folder: Path) -> None:
         if shutil.which("redis-server") is None:
-            pytest.skip("redis-server is not installed")
+            reason = "redis-server is not installed (needed to kill and restart a Redis of the test's own)"
+            if on_ci():
+                pytest.fail(f"CI=true needs {reason}", pytrace=False)
+            pytest.skip(reason)
         self.folder = folder
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
