@@ -1,20 +1,22 @@
-"""`FileSink`: a download's bytes go to its partial file from a worker thread, hashed on the way.
+"""`FileSink`: a download's bytes go to its partial file; sha-256 is computed from the file.
 
-The event loop only queues received chunks. One batch at a time is hashed and written
-(`os.writev`) by one job in the default executor (both release the GIL), so receiving overlaps
-writing and hashing. One job, not a write job beside a hash job: each executor job costs a
-thread wake-up and a loop wake-up, and two made verification cost twice the bare hash.
-At most `max_pending` bytes wait; past that, `write` waits, the socket is no longer read and TCP
-flow control slows the sender: memory stays flat whatever the file size.
+Chunks are written on the loop thread while such writes are fast (they land in the page cache:
+~30 µs for 256 KiB), because a thread hop per chunk cost more CPU than the write. The first write
+slower than `_INLINE_SLOW` seconds (a slow disk, a network mount, writeback throttling) moves the
+rest of the download to the worker thread (`os.writev` batches), so the loop is blocked at most
+once, briefly.
 
-Without hashing, a chunk is written on the loop thread while such writes are fast (they land in
-the page cache: ~30 µs for 256 KiB), because a thread hop per batch cost more CPU than the write
-(0.26-0.28 vs 0.21 s per 256 MiB, bench_download.py). The first write slower than
-`_INLINE_SLOW` seconds (a slow disk, a network mount, writeback throttling) moves the rest of the
-download to the worker thread, so the loop is blocked at most once, briefly.
+Hashing runs in a worker thread and reads back what was written (`os.preadv` into one reused
+buffer, from the page cache), catching up with the loop; a resumed prefix is hashed the same way.
+It does not hash the received `bytes` objects: keeping several 256 KiB chunks alive for a worker
+made glibc hand pages back and fault them in again (~20 000 page faults per 256 MiB, more kernel
+time than the hash itself, bench_download.py); reading the file back costs one copy from the
+page cache and keeps memory flat. Hashing may lag at most `max_pending` bytes behind the
+writes (past that, `write` waits, the socket is no longer read and TCP slows the sender).
 
-Every operation on the descriptor runs in that single lane, and `aclose` waits for the lane to
-empty even while being cancelled, so the descriptor is never closed under a running write.
+Every worker job on the descriptor runs in a single lane (one at a time), and `aclose` waits for
+the lane to empty even while being cancelled, so the descriptor is never closed under a running
+write or read.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ T = TypeVar("T")
 
 DEFAULT_MAX_PENDING: Final = 8 * 1024 * 1024
 _IOV_MAX: Final = 512  # under every platform's IOV_MAX (1024 on Linux)
-_HASH_READ: Final = 1024 * 1024
+_HASH_READ: Final = 1024 * 1024  # bytes read back and hashed per step (one reused buffer)
+_HASH_STEP: Final = 1024 * 1024  # unhashed bytes that start a hash job: fewer thread hops
 _INLINE_SLOW: Final = 0.002  # one inline write slower than this: the rest go to the worker thread
 ERR_IO: Final = 6022
 
@@ -45,16 +48,19 @@ class FileSink:
     def __init__(self, fd: int, size: int, *, name: str, max_pending: int = DEFAULT_MAX_PENDING) -> None:
         self._fd = fd
         self._name = name
-        self.size = size  # bytes accepted: on disk or queued
+        self.size = size  # bytes accepted: in the file or queued
+        self._written = size  # bytes in the file (hashing reads up to here)
+        self._hashed = 0  # bytes hashed so far (while hashing)
         self._max_pending = max_pending
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._inflight: asyncio.Future[Any] | None = None
         self._hash: Any = None  # hashlib sha256 object once hashing is on
+        self._buffer: memoryview | None = None  # hashing's read buffer
         self._error: DownloadError | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
-        self._inline = True  # unhashed writes on the loop thread until one is slow
+        self._inline = True  # writes on the loop thread until one is slow
 
     def __repr__(self) -> str:
         return f"<FileSink {self._name} size={self.size} pending={self._pending_bytes}>"
@@ -66,24 +72,27 @@ class FileSink:
     # --- writing -----------------------------------------------------------------------------
 
     async def write(self, chunk: bytes) -> None:
-        """Queue `chunk`; waits only when too much is already queued."""
+        """Write or queue `chunk`; waits only when too much is queued or left to hash."""
         self._raise_error()
-        if self._inline and self._hash is None and self._inflight is None and not self._pending:
+        if self._inline:
             self._write_inline(chunk)
-            return
-        self._pending.append(chunk)
-        self._pending_bytes += len(chunk)
-        self.size += len(chunk)
-        if self._inflight is None:
-            self._start_batch()
-        while self._pending_bytes > self._max_pending and self._error is None:
+        else:
+            self._pending.append(chunk)
+            self._pending_bytes += len(chunk)
+            self.size += len(chunk)
+        self._kick(catch_up=False)
+        while self._backlog() > self._max_pending and self._error is None:
+            self._kick(catch_up=True)  # a no-op while a job runs; its end wakes us
             await self._changed()
 
     async def drain(self) -> None:
-        """Wait until every queued byte is written (raises the write's error, e.g. disk full)."""
-        while self._inflight is not None:
-            await self._changed()
-        self._raise_error()
+        """Wait until every queued byte is written and, when hashing, hashed (raises the
+        worker's error, e.g. disk full)."""
+        await self._settle(catch_up=True)
+
+    def _backlog(self) -> int:
+        unhashed = self._written - self._hashed if self._hash is not None else 0
+        return self._pending_bytes + unhashed
 
     def _write_inline(self, chunk: bytes) -> None:
         started = time.perf_counter()
@@ -93,16 +102,30 @@ class FileSink:
             self._error = _io_error(self._name, exc)
             raise self._error from exc
         self.size += len(chunk)
+        self._written += len(chunk)
         if time.perf_counter() - started > _INLINE_SLOW:
             self._inline = False
 
-    def _start_batch(self) -> None:
-        batch, self._pending, self._pending_bytes = self._pending, [], 0
-        # One batch at a time: the hash sees the chunks in order.
-        self._inflight = self._loop.run_in_executor(None, self._write_batch, batch, self._hash)
-        self._inflight.add_done_callback(self._batch_done)
+    def _kick(self, *, catch_up: bool) -> None:
+        """Start a worker job if none runs and there is work: queued writes, or bytes to hash
+        (at least `_HASH_STEP` of them unless `catch_up`)."""
+        if self._inflight is not None or self._error is not None:
+            return
+        unhashed = self._written - self._hashed if self._hash is not None else 0
+        if self._pending or unhashed >= (1 if catch_up else _HASH_STEP):
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
+            self._inflight = self._loop.run_in_executor(None, self._job, batch)
+            self._inflight.add_done_callback(self._job_done)
 
-    def _batch_done(self, future: asyncio.Future[Any]) -> None:
+    async def _settle(self, *, catch_up: bool) -> None:
+        while True:
+            self._kick(catch_up=catch_up)
+            if self._inflight is None:
+                break
+            await self._changed()
+        self._raise_error()
+
+    def _job_done(self, future: asyncio.Future[Any]) -> None:
         self._inflight = None
         exc = future.exception()
         if isinstance(exc, OSError):
@@ -111,24 +134,37 @@ class FileSink:
         elif exc is not None:
             self._error = DownloadError(ERR_IO, f"writing {self._name} failed: {exc!r}")
             self._error.__cause__ = exc
-        elif self._pending:
-            self._start_batch()
+        else:
+            self._kick(catch_up=False)
         self._wake()
 
-    def _write_batch(self, batch: list[bytes], digest: Any) -> None:
-        # Runs in a worker thread; only one batch (or lane operation) runs at a time. Hashed
-        # first: the chunks are then hot in the CPU cache for the write's copy.
-        if digest is not None:
-            _hash_batch(digest, batch)
+    def _job(self, batch: list[bytes]) -> None:
+        # Runs in a worker thread, one job at a time. Reads `_written` while the loop thread
+        # may be appending (inline writes): ints are swapped atomically under the GIL, and
+        # only bytes already written are read back.
         for start in range(0, len(batch), _IOV_MAX):
             _writev_all(self._fd, batch[start : start + _IOV_MAX])
+        self._written += sum(map(len, batch))
+        if self._hash is not None:
+            self._hash_written()
+
+    def _hash_written(self) -> None:
+        digest, buffer = self._hash, self._buffer
+        assert buffer is not None
+        while self._hashed < self._written:
+            offset = self._hashed
+            got = _pread_into(self._fd, buffer[: min(len(buffer), self._written - offset)], offset)
+            if not got:
+                raise OSError(f"{self._name} is shorter than expected")
+            digest.update(buffer[:got])
+            self._hashed = offset + got
 
     # --- lane operations ---------------------------------------------------------------------
 
     async def truncate(self) -> None:
         """Empty the file (a restart from zero); hashing, if on, starts over too."""
         await self._in_lane(self._truncate)
-        self.size = 0
+        self.size = self._written = self._hashed = 0
         if self._hash is not None:
             self._hash = hashlib.sha256()
 
@@ -137,21 +173,11 @@ class FileSink:
         os.lseek(self._fd, 0, os.SEEK_SET)
 
     async def start_hashing(self) -> None:
-        """Hash from now on, first catching up on the bytes already in the file (a resume)."""
+        """Hash from now on, from byte 0: the bytes already in the file (a resume) too."""
         if self._hash is None:
-            await self.drain()
-            self._hash = await self._in_lane(self._hash_prefix, self.size)
-
-    def _hash_prefix(self, size: int) -> Any:
-        digest = hashlib.sha256()
-        offset = 0
-        while offset < size:
-            chunk = os.pread(self._fd, min(_HASH_READ, size - offset), offset)
-            if not chunk:
-                raise OSError(f"{self._name} is shorter than expected")
-            digest.update(chunk)
-            offset += len(chunk)
-        return digest
+            await self._settle(catch_up=False)
+            self._buffer = memoryview(bytearray(_HASH_READ))
+            self._hash, self._hashed = hashlib.sha256(), 0
 
     def hexdigest(self) -> str | None:
         """The sha-256 of the content so far (after `drain`), or None when not hashing."""
@@ -162,7 +188,7 @@ class FileSink:
         await self._in_lane(os.fsync, self._fd)
 
     async def _in_lane(self, func: Callable[..., Any], *args: Any) -> Any:
-        await self.drain()
+        await self._settle(catch_up=False)
         future = self._loop.run_in_executor(None, func, *args)
         self._inflight = future
         future.add_done_callback(self._lane_done)
@@ -234,9 +260,13 @@ async def run_to_end(func: Callable[[], T]) -> T:
     return future.result()
 
 
-def _hash_batch(digest: Any, batch: list[bytes]) -> None:
-    for chunk in batch:
-        digest.update(chunk)
+def _pread_into(fd: int, buffer: memoryview, offset: int) -> int:
+    """Read at `offset` into `buffer` without allocating (os.preadv; a copy where it is missing)."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [buffer], offset)
+    data = os.pread(fd, len(buffer), offset)  # Windows
+    buffer[: len(data)] = data
+    return len(data)
 
 
 def _writev_all(fd: int, buffers: list[bytes]) -> None:
