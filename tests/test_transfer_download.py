@@ -18,10 +18,12 @@ from test_transfer_support import (  # noqa: F401  (fixtures)
     transfers_fixture,
 )
 
+from aio_tim.connection import ConnectionManager
 from aio_tim.devserver import DevServer
 from aio_tim.devserver.files import CutAt, StallAt, StoredFile
 from aio_tim.errors import DownloadError, UsageError
 from aio_tim.transfer import Download, DownloadOptions, TransferManager
+from aio_tim.transfer.fetch import _RECV_SIZE, _larger_reads
 from aio_tim.types import DownloadElemParam, DownloadElemResult
 
 SIZE = 4 * 1024 * 1024 + 123
@@ -406,3 +408,21 @@ async def test_an_unreachable_server_is_6009_after_a_few_attempts(
         )
     assert caught.value.code == 6009
     assert leftovers(tmp_path) == []
+
+
+async def test_a_download_reads_in_larger_pieces_and_restores_the_connection(
+    conn: ConnectionManager, stored: StoredFile
+) -> None:
+    """While a body is received the plain-socket transport reads up to _RECV_SIZE per recv;
+    afterwards the pooled connection reads as asyncio set it (the setting does not leak)."""
+    async with conn.session.get(stored.url) as response:
+        assert response.connection is not None
+        transport = response.connection.transport
+        before = getattr(transport, "max_size", None)
+        with _larger_reads(response):
+            during = getattr(transport, "max_size", None)
+            await response.read()
+        after = getattr(transport, "max_size", None)
+    if isinstance(before, int):  # a selector transport (not uvloop)
+        assert during == max(before, _RECV_SIZE)
+    assert after == before

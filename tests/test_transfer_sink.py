@@ -65,3 +65,32 @@ async def test_hashed_writes_hash_every_byte_in_order(tmp_path: Path) -> None:
     content = b"prefix" + b"".join(CHUNKS)
     assert path.read_bytes() == content
     assert sink.hexdigest() == hashlib.sha256(content).hexdigest()
+
+
+async def test_hashing_that_lags_is_bounded_and_still_covers_every_byte(tmp_path: Path) -> None:
+    """With a tiny lag bound, `write` waits for the hasher (which reads the file back) instead of
+    running ahead; the digest still covers every byte in order."""
+    path = tmp_path / "part"
+    sink = FileSink(_open(path), 0, name="part", max_pending=1000)
+    await sink.start_hashing()
+    for chunk in CHUNKS * 3:
+        await sink.write(chunk)
+        assert sink._written - sink._hashed <= max(1000, len(chunk))
+    await sink.drain()
+    await sink.aclose()
+    assert sink.hexdigest() == hashlib.sha256(b"".join(CHUNKS * 3)).hexdigest()
+
+
+async def test_hashing_reads_what_the_file_holds(tmp_path: Path) -> None:
+    """The digest is of the bytes in the file: a byte changed on disk behind the sink's back
+    (before hashing caught up) shows in the digest, so verification fails rather than passes."""
+    path = tmp_path / "part"
+    sink = FileSink(_open(path), 0, name="part")
+    await sink.start_hashing()
+    await sink.write(b"a" * 1000)
+    other = os.open(path, os.O_WRONLY)
+    os.pwrite(other, b"b", 0)
+    os.close(other)
+    await sink.drain()
+    await sink.aclose()
+    assert sink.hexdigest() == hashlib.sha256(b"b" + b"a" * 999).hexdigest()
