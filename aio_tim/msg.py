@@ -136,15 +136,21 @@ class MsgManager:
             if conv is ConvType.C2C
             else group_send_request(conv_id, sender, message, body)
         )
+        pipeline = self._ctx.pipeline
         try:
-            reply = await self._ctx.pipeline.submit(request, order_key=(conv, conv_id))
+            reply = await pipeline.submit(request, order_key=(conv, conv_id))
         except TIMError:
             await self._store.save((conv, conv_id), message, status=int(MsgStatus.SEND_FAIL))
             raise
         assert isinstance(reply, SendMsgResponse | SendGroupMsgResponse)
         sent = sent_message(message, conv_id, conv, reply)
+        # The other sends under way are the saves that may share this one's commit (writer.py).
         return await self._store.save(
-            (conv, conv_id), sent, status=int(MsgStatus.SEND_SUCC), msg_key=sent.msg_id
+            (conv, conv_id),
+            sent,
+            status=int(MsgStatus.SEND_SUCC),
+            msg_key=sent.msg_id,
+            siblings=pipeline.outstanding,
         )
 
     async def send_text(self, conv_id: str, conv_type: int, text: str) -> Message:

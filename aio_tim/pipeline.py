@@ -391,6 +391,11 @@ class MessagePipeline:
 
     # --- observing -------------------------------------------------------------------------------
 
+    @property
+    def outstanding(self) -> int:
+        """How many operations are queued or in flight right now (0: the pipeline is idle)."""
+        return self._busy()
+
     def statistics(self) -> PipelineStatistics:
         return PipelineStatistics(
             queued=self._queued,

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from aio_tim import ConvType, Message, MsgStatus, TextElem
+from aio_tim import ConvType, Message, MsgStatus, TextElem, UsageError
 from aio_tim.store import LocalStore
 from aio_tim.store.writer import raw_connection, run_on_thread
 
@@ -57,20 +57,24 @@ async def test_a_failing_job_fails_alone(tmp_path: Path, synchronous: str) -> No
         assert await store.count(BOB) == 5
 
 
-async def test_a_busy_database_sends_inline_commits_to_the_thread(tmp_path: Path) -> None:
+@pytest.mark.parametrize("siblings", [None, 0, 10])
+async def test_a_busy_database_sends_inline_commits_to_the_thread(
+    tmp_path: Path, siblings: int | None
+) -> None:
     """While another connection holds the write lock, a save neither blocks the loop nor fails: it
-    waits on the database thread and commits once the lock is released."""
+    waits on the database thread and commits once the lock is released (whether it would have
+    committed at once, at the end of the loop iteration or after the commit delay)."""
     async with LocalStore(tmp_path / "s.db") as store:
+        await store.save(BOB, _msg(0), status=MsgStatus.SEND_SUCC, siblings=0)  # the loop thread's turn
         other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
-        msg = Message(elem_array=[TextElem(content="x")], server_time=1, seq=1, rand=1)
-        save = asyncio.create_task(store.save(BOB, msg, status=MsgStatus.SEND_SUCC))
+        save = asyncio.create_task(store.save(BOB, _msg(1), status=MsgStatus.SEND_SUCC, siblings=siblings))
         await asyncio.sleep(0.2)  # the loop keeps running meanwhile
         assert not save.done()
         other.execute("COMMIT")
         other.close()
         await asyncio.wait_for(save, 10)
-        assert await store.count(BOB) == 1
+        assert await store.count(BOB) == 2
 
 
 async def test_inline_commits_checkpoint_the_wal(tmp_path: Path) -> None:
@@ -97,3 +101,63 @@ async def test_saves_of_one_loop_iteration_share_an_inline_commit(tmp_path: Path
         assert writer is not None
         assert writer.jobs == 200 and writer.inline == writer.batches < 5
         assert await store.count(BOB) == 200
+
+
+def _msg(n: int) -> Message:
+    return Message(elem_array=[TextElem(content="x")], server_time=1, seq=n, rand=n)
+
+
+def _committed(path: Path) -> int:
+    """Rows another connection sees: only what has been committed."""
+    with sqlite3.connect(path) as db:
+        (count,) = db.execute("SELECT count(*) FROM messages").fetchone()
+    db.close()
+    return int(count)
+
+
+async def test_a_save_with_no_siblings_is_committed_without_yielding_to_the_loop(tmp_path: Path) -> None:
+    """siblings=0 (no other send in flight): the save commits inside the call, before any other
+    callback of the loop runs, and another connection already sees the row."""
+    async with LocalStore(tmp_path / "s.db") as store:
+        ran: list[str] = []
+        asyncio.get_running_loop().call_soon(ran.append, "other callback")
+        await store.save(BOB, _msg(1), status=MsgStatus.SEND_SUCC, siblings=0)
+        assert ran == [] and _committed(tmp_path / "s.db") == 1
+        await store.save(BOB, _msg(2), status=MsgStatus.SEND_SUCC)  # unknown siblings: waits a loop turn
+        assert ran == ["other callback"] and _committed(tmp_path / "s.db") == 2
+
+
+async def test_saves_with_many_siblings_wait_to_share_a_commit(tmp_path: Path) -> None:
+    """Saves arriving in different loop iterations share one commit when each expects siblings,
+    and commit one by one when they do not say."""
+    async with LocalStore(tmp_path / "s.db", commit_delay=0.5) as store:
+        writer = store._writer
+        assert writer is not None
+        saves = []
+        for n in range(10):
+            saves.append(
+                asyncio.create_task(store.save(BOB, _msg(n), status=MsgStatus.SEND_SUCC, siblings=9))
+            )
+            await asyncio.sleep(0)
+        await asyncio.gather(*saves)
+        assert writer.batches == 1 and _committed(tmp_path / "s.db") == 10
+        for n in range(10, 20):
+            saves.append(asyncio.create_task(store.save(BOB, _msg(n), status=MsgStatus.SEND_SUCC)))
+            await asyncio.sleep(0)
+        await asyncio.gather(*saves)
+        assert writer.batches == 11
+
+
+async def test_closing_commits_a_save_waiting_for_siblings_at_once(tmp_path: Path) -> None:
+    """aclose() does not wait out the commit delay: the waiting save commits and returns."""
+    store = await LocalStore(tmp_path / "s.db", commit_delay=1).open()
+    save = asyncio.create_task(store.save(BOB, _msg(1), status=MsgStatus.SEND_SUCC, siblings=50))
+    await asyncio.sleep(0)
+    await asyncio.wait_for(store.aclose(), 0.5)
+    assert (await save).seq == 1 and _committed(tmp_path / "s.db") == 1
+
+
+@pytest.mark.parametrize("delay", [-0.1, 2, "1"])
+async def test_a_bad_commit_delay_is_refused_by_name(tmp_path: Path, delay: object) -> None:
+    with pytest.raises(UsageError, match="commit_delay"):
+        LocalStore(tmp_path / "s.db", commit_delay=delay)  # type: ignore[arg-type]

@@ -72,7 +72,7 @@ from .rows import (
     stamp,
 )
 from .schema import migrate
-from .writer import NO_WAIT, GroupWriter, Job, raw_connection, run_on_thread
+from .writer import COMMIT_DELAY, BusyTimeout, GroupWriter, Job, raw_connection, run_on_thread
 
 __all__ = ["LocalStore"]
 
@@ -84,9 +84,7 @@ SEQ_BLOCK: Final = 32
 _MESSAGE_DECODER: Final = decoder_for(Message)
 LOOP_READ_MAX: Final = 200  # pages up to this many rows are read on the loop thread
 _SMALL_WRITE: Final = 8  # an insert_many of up to this many rows may commit on the loop thread
-_NO_WAIT: Final = NO_WAIT
 _NO_FSYNC: Final = frozenset({"OFF", "NORMAL"})
-_WAIT: Final = f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}"
 _BUSY: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 T = TypeVar("T")
 
@@ -96,6 +94,8 @@ class LocalStore:
 
     `synchronous="FULL"` survives power loss; the default NORMAL (with WAL) survives a process crash.
     `clock` (seconds) stamps messages that carry no time; `rng` picks each conversation's first MsgSeq.
+    `commit_delay` (seconds) is how long a save with many `siblings` may wait to share a commit
+    (0: never wait; writer.py).
     """
 
     def __init__(
@@ -105,11 +105,14 @@ class LocalStore:
         synchronous: str = "NORMAL",
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        commit_delay: float = COMMIT_DELAY,
     ) -> None:
         self._db: aiosqlite.Connection | None = None  # first: __del__ reads it even if __init__ fails
         self._writer: GroupWriter | None = None
+        self._busy: BusyTimeout | None = None
         self.path = os.fspath(path)
         self._synchronous = _check_synchronous(synchronous)
+        self._commit_delay = _check_commit_delay(commit_delay)
         self._clock = clock
         self._rng = rng or random.Random()
         self._state = "new"
@@ -136,7 +139,14 @@ class LocalStore:
         self._db, self._state, self._lock = db, "open", asyncio.Lock()  # a lock per opening loop
         self._seq_lock = asyncio.Lock()
         # Inline commits only where a commit never fsyncs (WAL, synchronous NORMAL or OFF).
-        self._writer = GroupWriter(db, self._lock, inline=self._synchronous in _NO_FSYNC, wait=_WAIT)
+        self._busy = BusyTimeout(raw_connection(db), _BUSY_TIMEOUT_MS)
+        self._writer = GroupWriter(
+            db,
+            self._lock,
+            self._busy,
+            inline=self._synchronous in _NO_FSYNC,
+            commit_delay=self._commit_delay,
+        )
         return self
 
     async def aclose(self) -> None:
@@ -177,19 +187,30 @@ class LocalStore:
     # --- writes ----------------------------------------------------------------------------------
 
     async def save(
-        self, conv: Conv, msg: Message, *, status: int, msg_key: str | None = None, replace: bool = True
+        self,
+        conv: Conv,
+        msg: Message,
+        *,
+        status: int,
+        msg_key: str | None = None,
+        replace: bool = True,
+        siblings: int | None = None,
     ) -> Message:
         """Insert `msg`, or replace the one with its locator (`replace=False` keeps the existing one).
 
         Returns the message as stored, with its conversation, status and read mark filled in.
+        `siblings`: how many other saves the caller expects soon (its other sends in flight): 0
+        commits at once, several wait a moment to share one commit (writer.py). It returns after
+        the commit that holds the row either way.
         """
         conv, status = check_conv(conv), check_status(status)
         stored = stamp(msg, conv, status, self._now())
         row = row_of(conv, stored, msg_key)
         if replace:
-            stored.is_read = bool(await self._submit(partial(save_row, row=row), small=True))
+            is_read = await self._submit(partial(save_row, row=row), small=True, siblings=siblings)
+            stored.is_read = bool(is_read)
             return stored
-        kept = await self._submit(partial(_insert_or_get, row), small=True)
+        kept = await self._submit(partial(_insert_or_get, row), small=True, siblings=siblings)
         return stored if kept is None else message_of(kept)
 
     async def insert_many(
@@ -420,19 +441,24 @@ class LocalStore:
             try:
                 # Inside the try: a task cancelled while BEGIN is queued must still queue the ROLLBACK
                 # (the worker runs them in order), or every later BEGIN would fail.
-                await db.execute("BEGIN IMMEDIATE")
+                await run_on_thread(db, self._begin_on_thread)
                 yield db
                 await db.commit()
             except BaseException:
                 await db.rollback()  # a no-op when no transaction is open (e.g. SQLite rolled back)
                 raise
 
-    async def _submit(self, job: Job[T], *, small: bool = False) -> T:
+    def _begin_on_thread(self) -> None:
+        assert self._busy is not None
+        self._busy.patient()  # on the thread a write may wait out another process's lock
+        raw_connection(self._require_open()).execute("BEGIN IMMEDIATE")
+
+    async def _submit(self, job: Job[T], *, small: bool = False, siblings: int | None = None) -> T:
         """Commit `job` with whatever else is queued (see writer.py); its result once committed.
-        `small` (a row or a few) lets it commit on the loop thread when nothing else is queued."""
+        `small` (a row or a few) lets it commit on the loop thread; `siblings` says when."""
         self._require_open()
         assert self._writer is not None
-        return await self._writer.submit(job, small=small)
+        return await self._writer.submit(job, small=small, siblings=siblings)
 
     async def _update(self, query: str, params: Sequence[Any], *, small: bool = False) -> int:
         return await self._submit(partial(_rowcount, query, params), small=small)
@@ -442,19 +468,24 @@ class LocalStore:
         (or if the database is busy) on aiosqlite's thread under the lock."""
         db = self._require_open()
         raw = raw_connection(db)
+        busy = self._busy
+        assert busy is not None
         if small and not self._lock.locked():
             # No await from the check to the end: no job can start on the thread meanwhile.
             with storage_errors():
                 try:
-                    raw.execute(_NO_WAIT)
+                    busy.never()
                     return fn(raw)
                 except sqlite3.OperationalError as exc:
                     if exc.sqlite_errorcode not in _BUSY:
                         raise
-                finally:
-                    raw.execute(_WAIT)
+
+        def on_thread() -> T:
+            busy.patient()
+            return fn(raw)
+
         async with self._read():
-            return await run_on_thread(db, lambda: fn(raw))
+            return await run_on_thread(db, on_thread)
 
     async def _scalar(self, query: str, params: Sequence[Any]) -> Any:
         rows = await self._query(partial(_fetch_all, query, params))
@@ -547,6 +578,12 @@ def _fetch_each(query: str, each: Sequence[Sequence[Any]], conn: sqlite3.Connect
         if row is not None:
             found.append(row)
     return found
+
+
+def _check_commit_delay(seconds: float) -> float:
+    if not isinstance(seconds, int | float) or not 0 <= seconds <= 1:
+        raise UsageError(TIM_ERR_PARAM, f"commit_delay must be from 0 to 1 (seconds), not {seconds!r}")
+    return float(seconds)
 
 
 def _check_synchronous(value: str) -> str:
