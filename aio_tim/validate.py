@@ -84,10 +84,11 @@ def check_sendable(msg: Message) -> list[MsgBodyItem]:
                 TIM_ERR_PARAM,
                 f"message_elem_array[{index}]: text_elem_content is empty: a text message needs text",
             )
-    counts = Counter(type(elem) for elem in msg.elem_array)
-    for kind in _ONE_PER_MESSAGE:
-        if counts[kind] > 1:
-            raise UsageError(TIM_ERR_PARAM, f"a message may carry only one {kind.__name__}")
+    if len(msg.elem_array) > 1:  # most messages carry one element: nothing to count
+        counts = Counter(type(elem) for elem in msg.elem_array)
+        for kind in _ONE_PER_MESSAGE:
+            if counts[kind] > 1:
+                raise UsageError(TIM_ERR_PARAM, f"a message may carry only one {kind.__name__}")
     if msg.rand is not None and msg.rand > _UINT32_MAX:
         raise UsageError(TIM_ERR_PARAM, "message_rand must fit in 32 bits for the REST API")
     try:

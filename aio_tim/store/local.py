@@ -267,6 +267,10 @@ class LocalStore:
         of the time; a restart skips the rest of a block (seqs must increase, not be dense).
         """
         conv = check_conv(conv)
+        start, limit = self._seq_blocks.get(conv, (0, 0))
+        if start < limit:  # the common case, with no await: no other caller can slip in between
+            self._seq_blocks[conv] = (start + 1, limit)
+            return start
         async with self._seq_lock:
             start, limit = self._seq_blocks.get(conv, (0, 0))
             if start >= limit:
