@@ -51,13 +51,15 @@ def row_class(row: Row) -> tuple[int, int]:
     return int(live), int(live and status != _REVOKED and not row[7] and not row[5])
 
 
-def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> int:
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row], *, one_class: bool = False) -> int:
     """INSERT OR IGNORE `rows` (the first of a repeated locator wins) and add the new ones to their
-    conversations' counts; how many were new. Runs inside the caller's transaction."""
+    conversations' counts; how many were new. Runs inside the caller's transaction.
+    `one_class`: the caller built every row for one conversation and status (an import), so that
+    is not checked row by row."""
     conn.execute("SAVEPOINT insert_rows")
     inserted = conn.executemany(sql.INSERT_IGNORE, rows).rowcount
     if inserted == len(rows):
-        _add_counts(conn, _count_classes(rows))
+        _add_counts(conn, _one_class_counts(rows) if one_class else _count_classes(rows))
     elif inserted:
         conn.execute("ROLLBACK TO insert_rows")
         inserted = _insert_in_runs(conn, rows)
@@ -65,14 +67,20 @@ def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> int:
     return inserted
 
 
+def _one_class_counts(rows: Sequence[Row]) -> dict[Conv, list[int]]:
+    """The counts of rows of one conversation and status, in one cheap pass."""
+    first = rows[0]
+    status = first[6]
+    # is_self | is_read is 0 only for an unread message from the peer
+    unread = [r[5] | r[7] for r in rows].count(0) if status not in (_TOMBSTONE, _REVOKED) else 0
+    return {(first[0], first[1]): [len(rows) if status != _TOMBSTONE else 0, unread]}
+
+
 def _count_classes(rows: Sequence[Row]) -> dict[Conv, list[int]]:
     first = rows[0]
     conv, status = (first[0], first[1]), first[6]
     if all(r[6] == status and r[1] == conv[1] and r[0] == conv[0] for r in rows):
-        # One conversation and status (an import): the counts in one cheap pass.
-        counted = status not in (_TOMBSTONE, _REVOKED)
-        unread = sum(1 for r in rows if not r[7] and not r[5]) if counted else 0
-        return {conv: [len(rows) if status != _TOMBSTONE else 0, unread]}
+        return _one_class_counts(rows)
     added: dict[Conv, list[int]] = {}
     for row in rows:  # row_class inlined: a batch send has one conversation per row
         status = row[6]

@@ -230,7 +230,7 @@ class LocalStore:
         keys = msg_keys if msg_keys is not None else [None] * len(msgs)
         # The rows are encoded lazily on the database thread, not on the event loop.
         rows = rows_of(conv, msgs, status, keys, self._now())
-        return await self._submit(_InsertRows(rows), small=len(msgs) <= _SMALL_WRITE)
+        return await self._submit(_InsertRows(rows, one_class=True), small=len(msgs) <= _SMALL_WRITE)
 
     async def insert_spread(self, items: Sequence[tuple[Conv, Message, str | None]], *, status: int) -> int:
         """Like `insert_many`, for messages of many conversations (one batch send, one row per
@@ -544,15 +544,16 @@ class _InsertRows:
     """A bulk insert job. Rows are built on the database thread the first time it runs and kept:
     a job may run again if another job of its batch fails (writer.py)."""
 
-    def __init__(self, rows: Iterator[Row]) -> None:
+    def __init__(self, rows: Iterator[Row], *, one_class: bool = False) -> None:
         self._source: Iterator[Row] | None = rows
         self._rows: list[Row] = []
+        self._one_class = one_class  # every row of one conversation and status (counts.py)
 
     def __call__(self, conn: sqlite3.Connection) -> int:
         if self._source is not None:
-            self._rows.extend(self._source)
+            self._rows = list(self._source)
             self._source = None
-        return insert_rows(conn, self._rows)
+        return insert_rows(conn, self._rows, one_class=self._one_class)
 
 
 def _reserve(conv: Conv, first: int | None, conn: sqlite3.Connection) -> tuple[int, int]:
