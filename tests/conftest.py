@@ -31,8 +31,9 @@ __all__ = [
 # Set at import, before any test (or subprocess it starts) reads them.
 _HOME = tempfile.mkdtemp(prefix="aio_tim-test-home-")
 atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
-# pip's download cache is not ours: the fresh-venv tests may keep using the real one.
-os.environ.setdefault("PIP_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pip"))
+# The fresh-venv tests' pip keeps its cache in the temporary HOME too, unless the caller named a
+# cache of their own (PIP_CACHE_DIR): even pip's downloads stay out of the real HOME.
+os.environ.setdefault("PIP_CACHE_DIR", os.path.join(_HOME, "pip-cache"))
 for _name in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"):
     os.environ[_name] = os.path.join(_HOME, _name.lower())
 os.environ["HOME"] = _HOME

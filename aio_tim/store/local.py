@@ -72,7 +72,7 @@ from .rows import (
     stamp,
 )
 from .schema import migrate
-from .writer import COMMIT_DELAY, BusyTimeout, GroupWriter, Job, raw_connection, run_on_thread
+from .writer import COMMIT_DELAY, BusyTimeout, GroupWriter, Job, is_busy, raw_connection, run_on_thread
 
 __all__ = ["LocalStore"]
 
@@ -85,7 +85,6 @@ _MESSAGE_DECODER: Final = decoder_for(Message)
 LOOP_READ_MAX: Final = 200  # pages up to this many rows are read on the loop thread
 _SMALL_WRITE: Final = 8  # an insert_many of up to this many rows may commit on the loop thread
 _NO_FSYNC: Final = frozenset({"OFF", "NORMAL"})
-_BUSY: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 T = TypeVar("T")
 
 
@@ -481,7 +480,7 @@ class LocalStore:
                     busy.never()
                     return fn(raw)
                 except sqlite3.OperationalError as exc:
-                    if exc.sqlite_errorcode not in _BUSY:
+                    if not is_busy(exc):
                         raise
 
         def on_thread() -> T:

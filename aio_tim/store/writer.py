@@ -43,7 +43,7 @@ import aiosqlite
 
 from .errors import storage_error
 
-__all__ = ["BusyTimeout", "GroupWriter", "Job", "raw_connection", "run_on_thread"]
+__all__ = ["BusyTimeout", "GroupWriter", "Job", "is_busy", "raw_connection", "run_on_thread"]
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], T]
