@@ -622,6 +622,19 @@ async def test_batchsendmsg_retry_is_deduplicated_per_recipient(tim: Tim) -> Non
         assert [m["MsgKey"] for m in page["MsgList"]] == [first["MsgKey"]]
 
 
+@pytest.mark.parametrize(("fields", "sender_sees"), [({}, 1), ({"SyncOtherMachine": 2}, 0)])
+async def test_batchsendmsg_roams_for_the_sender_unless_told_not_to(
+    tim: Tim, fields: dict[str, int], sender_sees: int
+) -> None:
+    """The sender roams each recipient's copy, unless SyncOtherMachine=2; recipients always do."""
+    await tim.ok("openim/batchsendmsg", {**batch(["bob", "carol"]), "From_Account": "alice", **fields})
+    seen = [
+        (await tim.ok("openim/admin_getroammsg", roam(a, b)))["MsgCnt"]
+        for a, b in [("alice", "bob"), ("alice", "carol"), ("bob", "alice"), ("carol", "alice")]
+    ]
+    assert seen == [sender_sees, sender_sees, 1, 1]
+
+
 # --- openim/importmsg ------------------------------------------------------------------------------
 
 
@@ -1028,6 +1041,14 @@ async def test_import_group_msg_assigns_seqs_and_dedups(tim: Tim, clock: FakeClo
     assert again["ImportMsgResult"] == first["ImportMsgResult"]
     sent = await tim.ok("group_open_http_svc/send_group_msg", group_send("team", 1))
     assert sent["MsgSeq"] == 4
+
+
+async def test_import_group_msg_names_the_item_whose_number_sqlite_cannot_hold(tim: Tim) -> None:
+    """An integer past int64 deep in a list is refused, and the error says which item holds it."""
+    await tim.server.create_group("team", owner="alice")
+    body = group_import("team", ("alice", 1_700_000_000, 1), ("bob", 2**64 - 1, 2))
+    reply = await tim.fails("group_open_http_svc/import_group_msg", body, 10004)
+    assert "$.MsgList[1].SendTime" in reply["ErrorInfo"], reply
 
 
 async def test_import_group_msg_refuses_bad_times_per_message(tim: Tim, clock: FakeClock) -> None:

@@ -12,6 +12,7 @@ from typing import Final
 
 from ..errors import error_for
 from ..protocol import Envelope, MsgBodyItem, Request
+from ..protocol.callbacks import C2C_AFTER_SEND_MSG
 from ..protocol.openim import (
     BATCH_MAX_RECIPIENTS,
     BatchSendMsg,
@@ -106,8 +107,10 @@ async def _delivered(ctx: Context, sender: str, to: str, stamp: Stamp, how: Deli
 
 
 def _after_send_webhook(ctx: Context, sender: str, to: str, stamp: Stamp, how: Delivery) -> None:
-    if ctx.webhooks is not None:
-        ctx.webhooks.after(c2c_sent(sender, to, (stamp.seq, stamp.random, stamp.time), decode_body(how.body),
+    # Asked first, so that no callback body is built (and MsgBody decoded) for nobody.
+    webhooks = ctx.webhooks
+    if webhooks is not None and webhooks.enabled(C2C_AFTER_SEND_MSG):
+        webhooks.after(c2c_sent(sender, to, (stamp.seq, stamp.random, stamp.time), decode_body(how.body),
                                     how.cloud_custom_data, how.online_only))  # fmt: skip
 
 
@@ -167,10 +170,11 @@ async def batch_send_msg(ctx: Context, req: BatchSendMsg) -> Envelope:
     first = next(iter(firsts.values()), None)
     stamp = Stamp.of(first) if first else Stamp(new_seq(ctx, req.MsgSeq), req.MsgRandom, now)
     how = delivery_of(req, client_time=now, online_only=False)
-    rows = [_new_row(sender, to, stamp, how) for to in recipients if to not in firsts]
-    await ctx.state.insert_c2c_many(rows, hide_for_sender=how.hide_for_sender)
-    for row in rows:
-        _after_send_webhook(ctx, sender, row.to_account, stamp, how)
+    missed = [to for to in recipients if to not in firsts]
+    template = _new_row(sender, "", stamp, how)  # stored once for each of `missed`
+    await ctx.state.insert_c2c_to_many(template, missed, hide_for_sender=how.hide_for_sender)
+    for to in missed:
+        _after_send_webhook(ctx, sender, to, stamp, how)
     # Always list errors (possibly none): a missing ErrorList would leave clients guessing.
     return BatchSendMsgResponse(MsgKey=stamp.key, MsgTime=stamp.time, ErrorList=errors)
 

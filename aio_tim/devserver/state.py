@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
@@ -176,9 +177,16 @@ class _Unlogged(str):
         return "'<redacted>'"
 
 
-def _values(row: Any) -> tuple[Any, ...]:
-    """A row dataclass as query parameters (dataclasses.astuple deep-copies every field)."""
-    return tuple(getattr(row, f.name) for f in fields(row))
+def _values(row: object) -> tuple[Any, ...]:
+    """A row dataclass as query parameters, in field order (dataclasses.astuple deep-copies
+    every field; one attrgetter per class reads them all in C)."""
+    getter = _GETTERS.get(type(row))
+    if getter is None:
+        getter = _GETTERS[type(row)] = operator.attrgetter(*(f.name for f in fields(row)))  # type: ignore[arg-type]
+    return getter(row)
+
+
+_GETTERS: Final[dict[type, Callable[[object], Any]]] = {}  # row class -> its fields' attrgetter
 
 
 _BODY_DECODER: Final = msgspec.json.Decoder(list[MsgBodyItem])
@@ -388,18 +396,22 @@ class State:
             firsts.setdefault(row[2], C2CRow(*row))
         return firsts
 
-    async def insert_c2c_many(self, msgs: list[NewC2C], *, hide_for_sender: bool) -> None:
-        """Insert many messages of one send (one executemany); optionally hidden from the sender."""
+    async def insert_c2c_to_many(self, msg: NewC2C, to_accounts: list[str], *, hide_for_sender: bool) -> None:
+        """Insert `msg` once for each of `to_accounts`, whatever its own `to_account` (one
+        executemany: a batch send's rows differ only in the recipient); optionally hidden from
+        the sender."""
+        if not to_accounts:
+            return
+        sender, _, *rest = _values(msg)
         await self._db.executemany(
-            _INSERT_C2C, [(*conversation(m.from_account, m.to_account), *_values(m)) for m in msgs]
+            _INSERT_C2C, [(*conversation(sender, to), sender, to, *rest) for to in to_accounts]
         )
-        if hide_for_sender and msgs:
-            first = msgs[0]
+        if hide_for_sender:
             await self._run(
                 "INSERT OR IGNORE INTO c2c_hidden (msg_id, account) SELECT id, from_account FROM c2c_msgs "
                 "WHERE from_account = ? AND msg_key = ? AND kind = 'send' "
                 "AND to_account IN (SELECT value FROM json_each(?))",
-                (first.from_account, first.msg_key, _json_list([m.to_account for m in msgs])),
+                (sender, msg.msg_key, _json_list(to_accounts)),
             )
 
     async def hide_c2c(self, msg_id: int, account: str) -> None:
