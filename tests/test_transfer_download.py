@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from test_transfer_support import (  # noqa: F401  (fixtures)
     FAST,
+    can_reserve_space,
     conn_fixture,
     data_of,
     param,
@@ -233,6 +234,24 @@ async def test_cancel_keeps_a_resumable_partial_and_a_later_download_resumes(
     assert (tmp_path / "out").read_bytes() == DATA
     assert leftovers(tmp_path) == ["out"]
     assert dev_server.files.statistics().bytes_sent <= 1.05 * SIZE
+
+
+async def test_a_download_allocates_space_ahead_of_its_writes(
+    dev_server: DevServer, transfers: TransferManager, stored: StoredFile, tmp_path: Path
+) -> None:
+    """Knowing the size, a download has blocks allocated ahead of what it wrote; the partial
+    file's size stays what was received (the cancel test above resumes from it)."""
+    if not can_reserve_space(tmp_path):
+        pytest.skip("this platform or file system cannot fallocate(KEEP_SIZE); downloads write without")
+    dev_server.files.fail_next(StallAt(AT_30, seconds=30))
+    transfers.options = DownloadOptions(stall_timeout=30)
+    dl = transfers.download(param(stored), tmp_path / "out")
+    await until_at_least(dl, AT_30 - 64 * 1024)
+    await asyncio.sleep(0.05)  # the worker's allocation runs beside the writes
+    stat = dl.part_path.stat()
+    assert stat.st_size <= AT_30
+    assert stat.st_blocks * 512 >= stat.st_size + 1024 * 1024
+    await transfers.aclose()
 
 
 async def test_cancelling_the_iterating_task_cancels_the_transfer(

@@ -1,14 +1,19 @@
-"""FileSink: where a download's bytes are written (loop thread while fast, worker thread otherwise)."""
+"""FileSink: where a download's bytes are written (loop thread while fast, worker thread otherwise),
+and the space allocated ahead of them."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from pathlib import Path
 
 import pytest
+from test_transfer_support import can_reserve_space
 
+from aio_tim.errors import DownloadError
 from aio_tim.transfer import sink as sink_module
+from aio_tim.transfer import space
 from aio_tim.transfer.sink import FileSink
 
 CHUNKS = [os.urandom(n) for n in (1, 65536, 300_000, 7, 262_144)]
@@ -94,3 +99,77 @@ async def test_hashing_reads_what_the_file_holds(tmp_path: Path) -> None:
     await sink.drain()
     await sink.aclose()
     assert sink.hexdigest() == hashlib.sha256(b"b" + b"a" * 999).hexdigest()
+
+
+# --- space allocated ahead of the writes -----------------------------------------------------------
+
+
+async def test_a_known_size_reserves_space_ahead_but_the_size_counts_written_bytes(tmp_path: Path) -> None:
+    """With the final size known, blocks are allocated ahead of the writes, while the file's size
+    stays the bytes written: a resumed download trusts that size."""
+    if not can_reserve_space(tmp_path):
+        pytest.skip("this platform or file system cannot fallocate(KEEP_SIZE); the sink writes without")
+    path = tmp_path / "part"
+    total = 3 * sink_module._RESERVE_AHEAD
+    sink = FileSink(_open(path), 0, name="part")
+    sink.expect(total)
+    await sink.write(CHUNKS[1])
+    await sink.drain()
+    stat = path.stat()
+    assert stat.st_size == len(CHUNKS[1])
+    assert stat.st_blocks * 512 >= sink_module._RESERVE_AHEAD  # allocated ahead
+    assert stat.st_blocks * 512 < total  # but not the whole file at once
+    body = os.urandom(total - len(CHUNKS[1]))
+    for start in range(0, len(body), 300_000):
+        await sink.write(body[start : start + 300_000])
+    await sink.drain()
+    await sink.aclose()
+    assert path.read_bytes() == CHUNKS[1] + body
+    assert sink._reserved == total  # never past the end
+
+
+async def test_space_that_cannot_be_reserved_is_written_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system that refuses fallocate (EOPNOTSUPP) costs one try, then writes go on as before."""
+    calls: list[int] = []
+
+    def refuse(fd: int, offset: int, length: int) -> None:
+        calls.append(offset)
+        raise space.SpaceUnsupported("Operation not supported")
+
+    monkeypatch.setattr(sink_module, "reserve", refuse)
+    path = tmp_path / "part"
+    sink = FileSink(_open(path), 0, name="part")
+    sink.expect(len(b"".join(CHUNKS * 40)))
+    for chunk in CHUNKS * 40:
+        await sink.write(chunk)
+    await sink.drain()
+    await sink.aclose()
+    assert path.read_bytes() == b"".join(CHUNKS * 40)
+    assert calls == [0]
+
+
+async def test_a_full_disk_met_while_reserving_fails_like_a_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC from reserving is the download's disk-full error; the bytes written stay for a resume."""
+
+    def full(fd: int, offset: int, length: int) -> None:
+        if offset > 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(sink_module, "reserve", full)
+    path = tmp_path / "part"
+    sink = FileSink(_open(path), 0, name="part")
+    sink.expect(10 * sink_module._RESERVE_AHEAD)
+    chunk = os.urandom(256 * 1024)
+    written = 0
+    with pytest.raises(DownloadError, match="No space left on device"):
+        for _ in range(40):
+            await sink.write(chunk)
+            written += len(chunk)
+        await sink.drain()
+    await sink.aclose()
+    assert written > 0
+    assert path.read_bytes() == chunk * (written // len(chunk))

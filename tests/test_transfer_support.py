@@ -7,6 +7,7 @@ service's test-only hooks (`fail_next(CutAt(..))`, `ignore_range`, `replace_cont
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import shutil
 import struct
@@ -21,10 +22,11 @@ import pytest_asyncio
 from aio_tim.auth import UserSigCache
 from aio_tim.connection import ConnectionManager
 from aio_tim.devserver import DevServer
-from aio_tim.transfer import DownloadOptions, TransferManager
+from aio_tim.transfer import DownloadOptions, TransferManager, space
 
 __all__ = [
     "FAST",
+    "can_reserve_space",
     "conn_fixture",
     "data_of",
     "image_bytes",
@@ -40,6 +42,20 @@ FAST = DownloadOptions(stall_timeout=0.5, connect_timeout=2.0, retry_delay=0.01,
 def data_of(size: int, seed: int = 0) -> bytes:
     """Deterministic incompressible bytes."""
     return random.Random(seed).randbytes(size)
+
+
+def can_reserve_space(folder: Path) -> bool:
+    """Whether files in `folder` can have space allocated ahead (Linux fallocate, KEEP_SIZE)."""
+    probe = folder / ".probe"
+    fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        space.reserve(fd, 0, 4096)
+    except space.SpaceUnsupported:
+        return False
+    finally:
+        os.close(fd)
+        probe.unlink()
+    return True
 
 
 def param(stored: Any) -> dict[str, Any]:

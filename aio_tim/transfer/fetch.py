@@ -352,6 +352,7 @@ class Fetcher:
     async def _receive(self, response: aiohttp.ClientResponse, sink: FileSink, total: int | None) -> None:
         board = self._board
         board.update(sink.size, total)
+        sink.expect(total)
         with _larger_reads(response):
             # iter_chunks, not iter_any: the reads as received, never joined into a new object
             # (a join copies, and its odd sizes made glibc map fresh pages for each one).
