@@ -3,8 +3,10 @@
 Writing into space the file system has already allocated skips the allocation inside `write`
 (tmpfs: page allocation and zeroing; ext4: delayed block allocation), so that work moves to a
 worker thread while the loop thread receives: a download without digest checking went from
-1.0x to 1.23x a plain aiohttp copy on tmpfs, and 256 MiB on ext4 from 0.27 to 0.18 s
-(bench_download.py). Download managers do the same (aria2's --file-allocation=falloc).
+~1.0x to 1.07-1.30x a plain aiohttp copy on tmpfs, and 256 MiB on ext4 from 0.27 s to
+0.18-0.24 s (bench_download.py; docs/performance.md). On tmpfs fallocate zeroes the pages the
+writes then fill: with no free core that extra pass makes the download a little slower.
+Download managers do the same (aria2's --file-allocation=falloc).
 
 `KEEP_SIZE` matters: the file's size stays the count of bytes written, which is what a resumed
 download trusts (`posix_fallocate` would extend it with zeros that look like received data).
@@ -25,7 +27,7 @@ from typing import Final
 __all__ = ["SpaceUnsupported", "reserve"]
 
 FALLOC_FL_KEEP_SIZE: Final = 1  # linux/falloc.h
-DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 class SpaceUnsupported(Exception):
