@@ -1,7 +1,7 @@
 """Disk space for a download, allocated ahead of its writes: Linux `fallocate(FALLOC_FL_KEEP_SIZE)`.
 
 Writing into space the file system has already allocated skips the allocation inside `write`
-(tmpfs: page allocation and zeroing; ext4: delayed block allocation), so that work moves to a
+(tmpfs: allocating and charging pages; ext4: delayed block allocation), so that work moves to a
 worker thread while the loop thread receives: a download without digest checking went from
 ~1.0x to 1.07-1.30x a plain aiohttp copy on tmpfs, and 256 MiB on ext4 from 0.27 s to
 0.18-0.24 s (bench_download.py; docs/performance.md). On tmpfs fallocate zeroes the pages the
