@@ -11,8 +11,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from disk_support import tiny_tmpfs
 from multidict import CIMultiDict
-from test_transfer_support import conn_fixture, data_of, tiny_tmpfs  # noqa: F401  (fixtures)
+from test_transfer_support import conn_fixture, data_of  # noqa: F401  (fixtures)
 from yarl import URL
 
 from aio_tim.auth import UserSigCache

@@ -161,3 +161,16 @@ async def test_closing_commits_a_save_waiting_for_siblings_at_once(tmp_path: Pat
 async def test_a_bad_commit_delay_is_refused_by_name(tmp_path: Path, delay: object) -> None:
     with pytest.raises(UsageError, match="commit_delay"):
         LocalStore(tmp_path / "s.db", commit_delay=delay)  # type: ignore[arg-type]
+
+
+async def test_work_on_the_thread_waits_out_locks_after_an_inline_commit(tmp_path: Path) -> None:
+    """An inline commit sets the busy timeout to 0 (the loop thread never waits); whatever runs
+    under the store's lock afterwards (inbox reads, outbox transactions) gets the patient
+    timeout back, so another process's lock is waited out there rather than failing it."""
+    async with LocalStore(tmp_path / "s.db") as store:
+        msg = Message(elem_array=[TextElem(content="x")], server_time=1, seq=1, rand=1)
+        await store.save(BOB, msg, status=MsgStatus.SEND_SUCC, siblings=0)
+        raw = raw_connection(store._require_open())
+        assert raw.execute("PRAGMA busy_timeout").fetchone() == (0,)  # left by the inline commit
+        async with store._read() as db:
+            assert await db.execute_fetchall("PRAGMA busy_timeout") == [(5000,)]

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from disk_support import can_reserve_space, tiny_tmpfs
 from test_transfer_support import (  # noqa: F401  (fixtures)
     FAST,
-    can_reserve_space,
     conn_fixture,
     data_of,
     param,
-    tiny_tmpfs,
     transfers_fixture,
 )
 

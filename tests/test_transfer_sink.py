@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_transfer_support import can_reserve_space
+from disk_support import can_reserve_space
 
 from aio_tim.errors import DownloadError
 from aio_tim.transfer import sink as sink_module

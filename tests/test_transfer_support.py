@@ -6,32 +6,24 @@ service's test-only hooks (`fail_next(CutAt(..))`, `ignore_range`, `replace_cont
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
-import shutil
 import struct
-import subprocess
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import pytest_asyncio
 
 from aio_tim.auth import UserSigCache
 from aio_tim.connection import ConnectionManager
 from aio_tim.devserver import DevServer
-from aio_tim.transfer import DownloadOptions, TransferManager, space
+from aio_tim.transfer import DownloadOptions, TransferManager
 
 __all__ = [
     "FAST",
-    "can_reserve_space",
     "conn_fixture",
     "data_of",
     "image_bytes",
     "param",
-    "tiny_tmpfs",
     "transfers_fixture",
 ]
 
@@ -42,20 +34,6 @@ FAST = DownloadOptions(stall_timeout=0.5, connect_timeout=2.0, retry_delay=0.01,
 def data_of(size: int, seed: int = 0) -> bytes:
     """Deterministic incompressible bytes."""
     return random.Random(seed).randbytes(size)
-
-
-def can_reserve_space(folder: Path) -> bool:
-    """Whether files in `folder` can have space allocated ahead (Linux fallocate, KEEP_SIZE)."""
-    probe = folder / ".probe"
-    fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        space.reserve(fd, 0, 4096)
-    except space.SpaceUnsupported:
-        return False
-    finally:
-        os.close(fd)
-        probe.unlink()
-    return True
 
 
 def param(stored: Any) -> dict[str, Any]:
@@ -94,21 +72,3 @@ def image_bytes(fmt: str, width: int, height: int, pad: int = 2048) -> bytes:
         app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00" + b"\x00" * 9
         head = b"\xff\xd8" + app0 + b"\xff\xc0" + struct.pack(">HBHH", 17, 8, height, width)
     return head + data_of(pad, seed=width)
-
-
-@contextlib.contextmanager
-def tiny_tmpfs(path: Path, size: str = "1m") -> Iterator[Path]:
-    """A tmpfs of `size` mounted at `path`; skips the test when mounting is not allowed."""
-    path.mkdir()
-    mount, umount = shutil.which("mount"), shutil.which("umount")
-    if mount is None or umount is None:
-        pytest.skip("disk-full test needs mount(8) to create a tiny tmpfs")
-    done = subprocess.run(
-        [mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, check=False
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs (needs root/CAP_SYS_ADMIN): {done.stderr.decode().strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run([umount, str(path)], check=True)

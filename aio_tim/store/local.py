@@ -267,15 +267,14 @@ class LocalStore:
         """
         conv = check_conv(conv)
         start, limit = self._seq_blocks.get(conv, (0, 0))
-        if start < limit:  # the common case, with no await: no other caller can slip in between
-            self._seq_blocks[conv] = (start + 1, limit)
-            return start
-        async with self._seq_lock:
-            start, limit = self._seq_blocks.get(conv, (0, 0))
-            if start >= limit:
-                start, limit = await self._reserve_seqs(conv)
-            self._seq_blocks[conv] = (start + 1, limit)
-            return start
+        if start >= limit:  # the block is used up: one caller reserves the next, the others wait
+            async with self._seq_lock:
+                start, limit = self._seq_blocks.get(conv, (0, 0))
+                if start >= limit:
+                    start, limit = await self._reserve_seqs(conv)
+        # No await since the check: no other caller can take the same seq.
+        self._seq_blocks[conv] = (start + 1, limit)
+        return start
 
     async def _reserve_seqs(self, conv: Conv) -> tuple[int, int]:
         """Persist the end of the next block of seqs and return it as [start, limit): one job."""
@@ -435,6 +434,9 @@ class LocalStore:
         # would see its uncommitted rows.
         async with self._lock:
             with storage_errors():
+                # What runs under the lock runs on aiosqlite's thread, where it may wait out another
+                # process's lock; an inline commit or read may have left the timeout at 0.
+                self._require_busy().patient()
                 yield db
 
     @asynccontextmanager
@@ -444,17 +446,16 @@ class LocalStore:
             try:
                 # Inside the try: a task cancelled while BEGIN is queued must still queue the ROLLBACK
                 # (the worker runs them in order), or every later BEGIN would fail.
-                await run_on_thread(db, self._begin_on_thread)
+                await db.execute("BEGIN IMMEDIATE")
                 yield db
                 await db.commit()
             except BaseException:
                 await db.rollback()  # a no-op when no transaction is open (e.g. SQLite rolled back)
                 raise
 
-    def _begin_on_thread(self) -> None:
-        assert self._busy is not None
-        self._busy.patient()  # on the thread a write may wait out another process's lock
-        raw_connection(self._require_open()).execute("BEGIN IMMEDIATE")
+    def _require_busy(self) -> BusyTimeout:
+        assert self._busy is not None  # set with the connection, in __aenter__
+        return self._busy
 
     async def _submit(self, job: Job[T], *, small: bool = False, siblings: int | None = None) -> T:
         """Commit `job` with whatever else is queued (see writer.py); its result once committed.
@@ -471,24 +472,17 @@ class LocalStore:
         (or if the database is busy) on aiosqlite's thread under the lock."""
         db = self._require_open()
         raw = raw_connection(db)
-        busy = self._busy
-        assert busy is not None
         if small and not self._lock.locked():
             # No await from the check to the end: no job can start on the thread meanwhile.
             with storage_errors():
                 try:
-                    busy.never()
+                    self._require_busy().never()
                     return fn(raw)
                 except sqlite3.OperationalError as exc:
                     if not is_busy(exc):
                         raise
-
-        def on_thread() -> T:
-            busy.patient()
-            return fn(raw)
-
         async with self._read():
-            return await run_on_thread(db, on_thread)
+            return await run_on_thread(db, partial(fn, raw))
 
     async def _scalar(self, query: str, params: Sequence[Any]) -> Any:
         rows = await self._query(partial(_fetch_all, query, params))

@@ -63,7 +63,7 @@ class BusyTimeout:
     """The connection's busy timeout, with a PRAGMA only when it changes.
 
     `never()` before using the connection from the loop thread (a lock held elsewhere must send
-    the work to the thread, never stall the loop); `patient()` first thing on aiosqlite's thread
+    the work to the thread, never stall the loop); `patient()` before work on aiosqlite's thread
     (there a write may wait out another process's lock). Callers hold the store's lock, or run
     with nothing queued on the thread, so the two sides never interleave.
     """
