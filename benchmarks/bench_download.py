@@ -105,23 +105,27 @@ async def aio_tim_download(info: dict[str, Any], url: str, target: Path, iterate
     async with client as tim:
         tim.transfers.options = DownloadOptions(verify_digest=digest, max_size=None)
         download = tim.msg.download_elem_to_path({"msg_download_elem_param_url": url}, target)
-        started = time.perf_counter(), time.process_time()
+        started = time.perf_counter(), time.process_time(), _minor_faults()
         snapshots = 0
         if iterate:
             async for _ in download:
                 snapshots += 1
         await download
-        _STARTED.update(wall=started[0], cpu=started[1])
+        _STARTED.update(wall=started[0], cpu=started[1], faults=started[2])
     return snapshots
 
 
 _STARTED: dict[str, float] = {}
 
 
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def measure(variant: str, info: dict[str, Any], url: str, target: Path, traced: bool) -> dict[str, Any]:
     if traced:
         tracemalloc.start()
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, faults = time.perf_counter(), time.process_time(), _minor_faults()
     snapshots = 0
     if variant.startswith("plain"):
         asyncio.run(plain_copy(url, target, fsync=variant == "plain+fsync", digest=variant == "plain+hash"))
@@ -130,7 +134,8 @@ def measure(variant: str, info: dict[str, Any], url: str, target: Path, traced: 
     else:
         iterate, digest = variant in ("iterate", "nodigest"), variant != "nodigest"
         snapshots = asyncio.run(aio_tim_download(info, url, target, iterate, digest))
-        wall, cpu = _STARTED["wall"], _STARTED["cpu"]  # the download only, not opening the client
+        # the download only, not opening the client
+        wall, cpu, faults = _STARTED["wall"], _STARTED["cpu"], int(_STARTED["faults"])
     seconds = time.perf_counter() - wall
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -146,6 +151,7 @@ def measure(variant: str, info: dict[str, Any], url: str, target: Path, traced: 
         "maxrss_mib": maxrss / 1024,
         "heap_peak_mib": tracemalloc.get_traced_memory()[1] / MIB if traced else None,
         "snapshots": snapshots,
+        "faults": _minor_faults() - faults if variant != "curl" else None,
         "size": size,
     }
 
@@ -229,7 +235,7 @@ def _report(
     print(f"bench_download: Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, "
           f"{os.cpu_count()} CPUs, files in {where}, median of {rounds} rounds")  # fmt: skip
     print(f"{'size':>8} {'variant':<11} {'seconds':>8} {'MiB/s':>8} {'vs plain':>9} {'vs +hash':>9} "
-          f"{'CPU s':>7} {'peak RSS':>9} {'snapshots':>9}")  # fmt: skip
+          f"{'CPU s':>7} {'peak RSS':>9} {'faults':>7} {'snapshots':>9}")  # fmt: skip
     for size in sizes:
         plain = statistics.median(r["seconds"] for r in results[size]["plain"])
         hashed = statistics.median(r["seconds"] for r in results[size]["plain+hash"])
@@ -238,9 +244,10 @@ def _report(
             cpu = statistics.median(r["cpu"] for r in runs)
             rss = max(r["maxrss_mib"] for r in runs)
             snaps = max(r["snapshots"] for r in runs)
+            faults = "-" if variant == "curl" else f"{statistics.median(r['faults'] for r in runs):.0f}"
             print(f"{size // MIB:>5}MiB {variant:<11} {seconds:>8.3f} {size / MIB / seconds:>8.0f} "
                   f"{plain / seconds:>8.2f}x {hashed / seconds:>8.2f}x {cpu:>7.2f} {rss:>6.0f}MiB "
-                  f"{snaps:>9}")  # fmt: skip
+                  f"{faults:>7} {snaps:>9}")  # fmt: skip
     print("goals: await (sha-256 verified) >= 1.0x plain+hash; nodigest >= 1.1x plain")
     iterate_cost = [
         statistics.median(r["seconds"] for r in results[s]["iterate"])

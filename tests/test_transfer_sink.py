@@ -37,22 +37,57 @@ async def test_unhashed_writes_land_before_write_returns(tmp_path: Path) -> None
     assert path.read_bytes() == b"".join(CHUNKS)
 
 
-async def test_a_slow_write_moves_the_rest_to_the_worker_thread(
+async def test_slow_writes_in_a_row_move_the_rest_to_the_worker_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After one write slower than the threshold, writes are queued for the thread; bytes stay in order."""
-    monkeypatch.setattr(sink_module, "_INLINE_SLOW", 0.0)  # every write counts as slow
+    """After `_SLOW_IN_A_ROW` writes slower than the threshold, writes are queued for the thread;
+    bytes stay in order."""
+    monkeypatch.setattr(sink_module, "_INLINE_SLOW", -1.0)  # every write counts as slow
     path = tmp_path / "part"
     sink = FileSink(_open(path), 0, name="part")
-    await sink.write(CHUNKS[0])
-    assert path.stat().st_size == len(CHUNKS[0])  # the first one still ran inline
-    for chunk in CHUNKS[1:]:
+    chunks = CHUNKS * 2
+    inline = chunks[: sink_module._SLOW_IN_A_ROW]
+    for chunk in inline:
+        await sink.write(chunk)
+    assert path.stat().st_size == len(b"".join(inline))  # these still ran inline
+    for chunk in chunks[len(inline) :]:
         await sink.write(chunk)
     assert sink._inflight is not None  # the rest went to the worker thread
     await sink.drain()
     await sink.aclose()
-    assert path.read_bytes() == b"".join(CHUNKS)
-    assert sink.size == len(b"".join(CHUNKS))
+    assert path.read_bytes() == b"".join(chunks)
+    assert sink.size == len(b"".join(chunks))
+
+
+class _StutteringClock:
+    """perf_counter for the sink: `slow` writes in a row seem to take 10 ms, then one takes 0."""
+
+    def __init__(self, slow: int) -> None:
+        self.slow, self.calls, self.now = slow, 0, 0.0
+
+    def perf_counter(self) -> float:
+        self.calls += 1
+        write, ends = divmod(self.calls - 1, 2)  # two calls per write: its start, its end
+        if ends and write % (self.slow + 1) < self.slow:
+            self.now += 0.010
+        return self.now
+
+
+async def test_slow_writes_not_in_a_row_stay_on_the_loop_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow write now and then (a preempted vCPU, a wait for the reservation's lock) is not a
+    slow disk: with a fast write between them, every write still lands before `write` returns."""
+    monkeypatch.setattr(sink_module, "time", _StutteringClock(slow=sink_module._SLOW_IN_A_ROW - 1))
+    path = tmp_path / "part"
+    sink = FileSink(_open(path), 0, name="part")
+    written = 0
+    for chunk in CHUNKS * 4:
+        await sink.write(chunk)
+        written += len(chunk)
+        assert path.stat().st_size == written
+    assert sink._slow_writes < sink_module._SLOW_IN_A_ROW
+    await sink.aclose()
 
 
 async def test_hashed_writes_hash_every_byte_in_order(tmp_path: Path) -> None:
