@@ -249,6 +249,10 @@ def _report(
                   f"{plain / seconds:>8.2f}x {hashed / seconds:>8.2f}x {cpu:>7.2f} {rss:>6.0f}MiB "
                   f"{faults:>7} {snaps:>9}")  # fmt: skip
     print("goals: await (sha-256 verified) >= 1.0x plain+hash; nodigest >= 1.1x plain")
+    for size in sizes:
+        print(f"{size // MIB:>5}MiB paired, each round against its own baseline (median, quartiles): "
+              f"await {_paired(results[size], 'await', 'plain+hash')}; "
+              f"nodigest {_paired(results[size], 'nodigest', 'plain')}")  # fmt: skip
     iterate_cost = [
         statistics.median(r["seconds"] for r in results[s]["iterate"])
         / statistics.median(r["seconds"] for r in results[s]["await"])
@@ -261,6 +265,14 @@ def _report(
     size_args = " ".join(str(s // MIB) for s in sizes)
     print(f"reproduce: .venv/bin/python benchmarks/bench_download.py --sizes-mib {size_args} "
           f"--rounds {rounds} --dir {where} [--busy-cores N]")  # fmt: skip
+
+
+def _paired(runs: dict[str, list[dict[str, Any]]], variant: str, baseline: str) -> str:
+    """The speed ratio of `variant` to `baseline` round by round: rounds run the variants back to
+    back, so a round's ratio is less exposed to the machine's drift than a ratio of medians."""
+    ratios = [b["seconds"] / v["seconds"] for v, b in zip(runs[variant], runs[baseline], strict=True)]
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return f"{statistics.median(ratios):.2f}x ({quartiles[0]:.2f}-{quartiles[2]:.2f})"
 
 
 def main() -> None:
