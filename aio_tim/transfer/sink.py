@@ -5,7 +5,7 @@ Chunks are written on the loop thread while such writes are fast (they land in t
 writes in a row slower than `_INLINE_SLOW` seconds (a slow disk, a network mount, writeback
 throttling) move the rest of the download to the worker thread (`os.writev` batches), so the loop
 is blocked only briefly. One slow write alone is not enough: on a busy VM a preempted vCPU takes
-2-4 ms now and then (a third of 256 MiB downloads met one), and moving a fast download off the
+2-4 ms now and then (8 of 24 downloads of 256 MiB met one), and moving a fast download off the
 loop thread for such a blip made it slower (the worker thread keeps chunks alive, glibc hands
 their pages back and faults them in again: ~9,000 page faults per 256 MiB instead of ~1,000).
 
