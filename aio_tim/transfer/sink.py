@@ -47,13 +47,11 @@ _HASH_READ: Final = 1024 * 1024  # bytes read back and hashed per step (one reus
 _HASH_STEP: Final = 1024 * 1024  # unhashed bytes that start a hash job: fewer thread hops
 _INLINE_SLOW: Final = 0.002  # an inline write slower than this is slow ...
 _SLOW_IN_A_ROW: Final = 3  # ... and this many in a row send the rest to the worker thread
-# Space allocated ahead of the writes, topped up when half is used, in calls of
-# `_RESERVE_STEP`: each call holds the file's lock, and a write arriving meanwhile spins until
-# it ends (tmpfs: 0.1 ms per 512 KiB, 0.4 ms per 2 MiB; with 2 MiB calls that spinning was 10%
-# of the loop thread's samples under perf, and 512 KiB calls made downloads 1.15x -> 1.24x a
-# plain copy in 24 paired rounds).
+# Space allocated ahead of the writes, topped up when half is used. Larger steps hold the
+# file's lock longer (16 MiB: ~4 ms on tmpfs), long enough to make inline writes "slow".
+# Writes arriving during a top-up spin on that lock (perf: ~7% of the loop thread's samples);
+# splitting a top-up into 512 KiB calls, or pausing between them, did not lower it.
 _RESERVE_AHEAD: Final = 4 * 1024 * 1024
-_RESERVE_STEP: Final = 512 * 1024
 ERR_IO: Final = 6022
 
 
@@ -185,8 +183,8 @@ class FileSink:
         start = max(self._reserved, self.size)
         stop = min(self._end, self.size + _RESERVE_AHEAD)
         try:
-            for offset in range(start, stop, _RESERVE_STEP):
-                reserve(self._fd, offset, min(_RESERVE_STEP, stop - offset))
+            if stop > start:
+                reserve(self._fd, start, stop - start)
         except SpaceUnsupported:
             self._end = None  # not here: write without
         else:
