@@ -12,13 +12,14 @@ downloads it in a fresh process (so its peak RSS is its own), several rounds, me
     nodigest  iterate with DownloadOptions(verify_digest=False)  (what sha-256 verification costs)
     curl      curl -s -o (when installed)
 
-Throughput ratios are against `plain` and `plain+hash` in the same run. Goals: a verified
+Throughput ratios are against `plain` and `plain+hash` in the same run, as a ratio of medians
+and, steadier on a noisy machine, round by round (each round's ratio to its own baseline). Goals: a verified
 download (`await`) >= 1.0x plain+hash; one without verification (`nodigest`) >= 1.1x plain.
 A verified download hashes in a worker thread, so it gains from a free core and loses a little
 when there is none: `--busy-cores N` runs N CPU-bound processes alongside (a shared CI runner),
 and the load average before and after the run is printed.
-Memory: peak RSS of each process, at every size (flat = independent of the file size), and the
-Python heap peak of one `iterate` run under tracemalloc.
+Memory: peak RSS and minor page faults of each process, at every size (flat = independent of
+the file size), and the Python heap peak of one `iterate` run under tracemalloc.
 
 Reproduce:  .venv/bin/python benchmarks/bench_download.py --sizes-mib 64 256 --rounds 5 [--busy-cores 1]
 """

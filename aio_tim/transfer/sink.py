@@ -6,8 +6,8 @@ writes in a row slower than `_INLINE_SLOW` seconds (a slow disk, a network mount
 throttling) move the rest of the download to the worker thread (`os.writev` batches), so the loop
 is blocked only briefly. One slow write alone is not enough: on a busy VM a preempted vCPU takes
 2-4 ms now and then (8 of 24 downloads of 256 MiB met one), and moving a fast download off the
-loop thread for such a blip made it slower (the worker thread keeps chunks alive, glibc hands
-their pages back and faults them in again: ~9,000 page faults per 256 MiB instead of ~1,000).
+loop thread for such a blip made it slower (queued chunks cause the page churn described below:
+~9,000 page faults per 256 MiB instead of ~1,000).
 
 When the final size is known (`expect`), a worker job allocates the file's space a few MiB
 ahead of the writes (space.py), so the loop thread's writes only copy.
@@ -107,8 +107,10 @@ class FileSink:
         await self._settle(catch_up=True)
 
     def _backlog(self) -> int:
-        unhashed = self._written - self._hashed if self._hash is not None else 0
-        return self._pending_bytes + unhashed
+        return self._pending_bytes + self._unhashed()
+
+    def _unhashed(self) -> int:
+        return self._written - self._hashed if self._hash is not None else 0
 
     def _write_inline(self, chunk: bytes) -> None:
         started = time.perf_counter()
@@ -139,8 +141,7 @@ class FileSink:
         or bytes to hash (at least `_HASH_STEP` of them unless `catch_up`)."""
         if self._inflight is not None or self._error is not None:
             return
-        unhashed = self._written - self._hashed if self._hash is not None else 0
-        if self._pending or self._reserve_due() or unhashed >= (1 if catch_up else _HASH_STEP):
+        if self._pending or self._reserve_due() or self._unhashed() >= (1 if catch_up else _HASH_STEP):
             batch, self._pending, self._pending_bytes = self._pending, [], 0
             self._inflight = self._loop.run_in_executor(None, self._job, batch)
             self._inflight.add_done_callback(self._job_done)
