@@ -272,9 +272,12 @@ class MsgManager:
             # Retries are spent: report the chunk's recipients as failed, keep the others.
             return [BatchSendResult(r, error.code, error.desc) for r in recipients]
         assert isinstance(reply, BatchSendMsgResponse)
-        results = _batch_results(recipients, message, reply)
-        delivered = [((ConvType.C2C, r.identifier), r.msg, reply.MsgKey) for r in results if r.msg]
-        await self._store.insert_spread(delivered, status=int(MsgStatus.SEND_SUCC))
+        results, delivered = _batch_results(recipients, message, reply)
+        names = [r.identifier for r in results if r.msg is not None]
+        if delivered is not None and names:
+            await self._store.insert_fanout(
+                ConvType.C2C, names, delivered, status=int(MsgStatus.SEND_SUCC), msg_key=reply.MsgKey
+            )
         return results
 
     async def _outgoing(self, msg: Message, conv: tuple[ConvType, str] | None) -> Message:
@@ -665,27 +668,31 @@ def _with_group_seqs(chunk: list[Message], reply: ImportGroupMsgResponse) -> lis
 
 def _batch_results(
     recipients: list[str], message: Message, reply: BatchSendMsgResponse
-) -> list[BatchSendResult]:
+) -> tuple[list[BatchSendResult], Message | None]:
+    """Each recipient's result, and the message as delivered (None if the reply does not say who
+    got it): the recipients' copies differ only in the conversation, so it is built once a chunk."""
     if reply.ErrorList is None:
         # Without an error list nothing says who got it: unknown is not "delivered".
         unknown = TIMError(60013, "reply lists no outcome per recipient")
-        return [BatchSendResult(r, unknown.code, unknown.desc) for r in recipients]
+        return [BatchSendResult(r, unknown.code, unknown.desc) for r in recipients], None
     failed = {e.To_Account: e.ErrorCode for e in reply.ErrorList}
+    delivered = _delivered(message, reply)
+    replace = msgspec.structs.replace
     results = []
     for recipient in recipients:
         code = failed.get(recipient, 0)
         if code:
             results.append(BatchSendResult(recipient, code, error_for(code).desc))
         else:
-            results.append(BatchSendResult(recipient, 0, "", _delivered(message, recipient, reply)))
-    return results
+            results.append(BatchSendResult(recipient, 0, "", replace(delivered, conv_id=recipient)))
+    return results, delivered
 
 
-def _delivered(message: Message, recipient: str, reply: BatchSendMsgResponse) -> Message:
+def _delivered(message: Message, reply: BatchSendMsgResponse) -> Message:
+    """`message` as a recipient got it, but for the conversation (the recipient's id)."""
     server_time = _time_from_key(reply.MsgKey) or message.client_time or 0
     return msgspec.structs.replace(
         message,
-        conv_id=recipient,
         conv_type=int(ConvType.C2C),
         server_time=server_time,
         is_read=True,

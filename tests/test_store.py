@@ -254,11 +254,10 @@ async def test_maintained_counts_match_a_scan(tmp_path: Path) -> None:
             elif action == 5 and step % 50 == 0:
                 await store.delete_conversation(conv)
             elif action == 5:
-                spread = [
-                    (c, text_msg(rng.randrange(40), 0, 0, is_read=rng.random() < 0.5), None)
-                    for c in (BOB, GROUP)
-                ]
-                await store.insert_spread(spread, status=rng.choice(list(MsgStatus)))
+                fanned = text_msg(rng.randrange(40), 0, 0, is_read=rng.random() < 0.5)
+                await store.insert_fanout(
+                    BOB[0], [BOB[1], "carol"], fanned, status=rng.choice(list(MsgStatus)), msg_key=None
+                )
             else:
                 await store.save(conv, text_msg(*key, is_read=False), status=SENT)
         counts = {conv: (await store.count(conv), await store.unread_count(conv)) for conv in (BOB, GROUP)}
@@ -267,6 +266,67 @@ async def test_maintained_counts_match_a_scan(tmp_path: Path) -> None:
     db.close()
     assert counts == {conv: scanned.get(conv, (0, 0)) for conv in (BOB, GROUP)}
     assert sum(live for live, _ in counts.values()) > 0
+
+
+FANOUT_IDS = ["bob", "carol", 'quote"back\\slash', "line\nbreak\x01\x1f\x7f\u2028", "ünï©ødé 😀"]
+# An id with a NUL cannot go through SQLite's JSON functions (they end the string there); one that
+# looks like an escaped NUL takes the same path.
+NUL_IDS = [*FANOUT_IDS, "nul\x00inside", "a\\u0000b"]
+
+
+@pytest.mark.parametrize(
+    ("content", "conv_ids"),
+    [
+        ("to everyone", FANOUT_IDS),  # the rows built by SQLite
+        ("\x00aio_tim fan-out\x00", FANOUT_IDS),  # the template's own mark: rows encoded one by one
+        ("to everyone", NUL_IDS),  # rows built in Python
+    ],
+    ids=["spliced", "mark-in-message", "nul-in-id"],
+)
+async def test_a_fanout_stores_what_one_save_per_recipient_would(
+    store: LocalStore, tmp_path: Path, content: str, conv_ids: list[str]
+) -> None:
+    """Each recipient's row (columns and JSON) is the row a save of the message in that conversation
+    makes, whatever characters the recipient's id holds."""
+    msg = text_msg(1_700_000_000, 7, 9, content, sender="me", is_from_self=True, msg_id="7_9_1700000000")
+    assert await store.insert_fanout(BOB[0], conv_ids, msg, status=SENT, msg_key="key-1") == len(conv_ids)
+    async with LocalStore(tmp_path / "one-by-one.sqlite3") as single:
+        for conv_id in conv_ids:
+            await single.save((BOB[0], conv_id), msg, status=SENT, msg_key="key-1")
+        for conv_id in conv_ids:
+            conv = (BOB[0], conv_id)
+            fanned, saved = await store.get(conv, locator_key(msg)), await single.get(conv, locator_key(msg))
+            assert fanned is not None and fanned.conv_id == conv_id
+            assert encode(fanned) == encode(saved)
+            assert await store.msg_key_of(conv, locator_key(msg)) == "key-1"
+            assert (await store.count(conv), await store.unread_count(conv)) == (1, 0)
+
+
+async def test_a_fanout_that_meets_stored_locators_adds_only_the_new_rows(store: LocalStore) -> None:
+    """Recipients that already hold the message (a batch resent) and an id given twice are not
+    stored again or counted twice; the first stored copy wins."""
+    msg = text_msg(5, 5, 5, "fanned", is_read=False)
+    await store.save((BOB[0], "carol"), text_msg(5, 5, 5, "saved first"), status=SENT)
+    ids = ["bob", "carol", "dave", "bob"]
+    assert await store.insert_fanout(BOB[0], ids, msg, status=SENT, msg_key=None) == 2
+    carol = await store.get((BOB[0], "carol"), (5, 5, 5))
+    assert carol is not None and carol.elem_array[0].content == "saved first"  # type: ignore[union-attr]
+    for conv_id in ("bob", "carol", "dave"):
+        assert (await store.count((BOB[0], conv_id)), await store.unread_count((BOB[0], conv_id))) == (1, 1)
+    assert await store.insert_fanout(BOB[0], ids, msg, status=SENT, msg_key=None) == 0
+    assert await store.count(BOB) == 1
+
+
+async def test_a_fanout_refuses_a_bad_conversation_before_storing_any(store: LocalStore) -> None:
+    with pytest.raises(UsageError) as caught:
+        await store.insert_fanout(BOB[0], ["bob", ""], text_msg(1, 1, 1), status=SENT, msg_key=None)
+    assert caught.value.code == TIM_ERR_CONV
+    with pytest.raises(UsageError) as caught:
+        await store.insert_fanout(BOB[0], ["bob", "lone\udc80"], text_msg(1, 1, 1), status=SENT, msg_key=None)
+    assert caught.value.code == TIM_ERR_CONV and "Unicode" in str(caught.value)
+    with pytest.raises(UsageError):
+        await store.insert_fanout(99, ["bob"], text_msg(1, 1, 1), status=SENT, msg_key=None)
+    assert await store.count(BOB) == 0
 
 
 async def test_a_locator_repeated_in_one_import_keeps_the_first(store: LocalStore) -> None:

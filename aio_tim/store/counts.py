@@ -17,19 +17,28 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from functools import cache
 from itertools import groupby
 from typing import Final
 
 from . import sql
-from .rows import Conv, Row
+from .rows import Conv, Fanout, Row
 
-__all__ = ["insert_rows", "save_row"]
+__all__ = ["insert_fanout", "insert_rows", "save_row"]
 
+# SQLite's JSON functions end a string at an escaped NUL: ids holding one take the row path.
+_NUL: Final = "\\u0000"
 _TOMBSTONE: Final = 4
 _REVOKED: Final = 6
 
 ADD_COUNTS: Final = """
 INSERT INTO conv_counts (conv_type, conv_id, live, unread) VALUES (?, ?, ?, ?)
+ON CONFLICT (conv_type, conv_id) DO UPDATE SET live = live + excluded.live, unread = unread + excluded.unread
+"""
+# A fan-out's conversations are as many as its rows: their counts go in as one statement too.
+# (`WHERE true` tells SQLite's parser that ON CONFLICT is the upsert's, not the join's.)
+_ADD_FANOUT_COUNTS: Final = """
+INSERT INTO conv_counts (conv_type, conv_id, live, unread) SELECT ?, value, ?, ? FROM json_each(?) WHERE true
 ON CONFLICT (conv_type, conv_id) DO UPDATE SET live = live + excluded.live, unread = unread + excluded.unread
 """
 # A re-save of a stored locator, as an UPDATE (whose trigger moves the counts), not INSERT OR REPLACE:
@@ -65,6 +74,41 @@ def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row], *, one_class: boo
         inserted = _insert_in_runs(conn, rows)
     conn.execute("RELEASE insert_rows")
     return inserted
+
+
+def insert_fanout(conn: sqlite3.Connection, fanout: Fanout) -> int:
+    """`insert_rows` for a fan-out: the rows and their counts built by SQLite from the template and
+    the list of conversation ids, two statements in all. If some of the locators are stored (or an
+    id repeats), the rows go through `insert_rows`' runs instead; so do a template that could not
+    be split and ids that SQLite's JSON cannot carry."""
+    if fanout.head is None or fanout.tail is None or _NUL in fanout.conv_ids_json or not _has_json1():
+        return insert_rows(conn, fanout.rows())
+    columns, conv_ids = fanout.columns(), fanout.conv_ids_json
+    conn.execute("SAVEPOINT insert_fanout")
+    params = (fanout.conv_type, *columns, fanout.head, fanout.tail, conv_ids)
+    inserted = conn.execute(sql.INSERT_FANOUT, params).rowcount
+    if inserted == len(fanout.conv_ids):
+        live, unread = row_class((fanout.conv_type, "", *columns, b""))
+        if live or unread:
+            conn.execute(_ADD_FANOUT_COUNTS, (fanout.conv_type, live, unread, conv_ids))
+    elif inserted:
+        conn.execute("ROLLBACK TO insert_fanout")
+        inserted = _insert_in_runs(conn, fanout.rows())
+    conn.execute("RELEASE insert_fanout")
+    return inserted
+
+
+@cache
+def _has_json1() -> bool:
+    """SQLite's JSON functions: built in since 3.38, but a build may leave them out."""
+    probe = sqlite3.connect(":memory:")
+    try:
+        probe.execute("SELECT json_quote(value) FROM json_each('[1]')")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 def _one_class_counts(rows: Sequence[Row]) -> dict[Conv, list[int]]:

@@ -56,10 +56,11 @@ from ..types import Message, MsgLocator, encode
 from ..types._base import decoder_for
 from . import outbox as outbox_sql
 from . import sql
-from .counts import insert_rows, save_row
+from .counts import insert_fanout, insert_rows, save_row
 from .errors import storage_errors
 from .rows import (
     Conv,
+    Fanout,
     LocatorKey,
     Row,
     check_conv,
@@ -231,13 +232,15 @@ class LocalStore:
         rows = rows_of(conv, msgs, status, keys, self._now())
         return await self._submit(_InsertRows(rows, one_class=True), small=len(msgs) <= _SMALL_WRITE)
 
-    async def insert_spread(self, items: Sequence[tuple[Conv, Message, str | None]], *, status: int) -> int:
-        """Like `insert_many`, for messages of many conversations (one batch send, one row per
-        recipient) in one transaction; return how many were new."""
-        status = check_status(status)
-        now = self._now()
-        rows = [_spread_row(conv, msg, key, status, now) for conv, msg, key in items]
-        return await self._submit(_InsertRows(iter(rows)))
+    async def insert_fanout(
+        self, conv_type: int, conv_ids: Sequence[str], msg: Message, *, status: int, msg_key: str | None
+    ) -> int:
+        """Like `insert_many`, for one message delivered to many conversations (a batch send: a row
+        per recipient, each with `msg` in that conversation) in one transaction; how many were new."""
+        if not conv_ids:
+            return 0
+        fanout = Fanout(conv_type, conv_ids, msg, check_status(status), msg_key, now=self._now())
+        return await self._submit(partial(insert_fanout, fanout=fanout))
 
     async def set_status(self, conv: Conv, locator_key: LocatorKey, status: int) -> bool:
         """Set a message's status (tombstones included); False if no message has that locator."""
@@ -495,26 +498,6 @@ class LocalStore:
 
     def _now(self) -> int:
         return int(self._clock())
-
-
-def _spread_row(conv: Conv, msg: Message, key: str | None, status: int, now: int) -> Row:
-    checked = check_conv(conv)
-    return row_of(checked, _stamped(msg, checked, status, now), key)
-
-
-def _stamped(msg: Message, conv: Conv, status: int, now: int) -> Message:
-    """`stamp`, skipping the copy when the message is already in its stored form (a batch send's
-    delivered messages are): a large batch allocates one Message less per recipient, and the
-    garbage collector's passes over them were a third of its client CPU."""
-    if (
-        msg.status == status
-        and msg.conv_id == conv[1]
-        and msg.conv_type == conv[0]
-        and msg.is_read is not None
-        and (msg.server_time or msg.client_time)
-    ):
-        return msg
-    return stamp(msg, conv, status, now)
 
 
 # --- jobs and reads: functions of the sqlite3 connection (see writer.py) -----------------------

@@ -17,6 +17,7 @@ from ..types._base import decoder_for
 
 __all__ = [
     "Conv",
+    "Fanout",
     "LocatorKey",
     "Row",
     "check_conv",
@@ -102,6 +103,69 @@ def row_of(conv: Conv, stored: Message, msg_key: str | None) -> Row:
         stored.msg_id,
         encode(stored),
     )
+
+
+# Stands in for the conversation in a fan-out's JSON template; any conversation id can replace it.
+_SPLICE_MARK: Final = "\x00aio_tim fan-out\x00"
+_SPLICE_JSON: Final = encode(_SPLICE_MARK).decode()
+
+
+class Fanout:
+    """One message stored in many conversations of one type (a batch send's recipients).
+
+    The rows differ only in the conversation, so the message is stamped and encoded once: `head`
+    and `tail` are its JSON around the conversation id (None if the message carries the mark that
+    stands in for the id, and so cannot be split; then each row is encoded on its own). Text, as
+    is `conv_ids_json`: SQLite's JSON functions build the rows from them (counts.py).
+    """
+
+    def __init__(
+        self,
+        conv_type: int,
+        conv_ids: Sequence[str],
+        msg: Message,
+        status: int,
+        msg_key: str | None,
+        *,
+        now: int,
+    ) -> None:
+        conv_type = check_conv((conv_type, _SPLICE_MARK))[0]
+        for conv_id in conv_ids:
+            if not conv_id or not isinstance(conv_id, str):  # check_conv's test, once per recipient
+                raise UsageError(TIM_ERR_CONV, f"invalid conversation {(conv_type, conv_id)!r}")
+        try:
+            self.conv_ids_json = encode(conv_ids).decode()
+        except UnicodeEncodeError:  # a lone surrogate: no JSON (nor SQLite text) can carry it
+            raise UsageError(TIM_ERR_CONV, "a conversation id is not valid Unicode") from None
+        self.conv_type, self.conv_ids, self.msg_key = conv_type, conv_ids, msg_key
+        self.template = stamp(msg, (conv_type, _SPLICE_MARK), status, now)
+        parts = encode(self.template).decode().split(_SPLICE_JSON)
+        self.head, self.tail = (parts[0], parts[1]) if len(parts) == 2 else (None, None)
+
+    def columns(self) -> tuple[int, int, int, int, int, int, str | None, str | None]:
+        """time, seq, rand, is_self, status, is_read, msg_key, msg_id: the same in every row."""
+        t = self.template
+        return (
+            t.server_time or t.client_time or 0,
+            t.seq or 0,
+            t.rand or 0,
+            1 if t.is_from_self else 0,
+            t.status or 0,
+            1 if t.is_read else 0,
+            self.msg_key,
+            t.msg_id,
+        )
+
+    def rows(self) -> list[Row]:
+        """The rows one by one, for the paths that insert rows (a template that cannot be split, a
+        fan-out that meets stored locators)."""
+        shared = self.columns()
+        if self.head is None or self.tail is None:
+            jsons = [encode(msgspec.structs.replace(self.template, conv_id=c)) for c in self.conv_ids]
+        else:
+            head, tail = self.head.encode(), self.tail.encode()
+            jsons = [head + encode(c) + tail for c in self.conv_ids]
+        return [(self.conv_type, c, *shared, json) for c, json in zip(self.conv_ids, jsons, strict=True)]
 
 
 def rows_of(
