@@ -81,11 +81,11 @@ def insert_fanout(conn: sqlite3.Connection, fanout: Fanout) -> int:
     the list of conversation ids, two statements in all. If some of the locators are stored (or an
     id repeats), the rows go through `insert_rows`' runs instead; so do a template that could not
     be split and ids that SQLite's JSON cannot carry."""
-    if fanout.head is None or fanout.tail is None or _NUL in fanout.conv_ids_json or not _has_json1():
+    if fanout.around_id is None or _NUL in fanout.conv_ids_json or not _has_json1():
         return insert_rows(conn, fanout.rows())
     columns, conv_ids = fanout.columns(), fanout.conv_ids_json
     conn.execute("SAVEPOINT insert_fanout")
-    params = (fanout.conv_type, *columns, fanout.head, fanout.tail, conv_ids)
+    params = (fanout.conv_type, *columns, *fanout.around_id, conv_ids)
     inserted = conn.execute(sql.INSERT_FANOUT, params).rowcount
     if inserted == len(fanout.conv_ids):
         live, unread = row_class((fanout.conv_type, "", *columns, b""))

@@ -113,10 +113,10 @@ _SPLICE_JSON: Final = encode(_SPLICE_MARK).decode()
 class Fanout:
     """One message stored in many conversations of one type (a batch send's recipients).
 
-    The rows differ only in the conversation, so the message is stamped and encoded once: `head`
-    and `tail` are its JSON around the conversation id (None if the message carries the mark that
-    stands in for the id, and so cannot be split; then each row is encoded on its own). Text, as
-    is `conv_ids_json`: SQLite's JSON functions build the rows from them (counts.py).
+    The rows differ only in the conversation, so the message is stamped and encoded once:
+    `around_id` is its JSON before and after the conversation id (None if the message carries the
+    mark that stands in for the id, and so cannot be split; then each row is encoded on its own).
+    Text, as is `conv_ids_json`: SQLite's JSON functions build the rows from them (counts.py).
     """
 
     def __init__(
@@ -140,7 +140,7 @@ class Fanout:
         self.conv_type, self.conv_ids, self.msg_key = conv_type, conv_ids, msg_key
         self.template = stamp(msg, (conv_type, _SPLICE_MARK), status, now)
         parts = encode(self.template).decode().split(_SPLICE_JSON)
-        self.head, self.tail = (parts[0], parts[1]) if len(parts) == 2 else (None, None)
+        self.around_id: tuple[str, str] | None = (parts[0], parts[1]) if len(parts) == 2 else None
 
     def columns(self) -> tuple[int, int, int, int, int, int, str | None, str | None]:
         """time, seq, rand, is_self, status, is_read, msg_key, msg_id: the same in every row."""
@@ -160,10 +160,10 @@ class Fanout:
         """The rows one by one, for the paths that insert rows (a template that cannot be split, a
         fan-out that meets stored locators)."""
         shared = self.columns()
-        if self.head is None or self.tail is None:
+        if self.around_id is None:
             jsons = [encode(msgspec.structs.replace(self.template, conv_id=c)) for c in self.conv_ids]
         else:
-            head, tail = self.head.encode(), self.tail.encode()
+            head, tail = (part.encode() for part in self.around_id)
             jsons = [head + encode(c) + tail for c in self.conv_ids]
         return [(self.conv_type, c, *shared, json) for c, json in zip(self.conv_ids, jsons, strict=True)]
 
