@@ -22,6 +22,8 @@ What runs where, and why (one aiosqlite connection; every use of it holds the st
   which must never stall the loop; and each hop costs a thread wake-up and a loop wake-up
   (~70 µs under load), so a write is one hop, shared, instead of one per statement. A caller is
   answered after the COMMIT that holds its row. Inserts have no read-back: the caller has the row.
+  A batch send's rows are the exception to "built on the loop": SQLite builds them from one
+  encoded message and the list of recipients, in one statement (`insert_fanout`, counts.py).
 - A small write (one row: a save, a status, a seq block) that finds nothing queued and the lock
   free commits on the loop thread, with no hop at all, when synchronous is NORMAL or OFF: a WAL
   commit then only writes to the OS cache. It never waits (busy timeout 0; busy goes to the
