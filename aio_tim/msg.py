@@ -71,7 +71,7 @@ from .types import (
     coerce,
     coerce_list,
 )
-from .validate import check_conversation, check_identifier, check_sendable
+from .validate import check_conversation, check_identifier, check_identifiers, check_sendable
 
 __all__ = ["MsgManager", "SendContext"]
 
@@ -244,17 +244,19 @@ class MsgManager:
         batch = coerce(param, BatchSendParam, what="json_batch_send_param")
         if not batch.identifier_array:
             raise UsageError(TIM_ERR_PARAM, "msg_batch_send_param_identifier_array is empty")
-        for identifier in batch.identifier_array:
-            check_identifier(identifier, "msg_batch_send_param_identifier_array item")
+        check_identifiers(batch.identifier_array, "msg_batch_send_param_identifier_array item")
         message = await self._outgoing(batch.msg, None)
         return list(_chunks(batch.identifier_array, BATCH_MAX_RECIPIENTS)), message
 
     async def _send_chunk(self, recipients: list[str], message: Message) -> list[BatchSendResult]:
         """One batchsendmsg call; recipients that failed transiently are sent again (same random,
         so the server drops any copy it already delivered), permanent codes are reported."""
-        results = dict.fromkeys(recipients, BatchSendResult("", 0, ""))
-        pending = recipients
-        for _ in range(BATCH_RECIPIENT_ROUNDS):
+        first_results = await self._send_chunk_once(recipients, message)
+        pending = [r.identifier for r in first_results if r.code and error_for(r.code).retryable]
+        if not pending:
+            return first_results  # the usual case: no second round, no merging
+        results = {r.identifier: r for r in first_results}
+        for _ in range(BATCH_RECIPIENT_ROUNDS - 1):
             round_results = await self._send_chunk_once(pending, message)
             results.update((r.identifier, r) for r in round_results)
             pending = [r.identifier for r in round_results if r.code and error_for(r.code).retryable]

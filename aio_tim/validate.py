@@ -7,6 +7,7 @@ refuse; malformed JSON is `TIM_ERR_JSON` (-3), raised by `types.coerce`.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Final
 
 from .errors import TIM_ERR_CONV, TIM_ERR_JSON, TIM_ERR_PARAM, ContentRejectedError, UsageError
@@ -22,7 +23,7 @@ from .types import (
     encode,
 )
 
-__all__ = ["MAX_BODY_BYTES", "check_conversation", "check_identifier", "check_sendable"]
+__all__ = ["MAX_BODY_BYTES", "check_conversation", "check_identifier", "check_identifiers", "check_sendable"]
 
 MAX_BODY_BYTES: Final = 12 * 1024  # TIM's REST limit on a message body (80002 beyond)
 MAX_IDENTIFIER_BYTES: Final = 32
@@ -56,6 +57,16 @@ def check_identifier(identifier: object, what: str = "identifier") -> str:
     if len(identifier.encode()) > MAX_IDENTIFIER_BYTES:
         raise UsageError(TIM_ERR_PARAM, f"{what} {identifier!r} is longer than 32 bytes")
     return identifier
+
+
+def check_identifiers(identifiers: Iterable[object], what: str = "identifier") -> None:
+    """`check_identifier` of each, for a batch's 100,000: an ASCII string of 1 to 32 characters
+    (the usual UserID) passes in one test; anything else gets the full check and its error."""
+    limit = MAX_IDENTIFIER_BYTES
+    for identifier in identifiers:
+        # str.isascii() reads a flag CPython keeps, and an ASCII string's length is its bytes
+        if not (isinstance(identifier, str) and identifier.isascii() and 0 < len(identifier) <= limit):
+            check_identifier(identifier, what)
 
 
 def _is_utf8(text: str) -> bool:

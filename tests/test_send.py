@@ -23,6 +23,7 @@ from aio_tim.pipeline import MessagePipeline
 from aio_tim.protocol.openim import BatchSendMsg, BatchSendMsgResponse, RecipientError
 from aio_tim.store import LocalStore
 from aio_tim.testing import client_for
+from aio_tim.validate import check_identifier, check_identifiers
 
 TEXT = {"message_elem_array": [{"elem_type": 0, "text_elem_content": "hi"}]}
 
@@ -184,6 +185,23 @@ async def test_client_repr_hides_the_secret(dev_server):
     async with client:
         assert dev_server.secret_key not in repr(client)
         assert "alice" in repr(client)
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    ["a", "a" * 32, "a" * 33, "", "é" * 16, "é" * 17, "lone\udc80", "nul\x00", 7, None, b"bytes"],
+)
+def test_a_batchs_identifier_check_agrees_with_the_single_check(identifier: object) -> None:
+    """check_identifiers' fast path (ASCII, 1-32 characters) passes exactly what check_identifier
+    passes, and anything else gets check_identifier's own error."""
+    try:
+        check_identifier(identifier, "item")
+    except UsageError as single:
+        with pytest.raises(UsageError) as batch:
+            check_identifiers(["fine", identifier], "item")
+        assert (batch.value.code, str(batch.value)) == (single.code, str(single))
+    else:
+        check_identifiers(["fine", identifier], "item")
 
 
 async def test_iter_batch_send_yields_every_recipient_once(dev_server):
