@@ -691,7 +691,7 @@ def _batch_results(
 
 
 def _delivered(message: Message, reply: BatchSendMsgResponse) -> Message:
-    """`message` as a recipient got it, but for the conversation (the recipient's id)."""
+    """`message` as every recipient got it; only the conversation (each recipient's id) is unset."""
     server_time = _time_from_key(reply.MsgKey) or message.client_time or 0
     return msgspec.structs.replace(
         message,
