@@ -55,9 +55,13 @@ RETURNING is_read
 
 def row_class(row: Row) -> tuple[int, int]:
     """(live, unread) of a row: 1 or 0 each, as the `messages_unread` index and COUNT define them."""
-    status = row[6]
+    return _class_of(status=row[6], is_self=row[5], is_read=row[7])
+
+
+def _class_of(*, status: int, is_self: int, is_read: int) -> tuple[int, int]:
+    """`row_class` from the three columns it reads."""
     live = status != _TOMBSTONE
-    return int(live), int(live and status != _REVOKED and not row[7] and not row[5])
+    return int(live), int(live and status != _REVOKED and not is_read and not is_self)
 
 
 def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row], *, one_class: bool = False) -> int:
@@ -88,7 +92,8 @@ def insert_fanout(conn: sqlite3.Connection, fanout: Fanout) -> int:
     params = (fanout.conv_type, *columns, *fanout.around_id, conv_ids)
     inserted = conn.execute(sql.INSERT_FANOUT, params).rowcount
     if inserted == len(fanout.conv_ids):
-        live, unread = row_class((fanout.conv_type, "", *columns, b""))
+        _, _, _, is_self, status, is_read, _, _ = columns
+        live, unread = _class_of(status=status, is_self=is_self, is_read=is_read)
         if live or unread:
             conn.execute(_ADD_FANOUT_COUNTS, (fanout.conv_type, live, unread, conv_ids))
     elif inserted:
