@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace as msgspec_replace
 
 from aio_tim.errors import TIM_ERR_CONV, TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIMError, UsageError
 from aio_tim.store import SCHEMA_VERSION, LocalStore, default_store_path, locator_key, schema
@@ -126,6 +127,39 @@ async def test_insert_many_stores_msg_keys(store: LocalStore) -> None:
     """insert_many() stores one MsgKey per message, None allowed."""
     await store.insert_many(BOB, [text_msg(1, 1, 1), text_msg(2, 2, 2)], status=SENT, msg_keys=["a", None])
     assert [await store.msg_key_of(BOB, k) for k in [(1, 1, 1), (2, 2, 2)]] == ["a", None]
+
+
+async def test_an_imported_message_reads_back_as_save_would_store_it(store: LocalStore) -> None:
+    """insert_many() stores a timed message as given and lets its columns speak for the conversation,
+    status and read mark: every read returns what save() would, whatever the message carried."""
+    foreign = dict(conv_type=int(ConvType.GROUP), conv_id="elsewhere", status=int(SENT))
+    given = [
+        text_msg(10, 1, 1, "unmarked", is_from_self=False, **foreign),  # is_read None: unread
+        text_msg(11, 2, 2, "mine", is_from_self=True, **foreign),  # is_read None: read, as one's own
+        text_msg(12, 3, 3, "marked", is_from_self=False, is_read=True, **foreign),
+    ]
+    await store.insert_many(BOB, given, status=MsgStatus.LOCAL_IMPORTED)
+    saved = [await store.save(GROUP, m, status=MsgStatus.LOCAL_IMPORTED) for m in given]
+    expected = [msgspec_replace(m, conv_type=BOB[0], conv_id=BOB[1]) for m in saved]
+    assert [(m.conv_type, m.conv_id, m.status, m.is_read) for m in expected] == [
+        (1, "bob", 5, False),
+        (1, "bob", 5, True),
+        (1, "bob", 5, True),
+    ]
+    assert await store.page(BOB, anchor=None, count=10, forward=True) == expected
+    assert await store.find(BOB, [locator(locator_key(m)) for m in given]) == expected
+    assert await store.get(BOB, (11, 2, 2)) == expected[1]
+    assert given[0].conv_id == "elsewhere" and given[0].is_read is None  # the caller's messages untouched
+    assert await store.unread_count(BOB) == 1
+
+
+async def test_an_imported_message_without_a_time_is_stamped_with_the_clock(store: LocalStore) -> None:
+    """A message with neither server nor client time gets the store's clock as its client time."""
+    untimed = Message(elem_array=[TextElem(content="when?")], seq=4, rand=4)
+    await store.insert_many(BOB, [untimed], status=MsgStatus.LOCAL_IMPORTED)
+    [got] = await store.page(BOB, anchor=None, count=10, forward=True)
+    assert (got.client_time, got.conv_id, got.status) == (1_700_000_000, "bob", 5)
+    assert untimed.client_time is None
 
 
 async def test_insert_many_rejects_mismatched_msg_keys(store: LocalStore) -> None:

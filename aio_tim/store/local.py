@@ -213,7 +213,7 @@ class LocalStore:
             stored.is_read = bool(is_read)
             return stored
         kept = await self._submit(partial(_insert_or_get, row), small=True, siblings=siblings)
-        return stored if kept is None else message_of(kept)
+        return stored if kept is None else message_of(kept, conv)
 
     async def insert_many(
         self,
@@ -388,19 +388,20 @@ class LocalStore:
         query = sql.page_sql(forward=forward, anchored=anchor is not None)
         params = (*conv, *(() if anchor is None else check_key(anchor)), not include_deleted, count)
         rows = await self._query(partial(_fetch_all, query, params), small=count <= LOOP_READ_MAX)
-        return [message_of(row) for row in rows]
+        return [message_of(row, conv) for row in rows]
 
     async def find(self, conv: Conv, locators: Sequence[MsgLocator]) -> list[Message]:
         """The stored message for each locator, in locator order; locators not found are left out."""
         conv = check_conv(conv)
         params = [(*conv, *key_of_locator(loc)) for loc in locators]
         rows = await self._query(partial(_fetch_each, sql.GET, params), small=len(params) <= LOOP_READ_MAX)
-        return [message_of(row) for row in rows]
+        return [message_of(row, conv) for row in rows]
 
     async def get(self, conv: Conv, locator_key: LocatorKey) -> Message | None:
         """The stored message with that locator, or None (also for a deleted one)."""
-        rows = await self._query(partial(_fetch_all, sql.GET, (*check_conv(conv), *check_key(locator_key))))
-        return message_of(rows[0]) if rows else None
+        conv = check_conv(conv)
+        rows = await self._query(partial(_fetch_all, sql.GET, (*conv, *check_key(locator_key))))
+        return message_of(rows[0], conv) if rows else None
 
     async def msg_key_of(self, conv: Conv, locator_key: LocatorKey) -> str | None:
         """The server's MsgKey for a message (tombstones included), or None if unknown."""
