@@ -81,18 +81,17 @@ def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row], *, one_class: boo
 
 
 def insert_fanout(conn: sqlite3.Connection, fanout: Fanout) -> int:
-    """`insert_rows` for a fan-out: the rows and their counts built by SQLite from the template and
-    the list of conversation ids, two statements in all. If some of the locators are stored (or an
-    id repeats), the rows go through `insert_rows`' runs instead; so do a template that could not
-    be split and ids that SQLite's JSON cannot carry."""
-    if fanout.around_id is None or _NUL in fanout.conv_ids_json or not _has_json1():
+    """`insert_rows` for a fan-out: the rows and their counts built by SQLite from the message's
+    columns and the list of conversation ids, two statements in all. If some of the locators are
+    stored (or an id repeats), the rows go through `insert_rows`' runs instead; so do ids that
+    SQLite's JSON cannot carry."""
+    if _NUL in fanout.conv_ids_json or not _has_json1():
         return insert_rows(conn, fanout.rows())
     columns, conv_ids = fanout.columns(), fanout.conv_ids_json
     conn.execute("SAVEPOINT insert_fanout")
-    params = (fanout.conv_type, *columns, *fanout.around_id, conv_ids)
-    inserted = conn.execute(sql.INSERT_FANOUT, params).rowcount
+    inserted = conn.execute(sql.INSERT_FANOUT, (fanout.conv_type, *columns, conv_ids)).rowcount
     if inserted == len(fanout.conv_ids):
-        _, _, _, is_self, status, is_read, _, _ = columns
+        _, _, _, is_self, status, is_read, _, _, _ = columns
         live, unread = _class_of(status=status, is_self=is_self, is_read=is_read)
         if live or unread:
             conn.execute(_ADD_FANOUT_COUNTS, (fanout.conv_type, live, unread, conv_ids))
@@ -108,7 +107,7 @@ def _has_json1() -> bool:
     """SQLite's JSON functions: built in since 3.38, but a build may leave them out."""
     probe = sqlite3.connect(":memory:")
     try:
-        probe.execute("SELECT json_quote(value) FROM json_each('[1]')")
+        probe.execute("SELECT value FROM json_each('[1]')")
     except sqlite3.OperationalError:
         return False
     finally:

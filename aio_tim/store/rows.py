@@ -105,18 +105,12 @@ def row_of(conv: Conv, stored: Message, msg_key: str | None) -> Row:
     )
 
 
-# Stands in for the conversation in a fan-out's JSON template; any conversation id can replace it.
-_SPLICE_MARK: Final = "\x00aio_tim fan-out\x00"
-_SPLICE_JSON: Final = encode(_SPLICE_MARK).decode()
-
-
 class Fanout:
     """One message stored in many conversations of one type (a batch send's recipients).
 
-    The rows differ only in the conversation, so the message is stamped and encoded once:
-    `around_id` is its JSON before and after the conversation id (None if the message carries the
-    mark that stands in for the id, and so cannot be split; then each row is encoded on its own).
-    Text, as is `conv_ids_json`: SQLite's JSON functions build the rows from them (counts.py).
+    The rows differ only in the conversation, which is a column (`message_of` puts it on the
+    decoded message), so every row holds the same JSON: the message is stamped and encoded once,
+    and SQLite builds the rows from it and the JSON list of ids (counts.py).
     """
 
     def __init__(
@@ -129,7 +123,7 @@ class Fanout:
         *,
         now: int,
     ) -> None:
-        conv_type = check_conv((conv_type, _SPLICE_MARK))[0]
+        conv_type = check_conv((conv_type, "any"))[0]
         for conv_id in conv_ids:
             if not conv_id or not isinstance(conv_id, str):  # check_conv's test, once per recipient
                 raise UsageError(TIM_ERR_CONV, f"invalid conversation {(conv_type, conv_id)!r}")
@@ -138,12 +132,12 @@ class Fanout:
         except UnicodeEncodeError:  # a lone surrogate: no JSON (nor SQLite text) can carry it
             raise UsageError(TIM_ERR_CONV, "a conversation id is not valid Unicode") from None
         self.conv_type, self.conv_ids, self.msg_key = conv_type, conv_ids, msg_key
-        self.template = stamp(msg, (conv_type, _SPLICE_MARK), status, now)
-        parts = encode(self.template).decode().split(_SPLICE_JSON)
-        self.around_id: tuple[str, str] | None = (parts[0], parts[1]) if len(parts) == 2 else None
+        stamped = stamp(msg, (conv_type, "any"), status, now)
+        self.template = msgspec.structs.replace(stamped, conv_id=None)  # each row's is its column
+        self.json = encode(self.template)
 
-    def columns(self) -> tuple[int, int, int, int, int, int, str | None, str | None]:
-        """time, seq, rand, is_self, status, is_read, msg_key, msg_id: the same in every row."""
+    def columns(self) -> tuple[int, int, int, int, int, int, str | None, str | None, bytes]:
+        """time, seq, rand, is_self, status, is_read, msg_key, msg_id, json: the same in every row."""
         t = self.template
         return (
             t.server_time or t.client_time or 0,
@@ -154,18 +148,14 @@ class Fanout:
             1 if t.is_read else 0,
             self.msg_key,
             t.msg_id,
+            self.json,
         )
 
     def rows(self) -> list[Row]:
-        """The rows one by one, for the paths that insert rows (a template that cannot be split, a
+        """The rows one by one, for the paths that insert rows (ids SQLite's JSON cannot carry, a
         fan-out that meets stored locators)."""
         shared = self.columns()
-        if self.around_id is None:
-            jsons = [encode(msgspec.structs.replace(self.template, conv_id=c)) for c in self.conv_ids]
-        else:
-            head, tail = (part.encode() for part in self.around_id)
-            jsons = [head + encode(c) + tail for c in self.conv_ids]
-        return [(self.conv_type, c, *shared, json) for c, json in zip(self.conv_ids, jsons, strict=True)]
+        return [(self.conv_type, conv_id, *shared) for conv_id in self.conv_ids]
 
 
 def rows_of(

@@ -39,12 +39,12 @@ _VALUES: Final = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
 # locator taken updates the row there instead: it keeps its id and read mark, and its MsgKey.)
 INSERT_IGNORE: Final = f"INSERT OR IGNORE INTO messages ({_COLUMNS}) VALUES ({_VALUES})"
 # One message into many conversations (a batch send), as one statement: the conversation ids come
-# as a JSON array and each row's JSON is the message's around its quoted id. Binding every row from
-# Python (INSERT_IGNORE in executemany) cost twice the CPU. Parameters: conv_type, time, seq, rand,
-# is_self, status, is_read, msg_key, msg_id, the JSON before the id, after it, the ids.
+# as a JSON array, every row holds the same JSON (its conversation is the column). Binding every
+# row from Python (INSERT_IGNORE in executemany) cost twice the CPU. Parameters: conv_type, time,
+# seq, rand, is_self, status, is_read, msg_key, msg_id, json, the ids.
 INSERT_FANOUT: Final = f"""
 INSERT OR IGNORE INTO messages ({_COLUMNS})
-SELECT ?, value, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? || json_quote(value) || ? AS BLOB) FROM json_each(?)
+SELECT ?, value, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM json_each(?)
 """
 
 GET: Final = f"SELECT json, status, is_read FROM messages WHERE {_LOCATOR} AND {_LIVE}"
