@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,25 @@ async def test_a_full_disk_met_while_reserving_fails_like_a_write(
     await sink.aclose()
     assert written > 0
     assert path.read_bytes() == chunk * (written // len(chunk))
+
+
+async def test_sync_then_runs_after_the_fsync_in_the_same_worker_job(tmp_path: Path) -> None:
+    """`sync(then=...)` (the rename) runs once the bytes are written, on the worker thread that
+    synced them, in one job; its OSError arrives as the download's I/O error naming the file."""
+    path = tmp_path / "part"
+    sink = FileSink(_open(path), 0, name="report.pdf")
+    await sink.write(CHUNKS[2])
+    seen: list[tuple[int, str | None]] = []
+
+    def rename() -> None:
+        seen.append((path.stat().st_size, threading.current_thread().name))
+        os.replace(path, tmp_path / "report.pdf")
+
+    await sink.sync(then=rename)
+    assert (tmp_path / "report.pdf").read_bytes() == CHUNKS[2]
+    assert seen[0][0] == len(CHUNKS[2]) and seen[0][1] != threading.current_thread().name
+
+    with pytest.raises(DownloadError, match=r"cannot write report\.pdf: No such file") as caught:
+        await sink.sync(then=lambda: os.replace(tmp_path / "gone", tmp_path / "elsewhere"))
+    assert isinstance(caught.value.__cause__, FileNotFoundError)
+    await sink.aclose()

@@ -30,7 +30,7 @@ from ..errors import ERR_DOWNLOAD, DownloadError, TIMError, error_for, safe_caus
 from .headers import parse_content_range, public_url, repr_sha256, strong_etag
 from .paths import PartFile, Sidecar, finalize
 from .progress import ProgressBoard
-from .sink import FileSink, run_to_end
+from .sink import FileSink
 
 if sys.platform != "win32":
     import fcntl
@@ -157,8 +157,7 @@ class Fetcher:
             if sink.size and self._rep.sha256:
                 await sink.start_hashing()
             total = await self._fetch(sink)
-            await sink.sync()
-            await run_to_end(self._finalize)
+            await sink.sync(then=self._finalize)
         except BaseException:
             if self._discard or sink.size == 0:  # nothing worth resuming
                 self._part.remove()
