@@ -3,6 +3,7 @@ and the space allocated ahead of them."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import os
@@ -231,3 +232,27 @@ async def test_sync_then_runs_after_the_fsync_in_the_same_worker_job(tmp_path: P
         await sink.sync(then=lambda: os.replace(tmp_path / "gone", tmp_path / "elsewhere"))
     assert isinstance(caught.value.__cause__, FileNotFoundError)
     await sink.aclose()
+
+
+async def test_a_cancelled_sync_leaves_its_job_running_and_aclose_waits_for_it(tmp_path: Path) -> None:
+    """Cancelling `sync` while its rename runs cancels the waiting, not the rename: `aclose` (which
+    the download calls before anything else on its error path) returns only once it has ended."""
+    sink = FileSink(_open(tmp_path / "part"), 0, name="part")
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_rename() -> None:
+        started.set()
+        release.wait(10)
+        finished.set()
+
+    syncing = asyncio.create_task(sink.sync(then=slow_rename))
+    assert await asyncio.to_thread(started.wait, 10)
+    syncing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await syncing
+    closing = asyncio.create_task(sink.aclose())
+    await asyncio.sleep(0.05)
+    assert not closing.done() and not finished.is_set()
+    release.set()
+    await closing
+    assert finished.is_set()

@@ -123,7 +123,7 @@ class Fanout:
         *,
         now: int,
     ) -> None:
-        conv_type = check_conv((conv_type, "any"))[0]
+        conv_type = check_conv((conv_type, "any"))[0]  # the type; the ids are checked below
         for conv_id in conv_ids:
             if not conv_id or not isinstance(conv_id, str):  # check_conv's test, once per recipient
                 raise UsageError(TIM_ERR_CONV, f"invalid conversation {(conv_type, conv_id)!r}")

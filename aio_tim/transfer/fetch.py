@@ -159,9 +159,11 @@ class Fetcher:
             total = await self._fetch(sink)
             await sink.sync(then=self._finalize)
         except BaseException:
-            if self._discard or sink.size == 0:  # nothing worth resuming
-                self._part.remove()
-            await sink.aclose()
+            try:
+                await sink.aclose()  # after a running job (fsync, the rename) ends: never behind it
+            finally:
+                if self._discard or sink.size == 0:  # nothing worth resuming
+                    self._part.remove()
             raise
         await sink.aclose()
         return total
