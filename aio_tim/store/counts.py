@@ -87,7 +87,7 @@ def insert_fanout(conn: sqlite3.Connection, fanout: Fanout) -> int:
     SQLite's JSON cannot carry."""
     if _NUL in fanout.conv_ids_json or not _has_json1():
         return insert_rows(conn, fanout.rows())
-    columns, conv_ids = fanout.columns(), fanout.conv_ids_json
+    columns, conv_ids = fanout.columns, fanout.conv_ids_json
     conn.execute("SAVEPOINT insert_fanout")
     inserted = conn.execute(sql.INSERT_FANOUT, (fanout.conv_type, *columns, conv_ids)).rowcount
     if inserted == len(fanout.conv_ids):

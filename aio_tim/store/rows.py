@@ -90,18 +90,24 @@ def stamp(msg: Message, conv: Conv, status: int, now: int) -> Message:
 
 
 def row_of(conv: Conv, stored: Message, msg_key: str | None) -> Row:
+    """The row of a stamped message: its status and read mark as the message holds them."""
+    return row_with(conv, stored, stored.status or 0, 1 if stored.is_read else 0, msg_key)
+
+
+def row_with(conv: Conv, msg: Message, status: int, is_read: int, msg_key: str | None) -> Row:
+    """The row of `msg` in `conv` with that status and read mark (the columns' order, in one place)."""
     return (
         conv[0],
         conv[1],
-        stored.server_time or stored.client_time or 0,  # locator_key, inlined: once per imported row
-        stored.seq or 0,
-        stored.rand or 0,
-        1 if stored.is_from_self else 0,
-        stored.status or 0,
-        1 if stored.is_read else 0,
+        msg.server_time or msg.client_time or 0,  # locator_key, inlined: once per imported row
+        msg.seq or 0,
+        msg.rand or 0,
+        1 if msg.is_from_self else 0,
+        status,
+        is_read,
         msg_key,
-        stored.msg_id,
-        encode(stored),
+        msg.msg_id,
+        encode(msg),
     )
 
 
@@ -133,29 +139,14 @@ class Fanout:
             raise UsageError(TIM_ERR_CONV, "a conversation id is not valid Unicode") from None
         self.conv_type, self.conv_ids, self.msg_key = conv_type, conv_ids, msg_key
         stamped = stamp(msg, (conv_type, "any"), status, now)
-        self.template = msgspec.structs.replace(stamped, conv_id=None)  # each row's is its column
-        self.json = encode(self.template)
-
-    def columns(self) -> tuple[int, int, int, int, int, int, str | None, str | None, bytes]:
-        """time, seq, rand, is_self, status, is_read, msg_key, msg_id, json: the same in every row."""
-        t = self.template
-        return (
-            t.server_time or t.client_time or 0,
-            t.seq or 0,
-            t.rand or 0,
-            1 if t.is_from_self else 0,
-            t.status or 0,
-            1 if t.is_read else 0,
-            self.msg_key,
-            t.msg_id,
-            self.json,
-        )
+        template = msgspec.structs.replace(stamped, conv_id=None)  # each row's is its column
+        # time, seq, rand, is_self, status, is_read, msg_key, msg_id, json: the same in every row
+        self.columns = row_of((conv_type, ""), template, msg_key)[2:]
 
     def rows(self) -> list[Row]:
         """The rows one by one, for the paths that insert rows (ids SQLite's JSON cannot carry, a
         fan-out that meets stored locators)."""
-        shared = self.columns()
-        return [(self.conv_type, conv_id, *shared) for conv_id in self.conv_ids]
+        return [(self.conv_type, conv_id, *self.columns) for conv_id in self.conv_ids]
 
 
 def rows_of(
@@ -168,16 +159,12 @@ def rows_of(
     message only to write them into its JSON as well was a third of an import's Python time
     (bench_store.py: 1.6 -> 1.0 µs a row). One without a time is stamped: its locator needs `now`.
     """
-    conv_type, conv_id = conv
     for msg, msg_key in zip(msgs, msg_keys, strict=True):
-        time = msg.server_time or msg.client_time
-        if not time:
+        if not (msg.server_time or msg.client_time):
             yield row_of(conv, stamp(msg, conv, status, now), msg_key)
             continue
-        is_self = 1 if msg.is_from_self else 0
-        is_read = is_self if msg.is_read is None else int(bool(msg.is_read))  # as `stamp` fills it
-        seq, rand, msg_id = msg.seq or 0, msg.rand or 0, msg.msg_id
-        yield (conv_type, conv_id, time, seq, rand, is_self, status, is_read, msg_key, msg_id, encode(msg))
+        is_read = msg.is_from_self if msg.is_read is None else msg.is_read  # as `stamp` fills it
+        yield row_with(conv, msg, status, 1 if is_read else 0, msg_key)
 
 
 def message_of(row: Sequence[Any], conv: Conv) -> Message:
