@@ -20,22 +20,22 @@ from typing import Any, Final
 from .account import AccountManager
 from .auth import UserSigCache
 from .connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
-from .coordination.base import Coordinator, Limiter, OutboxQueue
+from .coordination.base import Coordinator
 from .errors import TIM_ERR_PARAM, UsageError
 from .events.decide import BeforeSendHandler
 from .events.hub import DEFAULT_PATH, Receiving, WebApp, WebHandler
-from .events.inbox import Inbox
 from .events.stream import EventStream
 from .group import GroupManager
 from .msg import MsgManager, SendContext
 from .outbox import Outbox
 from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
 from .protocol.limits import RATE_LIMITS, Limits
+from .protocol.validate import check_identifier
+from .seams import Inbox, Limiter, OutboxQueue
 from .store import LocalStore, default_store_path
 from .store.inbox import SqliteInbox
 from .transfer import TransferManager, Uploader
 from .types import Message
-from .validate import check_identifier
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
@@ -89,7 +89,7 @@ class Client:
     one is a bad reply, 9519); downloads are capped by `tim.transfers.options.max_size`.
     Receiving (`tim.events()`, `tim.listen()`, `tim.webhook_app()`, see `aio_tim.events`): TIM's
     webhooks are verified with `webhook_token` when the app configured one, and kept in `inbox`
-    (default: the local store; an `aio_tim.events.inbox.Inbox` such as a Redis one otherwise).
+    (default: the local store; an `aio_tim.seams.Inbox` such as a Redis one otherwise).
 
     `coordinator` makes this client one worker of many sharing the app (`aio_tim.coordination`):
     with a `RedisCoordinator` the limits are app-wide and `enqueue_new_msg` queues in Redis

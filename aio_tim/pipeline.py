@@ -37,10 +37,10 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Final
 
-from .coordination.base import Limiter, pace_for
 from .errors import ERR_TIMEOUT, RateLimitedError, TIMError, TransportError
 from .protocol import Envelope, Request
 from .protocol.limits import RATE_LIMITS, Limits
+from .seams import Limiter, pace_for
 
 __all__ = [
     "RATE_LIMITS",

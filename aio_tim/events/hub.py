@@ -12,8 +12,8 @@ from typing import Final
 
 from aiohttp import web
 
+from ..seams.inbox import Inbox
 from .decide import BeforeSendHandler
-from .inbox import Inbox
 from .receiver import MAX_BODY, Receiver
 from .stream import EventStream
 

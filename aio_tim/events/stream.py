@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Collection
 from typing import Final
 
-from .inbox import Inbox, InboxEntry
+from ..seams.inbox import Inbox, InboxEntry
 from .model import Event, event_of
 
 __all__ = ["EventStream"]
