@@ -294,6 +294,7 @@ class Client:
         auto_ack: bool = True,
         commands: Collection[str] | None = None,
         batch: int = 100,
+        before_send: bool = False,
     ) -> EventStream:
         """The received webhooks, from `consumer`'s first unacknowledged one, as they arrive.
 
@@ -301,10 +302,14 @@ class Client:
                 if event.message is not None and not event.message.is_from_self:
                     print(event.command, event.message.sender, event.message.elem_array)
 
+        Each delivered message comes out once (its after-send webhook); TIM's before-send
+        questions come out too with `before_send=True` (decide them with `@tim.on_before_send`).
         The loop acknowledges an event when it asks for the next one (`auto_ack=False`: call
         `await event.ack()`); a new `tim.events()` resumes after the last acknowledged event.
         """
-        return self._receiving_side().events(consumer, auto_ack=auto_ack, commands=commands, batch=batch)
+        return self._receiving_side().events(
+            consumer, auto_ack=auto_ack, commands=commands, batch=batch, before_send=before_send
+        )
 
     async def listen(self, host: str = "127.0.0.1", port: int = 0, path: str = DEFAULT_PATH) -> str:
         """Receive TIM's webhooks on a site of our own; returns the full callback URL to configure.
