@@ -27,8 +27,8 @@ from .events.hub import DEFAULT_PATH, Receiving, WebApp, WebHandler
 from .events.stream import EventStream
 from .group import GroupManager
 from .msg import MsgManager, SendContext
-from .outbox import Outbox
 from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
+from .pipeline.outbox import Outbox
 from .protocol.limits import RATE_LIMITS, Limits
 from .protocol.validate import check_identifier
 from .seams import Inbox, Limiter, OutboxQueue
@@ -84,7 +84,7 @@ class Client:
     retry budget, `close_timeout` how long leaving `async with` drains, `usersig_lifetime` the seconds
     each minted admin UserSig lives; `uploader` stores attachments (default: the dev server's
     file service at `base_url`) and `max_transfers` bounds concurrent downloads and uploads.
-    `outbox=True` turns on the durable outbox (`tim.msg.enqueue_new_msg`, see `aio_tim.outbox`);
+    `outbox=True` turns on the durable outbox (`tim.msg.enqueue_new_msg`, see `aio_tim.pipeline.outbox`);
     it needs a file store (not `":memory:"`). `max_reply_size` caps a REST reply's bytes (a larger
     one is a bad reply, 9519); downloads are capped by `tim.transfers.options.max_size`.
     Receiving (`tim.events()`, `tim.listen()`, `tim.webhook_app()`, see `aio_tim.events`): TIM's
