@@ -264,3 +264,44 @@ def test_events_never_import_the_pipeline(module: str) -> None:
         module, allowed_internal=None, banned=("aio_tim.pipeline", "aio_tim.connection", "aio_tim.devserver")
     )
     assert not bad, f"{module} imports {bad}"
+
+
+# --- the command line ----------------------------------------------------------------------------------
+
+CLI_FAMILIES = ("messages", "batch", "download", "server", "demo", "admin", "listen")
+CLI_MODULES = [m for m in MODULES if under(m, "aio_tim.cli")]
+
+
+def _cli_imports(module: str) -> set[str]:
+    """The aio_tim.cli modules `module` imports (`from .x import name` counts as importing .x)."""
+    found = set()
+    for target in IMPORTS[module]:
+        for candidate in CLI_MODULES:
+            if target == candidate or target.startswith(candidate + "."):
+                found.add(candidate)
+    found.discard(module)
+    found.discard("aio_tim.cli")  # the package itself: `from . import records` names records
+    return found
+
+
+def test_the_cli_has_no_import_circle() -> None:
+    """aio_tim.cli's modules import each other without a circle (a topological order exists)."""
+    graph = {m: _cli_imports(m) for m in CLI_MODULES}
+    ordered: list[str] = []
+    while graph:
+        ready = sorted(m for m, deps in graph.items() if not deps - set(ordered))
+        assert ready, f"import circle among {sorted(graph)}: { {m: sorted(d) for m, d in graph.items()} }"
+        ordered.extend(ready)
+        for module in ready:
+            del graph[module]
+
+
+CLI_TOP = (*CLI_FAMILIES, "main", "__main__", "cli")
+CLI_SHARED = [m for m in CLI_MODULES if m.rsplit(".", 1)[-1] not in CLI_TOP]
+
+
+@pytest.mark.parametrize("module", CLI_SHARED)
+def test_the_clis_shared_pieces_never_import_a_command_family(module: str) -> None:
+    """options, target, errors, progress, checkpoint...: below the command families, never above."""
+    families = {f"aio_tim.cli.{name}" for name in (*CLI_FAMILIES, "main")}
+    assert not _cli_imports(module) & families, f"{module} imports {_cli_imports(module) & families}"
