@@ -58,16 +58,20 @@ async def test_web_service_answers_with_the_message_id():
         await runner.cleanup()
 
 
-async def test_broadcaster_reports_failures_and_resumes(tmp_path):
-    """The broadcast delivers to all registered users, files the unknown ones, and a rerun sends
-    nothing; a new announcement to the same users is not swallowed by the old checkpoint."""
+async def test_broadcaster_reports_failures_and_resumes(tmp_path, capsys):
+    """The broadcast delivers to all registered users, files the unknown ones saying what they are,
+    and a rerun says the announcement already went out; a new announcement is not swallowed."""
     broadcaster = load("broadcaster")
     argv = ["--users", "12000", "--unknown", "7", "--workdir", str(tmp_path)]
     assert await broadcaster.main(argv) == (11993, 7)
     [failures_file] = tmp_path.glob("*.failures.tsv")
     failures = failures_file.read_text().splitlines()
     assert len(failures) == 7 and all(line.endswith("\t70107") for line in failures)
+    first = capsys.readouterr().out
+    assert "delivered 11,993, failed 7" in first and "7 x 70107: account does not exist" in first
+    assert "the 7 users this demo leaves unregistered" in first and str(failures_file) in first
     assert await broadcaster.main(argv) == (0, 0)  # every recipient is checkpointed
+    assert "nothing to send: this announcement already went to every recipient" in capsys.readouterr().out
     assert len(failures_file.read_text().splitlines()) == 7
     assert await broadcaster.main([*argv, "--text", "a new announcement"]) == (11993, 7)
 
