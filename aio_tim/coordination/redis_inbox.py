@@ -106,6 +106,7 @@ class RedisInbox:
         self._ack = redis.register_script(ACK_SCRIPT)
         self._groups: set[str] = set()
         self._given: dict[str, str] = {}  # consumer -> last position handed to this worker
+        self._history: dict[str, str] = {}  # consumer -> where re-reading its pending entries stands
         self._claimed_at: dict[str, float] = {}
         self._closed = False
         self._waiting: list[tuple[list[NewEntry], asyncio.Future[list[Appended]]]] = []
@@ -168,11 +169,17 @@ class RedisInbox:
         self, consumer: str, *, after: str | None = None, limit: int = 100, block: float | None = None
     ) -> list[InboxEntry]:
         """The next entries for `consumer` handed to this worker (`after`: None or the last one it
-        was given), or a plain range read after an older `after`; waits up to `block` seconds."""
+        was given), or a plain range read after an older `after`; waits up to `block` seconds.
+
+        `after=None` starts a reader: what this worker was given before and did not acknowledge
+        comes first, once, in order; then new entries and those claimed from silent workers.
+        """
         self._require_open()
         if after is not None and after != self._given.get(consumer):
             return await self._range(after, limit)
         await self._ensure_group(consumer)
+        if after is None:
+            self._history[consumer] = "0"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (block or 0.0)
         while True:
@@ -183,18 +190,31 @@ class RedisInbox:
                 return entries
 
     async def _read_group(self, consumer: str, limit: int, wait: bool, remaining: float) -> list[InboxEntry]:
-        found: Any = await self._redis.xreadgroup(consumer, self.worker, {self._stream: "0"}, count=limit)
-        mine = [_entry(i, f) for _, batch in found or () for i, f in batch if f]
-        if mine:  # given to us before and not acknowledged: again, in order
+        mine = await self._read_history(consumer, limit)
+        if mine:
             return mine
         claimed = await self._claim(consumer, limit)
         if claimed:
             return claimed
         block_ms = max(1, round(min(remaining, MAX_BLOCK) * 1000)) if wait else None
-        found = await self._redis.xreadgroup(
+        found: Any = await self._redis.xreadgroup(
             consumer, self.worker, {self._stream: ">"}, count=limit, block=block_ms
         )
         return [_entry(i, f) for _, batch in found or () for i, f in batch]
+
+    async def _read_history(self, consumer: str, limit: int) -> list[InboxEntry]:
+        """Entries given to this worker before the reader started and not acknowledged, each once:
+        the read goes on after the last one handed out, so an entry is never handed out twice."""
+        start = self._history.get(consumer)
+        if start is None:
+            return []
+        found: Any = await self._redis.xreadgroup(consumer, self.worker, {self._stream: start}, count=limit)
+        batch = [(i, f) for _, entries in found or () for i, f in entries]
+        if not batch:
+            del self._history[consumer]  # all handed out: new entries from now on
+            return []
+        self._history[consumer] = _text(batch[-1][0])
+        return [_entry(i, f) for i, f in batch if f]  # an entry deleted meanwhile has no fields
 
     async def _claim(self, consumer: str, limit: int) -> list[InboxEntry]:
         """Entries of a worker silent for the visibility timeout (looked for at most that often)."""

@@ -1,0 +1,64 @@
+"""Faults of the shared inbox on Redis (issue 25): what an event loop with `auto_ack=False`, two
+workers reading as one consumer, a flushed Redis, a garbage entry and `purge()` must not lose or
+repeat. Each test prints its counts (tried, handed out, lost, duplicated)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+import redis.asyncio as aioredis
+
+from aio_tim.coordination.redis_inbox import RedisInbox
+from aio_tim.events.inbox import NewEntry
+from aio_tim.events.stream import EventStream
+
+
+def entry(key: str) -> NewEntry:
+    return NewEntry(key=key, command="C2C.CallbackAfterSendMsg", body=b'{"k":"' + key.encode() + b'"}',
+                    query={"ClientIP": "1.2.3.4"}, received=1_700_000_000.0)  # fmt: skip
+
+
+def report(what: str, tried: int, handed: Counter[str]) -> tuple[int, int]:
+    """Print and return (lost, duplicated) for `tried` keys k0..k<tried-1> handed out as counted."""
+    lost = sum(1 for i in range(tried) if f"k{i}" not in handed)
+    duplicated = sum(n - 1 for n in handed.values())
+    print(f"{what}: tried {tried}, handed out {sum(handed.values())}, lost {lost}, duplicated {duplicated}")
+    return lost, duplicated
+
+
+@pytest_asyncio.fixture
+async def shared(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def drain(stream: EventStream, handed: Counter[str], *, until: int, idle: float) -> list[str]:
+    """Take events from `stream` until `until` were handed out or none came for `idle` seconds."""
+    positions: list[str] = []
+    with contextlib.suppress(TimeoutError):
+        while sum(handed.values()) < until:
+            event = await asyncio.wait_for(stream.__anext__(), idle)
+            handed[event.id] += 1
+            positions.append(event.position)
+    return positions
+
+
+async def test_auto_ack_false_hands_each_event_out_once(shared: aioredis.Redis, redis_prefix: str) -> None:
+    """`auto_ack=False`: 300 events, none acknowledged while reading, are each handed out once and all
+    come out (the worker's own pending entries are not read again on every read); acknowledged
+    afterwards, nothing is left."""
+    inbox = RedisInbox(shared, redis_prefix, visibility_timeout=30)
+    await inbox.append([entry(f"k{i}") for i in range(300)])
+    stream = EventStream(inbox, "bob", "bot", auto_ack=False)
+    handed: Counter[str] = Counter()
+    positions = await drain(stream, handed, until=600, idle=1.5)
+    lost, duplicated = report("auto_ack=False", 300, handed)
+    assert (lost, duplicated) == (0, 0)
+    await inbox.ack("bot", positions)
+    assert await inbox.backlog("bot") == 0
+    await inbox.aclose()
