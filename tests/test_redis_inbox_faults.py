@@ -62,3 +62,28 @@ async def test_auto_ack_false_hands_each_event_out_once(shared: aioredis.Redis, 
     await inbox.ack("bot", positions)
     assert await inbox.backlog("bot") == 0
     await inbox.aclose()
+
+
+async def test_two_workers_of_one_consumer_never_share_an_event(
+    shared: aioredis.Redis, redis_prefix: str
+) -> None:
+    """Two live workers reading as consumer "bot", 50 ms per event, visibility 2 s, 300 events: a
+    batch takes longer than the visibility timeout, yet nothing a live worker holds is claimed by
+    the other (its claims are renewed while held): each event once."""
+    workers = [RedisInbox(shared, redis_prefix, visibility_timeout=2.0) for _ in range(2)]
+    await workers[0].append([entry(f"k{i}") for i in range(300)])
+    handed: Counter[str] = Counter()
+
+    async def work(inbox: RedisInbox) -> None:
+        stream = EventStream(inbox, "bob", "bot")
+        with contextlib.suppress(TimeoutError):
+            while True:  # until nothing came for longer than the visibility timeout
+                event = await asyncio.wait_for(stream.__anext__(), 3.0)
+                handed[event.id] += 1
+                await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(work(inbox) for inbox in workers))
+    lost, duplicated = report("two workers, one consumer", 300, handed)
+    assert (lost, duplicated) == (0, 0)
+    for inbox in workers:
+        await inbox.aclose()

@@ -73,6 +73,23 @@ if #ids == 0 then return 0 end
 return redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
 """
 
+# Reset the idle time of the entries this worker holds (handed out, not yet acknowledged) and still
+# owns, so no other worker claims them while they are being worked on. KEYS[1]: the stream;
+# ARGV: group, worker, then the held ids in order. Returns the ids renewed.
+RENEW_SCRIPT: Final = """
+local held = {}
+for i = 3, #ARGV do held[ARGV[i]] = true end
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[#ARGV], 100000, ARGV[2])
+local args = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0}
+for _, item in ipairs(pending) do
+  if held[item[1]] then args[#args + 1] = item[1] end
+end
+if #args == 5 then return {} end
+args[#args + 1] = 'JUSTID'
+return redis.call(unpack(args))
+"""
+RENEW_CHUNK: Final = 500  # held ids per script call (Lua's unpack has a limit)
+
 Apply = Callable[[Sequence[NewEntry]], Awaitable[None]]
 
 
@@ -104,6 +121,10 @@ class RedisInbox:
         """This process's consumer name within each group."""
         self._append = redis.register_script(APPEND_SCRIPT)
         self._ack = redis.register_script(ACK_SCRIPT)
+        self._renew = redis.register_script(RENEW_SCRIPT)
+        self._held: dict[str, dict[str, None]] = {}  # consumer -> positions handed out, not acked
+        self._renewer: asyncio.Task[None] | None = None
+        self._renew_failed = False
         self._groups: set[str] = set()
         self._given: dict[str, str] = {}  # consumer -> last position handed to this worker
         self._history: dict[str, str] = {}  # consumer -> where re-reading its pending entries stands
@@ -178,8 +199,9 @@ class RedisInbox:
         if after is not None and after != self._given.get(consumer):
             return await self._range(after, limit)
         await self._ensure_group(consumer)
-        if after is None:
+        if after is None:  # a new reader: what the last one held is handed out again
             self._history[consumer] = "0"
+            self._held[consumer] = {}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (block or 0.0)
         while True:
@@ -187,6 +209,7 @@ class RedisInbox:
             if entries or loop.time() >= deadline or self._closed:
                 if entries:
                     self._given[consumer] = entries[-1].position
+                    self._hold(consumer, entries)
                 return entries
 
     async def _read_group(self, consumer: str, limit: int, wait: bool, remaining: float) -> list[InboxEntry]:
@@ -241,6 +264,40 @@ class RedisInbox:
                 raise
         self._groups.add(consumer)
 
+    # --- holding: what this worker works on is not claimed by another --------------------------
+
+    def _hold(self, consumer: str, entries: Sequence[InboxEntry]) -> None:
+        self._held.setdefault(consumer, {}).update(dict.fromkeys(e.position for e in entries))
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._renew_forever(), name="aio_tim redis inbox renewer")
+
+    async def _renew_forever(self) -> None:
+        """Every third of the visibility timeout, reset the idle time of the entries held."""
+        while not self._closed:
+            await asyncio.sleep(self._visibility_ms / 3000)
+            try:
+                for consumer in list(self._held):
+                    await self._renew_held(consumer)
+            except (RedisError, OSError) as error:
+                if not self._renew_failed:
+                    log.warning("redis inbox: could not renew held entries (%s); retrying", error)
+                self._renew_failed = True
+            else:
+                self._renew_failed = False
+
+    async def _renew_held(self, consumer: str) -> None:
+        held = sorted(self._held.get(consumer, ()), key=_order)
+        renewed: set[str] = set()
+        for start in range(0, len(held), RENEW_CHUNK):
+            chunk = held[start : start + RENEW_CHUNK]
+            reply = await self._renew(keys=[self._stream], args=[consumer, self.worker, *chunk])
+            renewed.update(_text(position) for position in reply)
+        lost = [p for p in held if p not in renewed and p in self._held.get(consumer, {})]
+        if lost:  # renewed too late (a stalled loop), or acknowledged meanwhile
+            for position in lost:
+                self._held[consumer].pop(position, None)
+            log.info("redis inbox: %d held entries of %r are no longer this worker's", len(lost), consumer)
+
     # --- acknowledging ---------------------------------------------------------------------------
 
     async def ack(self, consumer: str, positions: Sequence[str]) -> None:
@@ -251,6 +308,9 @@ class RedisInbox:
             return
         await self._ensure_group(consumer)
         last = max(positions, key=_order)
+        held = self._held.get(consumer, {})  # released first: a renewal racing the ack finds it gone
+        for position in [p for p in held if _order(p) <= _order(last)]:
+            del held[position]
         await self._ack(keys=[self._stream], args=[consumer, self.worker, last])
 
     async def backlog(self, consumer: str) -> int:
@@ -279,6 +339,9 @@ class RedisInbox:
     async def aclose(self) -> None:
         """Refuse new work; appends already handed over finish first."""
         self._closed = True
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
 
