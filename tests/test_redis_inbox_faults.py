@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import shutil
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
+from redis_support import PrivateRedis
 
+from aio_tim.coordination import CoordinationUnavailableError, RedisCoordinator
 from aio_tim.coordination.redis_inbox import RedisInbox
 from aio_tim.events.inbox import NewEntry
 from aio_tim.events.stream import EventStream
@@ -87,3 +93,63 @@ async def test_two_workers_of_one_consumer_never_share_an_event(
     assert (lost, duplicated) == (0, 0)
     for inbox in workers:
         await inbox.aclose()
+
+
+async def test_the_inbox_recovers_after_flushdb_and_an_empty_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A consumer reading all along: Redis flushed (FLUSHDB), then killed and restarted empty; the
+    50 events appended (answered OK) after each are all consumed: the consumer group is recreated,
+    and each loss is logged once."""
+    caplog.set_level(logging.WARNING, logger="aio_tim.coordination")
+    handed: Counter[str] = Counter()
+    with PrivateRedis(tmp_path) as server:
+        async with RedisCoordinator(server.url, key_prefix="t") as shared:
+            inbox = RedisInbox(shared.redis, "t:inbox:1", visibility_timeout=2.0)
+
+            async def consume() -> None:
+                async for event in EventStream(inbox, "bob", "bot"):
+                    handed[event.id] += 1
+
+            consumer = asyncio.create_task(consume())
+            await inbox.append([entry(f"k{i}") for i in range(20)])
+            await wait_for_count(handed, 20)
+            await shared.redis.flushdb()
+            await inbox.append([entry(f"k{i}") for i in range(20, 70)])
+            await wait_for_count(handed, 70)
+            server.kill()
+            empty_folder(tmp_path)  # restarted with nothing on disk: empty
+            server.start()
+            await append_until_taken(inbox, [entry(f"k{i}") for i in range(70, 120)])
+            await wait_for_count(handed, 120)
+            await inbox.aclose()
+            finished = await asyncio.wait_for(asyncio.gather(consumer, return_exceptions=True), 5)
+    lost, duplicated = report("FLUSHDB, then an empty restart", 120, handed)
+    assert finished == [None]  # the consumer never raised
+    assert (lost, duplicated) == (0, 0)
+    assert sum("is gone" in r.message for r in caplog.records) == 2
+
+
+async def wait_for_count(handed: Counter[str], count: int, seconds: float = 10.0) -> None:
+    """Until `count` distinct events were handed out (or the time is up: the test's asserts tell)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while True:
+                if len(handed) >= count:
+                    return
+                await asyncio.sleep(0.02)
+
+
+def empty_folder(folder: Path) -> None:
+    for leftover in folder.iterdir():
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+
+
+async def append_until_taken(inbox: RedisInbox, entries: list[NewEntry]) -> None:
+    """Append as the receiver's sender does: retry until Redis takes them (it answers 503 meanwhile)."""
+    while True:
+        try:
+            await inbox.append(entries)
+            return
+        except CoordinationUnavailableError:
+            await asyncio.sleep(0.05)

@@ -125,6 +125,7 @@ class RedisInbox:
         self._held: dict[str, dict[str, None]] = {}  # consumer -> positions handed out, not acked
         self._renewer: asyncio.Task[None] | None = None
         self._renew_failed = False
+        self._unreachable = False
         self._groups: set[str] = set()
         self._given: dict[str, str] = {}  # consumer -> last position handed to this worker
         self._history: dict[str, str] = {}  # consumer -> where re-reading its pending entries stands
@@ -198,14 +199,27 @@ class RedisInbox:
         self._require_open()
         if after is not None and after != self._given.get(consumer):
             return await self._range(after, limit)
-        await self._ensure_group(consumer)
         if after is None:  # a new reader: what the last one held is handed out again
             self._history[consumer] = "0"
             self._held[consumer] = {}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (block or 0.0)
         while True:
-            entries = await self._read_group(consumer, limit, loop.time() < deadline, deadline - loop.time())
+            try:
+                await self._ensure_group(consumer)
+                entries = await self._read_group(
+                    consumer, limit, loop.time() < deadline, deadline - loop.time()
+                )
+            except ResponseError as error:
+                if not _group_gone(error):
+                    raise
+                self._forget_group(consumer)  # and read again: the group is created anew
+                continue
+            except (RedisError, OSError) as error:  # Redis away: the loop waits for it, as for events
+                self._unreachable_once(error)
+                await asyncio.sleep(min(max(deadline - loop.time(), 0.05), MAX_BLOCK))
+                return []
+            self._reachable_again()
             if entries or loop.time() >= deadline or self._closed:
                 if entries:
                     self._given[consumer] = entries[-1].position
@@ -254,6 +268,14 @@ class RedisInbox:
         found: Any = await self._redis.xrange(self._stream, min=f"({after}", count=limit)
         return [_entry(i, f) for i, f in found]
 
+    def _forget_group(self, consumer: str) -> None:
+        """The group is gone (Redis flushed, or restarted empty): so are its entries; start over."""
+        log.warning("redis inbox: the consumer group %r is gone (Redis flushed or restarted empty); "
+                    "creating it again", consumer)  # fmt: skip
+        self._groups.discard(consumer)
+        self._history.pop(consumer, None)
+        self._held.pop(consumer, None)
+
     async def _ensure_group(self, consumer: str) -> None:
         if consumer in self._groups:
             return
@@ -290,7 +312,13 @@ class RedisInbox:
         renewed: set[str] = set()
         for start in range(0, len(held), RENEW_CHUNK):
             chunk = held[start : start + RENEW_CHUNK]
-            reply = await self._renew(keys=[self._stream], args=[consumer, self.worker, *chunk])
+            try:
+                reply = await self._renew(keys=[self._stream], args=[consumer, self.worker, *chunk])
+            except ResponseError as error:
+                if not _group_gone(error):
+                    raise
+                self._forget_group(consumer)
+                return
             renewed.update(_text(position) for position in reply)
         lost = [p for p in held if p not in renewed and p in self._held.get(consumer, {})]
         if lost:  # renewed too late (a stalled loop), or acknowledged meanwhile
@@ -306,12 +334,27 @@ class RedisInbox:
         self._require_open()
         if not positions:
             return
-        await self._ensure_group(consumer)
         last = max(positions, key=_order)
         held = self._held.get(consumer, {})  # released first: a renewal racing the ack finds it gone
         for position in [p for p in held if _order(p) <= _order(last)]:
             del held[position]
-        await self._ack(keys=[self._stream], args=[consumer, self.worker, last])
+        pause = 0.05
+        while True:
+            try:
+                await self._ensure_group(consumer)
+                await self._ack(keys=[self._stream], args=[consumer, self.worker, last])
+                return
+            except ResponseError as error:
+                if not _group_gone(error):
+                    raise
+                self._forget_group(consumer)  # the entries went with it: nothing left to acknowledge
+                return
+            except (RedisError, OSError) as error:
+                if self._closed:
+                    raise CoordinationUnavailableError(f"Redis did not take the ack: {error}") from error
+                self._unreachable_once(error)  # unacknowledged, the entries would come again: wait
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_BLOCK)
 
     async def backlog(self, consumer: str) -> int:
         """Entries `consumer` has not acknowledged: not yet handed out (the group's lag) plus handed
@@ -345,6 +388,16 @@ class RedisInbox:
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
 
+    def _unreachable_once(self, error: BaseException) -> None:
+        if not self._unreachable:
+            self._unreachable = True
+            log.warning("redis inbox: Redis failed (%s: %s); retrying", type(error).__name__, error)
+
+    def _reachable_again(self) -> None:
+        if self._unreachable:
+            self._unreachable = False
+            log.warning("redis inbox: Redis answers again")
+
     @property
     def closed(self) -> bool:
         return self._closed
@@ -361,6 +414,12 @@ def store_applier(store: LocalStore) -> Apply:
     """Apply new entries' effects to a worker's local store, by the SQLite inbox's own rules."""
 
     return partial(apply_effects, store)
+
+
+def _group_gone(error: ResponseError) -> bool:
+    """NOGROUP, or a blocked read whose stream was deleted under it."""
+    text = str(error)
+    return "NOGROUP" in text or "no longer exists" in text
 
 
 def _text(value: bytes | str) -> str:
