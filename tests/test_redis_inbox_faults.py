@@ -153,3 +153,37 @@ async def append_until_taken(inbox: RedisInbox, entries: list[NewEntry]) -> None
             return
         except CoordinationUnavailableError:
             await asyncio.sleep(0.05)
+
+
+GARBAGE = (
+    {b"x": b"1"},  # none of the fields
+    {b"k": b"g1", b"c": b"C2C.CallbackAfterSendMsg", b"b": b"{}", b"q": b"not json", b"r": b"1"},
+    {b"k": b"\xff\xfe", b"c": b"C", b"b": b"{}", b"q": b"{}", b"r": b"1"},  # not UTF-8
+    {b"k": b"g3", b"c": b"C", b"b": b"{}", b"q": b"{}", b"r": b"soon"},
+)
+
+
+async def test_garbage_entries_go_to_the_dead_letters(
+    shared: aioredis.Redis, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Four undecodable entries among 20 events in the inbox stream: two consumers each get all 20
+    events (before and after the garbage, again after a restart); the garbage is moved to the
+    dead-letter stream and logged once each, however many consumers met it."""
+    caplog.set_level(logging.WARNING, logger="aio_tim.coordination")
+    first = RedisInbox(shared, redis_prefix)
+    await first.append([entry(f"k{i}") for i in range(10)])
+    for fields in GARBAGE:
+        await shared.xadd(f"{redis_prefix}:s", fields)  # type: ignore[arg-type]
+    await first.append([entry(f"k{i}") for i in range(10, 20)])
+    counts = {}
+    for consumer in ("bot", "audit"):
+        handed: Counter[str] = Counter()
+        for inbox in (first, RedisInbox(shared, redis_prefix)):  # and again, as after a restart
+            await drain(EventStream(inbox, "bob", consumer, auto_ack=False), handed, until=40, idle=0.5)
+        counts[consumer] = report(f"garbage in the inbox, consumer {consumer}", 20, handed)
+    dead = await shared.xlen(f"{redis_prefix}:dead")
+    logged = sum("cannot be decoded" in r.message for r in caplog.records)
+    print(f"garbage entries: injected {len(GARBAGE)}, dead letters {dead}, logged {logged}")
+    assert counts == {"bot": (0, 0), "audit": (0, 0)}
+    assert dead == len(GARBAGE) and logged == len(GARBAGE)
+    await first.aclose()

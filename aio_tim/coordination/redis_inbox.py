@@ -3,6 +3,7 @@
     key_prefix:s           the stream: one entry per received webhook, in arrival order
     key_prefix:key:<key>   the entry's position, so a redelivered webhook is not added twice
                            (kept `dedup_ttl` seconds)
+    key_prefix:dead        entries no worker could decode, moved there once (`redis_dead`)
 
 Any worker may receive a webhook (`append`); each logical consumer (`read(consumer)`) is a Redis
 consumer group, and the workers reading as that consumer share its entries: each entry goes to one
@@ -24,7 +25,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, Final
 
@@ -37,6 +38,8 @@ from ..events.inbox import Appended, InboxEntry, NewEntry
 from ..store import LocalStore
 from ..store.inbox import apply_effects
 from .base import CoordinationUnavailableError
+from .redis_dead import DeadLetters, reason_of
+from .redis_scripts import ACK_SCRIPT, APPEND_SCRIPT, RENEW_SCRIPT
 
 __all__ = ["RedisInbox", "store_applier"]
 
@@ -44,50 +47,6 @@ log = logging.getLogger("aio_tim.coordination")
 
 MAX_BLOCK: Final = 1.0  # one blocking read stays well under the client's command timeout
 
-# KEYS[1]: the stream. ARGV[1]: the dedup keys' prefix, ARGV[2]: their lifetime (s), then five
-# values per entry (key, command, body, query JSON, received). Returns position, duplicate pairs.
-APPEND_SCRIPT: Final = """
-local out = {}
-for i = 3, #ARGV, 5 do
-  local marker = ARGV[1] .. ARGV[i]
-  local found = redis.call('GET', marker)
-  if found then
-    out[#out + 1] = found
-    out[#out + 1] = 1
-  else
-    local id = redis.call('XADD', KEYS[1], '*', 'k', ARGV[i], 'c', ARGV[i + 1], 'b', ARGV[i + 2],
-                          'q', ARGV[i + 3], 'r', ARGV[i + 4])
-    redis.call('SET', marker, id, 'EX', tonumber(ARGV[2]))
-    out[#out + 1] = id
-    out[#out + 1] = 0
-  end
-end
-return out
-"""
-# Acknowledge everything of this consumer's pending up to a position (callers ack in order).
-ACK_SCRIPT: Final = """
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', ARGV[3], 100000, ARGV[2])
-local ids = {}
-for _, item in ipairs(pending) do ids[#ids + 1] = item[1] end
-if #ids == 0 then return 0 end
-return redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-"""
-
-# Reset the idle time of the entries this worker holds (handed out, not yet acknowledged) and still
-# owns, so no other worker claims them while they are being worked on. KEYS[1]: the stream;
-# ARGV: group, worker, then the held ids in order. Returns the ids renewed.
-RENEW_SCRIPT: Final = """
-local held = {}
-for i = 3, #ARGV do held[ARGV[i]] = true end
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[#ARGV], 100000, ARGV[2])
-local args = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0}
-for _, item in ipairs(pending) do
-  if held[item[1]] then args[#args + 1] = item[1] end
-end
-if #args == 5 then return {} end
-args[#args + 1] = 'JUSTID'
-return redis.call(unpack(args))
-"""
 RENEW_CHUNK: Final = 500  # held ids per script call (Lua's unpack has a limit)
 
 Apply = Callable[[Sequence[NewEntry]], Awaitable[None]]
@@ -122,6 +81,8 @@ class RedisInbox:
         self._append = redis.register_script(APPEND_SCRIPT)
         self._ack = redis.register_script(ACK_SCRIPT)
         self._renew = redis.register_script(RENEW_SCRIPT)
+        self.dead = DeadLetters(redis, f"{key_prefix}:dead", "redis inbox")
+        """Where undecodable entries go (`dead.buried`: how many this worker moved)."""
         self._held: dict[str, dict[str, None]] = {}  # consumer -> positions handed out, not acked
         self._renewer: asyncio.Task[None] | None = None
         self._renew_failed = False
@@ -237,7 +198,7 @@ class RedisInbox:
         found: Any = await self._redis.xreadgroup(
             consumer, self.worker, {self._stream: ">"}, count=limit, block=block_ms
         )
-        return [_entry(i, f) for _, batch in found or () for i, f in batch]
+        return await self._decoded([entry for _, batch in found or () for entry in batch], consumer)
 
     async def _read_history(self, consumer: str, limit: int) -> list[InboxEntry]:
         """Entries given to this worker before the reader started and not acknowledged, each once:
@@ -251,7 +212,7 @@ class RedisInbox:
             del self._history[consumer]  # all handed out: new entries from now on
             return []
         self._history[consumer] = _text(batch[-1][0])
-        return [_entry(i, f) for i, f in batch if f]  # an entry deleted meanwhile has no fields
+        return await self._decoded(batch, consumer)
 
     async def _claim(self, consumer: str, limit: int) -> list[InboxEntry]:
         """Entries of a worker silent for the visibility timeout (looked for at most that often)."""
@@ -262,11 +223,11 @@ class RedisInbox:
         reply = await self._redis.xautoclaim(
             self._stream, consumer, self.worker, self._visibility_ms, "0-0", count=limit
         )
-        return [_entry(i, f) for i, f in reply[1] if f]
+        return await self._decoded(reply[1], consumer)
 
     async def _range(self, after: str, limit: int) -> list[InboxEntry]:
         found: Any = await self._redis.xrange(self._stream, min=f"({after}", count=limit)
-        return [_entry(i, f) for i, f in found]
+        return await self._decoded(found, group="")
 
     def _forget_group(self, consumer: str) -> None:
         """The group is gone (Redis flushed, or restarted empty): so are its entries; start over."""
@@ -275,6 +236,19 @@ class RedisInbox:
         self._groups.discard(consumer)
         self._history.pop(consumer, None)
         self._held.pop(consumer, None)
+
+    async def _decoded(self, batch: Iterable[tuple[Any, Any]], group: str) -> list[InboxEntry]:
+        """The batch's entries; one that cannot be decoded goes to the dead letters, never stalling
+        the others (an entry deleted meanwhile has no fields: skipped)."""
+        entries = []
+        for entry_id, fields in batch:
+            if not fields:
+                continue
+            try:
+                entries.append(_entry(entry_id, fields))
+            except (KeyError, ValueError, TypeError, msgspec.MsgspecError) as error:
+                await self.dead.bury(self._stream, _text(entry_id), reason_of(error), group=group)
+        return entries
 
     async def _ensure_group(self, consumer: str) -> None:
         if consumer in self._groups:
