@@ -39,7 +39,7 @@ from ..store import LocalStore
 from ..store.inbox import apply_effects
 from .base import CoordinationUnavailableError
 from .redis_dead import DeadLetters, reason_of
-from .redis_scripts import ACK_SCRIPT, APPEND_SCRIPT, RENEW_SCRIPT
+from .redis_scripts import ACK_SCRIPT, APPEND_SCRIPT, PURGE_SCRIPT, RENEW_SCRIPT
 
 __all__ = ["RedisInbox", "store_applier"]
 
@@ -81,6 +81,7 @@ class RedisInbox:
         self._append = redis.register_script(APPEND_SCRIPT)
         self._ack = redis.register_script(ACK_SCRIPT)
         self._renew = redis.register_script(RENEW_SCRIPT)
+        self._purge = redis.register_script(PURGE_SCRIPT)
         self.dead = DeadLetters(redis, f"{key_prefix}:dead", "redis inbox")
         """Where undecodable entries go (`dead.buried`: how many this worker moved)."""
         self._held: dict[str, dict[str, None]] = {}  # consumer -> positions handed out, not acked
@@ -349,9 +350,22 @@ class RedisInbox:
         return int(await self._redis.xlen(self._stream))
 
     async def purge(self, received_before: float) -> int:
-        """Trim entries appended before that time (stream ids carry it); return how many went.
-        Their keys stop deduplicating after `dedup_ttl` anyway; keep a margin of hours."""
-        return int(await self._redis.xtrim(self._stream, minid=f"{int(received_before * 1000)}-0"))
+        """Trim entries appended before that time (stream ids carry it) that every consumer has
+        acknowledged (every consumer group: each consumer that has read); return how many went.
+        A consumer that never read is unknown: start it before the first purge. Their keys stop
+        deduplicating after `dedup_ttl` anyway; keep a margin of hours."""
+        self._require_open()
+        return int(await self._purge(keys=[self._stream], args=[f"{int(received_before * 1000)}-0"]))
+
+    async def forget(self, consumer: str) -> None:
+        """Drop `consumer`'s group (a consumer retired for good): `purge()` stops keeping entries
+        for it; should it read again, it starts from the first entry left."""
+        self._require_open()
+        with contextlib.suppress(ResponseError):  # no stream or no such group: nothing to drop
+            await self._redis.xgroup_destroy(self._stream, consumer)
+        self._groups.discard(consumer)
+        self._history.pop(consumer, None)
+        self._held.pop(consumer, None)
 
     async def aclose(self) -> None:
         """Refuse new work; appends already handed over finish first."""

@@ -14,6 +14,7 @@ __all__ = [
     "BURY_SCRIPT",
     "HEARTBEAT_SCRIPT",
     "LEASE_SCRIPT",
+    "PURGE_SCRIPT",
     "RENEW_SCRIPT",
 ]
 
@@ -62,6 +63,39 @@ end
 if #args == 5 then return {} end
 args[#args + 1] = 'JUSTID'
 return redis.call(unpack(args))
+"""
+
+# Trim the entries before ARGV[1] (an id: "<ms>-0") that every consumer group has acknowledged:
+# a group keeps its first pending entry, or else everything after the last one it was given. No
+# group: nothing is known acknowledged, nothing goes. KEYS[1]: the stream. Returns how many went.
+PURGE_SCRIPT: Final = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return ms, seq
+end
+local function before(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
+  return tonumber(as) < tonumber(bs)
+end
+local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
+if #groups == 0 then return 0 end
+local bound = ARGV[1]
+for _, group in ipairs(groups) do
+  local info = {}
+  for i = 1, #group, 2 do info[group[i]] = group[i + 1] end
+  local keep
+  if tonumber(info['pending']) > 0 then
+    keep = redis.call('XPENDING', KEYS[1], info['name'])[2]
+  else
+    local ms, seq = parse(info['last-delivered-id'])
+    keep = ms .. '-' .. string.format('%d', tonumber(seq) + 1)
+  end
+  if before(keep, bound) then bound = keep end
+end
+return redis.call('XTRIM', KEYS[1], 'MINID', bound)
 """
 
 # --- the outbox ------------------------------------------------------------------------------------
