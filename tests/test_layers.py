@@ -182,7 +182,7 @@ def test_forbidden_reports_banned_and_out_of_layer_imports(monkeypatch: pytest.M
 
 PURE = [m for m in MODULES if under(m, "aio_tim.types", "aio_tim.protocol")]
 DEVSERVER = [m for m in MODULES if under(m, "aio_tim.devserver")]
-MAY_IMPORT_DEVSERVER = ("aio_tim.devserver", "aio_tim.cli", "aio_tim.testing", "aio_tim.pytest_plugin")
+MAY_IMPORT_DEVSERVER = ("aio_tim.devserver", "aio_tim.cli", "aio_tim.testing")
 MAY_IMPORT_AIOHTTP = (
     "aio_tim.connection",
     "aio_tim.devserver",
@@ -250,7 +250,7 @@ def test_only_coordination_imports_redis(module: str) -> None:
     assert not bad, f"{module} imports {bad}"
 
 
-@pytest.mark.parametrize("module", ["aio_tim.coordination", "aio_tim.coordination.base"])
+@pytest.mark.parametrize("module", ["aio_tim.seams", "aio_tim.coordination", "aio_tim.coordination.base"])
 def test_the_coordination_seams_do_not_need_redis(module: str) -> None:
     """The seams the pipeline and client import load without the redis extra."""
     bad = forbidden(module, allowed_internal=None, banned=("redis",))

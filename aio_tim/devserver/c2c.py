@@ -24,7 +24,7 @@ from ..protocol.openim import (
 )
 from .accounts import ensure_accounts, obtain_account, valid_user_id
 from .context import Context, Handler
-from .state import C2CRow, NewC2C, decode_body, encode_body
+from .rows import C2CRow, NewC2C, decode_body, encode_body
 from .validation import OPENIM, check_msg_body, check_msg_body_size
 from .webhooks import c2c_sent
 

@@ -16,8 +16,7 @@ import msgspec
 
 from ..protocol import callbacks as cb
 from ..protocol.msgbody import from_msg_body
-from ..types import ConvType, Message, MsgLocator, MsgStatus
-from .inbox import (
+from ..seams.inbox import (
     InboxEntry,
     JoinGroup,
     LeaveGroup,
@@ -28,6 +27,7 @@ from .inbox import (
     SaveMessage,
     StoreEffect,
 )
+from ..types import ConvType, Message, MsgLocator, MsgStatus
 
 __all__ = ["Event", "RawCallback", "decode_body", "entry_for", "event_of", "message_of", "parse_msg_key"]
 

@@ -31,14 +31,15 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
-from .errors import TIM_ERR_PARAM, TIMError, UsageError
-from .pipeline import Failure, PipelineClosedError, classify
-from .store import Conv, LocalStore
-from .types import Message, MsgStatus
+from ..errors import TIM_ERR_PARAM, TIMError, UsageError
+from ..store import Conv, LocalStore
+from ..types import Message, MsgStatus
+from .failures import Failure, PipelineClosedError, classify
 
 __all__ = ["Outbox", "OutboxClosedError"]
 
-log = logging.getLogger(__name__)
+# The documented logger name (docs/logging.md), from before the module moved into the pipeline.
+log = logging.getLogger("aio_tim.outbox")
 
 CLAIM_BATCH: Final = 256
 RETRY_PAUSE: Final = 0.5  # first pause after a transient failure; doubles up to RETRY_PAUSE_MAX
