@@ -178,6 +178,9 @@ class MsgManager:
             queued = await tim.msg.enqueue_new_msg("bob", ConvType.C2C,
                                                    Message(elem_array=[TextElem(content="hi")]))
             assert queued.status == MsgStatus.SENDING
+
+        A message given with its keys (`rand`, `seq`, `client_time`) keeps them: with a Redis
+        coordinator, enqueuing `EnqueueUnknownError.message` again finds the first append.
         """
         if self._ctx.outbox is None:
             raise UsageError(TIM_ERR_PARAM, "enqueue_new_msg needs Client(outbox=True) or a coordinator")

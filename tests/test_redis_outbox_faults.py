@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from redis_support import PrivateRedis, StallingProxy
 
-from aio_tim import ConvType, Message, TextElem
-from aio_tim.coordination import RedisCoordinator
+from aio_tim import Client, ConvType, Message, TextElem
+from aio_tim.coordination import CoordinationUnavailableError, RedisCoordinator
 from aio_tim.devserver import DevServer
 from aio_tim.testing import client_for
 
@@ -93,3 +94,54 @@ async def drained(tim: object, seconds: float) -> dict[str, int]:
                 await asyncio.sleep(0.05)
     except TimeoutError:
         return counts
+
+
+STALLS = (0.35, 0.5, 0.8, 1.2, 2.0, 3.0)  # seconds Redis's replies are held; the client waits 0.3
+
+
+async def enqueue_as_the_docs_say(tim: Client, peer: str, message: Message, stall: float) -> int:
+    """Enqueue; on CoordinationUnavailableError wait for Redis and enqueue again, with the message
+    the error gives back (its keys fixed) when it gives one. How many errors the caller saw."""
+    errors = 0
+    while True:
+        try:
+            await tim.msg.enqueue_new_msg(peer, ConvType.C2C, message)
+            return errors
+        except CoordinationUnavailableError as error:
+            errors += 1
+            message = getattr(error, "message", None) or message
+            await asyncio.sleep(stall)
+
+
+async def test_an_enqueue_whose_reply_timed_out_is_queued_once(tmp_path: Path) -> None:
+    """Redis's reply to an enqueue held past the client's timeout (it ran the append): the enqueue,
+    and the caller's retry the docs advise, leave one copy queued; the server gets each message
+    once (6 stalls from 0.35 to 3 s, command timeout 0.3 s)."""
+    (tmp_path / "redis").mkdir()
+    with PrivateRedis(tmp_path / "redis") as redis_server:
+        async with (
+            StallingProxy(redis_server.port) as proxy,
+            DevServer(db_path=tmp_path / "server.db", limits=None) as server,
+        ):
+            async with (
+                RedisCoordinator(proxy.url, key_prefix="t", drain=False, command_timeout=0.3) as front,
+                client_for(server, "alice", coordinator=front) as alice,
+            ):
+                errors = []
+                for index, stall in enumerate(STALLS):
+                    proxy.stall(stall)
+                    errors.append(
+                        await enqueue_as_the_docs_say(alice, f"bob{index}", text(f"m{index}"), stall)
+                    )
+            async with (
+                RedisCoordinator(redis_server.url, key_prefix="t") as back,
+                client_for(server, "alice", coordinator=back) as worker,
+            ):
+                counts = await drained(worker, 20)
+    sends = server_sends(tmp_path / "server.db")
+    copies = [sum(n for (to, _), n in sends.items() if to == f"bob{i}") for i in range(len(STALLS))]
+    lost, duplicated = sum(1 for n in copies if n == 0), sum(max(0, n - 1) for n in copies)
+    print(f"timed-out enqueues: tried {len(STALLS)}, lost {lost}, duplicated {duplicated},",
+          f"copies per message {copies}, errors the caller saw {errors}, held {proxy.held}")  # fmt: skip
+    assert counts["sent"] == len(STALLS)
+    assert (lost, duplicated) == (0, 0)

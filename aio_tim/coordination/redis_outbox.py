@@ -5,9 +5,11 @@
     key_prefix:workers      live workers (a sorted set of heartbeats on Redis's clock)
     key_prefix:stats        sent and failed counters
     key_prefix:result:...   each message's outcome, for `result()` (kept `result_ttl` seconds)
+    key_prefix:queued:...   each message's entry id, so a retried enqueue appends nothing twice
     key_prefix:dead         entries no worker could decode, moved there once (`redis_dead`)
 
-`enqueue` appends the message, its idempotency keys already fixed, to its conversation's shard.
+`enqueue` appends the message, its idempotency keys already fixed, to its conversation's shard
+(once: a retry finds the first append).
 Workers share the shards out (each takes its fair part of the leases), read them as the consumer
 group "drainers", send each conversation's entries in order, and acknowledge (XACK + XDEL) only
 after TIM's answer. A worker that dies leaves its entries pending; when its leases expire another
@@ -30,6 +32,7 @@ from typing import Any, Final
 
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from ..errors import TIM_ERR_PARAM, TIMError, error_for
@@ -37,10 +40,10 @@ from ..pipeline import Failure, PipelineClosedError, classify
 from ..pipeline.outbox import OutboxClosedError
 from ..store import Conv, LocalStore
 from ..types import Message, MsgStatus
-from .base import CoordinationUnavailableError, Deliver
+from .base import CoordinationUnavailableError, Deliver, EnqueueUnknownError
 from .probe import Submit, find_sent
 from .redis_dead import DeadLetters, reason_of
-from .redis_scripts import HEARTBEAT_SCRIPT, LEASE_SCRIPT
+from .redis_scripts import ENQUEUE_SCRIPT, HEARTBEAT_SCRIPT, LEASE_SCRIPT
 
 __all__ = ["RedisOutbox"]
 
@@ -50,6 +53,7 @@ GROUP: Final = "drainers"
 READ_BLOCK_MS: Final = 200
 RETRY_PAUSE: Final = 0.2  # first pause after a failure; doubles up to RETRY_PAUSE_MAX
 RETRY_PAUSE_MAX: Final = 5.0
+ENQUEUE_RETRY_PAUSES: Final = (0.1, 0.3)  # an enqueue whose answer was lost: tried twice more
 
 
 class _Outcome(msgspec.Struct, omit_defaults=True):
@@ -102,6 +106,7 @@ class RedisOutbox:
         """This worker's consumer name in the group (unique per process)."""
         self._heartbeat = redis.register_script(HEARTBEAT_SCRIPT)
         self._lease = redis.register_script(LEASE_SCRIPT)
+        self._enqueue = redis.register_script(ENQUEUE_SCRIPT)
         self.dead = DeadLetters(
             redis, f"{key_prefix}:dead", "redis outbox", count_in=(f"{key_prefix}:stats", "failed")
         )
@@ -147,18 +152,33 @@ class RedisOutbox:
             ]
 
     async def enqueue(self, conv: Conv, message: Message) -> str:
-        """Append `message` (keys fixed) to its conversation's shard; return the entry id.
+        """Append `message` (keys fixed) to its conversation's shard, once; return the entry id.
 
-        Raises CoordinationUnavailableError when Redis cannot take it: nothing was queued.
+        The append is idempotent: a marker named by the message's keys, set in the same script,
+        makes a retry return the first append's entry. So an append whose answer was lost (a
+        timeout, a reset) is retried here; if Redis still does not answer, EnqueueUnknownError
+        (the message may be queued) carries the message to enqueue again. Raises
+        CoordinationUnavailableError when Redis could not be reached at all: nothing was queued.
         """
         if self._closing or self._deliver is None:
             raise OutboxClosedError(TIM_ERR_PARAM, "the outbox is closed: nothing more is accepted")
-        fields: dict[Any, Any] = {"t": conv[0], "c": conv[1], "m": msgspec.json.encode(message)}
-        try:
-            entry = await self._redis.xadd(self.stream(self.shard_of(conv)), fields)
-        except (RedisError, OSError) as error:
-            raise CoordinationUnavailableError(f"Redis did not take the message: {error}") from error
-        return entry.decode() if isinstance(entry, bytes) else str(entry)
+        keys = [self.stream(self.shard_of(conv)), f"{self._prefix}:queued:{result_key(message)}"]
+        args: list[int | str | bytes] = [conv[0], conv[1], msgspec.json.encode(message), self._result_ttl]
+        unknown: BaseException | None = None
+        for pause in (*ENQUEUE_RETRY_PAUSES, None):
+            try:
+                return _text(await self._enqueue(keys=keys, args=args))
+            except (RedisError, OSError) as error:
+                if _not_sent(error) and unknown is None:
+                    raise CoordinationUnavailableError(f"Redis did not take the message: {error}") from error
+                unknown = unknown or error
+                if pause is not None:
+                    await asyncio.sleep(pause)
+        raise EnqueueUnknownError(
+            f"Redis did not answer in time ({unknown}): the message may be queued; enqueue "
+            "error.message again to find out (its keys find the first append)",
+            message,
+        ) from unknown
 
     async def statistics(self) -> dict[str, int]:
         """Entries per state across the app: queued, inflight (delivered, not yet acked), sent, failed."""
@@ -460,6 +480,12 @@ class RedisOutbox:
 
     def __repr__(self) -> str:
         return f"<RedisOutbox {self._prefix!r} consumer={self.consumer!r} shards={sorted(self._ready)}>"
+
+
+def _not_sent(error: BaseException) -> bool:
+    """Whether the command surely never reached Redis (no connection, none free in the pool)."""
+    text = str(error)
+    return isinstance(error, RedisConnectionError) and ("connecting to" in text or "No connection" in text)
 
 
 def _text(value: bytes | str) -> str:

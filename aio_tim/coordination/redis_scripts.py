@@ -12,6 +12,7 @@ __all__ = [
     "ACK_SCRIPT",
     "APPEND_SCRIPT",
     "BURY_SCRIPT",
+    "ENQUEUE_SCRIPT",
     "HEARTBEAT_SCRIPT",
     "LEASE_SCRIPT",
     "PURGE_SCRIPT",
@@ -114,6 +115,18 @@ LEASE_SCRIPT: Final = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if tonumber(ARGV[2]) == 0 then return redis.call('DEL', KEYS[1]) end
 return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
+
+# Append a message to its shard once: KEYS[1] the shard, KEYS[2] the message's marker (named by
+# its idempotency keys); ARGV: conversation type, conversation id, message JSON, the marker's
+# lifetime (s). A retry of an append whose answer was lost finds the marker and appends nothing.
+# Returns the entry id, the first append's on a retry.
+ENQUEUE_SCRIPT: Final = """
+local found = redis.call('GET', KEYS[2])
+if found then return found end
+local id = redis.call('XADD', KEYS[1], '*', 't', ARGV[1], 'c', ARGV[2], 'm', ARGV[3])
+redis.call('SET', KEYS[2], id, 'EX', tonumber(ARGV[4]))
+return id
 """
 
 # --- both ------------------------------------------------------------------------------------------
