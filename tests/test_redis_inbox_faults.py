@@ -187,3 +187,16 @@ async def test_garbage_entries_go_to_the_dead_letters(
     assert counts == {"bot": (0, 0), "audit": (0, 0)}
     assert dead == len(GARBAGE) and logged == len(GARBAGE)
     await first.aclose()
+
+
+async def test_one_ack_covers_thousands_of_held_entries(shared: aioredis.Redis, redis_prefix: str) -> None:
+    """9,000 entries handed out and acknowledged with one call (an `auto_ack=False` consumer that
+    held them all): every one is acknowledged (Lua's unpack() limit is not hit)."""
+    inbox = RedisInbox(shared, redis_prefix)
+    await inbox.append([entry(f"k{i}") for i in range(9_000)])
+    got = await inbox.read("bot", limit=9_000)
+    await inbox.ack("bot", [got[-1].position])
+    left = await inbox.backlog("bot")
+    print(f"one ack: tried {len(got)}, left unacknowledged {left}")
+    assert (len(got), left) == (9_000, 0)
+    await inbox.aclose()

@@ -44,10 +44,13 @@ return out
 # Acknowledge everything of this consumer's pending up to a position (callers ack in order).
 ACK_SCRIPT: Final = """
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', ARGV[3], 100000, ARGV[2])
-local ids = {}
-for _, item in ipairs(pending) do ids[#ids + 1] = item[1] end
-if #ids == 0 then return 0 end
-return redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+local acked = 0
+for first = 1, #pending, 1000 do  -- unpack() takes a few thousand values at most
+  local ids = {}
+  for i = first, math.min(first + 999, #pending) do ids[#ids + 1] = pending[i][1] end
+  acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+end
+return acked
 """
 
 # Reset the idle time of the entries this worker holds (handed out, not yet acknowledged) and still
