@@ -274,16 +274,17 @@ class Client:
         return await self._outbox.statistics()
 
     async def outbox_result(self, queued: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
-        """The outcome of a message `enqueue_new_msg` returned, whichever worker sent it (needs a
-        coordinator's outbox): the sent message, or TIM's error raised; TimeoutError after `timeout`.
+        """The outcome of a message `enqueue_new_msg` returned, whichever worker or client sent it
+        (the local outbox or a coordinator's): the sent message, or TIM's error raised;
+        TimeoutError after `timeout` seconds.
 
         sent = await tim.outbox_result(await tim.msg.enqueue_new_msg("bob", ConvType.C2C, msg), 30)
         """
-        result = getattr(self._outbox, "result", None)
-        if result is None:
-            raise UsageError(TIM_ERR_PARAM, "outbox_result needs an open Client(coordinator=...)")
-        sent: Message = await result(queued, timeout)
-        return sent
+        if self._outbox is None:
+            raise UsageError(
+                TIM_ERR_PARAM, "outbox_result needs an open Client(outbox=True) or a coordinator"
+            )
+        return await self._outbox.result(queued, timeout)
 
     # --- receiving (aio_tim.events) ---------------------------------------------------------------
 
