@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Final
 
 import msgspec
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from ..protocol import callbacks as cb
 from .decide import BeforeSendHandler, answer_for, decide
@@ -111,16 +111,26 @@ class Receiver:
         if request.content_length is not None and request.content_length > self._max_body:
             raise Refusal(413, f"body larger than {self._max_body} bytes")
         try:
-            raw = await request.content.read(self._max_body + 1)
-        except (web.HTTPRequestEntityTooLarge, ValueError, ConnectionError) as exc:
+            return await _read_capped(request.content, self._max_body)
+        except (ValueError, ConnectionError) as exc:
             raise Refusal(400, f"body could not be read: {type(exc).__name__}") from None
-        if len(raw) > self._max_body:
-            raise Refusal(413, f"body larger than {self._max_body} bytes")
-        return raw
 
     def __repr__(self) -> str:
         counts = dict(self.counts)
         return f"<Receiver sdk_app_id={self._sdk_app_id} user_id={self._user_id!r} counts={counts}>"
+
+
+async def _read_capped(content: StreamReader, cap: int) -> bytes:
+    """The whole body, however many writes it arrived in (`read(n)` answers with what has arrived so
+    far: a body cut there would be refused, and a 4xx is final for TIM); 413 past `cap` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await content.read(cap + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            raise Refusal(413, f"body larger than {cap} bytes")
+    return b"".join(chunks)
 
 
 def _decode(raw: bytes, command: str) -> Body:
