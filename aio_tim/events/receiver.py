@@ -24,6 +24,7 @@ from aiohttp import StreamReader, web
 
 from ..protocol import callbacks as cb
 from .decide import BeforeSendHandler, answer_for, decide
+from .identity import Identities
 from .inbox import Inbox, NewEntry
 from .model import Body, Event, RawCallback, decode_body, entry_for, message_of
 from .verify import Refusal, check_query
@@ -65,6 +66,7 @@ class Receiver:
         self.before_send: BeforeSendHandler | None = None
         self.decision_timeout = 1.5
         self.counts: Counter[str] = Counter()
+        self._identities = Identities()
 
     async def handle(self, request: web.Request) -> web.Response:
         """The aiohttp handler (POST)."""
@@ -97,7 +99,8 @@ class Receiver:
         body = _decode(raw, command)
         query = {k: request.query[k] for k in _QUERY_KEYS if k in request.query}
         try:
-            return body, entry_for(raw, body, query, self._user_id, self._clock())
+            message_key = self._identities.key_for(body, raw)
+            return body, entry_for(raw, body, query, self._user_id, self._clock(), message_key)
         except ValueError as exc:
             raise Refusal(400, str(exc)) from None
 
