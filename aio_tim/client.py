@@ -22,7 +22,7 @@ from .auth import UserSigCache
 from .connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
 from .coordination.base import Coordinator, Limiter, OutboxQueue
 from .errors import TIM_ERR_PARAM, UsageError
-from .events.decide import BeforeSendHandler
+from .events.decide import BeforeSendHandler, OnTimeout
 from .events.hub import DEFAULT_PATH, Receiving, WebApp, WebHandler
 from .events.inbox import Inbox
 from .events.stream import EventStream
@@ -325,14 +325,18 @@ class Client:
         """The receiver as an aiohttp handler: `app.router.add_post("/any/path", tim.webhook_handler)`."""
         return self._receiving_side().receiver.handle
 
-    def on_before_send(self, handler: BeforeSendHandler, *, timeout: float = 1.5) -> BeforeSendHandler:
+    def on_before_send(
+        self, handler: BeforeSendHandler, *, timeout: float = 1.5, on_timeout: OnTimeout = "allow"
+    ) -> BeforeSendHandler:
         """Decide C2C and group before-send webhooks (see `aio_tim.events.decide`); usable as a decorator.
+        A handler that raises or runs past `timeout` gets `on_timeout`: "allow" (TIM's default,
+        fail-open) or "reject" (fail-closed).
 
         @tim.on_before_send
         def moderate(event):
             return Reject(info="no") if "spam" in repr(event.message) else None
         """
-        return self._receiving_side().on_before_send(handler, timeout=timeout)
+        return self._receiving_side().on_before_send(handler, timeout=timeout, on_timeout=on_timeout)
 
     async def inbox_backlog(self, consumer: str = "default") -> int:
         """Received events `consumer` has not acknowledged: the inbox's size, a slow consumer's backlog."""

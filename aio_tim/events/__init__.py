@@ -8,7 +8,7 @@ Before-send decisions are `Allow`, `Reject` and `Discard` (`tim.on_before_send`)
 see that module for its contract.
 """
 
-from .decide import Allow, BeforeSendHandler, Decision, Discard, Reject
+from .decide import Allow, BeforeSendHandler, Decision, Discard, OnTimeout, Reject
 from .inbox import Appended, Inbox, InboxEntry, NewEntry, StoreEffect
 from .model import Event, RawCallback
 from .stream import EventStream
@@ -24,6 +24,7 @@ __all__ = [
     "Inbox",
     "InboxEntry",
     "NewEntry",
+    "OnTimeout",
     "RawCallback",
     "Reject",
     "StoreEffect",

@@ -12,7 +12,7 @@ from typing import Final
 
 from aiohttp import web
 
-from .decide import BeforeSendHandler
+from .decide import DEFAULT_TIMEOUT, BeforeSendHandler, OnTimeout, check_handler
 from .inbox import Inbox
 from .receiver import MAX_BODY, Receiver
 from .stream import EventStream
@@ -55,11 +55,13 @@ class Receiving:
             self.inbox, self._user_id, consumer, auto_ack=auto_ack, commands=commands, batch=batch
         )
 
-    def on_before_send(self, handler: BeforeSendHandler, *, timeout: float = 1.5) -> BeforeSendHandler:
-        if not 0 < timeout < 2.0:
-            raise ValueError("timeout must be within TIM's 2 s answer time (0 < timeout < 2)")
+    def on_before_send(
+        self, handler: BeforeSendHandler, *, timeout: float = DEFAULT_TIMEOUT, on_timeout: OnTimeout = "allow"
+    ) -> BeforeSendHandler:
+        check_handler(handler, timeout, on_timeout)
         self.receiver.before_send = handler
         self.receiver.decision_timeout = timeout
+        self.receiver.on_timeout = on_timeout
         return handler
 
     def webhook_app(self, path: str = DEFAULT_PATH) -> web.Application:
@@ -88,4 +90,5 @@ class Receiving:
         runners, self._runners = self._runners, []
         for runner in runners:
             await runner.cleanup()
+        await self.receiver.drain()
         await self.inbox.aclose()

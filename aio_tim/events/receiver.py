@@ -1,8 +1,9 @@
 """The receiver: an aiohttp handler that turns TIM's webhook requests into committed inbox entries.
 
 Stages: check the query (`verify`), read a bounded body, decode it (typed, or raw for commands aio_tim
-does not know), commit it to the inbox, let a before-send handler decide, answer. It answers OK only
-after the commit, so an acknowledged webhook is never lost; refusals are TIM-shaped
+does not know), commit it to the inbox, answer. It answers OK only after the commit, so an
+acknowledged webhook is never lost. A before-send callback is decided while it commits, and the
+decision is answered within its time whatever the store does; refusals are TIM-shaped
 (`{"ActionStatus": "FAIL", "ErrorCode": 1, "ErrorInfo": ...}`) with a 4xx status, and nothing a
 request carries can make it answer 500.
 
@@ -13,6 +14,7 @@ Mount it where you like:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -23,9 +25,9 @@ import msgspec
 from aiohttp import StreamReader, web
 
 from ..protocol import callbacks as cb
-from .decide import BeforeSendHandler, answer_for, decide
+from .decide import DEFAULT_TIMEOUT, BeforeSendHandler, OnTimeout, decide
 from .identity import Identities
-from .inbox import Inbox, NewEntry
+from .inbox import Appended, Inbox, NewEntry
 from .model import Body, Event, RawCallback, decode_body, entry_for, message_of
 from .verify import Refusal, check_query
 
@@ -44,7 +46,8 @@ class Receiver:
     """Verifies, decodes and commits webhooks for one app, as one user sees them.
 
     `token` enables TIM's webhook authentication; `before_send` decides before-send callbacks
-    (within `decision_timeout` seconds); `clock` is injectable for the RequestTime window.
+    (within `decision_timeout` seconds, else `on_timeout`); `clock` is injectable for the
+    RequestTime window.
     """
 
     def __init__(
@@ -64,7 +67,9 @@ class Receiver:
         self._max_body = max_body
         self._clock = clock
         self.before_send: BeforeSendHandler | None = None
-        self.decision_timeout = 1.5
+        self.decision_timeout = DEFAULT_TIMEOUT
+        self.on_timeout: OnTimeout = "allow"
+        self._late_commits: set[asyncio.Future[list[Appended]]] = set()
         self.counts: Counter[str] = Counter()
         self._identities = Identities()
 
@@ -89,9 +94,9 @@ class Receiver:
             raise Refusal(405, "webhooks are POST requests")
         command = check_query(request.query, self._sdk_app_id, self._token, self._clock)
         body, entry = await self._parse(request, command)
-        [appended] = await self._inbox.append([entry])
         if command in cb.BEFORE_COMMANDS and self.before_send is not None:
-            return await self._decide(body, entry, appended.position)
+            return await self._decide(body, entry)
+        await self._inbox.append([entry])
         return _OK
 
     async def _parse(self, request: web.Request, command: str) -> tuple[Body, NewEntry]:
@@ -104,11 +109,37 @@ class Receiver:
         except ValueError as exc:
             raise Refusal(400, str(exc)) from None
 
-    async def _decide(self, body: Body, entry: NewEntry, position: str) -> cb.CallbackAnswer:
+    async def _decide(self, body: Body, entry: NewEntry) -> cb.CallbackAnswer:
+        """Decide while the event commits. The answer waits for the commit only while the decision
+        budget lasts: a store that is slow or failing must not turn the answer into a late one or a
+        503, both of which TIM takes as "allow"."""
         assert self.before_send is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.decision_timeout
+        commit = asyncio.ensure_future(self._inbox.append([entry]))
         message = message_of(body, self._user_id)
-        event = Event(entry.command, entry.key, position, body, message, entry.received, entry.query)
-        return answer_for(await decide(self.before_send, event, self.decision_timeout))
+        event = Event(entry.command, entry.key, "", body, message, entry.received, entry.query)
+        answer = await decide(self.before_send, event, self.decision_timeout, self.on_timeout)
+        done, _ = await asyncio.wait({commit}, timeout=max(0.0, deadline - loop.time()))
+        if not done:
+            self.counts["decided_before_commit"] += 1
+            self._late_commits.add(commit)
+            commit.add_done_callback(self._late_commit_done)
+        elif commit.exception() is not None:
+            self.counts["decided_commit_failed"] += 1
+            log.error("could not commit a before-send event (decided anyway)", exc_info=commit.exception())
+        return answer
+
+    def _late_commit_done(self, commit: asyncio.Future[list[Appended]]) -> None:
+        self._late_commits.discard(commit)
+        if not commit.cancelled() and commit.exception() is not None:
+            self.counts["decided_commit_failed"] += 1
+            log.error("could not commit a before-send event (decided anyway)", exc_info=commit.exception())
+
+    async def drain(self) -> None:
+        """Wait for the commits of before-send events answered before their commit finished."""
+        if self._late_commits:
+            await asyncio.wait(set(self._late_commits))
 
     async def _read(self, request: web.Request) -> bytes:
         if request.content_length is not None and request.content_length > self._max_body:
