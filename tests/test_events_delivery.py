@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
+import os
+import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import msgspec
+import pytest
 from test_events_receiver import NOW, c2c_body, client, post, query
 
 from aio_tim import Client, ConvType, GetMsgListParam
@@ -146,3 +151,40 @@ async def drain(tim: Client, quiet: float = 0.5) -> list[Event]:
                 got.append(await anext(events))
         except TimeoutError:
             return got
+
+
+# --- item 11: the store deleted or replaced under a running receiver -------------------------------
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+async def test_a_store_deleted_under_the_receiver_is_refused_not_acked(
+    tmp_path: Path, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store's files are deleted (or the database replaced by a copy) while the receiver runs:
+    the 50 webhooks after that are answered 503 (TIM hears a failure) instead of OK into a file
+    nobody will open again; it is logged once; a restart on the path starts afresh."""
+    caplog.set_level(logging.ERROR, logger="aio_tim")
+    async with client(tmp_path) as tim:
+        url = await tim.listen()
+        for n in range(10):
+            assert (await post(url, c2c_body(n)))[0] == 200
+        pull_the_rug(tmp_path / "bob.db", how)
+        statuses = Counter([(await post(url, c2c_body(n)))[0] for n in range(100, 150)])
+    async with client(tmp_path) as tim:
+        kept = {e.body.MsgSeq for e in await drain(tim) if isinstance(e.body, cb.C2CAfterSendMsg)}
+    acked_after = statuses[200]
+    lost = sum(1 for n in range(100, 150) if n not in kept) if acked_after else 0
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert all("deleted or replaced" in str(r.exc_info and r.exc_info[1]) for r in logged)
+    print(f"\nstore {how}: tried 50, answered OK {acked_after} (of which lost {lost}), refused "
+          f"{statuses[503]} (503); logged {len(logged)} time(s)")  # fmt: skip
+    assert statuses == {503: 50} and len(logged) == 1
+
+
+def pull_the_rug(db: Path, how: str) -> None:
+    if how == "deleted":
+        for path in db.parent.glob(f"{db.name}*"):
+            path.unlink()
+    else:
+        shutil.copy(db, db.with_name("copy.db"))
+        os.replace(db.with_name("copy.db"), db)

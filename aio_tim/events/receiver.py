@@ -71,6 +71,7 @@ class Receiver:
         self.on_timeout: OnTimeout = "allow"
         self._late_commits: set[asyncio.Future[list[Appended]]] = set()
         self.counts: Counter[str] = Counter()
+        self._last_failure: str | None = None
         self._identities = Identities()
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -81,12 +82,23 @@ class Receiver:
             self.counts[f"refused_{refusal.status}"] += 1
             log.info("refused a webhook request: %s", refusal.reason)
             return _reply(cb.CallbackAnswer("FAIL", 1, refusal.reason), refusal.status)
-        except Exception:  # the store failed: TIM hears a failure, the next delivery may succeed
+        except Exception as exc:  # the store failed: TIM hears a failure, the next delivery may succeed
             self.counts["failed"] += 1
-            log.exception("could not commit a webhook")
+            self._log_failure(exc)
             return _reply(cb.CallbackAnswer("FAIL", 1, "the app could not store the event"), 503)
         self.counts["accepted"] += 1
+        self._last_failure = None
         return _reply(answer, 200)
+
+    def _log_failure(self, exc: Exception) -> None:
+        """Log a store failure once while it lasts (a full disk or a deleted file fails every webhook
+        until it is fixed): with its traceback the first time, at DEBUG while it repeats."""
+        failure = f"{type(exc).__name__}: {exc}"
+        if failure == self._last_failure:
+            log.debug("could not commit a webhook, again: %s", failure)
+            return
+        self._last_failure = failure
+        log.error("could not commit a webhook (refused with 503 while this lasts)", exc_info=exc)
 
     async def _receive(self, request: web.Request) -> cb.CallbackAnswer:
         """Check, parse, commit; then, for a before-send callback, let the handler decide."""
