@@ -306,12 +306,33 @@ class Client:
         """
         return self._receiving_side().events(consumer, auto_ack=auto_ack, commands=commands, batch=batch)
 
-    async def listen(self, host: str = "127.0.0.1", port: int = 0, path: str = DEFAULT_PATH) -> str:
+    async def listen(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = DEFAULT_PATH,
+        *,
+        idle_timeout: float = 15.0,
+        body_timeout: float = 10.0,
+        max_connections: int | None = None,
+    ) -> str:
         """Receive TIM's webhooks on a site of our own; returns the full callback URL to configure.
 
         url = await tim.listen(port=8080)   # "http://127.0.0.1:8080/tim/callback"
+
+        A connection without a complete request head within `idle_timeout` seconds (of opening, or
+        of its last answer) is closed, a body not in within `body_timeout` is refused (408), and at
+        most `max_connections` are open (default: half the file-descriptor limit, at most 1,000;
+        one more closes the oldest), so slow or idle clients cannot crowd TIM out.
         """
-        return await self._receiving_side().listen(host, port, path)
+        return await self._receiving_side().listen(
+            host,
+            port,
+            path,
+            idle_timeout=idle_timeout,
+            body_timeout=body_timeout,
+            max_connections=max_connections,
+        )
 
     def webhook_app(self, path: str = DEFAULT_PATH) -> WebApp:
         """An aiohttp application receiving webhooks at `path`, to mount in your own app.

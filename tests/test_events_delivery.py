@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import shutil
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -188,3 +191,92 @@ def pull_the_rug(db: Path, how: str) -> None:
     else:
         shutil.copy(db, db.with_name("copy.db"))
         os.replace(db.with_name("copy.db"), db)
+
+
+# --- item 2: slow connections do not crowd out TIM's -----------------------------------------------
+
+CHILD = Path(__file__).with_name("listen_child.py")
+RECONNECT = 2.0  # seconds a closed slow client waits before it connects again
+
+
+async def trickle(port: int, stop: asyncio.Event, counts: Counter[str]) -> None:
+    """A slowloris client: a request line, then a header line every 0.3 s, never the blank line;
+    when the server closes it, it connects again `RECONNECT` seconds later."""
+    while not stop.is_set():
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            counts["connect failed"] += 1
+            await asyncio.sleep(0.3)
+            continue
+        counts["opened"] += 1
+        writer.write(b"POST /tim/callback HTTP/1.1\r\nHost: x\r\n")
+        try:
+            while not stop.is_set():
+                try:
+                    if not await asyncio.wait_for(reader.read(1024), 0.3):
+                        counts["closed by the server"] += 1
+                        break
+                except TimeoutError:
+                    writer.write(b"X-Slow: 1\r\n")
+        except OSError:
+            counts["closed by the server"] += 1
+        finally:
+            writer.close()
+        await asyncio.sleep(RECONNECT)
+
+
+async def test_slow_connections_do_not_crowd_out_a_real_webhook(tmp_path: Path) -> None:
+    """A receiver process that may open 1,024 files: 1,100 connections trickle header lines and
+    never finish (reconnecting when closed); ten real webhooks meanwhile each get their 200 within 2 s.
+    The trickling ones are closed (idle_timeout 1 s here, or the connection cap)."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, str(CHILD), str(tmp_path / "bob.db"), "1024", json.dumps({"idle_timeout": 1.0}),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout is not None and child.stdin is not None
+    url = (await child.stdout.readline()).decode().strip()
+    stop, counts = asyncio.Event(), Counter[str]()
+    slow = [asyncio.create_task(trickle(port_of(url), stop, counts)) for _ in range(1100)]
+    await asyncio.sleep(1.5)
+    answered, slowest = Counter[object](), 0.0
+    for n in range(10):
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(2.0):
+                answered[(await post(url, c2c_body(n)))[0]] += 1
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            answered[f"{type(exc).__name__}: {exc}"] += 1
+        slowest = max(slowest, time.monotonic() - started)
+        await asyncio.sleep(0.2)
+    stop.set()
+    await asyncio.gather(*slow)
+    child.stdin.close()
+    await child.wait()
+    print(f"\nslow connections: {dict(counts)}; real webhooks: tried 10, answered {dict(answered)}, "
+          f"lost {10 - answered[200]}, slowest {slowest:.2f}s")  # fmt: skip
+    assert answered == {200: 10}
+    assert counts["closed by the server"] >= 1100
+
+
+async def test_a_body_that_never_finishes_is_refused_and_its_connection_closed(tmp_path: Path) -> None:
+    """Headers complete, then a body that stops halfway: refused with 408 at body_timeout; a
+    connection that never finishes its headers is closed at idle_timeout."""
+    async with client(tmp_path) as tim:
+        url = await tim.listen(idle_timeout=0.5, body_timeout=0.5)
+        q = "&".join(f"{k}={v}" for k, v in query(cb.C2C_AFTER_SEND_MSG).items())
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(url))
+        writer.write(f"POST /tim/callback?{q} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{{".encode())
+        started = time.monotonic()
+        async with asyncio.timeout(3):
+            status_line = await reader.readline()
+        took = time.monotonic() - started
+        writer.close()
+        slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", port_of(url))
+        slow_writer.write(b"POST /tim/callback HTTP/1.1\r\nHost: x\r\n")
+        async with asyncio.timeout(3):
+            closed = await slow_reader.read() == b""
+        slow_writer.close()
+    answer = status_line.decode().strip()
+    print(f"\nunfinished body: {answer!r} after {took:.2f}s; unfinished head closed: {closed}")
+    assert status_line.split()[1] == b"408" and took < 2.0 and closed

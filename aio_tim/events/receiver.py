@@ -31,9 +31,10 @@ from .inbox import Appended, Inbox, NewEntry
 from .model import Body, Event, RawCallback, decode_body, entry_for, message_of
 from .verify import Refusal, check_query
 
-__all__ = ["MAX_BODY", "Receiver"]
+__all__ = ["BODY_TIMEOUT", "MAX_BODY", "Receiver"]
 
 MAX_BODY: Final = 1024 * 1024  # bytes: TIM's messages are capped far below this
+BODY_TIMEOUT: Final = 10.0  # seconds for a body to arrive: TIM gave up on an answer long before
 _QUERY_KEYS: Final = ("SdkAppid", "CallbackCommand", "contenttype", "ClientIP", "OptPlatform", "RequestTime")
 _ENCODER: Final = msgspec.json.Encoder()
 _OK: Final = cb.CallbackAnswer("OK", 0, "")
@@ -46,8 +47,8 @@ class Receiver:
     """Verifies, decodes and commits webhooks for one app, as one user sees them.
 
     `token` enables TIM's webhook authentication; `before_send` decides before-send callbacks
-    (within `decision_timeout` seconds, else `on_timeout`); `clock` is injectable for the
-    RequestTime window.
+    (within `decision_timeout` seconds, else `on_timeout`); a body must arrive within
+    `body_timeout` seconds; `clock` is injectable for the RequestTime window.
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class Receiver:
         self._clock = clock
         self.before_send: BeforeSendHandler | None = None
         self.decision_timeout = DEFAULT_TIMEOUT
+        self.body_timeout = BODY_TIMEOUT
         self.on_timeout: OnTimeout = "allow"
         self._late_commits: set[asyncio.Future[list[Appended]]] = set()
         self.counts: Counter[str] = Counter()
@@ -157,7 +159,10 @@ class Receiver:
         if request.content_length is not None and request.content_length > self._max_body:
             raise Refusal(413, f"body larger than {self._max_body} bytes")
         try:
-            return await _read_capped(request.content, self._max_body)
+            async with asyncio.timeout(self.body_timeout):
+                return await _read_capped(request.content, self._max_body)
+        except TimeoutError:
+            raise Refusal(408, f"body not received within {self.body_timeout:g} s") from None
         except (ValueError, ConnectionError) as exc:
             raise Refusal(400, f"body could not be read: {type(exc).__name__}") from None
 
