@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aio_tim.events.identity import Identities
-from aio_tim.events.inbox import InboxEntry
 from aio_tim.events.model import RawCallback, decode_body, entry_for, event_of
 from aio_tim.protocol import callbacks as cb
+from aio_tim.seams.inbox import InboxEntry
 
 json_values = st.recursive(
     st.none()

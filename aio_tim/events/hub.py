@@ -12,8 +12,8 @@ from typing import Final
 
 from aiohttp import web
 
+from ..seams.inbox import Inbox
 from .decide import DEFAULT_TIMEOUT, BeforeSendHandler, OnTimeout, check_handler
-from .inbox import Inbox
 from .receiver import BODY_TIMEOUT, MAX_BODY, Receiver
 from .site import IDLE_TIMEOUT, BusyConnections, GuardedSite, default_max_connections
 from .stream import EventStream
@@ -51,9 +51,16 @@ class Receiving:
         auto_ack: bool = True,
         commands: Collection[str] | None = None,
         batch: int = 100,
+        before_send: bool = False,
     ) -> EventStream:
         return EventStream(
-            self.inbox, self._user_id, consumer, auto_ack=auto_ack, commands=commands, batch=batch
+            self.inbox,
+            self._user_id,
+            consumer,
+            auto_ack=auto_ack,
+            commands=commands,
+            batch=batch,
+            before_send=before_send,
         )
 
     def on_before_send(

@@ -25,9 +25,9 @@ import msgspec
 from aiohttp import StreamReader, web
 
 from ..protocol import callbacks as cb
+from ..seams.inbox import Appended, Inbox, NewEntry
 from .decide import DEFAULT_TIMEOUT, BeforeSendHandler, OnTimeout, decide
 from .identity import Identities
-from .inbox import Appended, Inbox, NewEntry
 from .model import Body, Event, RawCallback, decode_body, entry_for, message_of
 from .verify import Refusal, check_query
 
