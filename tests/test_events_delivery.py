@@ -25,7 +25,8 @@ import pytest
 from test_events_receiver import NOW, c2c_body, client, post, query
 
 from aio_tim import Client, ConvType, GetMsgListParam
-from aio_tim.events.model import Event
+from aio_tim.events.identity import Identities
+from aio_tim.events.model import Event, decode_body
 from aio_tim.protocol import callbacks as cb
 
 
@@ -280,3 +281,22 @@ async def test_a_body_that_never_finishes_is_refused_and_its_connection_closed(t
     answer = status_line.decode().strip()
     print(f"\nunfinished body: {answer!r} after {took:.2f}s; unfinished head closed: {closed}")
     assert status_line.split()[1] == b"408" and took < 2.0 and closed
+
+
+def test_event_keys_prefer_a_duplicate_to_a_loss() -> None:
+    """The key rules on their own: TIM's ids are stable across receivers; an id-less body is a
+    redelivery only right after itself in its group; another receiver (or a restart) never reuses
+    a key, so there a redelivery is a second event, never a lost one."""
+
+    def key(ids: Identities, body: dict[str, Any]) -> str:
+        raw = msgspec.json.encode(body)
+        return ids.key_for(decode_body(raw), raw)
+
+    first, restarted = Identities(), Identities()
+    assert key(first, group_msg(5)) == key(restarted, group_msg(5))  # MsgSeq: the same everywhere
+    join, leave = member_event(JOIN), member_event(EXIT)
+    keys = [key(first, body) for body in (join, join, leave, join)]
+    assert keys[0] == keys[1] and len(set(keys)) == 3  # join, redelivered join, leave, rejoin
+    other_group = member_event(JOIN, group="h")
+    assert key(first, other_group) != keys[3] and key(first, join) == keys[3]  # another group: no break
+    assert key(restarted, join) not in keys
