@@ -36,6 +36,7 @@ from ..seams.inbox import (
 )
 from ..types import ConvType, MsgStatus
 from .counts import insert_rows
+from .fileid import FileIdentity
 from .local import LocalStore
 from .rows import check_conv, row_of, stamp
 from .writer import raw_connection, run_on_thread
@@ -104,6 +105,7 @@ class SqliteInbox:
         if max_batch < 1:
             raise UsageError(TIM_ERR_PARAM, f"max_batch must be at least 1, not {max_batch}")
         self._store = store
+        self._files = FileIdentity(store.path)
         self._max_batch = max_batch
         self._work = _Work()
         self._wake: asyncio.Event | None = None
@@ -170,6 +172,7 @@ class SqliteInbox:
                 results = await _insert_batch(db, entries) if entries else []
                 for consumer, position in work.acks.items():
                     await db.execute(_ACK, (consumer, position))
+            self._files.check()  # committed to a file still at the store's path, not one deleted under us
         except Exception as exc:  # every caller of this batch learns it failed; none is told "durable"
             _fail([f for _, f in work.appends], exc)
             _fail(work.ack_waiters, exc)
