@@ -35,12 +35,13 @@ from .context import Context, Handler
 from .rows import GroupProfile, GroupRow, MemberRow
 from .webhooks import group_destroyed, members_left
 
-__all__ = ["HANDLERS", "profile_changes"]
+__all__ = ["HANDLERS", "check_room", "member_cap", "profile_changes"]
 
 ERR_PARAMS: Final = 10004
 ERR_NO_GROUP: Final = 10010
-# What a group reports for MaxMemberNum until it is set; the dev server does not enforce it.
+# A group's member cap until it is set (create_group's MaxMemberCount, modify's MaxMemberNum).
 DEFAULT_MAX_MEMBERS: Final = 6000
+ERR_GROUP_FULL: Final = 10014
 # TIM's ApplyJoinOption per group type until it is set.
 DEFAULT_JOIN_OPTION: Final = {"Public": "NeedPermission", "Private": "DisableApply", "Work": "DisableApply"}
 JOIN_OPTIONS: Final = frozenset({"FreeAccess", "NeedPermission", "DisableApply"})
@@ -50,6 +51,22 @@ TEXT_LIMITS: Final = {"Name": 30, "Introduction": 240, "Notification": 300, "Fac
 SAME_TYPE: Final = {"Private": "Work", "Work": "Private", "ChatRoom": "Meeting", "Meeting": "ChatRoom"}
 _BASE_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(JoinedGroup)) - {"GroupId"}
 _MEMBER_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(GroupMember)) - {"Member_Account"}
+
+
+def member_cap(group: GroupRow, profile: GroupProfile) -> int | None:
+    """How many members the group may hold (None: no cap, as for AVChatRoom)."""
+    return None if group.type == "AVChatRoom" else profile.max_member_num or DEFAULT_MAX_MEMBERS
+
+
+def check_room(cap: int | None, members: int) -> None:
+    """Refuse to grow a group past its cap (TIM: 10014, the group is full)."""
+    if cap is not None and members > cap:
+        raise error_for(ERR_GROUP_FULL, f"the group is full: at most {cap} members")
+
+
+def base_filter(names: list[str] | None) -> set[str]:
+    """A GroupBaseInfoFilter's names; the old ShutUpAllMember asks for MuteAllMember."""
+    return {"MuteAllMember" if name == "ShutUpAllMember" else name for name in names or ()}
 
 
 def _bytes(text: str) -> int:
@@ -81,10 +98,11 @@ def profile_changes(req: ModifyGroupBaseInfo | CreateGroup) -> dict[str, Any]:
             if _bytes(value) > limit or (name == "Name" and not value):
                 raise error_for(ERR_PARAMS, f"{name} must be at most {limit} bytes (Name: at least 1)")
             changes[name] = value
-    if req.MaxMemberNum is not None:
-        if req.MaxMemberNum <= 0:
-            raise error_for(ERR_PARAMS, "MaxMemberNum must be positive")
-        changes["MaxMemberNum"] = req.MaxMemberNum
+    cap = req.MaxMemberCount if isinstance(req, CreateGroup) else req.MaxMemberNum
+    if cap is not None:
+        if cap <= 0:
+            raise error_for(ERR_PARAMS, "the member cap (MaxMemberCount, MaxMemberNum) must be positive")
+        changes["MaxMemberNum"] = cap
     if req.ApplyJoinOption is not None:
         if req.ApplyJoinOption not in JOIN_OPTIONS:
             raise error_for(ERR_PARAMS, f"ApplyJoinOption must be one of {', '.join(sorted(JOIN_OPTIONS))}")
@@ -99,7 +117,7 @@ async def get_group_info(ctx: Context, req: GetGroupInfo) -> Envelope:
     if not 0 < len(req.GroupIdList) <= GROUP_INFO_MAX:
         raise error_for(ERR_PARAMS, f"GroupIdList must hold 1 to {GROUP_INFO_MAX} groups")
     flt = req.ResponseFilter
-    base = None if flt is None else set(flt.GroupBaseInfoFilter or ())
+    base = None if flt is None else base_filter(flt.GroupBaseInfoFilter)
     member_fields = None if flt is None else flt.MemberInfoFilter
     infos = [await _group_info(ctx, group_id, base, member_fields) for group_id in req.GroupIdList]
     return GetGroupInfoResponse(GroupInfo=infos)
@@ -135,7 +153,7 @@ def _base_fields(group: GroupRow, profile: GroupProfile, wanted: Iterable[str] |
         "MemberNum": profile.member_num,
         "MaxMemberNum": profile.max_member_num or DEFAULT_MAX_MEMBERS,
         "ApplyJoinOption": profile.apply_join_option or DEFAULT_JOIN_OPTION.get(group.type, "FreeAccess"),
-        "ShutUpAllMember": "On" if profile.shut_up_all else "Off",
+        "MuteAllMember": "On" if profile.shut_up_all else "Off",
     }
     if wanted is None:
         return fields
@@ -185,10 +203,10 @@ def _member(row: MemberRow, last_send: int, wanted: list[str] | None) -> GroupMe
 async def modify_group_base_info(ctx: Context, req: ModifyGroupBaseInfo) -> Envelope:
     await _group(ctx, req.GroupId)
     changes = profile_changes(req)
-    if req.ShutUpAllMember is not None:
-        if req.ShutUpAllMember not in ("On", "Off"):
-            raise error_for(ERR_PARAMS, "ShutUpAllMember must be On or Off")
-        changes["ShutUpAllMember"] = int(req.ShutUpAllMember == "On")
+    if req.MuteAllMember is not None:
+        if req.MuteAllMember not in ("On", "Off"):
+            raise error_for(ERR_PARAMS, "MuteAllMember must be On or Off")
+        changes["MuteAllMember"] = int(req.MuteAllMember == "On")
     if changes:
         await ctx.state.update_group(req.GroupId, changes, ctx.now())
     return Envelope()
@@ -235,7 +253,7 @@ async def get_joined_group_list(ctx: Context, req: GetJoinedGroupList) -> Envelo
         raise error_for(ERR_PARAMS, "Limit and Offset must not be negative")
     groups = [g for g in await ctx.state.joined_groups(req.Member_Account) if _listed(g, req)]
     page = groups[offset:] if limit is None else groups[offset : offset + limit]
-    wanted = set((req.ResponseFilter.GroupBaseInfoFilter or ()) if req.ResponseFilter else ())
+    wanted = base_filter(req.ResponseFilter.GroupBaseInfoFilter if req.ResponseFilter else None)
     listed = [await _joined(ctx, group, wanted & _BASE_FIELDS) for group in page]
     return GetJoinedGroupListResponse(TotalCount=len(groups), GroupIdList=listed)
 

@@ -6,7 +6,7 @@ the group within five minutes is a duplicate and gets the first answer back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from ..errors import error_for
@@ -35,7 +35,7 @@ from ..protocol.group import (
 )
 from .accounts import ensure_accounts, obtain_account
 from .context import Context, Handler
-from .group_admin import profile_changes
+from .group_admin import DEFAULT_MAX_MEMBERS, check_room, member_cap, profile_changes
 from .rows import GroupMsgRow, GroupRow, decode_body, encode_body
 from .validation import GROUP, body_too_long, check_msg_body, check_msg_body_size
 from .webhooks import group_created, group_recalled, group_sent, members_joined
@@ -75,8 +75,11 @@ async def existing_group(ctx: Context, group_id: str) -> GroupRow:
 
 async def create_group(ctx: Context, req: CreateGroup) -> Envelope:
     members = [m.Member_Account for m in req.MemberList or ()]
+    roles = {m.Member_Account: _initial_role(m.Role) for m in req.MemberList or ()}
     profile = profile_changes(req)
-    group_id = await new_group(ctx, req.GroupId, req.Type, req.Name, req.Owner_Account, members)
+    cap = None if req.Type == "AVChatRoom" else profile.get("MaxMemberNum", DEFAULT_MAX_MEMBERS)
+    check_room(cap, len({*members, *([req.Owner_Account] if req.Owner_Account else [])}))
+    group_id = await new_group(ctx, req.GroupId, req.Type, req.Name, req.Owner_Account, members, roles)
     profile.pop("Name", None)  # stored by new_group
     if profile:
         await ctx.state.update_group(group_id, profile, ctx.now())
@@ -90,8 +93,10 @@ async def new_group(
     name: str,
     owner: str | None,
     members: Sequence[str],
+    roles: Mapping[str, str] | None = None,
 ) -> str:
-    """Create a group (generating "@TGS#..." when `group_id` is None); its id."""
+    """Create a group (generating "@TGS#..." when `group_id` is None); its id. A member's role
+    is "Member" unless `roles` names another ("Admin")."""
     if group_type not in GROUP_TYPES:
         raise error_for(ERR_PARAMS, f"Type must be one of {', '.join(sorted(GROUP_TYPES))}")
     if not name:
@@ -104,10 +109,19 @@ async def new_group(
     for account in owners:
         await ctx.state.add_member(group_id, account, "Owner", now)
     for account in members:
-        await ctx.state.add_member(group_id, account, "Member", now)
+        await ctx.state.add_member(group_id, account, (roles or {}).get(account, "Member"), now)
     if ctx.webhooks is not None:
         ctx.webhooks.after(group_created((group_id, group_type), name, ctx.admin, owner, list(members), now))
     return group_id
+
+
+def _initial_role(role: str | None) -> str:
+    """A MemberList entry's Role: TIM's create_group takes "Admin" (or "Member", the default)."""
+    if role is None:
+        return "Member"
+    if role not in ("Admin", "Member"):
+        raise error_for(ERR_PARAMS, "a member's Role must be Admin or Member")
+    return role
 
 
 async def _free_id(ctx: Context, group_id: str) -> str:
@@ -129,6 +143,7 @@ async def add_group_member(ctx: Context, req: AddGroupMember) -> Envelope:
     group = await existing_group(ctx, req.GroupId)
     if not 0 < len(req.MemberList) <= ADD_MEMBER_MAX:
         raise error_for(ERR_PARAMS, f"MemberList must hold 1 to {ADD_MEMBER_MAX} members")
+    await _check_room_for(ctx, group, [m.Member_Account for m in req.MemberList])
     results = [
         MemberResult(m.Member_Account, await _add_member(ctx, group.group_id, m.Member_Account))
         for m in req.MemberList
@@ -137,6 +152,14 @@ async def add_group_member(ctx: Context, req: AddGroupMember) -> Envelope:
     if added and ctx.webhooks is not None:
         ctx.webhooks.after(members_joined((group.group_id, group.type), ctx.admin, added, ctx.now()))
     return AddGroupMemberResponse(MemberList=results)
+
+
+async def _check_room_for(ctx: Context, group: GroupRow, accounts: list[str]) -> None:
+    """Refuse the whole call when the newcomers would not fit under the group's cap."""
+    profile = await ctx.state.group_profile(group.group_id)
+    assert profile is not None  # the caller found the group in this transaction
+    current = {m.account for m in await ctx.state.members(group.group_id)}
+    check_room(member_cap(group, profile), len(current | set(accounts)))
 
 
 async def _add_member(ctx: Context, group_id: str, account: str) -> int:

@@ -67,7 +67,7 @@ class CreateGroup(Request):
     Introduction: str | None = None
     Notification: str | None = None
     FaceUrl: str | None = None
-    MaxMemberNum: int | None = None
+    MaxMemberCount: int | None = None  # create_group's name; the profile reports it as MaxMemberNum
     ApplyJoinOption: str | None = None
 
 
@@ -228,7 +228,7 @@ class GroupProfile(msgspec.Struct, omit_defaults=True):
     MemberNum: int | None = None
     MaxMemberNum: int | None = None
     ApplyJoinOption: str | None = None
-    ShutUpAllMember: str | None = None
+    MuteAllMember: str | None = None
 
 
 class GroupInfo(GroupProfile, omit_defaults=True):
@@ -284,7 +284,7 @@ class ModifyGroupBaseInfo(Request):
     FaceUrl: str | None = None
     MaxMemberNum: int | None = None
     ApplyJoinOption: str | None = None
-    ShutUpAllMember: str | None = None
+    MuteAllMember: str | None = None  # "On" or "Off"; older docs and clients say ShutUpAllMember
 
 
 class DeleteGroupMember(Request):

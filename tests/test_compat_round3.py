@@ -1,0 +1,112 @@
+"""Issue 27, fidelity round 3: TIM's own sample requests and answers, replayed over loopback with
+the reference signer (see test_compat_replay.py), for what third-party clients found different."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from test_compat_replay import Caller, serve
+
+GROUP = "group_open_http_svc"
+
+
+@pytest.fixture
+async def tim() -> AsyncIterator[Caller]:
+    async with serve() as caller:
+        yield caller
+
+
+# --- 1. create_group: MaxMemberCount and a member's Role (page 269/1615) ---------------------------
+
+
+def created_as_documented(**changes: Any) -> dict[str, Any]:
+    """create_group's sample with its optional fields and initial members."""
+    return {
+        "Owner_Account": "leckie",
+        "Type": "Public",
+        "GroupId": "MyFirstGroup",
+        "Name": "TestGroup",
+        "Introduction": "This is group Introduction",
+        "Notification": "This is group Notification",
+        "FaceUrl": "http://this.is.face.url",
+        "MaxMemberCount": 500,
+        "ApplyJoinOption": "FreeAccess",
+        "MemberList": [{"Member_Account": "bob", "Role": "Admin"}, {"Member_Account": "peter"}],
+        **changes,
+    }
+
+
+async def test_create_group_keeps_max_member_count_and_roles(tim: Caller) -> None:
+    """The sample's answer; MaxMemberNum 500 in get_group_info; bob is an Admin, found by role."""
+    reply = await tim.ok(f"{GROUP}/create_group", created_as_documented())
+    assert reply == {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0, "GroupId": "MyFirstGroup"}
+    info = (await tim.ok(f"{GROUP}/get_group_info", {"GroupIdList": ["MyFirstGroup"]}))["GroupInfo"][0]
+    assert info["MaxMemberNum"] == 500
+    roles = {m["Member_Account"]: m["Role"] for m in info["MemberList"]}
+    assert roles == {"leckie": "Owner", "bob": "Admin", "peter": "Member"}
+    admins = await tim.ok(
+        f"{GROUP}/get_group_member_info", {"GroupId": "MyFirstGroup", "MemberRoleFilter": ["Admin"]}
+    )
+    assert [m["Member_Account"] for m in admins["MemberList"]] == ["bob"]
+
+
+async def test_create_group_enforces_the_member_cap(tim: Caller) -> None:
+    """Owner plus two members do not fit under MaxMemberCount 2 (10014, the group is full);
+    under 3 they do, and add_group_member cannot then add a fourth."""
+    await tim.fails(f"{GROUP}/create_group", created_as_documented(MaxMemberCount=2), 10014)
+    await tim.ok(f"{GROUP}/create_group", created_as_documented(MaxMemberCount=3))
+    await tim.fails(
+        f"{GROUP}/add_group_member",
+        {"GroupId": "MyFirstGroup", "MemberList": [{"Member_Account": "x"}]},
+        10014,
+    )
+    await tim.fails(
+        f"{GROUP}/create_group",
+        created_as_documented(GroupId="g2", MemberList=[{"Member_Account": "z", "Role": "Owner"}]),
+        10004,
+    )
+
+
+async def test_create_group_reads_the_older_max_member_num(tim: Caller) -> None:
+    """What aio_tim and libraries sent before: MaxMemberNum, read as MaxMemberCount."""
+    body = created_as_documented()
+    body["MaxMemberNum"] = body.pop("MaxMemberCount")
+    await tim.ok(f"{GROUP}/create_group", body)
+    info = (await tim.ok(f"{GROUP}/get_group_info", {"GroupIdList": ["MyFirstGroup"]}))["GroupInfo"][0]
+    assert info["MaxMemberNum"] == 500
+
+
+# --- 2. modify_group_base_info: MuteAllMember (page 34962) ------------------------------------------
+
+
+async def test_modify_group_base_info_mutes_all_as_documented(tim: Caller) -> None:
+    """The sample's modify request with MuteAllMember; get_group_info answers MuteAllMember; the
+    older ShutUpAllMember still switches it (and still asks for it in a filter)."""
+    await tim.ok(f"{GROUP}/create_group", {"Type": "Public", "Name": "g", "GroupId": "@TGS#1NVTZEAE4"})
+    reply = await tim.ok(
+        f"{GROUP}/modify_group_base_info",
+        {
+            "GroupId": "@TGS#1NVTZEAE4",
+            "Name": "NewName",
+            "Introduction": "NewIntroduction",
+            "Notification": "NewNotification",
+            "FaceUrl": "http://this.is.new.face.url",
+            "MaxMemberNum": 500,
+            "ApplyJoinOption": "NeedPermission",
+            "MuteAllMember": "On",
+        },
+    )
+    assert reply == {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}
+    ask = {"GroupIdList": ["@TGS#1NVTZEAE4"]}
+    info = (await tim.ok(f"{GROUP}/get_group_info", ask))["GroupInfo"][0]
+    assert (info["MuteAllMember"], info["MaxMemberNum"], info["Name"]) == ("On", 500, "NewName")
+    assert "ShutUpAllMember" not in info
+    await tim.ok(f"{GROUP}/modify_group_base_info", {"GroupId": "@TGS#1NVTZEAE4", "ShutUpAllMember": "Off"})
+    old_filter = {**ask, "ResponseFilter": {"GroupBaseInfoFilter": ["ShutUpAllMember"]}}
+    info = (await tim.ok(f"{GROUP}/get_group_info", old_filter))["GroupInfo"][0]
+    assert info["MuteAllMember"] == "Off"
+    await tim.fails(
+        f"{GROUP}/modify_group_base_info", {"GroupId": "@TGS#1NVTZEAE4", "MuteAllMember": "1"}, 10004
+    )
