@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from test_compat_replay import Caller, serve
+from test_compat_replay import Caller, serve, text
 
 GROUP = "group_open_http_svc"
 
@@ -110,3 +110,50 @@ async def test_modify_group_base_info_mutes_all_as_documented(tim: Caller) -> No
     await tim.fails(
         f"{GROUP}/modify_group_base_info", {"GroupId": "@TGS#1NVTZEAE4", "MuteAllMember": "1"}, 10004
     )
+
+
+# --- 3. get_joined_group_list: ResponseFilter.SelfInfoFilter (page 34925) ----------------------------
+
+
+async def test_get_joined_group_list_answers_self_info_as_documented(tim: Caller) -> None:
+    """The sample's filtered request: each group carries SelfInfo with Role, JoinTime, MsgFlag and
+    UnreadMsgNum (what others sent since leckie joined; recalled messages do not count)."""
+    group = {"Type": "Public", "Name": "MyFirstGroup", "GroupId": "@TGS#2J4SZEAEL", "Owner_Account": "leckie"}
+    await tim.ok(f"{GROUP}/create_group", {**group, "MemberList": [{"Member_Account": "bob"}]})
+    for n, sender in enumerate(("bob", "bob", "leckie", "bob")):
+        await tim.ok(
+            f"{GROUP}/send_group_msg",
+            {"GroupId": "@TGS#2J4SZEAEL", "From_Account": sender, "Random": n, "MsgBody": text(f"m{n}")},
+        )
+    await tim.ok(f"{GROUP}/group_msg_recall", {"GroupId": "@TGS#2J4SZEAEL", "MsgSeqList": [{"MsgSeq": 4}]})
+    reply = await tim.ok(
+        f"{GROUP}/get_joined_group_list",
+        {
+            "Member_Account": "leckie",
+            "Limit": 10,
+            "Offset": 0,
+            "GroupType": "Public",
+            "ResponseFilter": {
+                "GroupBaseInfoFilter": ["Type", "Name", "Owner_Account", "MemberNum", "MaxMemberNum"],
+                "SelfInfoFilter": ["Role", "JoinTime", "MsgFlag", "UnreadMsgNum"],
+            },
+        },
+    )
+    assert reply["TotalCount"] == 1
+    [listed] = reply["GroupIdList"]
+    joined = listed["SelfInfo"].pop("JoinTime")
+    assert isinstance(joined, int) and joined > 1_600_000_000
+    assert listed == {
+        "GroupId": "@TGS#2J4SZEAEL",
+        "Type": "Public",
+        "Name": "MyFirstGroup",
+        "Owner_Account": "leckie",
+        "MemberNum": 2,
+        "MaxMemberNum": 6000,
+        "SelfInfo": {"Role": "Owner", "MsgFlag": "AcceptAndNotify", "UnreadMsgNum": 2},
+    }
+    only_role = await tim.ok(
+        f"{GROUP}/get_joined_group_list",
+        {"Member_Account": "bob", "ResponseFilter": {"SelfInfoFilter": ["Role"]}},
+    )
+    assert only_role["GroupIdList"] == [{"GroupId": "@TGS#2J4SZEAEL", "SelfInfo": {"Role": "Member"}}]

@@ -29,6 +29,7 @@ from ..protocol.group import (
     GroupMember,
     JoinedGroup,
     ModifyGroupBaseInfo,
+    SelfInfo,
 )
 from .accounts import valid_user_id
 from .context import Context, Handler
@@ -49,7 +50,8 @@ JOIN_OPTIONS: Final = frozenset({"FreeAccess", "NeedPermission", "DisableApply"}
 TEXT_LIMITS: Final = {"Name": 30, "Introduction": 240, "Notification": 300, "FaceUrl": 100}
 # Old and new names of the same group types (GroupType filters match either).
 SAME_TYPE: Final = {"Private": "Work", "Work": "Private", "ChatRoom": "Meeting", "Meeting": "ChatRoom"}
-_BASE_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(JoinedGroup)) - {"GroupId"}
+_BASE_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(JoinedGroup)) - {"GroupId", "SelfInfo"}
+_SELF_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(SelfInfo))
 _MEMBER_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(GroupMember)) - {"Member_Account"}
 
 
@@ -253,8 +255,10 @@ async def get_joined_group_list(ctx: Context, req: GetJoinedGroupList) -> Envelo
         raise error_for(ERR_PARAMS, "Limit and Offset must not be negative")
     groups = [g for g in await ctx.state.joined_groups(req.Member_Account) if _listed(g, req)]
     page = groups[offset:] if limit is None else groups[offset : offset + limit]
-    wanted = base_filter(req.ResponseFilter.GroupBaseInfoFilter if req.ResponseFilter else None)
-    listed = [await _joined(ctx, group, wanted & _BASE_FIELDS) for group in page]
+    flt = req.ResponseFilter
+    wanted = base_filter(flt.GroupBaseInfoFilter if flt else None) & _BASE_FIELDS
+    self_fields = set(flt.SelfInfoFilter or ()) & _SELF_FIELDS if flt else set()
+    listed = [await _joined(ctx, group, wanted, req.Member_Account, self_fields) for group in page]
     return GetJoinedGroupListResponse(TotalCount=len(groups), GroupIdList=listed)
 
 
@@ -265,11 +269,23 @@ def _listed(group: GroupRow, req: GetJoinedGroupList) -> bool:
     return req.GroupType is None or req.GroupType in (group.type, SAME_TYPE.get(group.type))
 
 
-async def _joined(ctx: Context, group: GroupRow, wanted: set[str]) -> JoinedGroup:
-    if not wanted:
-        return JoinedGroup(GroupId=group.group_id)
-    fields = _base_fields(group, await _profile(ctx, group.group_id), wanted)
+async def _joined(
+    ctx: Context, group: GroupRow, wanted: set[str], account: str, self_fields: set[str]
+) -> JoinedGroup:
+    fields = _base_fields(group, await _profile(ctx, group.group_id), wanted) if wanted else {}
+    if self_fields:
+        fields["SelfInfo"] = await _self_info(ctx, group.group_id, account, self_fields)
     return JoinedGroup(GroupId=group.group_id, **fields)
+
+
+async def _self_info(ctx: Context, group_id: str, account: str, wanted: set[str]) -> SelfInfo:
+    """The account's own Role, JoinTime, MsgFlag and UnreadMsgNum in the group, as filtered."""
+    member = await ctx.state.member(group_id, account)
+    assert member is not None  # listed because it is a member, in this transaction
+    fields: dict[str, Any] = {"Role": member.role, "JoinTime": member.joined, "MsgFlag": "AcceptAndNotify"}
+    if "UnreadMsgNum" in wanted:
+        fields["UnreadMsgNum"] = await ctx.state.unread_in_group(group_id, account, member.joined)
+    return SelfInfo(**{name: value for name, value in fields.items() if name in wanted})
 
 
 HANDLERS: Final[dict[type[Request], Handler]] = {

@@ -35,6 +35,7 @@ __all__ = [
     "JoinedGroup",
     "MemberAccount",
     "ModifyGroupBaseInfo",
+    "SelfInfo",
     "SendGroupMsg",
     "SendGroupMsgResponse",
 ]
@@ -302,8 +303,19 @@ class DestroyGroup(Request):
     GroupId: str
 
 
+class SelfInfo(msgspec.Struct, omit_defaults=True):
+    """The listed account's own membership, as get_joined_group_list's SelfInfoFilter asks."""
+
+    Role: str | None = None
+    JoinTime: int | None = None
+    MsgFlag: str | None = None
+    UnreadMsgNum: int | None = None
+
+
 class JoinedGroup(GroupProfile, omit_defaults=True):
     """A group of get_joined_group_list: its GroupId, plus the fields ResponseFilter asked for."""
+
+    SelfInfo: SelfInfo | None = None
 
 
 class JoinedGroupFilter(msgspec.Struct, omit_defaults=True):
