@@ -157,3 +157,56 @@ async def test_get_joined_group_list_answers_self_info_as_documented(tim: Caller
         {"Member_Account": "bob", "ResponseFilter": {"SelfInfoFilter": ["Role"]}},
     )
     assert only_role["GroupIdList"] == [{"GroupId": "@TGS#2J4SZEAEL", "SelfInfo": {"Role": "Member"}}]
+
+
+# --- 4. import_group_msg: nothing older than the group (page 269/1635) -------------------------------
+
+
+IMPORT = f"{GROUP}/import_group_msg"
+
+
+def imported_as_documented() -> dict[str, Any]:
+    """import_group_msg's sample: two messages of May 2021."""
+    return {
+        "GroupId": "@TGS#2C5SZEAEF",
+        "RecentContactFlag": 1,
+        "MsgList": [
+            {
+                "From_Account": "leckie",
+                "SendTime": 1620808101,
+                "Random": 8912345,
+                "MsgBody": [
+                    {"MsgType": "TIMTextElem", "MsgContent": {"Text": "red packet"}},
+                    {"MsgType": "TIMFaceElem", "MsgContent": {"Index": 6, "Data": "abc\\u0000\\u0001"}},
+                ],
+            },
+            {"From_Account": "peter", "SendTime": 1620892821, "MsgBody": text("red packet")},
+        ],
+    }
+
+
+async def test_import_group_msg_refuses_history_older_than_the_group(tim: Caller) -> None:
+    """A group created today takes none of the 2021 messages (Result 10004 each); one created before
+    them answers as the sample does; the creation second itself is not later than the creation."""
+    await tim.ok(f"{GROUP}/create_group", {"Type": "Public", "Name": "g", "GroupId": "@TGS#2C5SZEAEF"})
+    reply = await tim.ok(IMPORT, imported_as_documented())
+    assert [r["Result"] for r in reply["ImportMsgResult"]] == [10004, 10004]
+
+    await tim.server.create_group("@TGS#OLDGROUP", created=1620800000)
+    reply = await tim.ok(
+        f"{GROUP}/import_group_msg", {**imported_as_documented(), "GroupId": "@TGS#OLDGROUP"}
+    )
+    assert reply == {
+        "ActionStatus": "OK",
+        "ErrorInfo": "",
+        "ErrorCode": 0,
+        "ImportMsgResult": [
+            {"MsgSeq": 1, "MsgTime": 1620808101, "Result": 0},
+            {"MsgSeq": 2, "MsgTime": 1620892821, "Result": 0},
+        ],
+    }
+    await tim.server.create_group("@TGS#SAMESECOND", created=1620808101)
+    same = await tim.ok(
+        f"{GROUP}/import_group_msg", {**imported_as_documented(), "GroupId": "@TGS#SAMESECOND"}
+    )
+    assert [r["Result"] for r in same["ImportMsgResult"]] == [10004, 0]

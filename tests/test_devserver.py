@@ -1028,8 +1028,8 @@ def group_import(group_id: str, *items: tuple[str, int, int]) -> dict[str, Any]:
 
 async def test_import_group_msg_assigns_seqs_and_dedups(tim: Tim, clock: FakeClock) -> None:
     """Imported messages get seqs in order; a retried import answers the same seqs."""
-    await tim.server.create_group("team", owner="alice")
     now = int(clock())
+    await tim.server.create_group("team", owner="alice", created=now - 3600)
     body = group_import("team", ("alice", now - 30, 1), ("bob", now - 20, 2), ("alice", now - 20, 3))
     first = await tim.ok("group_open_http_svc/import_group_msg", body)
     assert [(r["MsgSeq"], r["MsgTime"], r["Result"]) for r in first["ImportMsgResult"]] == [
@@ -1053,8 +1053,8 @@ async def test_import_group_msg_names_the_item_whose_number_sqlite_cannot_hold(t
 
 async def test_import_group_msg_refuses_bad_times_per_message(tim: Tim, clock: FakeClock) -> None:
     """Out-of-order or future SendTime gives Result 10004 for that message only."""
-    await tim.server.create_group("team", owner="alice")
     now = int(clock())
+    await tim.server.create_group("team", owner="alice", created=now - 3600)
     body = group_import("team", ("alice", now - 10, 1), ("alice", now - 20, 2), ("alice", now + 60, 3))
     reply = await tim.ok("group_open_http_svc/import_group_msg", body)
     assert [r["Result"] for r in reply["ImportMsgResult"]] == [0, 10004, 10004]

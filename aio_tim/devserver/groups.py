@@ -94,9 +94,10 @@ async def new_group(
     owner: str | None,
     members: Sequence[str],
     roles: Mapping[str, str] | None = None,
+    created: int | None = None,
 ) -> str:
     """Create a group (generating "@TGS#..." when `group_id` is None); its id. A member's role
-    is "Member" unless `roles` names another ("Admin")."""
+    is "Member" unless `roles` names another ("Admin"); `created` backdates its CreateTime."""
     if group_type not in GROUP_TYPES:
         raise error_for(ERR_PARAMS, f"Type must be one of {', '.join(sorted(GROUP_TYPES))}")
     if not name:
@@ -105,7 +106,7 @@ async def new_group(
     owners = [owner] if owner else []
     await ensure_accounts(ctx, [*owners, *members], ERR_ACCOUNT_MISSING, "a member")
     now = ctx.now()
-    await ctx.state.insert_group(GroupRow(group_id, group_type, name, owner or None, now))
+    await ctx.state.insert_group(GroupRow(group_id, group_type, name, owner or None, created or now))
     for account in owners:
         await ctx.state.add_member(group_id, account, "Owner", now)
     for account in members:
@@ -289,8 +290,9 @@ async def import_group_msg(ctx: Context, req: ImportGroupMsg) -> Envelope:
         raise error_for(ERR_PARAMS, f"MsgList must hold 1 to {GROUP_IMPORT_MAX} messages")
     for item in req.MsgList:
         check_msg_body(item.MsgBody, GROUP.msg_body_item)
-    # Imported history must not go back before what the group already holds.
-    floor = await ctx.state.latest_group_msg_time(group.group_id) or 0
+    # Imported history must be later than the group's creation (strictly, as TIM's page says) and
+    # not earlier than what the group already holds (the same second is let through).
+    floor = max(group.created + 1, await ctx.state.latest_group_msg_time(group.group_id) or 0)
     results: list[ImportResult] = []
     for item in req.MsgList:
         result = await _import_one(ctx, group.group_id, item, floor)
@@ -325,7 +327,7 @@ async def _import_one(ctx: Context, group_id: str, item: ImportGroupMsgItem, flo
 async def _import_refusal(ctx: Context, item: ImportGroupMsgItem, floor: int) -> int:
     """TIM's per-message Result for a message that cannot be imported, or 0."""
     if not floor <= item.SendTime <= ctx.now():
-        return ERR_PARAMS  # out of order, or in the future
+        return ERR_PARAMS  # before the group or its newest message, or in the future
     if body_too_long(item.MsgBody):
         return 80002
     if not await obtain_account(ctx, item.From_Account):

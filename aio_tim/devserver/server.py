@@ -315,10 +315,13 @@ class DevServer:
         members: Iterable[str] = (),
         type: str = "Public",
         name: str | None = None,
+        created: int | None = None,
     ) -> str:
         """Create a group, and any account it names; its id (generated when group_id is None).
 
-        `type` is TIM's group type ("Public", "Private", "ChatRoom", ...):
+        `type` is TIM's group type ("Public", "Private", "ChatRoom", ...). `created` (unix
+        seconds, default now) backdates the group as TIM's import_group does: import_group_msg
+        takes only messages from the group's creation on.
 
             group_id = await server.create_group("team", owner="alice", members=["bob", "carol"])
         """
@@ -327,7 +330,7 @@ class DevServer:
         ctx = self._running_context()
         async with ctx.state.transaction():
             name = name or group_id or "group"
-            return await new_group(ctx, group_id, type, name, owner, member_ids)
+            return await new_group(ctx, group_id, type, name, owner, member_ids, created=created)
 
     def set_online_state(self, user_id: str, state: str = "Online") -> None:
         """What query_online_status reports for `user_id`: "Online", "PushOnline" or "Offline".
