@@ -210,3 +210,30 @@ async def test_import_group_msg_refuses_history_older_than_the_group(tim: Caller
         f"{GROUP}/import_group_msg", {**imported_as_documented(), "GroupId": "@TGS#SAMESECOND"}
     )
     assert [r["Result"] for r in same["ImportMsgResult"]] == [10004, 0]
+
+
+# --- 10. get_c2c_unread_msg_num with only To_Account (page 41046) ------------------------------------
+
+
+async def test_c2c_unread_total_answers_only_the_total_as_documented(tim: Caller) -> None:
+    """{"To_Account": "dramon1"} answers AllC2CUnreadMsgNum alone; with Peer_Account, the list alone."""
+    for n in range(12):
+        await tim.ok(
+            "openim/sendmsg",
+            {"From_Account": "dramon2", "To_Account": "dramon1", "MsgRandom": n, "MsgBody": text(f"m{n}")},
+        )
+    await tim.ok("im_open_login_svc/account_import", {"UserID": "teacher"})
+    total = await tim.ok("openim/get_c2c_unread_msg_num", {"To_Account": "dramon1"})
+    assert total == {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0, "AllC2CUnreadMsgNum": 12}
+    per_peer = await tim.ok(
+        "openim/get_c2c_unread_msg_num", {"To_Account": "dramon1", "Peer_Account": ["dramon2", "teacher"]}
+    )
+    assert per_peer == {
+        "ActionStatus": "OK",
+        "ErrorInfo": "",
+        "ErrorCode": 0,
+        "C2CUnreadMsgNumList": [
+            {"Peer_Account": "dramon2", "C2CUnreadMsgNum": 12},
+            {"Peer_Account": "teacher", "C2CUnreadMsgNum": 0},
+        ],
+    }

@@ -167,12 +167,9 @@ def _read_time(value: str | int | None, now: int) -> int:
 
 async def get_c2c_unread_msg_num(ctx: Context, req: GetC2CUnreadMsgNum) -> Envelope:
     await require_account(ctx, req.To_Account, 90003, "To_Account")
-    if req.Peer_Account is None:
+    if req.Peer_Account is None:  # the total alone, as TIM's sample answers
         counts = await ctx.state.unread_by_peer(req.To_Account)
-        return GetC2CUnreadMsgNumResponse(
-            AllC2CUnreadMsgNum=sum(counts.values()),
-            C2CUnreadMsgNumList=[UnreadCount(peer, n) for peer, n in counts.items()],
-        )
+        return GetC2CUnreadMsgNumResponse(AllC2CUnreadMsgNum=sum(counts.values()))
     if len(req.Peer_Account) > UNREAD_MAX_PEERS:
         raise error_for(90001, f"Peer_Account holds more than {UNREAD_MAX_PEERS} accounts")
     return await _unread_from_peers(ctx, req.To_Account, req.Peer_Account)
@@ -186,7 +183,7 @@ async def _unread_from_peers(ctx: Context, reader: str, peers: list[str]) -> Env
             counts.append(UnreadCount(peer, await ctx.state.unread_from(reader, peer)))
         else:
             errors.append(PeerError(peer, ERR_ACCOUNT_MISSING))
-    return GetC2CUnreadMsgNumResponse(C2CUnreadMsgNumList=counts, ErrorList=errors)
+    return GetC2CUnreadMsgNumResponse(C2CUnreadMsgNumList=counts, ErrorList=errors or None)
 
 
 # --- openim/delete_c2c_msg_ramble -----------------------------------------------------------------
