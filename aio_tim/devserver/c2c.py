@@ -173,8 +173,9 @@ async def batch_send_msg(ctx: Context, req: BatchSendMsg) -> Envelope:
     missed = [to for to in recipients if to not in firsts]
     template = _new_row(sender, "", stamp, how)  # stored once for each of `missed`
     await ctx.state.insert_c2c_to_many(template, missed, hide_for_sender=how.hide_for_sender)
-    for to in missed:
-        _after_send_webhook(ctx, sender, to, stamp, how)
+    if ctx.webhooks is not None and ctx.webhooks.batch_sends:  # TIM: batchsendmsg fires no callback
+        for to in missed:
+            _after_send_webhook(ctx, sender, to, stamp, how)
     # Always list errors (possibly none): a missing ErrorList would leave clients guessing.
     return BatchSendMsgResponse(MsgKey=stamp.key, MsgTime=stamp.time, ErrorList=errors)
 

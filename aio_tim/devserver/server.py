@@ -58,7 +58,8 @@ class DevServer:
     answered 60018 "too frequent" at once; see `admission`), and a connection without a complete
     request for `keepalive_timeout` seconds is closed.
     With `webhook_url` (or `set_webhook()` later) it calls the app's webhooks as
-    TIM does, signed with `webhook_token`, for `webhook_commands` (default: all):
+    TIM does, signed with `webhook_token`, for `webhook_commands` (default: all). As on TIM,
+    batchsendmsg fires no callbacks unless `webhook_batch_sends=True` (one after-send per recipient):
 
         server.set_webhook(await tim.listen(), token=None)   # tim: a Client bound to this server
     """
@@ -84,6 +85,7 @@ class DevServer:
         webhook_url: str | None = None,
         webhook_token: str | None = None,
         webhook_commands: Iterable[str] | None = None,
+        webhook_batch_sends: bool = False,
     ) -> None:
         if c2c_dedup_window < 1 or group_dedup_window < 1:
             raise ValueError("c2c_dedup_window and group_dedup_window must be at least 1 second")
@@ -112,7 +114,7 @@ class DevServer:
         self.admission = Admission(max_pending)
         """The REST backlog bound and its counters (`refused`, `abandoned`)."""
         self._keepalive_timeout = keepalive_timeout
-        self._webhooks = Webhooks(sdk_app_id, clock)
+        self._webhooks = Webhooks(sdk_app_id, clock, batch_sends=webhook_batch_sends)
         self._webhooks.configure(webhook_url, webhook_token, webhook_commands)
 
     # --- lifecycle ---------------------------------------------------------------------------

@@ -49,8 +49,12 @@ class Target:
 class Webhooks:
     """Where and how the dev server fires webhooks; `configure()` changes it while running."""
 
-    def __init__(self, sdk_app_id: int, clock: Callable[[], float], *, workers: int = 8) -> None:
+    def __init__(
+        self, sdk_app_id: int, clock: Callable[[], float], *, workers: int = 8, batch_sends: bool = False
+    ) -> None:
         self._sdk_app_id = sdk_app_id
+        # TIM's batchsendmsg triggers no callbacks; tests may still want one after-send per recipient.
+        self.batch_sends = batch_sends
         self._clock = clock
         self._workers = workers
         self._target: Target | None = None
