@@ -16,6 +16,7 @@ import msgspec
 
 from ..errors import error_for
 from ..protocol import Envelope, Request
+from ..protocol.callbacks import C2C_AFTER_MSG_REPORT, C2C_AFTER_MSG_WITHDRAW
 from ..protocol.openim import (
     MSG_FLAG_RECALLED,
     AdminGetRoamMsg,
@@ -131,8 +132,9 @@ async def admin_msgwithdraw(ctx: Context, req: AdminMsgWithdraw) -> Envelope:
     if row.recalled:
         raise error_for(20023, "message already recalled")
     await ctx.state.recall_c2c(row.id)
-    if ctx.webhooks is not None:
-        ctx.webhooks.after(c2c_recalled(req.From_Account, req.To_Account, req.MsgKey, ctx.now()))
+    if ctx.webhooks is not None and ctx.webhooks.enabled(C2C_AFTER_MSG_WITHDRAW):
+        unread = await ctx.state.unread_total(req.To_Account)
+        ctx.webhooks.after(c2c_recalled(req.From_Account, req.To_Account, req.MsgKey, unread, ctx.now()))
     return Envelope()
 
 
@@ -144,8 +146,9 @@ async def admin_set_msg_read(ctx: Context, req: AdminSetMsgRead) -> Envelope:
     await require_account(ctx, req.Peer_Account, 90003, "Peer_Account")
     read_time = _read_time(req.MsgReadTime, ctx.now())
     await ctx.state.set_read_mark(req.Report_Account, req.Peer_Account, read_time)
-    if ctx.webhooks is not None:
-        ctx.webhooks.after(c2c_read(req.Report_Account, req.Peer_Account, read_time, ctx.now()))
+    if ctx.webhooks is not None and ctx.webhooks.enabled(C2C_AFTER_MSG_REPORT):
+        unread = await ctx.state.unread_total(req.Report_Account)
+        ctx.webhooks.after(c2c_read(req.Report_Account, req.Peer_Account, read_time, unread, ctx.now()))
     return Envelope()
 
 

@@ -31,6 +31,10 @@ class GroupQueries(Database):
         )
         return None if row is None else GroupRow(*row)
 
+    async def group_type(self, group_id: str) -> str | None:
+        row = await self._one("SELECT type FROM chat_groups WHERE group_id = ?", (group_id,))
+        return None if row is None else str(row[0])
+
     async def add_member(self, group_id: str, account: str, role: str, now: int) -> bool:
         """Add `account` to the group; False if it already was a member."""
         if await self.is_member(group_id, account):
