@@ -4,10 +4,15 @@ the reference signer (see test_compat_replay.py), for what third-party clients f
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from test_compat_replay import Caller, serve, text
+from test_events_receiver import client as receiver_client
+from test_events_receiver import post, take
+
+from aio_tim import ConvType, MsgStatus
 
 GROUP = "group_open_http_svc"
 
@@ -237,3 +242,71 @@ async def test_c2c_unread_total_answers_only_the_total_as_documented(tim: Caller
             {"Peer_Account": "teacher", "C2CUnreadMsgNum": 0},
         ],
     }
+
+
+# --- 9. topics: TopicId is the event's conversation (pages 34374, 34375, 46979) ----------------------
+
+TOPIC = "@TGS#_@TGS#cQVLVHIM62CJ@TOPIC#_TestTopic"
+SENT_ONLY = frozenset({"MsgId", "MsgSeq", "MsgTime"})  # fields the before-send sample does not have
+
+
+def topic_message(seq: int, **changes: Any) -> dict[str, Any]:
+    """Group.CallbackAfterSendMsg's sample, sent in the before-send sample's topic."""
+    return {
+        "CallbackCommand": "Group.CallbackAfterSendMsg",
+        "GroupId": "@TGS#2J4SZEAEL",
+        "Type": "Community",
+        "From_Account": "jared",
+        "Operator_Account": "admin",
+        "Random": 123456,
+        "MsgId": "144115233406643804-1727580296-4026038328",
+        "MsgSeq": seq,
+        "MsgTime": 1490686222,
+        "OnlineOnlyFlag": 0,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "red packet"}}],
+        "CloudCustomData": "your cloud custom data",
+        "TopicId": TOPIC,
+        "EventTime": "1670574414123",
+        **changes,
+    }
+
+
+async def test_topic_messages_and_recalls_live_in_the_topics_conversation(tmp_path: Path) -> None:
+    """The samples' TopicId becomes the conversation of the event's message (the C SDK's topic
+    group ID), of its natural key, of the stored copy and of the recall; the community's own
+    conversation, with a message of the same MsgSeq, is left alone."""
+    async with receiver_client(tmp_path) as bob:
+        url = await bob.listen()
+        created = {
+            "CallbackCommand": "Group.CallbackAfterCreateGroup",
+            "GroupId": "@TGS#2J4SZEAEL",
+            "Type": "Community",
+            "Owner_Account": "leckie",
+            "MemberList": [{"Member_Account": "bob"}],
+        }
+        before = {key: value for key, value in topic_message(0).items() if key not in SENT_ONLY}
+        before |= {"CallbackCommand": "Group.CallbackBeforeSendMsg", "OnlineOnlyFlag": 1}
+        plain = {key: value for key, value in topic_message(130, Random=9).items() if key != "TopicId"}
+        recalled = {
+            "CallbackCommand": "Group.CallbackAfterRecallMsg",
+            "Operator_Account": "admin",
+            "Type": "Community",
+            "GroupId": "@TGS#2J4SZEAEL",
+            "MsgSeqList": [{"MsgSeq": 130}],
+            "TopicId": TOPIC,
+            "EventTime": "1670574414123",
+        }
+        for body in (created, before, topic_message(130), plain, recalled):
+            assert (await post(url, body))[0] == 200
+        events = await take(bob, 5)
+        assert [e.message.conv_id if e.message else None for e in events[1:4]] == [
+            TOPIC,
+            TOPIC,
+            "@TGS#2J4SZEAEL",
+        ]
+        assert events[2].id != events[3].id and TOPIC in events[2].id
+        assert [(loc.conv_id, loc.seq) for loc in events[4].locators] == [(TOPIC, 130)]
+        in_topic = await bob.store.get((ConvType.GROUP, TOPIC), (1490686222, 130, 123456))
+        in_group = await bob.store.get((ConvType.GROUP, "@TGS#2J4SZEAEL"), (1490686222, 130, 9))
+        assert in_topic is not None and in_topic.status == MsgStatus.REVOKED
+        assert in_group is not None and in_group.status == MsgStatus.SEND_SUCC
