@@ -298,7 +298,7 @@ async def test_topic_messages_and_recalls_live_in_the_topics_conversation(tmp_pa
         }
         for body in (created, before, topic_message(130), plain, recalled):
             assert (await post(url, body))[0] == 200
-        events = await take(bob, 5)
+        events = await take(bob, 5, before_send=True)
         assert [e.message.conv_id if e.message else None for e in events[1:4]] == [
             TOPIC,
             TOPIC,

@@ -1,6 +1,6 @@
 """C2C sending endpoints: `openim/sendmsg`, `openim/batchsendmsg` and `openim/importmsg`.
 
-Dedup follows TIM (TIM-PROTOCOL.md §2.4): a send with the same (From, To, MsgRandom) within
+Dedup follows TIM (TIM's openim/sendmsg page): a send with the same (From, To, MsgRandom) within
 the dedup window (one second by default) is not stored again and gets the first answer back,
 so a client retrying with fixed idempotency keys never creates a duplicate.
 """
