@@ -343,7 +343,9 @@ async def _apply_effects(db: aiosqlite.Connection, entries: Sequence[NewEntry]) 
     if not effects:
         return
     groups = {e.group_id for e, _ in effects if isinstance(e, JoinGroup | LeaveGroup)}
-    groups |= {e.conv_id for e, _ in effects if isinstance(e, SaveMessage) and e.conv_type == ConvType.GROUP}
+    groups |= {
+        e.member_of for e, _ in effects if isinstance(e, SaveMessage) and e.conv_type == ConvType.GROUP
+    }
     members = await _member_groups(db, groups)
     plan: dict[str, list[tuple[Any, ...]]] = {statement: [] for statement in _EFFECT_ORDER}
     for effect, now in effects:
@@ -359,7 +361,7 @@ def _plan(effect: StoreEffect, now: int, members: set[str], plan: dict[str, list
     """Add the rows `effect` writes to `plan`, keeping `members` (the user's groups) current."""
     if isinstance(effect, SaveMessage):
         conv = check_conv((effect.conv_type, effect.conv_id))
-        if conv[0] == ConvType.GROUP and conv[1] not in members:
+        if conv[0] == ConvType.GROUP and effect.member_of not in members:
             return  # not (known to be) the user's group
         status = effect.message.status or int(MsgStatus.SEND_SUCC)
         # INSERT OR IGNORE: our own sent message is already stored under the same locator.
