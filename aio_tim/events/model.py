@@ -32,6 +32,7 @@ __all__ = [
     "Event",
     "RawCallback",
     "command_of",
+    "conversation_of",
     "decode_body",
     "entry_for",
     "event_of",
@@ -116,6 +117,13 @@ def command_of(body: Body) -> str:
     return str(body.__struct_config__.tag)
 
 
+def conversation_of(body: cb.GroupBeforeSendMsg | cb.GroupAfterRecallMsg) -> str:
+    """The group conversation a group message event belongs to: the topic's ID for a message in a
+    community's topic (the C SDK's conversation of a topic is the group with the topic's ID), else
+    the group's."""
+    return body.TopicId or body.GroupId
+
+
 # --- messages --------------------------------------------------------------------------------------
 
 
@@ -158,7 +166,7 @@ def _group_message(body: cb.GroupBeforeSendMsg, user_id: str) -> Message:
     status = MsgStatus.SEND_SUCC if sent else MsgStatus.SEND_FAIL if failed else MsgStatus.SENDING
     return Message(
         elem_array=from_msg_body(body.MsgBody),
-        conv_id=body.GroupId,
+        conv_id=conversation_of(body),
         conv_type=int(ConvType.GROUP),
         sender=body.From_Account,
         is_from_self=body.From_Account == user_id,
@@ -192,8 +200,9 @@ def locators_of(body: Body) -> list[MsgLocator]:
             when, seq, rand = found
             return [MsgLocator(conv_type=int(ConvType.C2C), is_revoked=True, time=when, seq=seq, rand=rand)]
         case cb.GroupAfterRecallMsg():
+            conv = conversation_of(body)
             return [
-                MsgLocator(conv_id=body.GroupId, conv_type=int(ConvType.GROUP), is_revoked=True, seq=i.MsgSeq)
+                MsgLocator(conv_id=conv, conv_type=int(ConvType.GROUP), is_revoked=True, seq=i.MsgSeq)
                 for i in body.MsgSeqList
             ]
     return []
@@ -213,14 +222,15 @@ def effects_of(body: Body, message: Message | None, user_id: str) -> tuple[Store
         case cb.GroupAfterSendMsg() if message is not None:
             joined = (JoinGroup(body.GroupId),) if body.From_Account == user_id else ()
             key = f"{body.MsgSeq}_{body.Random}_{body.MsgTime}"
-            return (*joined, SaveMessage(int(ConvType.GROUP), body.GroupId, message, key))
+            topic = body.GroupId if body.TopicId else None
+            return (*joined, SaveMessage(int(ConvType.GROUP), conversation_of(body), message, key, topic))
         case cb.C2CAfterMsgWithDraw() if user_id in (body.From_Account, body.To_Account):
             peer = body.To_Account if body.From_Account == user_id else body.From_Account
             return (RevokeC2C(peer, body.MsgKey),)
         case cb.C2CAfterMsgReport() if body.Report_Account == user_id:
             return (MarkRead(body.Peer_Account, body.LastReadTime),)
         case cb.GroupAfterRecallMsg():
-            return (RevokeGroup(body.GroupId, tuple(i.MsgSeq for i in body.MsgSeqList)),)
+            return (RevokeGroup(conversation_of(body), tuple(i.MsgSeq for i in body.MsgSeqList)),)
     return _membership(body, user_id)
 
 
