@@ -34,6 +34,8 @@ from .protocol.validate import check_identifier
 from .seams import Inbox, Limiter, OutboxQueue
 from .store import LocalStore, default_store_path
 from .store.inbox import SqliteInbox
+from .telemetry import Telemetry
+from .telemetry.sampler import Sampler
 from .transfer import TransferManager, Uploader
 from .types import Message
 
@@ -124,6 +126,7 @@ class Client:
         coordinator: Coordinator | None = None,
         webhook_token: str | None = None,
         inbox: Inbox | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if isinstance(sdk_app_id, bool) or not isinstance(sdk_app_id, int) or sdk_app_id <= 0:
             raise UsageError(TIM_ERR_PARAM, f"sdk_app_id must be a positive int, not {sdk_app_id!r}")
@@ -133,10 +136,12 @@ class Client:
         self.base_url = base_url
         self._clock = clock
         self._rng = rng or random.Random()
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
+        """OpenTelemetry spans and metrics (`aio_tim.telemetry`): on when a provider is set at open."""
         signer = _make_signer(sdk_app_id, admin, secret_key, admin_user_sig, usersig_lifetime, clock)
         self._connection = ConnectionManager(
             base_url, sdk_app_id, signer, timeouts=timeouts, max_connections=max_in_flight,
-            max_reply_size=max_reply_size, rng=self._rng,
+            max_reply_size=max_reply_size, rng=self._rng, telemetry=self.telemetry,
         )  # fmt: skip
         path = store_path if store_path is not None else default_store_path(sdk_app_id, user_id, base_url)
         if outbox and coordinator is None and os.fspath(path) in ("", ":memory:"):
@@ -162,6 +167,9 @@ class Client:
         self._webhook_token = webhook_token
         self._inbox = inbox
         self._receiving: Receiving | None = None
+        self._sampler: Sampler | None = None
+        self._unobserve: Callable[[], None] = _nothing
+        self._consumers = {"default"}  # the inbox consumers whose backlog telemetry samples
         # Downloads and uploads (`tim.transfers`); `uploader` stores attachments (default: the
         # dev server's file service at base_url), at most `max_transfers` at a time.
         self.transfers = TransferManager(self._connection, uploader=uploader, max_transfers=max_transfers)
@@ -178,14 +186,16 @@ class Client:
         """Open the connection and start the pipeline (inside the running loop)."""
         await self.store.open()
         await self._connection.open()
+        self.telemetry.activate()
         self._limiter = self._shared_limiter()
         self._pipeline = MessagePipeline(
-            self._connection.call, rng=self._rng, limiter=self._limiter, **self._pipeline_options
-        )
+            self._connection.call, rng=self._rng, limiter=self._limiter, telemetry=self.telemetry,
+            **self._pipeline_options,
+        )  # fmt: skip
         outbox = self._chosen_outbox(self._pipeline)
         context = SendContext(
             self.user_id, self._pipeline, self.store, self._clock, self._rng, transfers=self.transfers,
-            outbox=outbox,
+            outbox=outbox, telemetry=self.telemetry,
         )  # fmt: skip
         self._msg = MsgManager(context)
         self._receiving = Receiving(
@@ -195,6 +205,19 @@ class Client:
         if outbox is not None:
             await outbox.start(self._msg._deliver)  # requeues rows a crash left inflight
             self._outbox = outbox
+        if self.telemetry.active:
+            self._start_telemetry(self._pipeline, self._receiving, outbox)
+
+    def _start_telemetry(
+        self, pipeline: MessagePipeline, receiving: Receiving, outbox: OutboxQueue | None
+    ) -> None:
+        self._unobserve = self.telemetry.observe_pipeline(pipeline.statistics)
+        receiving.receiver.telemetry = self.telemetry
+        outbox_counts = outbox.statistics if outbox is not None else None
+        self._sampler = Sampler(
+            self.telemetry, outbox_counts, receiving.inbox.backlog, lambda: self._consumers
+        )
+        self._sampler.start()
 
     # The one place that chooses: shared (the coordinator's) or in-process limits and outbox.
 
@@ -225,6 +248,10 @@ class Client:
         Returns how many operations did not finish (also logged as a WARNING); never a silent drop.
         """
         unfinished = 0
+        if self._sampler is not None:
+            sampler, self._sampler = self._sampler, None
+            await sampler.aclose()
+        self._unobserve()
         if self._outbox is not None:
             outbox, self._outbox = self._outbox, None
             started = time.monotonic()
@@ -308,6 +335,7 @@ class Client:
         The loop acknowledges an event when it asks for the next one (`auto_ack=False`: call
         `await event.ack()`); a new `tim.events()` resumes after the last acknowledged event.
         """
+        self._consumers.add(consumer)
         return self._receiving_side().events(
             consumer, auto_ack=auto_ack, commands=commands, batch=batch, before_send=before_send
         )
@@ -421,3 +449,7 @@ def _make_signer(
         return _FixedSigner(admin, admin_user_sig)
     assert secret_key is not None
     return UserSigCache(sdk_app_id, secret_key, admin, lifetime=lifetime, clock=clock)
+
+
+def _nothing() -> None:
+    pass

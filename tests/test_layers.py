@@ -252,6 +252,13 @@ def test_only_coordination_imports_redis(module: str) -> None:
     assert not bad, f"{module} imports {bad}"
 
 
+@pytest.mark.parametrize("module", [m for m in MODULES if not under(m, "aio_tim.telemetry")])
+def test_only_telemetry_imports_opentelemetry(module: str) -> None:
+    """opentelemetry (the optional `otel` extra) is imported only by aio_tim.telemetry."""
+    bad = forbidden(module, allowed_internal=None, banned=("opentelemetry",))
+    assert not bad, f"{module} imports {bad}"
+
+
 @pytest.mark.parametrize("module", ["aio_tim.seams", "aio_tim.coordination", "aio_tim.coordination.base"])
 def test_the_coordination_seams_do_not_need_redis(module: str) -> None:
     """The seams the pipeline and client import load without the redis extra."""

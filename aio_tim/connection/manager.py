@@ -23,6 +23,7 @@ from yarl import URL
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
+from ..telemetry import RestRecord, Telemetry
 from .errors import parse_retry_after, reply_error, status_error, transport_error, unreachable_error
 
 __all__ = ["MAX_REPLY_SIZE", "ConnectionManager", "Signer", "Timeouts"]
@@ -81,6 +82,7 @@ class ConnectionManager:
         max_connections: int = 100,
         max_reply_size: int = MAX_REPLY_SIZE,
         rng: random.Random | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if max_reply_size < 1:
             raise ValueError("max_reply_size must be positive")
@@ -89,6 +91,9 @@ class ConnectionManager:
         self._scheme, self._authority = base.scheme, base.raw_authority
         self._host = f"{base.host}:{base.port}"  # for error texts: no user info, no query
         self._path_prefix = base.raw_path.rstrip("/")
+        # What a span may say about where calls go: never the query (it holds the UserSig).
+        self._server = (base.host or "", base.port or 0, f"{self._scheme}://{base.host_port_subcomponent}")
+        self._telemetry = telemetry or Telemetry(enabled=False)
         self._sdk_app_id = sdk_app_id
         self._signer = signer
         self._timeouts = timeouts
@@ -148,19 +153,35 @@ class ConnectionManager:
 
     async def call(self, request: Request) -> Envelope:
         """Post `request` to its endpoint and return its decoded, successful reply."""
-        raw = await self._post(request.endpoint, _ENCODER.encode(request))
+        if self._telemetry.active:
+            return await self._traced_call(request)
+        return await self._call(request)
+
+    async def _call(self, request: Request, record: RestRecord | None = None) -> Envelope:
+        raw = await self._post(request.endpoint, _ENCODER.encode(request), record)
         reply = _decode_reply(request.endpoint, raw, request.Response)
         if reply.failed:
+            if record is not None:
+                record.error_code = reply.ErrorCode
             raise error_for(reply.ErrorCode, f"{request.endpoint}: {reply.ErrorInfo}")
         return reply
 
-    async def _post(self, endpoint: str, body: bytes) -> bytes:
+    async def _traced_call(self, request: Request) -> Envelope:
+        """`call` inside a CLIENT span; its `url.full` is the path alone, never the signed query."""
+        address, port, origin = self._server
+        url = f"{origin}{self._path_prefix}/v4/{request.endpoint}"
+        with self._telemetry.rest_call(request.endpoint, address, port, url) as record:
+            return await self._call(request, record)
+
+    async def _post(self, endpoint: str, body: bytes, record: RestRecord | None = None) -> bytes:
         session = self._require_session()
         self.calls += 1
         try:
             # Never follow a redirect: it would re-send the signed request to wherever it points.
             async with session.post(self._url(endpoint), data=body, allow_redirects=False) as response:
                 self.reached = True
+                if record is not None:
+                    record.status = response.status
                 if response.status != 200:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     raise status_error(endpoint, response.status, retry_after)

@@ -26,6 +26,8 @@ from aiohttp import StreamReader, web
 
 from ..protocol import callbacks as cb
 from ..seams.inbox import Appended, Inbox, NewEntry
+from ..telemetry import Telemetry
+from ..telemetry.names import ERROR_TYPE, HTTP_STATUS, RECEIVE, TIM_COMMAND
 from .decide import DEFAULT_TIMEOUT, BeforeSendHandler, OnTimeout, decide
 from .identity import Identities
 from .model import Body, Event, RawCallback, decode_body, entry_for, message_of
@@ -75,9 +77,29 @@ class Receiver:
         self.counts: Counter[str] = Counter()
         self._last_failure: str | None = None
         self._identities = Identities()
+        self.telemetry = Telemetry(enabled=False)
+        """Where a `receive webhook` span goes per request (the client sets its own)."""
 
     async def handle(self, request: web.Request) -> web.Response:
         """The aiohttp handler (POST)."""
+        if self.telemetry.active:
+            return await self._traced(request)
+        return await self._handle(request)
+
+    async def _traced(self, request: web.Request) -> web.Response:
+        """`handle` in a CONSUMER span; the command is TIM's (or a stranger's): cut short, on the span
+        only. The query's `token`/`sign` never reach it."""
+        command = request.query.get("CallbackCommand", "")[:64]
+        with self.telemetry.operation(
+            "receive", RECEIVE, "webhook", kind="consumer", attributes={TIM_COMMAND: command}
+        ) as op:  # fmt: skip
+            response = await self._handle(request)
+            op.span.set_attribute(HTTP_STATUS, response.status)
+            if response.status != 200:
+                op.span.set_attribute(ERROR_TYPE, str(response.status))
+            return response
+
+    async def _handle(self, request: web.Request) -> web.Response:
         try:
             answer = await self._receive(request)
         except Refusal as refusal:

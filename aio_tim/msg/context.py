@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..pipeline import MessagePipeline
 from ..protocol.validate import check_conversation
 from ..seams import OutboxQueue
 from ..store import Conv, LocalStore, LocatorKey, locator_key
+from ..telemetry import Telemetry
 from ..transfer import TransferManager
 from ..types import Message
 
@@ -31,6 +32,7 @@ class SendContext:
     rng: random.Random
     transfers: TransferManager | None = None
     outbox: OutboxQueue | None = None
+    telemetry: Telemetry = field(default_factory=lambda: Telemetry(enabled=False))
 
     def now(self) -> int:
         """The client's clock in whole seconds, as TIM's times are."""

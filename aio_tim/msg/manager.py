@@ -17,7 +17,7 @@ from ..types import (
     MessageInput,
     MsgDeleteInput,
 )
-from . import download, edit, history, local, send
+from . import download, edit, history, local, send, traced
 from .context import SendContext
 from .roaming import Roaming
 
@@ -51,7 +51,7 @@ class MsgManager:
                                               Message(elem_array=[TextElem(content="hi")]))
             assert sent.status == MsgStatus.SEND_SUCC
         """
-        return await send.send_new_msg(self._ctx, conv_id, conv_type, msg)
+        return await traced.send_new_msg(self._ctx, conv_id, conv_type, msg)
 
     async def send_text(self, conv_id: str, conv_type: int, text: str) -> Message:
         """Send one text message: `send_new_msg` with a single `TextElem`.
@@ -80,11 +80,11 @@ class MsgManager:
         A message given with its keys (`rand`, `seq`, `client_time`) keeps them: with a Redis
         coordinator, enqueuing `EnqueueUnknownError.message` again finds the first append.
         """
-        return await send.enqueue_new_msg(self._ctx, conv_id, conv_type, msg)
+        return await traced.enqueue_new_msg(self._ctx, conv_id, conv_type, msg)
 
     async def _deliver(self, conv: Conv, message: Message) -> tuple[Message, str | None]:
         """The outbox drainer's send of one row: the sent message and its MsgKey."""
-        return await send.deliver(self._ctx, conv, message)
+        return await traced.deliver(self._ctx, conv, message)
 
     async def batch_send(self, param: BatchSendInput) -> list[BatchSendResult]:
         """`TIMMsgBatchSend`: one C2C message to many identifiers, a result per identifier.
@@ -98,7 +98,7 @@ class MsgManager:
                 "msg_batch_send_param_msg": {"message_elem_array": [
                     {"elem_type": 0, "text_elem_content": "hello"}]}})
         """
-        return await send.batch_send(self._ctx, param)
+        return await traced.batch_send(self._ctx, param)
 
     def iter_batch_send(self, param: BatchSendInput) -> AsyncIterator[BatchSendResult]:
         """`batch_send` for large campaigns: each recipient's result as soon as its chunk is done

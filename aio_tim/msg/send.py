@@ -27,6 +27,7 @@ from ..protocol.outgoing import (
 )
 from ..protocol.validate import check_conversation, check_identifier, check_identifiers, check_sendable
 from ..store import Conv
+from ..telemetry.names import SEND
 from ..types import (
     BatchSendParam,
     BatchSendResult,
@@ -177,6 +178,17 @@ async def _batch_plan(ctx: SendContext, param: Any) -> tuple[list[list[str]], Me
 
 
 async def _send_chunk(ctx: SendContext, recipients: list[str], message: Message) -> list[BatchSendResult]:
+    if not ctx.telemetry.active:
+        return await _send_chunk_rounds(ctx, recipients, message)
+    with ctx.telemetry.operation("send", SEND, "batch_chunk", count=len(recipients)) as op:
+        results = await _send_chunk_rounds(ctx, recipients, message)
+        op.span.set_attribute("tim.batch.failed", sum(1 for r in results if r.code))
+        return results
+
+
+async def _send_chunk_rounds(
+    ctx: SendContext, recipients: list[str], message: Message
+) -> list[BatchSendResult]:
     """One batchsendmsg call; recipients that failed transiently are sent again (same random,
     so the server drops any copy it already delivered), permanent codes are reported."""
     first_results = await _send_chunk_once(ctx, recipients, message)

@@ -18,6 +18,7 @@ from ..errors import TIMError, UnreachableError
 from ..protocol import Envelope, Request
 from ..protocol.limits import RATE_LIMITS, Limits
 from ..seams import Limiter
+from ..telemetry import ATTEMPT, Telemetry
 from .failures import (
     ERR_CLOSED,
     ERR_QUEUE_FULL,
@@ -111,6 +112,7 @@ class MessagePipeline:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if max_in_flight < 1 or max_queued < 1:
             raise ValueError("max_in_flight and max_queued must be at least 1")
@@ -126,6 +128,7 @@ class MessagePipeline:
         self._rng = rng or random.Random()
         self._clock = clock
         self._sleep = sleep
+        self._telemetry = telemetry or Telemetry(enabled=False)
         self._closing = False
         self._aborted = asyncio.Event()
         self._idle = asyncio.Event()
@@ -250,14 +253,18 @@ class MessagePipeline:
     async def _with_retries(self, op: _Op) -> Envelope:
         tries = _Tries(self._clock())
         attempt = 0
+        error: TIMError | None = None
         while True:
             await self._pace(op.request.endpoint)
             attempt += 1
+            if self._telemetry.active:  # the attempt's span says which try it is, and why
+                ATTEMPT.set((attempt, classify(error).value if error is not None else ""))
             # Timed only when DEBUG is on: the hot path stays as it was.
             started = time.perf_counter() if log.isEnabledFor(logging.DEBUG) else 0.0
             try:
                 reply = await self._call(op.request)
-            except TIMError as error:
+            except TIMError as failed:
+                error = failed
                 if started:
                     _log_call(op.request.endpoint, error.code, attempt, started)
                 if tries.maybe_done and error.code in op.done_codes:
@@ -279,6 +286,8 @@ class MessagePipeline:
         if delay is None or self._aborted.is_set():
             raise error
         self._retried += 1
+        if self._telemetry.active:
+            self._telemetry.retrying(classify(error).value, error.code, delay)
         if log.isEnabledFor(logging.INFO):
             kind = classify(error).value
             log.info("retrying %s in %.3fs after %s (%s)", op.request.endpoint, delay, error, kind)

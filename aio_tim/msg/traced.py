@@ -1,0 +1,70 @@
+"""The sends as messaging operations: a span and a duration point each while telemetry is on
+(`aio_tim.telemetry`), the plain call otherwise. Span names follow the messaging conventions:
+`send c2c`, `send group`, `send batch` (a `send batch_chunk` child per chunk of 500),
+`enqueue c2c` and `deliver c2c` (the outbox drainer's send, linked to its enqueue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..store import Conv
+from ..telemetry import names as n
+from ..types import BatchSendResult, Message, MessageInput
+from . import send
+from .context import SendContext
+
+__all__ = ["batch_send", "deliver", "enqueue_new_msg", "send_new_msg"]
+
+_TEMPLATES = {1: "c2c", 2: "group"}
+
+
+def template_of(conv_type: int) -> str:
+    """The conversation kind that labels metrics (the id itself is unbounded: spans only)."""
+    return _TEMPLATES.get(int(conv_type), "unknown")
+
+
+async def send_new_msg(ctx: SendContext, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
+    if not ctx.telemetry.active:
+        return await send.send_new_msg(ctx, conv_id, conv_type, msg)
+    with ctx.telemetry.operation("send", n.SEND, template_of(conv_type), destination=conv_id) as op:
+        sent = await send.send_new_msg(ctx, conv_id, conv_type, msg)
+        op.span.set_attribute(n.MESSAGING_MESSAGE_ID, sent.msg_id or "")
+        return sent
+
+
+async def enqueue_new_msg(ctx: SendContext, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
+    telemetry = ctx.telemetry
+    if not telemetry.active:
+        return await send.enqueue_new_msg(ctx, conv_id, conv_type, msg)
+    with telemetry.operation(
+        "enqueue", n.CREATE, template_of(conv_type), destination=conv_id
+    ) as op:  # fmt: skip
+        queued = await send.enqueue_new_msg(ctx, conv_id, conv_type, msg)
+        telemetry.remember(_row_key(queued), op)
+        return queued
+
+
+async def deliver(ctx: SendContext, conv: Conv, message: Message) -> tuple[Message, str | None]:
+    telemetry = ctx.telemetry
+    if not telemetry.active:
+        return await send.deliver(ctx, conv, message)
+    links = telemetry.recall(_row_key(message))
+    with telemetry.operation("deliver", n.SEND, template_of(conv[0]), destination=conv[1], links=links) as op:
+        sent, msg_key = await send.deliver(ctx, conv, message)
+        op.span.set_attribute(n.MESSAGING_MESSAGE_ID, msg_key or "")
+        return sent, msg_key
+
+
+async def batch_send(ctx: SendContext, param: Any) -> list[BatchSendResult]:
+    if not ctx.telemetry.active:
+        return await send.batch_send(ctx, param)
+    with ctx.telemetry.operation("send", n.SEND, "batch") as op:
+        results = await send.batch_send(ctx, param)
+        op.count = len(results)
+        op.span.set_attribute("tim.batch.failed", sum(1 for r in results if r.code))
+        return results
+
+
+def _row_key(message: Message) -> tuple[Any, ...]:
+    """What identifies a queued message between its enqueue and its delivery: its fixed keys."""
+    return (message.conv_type, message.conv_id, message.rand, message.seq, message.client_time)

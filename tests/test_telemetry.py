@@ -1,0 +1,311 @@
+"""OpenTelemetry (`aio_tim.telemetry`, the `otel` extra): every TIM call, send, batch, enqueue,
+delivery and received webhook records spans and metric points with the semantic conventions'
+names, over real loopback against the dev server; nothing recorded carries a secret."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from aio_tim import ConvType, Message, TextElem
+from aio_tim.coordination import RedisCoordinator
+from aio_tim.devserver import DevServer
+from aio_tim.telemetry import Telemetry, redact_url
+from aio_tim.telemetry import names as n
+from aio_tim.testing import client_for
+from aio_tim.testing.faultproxy import FaultPlan, FaultProxy
+
+TOKEN = "webhook-token-for-the-telemetry-test"
+
+
+@dataclass
+class Recorded:
+    """What an in-memory exporter and reader saw."""
+
+    exporter: InMemorySpanExporter
+    reader: InMemoryMetricReader
+    telemetry: Telemetry
+
+    def spans(self, name: str | None = None) -> list[ReadableSpan]:
+        spans = list(self.exporter.get_finished_spans())
+        return [s for s in spans if name is None or s.name == name]
+
+    def points(self, metric: str) -> list[Any]:
+        found = []
+        data = self.reader.get_metrics_data()
+        for resource in data.resource_metrics if data else []:
+            for scope in resource.scope_metrics:
+                for each in scope.metrics:
+                    if each.name == metric:
+                        found.extend(each.data.data_points)
+        return found
+
+
+@pytest.fixture
+def recorded() -> Iterator[Recorded]:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    telemetry = Telemetry(
+        tracer_provider=tracer_provider, meter_provider=meter_provider, sample_interval=0.05
+    )
+    yield Recorded(exporter, reader, telemetry)
+    meter_provider.shutdown()
+    tracer_provider.shutdown()
+
+
+def text(content: str) -> Message:
+    return Message(elem_array=[TextElem(content=content)])
+
+
+def secrets_in(recorded: Recorded, secrets: list[str]) -> list[str]:
+    """Every recorded text (span names, attributes, events, links, metric labels) holding a secret."""
+    texts: list[str] = []
+    for span in recorded.spans():
+        texts.append(span.to_json())
+    data = recorded.reader.get_metrics_data()
+    texts.append(data.to_json() if data else "")
+    return [secret for secret in secrets if any(secret in t for t in texts)]
+
+
+async def test_a_send_records_a_messaging_span_over_a_client_span(recorded: Recorded) -> None:
+    """send_new_msg: `send c2c` (PRODUCER) with the REST attempt `POST /v4/openim/sendmsg` (CLIENT) inside."""
+    async with DevServer() as server, client_for(server, "alice", telemetry=recorded.telemetry) as tim:
+        await server.add_accounts("alice", "bob")
+        sent = await tim.msg.send_new_msg("bob", ConvType.C2C, text("hi"))
+        url, port = server.url, server.port
+        pipeline_sent = [p.value for p in recorded.points(n.PIPELINE_SENT)]
+    (send,) = recorded.spans("send c2c")
+    (rest,) = recorded.spans("POST /v4/openim/sendmsg")
+    assert send.kind is SpanKind.PRODUCER and rest.kind is SpanKind.CLIENT
+    assert rest.parent is not None and rest.parent.span_id == send.context.span_id
+    assert send.attributes is not None and rest.attributes is not None
+    assert dict(send.attributes) == {
+        n.MESSAGING_SYSTEM: "tencent_im",
+        n.MESSAGING_OPERATION_NAME: "send",
+        n.MESSAGING_OPERATION_TYPE: "send",
+        n.MESSAGING_DESTINATION_TEMPLATE: "c2c",
+        n.MESSAGING_DESTINATION: "bob",
+        n.MESSAGING_MESSAGE_ID: sent.msg_id,
+    }
+    assert rest.attributes[n.URL_TEMPLATE] == "/v4/openim/sendmsg"
+    assert rest.attributes[n.HTTP_STATUS] == 200 and rest.attributes[n.HTTP_METHOD] == "POST"
+    assert rest.attributes[n.URL_FULL] == f"{url}/v4/openim/sendmsg"
+    assert rest.attributes[n.SERVER_PORT] == port
+    (duration,) = [
+        p for p in recorded.points(n.HTTP_CLIENT_DURATION) if p.attributes[n.URL_TEMPLATE].endswith("sendmsg")
+    ]
+    assert duration.count == 1 and duration.attributes[n.HTTP_STATUS] == 200
+    (messaging,) = recorded.points(n.MESSAGING_DURATION)
+    assert messaging.count == 1 and n.MESSAGING_DESTINATION not in messaging.attributes
+    (sent_count,) = recorded.points(n.MESSAGING_SENT)
+    assert sent_count.value == 1
+    assert pipeline_sent == [1]
+
+
+async def test_a_tim_error_is_the_spans_error_type_and_code(recorded: Recorded) -> None:
+    """A send to an unknown account: error.type is the exception class, tim.error_code TIM's code."""
+    async with DevServer() as server, client_for(server, "alice", telemetry=recorded.telemetry) as tim:
+        await server.add_accounts("alice")
+        with pytest.raises(Exception) as raised:
+            await tim.msg.send_new_msg("no-such-group", ConvType.GROUP, text("hi"))
+    code = raised.value.code  # type: ignore[attr-defined]
+    (send,) = recorded.spans("send group")
+    (rest,) = recorded.spans("POST /v4/group_open_http_svc/send_group_msg")
+    for span in (send, rest):
+        assert span.attributes is not None
+        assert span.attributes[n.ERROR_TYPE] == type(raised.value).__qualname__
+        assert span.attributes[n.TIM_ERROR_CODE] == code
+        assert not span.status.is_ok
+    (point,) = recorded.points(n.HTTP_CLIENT_DURATION)
+    assert point.attributes[n.TIM_ERROR_CODE] == code
+
+
+async def test_a_batch_of_1200_has_a_child_span_per_chunk(recorded: Recorded) -> None:
+    """batch_send to 1,200: `send batch` with three `send batch_chunk` children (500, 500, 200)."""
+    recipients = [f"u{i}" for i in range(1200)]
+    async with DevServer() as server, client_for(server, "alice", telemetry=recorded.telemetry) as tim:
+        await server.add_accounts("alice", *recipients)
+        param = {"msg_batch_send_param_identifier_array": recipients, "msg_batch_send_param_msg": text("hey")}
+        results = await tim.msg.batch_send(param)
+    assert all(r.code == 0 for r in results)
+    (batch,) = recorded.spans("send batch")
+    chunks = recorded.spans("send batch_chunk")
+    assert batch.attributes is not None and batch.attributes[n.MESSAGING_BATCH_COUNT] == 1200
+    assert sorted(c.attributes[n.MESSAGING_BATCH_COUNT] for c in chunks if c.attributes) == [200, 500, 500]
+    assert all(c.parent is not None and c.parent.span_id == batch.context.span_id for c in chunks)
+    assert len(recorded.spans("POST /v4/openim/batchsendmsg")) == 3
+    sent = {
+        p.attributes[n.MESSAGING_DESTINATION_TEMPLATE]: p.value for p in recorded.points(n.MESSAGING_SENT)
+    }
+    assert sent == {"batch": 1200, "batch_chunk": 1200}
+
+
+async def test_a_retried_call_behind_the_fault_proxy(recorded: Recorded) -> None:
+    """A 502 then a pass: two CLIENT spans, the second with resend_count 1 and the retry kind; a
+    `retry` event on the send span; the pipeline's retried counter says 1."""
+    async with DevServer() as server:
+        await server.add_accounts("alice", "bob")
+        rng = random.Random(_seed_for_fault_then_pass())
+        plan = FaultPlan(bad_gateway=0.5)
+        async with (
+            FaultProxy("127.0.0.1", server.port, plan=plan, rng=rng) as proxy,
+            client_for(server, "alice", base_url=proxy.url, telemetry=recorded.telemetry) as tim,
+        ):
+            await tim.msg.send_new_msg("bob", ConvType.C2C, text("through"))
+            retried = [p.value for p in recorded.points(n.PIPELINE_RETRIED)]
+    first, second = sorted(recorded.spans("POST /v4/openim/sendmsg"), key=lambda s: s.start_time or 0)
+    assert first.attributes is not None and second.attributes is not None
+    assert first.attributes[n.HTTP_STATUS] == 502 and first.attributes[n.ERROR_TYPE] == "502"
+    assert second.attributes[n.HTTP_RESEND_COUNT] == 1 and second.attributes[n.TIM_RETRY_KIND] == "ambiguous"
+    (send,) = recorded.spans("send c2c")
+    (event,) = send.events
+    assert event.name == "retry" and event.attributes and event.attributes[n.TIM_ERROR_CODE] == 60008
+    assert retried == [1]
+    statuses = sorted(p.attributes.get(n.HTTP_STATUS) for p in recorded.points(n.HTTP_CLIENT_DURATION))
+    assert statuses == [200, 502]
+
+
+def _seed_for_fault_then_pass() -> int:
+    """A seed whose first draw faults (< 0.5) and second passes."""
+    for seed in range(1000):
+        rng = random.Random(seed)
+        if rng.random() < 0.5 <= rng.random():
+            return seed
+    raise AssertionError("no seed")
+
+
+async def test_an_enqueued_message_is_delivered_in_a_linked_span_sqlite(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """enqueue (SQLite outbox): `enqueue c2c` then `deliver c2c` linked to it; outbox depth by state."""
+    async with DevServer() as server:
+        await server.add_accounts("alice", "bob")
+        options = {"store_path": tmp_path / "a.db", "outbox": True, "telemetry": recorded.telemetry}
+        async with client_for(server, "alice", **options) as tim:
+            queued = await tim.msg.enqueue_new_msg("bob", ConvType.C2C, text("later"))
+            await tim.outbox_result(queued, 10)
+            await asyncio.sleep(0.2)  # a sample of the outbox's depth
+            depth = {p.attributes[n.OUTBOX_STATE]: p.value for p in recorded.points(n.OUTBOX_MESSAGES)}
+    _assert_linked(recorded)
+    assert depth.get("sent") == 1 and depth.get("queued", 0) == 0
+
+
+async def test_an_enqueued_message_is_delivered_in_a_linked_span_redis(
+    recorded: Recorded, redis_url: str, redis_prefix: str
+) -> None:
+    """enqueue (Redis streams outbox): the delivery's span links to the enqueue's."""
+    async with DevServer() as server:
+        await server.add_accounts("alice", "bob")
+        async with (
+            RedisCoordinator(redis_url, key_prefix=redis_prefix, shards=1) as shared,
+            client_for(server, "alice", coordinator=shared, telemetry=recorded.telemetry) as tim,
+        ):
+            queued = await tim.msg.enqueue_new_msg("bob", ConvType.C2C, text("later"))
+            await tim.outbox_result(queued, 10)
+    _assert_linked(recorded)
+
+
+def _assert_linked(recorded: Recorded) -> None:
+    (enqueue,) = recorded.spans("enqueue c2c")
+    (deliver,) = recorded.spans("deliver c2c")
+    assert enqueue.attributes is not None and enqueue.attributes[n.MESSAGING_OPERATION_TYPE] == "create"
+    assert [link.context.span_id for link in deliver.links] == [enqueue.context.span_id]
+    assert deliver.context.trace_id != enqueue.context.trace_id  # the drainer's own trace
+    (rest,) = recorded.spans("POST /v4/openim/sendmsg")
+    assert rest.parent is not None and rest.parent.span_id == deliver.context.span_id
+
+
+@pytest.fixture
+async def receiving(recorded: Recorded, tmp_path: Path) -> AsyncIterator[tuple[DevServer, Any]]:
+    async with DevServer() as server:
+        await server.add_accounts("alice", "bob")
+        options = {"store_path": tmp_path / "bob.db", "webhook_token": TOKEN, "telemetry": recorded.telemetry}
+        async with client_for(server, "bob", **options) as bob:
+            server.set_webhook(await bob.listen(), token=TOKEN)
+            yield server, bob
+
+
+async def test_a_received_webhook_records_a_consumer_span_and_the_backlog(
+    recorded: Recorded, receiving: tuple[DevServer, Any]
+) -> None:
+    """A webhook: `receive webhook` (CONSUMER) with its command; consumed counter; inbox backlog sampled."""
+    server, _ = receiving
+    async with client_for(server, "alice") as alice:
+        await alice.msg.send_new_msg("bob", ConvType.C2C, text("to bob"))
+    await server.webhooks_idle()
+    await asyncio.sleep(0.2)
+    received = recorded.spans("receive webhook")
+    assert received and all(s.kind is SpanKind.CONSUMER for s in received)
+    commands = {s.attributes[n.TIM_COMMAND] for s in received if s.attributes}
+    assert "C2C.CallbackAfterSendMsg" in commands
+    assert all(s.attributes and s.attributes[n.HTTP_STATUS] == 200 for s in received)
+    assert sum(p.value for p in recorded.points(n.MESSAGING_CONSUMED)) == len(received)
+    backlog = {p.attributes[n.MESSAGING_CONSUMER_GROUP]: p.value for p in recorded.points(n.INBOX_BACKLOG)}
+    assert backlog["default"] >= 1
+
+
+async def test_nothing_recorded_carries_a_secret(
+    recorded: Recorded, receiving: tuple[DevServer, Any]
+) -> None:
+    """Every operation, then a scan of everything recorded: no UserSig, secret key or webhook token;
+    the scan itself finds a UserSig put into an attribute on purpose."""
+    server, bob = receiving
+    usersig = bob._connection._signer.current()
+    async with client_for(server, "alice", telemetry=recorded.telemetry) as alice:
+        await alice.msg.send_new_msg("bob", ConvType.C2C, text("hi"))
+        await alice.msg.batch_send(
+            {"msg_batch_send_param_identifier_array": ["bob"], "msg_batch_send_param_msg": text("b")}
+        )
+        await alice.msg.get_msg_list("bob", ConvType.C2C, {"msg_getmsglist_param_count": 10})
+        alice_sig = alice._connection._signer.current()
+    await server.webhooks_idle()
+    await asyncio.sleep(0.2)
+    secrets = sorted({usersig, alice_sig, server.secret_key, TOKEN})
+    assert len(recorded.spans()) >= 5
+    assert secrets_in(recorded, secrets) == []
+    span = recorded.telemetry._tracer.start_span("planted")
+    span.set_attribute("oops", f"https://x/v4/y?usersig={alice_sig}")
+    span.end()
+    assert secrets_in(recorded, secrets) == [alice_sig]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://h/v4/a?sdkappid=1&usersig=eJw*x-y&random=2",
+            "https://h/v4/a?sdkappid=1&usersig=REDACTED&random=2",
+        ),
+        (
+            "http://u:p@h:8/cb?sign=abc&token=t&RequestTime=1",
+            "http://h:8/cb?sign=REDACTED&token=REDACTED&RequestTime=1",
+        ),
+        ("https://h/path", "https://h/path"),
+    ],
+)
+def test_redact_url_strips_usersig_and_tokens(url: str, expected: str) -> None:
+    """The url_filter for the stock aiohttp instrumentation: secrets' values and user info go."""
+    assert redact_url(url) == expected
+
+
+async def test_off_by_default_without_a_provider() -> None:
+    """No provider configured: telemetry stays inactive and nothing is made."""
+    async with DevServer() as server, client_for(server, "alice") as tim:
+        assert tim.telemetry.active is False
+        await server.add_accounts("alice", "bob")
+        await tim.msg.send_text("bob", ConvType.C2C, "plain")
