@@ -309,3 +309,25 @@ async def test_off_by_default_without_a_provider() -> None:
         assert tim.telemetry.active is False
         await server.add_accounts("alice", "bob")
         await tim.msg.send_text("bob", ConvType.C2C, "plain")
+
+
+@pytest.mark.parametrize("url_filter", [None, redact_url], ids=["stock", "redact_url"])
+async def test_the_stock_aiohttp_instrumentation_needs_redact_url(
+    recorded: Recorded, url_filter: Any
+) -> None:
+    """The stock aiohttp-client instrumentation records the UserSig in url.full by itself (its
+    redaction knows `sig`, not `usersig`); with `url_filter=redact_url` it records none."""
+    stock = pytest.importorskip("opentelemetry.instrumentation.aiohttp_client")
+    instrumentor = stock.AioHttpClientInstrumentor()
+    tracer_provider = recorded.telemetry._tracer_provider
+    instrumentor.instrument(tracer_provider=tracer_provider, url_filter=url_filter)
+    try:
+        async with DevServer() as server, client_for(server, "alice") as tim:
+            await server.add_accounts("alice", "bob")
+            await tim.msg.send_text("bob", ConvType.C2C, "hi")
+            usersig = tim._connection._signer.current()
+    finally:
+        instrumentor.uninstrument()
+    assert [s.name for s in recorded.spans()] == ["POST"]
+    leaked = secrets_in(recorded, [usersig])
+    assert leaked == ([usersig] if url_filter is None else [])

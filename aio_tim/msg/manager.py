@@ -61,7 +61,7 @@ class MsgManager:
 
         An empty text is refused before any I/O (TIM_ERR_PARAM), as TIM refuses it.
         """
-        return await send.send_text(self._ctx, conv_id, conv_type, text)
+        return await traced.send_text(self._ctx, conv_id, conv_type, text)
 
     async def enqueue_new_msg(self, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
         """Queue `msg` in the durable outbox (`Client(outbox=True)`); returns once it is committed.

@@ -13,7 +13,7 @@ from ..types import BatchSendResult, Message, MessageInput
 from . import send
 from .context import SendContext
 
-__all__ = ["batch_send", "deliver", "enqueue_new_msg", "send_new_msg"]
+__all__ = ["batch_send", "deliver", "enqueue_new_msg", "send_new_msg", "send_text"]
 
 _TEMPLATES = {1: "c2c", 2: "group"}
 
@@ -28,6 +28,15 @@ async def send_new_msg(ctx: SendContext, conv_id: str, conv_type: int, msg: Mess
         return await send.send_new_msg(ctx, conv_id, conv_type, msg)
     with ctx.telemetry.operation("send", n.SEND, template_of(conv_type), destination=conv_id) as op:
         sent = await send.send_new_msg(ctx, conv_id, conv_type, msg)
+        op.span.set_attribute(n.MESSAGING_MESSAGE_ID, sent.msg_id or "")
+        return sent
+
+
+async def send_text(ctx: SendContext, conv_id: str, conv_type: int, text: str) -> Message:
+    if not ctx.telemetry.active:
+        return await send.send_text(ctx, conv_id, conv_type, text)
+    with ctx.telemetry.operation("send", n.SEND, template_of(conv_type), destination=conv_id) as op:
+        sent = await send.send_text(ctx, conv_id, conv_type, text)
         op.span.set_attribute(n.MESSAGING_MESSAGE_ID, sent.msg_id or "")
         return sent
 
