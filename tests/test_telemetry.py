@@ -5,6 +5,7 @@ names, over real loopback against the dev server; nothing recorded carries a sec
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import random
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -331,3 +332,17 @@ async def test_the_stock_aiohttp_instrumentation_needs_redact_url(
     assert [s.name for s in recorded.spans()] == ["POST"]
     leaked = secrets_in(recorded, [usersig])
     assert leaked == ([usersig] if url_filter is None else [])
+
+
+async def test_the_console_example_prints_every_kind_of_span(capsys: pytest.CaptureFixture[str]) -> None:
+    """examples/telemetry_console.py: send, enqueue, deliver and receive spans, then the metrics."""
+    path = Path(__file__).parent.parent / "examples" / "telemetry_console.py"
+    spec = importlib.util.spec_from_file_location("example_telemetry_console", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    names = await example.main()
+    expected = {"send c2c", "enqueue c2c", "deliver c2c", "receive webhook", "POST /v4/openim/sendmsg"}
+    assert expected <= set(names)
+    printed = capsys.readouterr().out
+    assert "deliver c2c [PRODUCER] links=1" in printed and "aio_tim.pipeline.sent {} 2" in printed

@@ -190,7 +190,7 @@ class Telemetry:
                 self._metrics.messaging_duration.record(time.perf_counter() - started, labels)
             if op.count != 1:
                 span.set_attribute(n.MESSAGING_BATCH_COUNT, op.count)
-        if op_type in (n.SEND, n.CREATE):
+        if op_type == n.SEND:  # an enqueued message counts once: when its delivery sends it
             self._metrics.sent.add(op.count, labels)
         elif op_type == n.RECEIVE:
             self._metrics.consumed.add(op.count, labels)

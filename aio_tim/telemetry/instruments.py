@@ -42,7 +42,9 @@ class Instruments:
             n.MESSAGING_DURATION, "s", "Duration of send, enqueue, deliver and receive operations",
             explicit_bucket_boundaries_advisory=buckets,
         )  # fmt: skip
-        self.sent = meter.create_counter(n.MESSAGING_SENT, "{message}", "Messages sent or enqueued")
+        self.sent = meter.create_counter(
+            n.MESSAGING_SENT, "{message}", "Messages sent (an outbox message when it is delivered)"
+        )
         self.consumed = meter.create_counter(n.MESSAGING_CONSUMED, "{message}", "Webhooks received")
         self.download_bytes = meter.create_counter(n.DOWNLOAD_BYTES, "By", "Bytes downloaded")
         self.pipelines: list[Callable[[], Any]] = []
