@@ -346,3 +346,24 @@ async def test_the_console_example_prints_every_kind_of_span(capsys: pytest.Capt
     assert expected <= set(names)
     printed = capsys.readouterr().out
     assert "deliver c2c [PRODUCER] links=1" in printed and "aio_tim.pipeline.sent {} 2" in printed
+
+
+async def test_a_history_page_is_an_internal_span_with_its_roaming_calls_inside(recorded: Recorded) -> None:
+    """get_msg_list with roaming: `get_msg_list c2c` (INTERNAL), the REST call its child, the count kept."""
+    async with DevServer() as server:
+        await server.add_accounts("alice", "bob")
+        async with client_for(server, "bob") as bob:
+            await bob.msg.send_text("alice", ConvType.C2C, "one")
+            await bob.msg.send_text("alice", ConvType.C2C, "two")
+        async with client_for(server, "alice", telemetry=recorded.telemetry) as alice:
+            param = {"msg_getmsglist_param_count": 10, "msg_getmsglist_param_is_remble": True}
+            page = await alice.msg.get_msg_list("bob", ConvType.C2C, param)
+    assert len(page) == 2
+    (span,) = recorded.spans("get_msg_list c2c")
+    assert span.kind is SpanKind.INTERNAL and span.attributes is not None
+    assert span.attributes[n.MESSAGING_DESTINATION] == "bob"
+    assert span.attributes[n.MESSAGING_BATCH_COUNT] == 2
+    children = [
+        s for s in recorded.spans() if s.parent is not None and s.parent.span_id == span.context.span_id
+    ]
+    assert children and all(c.kind is SpanKind.CLIENT for c in children)

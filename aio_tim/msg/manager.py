@@ -159,7 +159,7 @@ class MsgManager:
             page = await tim.msg.get_msg_list("bob", ConvType.C2C, {
                 "msg_getmsglist_param_count": 20, "msg_getmsglist_param_is_remble": True})
         """
-        return await history.get_msg_list(self._ctx, self._roaming, conv_id, conv_type, param)
+        return await traced.get_msg_list(self._ctx, self._roaming, conv_id, conv_type, param)
 
     def iter_msg_list(
         self,

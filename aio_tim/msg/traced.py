@@ -1,7 +1,8 @@
 """The sends as messaging operations: a span and a duration point each while telemetry is on
 (`aio_tim.telemetry`), the plain call otherwise. Span names follow the messaging conventions:
 `send c2c`, `send group`, `send batch` (a `send batch_chunk` child per chunk of 500),
-`enqueue c2c` and `deliver c2c` (the outbox drainer's send, linked to its enqueue)."""
+`enqueue c2c` and `deliver c2c` (the outbox drainer's send, linked to its enqueue), and
+`get_msg_list c2c` (a page of history)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Any
 from ..store import Conv
 from ..telemetry import names as n
 from ..types import BatchSendResult, Message, MessageInput
-from . import send
+from . import history, send
 from .context import SendContext
+from .roaming import Roaming
 
-__all__ = ["batch_send", "deliver", "enqueue_new_msg", "send_new_msg", "send_text"]
+__all__ = ["batch_send", "deliver", "enqueue_new_msg", "get_msg_list", "send_new_msg", "send_text"]
 
 _TEMPLATES = {1: "c2c", 2: "group"}
 
@@ -72,6 +74,22 @@ async def batch_send(ctx: SendContext, param: Any) -> list[BatchSendResult]:
         op.count = len(results)
         op.span.set_attribute("tim.batch.failed", sum(1 for r in results if r.code))
         return results
+
+
+async def get_msg_list(
+    ctx: SendContext, roaming: Roaming, conv_id: str, conv_type: int, param: Any
+) -> list[Message]:
+    """A page of history: `receive c2c` (INTERNAL: the local store, then roaming REST calls as
+    children), counting the messages it returns."""
+    if not ctx.telemetry.active:
+        return await history.get_msg_list(ctx, roaming, conv_id, conv_type, param)
+    template = template_of(conv_type)
+    with ctx.telemetry.operation(
+        "get_msg_list", n.RECEIVE, template, destination=conv_id, kind="internal"
+    ) as op:  # fmt: skip
+        page = await history.get_msg_list(ctx, roaming, conv_id, conv_type, param)
+        op.count = len(page)
+        return page
 
 
 def _row_key(message: Message) -> tuple[Any, ...]:
