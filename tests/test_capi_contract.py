@@ -21,7 +21,7 @@ from test_capi import Calls, config, text_msg
 
 from aio_tim import capi
 from aio_tim.auth import mint_usersig
-from aio_tim.capi import TIM_ERR_SDKUNINIT, TIM_SUCC, kTIMConv_C2C
+from aio_tim.capi import TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIM_SUCC, kTIMConv_C2C, kTIMConv_Group
 from aio_tim.capi import functions as capi_functions
 from aio_tim.capi import runtime as capi_runtime
 from aio_tim.devserver import DevServer
@@ -351,3 +351,52 @@ def test_a_callback_raising_a_base_exception_is_logged_and_ignored(
         assert calls.wait()[0] == 0
     assert logic_threads()
     assert "a TIM callback raised" in caplog.text
+
+
+# --- 7. IDs with NUL, newline or space -----------------------------------------------------------
+
+BAD_IDS = ["peer\x00x", "peer\nx", "peer x", "\x00", " peer", "peer\t"]
+
+
+def _id_calls(bad: str) -> list[tuple[str, Callable[[Any], int]]]:
+    msg = text_msg("x")
+    batch = {capi.kTIMMsgBatchSendParamIdentifierArray: ["user2", bad], capi.kTIMMsgBatchSendParamMsg: msg}
+    group = {capi.kTIMCreateGroupParamGroupName: "team", capi.kTIMCreateGroupParamGroupId: bad}
+    member = {
+        capi.kTIMCreateGroupParamGroupName: "team",
+        capi.kTIMCreateGroupParamGroupMemberArray: [{capi.kTIMGroupMemberInfoIdentifier: bad}],
+    }
+    invite = {
+        capi.kTIMGroupInviteMemberParamGroupId: "g1",
+        capi.kTIMGroupInviteMemberParamIdentifierArray: [bad],
+    }
+    return [
+        ("send c2c", lambda cb: capi.TIMMsgSendNewMsg(bad, kTIMConv_C2C, json.dumps(msg), cb, None)),
+        ("send group", lambda cb: capi.TIMMsgSendNewMsg(bad, kTIMConv_Group, json.dumps(msg), cb, None)),
+        ("read", lambda cb: capi.TIMMsgReportReaded(bad, kTIMConv_C2C, None, cb, None)),
+        ("save", lambda cb: capi.TIMMsgSaveMsg(bad, kTIMConv_C2C, json.dumps(msg), cb, None)),
+        ("batch", lambda cb: capi.TIMMsgBatchSend(json.dumps(batch), cb, None)),
+        ("group id", lambda cb: capi.TIMGroupCreate(json.dumps(group), cb, None)),
+        ("group member", lambda cb: capi.TIMGroupCreate(json.dumps(member), cb, None)),
+        ("group delete", lambda cb: capi.TIMGroupDelete(bad, cb, None)),
+        ("group invite", lambda cb: capi.TIMGroupInviteMember(json.dumps(invite), cb, None)),
+    ]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
+async def test_ids_with_nul_newline_or_space_are_refused(dev_server, bad):
+    """A C caller's `const char*` ends at the NUL: such IDs return TIM_ERR_PARAM and never call
+    back; TIMLogin refuses them too, and nothing reaches the server."""
+    calls = Calls()
+    assert capi.TIMInit(dev_server.sdk_app_id, config(dev_server)) == TIM_SUCC
+    try:
+        assert capi.TIMLogin(bad, sig(dev_server, bad), calls.cb, None) == TIM_ERR_PARAM
+        assert capi.TIMLogin(LOGIN_ID, sig(dev_server), calls.cb, None) == TIM_SUCC
+        assert (await calls.wait_async())[0] == 0
+        results = {name: call(calls.cb) for name, call in _id_calls(bad)}
+        assert results == dict.fromkeys(results, TIM_ERR_PARAM)
+        await asyncio.sleep(0.05)
+        assert calls.results.empty()
+    finally:
+        capi.TIMUninit()
+        await asyncio.sleep(0.05)
