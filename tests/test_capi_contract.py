@@ -25,7 +25,7 @@ from aio_tim.capi import TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIM_SUCC, kTIMConv_C2
 from aio_tim.capi import functions as capi_functions
 from aio_tim.capi import runtime as capi_runtime
 from aio_tim.devserver import DevServer
-from aio_tim.faultproxy import FaultPlan, FaultProxy
+from aio_tim.testing.faultproxy import FaultPlan, FaultProxy
 
 threaded_server = test_capi.threaded_server  # the fixture: a dev server on its own thread
 LOGIN_ID = "user1"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..protocol.validate import check_group_id, check_identifiers
 from ..types import coerce
 from ..types.group import CreateGroupParam, GroupDeleteMemberParam, GroupInviteMemberParam
-from ..validate import check_group_id, check_identifiers
 from .functions import Operation, _as_json, _submit
 from .runtime import Callback
 
