@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,14 +21,14 @@ from hostile import HostileServer
 from test_transfer_support import data_of
 from yarl import URL
 
-from aio_tim import Message
-from aio_tim.auth import UserSigCache
+from aio_tim import Client, ConvType, Message
+from aio_tim.auth import UserSigCache, mint_usersig
 from aio_tim.connection import ConnectionManager
 from aio_tim.devserver import DevServer
-from aio_tim.errors import TIMError, TransientError, UsageError
+from aio_tim.errors import AuthError, TIMError, TransientError, UsageError
 from aio_tim.transfer import FileKind, TransferManager
 from aio_tim.transfer.upload import DevServerUploader
-from aio_tim.types import FileElem
+from aio_tim.types import FileElem, TextElem
 
 MB = 1024 * 1024
 
@@ -273,3 +274,33 @@ async def test_a_stalled_upload_reply_fails_within_one_read_timeout(tmp_path: Pa
     assert elapsed < 2.5, elapsed
     assert len(hostile.requests) == 1
     assert caught.value.code == 6008
+
+
+# --- 12. a bare UserSig echoed by a server -------------------------------------------------------
+
+
+async def test_a_bare_usersig_echoed_by_the_server_is_redacted(tmp_path: Path) -> None:
+    """'invalid UserSig eJy...': the UserSig the server quotes back is not in the AuthError."""
+    key = "the-key-of-the-echo-test-2f1c"
+
+    async def echo(request: web.Request) -> web.StreamResponse:
+        usersig = request.query.get("usersig", "")
+        info = f"invalid UserSig {usersig}, check it"
+        return web.json_response({"ActionStatus": "FAIL", "ErrorCode": 70009, "ErrorInfo": info})
+
+    async with HostileServer() as hostile:
+        hostile.handler = echo
+        async with Client(
+            sdk_app_id=1400000000,
+            user_id="alice",
+            secret_key=key,
+            base_url=hostile.url,
+            store_path=":memory:",
+        ) as tim:
+            with pytest.raises(AuthError) as caught:
+                await tim.msg.send_new_msg("bob", ConvType.C2C, Message(elem_array=[TextElem(content="hi")]))
+    assert mint_usersig(1400000000, key, "administrator").startswith("eJ")  # what a UserSig looks like
+    error = caught.value
+    texts = [str(error), repr(error), error.desc, *map(str, error.args)]
+    assert not [text for text in texts if re.search(r"eJ[0-9A-Za-z*_+/=-]{20,}", text)], texts
+    assert "invalid UserSig <redacted>, check it" in error.desc
