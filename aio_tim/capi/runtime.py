@@ -118,15 +118,16 @@ class Runtime:
         with self._lock:
             if not self.usable:
                 return TIM_ERR_SDKUNINIT
+            self._pending.add(pending)  # before the loop can finish (and discard) it
             try:
                 if self._in_loop_thread():
                     self._start(pending, work)
                 else:
                     self.loop.call_soon_threadsafe(self._start, pending, work)
             except RuntimeError:  # the loop closed under us
+                self._pending.discard(pending)
                 self._accepting = False
                 return TIM_ERR_SDKUNINIT
-            self._pending.add(pending)
         return int(TIMResult.SUCC)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
@@ -239,6 +240,8 @@ async def _finish_despite_cancel(close: Callable[[], Coroutine[Any, Any, None]])
     except asyncio.CancelledError:
         await close()
         raise
+    except Exception:  # the calls still call back, and the loop still stops
+        log.exception("aio_tim.capi could not close the client")
 
 
 async def _loop_end_guard(runtime: Runtime) -> AsyncIterator[None]:
