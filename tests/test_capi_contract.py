@@ -139,10 +139,11 @@ def slow_server() -> Iterator[tuple[DevServer, str]]:
         loop.close()
 
 
-def test_uninit_past_its_drain_calls_back_every_accepted_call(slow_server, monkeypatch, caplog):
-    """3,000 sends through a slow proxy, then TIMUninit with a drain too short for them: each
-    accepted call called back once before TIMUninit returned (6013 for those cut short), no task
-    destroyed while pending, and the logic thread gone."""
+def test_uninit_past_its_drain_calls_back_every_accepted_call(slow_server, monkeypatch, caplog, tmp_path):
+    """3,200 calls (sends through a slow proxy, local saves, imports, lists, downloads) from 8 threads
+    that go on calling while TIMUninit runs,
+    with a drain too short for them: each accepted call called back once by the time TIMUninit
+    returned (6013 for those cut short), no task destroyed while pending, the logic thread gone."""
     monkeypatch.setattr(capi_runtime, "DRAIN_SECONDS", 0.5, raising=False)
     server, url = slow_server
     calls = Calls()
@@ -151,13 +152,39 @@ def test_uninit_past_its_drain_calls_back_every_accepted_call(slow_server, monke
     assert capi.TIMLogin(LOGIN_ID, sig(server), calls.cb, None) == TIM_SUCC
     assert calls.wait()[0] == 0
     ledger = Ledger()
-    for n in range(3000):
-        ledger.call(n, capi.TIMMsgSendNewMsg, "user2", kTIMConv_C2C, MSG)
-    assert capi.TIMUninit() == TIM_SUCC
-    ledger.check()  # no waiting: TIMUninit returns once every accepted call has called back
-    assert len(ledger.accepted) == 3000
+
+    # Sends wait on the slow server; local calls (save, import, list) on the store's thread.
+    page = json.dumps({"msg_getmsglist_param_count": 20})
+    mix = [
+        (capi.TIMMsgSendNewMsg, MSG),
+        (capi.TIMMsgSaveMsg, MSG),
+        (capi.TIMMsgImportMsgList, f"[{MSG}]"),
+        (capi.TIMMsgGetMsgList, page),
+    ]
+
+    missing = json.dumps({"msg_download_elem_param_type": 2, "msg_download_elem_param_url": f"{url}/files/x"})
+
+    def sender(thread: int) -> None:
+        for n in range(400):
+            if n % 5 == 4:  # a download of a file the server does not have
+                target = str(tmp_path / f"{thread}-{n}")
+                ledger.call((thread, n), capi.TIMMsgDownloadElemToPath, missing, target)
+                continue
+            function, param = mix[n % len(mix)]
+            ledger.call((thread, n), function, "user2", kTIMConv_C2C, param)
+
+    threads = [threading.Thread(target=sender, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    while len(ledger.accepted) < 1500:
+        time.sleep(0.001)
+    assert capi.TIMUninit() == TIM_SUCC  # while the threads go on calling
+    for thread in threads:
+        thread.join()
+    ledger.check()  # no waiting: TIMUninit returned once every accepted call had called back
+    assert len(ledger.accepted) >= 1500
     assert ledger.codes[ERR_UNINIT] > 0, ledger.codes  # the drain was too short
-    assert set(ledger.codes) <= {0, ERR_UNINIT}, ledger.codes
+    assert set(ledger.codes) <= {0, ERR_UNINIT, 6009}, ledger.codes  # 6009: the missing download
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text[:2000]
     assert not logic_threads()
 
