@@ -201,8 +201,10 @@ class DevServerUploader:
     """Uploads to the dev server's file service, streaming the file and hashing it on the way.
 
     `session()` gives the client's aiohttp session; `signed_url(path)` the URL with the admin's
-    signed query. A transport failure is retried from the start (`attempts` times in all): an
-    upload only creates a new file, so repeating it is harmless.
+    signed query. A transport failure before the last byte went out is retried from the start
+    (`attempts` times in all), with the same version of the file. After it (a stalled or cut
+    reply) the server may hold the file: that fails at once rather than store it again. A file
+    that changes while it is sent fails with `file_changed`, and nothing is stored.
     """
 
     def __init__(
