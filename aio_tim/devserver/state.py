@@ -692,3 +692,23 @@ class State:
 
     async def set_file_content(self, file_id: str, size: int, sha256: str) -> None:
         await self._run("UPDATE files SET size = ?, sha256 = ? WHERE file_id = ?", (size, sha256, file_id))
+
+    # --- edits (modify_c2c_msg, modify_group_msg) ----------------------------------------------
+
+    async def set_c2c_content(self, msg_id: int, body: str | None, cloud_custom_data: str | None) -> None:
+        """Overwrite a C2C message's body and/or CloudCustomData; None keeps a field as it is."""
+        await self._run(
+            "UPDATE c2c_msgs SET body = coalesce(?, body), "
+            "cloud_custom_data = coalesce(?, cloud_custom_data) WHERE id = ?",
+            (body, cloud_custom_data, msg_id),
+        )
+
+    async def set_group_msg_content(
+        self, group_id: str, msg_seq: int, body: str | None, cloud_custom_data: str | None
+    ) -> None:
+        """`set_c2c_content` for the group message numbered `msg_seq`."""
+        await self._run(
+            "UPDATE group_msgs SET body = coalesce(?, body), "
+            "cloud_custom_data = coalesce(?, cloud_custom_data) WHERE group_id = ? AND msg_seq = ?",
+            (body, cloud_custom_data, group_id, msg_seq),
+        )

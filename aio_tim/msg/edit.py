@@ -1,14 +1,19 @@
 """Edits and deletes: changing what history holds, here and on the server.
 
 `delete` removes messages locally (and from this user's C2C roaming with `is_remble`),
-`report_readed` moves the read mark, `revoke` recalls a sent message everywhere.
+`report_readed` moves the read mark, `revoke` recalls a sent message everywhere and
+`modify_message` overwrites a sent message's elements and cloud custom data everywhere.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+import msgspec
+
 from ..errors import TIM_ERR_PARAM, NotFoundError, UsageError, error_for
+from ..protocol import MsgBodyItem, Request
+from ..protocol.edits import ModifyC2CMsg, ModifyGroupMsg
 from ..protocol.group import GroupMsgRecall, GroupMsgRecallResponse, MsgSeqItem
 from ..protocol.openim import (
     AdminMsgWithdraw,
@@ -19,10 +24,11 @@ from ..protocol.openim import (
 from ..protocol.outgoing import msg_key
 from ..store import Conv, LocatorKey, locator_key
 from ..types import ConvType, Message, MessageInput, MsgDeleteInput, MsgDeleteParam, MsgStatus, coerce
+from ..validate import check_sendable
 from .context import SendContext, anchor_of, checked_conv, chunks, key_order
 from .roaming import Roaming
 
-__all__ = ["delete", "report_readed", "revoke"]
+__all__ = ["delete", "modify_message", "report_readed", "revoke"]
 
 ALREADY_RECALLED: Final = frozenset({20023})
 MSG_NOT_FOUND: Final = 20022
@@ -109,9 +115,7 @@ async def revoke(ctx: SendContext, conv_id: str, conv_type: int, msg: MessageInp
 
 
 async def _revoke_c2c(ctx: SendContext, conv: Conv, message: Message, key: LocatorKey) -> None:
-    server_key = await ctx.store.msg_key_of(conv, key) or message.msg_id or msg_key(*key_order(key))
-    sender = message.sender or ctx.user_id
-    receiver = conv[1] if sender == ctx.user_id else ctx.user_id
+    sender, receiver, server_key = await _c2c_names(ctx, conv, message, key)
     request = AdminMsgWithdraw(From_Account=sender, To_Account=receiver, MsgKey=server_key)
     await ctx.pipeline.submit(request, done_codes=ALREADY_RECALLED)
 
@@ -131,3 +135,57 @@ async def _mark_revoked(ctx: SendContext, conv: Conv, message: Message, key: Loc
     else:
         # Not stored here, or deleted here: record the recall without reviving a deleted message.
         await ctx.store.save(conv, message, status=int(MsgStatus.REVOKED), replace=False)
+
+
+async def _c2c_names(ctx: SendContext, conv: Conv, message: Message, key: LocatorKey) -> tuple[str, str, str]:
+    """How the REST API names a C2C message: its sender, its recipient and its MsgKey."""
+    server_key = await ctx.store.msg_key_of(conv, key) or message.msg_id or msg_key(*key_order(key))
+    sender = message.sender or ctx.user_id
+    receiver = conv[1] if sender == ctx.user_id else ctx.user_id
+    return sender, receiver, server_key
+
+
+# --- modify --------------------------------------------------------------------------------------
+
+
+async def modify_message(ctx: SendContext, msg: MessageInput) -> Message:
+    """Overwrite a sent message's elements (and cloud custom data when set) on the server, then
+    in the local copy; the message as modified."""
+    message = coerce(msg, Message, what="json_msg_param")
+    if not message.conv_id or message.conv_type is None:
+        raise UsageError(TIM_ERR_PARAM, "the message to modify needs message_conv_id and message_conv_type")
+    conv = checked_conv(message.conv_id, message.conv_type)
+    key = anchor_of(message)
+    if key is None or (conv[0] == ConvType.GROUP and not message.seq):
+        raise UsageError(TIM_ERR_PARAM, "the message to modify needs its seq, rand and server time")
+    body = check_sendable(message)
+    request: Request
+    if conv[0] == ConvType.C2C:
+        sender, receiver, server_key = await _c2c_names(ctx, conv, message, key)
+        request = ModifyC2CMsg(
+            From_Account=sender, To_Account=receiver, MsgKey=server_key,
+            MsgBody=body, CloudCustomData=message.cloud_custom_str,
+        )  # fmt: skip
+    else:
+        request = _modify_group_request(conv, message, body)
+    # An overwrite: sent twice after a lost reply, the message ends the same.
+    await ctx.pipeline.submit(request)
+    return await _store_modified(ctx, conv, message, key)
+
+
+def _modify_group_request(conv: Conv, message: Message, body: list[MsgBodyItem]) -> ModifyGroupMsg:
+    return ModifyGroupMsg(
+        GroupId=conv[1], MsgSeq=message.seq or 0, MsgBody=body, CloudCustomData=message.cloud_custom_str
+    )
+
+
+async def _store_modified(ctx: SendContext, conv: Conv, message: Message, key: LocatorKey) -> Message:
+    """The local copy takes the new elements (and cloud data when given); the rest stays as stored."""
+    stored = await ctx.store.get(conv, key)
+    if stored is None:
+        return message  # not kept here (or deleted here): nothing local to update
+    cloud_data = stored.cloud_custom_str if message.cloud_custom_str is None else message.cloud_custom_str
+    modified = msgspec.structs.replace(stored, elem_array=message.elem_array, cloud_custom_str=cloud_data)
+    status = stored.status if stored.status is not None else int(MsgStatus.SEND_SUCC)
+    server_key = await ctx.store.msg_key_of(conv, key)
+    return await ctx.store.save(conv, modified, status=status, msg_key=server_key)

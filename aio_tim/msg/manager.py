@@ -25,7 +25,7 @@ __all__ = ["MsgManager"]
 
 
 class MsgManager:
-    """`tim.msg`: the ten TIMMsg functions. Every parameter may be a Struct, dict or JSON text.
+    """`tim.msg`: the TIMMsg functions. Every parameter may be a Struct, dict or JSON text.
 
     The client builds it when it opens; reach it as `tim.msg`:
 
@@ -214,6 +214,21 @@ class MsgManager:
             await tim.msg.revoke("bob", ConvType.C2C, sent)
         """
         await edit.revoke(self._ctx, conv_id, conv_type, msg)
+
+    async def modify_message(self, msg: MessageInput) -> Message:
+        """`TIMMsgModifyMessage`: overwrite a sent message's elements on the server (and its
+        `message_cloud_custom_str` when set), then in the local copy; returns it as modified.
+
+        Pass the message as stored or returned (its conversation, seq, rand and server time name
+        it); change its elements first. A C2C message is named to the server by its MsgKey
+        (openim/modify_c2c_msg), a group message by its seq (openim/modify_group_msg). Every
+        copy changes: the peer's roaming and the group's history show the new content.
+
+            sent = await tim.msg.send_text("bob", ConvType.C2C, "helo")
+            fixed = msgspec.structs.replace(sent, elem_array=[TextElem(content="hello")])
+            await tim.msg.modify_message(fixed)
+        """
+        return await edit.modify_message(self._ctx, msg)
 
     # --- files -----------------------------------------------------------------------------------
 

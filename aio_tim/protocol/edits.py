@@ -1,0 +1,35 @@
+"""Requests that change history already stored on the server: modifying a message's content.
+
+Both modify commands overwrite `MsgBody` and/or `CloudCustomData` of one stored message; a
+field left out keeps its value (trtc.io/document/47722 for C2C by MsgKey, 47948 for groups by
+MsgSeq; both are under the `openim` service).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .envelope import Request, UInt32
+from .msgbody import MsgBodyItem
+
+__all__ = ["ModifyC2CMsg", "ModifyGroupMsg"]
+
+
+class ModifyC2CMsg(Request):
+    endpoint: ClassVar[str] = "openim/modify_c2c_msg"
+
+    From_Account: str
+    To_Account: str
+    MsgKey: str
+    MsgBody: list[MsgBodyItem] | None = None
+    CloudCustomData: str | None = None
+
+
+class ModifyGroupMsg(Request):
+    endpoint: ClassVar[str] = "openim/modify_group_msg"
+
+    GroupId: str
+    MsgSeq: UInt32
+    MsgBody: list[MsgBodyItem] | None = None
+    CloudCustomData: str | None = None
+    TopicId: str | None = None
