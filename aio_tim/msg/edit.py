@@ -1,8 +1,8 @@
-"""Edits and deletes: changing what history holds, here and on the server.
+"""Edits: changing sent messages and the read mark, here and on the server.
 
-`delete` removes messages locally (and from this user's C2C roaming with `is_remble`),
 `report_readed` moves the read mark, `revoke` recalls a sent message everywhere and
 `modify_message` overwrites a sent message's elements and cloud custom data everywhere.
+(Deleting is delete.py's.)
 """
 
 from __future__ import annotations
@@ -11,74 +11,19 @@ from typing import Final
 
 import msgspec
 
-from ..errors import TIM_ERR_PARAM, NotFoundError, UsageError, error_for
+from ..errors import TIM_ERR_PARAM, UsageError, error_for
 from ..protocol import MsgBodyItem, Request
 from ..protocol.edits import ModifyC2CMsg, ModifyGroupMsg
 from ..protocol.group import GroupMsgRecall, GroupMsgRecallResponse, MsgSeqItem
-from ..protocol.openim import (
-    AdminMsgWithdraw,
-    AdminSetMsgRead,
-    DeleteC2CMsgRamble,
-    DeleteC2CMsgRambleResponse,
-)
-from ..protocol.outgoing import msg_key
-from ..store import Conv, LocatorKey, locator_key
-from ..types import ConvType, Message, MessageInput, MsgDeleteInput, MsgDeleteParam, MsgStatus, coerce
+from ..protocol.openim import AdminMsgWithdraw, AdminSetMsgRead
+from ..store import Conv, LocatorKey
+from ..types import ConvType, Message, MessageInput, MsgStatus, coerce
 from ..validate import check_sendable
-from .context import SendContext, anchor_of, checked_conv, chunks, key_order
-from .roaming import Roaming
+from .context import SendContext, anchor_of, checked_conv, server_key_of
 
-__all__ = ["delete", "modify_message", "report_readed", "revoke"]
+__all__ = ["modify_message", "report_readed", "revoke"]
 
 ALREADY_RECALLED: Final = frozenset({20023})
-MSG_NOT_FOUND: Final = 20022
-DELETE_KEYS_PER_CALL: Final = 100
-
-
-# --- delete --------------------------------------------------------------------------------------
-
-
-async def delete(
-    ctx: SendContext, roaming: Roaming, conv_id: str, conv_type: int, param: MsgDeleteInput
-) -> None:
-    """One message (`msg` set) or the whole conversation (`msg` absent or `{}`)."""
-    conv = checked_conv(conv_id, conv_type)
-    request = coerce(param, MsgDeleteParam, what="json_msgdel_param")
-    in_roaming = bool(request.is_remble)
-    if in_roaming and conv[0] != ConvType.C2C:
-        raise UsageError(TIM_ERR_PARAM, "TIM has no REST call to delete a group's roaming messages")
-    if request.msg is None or anchor_of(request.msg) is None:  # `{}`: as in the C SDK's example
-        await _delete_all(ctx, roaming, conv, in_roaming)
-    else:
-        await _delete_one(ctx, conv, request.msg, in_roaming)
-
-
-async def _delete_one(ctx: SendContext, conv: Conv, msg: Message, in_roaming: bool) -> None:
-    key = locator_key(msg)
-    server_key = await ctx.store.msg_key_of(conv, key) or msg.msg_id or msg_key(*key_order(key))
-    deleted_here = await ctx.store.delete(conv, key)
-    deleted_there = in_roaming and await delete_roaming(ctx, conv, [server_key]) > 0
-    if not (deleted_here or deleted_there):
-        where = "locally or in roaming history" if in_roaming else "locally"
-        raise NotFoundError(MSG_NOT_FOUND, f"no message with locator {key} in {conv[1]!r} {where}")
-
-
-async def _delete_all(ctx: SendContext, roaming: Roaming, conv: Conv, in_roaming: bool) -> None:
-    if in_roaming:
-        # The server's own list: it also holds messages this store never saw or already deleted.
-        await delete_roaming(ctx, conv, await roaming.c2c_keys(conv))
-    await ctx.store.delete_conversation(conv)
-
-
-async def delete_roaming(ctx: SendContext, conv: Conv, keys: list[str]) -> int:
-    """Delete `keys` from this user's C2C roaming history; how many the server knew."""
-    deleted = 0
-    for chunk in chunks(keys, DELETE_KEYS_PER_CALL):
-        request = DeleteC2CMsgRamble(Operator_Account=ctx.user_id, Peer_Account=conv[1], MsgKeyList=chunk)
-        reply = await ctx.pipeline.submit(request)
-        assert isinstance(reply, DeleteC2CMsgRambleResponse)
-        deleted += len(chunk) - len(reply.InvalidMsgKeyList or ())
-    return deleted
 
 
 # --- read mark -----------------------------------------------------------------------------------
@@ -139,7 +84,7 @@ async def _mark_revoked(ctx: SendContext, conv: Conv, message: Message, key: Loc
 
 async def _c2c_names(ctx: SendContext, conv: Conv, message: Message, key: LocatorKey) -> tuple[str, str, str]:
     """How the REST API names a C2C message: its sender, its recipient and its MsgKey."""
-    server_key = await ctx.store.msg_key_of(conv, key) or message.msg_id or msg_key(*key_order(key))
+    server_key = await server_key_of(ctx, conv, message, key)
     sender = message.sender or ctx.user_id
     receiver = conv[1] if sender == ctx.user_id else ctx.user_id
     return sender, receiver, server_key

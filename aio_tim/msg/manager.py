@@ -17,7 +17,7 @@ from ..types import (
     MessageInput,
     MsgDeleteInput,
 )
-from . import download, edit, history, local, send
+from . import delete, download, edit, history, local, send
 from .context import SendContext
 from .roaming import Roaming
 
@@ -191,7 +191,20 @@ class MsgManager:
 
             await tim.msg.delete("bob", ConvType.C2C, {"msg_delete_param_msg": sent})
         """
-        await edit.delete(self._ctx, self._roaming, conv_id, conv_type, param)
+        await delete.delete(self._ctx, self._roaming, conv_id, conv_type, param)
+
+    async def list_delete(self, conv_id: str, conv_type: int, msgs: Any) -> None:
+        """`TIMMsgListDelete`: delete 1 to 50 messages of one conversation, here and in roaming.
+
+        Pass them as stored or returned (each needs its seq, rand and time). A C2C conversation's
+        go from this user's roaming first (openim/delete_c2c_msg_ramble; the peer keeps theirs),
+        then from the store. TIM has no REST command that deletes one user's copy of group
+        messages: a group's are deleted here only, and stay deleted when roaming is fetched again.
+
+            page = await tim.msg.get_msg_list("bob", ConvType.C2C, {"msg_getmsglist_param_count": 3})
+            await tim.msg.list_delete("bob", ConvType.C2C, page)
+        """
+        await delete.list_delete(self._ctx, conv_id, conv_type, msgs)
 
     async def report_readed(self, conv_id: str, conv_type: int, msg: MessageInput | None = None) -> None:
         """`TIMMsgReportReaded`: mark read up to `msg`, or the whole conversation without one.
