@@ -1,4 +1,5 @@
-"""Endpoints that change stored history: `openim/modify_c2c_msg` and `openim/modify_group_msg`.
+"""Endpoints that change stored history: `openim/modify_c2c_msg`, `openim/modify_group_msg` and
+`group_open_http_svc/clear_group_msg`.
 
 A modify overwrites the message's MsgBody and/or CloudCustomData in everyone's roaming; a
 field the request leaves out keeps its value (trtc.io/document/47722, 47948). Both commands
@@ -6,6 +7,11 @@ live under `openim`, so malformed requests get that family's codes (90001, 90002
 Codes for the states the pages name: 20003 for an unknown sender or recipient (47722);
 10010 for a missing group and 10007 for an AVChatRoom, which keeps no history to modify (47948).
 A message that is not there answers 20022 and a recalled one 20023, as admin_msgwithdraw does.
+
+clear_group_msg hides messages from the members' SDKs only: "the admin can still pull cleared
+historical messages" (65970), and the admin is all a dev server serves, so it changes nothing the
+REST API shows; it checks what TIM checks (10010 for a missing group, 10007 for a Community,
+which the command does not support).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Final
 
 from ..errors import error_for
 from ..protocol import Envelope, MsgBodyItem, Request
-from ..protocol.edits import ModifyC2CMsg, ModifyGroupMsg
+from ..protocol.edits import ClearGroupMsg, ModifyC2CMsg, ModifyGroupMsg
 from .accounts import require_account
 from .c2c_history import MSG_KEY
 from .context import Context, Handler
@@ -27,7 +33,7 @@ __all__ = ["HANDLERS"]
 ERR_UNKNOWN_ACCOUNT: Final = 20003
 ERR_NO_MESSAGE: Final = 20022
 ERR_RECALLED: Final = 20023
-ERR_NO_HISTORY: Final = 10007  # AVChatRoom
+ERR_NO_HISTORY: Final = 10007  # AVChatRoom (modify), Community (clear)
 
 
 def _new_body(items: list[MsgBodyItem] | None, cloud_custom_data: str | None) -> str | None:
@@ -76,7 +82,18 @@ async def modify_group_msg(ctx: Context, req: ModifyGroupMsg) -> Envelope:
     return Envelope()
 
 
+# --- group_open_http_svc/clear_group_msg ----------------------------------------------------------
+
+
+async def clear_group_msg(ctx: Context, req: ClearGroupMsg) -> Envelope:
+    group = await existing_group(ctx, req.GroupId)
+    if group.type == "Community":
+        raise error_for(ERR_NO_HISTORY, "clear_group_msg does not support Community groups")
+    return Envelope()
+
+
 HANDLERS: Final[dict[type[Request], Handler]] = {
     ModifyC2CMsg: modify_c2c_msg,
     ModifyGroupMsg: modify_group_msg,
+    ClearGroupMsg: clear_group_msg,
 }

@@ -1,7 +1,8 @@
 """Deletes: removing messages here and, where TIM's REST API allows it, from this user's roaming.
 
 `delete` removes one message or a conversation's (from C2C roaming too with `is_remble`);
-`list_delete` removes up to 50 named messages here and from C2C roaming. TIM deletes C2C
+`list_delete` removes up to 50 named messages here and from C2C roaming;
+`clear_history_message` empties a conversation here and on the server. TIM deletes C2C
 roaming per user (openim/delete_c2c_msg_ramble: the peer keeps theirs) and has no REST command
 that deletes one user's copy of group messages, so a group's are deleted here only. A message
 deleted here leaves a tombstone: fetching roaming again does not bring it back.
@@ -12,18 +13,20 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..errors import TIM_ERR_PARAM, NotFoundError, UsageError
+from ..protocol.edits import ClearGroupMsg
 from ..protocol.openim import DeleteC2CMsgRamble, DeleteC2CMsgRambleResponse
 from ..store import Conv, locator_key
 from ..types import ConvType, Message, MsgDeleteInput, MsgDeleteParam, coerce, coerce_list
 from .context import SendContext, anchor_of, checked_conv, chunks, server_key_of
 from .roaming import Roaming
 
-__all__ = ["delete", "delete_roaming", "list_delete"]
+__all__ = ["clear_history_message", "delete", "delete_roaming", "list_delete"]
 
 MSG_NOT_FOUND: Final = 20022
 DELETE_KEYS_PER_CALL: Final = 100  # openim/delete_c2c_msg_ramble's MsgKeyList cap
 # TIMMsgListDelete's cap in the current C SDK header (older SDK pages say 30).
 LIST_DELETE_MAX: Final = 50
+CLEAR_PAGE: Final = 500  # tombstones written per round when a group is cleared here
 
 
 # --- delete --------------------------------------------------------------------------------------
@@ -99,3 +102,25 @@ def _listed(conv: Conv, messages: list[Message]) -> list[Message]:
         if elsewhere or (msg.conv_id is not None and msg.conv_id != conv[1]):
             raise UsageError(TIM_ERR_PARAM, f"message {index} belongs to another conversation")
     return messages
+
+
+# --- clear_history_message -----------------------------------------------------------------------
+
+
+async def clear_history_message(ctx: SendContext, roaming: Roaming, conv_id: str, conv_type: int) -> None:
+    """Empty a conversation: a C2C one from this user's roaming and the store; a group's history
+    for every member's SDK (clear_group_msg), then here."""
+    conv = checked_conv(conv_id, conv_type)
+    if conv[0] == ConvType.C2C:
+        await _delete_all(ctx, roaming, conv, True)
+        return
+    await ctx.pipeline.submit(ClearGroupMsg(GroupId=conv[1]))
+    await _tombstone_all(ctx, conv)
+
+
+async def _tombstone_all(ctx: SendContext, conv: Conv) -> None:
+    """Mark every stored message deleted, keeping the rows: TIM still hands cleared group messages
+    to the admin (65970), so roaming would bring them back if the rows went."""
+    while page := await ctx.store.page(conv, anchor=None, count=CLEAR_PAGE, forward=False):
+        for msg in page:
+            await ctx.store.delete(conv, locator_key(msg))

@@ -206,6 +206,20 @@ class MsgManager:
         """
         await delete.list_delete(self._ctx, conv_id, conv_type, msgs)
 
+    async def clear_history_message(self, conv_id: str, conv_type: int) -> None:
+        """`TIMMsgClearHistoryMessage`: empty a conversation, here and on the server.
+
+        C2C: every message goes from this user's roaming (openim/delete_c2c_msg_ramble; the peer
+        keeps theirs) and from the store. Group: group_open_http_svc/clear_group_msg, which hides
+        the group's history from every member's SDK (TIM has no per-user group clear; its admin,
+        and so this client's roaming, can still read it), then every stored message is marked
+        deleted, so roaming does not bring those back. The conversation itself stays: new
+        messages land in it as before.
+
+            await tim.msg.clear_history_message("bob", ConvType.C2C)
+        """
+        await delete.clear_history_message(self._ctx, self._roaming, conv_id, conv_type)
+
     async def report_readed(self, conv_id: str, conv_type: int, msg: MessageInput | None = None) -> None:
         """`TIMMsgReportReaded`: mark read up to `msg`, or the whole conversation without one.
 
