@@ -151,7 +151,10 @@ class MsgManager:
         the next page's `last_msg` is the last element returned. With `is_remble`, a page the
         local store cannot fill is completed from the server's roaming history. A group page may
         instead anchor on `last_msg_seq`, which it includes (C SDK v7); `last_msg` wins if both
-        are given.
+        are given. `time_begin`/`time_period` bound the page to a time window (older pages
+        [begin - period, begin], newer ones [begin, begin + period]; begin 0 is now, period 0
+        unbounded), `message_type_array` keeps those element types (local pages only), and a
+        group's `message_seq_array` returns the messages with those seqs instead of a page.
 
             page = await tim.msg.get_msg_list("bob", ConvType.C2C, {
                 "msg_getmsglist_param_count": 20, "msg_getmsglist_param_is_remble": True})
