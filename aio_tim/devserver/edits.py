@@ -25,7 +25,7 @@ from .accounts import require_account
 from .c2c_history import MSG_KEY
 from .context import Context, Handler
 from .groups import existing_group
-from .state import encode_body
+from .rows import encode_body
 from .validation import OPENIM, check_msg_body, check_msg_body_size
 
 __all__ = ["HANDLERS"]

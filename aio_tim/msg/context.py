@@ -8,13 +8,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..coordination.base import OutboxQueue
 from ..pipeline import MessagePipeline
 from ..protocol.outgoing import msg_key
+from ..protocol.validate import check_conversation
+from ..seams import OutboxQueue
 from ..store import Conv, LocalStore, LocatorKey, locator_key
 from ..transfer import TransferManager
 from ..types import Message
-from ..validate import check_conversation
 
 __all__ = ["SendContext", "anchor_of", "checked_conv", "chunks", "key_order", "server_key_of"]
 

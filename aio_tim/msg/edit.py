@@ -16,9 +16,9 @@ from ..protocol import MsgBodyItem, Request
 from ..protocol.edits import ModifyC2CMsg, ModifyGroupMsg
 from ..protocol.group import GroupMsgRecall, GroupMsgRecallResponse, MsgSeqItem
 from ..protocol.openim import AdminMsgWithdraw, AdminSetMsgRead
+from ..protocol.validate import check_sendable
 from ..store import Conv, LocatorKey
 from ..types import ConvType, Message, MessageInput, MsgStatus, coerce
-from ..validate import check_sendable
 from .context import SendContext, anchor_of, checked_conv, server_key_of
 
 __all__ = ["modify_message", "report_readed", "revoke"]

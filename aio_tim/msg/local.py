@@ -10,9 +10,9 @@ import msgspec
 from ..errors import TIM_ERR_PARAM, UsageError, error_for
 from ..protocol.group import GROUP_IMPORT_MAX, ImportGroupMsg, ImportGroupMsgResponse
 from ..protocol.incoming import c2c_import_request, group_import_item
+from ..protocol.validate import check_sendable
 from ..store import Conv, locator_key
 from ..types import ConvType, Message, MessageInput, MsgLocator, MsgStatus, coerce, coerce_list
-from ..validate import check_sendable
 from .context import SendContext, checked_conv, chunks
 from .roaming import Roaming
 

@@ -76,6 +76,9 @@ class MsgManager:
             queued = await tim.msg.enqueue_new_msg("bob", ConvType.C2C,
                                                    Message(elem_array=[TextElem(content="hi")]))
             assert queued.status == MsgStatus.SENDING
+
+        A message given with its keys (`rand`, `seq`, `client_time`) keeps them: with a Redis
+        coordinator, enqueuing `EnqueueUnknownError.message` again finds the first append.
         """
         return await send.enqueue_new_msg(self._ctx, conv_id, conv_type, msg)
 

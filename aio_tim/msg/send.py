@@ -25,6 +25,7 @@ from ..protocol.outgoing import (
     msg_key,
     sent_message,
 )
+from ..protocol.validate import check_conversation, check_identifier, check_identifiers, check_sendable
 from ..store import Conv
 from ..types import (
     BatchSendParam,
@@ -36,7 +37,6 @@ from ..types import (
     TextElem,
     coerce,
 )
-from ..validate import check_conversation, check_identifier, check_identifiers, check_sendable
 from .context import SendContext, chunks
 
 __all__ = ["batch_send", "deliver", "enqueue_new_msg", "iter_batch_send", "send_new_msg", "send_text"]
