@@ -3,8 +3,12 @@ what the sender's store, the peer's roaming and the group's history hold afterwa
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import msgspec
 import pytest
+from aiohttp import web
 from scenario import GROUP, T0, Clock, text
 
 from aio_tim import (
@@ -21,6 +25,7 @@ from aio_tim import (
 from aio_tim.devserver import DevServer
 from aio_tim.errors import TIMError
 from aio_tim.protocol import MsgBodyItem, Request
+from aio_tim.protocol import callbacks as cb
 from aio_tim.protocol.edits import ModifyC2CMsg, ModifyGroupMsg
 from aio_tim.testing import client_for
 from aio_tim.types import GroupTipsElem
@@ -214,3 +219,49 @@ async def test_modify_group_msg_error_codes(server, alice):
         name: code for name, (_, code) in cases.items()
     }
     assert texts(await roaming(server, "bob", (GROUP, ConvType.GROUP), Clock(T0))) == ["x"]
+
+
+# --- the webhook ------------------------------------------------------------------------------------
+
+
+async def test_a_c2c_modify_fires_the_after_modify_webhook(server, alice):
+    """C2C.CallbackAfterModifyMsg carries the message's keys and what it reads after the modify
+    (a field the modify left out keeps its value); the admin is the operator."""
+    hook = Recorder()
+    async with hook.serving() as url:
+        server.set_webhook(url, commands={cb.C2C_AFTER_MODIFY_MSG})
+        sent = await alice.msg.send_new_msg("bob", ConvType.C2C, text("helo", cloud_custom_str="kept"))
+        await alice.msg.modify_message(edited(sent, "hello", cloud_custom_str=None))
+        await server.webhooks_idle()
+    [body] = hook.bodies
+    assert body["CallbackCommand"] == cb.C2C_AFTER_MODIFY_MSG
+    assert (body["From_Account"], body["To_Account"], body["MsgKey"]) == ("alice", "bob", sent.msg_id)
+    keys = (body["Operator_Account"], body["MsgSeq"], body["MsgRandom"])
+    assert keys == (server.admin, sent.seq, sent.rand)
+    assert body["MsgBody"] == [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello"}}]
+    assert body["CloudCustomData"] == "kept"
+    decoded = msgspec.json.decode(msgspec.json.encode(body), type=cb.Callback)
+    assert isinstance(decoded, cb.C2CAfterModifyMsg)
+
+
+class Recorder:
+    """An app backend that answers OK and keeps every body it gets."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, object]] = []
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.bodies.append(await request.json())
+        return web.json_response({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""})
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[str]:
+        app = web.Application()
+        app.router.add_post("/hook", self._handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        try:
+            yield f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+        finally:
+            await runner.cleanup()

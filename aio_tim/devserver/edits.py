@@ -7,6 +7,7 @@ live under `openim`, so malformed requests get that family's codes (90001, 90002
 Codes for the states the pages name: 20003 for an unknown sender or recipient (47722);
 10010 for a missing group and 10007 for an AVChatRoom, which keeps no history to modify (47948).
 A message that is not there answers 20022 and a recalled one 20023, as admin_msgwithdraw does.
+A C2C modify fires C2C.CallbackAfterModifyMsg (269/128224); a group modify fires nothing yet.
 
 clear_group_msg hides messages from the members' SDKs only: "the admin can still pull cleared
 historical messages" (65970), and the admin is all a dev server serves, so it changes nothing the
@@ -20,13 +21,15 @@ from typing import Final
 
 from ..errors import error_for
 from ..protocol import Envelope, MsgBodyItem, Request
+from ..protocol.callbacks import C2C_AFTER_MODIFY_MSG
 from ..protocol.edits import ClearGroupMsg, ModifyC2CMsg, ModifyGroupMsg
 from .accounts import require_account
 from .c2c_history import MSG_KEY
 from .context import Context, Handler
 from .groups import existing_group
-from .rows import encode_body
+from .rows import C2CRow, decode_body, encode_body
 from .validation import OPENIM, check_msg_body, check_msg_body_size
+from .webhooks import c2c_modified
 
 __all__ = ["HANDLERS"]
 
@@ -62,7 +65,18 @@ async def modify_c2c_msg(ctx: Context, req: ModifyC2CMsg) -> Envelope:
     if row.recalled:
         raise error_for(ERR_RECALLED, "a recalled message cannot be modified")
     await ctx.state.set_c2c_content(row.id, body, req.CloudCustomData)
+    _after_modify(ctx, row, req)
     return Envelope()
+
+
+def _after_modify(ctx: Context, row: C2CRow, req: ModifyC2CMsg) -> None:
+    """C2C.CallbackAfterModifyMsg with the message as it now reads (cloud.tencent.com 269/128224);
+    the admin is the operator of a REST modify."""
+    if ctx.webhooks is None or not ctx.webhooks.enabled(C2C_AFTER_MODIFY_MSG):
+        return
+    body = decode_body(row.body) if req.MsgBody is None else req.MsgBody
+    custom = row.cloud_custom_data if req.CloudCustomData is None else req.CloudCustomData
+    ctx.webhooks.after(c2c_modified(ctx.admin, row, body, custom, ctx.now()))
 
 
 # --- openim/modify_group_msg ----------------------------------------------------------------------
