@@ -24,7 +24,8 @@ __all__ = ["clear_history_message", "delete", "delete_roaming", "list_delete"]
 
 MSG_NOT_FOUND: Final = 20022
 DELETE_KEYS_PER_CALL: Final = 100  # openim/delete_c2c_msg_ramble's MsgKeyList cap
-# TIMMsgListDelete's cap in the current C SDK header (older SDK pages say 30).
+# TIMMsgListDelete's cap in the current C SDK header; older SDK pages (cloud.tencent.com 269/76662,
+# the Electron SDK's TIMMsgListDelete) say 30 a call and at most one call a second.
 LIST_DELETE_MAX: Final = 50
 CLEAR_PAGE: Final = 500  # tombstones written per round when a group is cleared here
 
