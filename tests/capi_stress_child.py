@@ -1,5 +1,6 @@
 """The capi stress run, as its own process (not a test module): 8 threads call every capi message
-function while another cycles TIMUninit / TIMInit / TIMLogin, for `seconds` (argv[1]).
+function (the thirteen TIMMsg* ones) while another cycles TIMUninit / TIMInit / TIMLogin, for
+`seconds` (argv[1]).
 
 Prints one JSON line of counts and exits 0 only if every call that returned TIM_SUCC called back
 exactly once, nothing else called back, and no exception escaped a capi function. Run by
@@ -64,6 +65,7 @@ def calls(url: str, folder: str) -> list[Callable[[Callable[..., None], Any], in
         capi.kTIMMsgServerTime: now,
     }
     sent = dict(msg, message_seq=1, message_rand=7, message_server_time=now)
+    modified = dict(sent, message_conv_id="user2", message_conv_type=capi.kTIMConv_C2C)
     text = json.dumps(msg)
     locators = json.dumps(
         [{"message_locator_time": now, "message_locator_seq": 1, "message_locator_rand": 7}]
@@ -88,6 +90,9 @@ def calls(url: str, folder: str) -> list[Callable[[Callable[..., None], Any], in
         lambda cb, data: capi.TIMMsgDelete("user2", c2c, delete, cb, data),
         lambda cb, data: capi.TIMMsgBatchSend(batch, cb, data),
         lambda cb, data: capi.TIMMsgDownloadElemToPath(download, f"{folder}/{data[0]}-{data[1]}", cb, data),
+        lambda cb, data: capi.TIMMsgModifyMessage(json.dumps(modified), cb, data),
+        lambda cb, data: capi.TIMMsgListDelete("user2", c2c, json.dumps([sent]), cb, data),
+        lambda cb, data: capi.TIMMsgClearHistoryMessage("user2", c2c, cb, data),
     ]
 
 

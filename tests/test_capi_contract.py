@@ -403,6 +403,8 @@ def _id_calls(bad: str) -> list[tuple[str, Callable[[Any], int]]]:
         ("read", lambda cb: capi.TIMMsgReportReaded(bad, kTIMConv_C2C, None, cb, None)),
         ("save", lambda cb: capi.TIMMsgSaveMsg(bad, kTIMConv_C2C, json.dumps(msg), cb, None)),
         ("batch", lambda cb: capi.TIMMsgBatchSend(json.dumps(batch), cb, None)),
+        ("list delete", lambda cb: capi.TIMMsgListDelete(bad, kTIMConv_C2C, json.dumps([msg]), cb, None)),
+        ("clear", lambda cb: capi.TIMMsgClearHistoryMessage(bad, kTIMConv_Group, cb, None)),
         ("group id", lambda cb: capi.TIMGroupCreate(json.dumps(group), cb, None)),
         ("group member", lambda cb: capi.TIMGroupCreate(json.dumps(member), cb, None)),
         ("group delete", lambda cb: capi.TIMGroupDelete(bad, cb, None)),

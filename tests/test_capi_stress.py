@@ -1,6 +1,6 @@
-"""The capi contract under a storm: 8 threads call every message function while another cycles
-TIMUninit / TIMInit / TIMLogin. Every call that returned TIM_SUCC called back exactly once,
-nothing escaped a capi function, and the process exits cleanly.
+"""The capi contract under a storm: 8 threads call every message function (all thirteen TIMMsg*)
+while another cycles TIMUninit / TIMInit / TIMLogin. Every call that returned TIM_SUCC called
+back exactly once, nothing escaped a capi function, and the process exits cleanly.
 
 The default run lasts 4 s; `AIO_TIM_CAPI_STRESS_SECONDS=20` runs the issue's 20 s version.
 """
