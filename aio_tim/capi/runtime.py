@@ -8,6 +8,7 @@ thread running a private loop (the "logic thread"), which `TIMUninit` stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -61,6 +62,11 @@ class Runtime:
 
     def stop(self) -> None:
         if self._thread is not None:
+            # Operations still running (TIMUninit right after a call) are cancelled and awaited:
+            # closing the loop over them would leave "coroutine never awaited" and "Task was
+            # destroyed but it is pending" in the user's output.
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(_cancel_the_others(), self.loop).result(10)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
             self.loop.close()
@@ -71,6 +77,14 @@ class Runtime:
             return asyncio.get_running_loop() is self.loop
         except RuntimeError:
             return False
+
+
+async def _cancel_the_others() -> None:
+    this = asyncio.current_task()
+    others = [task for task in asyncio.all_tasks() if task is not this]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 async def report(work: Coroutine[Any, Any, str], cb: Callback | None, user_data: Any) -> None:
