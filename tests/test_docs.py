@@ -250,3 +250,14 @@ def test_option_tables_match_the_code(
         if param.default is not inspect.Parameter.empty and value != param.default:
             wrong.append((param.name, shown[1] if shown else None, param.default))
     assert wrong == []
+
+
+def test_the_broadcast_guide_is_findable() -> None:
+    """Searching the site for broadcast, 100,000, 100000 or mass send finds the guide; the README and
+    the site's navigation link it, and it names the example."""
+    guide = (DOCS / "broadcast.md").read_text(encoding="utf-8")
+    words = ("broadcast", "100,000", "100000", "mass send", "70107")
+    assert [word for word in words if word not in guide] == []
+    assert "examples/broadcaster.py" in guide and "--retry-failed" in guide and "iter_batch_send" in guide
+    assert "broadcast.md" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "(docs/broadcast.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
