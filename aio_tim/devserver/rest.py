@@ -19,7 +19,7 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, c2c, c2c_history, group_admin, groups
+from . import accounts, c2c, c2c_history, edits, group_admin, groups
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
@@ -54,7 +54,14 @@ def build_routes(tables: Iterable[Mapping[type[Request], Handler]]) -> dict[str,
 
 def default_routes() -> dict[str, Route]:
     return build_routes(
-        [accounts.HANDLERS, c2c.HANDLERS, c2c_history.HANDLERS, groups.HANDLERS, group_admin.HANDLERS]
+        [
+            accounts.HANDLERS,
+            c2c.HANDLERS,
+            c2c_history.HANDLERS,
+            groups.HANDLERS,
+            group_admin.HANDLERS,
+            edits.HANDLERS,
+        ]
     )
 
 
@@ -109,7 +116,8 @@ class RestEndpoint:
         if hooks is not None:
             # A before-send callback may refuse, drop or rewrite the message before anything is
             # stored; it is awaited before admission, so a slow app holds no place in the backlog.
-            decided = await hooks.before(call, self._ctx.admin, self._ctx.now())
+            group_type = self._ctx.state.group_type
+            decided = await hooks.before(call, self._ctx.admin, self._ctx.now(), group_type)
             if isinstance(decided, Envelope):
                 return decided
             call = decided
@@ -123,7 +131,10 @@ class RestEndpoint:
                     reply = await route.handler(self._ctx, call)
         except TIMError as exc:
             if hooks is not None:
-                hooks.send_failed(call, exc.code, exc.desc, self._ctx.admin, self._ctx.now())
+                error = (exc.code, exc.desc)
+                await hooks.send_failed(
+                    call, error, self._ctx.admin, self._ctx.now(), self._ctx.state.group_type
+                )
             raise
         if hooks is not None:
             hooks.release(fired, call)  # after-callbacks leave only once the transaction has committed

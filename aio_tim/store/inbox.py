@@ -36,6 +36,7 @@ from ..seams.inbox import (
 )
 from ..types import ConvType, MsgStatus
 from .counts import insert_rows
+from .fileid import FileIdentity
 from .local import LocalStore
 from .rows import check_conv, row_of, stamp
 from .writer import raw_connection, run_on_thread
@@ -104,6 +105,7 @@ class SqliteInbox:
         if max_batch < 1:
             raise UsageError(TIM_ERR_PARAM, f"max_batch must be at least 1, not {max_batch}")
         self._store = store
+        self._files = FileIdentity(store.path)
         self._max_batch = max_batch
         self._work = _Work()
         self._wake: asyncio.Event | None = None
@@ -170,6 +172,7 @@ class SqliteInbox:
                 results = await _insert_batch(db, entries) if entries else []
                 for consumer, position in work.acks.items():
                     await db.execute(_ACK, (consumer, position))
+            self._files.check()  # committed to a file still at the store's path, not one deleted under us
         except Exception as exc:  # every caller of this batch learns it failed; none is told "durable"
             _fail([f for _, f in work.appends], exc)
             _fail(work.ack_waiters, exc)
@@ -340,7 +343,9 @@ async def _apply_effects(db: aiosqlite.Connection, entries: Sequence[NewEntry]) 
     if not effects:
         return
     groups = {e.group_id for e, _ in effects if isinstance(e, JoinGroup | LeaveGroup)}
-    groups |= {e.conv_id for e, _ in effects if isinstance(e, SaveMessage) and e.conv_type == ConvType.GROUP}
+    groups |= {
+        e.member_of for e, _ in effects if isinstance(e, SaveMessage) and e.conv_type == ConvType.GROUP
+    }
     members = await _member_groups(db, groups)
     plan: dict[str, list[tuple[Any, ...]]] = {statement: [] for statement in _EFFECT_ORDER}
     for effect, now in effects:
@@ -356,7 +361,7 @@ def _plan(effect: StoreEffect, now: int, members: set[str], plan: dict[str, list
     """Add the rows `effect` writes to `plan`, keeping `members` (the user's groups) current."""
     if isinstance(effect, SaveMessage):
         conv = check_conv((effect.conv_type, effect.conv_id))
-        if conv[0] == ConvType.GROUP and conv[1] not in members:
+        if conv[0] == ConvType.GROUP and effect.member_of not in members:
             return  # not (known to be) the user's group
         status = effect.message.status or int(MsgStatus.SEND_SUCC)
         # INSERT OR IGNORE: our own sent message is already stored under the same locator.
