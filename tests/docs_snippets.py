@@ -65,6 +65,7 @@ TYPE_IMPORTS = {
     "DownloadElemResult": "from aio_tim.types import DownloadElemResult",
     "BatchSendResult": "from aio_tim.types import BatchSendResult",
     "Callback": "from aio_tim.capi.runtime import Callback",
+    "BeforeSendHandler": "from aio_tim.events import BeforeSendHandler",
 }
 
 
@@ -287,6 +288,9 @@ class SnippetContext:
         return lambda code, desc, json_params, user_data: None
 
     make_on_login = make_cb
+
+    async def make_moderate(self) -> Any:
+        return lambda event: None  # a before-send handler that allows everything
 
     async def make_user_data(self) -> None:
         return None
