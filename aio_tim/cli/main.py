@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn
 
 from .commands import COMMANDS, add_command, package_version
 from .errors import ExitCode, reported, say
@@ -84,8 +85,41 @@ def _setup_logging(verbose: int) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the usage itself is one `--help` away)."""
+    """argparse, but a usage error is one line, "aio-tim: [command: ]what is wrong", with a
+    "did you mean" for a mistyped command or option (the usage itself is one `--help` away)."""
 
     def error(self, message: str) -> NoReturn:
-        say(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        where = self.prog.removeprefix("aio-tim").strip()
+        say(f"{where + ': ' if where else ''}{message}{self._suggestion(message)} (see `{self.prog} --help`)")
         raise SystemExit(int(ExitCode.USAGE))
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """An unknown command (or `--type`) names the closest choice instead of listing them all."""
+        choices = action.choices
+        if choices is None or value in choices:
+            return
+        if isinstance(action, argparse._SubParsersAction):
+            what, names = str(action.metavar or "command").lower(), list(choices)
+            close = difflib.get_close_matches(value, names, n=1)
+            hint = f"; did you mean {close[0]}?" if close else f" (one of {', '.join(names)})"
+            raise argparse.ArgumentError(None, f"unknown {what} {value!r}{hint}")
+        super()._check_value(action, value)
+
+    def _suggestion(self, message: str) -> str:
+        """ "; did you mean --limit?" for the first unrecognized option close to a known one."""
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        known = sorted(set(_option_strings(self)))
+        for word in message.split(":", 1)[1].split():
+            if word.startswith("--") and (close := difflib.get_close_matches(word.split("=")[0], known, n=1)):
+                return f"; did you mean {close[0]}?"
+        return ""
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> Iterator[str]:
+    """Every long option of `parser` and of the commands under it."""
+    for action in parser._actions:
+        yield from (flag for flag in action.option_strings if flag.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                yield from _option_strings(command)
