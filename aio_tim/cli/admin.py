@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.table import Table
 
+from ..errors import error_for
 from ..types.group import GroupType
 from .commands import add_command
 from .console import console
@@ -152,9 +153,8 @@ async def run_group_info(args: argparse.Namespace) -> int:
     target = target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         (info,) = await tim.group.info([args.group_id])
-    if info.ErrorCode:
-        console.print(f"[red]error[/red] {info.ErrorCode} {info.ErrorInfo}")
-        return 1
+    if info.ErrorCode:  # as `group add` and `group delete` report it: stderr, exit 5
+        raise error_for(info.ErrorCode, f"group {args.group_id}: {info.ErrorInfo or 'not found'}")
     console.print(f"{info.GroupId}: {info.Name} ({info.Type}), owner {info.Owner_Account}, "
                       f"{info.MemberNum} members, next seq {info.NextMsgSeq}")  # fmt: skip
     table = Table("member", "role", "joined")

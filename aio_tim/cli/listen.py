@@ -19,7 +19,7 @@ from ..client import Client
 from ..events.model import Event, RawCallback
 from ..types import encode
 from .commands import add_command
-from .options import add_target_options
+from .options import add_target_options, at_least
 from .target import target_of
 
 __all__ = ["event_json", "register", "run_listen"]
@@ -39,7 +39,7 @@ def register(commands: Any) -> None:
     listen.add_argument("--token", default=None, help="the webhook authentication token, if the app has one")
     listen.add_argument("--store", default=None, help="sqlite file of the inbox (default: the user's store)")
     listen.add_argument("--consumer", default="cli", help="whose acknowledgement cursor to resume")
-    listen.add_argument("--count", type=int, default=0, help="stop after this many events (0: never)")
+    listen.add_argument("--count", type=at_least(0), default=0, help="stop after this many events (0: never)")
     listen.set_defaults(run=run_listen)
 
 

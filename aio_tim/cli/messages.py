@@ -16,8 +16,8 @@ from rich.table import Table
 from ..types import ConvType, FileElem, Message
 from .commands import add_command
 from .console import console
-from .errors import CliError
-from .options import add_target_options
+from .errors import CliError, ExitCode
+from .options import add_target_options, at_least
 from .progress import send_with_upload_bar
 from .render import local_time, status_name, summary, text_message
 from .target import target_of
@@ -41,8 +41,8 @@ def register(commands: Any) -> None:
     add_target_options(history)
     history.add_argument("conv", help="peer UserID, or group id with --group")
     history.add_argument("--group", action="store_true")
-    history.add_argument("--page-size", type=int, default=20)
-    history.add_argument("--limit", type=int, default=100, help="stop after this many messages")
+    history.add_argument("--page-size", type=at_least(1), default=20)
+    history.add_argument("--limit", type=at_least(1), default=100, help="stop after this many messages")
     history.set_defaults(run=run_history)
 
     revoke = add_command(commands, "revoke", "Recalls a C2C message by the msg_id `send` printed, or a "
@@ -60,6 +60,9 @@ async def run_send(args: argparse.Namespace) -> int:
     target = target_of(args)
     if not args.text and args.file is None:
         raise CliError("a message needs text (or --file)")
+    if args.file is not None and not args.file.is_file():
+        reason = "is a folder, not a file" if args.file.is_dir() else "no such file"
+        raise CliError(f"--file {args.file}: {reason}", ExitCode.LOCAL)
     conv_type = ConvType.GROUP if args.group else ConvType.C2C
     msg = text_message(args.text) if args.text else Message()
     if args.file is not None:
@@ -95,11 +98,13 @@ async def run_history(args: argparse.Namespace) -> int:
 
 
 async def run_revoke(args: argparse.Namespace) -> int:
+    if args.seq is not None and not args.group:
+        raise CliError("revoke: --seq names a group message: add --group (a C2C one is named by --msg-id)")
+    if args.group and args.seq is None:
+        raise CliError("revoke: a group message is named by --seq, not --msg-id")
     target = target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         if args.group:
-            if args.seq is None:
-                raise CliError("revoke: a group message is named by --seq, not --msg-id")
             await tim.msg.revoke(args.conv, ConvType.GROUP, Message(seq=args.seq))
         else:
             await tim.msg.revoke(args.conv, ConvType.C2C, _message_from_key(args.msg_id))
