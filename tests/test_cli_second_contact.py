@@ -3,6 +3,7 @@ in a subprocess, asserting the message, the stream it is on and the exit code.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +102,73 @@ def test_history_limit_must_be_positive(env, value):
     result = run_cli("history", "bob", "--limit", value, env=env)
     assert result.returncode == ExitCode.USAGE
     assert f"argument --limit: {value} is less than 1" in one_line(result)
+
+
+# --- 11: batch-send checks the whole file, sends once per UserID, files its failures -----------------
+
+
+def test_batch_send_sends_once_to_a_repeated_id_and_says_so(env, tmp_path):
+    """alice twice in the file: "delivered 2 of 2", exit 0, the repeat counted on stderr; the rerun
+    says there is nothing to send and exits 0."""
+    server, _ = start_serve(env, "--secret-key", KEY)
+    try:
+        ids = tmp_path / "ids.txt"
+        ids.write_text("alice\nbob\nalice\n")
+        first = run_cli("batch-send", "--to-file", str(ids), "hello", env=env)
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.startswith("delivered 2 of 2\n")
+        assert f"--to-file {ids}: 1 repeated UserID skipped (the first: 'alice'); 2 distinct" in first.stderr
+        again = run_cli("batch-send", "--to-file", str(ids), "hello", env=env)
+        assert again.returncode == 0, again.stderr
+        assert "nothing to send: 2 of 2 recipients already done" in again.stderr
+        assert again.stdout.startswith("delivered 2 of 2\n")
+    finally:
+        stop(server)
+
+
+def test_batch_send_checks_every_line_before_sending(env, tmp_path):
+    """A 41-character id on line 2 and bad UTF-8 on line 4: one line naming both, "nothing was
+    sent", exit 2, no checkpoint, nothing on stdout (not "interrupted ... resumes")."""
+    server, _ = start_serve(env, "--secret-key", KEY)
+    try:
+        ids = tmp_path / "ids.txt"
+        ids.write_bytes(b"alice\n" + b"x" * 41 + b"\nbob\n\xff\xfe\n")
+        result = run_cli("batch-send", "--to-file", str(ids), "hello", env=env)
+    finally:
+        stop(server)
+    assert result.returncode == ExitCode.USAGE
+    assert result.stdout == ""
+    line = one_line(result)
+    assert "2 lines are not UserIDs" in line and "nothing was sent" in line
+    assert "line 2 is 41 bytes" in line and "line 4 is not UTF-8 text" in line
+    assert "interrupted" not in line and "resumes" not in line
+    assert not list(Path(env["XDG_STATE_HOME"]).rglob("*.tsv"))
+
+
+def test_batch_send_explains_70107_files_every_failure_and_retries_only_those(env, tmp_path):
+    """60 unknown users (serve --no-auto-accounts): the summary gives the count, the meaning of 70107
+    and what to do; the failures file lists all 60; after `account import`, --retry-failed sends
+    to those 60 only and everyone is delivered."""
+    server, _ = start_serve(env, "--secret-key", KEY, "--no-auto-accounts")
+    try:
+        unknown = [f"cust{i:05d}" for i in range(60)]
+        ids = tmp_path / "ids.txt"
+        ids.write_text("alice\n" + "\n".join(unknown) + "\n")
+        assert run_cli("account", "import", "alice", env=env).returncode == 0
+        first = run_cli("batch-send", "--to-file", str(ids), "sale", env=env)
+        assert first.returncode == ExitCode.PARTIAL, first.stderr
+        assert first.stdout.startswith("delivered 1 of 61\n")
+        assert "60 failed with 70107: account does not exist; import them (`aio-tim account import`), " \
+               "then rerun with --retry-failed" in first.stdout  # fmt: skip
+        failures = re.search(r"every recipient not delivered, with its code: (\S+)", first.stdout)
+        assert failures, first.stdout
+        rows = [line.split("\t") for line in Path(failures.group(1)).read_text().splitlines()]
+        assert rows == [[user, "70107", "account does not exist"] for user in unknown]
+        assert run_cli("account", "import", *unknown, env=env).returncode == 0
+        retry = run_cli("batch-send", "--to-file", str(ids), "sale", "--retry-failed", env=env)
+        assert retry.returncode == 0, retry.stderr
+        assert retry.stdout.startswith("delivered 61 of 61\n")
+        assert "delivered 60, failed 0 in this run" in retry.stdout
+        assert not Path(failures.group(1)).exists()  # nobody left to file
+    finally:
+        stop(server)

@@ -84,6 +84,14 @@ class Checkpoint:
                 out.append(recipient)
         return out
 
+    def forget_failures(self) -> list[str]:
+        """Make the recipients that failed for good pending again (`--retry-failed`); their new
+        results, appended later, override the old ones when the file is read."""
+        failed = [identifier for identifier, code in self.done.items() if code]
+        for identifier in failed:
+            del self.done[identifier]
+        return failed
+
     def record(self, identifier: str, code: int) -> None:
         """Note one result; a transient failure is left pending, so a rerun tries it again."""
         if code and error_for(code).retryable:
