@@ -4,11 +4,16 @@ in a subprocess, asserting the message, the stream it is on and the exit code.""
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import one_line, run_cli, start_serve, stop, user_env
+from cli_support import CLI, free_port, one_line, run_cli, start_serve, stop, user_env
 
 from aio_tim.cli.errors import ExitCode
 
@@ -172,3 +177,99 @@ def test_batch_send_explains_70107_files_every_failure_and_retries_only_those(en
         assert not Path(failures.group(1)).exists()  # nobody left to file
     finally:
         stop(server)
+
+
+# --- issue 25 item 12: checkpoints, listen's flags, the webhook token ---------------------------------
+
+
+def _checkpoints(env: dict[str, str]) -> list[Path]:
+    return sorted((Path(env["XDG_STATE_HOME"]) / "aio_tim" / "checkpoints").glob("*.tsv"))
+
+
+def test_a_0_byte_checkpoint_starts_the_campaign_afresh(env, tmp_path):
+    """A crash between creating the checkpoint and writing its header leaves 0 bytes: the rerun
+    sends (exit 0), where it used to stop with exit 70 "internal error" every time."""
+    server, _ = start_serve(env, "--secret-key", KEY)
+    try:
+        ids = tmp_path / "ids.txt"
+        ids.write_text("alice\nbob\n")
+        assert run_cli("batch-send", "--to-file", str(ids), "hello", env=env).returncode == 0
+        (checkpoint,) = _checkpoints(env)
+        checkpoint.write_bytes(b"")
+        rerun = run_cli("batch-send", "--to-file", str(ids), "hello", env=env)
+    finally:
+        stop(server)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.startswith("delivered 2 of 2\n")
+    assert "delivered 2, failed 0 in this run" in rerun.stdout
+    assert checkpoint.read_text().startswith('{"rand": ')
+
+
+def test_a_second_batch_send_of_the_same_campaign_is_refused_while_the_first_runs(env, tmp_path):
+    """Two concurrent runs of one campaign: the second is one line, exit 6, and sends nothing; the
+    checkpoint holds every recipient once."""
+    server, _ = start_serve(env, "--secret-key", KEY)
+    try:
+        ids = tmp_path / "ids.txt"
+        count = 20_000
+        ids.write_text("".join(f"user{i:05d}\n" for i in range(count)))
+        command = [*CLI, "batch-send", "--to-file", str(ids), "one campaign"]
+        first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(p.stat().st_size > 100 for p in _checkpoints(env)):
+            time.sleep(0.02)
+        first.send_signal(signal.SIGSTOP)  # mid-campaign for as long as the second run takes
+        try:
+            second = run_cli("batch-send", "--to-file", str(ids), "one campaign", env=env)
+        finally:
+            first.send_signal(signal.SIGCONT)
+        out, err = first.communicate(timeout=120)
+    finally:
+        stop(server)
+    assert second.returncode == ExitCode.LOCAL, (second.stdout, second.stderr)
+    assert second.stdout == ""
+    assert "another `aio-tim batch-send` of this campaign" in one_line(second)
+    assert first.returncode == 0, err
+    assert out.startswith(f"delivered {count} of {count}\n")
+    (checkpoint,) = _checkpoints(env)
+    recorded = [line.split("\t")[0] for line in checkpoint.read_text().splitlines()[1:] if line]
+    assert len(recorded) == len(set(recorded)) == count
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--path", "nopath"], "argument --path: 'nopath' is not a URL path; did you mean /nopath?"),
+        (["--port", "70000"], "argument --port: 70000 is not a port number"),
+    ],
+)
+def test_listen_refuses_a_bad_path_or_port_as_usage(env, flags, expected):
+    """`listen --path nopath` and `listen --port 70000`: exit 2 with one line, not 70."""
+    result = run_cli("listen", "--url", "http://127.0.0.1:1", "--sdk-app-id", "1", "--secret-key", KEY,
+                     *flags, env=env)  # fmt: skip
+    assert result.returncode == ExitCode.USAGE
+    assert result.stdout == ""
+    assert expected in one_line(result)
+
+
+def test_listen_takes_the_webhook_token_from_the_environment(env, tmp_path):
+    """AIO_TIM_WEBHOOK_TOKEN arms listen's signature check (an unsigned webhook is refused 403)
+    without the token on the command line, where /proc/PID/cmdline shows it to everyone."""
+    port = free_port()
+    command = [*CLI, "listen", "--url", "http://127.0.0.1:1", "--sdk-app-id", "1400000000",
+               "--secret-key", KEY, "--port", str(port), "--store", str(tmp_path / "inbox.db")]  # fmt: skip
+    listener = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**env, "AIO_TIM_WEBHOOK_TOKEN": "tok-from-env"})  # fmt: skip
+    try:
+        assert listener.stderr is not None
+        assert "listening for TIM's webhooks" in listener.stderr.readline()
+        query = "SdkAppid=1400000000&CallbackCommand=C2C.CallbackAfterSendMsg"
+        unsigned = urllib.request.Request(f"http://127.0.0.1:{port}/tim/callback?{query}", data=b"{}")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(unsigned, timeout=10)
+        assert refused.value.code == 403
+        refused.value.close()
+        assert b"tok-from-env" not in Path(f"/proc/{listener.pid}/cmdline").read_bytes()
+    finally:
+        listener.terminate()
+        listener.communicate(timeout=10)

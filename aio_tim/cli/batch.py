@@ -20,7 +20,7 @@ from ..client import Client
 from ..errors import UsageError, error_for
 from ..types import BatchSendParam, Message, TextElem
 from ..validate import check_identifier
-from .checkpoint import Checkpoint, campaign_key, checkpoint_folder
+from .checkpoint import Checkpoint, CheckpointBusy, CheckpointError, campaign_key, checkpoint_folder
 from .commands import add_command
 from .console import console, progress_console
 from .errors import CliError, ExitCode, say
@@ -80,9 +80,7 @@ async def run_batch_send(args: argparse.Namespace) -> int:
     ids = recipients.ids
     key = campaign_key(target.url, target.instance, sender, args.text, ids)
     folder = checkpoint_folder()
-    if args.restart:
-        (folder / f"{key}.tsv").unlink(missing_ok=True)
-    with Checkpoint.open(folder, key) as checkpoint:
+    with _open_checkpoint(folder, key, restart=args.restart) as checkpoint:
         if args.retry_failed:
             checkpoint.forget_failures()
         pending = checkpoint.pending(ids)
@@ -100,6 +98,17 @@ async def run_batch_send(args: argparse.Namespace) -> int:
         failures = _write_failures(failures_file, ids, checkpoint.done)
         delivered = sum(1 for identifier in ids if checkpoint.done.get(identifier) == 0)
     return _batch_report(tally, delivered, failures, failures_file, target.store_path(sender))
+
+
+def _open_checkpoint(folder: Path, key: str, *, restart: bool) -> Checkpoint:
+    try:
+        return Checkpoint.open(folder, key, restart=restart)
+    except CheckpointBusy:
+        raise CliError("another `aio-tim batch-send` of this campaign (same server, sender, text and "
+                       "recipients) is running; let it finish, then rerun to see its result",
+                       ExitCode.LOCAL) from None  # fmt: skip
+    except CheckpointError as error:
+        raise CliError(f"{error}, or pass --restart", ExitCode.LOCAL) from None
 
 
 def _say_resuming(tally: _Tally, pending: list[str], checkpoint: Checkpoint) -> None:

@@ -21,7 +21,7 @@ from .checkpoint import checkpoint_folder
 from .commands import add_command, package_version
 from .console import console
 from .errors import CliError
-from .options import add_target_options, port
+from .options import add_target_options, option, port
 from .target import Target, target_of
 
 __all__ = ["register", "run_info", "run_serve"]
@@ -40,7 +40,8 @@ def register(commands: Any) -> None:
         help="do not create accounts on first use: sending to an unknown UserID fails with 70107 as on TIM",
     )  # fmt: skip
     serve.add_argument("--webhook-url", default=None, help="fire TIM's webhooks at this URL")
-    serve.add_argument("--webhook-token", default=None, help="sign them with this token (Sign, RequestTime)")
+    option(serve, "--webhook-token", env="AIO_TIM_WEBHOOK_TOKEN",
+           help="sign them with this token (Sign, RequestTime)")  # fmt: skip
     serve.set_defaults(run=run_serve)
 
     info = add_command(commands, "info",
