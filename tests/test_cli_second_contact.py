@@ -3,6 +3,7 @@ in a subprocess, asserting the message, the stream it is on and the exit code.""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -273,3 +274,40 @@ def test_listen_takes_the_webhook_token_from_the_environment(env, tmp_path):
     finally:
         listener.terminate()
         listener.communicate(timeout=10)
+
+
+# --- 14: serve stops on SIGTERM however it was started --------------------------------------------
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for a parent that is not us to reap it does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_serve_started_in_the_background_of_a_script_stops_on_sigterm(env, tmp_path):
+    """`aio-tim serve &` from a non-interactive shell inherits SIGINT ignored; `kill PID` (SIGTERM)
+    still stops it within seconds, and it removes its record."""
+    out = tmp_path / "serve.out"
+    command = " ".join([*CLI, "serve", "--port", "0", "--secret-key", KEY])
+    started = subprocess.run(["sh", "-c", f"{command} > {out} 2>&1 & echo $!"], capture_output=True,
+                             text=True, env=env, check=True)  # fmt: skip
+    pid = int(started.stdout)
+    try:
+        deadline = time.monotonic() + 30
+        while "listening on" not in out.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        records = list(Path(env["XDG_RUNTIME_DIR"]).rglob("*.json"))
+        assert records, out.read_text()
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(pid), "serve ignored SIGTERM"
+        assert not any(record.exists() for record in records)
+        assert "Traceback" not in out.read_text()
+    finally:
+        if _running(pid):
+            os.kill(pid, signal.SIGKILL)

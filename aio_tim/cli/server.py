@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import secrets
+import signal
 import sys
 from typing import Any
 
 from ..devserver import DevServer
-from ..devserver.private import stop_on_sigterm, write_private_json
+from ..devserver.private import write_private_json
 from ..store.paths import data_folder
 from . import records
 from .checkpoint import checkpoint_folder
@@ -71,10 +73,20 @@ async def run_serve(args: argparse.Namespace) -> int:
             console.print(f"  webhooks   {args.webhook_url}", soft_wrap=True)
         console.print(f"  (recorded in {records.SERVE_STATE} for `aio-tim send`; Ctrl-C stops)")
         try:
-            await asyncio.Event().wait()
+            await _until_sigterm()
         finally:
             records.remove_serve_record()
     return 0
+
+
+async def _until_sigterm() -> None:
+    """Wait until SIGTERM (Ctrl-C interrupts the wait as usual). SIGTERM is handled on its own,
+    not turned into a SIGINT: `aio-tim serve &` in a script inherits SIGINT ignored, and must
+    still stop on `kill`."""
+    stopped = asyncio.Event()
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signal handlers (Windows)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
+    await stopped.wait()
 
 
 def _record_serve_state(server: DevServer, instance: str = "") -> None:
@@ -85,9 +97,8 @@ def _record_serve_state(server: DevServer, instance: str = "") -> None:
         "secret_key": server.secret_key,
         "instance": instance,
     }
-    # The file holds the secret key: 0600 (an existing file too); SIGTERM removes it as Ctrl-C does.
+    # The file holds the secret key: 0600 (an existing file too).
     write_private_json(records.SERVE_STATE, state)
-    stop_on_sigterm()
 
 
 async def run_info(args: argparse.Namespace) -> int:
