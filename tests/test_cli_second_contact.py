@@ -311,3 +311,94 @@ def test_serve_started_in_the_background_of_a_script_stops_on_sigterm(env, tmp_p
     finally:
         if _running(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+# --- 12: one record per server, stale records reclaimed, a dead webhook receiver said once ----------
+
+
+def _records(env: dict[str, str]) -> list[Path]:
+    return sorted((Path(env["XDG_RUNTIME_DIR"]) / "aio_tim-serve").glob("*.json"))
+
+
+def test_a_second_serve_stopping_leaves_the_first_ones_record(env):
+    """serve A, serve B on another port, B stops: `send` still finds A (exit 0), where it said
+    that no server is running."""
+    first, first_url = start_serve(env, "--secret-key", KEY)
+    try:
+        second, second_url = start_serve(env, "--secret-key", KEY)
+        assert len(_records(env)) == 2
+        stop(second)
+        sent = run_cli("send", "--to", "bob", "hi", env=env)
+        assert sent.returncode == 0, sent.stderr
+        assert sent.stdout.startswith("sent to bob: ")
+        info = run_cli("info", env=env)
+        assert f"{first_url} (from the `aio-tim serve` record" in info.stdout
+        assert second_url not in info.stdout
+    finally:
+        stop(first)
+
+
+def test_a_killed_serve_is_not_called_current_and_its_record_is_reclaimed(env):
+    """After `kill -9` of serve: `info` says the server is no longer running (not "server URL"),
+    the record holding its secret key is removed, and `send` says no server is running (exit 3)."""
+    server, url = start_serve(env, "--secret-key", KEY)
+    try:
+        (record,) = _records(env)
+    finally:
+        server.kill()
+        stop(server)
+    info = run_cli("info", env=env)
+    assert info.returncode == 0, info.stderr
+    assert f"{url} (from" not in info.stdout
+    assert f"removed {record}: its server ({url}, pid {server.pid}) is no longer running" in info.stdout
+    assert not record.exists()
+    sent = run_cli("send", "--to", "bob", "hi", env=env)
+    assert sent.returncode == ExitCode.UNREACHABLE
+    assert "no server given (the `aio-tim serve` at" not in one_line(sent)  # reclaimed by info already
+    assert "no server given" in one_line(sent)
+
+
+def test_the_next_serve_reclaims_a_killed_ones_record(env):
+    """A new `serve` removes the stale record (and its secret key) and says so on stderr."""
+    server, url = start_serve(env, "--secret-key", KEY)
+    try:
+        (record,) = _records(env)
+    finally:
+        server.kill()
+        stop(server)
+    log = Path(env["HOME"]) / "serve.err"
+    with log.open("w") as err:
+        again = subprocess.Popen([*CLI, "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=err,
+                                 text=True, env=env)  # fmt: skip
+        try:
+            assert again.stdout is not None
+            assert "listening on" in again.stdout.readline()
+        finally:
+            stop(again)
+    assert not record.exists()
+    assert f"removed the record of an `aio-tim serve` that is no longer running ({url}, pid {server.pid})" \
+        in log.read_text()  # fmt: skip
+
+
+def test_serve_says_once_that_the_webhook_receiver_does_not_answer(env):
+    """serve --webhook-url to a dead receiver: one stderr line naming the URL, however many
+    messages are sent, without -v."""
+    hook = f"http://127.0.0.1:{free_port()}/tim/callback"
+    log = Path(env["HOME"]) / "serve.err"
+    with log.open("w") as err:
+        server = subprocess.Popen([*CLI, "serve", "--port", "0", "--webhook-url", hook],
+                                  stdout=subprocess.PIPE, stderr=err, text=True, env=env)  # fmt: skip
+        try:
+            assert server.stdout is not None
+            assert "listening on" in server.stdout.readline()
+            for text in ("one", "two", "three"):
+                assert run_cli("send", "--to", "bob", text, env=env).returncode == 0
+            deadline = time.monotonic() + 10
+            while hook not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            stop(server)
+    lines = log.read_text().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("aio-tim: serve: webhook ") and hook in lines[0]
+    assert "is the receiver running?" in lines[0]
