@@ -402,3 +402,41 @@ def test_serve_says_once_that_the_webhook_receiver_does_not_answer(env):
     assert len(lines) == 1, lines
     assert lines[0].startswith("aio-tim: serve: webhook ") and hook in lines[0]
     assert "is the receiver running?" in lines[0]
+
+
+# --- 13: what history and group print ---------------------------------------------------------------
+
+
+def test_history_shows_the_msg_id_revoke_needs_and_the_attachment_url(shared_env, tmp_path):
+    """Each history line carries the msg_id `send` printed and a file's URL, whole, one per line."""
+    source = tmp_path / "report.bin"
+    source.write_bytes(b"x" * 5000)
+    sent = run_cli("send", "--user", "hist-alice", "--to", "hist-bob", "--file", str(source), "see attached",
+                   env=shared_env)  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    msg_id = re.search(r"msg_id=(\S+)", sent.stdout)
+    url = re.search(r"attachment report.bin \(5000 bytes\): (\S+)", sent.stdout)
+    assert msg_id and url, sent.stdout
+    history = run_cli("history", "--user", "hist-bob", "hist-alice", env={**shared_env, "COLUMNS": "60"})
+    assert history.returncode == 0, history.stderr
+    (line,) = history.stdout.splitlines()
+    assert f"msg_id={msg_id.group(1)}" in line
+    assert f"see attached <file report.bin (5000 bytes) {url.group(1)}>" in line
+    assert "from=hist-alice" in line
+
+
+def test_group_commands_print_words_local_times_and_one_member_count(shared_env):
+    """create names owner and members (no count that disagrees with info's); add says "added", not
+    handled_suc; info's join times are local dates, not epoch seconds."""
+    created = run_cli("group", "create", "--user", "grp-owner", "Room", "--id", "room13", "--members",
+                      "grp-a,grp-b", env=shared_env)  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert created.stdout == "created group room13 (Public): owner grp-owner, members grp-a, grp-b\n"
+    added = run_cli("group", "add", "room13", "grp-c,grp-a", env=shared_env)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "grp-c: added\ngrp-a: already a member\n"
+    info = run_cli("group", "info", "room13", env={**shared_env, "COLUMNS": "120"})
+    assert info.returncode == 0, info.stderr
+    assert "owner grp-owner, 4 members with the owner" in info.stdout
+    assert re.search(r"grp-c\s.*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", info.stdout), info.stdout
+    assert not re.search(r"\b1\d{9}\b", info.stdout), info.stdout  # no epoch seconds

@@ -14,10 +14,11 @@ from typing import Any
 from rich.table import Table
 
 from ..errors import error_for
-from ..types.group import GroupType
+from ..types.group import GroupType, HandleGroupMemberResult
 from .commands import add_command
 from .console import console
 from .options import add_target_options
+from .render import local_time
 from .target import target_of
 
 __all__ = ["register", "run_account_check", "run_account_import", "run_group_create", "run_group_delete"]
@@ -25,6 +26,14 @@ __all__ = ["register", "run_account_check", "run_account_import", "run_group_cre
 _TYPES = {"Public": GroupType.PUBLIC, "Private": GroupType.PRIVATE, "Work": GroupType.PRIVATE,
           "ChatRoom": GroupType.CHATROOM, "Meeting": GroupType.CHATROOM,
           "AVChatRoom": GroupType.AVCHATROOM}  # fmt: skip
+
+
+_OUTCOMES = {
+    HandleGroupMemberResult.HANDLED_SUC: "added",
+    HandleGroupMemberResult.INCLUDED: "already a member",
+    HandleGroupMemberResult.INVITED: "invited (joins on accepting)",
+    HandleGroupMemberResult.HANDLED_ERR: "not added",
+}
 
 
 def register(commands: Any) -> None:
@@ -113,9 +122,12 @@ async def run_group_create(args: argparse.Namespace) -> int:
     }
     if args.group_id:
         param["create_group_param_group_id"] = args.group_id
-    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+    owner = args.user or target.admin
+    async with target.client(owner, store_path=":memory:") as tim:
         created = await tim.group.create(param)
-    console.print(f"created group {created.groupid} ({args.group_type}, {len(args.members)} members)")
+    members = ", ".join(args.members) or "none yet"
+    console.print(f"created group {created.groupid} ({args.group_type}): owner {owner}, members {members}",
+                  soft_wrap=True, highlight=False)  # fmt: skip
     return 0
 
 
@@ -133,10 +145,9 @@ async def run_group_add(args: argparse.Namespace) -> int:
              "group_invite_member_param_identifier_array": args.members}  # fmt: skip
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         results = await tim.group.invite_member(param)
-    failed = [r.identifier for r in results if not r.result]
     for result in results:
-        console.print(f"{result.identifier}: {result.result.name.lower()}")
-    return 1 if failed else 0
+        console.print(f"{result.identifier}: {_OUTCOMES[result.result]}", highlight=False)
+    return 1 if any(r.result is HandleGroupMemberResult.HANDLED_ERR for r in results) else 0
 
 
 async def run_group_remove(args: argparse.Namespace) -> int:
@@ -155,11 +166,12 @@ async def run_group_info(args: argparse.Namespace) -> int:
         (info,) = await tim.group.info([args.group_id])
     if info.ErrorCode:  # as `group add` and `group delete` report it: stderr, exit 5
         raise error_for(info.ErrorCode, f"group {args.group_id}: {info.ErrorInfo or 'not found'}")
-    console.print(f"{info.GroupId}: {info.Name} ({info.Type}), owner {info.Owner_Account}, "
-                      f"{info.MemberNum} members, next seq {info.NextMsgSeq}")  # fmt: skip
+    line = (f"{info.GroupId}: {info.Name} ({info.Type}), owner {info.Owner_Account}, "
+            f"{info.MemberNum} members with the owner, next seq {info.NextMsgSeq}")  # fmt: skip
+    console.print(line, highlight=False)
     table = Table("member", "role", "joined")
     for member in info.MemberList or ():
-        table.add_row(member.Member_Account, member.Role or "", str(member.JoinTime or ""))
+        table.add_row(member.Member_Account, member.Role or "", local_time(member.JoinTime))
     console.print(table)
     return 0
 

@@ -11,12 +11,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from ..types import ConvType, FileElem, Message
 from .commands import add_command
 from .console import console
-from .errors import CliError, ExitCode
+from .errors import CliError, ExitCode, say
 from .options import add_target_options, at_least
 from .progress import send_with_upload_bar
 from .render import local_time, status_name, summary, text_message
@@ -83,18 +81,24 @@ async def run_send(args: argparse.Namespace) -> int:
 async def run_history(args: argparse.Namespace) -> int:
     target = target_of(args)
     conv_type = ConvType.GROUP if args.group else ConvType.C2C
-    table = Table("time", "seq", "from", "status", "content")
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         shown = 0
         async for msg in tim.msg.iter_msg_list(args.conv, conv_type, page_size=args.page_size, remble=True):
-            table.add_row(
-                local_time(msg.server_time), str(msg.seq), msg.sender or "", status_name(msg), summary(msg)
-            )
+            console.print(_history_line(msg), soft_wrap=True, highlight=False, markup=False)
             shown += 1
             if shown >= args.limit:
                 break
-    console.print(table)
+    if not shown:
+        say(f"no messages with {args.conv}")
     return 0
+
+
+def _history_line(msg: Message) -> str:
+    """One message per line, whole (never cut or wrapped, fit for grep): the fields `send` prints
+    (`revoke` takes the msg_id, `download` an attachment's URL), then the content."""
+    msg_id = f"  msg_id={msg.msg_id}" if msg.msg_id else ""
+    when, status = local_time(msg.server_time), status_name(msg)
+    return f"{when}  seq={msg.seq}  from={msg.sender or '-'}  {status}{msg_id}  {summary(msg)}"
 
 
 async def run_revoke(args: argparse.Namespace) -> int:
