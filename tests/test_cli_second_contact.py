@@ -3,6 +3,7 @@ in a subprocess, asserting the message, the stream it is on and the exit code.""
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
@@ -16,7 +17,9 @@ from pathlib import Path
 import pytest
 from cli_support import CLI, free_port, one_line, run_cli, start_serve, stop, user_env
 
+from aio_tim.cli.commands import COMMANDS
 from aio_tim.cli.errors import ExitCode
+from aio_tim.cli.main import parser_for
 
 KEY = "second-contact-secret-key-0123456789"
 
@@ -440,3 +443,48 @@ def test_group_commands_print_words_local_times_and_one_member_count(shared_env)
     assert "owner grp-owner, 4 members with the owner" in info.stdout
     assert re.search(r"grp-c\s.*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", info.stdout), info.stdout
     assert not re.search(r"\b1\d{9}\b", info.stdout), info.stdout  # no epoch seconds
+
+
+# --- 7: every option has help; docs/cli.md covers every command and variable -------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+
+
+def _parsers() -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """Every command's parser, and every action's under `group` and `account`."""
+    for name in COMMANDS:
+        top = parser_for([name])
+        (commands,) = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
+        parser = commands.choices[name]
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if actions:
+            for action, sub in actions[0].choices.items():
+                yield f"{name} {action}", sub
+        else:
+            yield name, parser
+
+
+def test_every_option_and_argument_has_help():
+    """`--host`, `--group`, `--page-size`, `text`...: nothing in any `--help` is left unexplained."""
+    missing = [
+        f"{command} {action.option_strings[0] if action.option_strings else action.dest}"
+        for command, parser in _parsers()
+        for action in parser._actions
+        if not isinstance(action, argparse._HelpAction) and not action.help
+    ]
+    assert not missing, missing
+
+
+def test_the_cli_page_covers_every_command_and_variable():
+    """docs/cli.md documents every command (group, account and listen too) and every AIO_TIM_*
+    variable an option reads."""
+    page = DOCS.read_text(encoding="utf-8")
+    for command, _ in _parsers():
+        assert f"`{command}" in page, command
+    variables = {
+        name for _, parser in _parsers() for action in parser._actions for name in re.findall(
+            r"env (AIO_TIM_\w+)", action.help or "")
+    }  # fmt: skip
+    assert {"AIO_TIM_URL", "AIO_TIM_WEBHOOK_TOKEN"} <= variables
+    for name in sorted(variables):
+        assert f"`{name}" in page, name

@@ -69,7 +69,8 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
     add_target_options(create)
     create.add_argument("name", help="the group's name")
     create.add_argument("--id", dest="group_id", help="the group id (default: TIM generates @TGS#...)")
-    create.add_argument("--type", dest="group_type", choices=sorted(_TYPES), default="Public")
+    create.add_argument("--type", dest="group_type", choices=sorted(_TYPES), default="Public",
+                        help="default: Public (Work = Private, Meeting = ChatRoom)")  # fmt: skip
     create.add_argument("--members", type=_ids, default=[], help="comma-separated UserIDs")
     create.set_defaults(run=run_group_create)
 
@@ -77,7 +78,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
         "delete", help="dismiss a group", description="Dismiss a group (TIMGroupDelete)."
     )
     add_target_options(delete)
-    delete.add_argument("group_id")
+    delete.add_argument("group_id", metavar="GROUP_ID", help="the group id (`group create` printed it)")
     delete.set_defaults(run=run_group_delete)
 
     for name, run, verb in (("add", run_group_add, "add"), ("remove", run_group_remove, "remove")):
@@ -85,7 +86,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
             name, help=f"{verb} members", description=f"{verb.capitalize()} group members."
         )
         add_target_options(action)
-        action.add_argument("group_id")
+        action.add_argument("group_id", metavar="GROUP_ID", help="the group id (`group create` printed it)")
         action.add_argument("members", type=_ids, help="comma-separated UserIDs")
         action.set_defaults(run=run)
 
@@ -93,7 +94,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
         "info", help="show a group's profile and members", description="Show a group's profile and members."
     )
     add_target_options(info)
-    info.add_argument("group_id")
+    info.add_argument("group_id", metavar="GROUP_ID", help="the group id (`group create` printed it)")
     info.set_defaults(run=run_group_info)
 
 
@@ -106,7 +107,7 @@ def _register_account(parser: argparse.ArgumentParser) -> None:
     ):
         action = actions.add_parser(name, help=help_text, description=help_text.capitalize() + ".")
         add_target_options(action)
-        action.add_argument("user_ids", nargs="+", metavar="ID")
+        action.add_argument("user_ids", nargs="+", metavar="ID", help="UserIDs, separated by spaces")
         action.set_defaults(run=run)
 
 

@@ -31,15 +31,16 @@ def register(commands: Any) -> None:
     send.add_argument("--to", required=True, help="peer UserID, or group id with --group")
     send.add_argument("--group", action="store_true", help="--to names a group")
     send.add_argument("--file", type=Path, help="attach this file (uploaded first, with a progress bar)")
-    send.add_argument("text", nargs="?", default="")
+    send.add_argument("text", nargs="?", default="", help="the message's text (optional with --file)")
     send.set_defaults(run=run_send)
 
     history = add_command(commands, "history", "Lists a conversation's messages from the server's roaming "
                           "history, newest first, with local times.")  # fmt: skip
     add_target_options(history)
     history.add_argument("conv", help="peer UserID, or group id with --group")
-    history.add_argument("--group", action="store_true")
-    history.add_argument("--page-size", type=at_least(1), default=20)
+    history.add_argument("--group", action="store_true", help="CONV names a group")
+    history.add_argument("--page-size", type=at_least(1), default=20,
+                         help="messages fetched per request (default: 20)")  # fmt: skip
     history.add_argument("--limit", type=at_least(1), default=100, help="stop after this many messages")
     history.set_defaults(run=run_history)
 
@@ -47,7 +48,7 @@ def register(commands: Any) -> None:
                          "group message by its seq.")  # fmt: skip
     add_target_options(revoke)
     revoke.add_argument("conv", help="peer UserID, or group id with --group")
-    revoke.add_argument("--group", action="store_true")
+    revoke.add_argument("--group", action="store_true", help="CONV names a group (the message by --seq)")
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--msg-id", help="C2C: the msg_id (MsgKey) `send` printed")
     which.add_argument("--seq", type=int, help="group: the message's seq")

@@ -40,7 +40,7 @@ def register(commands: Any) -> None:
     serve = add_command(commands, "serve",
                         "Runs the dev server until Ctrl-C and records its URL and key so that the other "
                         "commands find it without flags.")  # fmt: skip
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=port, default=8765, help="0 = any free port (default: 8765)")
     serve.add_argument("--db", default=":memory:", help="sqlite file for state (default: memory)")
     serve.add_argument("--secret-key", default=None, help="default: random, kept in --db")
