@@ -18,8 +18,8 @@ from typing import Any
 
 from ..client import Client
 from ..errors import UsageError, error_for
+from ..protocol.validate import check_identifier
 from ..types import BatchSendParam, Message, TextElem
-from ..validate import check_identifier
 from .checkpoint import Checkpoint, CheckpointBusy, CheckpointError, campaign_key, checkpoint_folder
 from .commands import add_command
 from .console import console, progress_console
