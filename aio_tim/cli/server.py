@@ -70,6 +70,7 @@ async def run_serve(args: argparse.Namespace) -> int:
     # A run whose state is in memory is a new server each time: the CLI keys its local store by
     # this tag, so a second run does not show the first run's history.
     instance = secrets.token_hex(6) if args.db == ":memory:" else ""
+    stopped = _stop_on_sigterm()
     _, stale = records.read_records()  # reclaims the records (and keys) of servers that are gone
     for gone in stale:
         say(f"removed the record of an `aio-tim serve` that is no longer running ({gone.describe()})")
@@ -85,20 +86,21 @@ async def run_serve(args: argparse.Namespace) -> int:
             console.print(f"  webhooks   {args.webhook_url}", soft_wrap=True)
         console.print(f"  (recorded in {record_file} for `aio-tim send`; Ctrl-C stops)", soft_wrap=True)
         try:
-            await _until_sigterm()
+            await stopped.wait()
         finally:
             _remove_own_record(record_file)
     return 0
 
 
-async def _until_sigterm() -> None:
-    """Wait until SIGTERM (Ctrl-C interrupts the wait as usual). SIGTERM is handled on its own,
-    not turned into a SIGINT: `aio-tim serve &` in a script inherits SIGINT ignored, and must
-    still stop on `kill`."""
+def _stop_on_sigterm() -> asyncio.Event:
+    """An event SIGTERM sets, from now on (before the server starts, so a SIGTERM during the
+    start-up still removes the record). SIGTERM is handled on its own, not turned into a SIGINT:
+    `aio-tim serve &` in a script inherits SIGINT ignored, and must still stop on `kill`.
+    Ctrl-C interrupts as usual."""
     stopped = asyncio.Event()
     with contextlib.suppress(NotImplementedError, RuntimeError):  # no signal handlers (Windows)
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
-    await stopped.wait()
+    return stopped
 
 
 def _write_record(server: DevServer, instance: str) -> Path:
@@ -113,7 +115,8 @@ def _write_record(server: DevServer, instance: str) -> Path:
         "pid": os.getpid(),
         "started": time.time(),
     }
-    # The file holds the secret key: 0600 (an existing file too).
+    # The file holds the secret key: 0600 (an existing file too), in a folder of the user's only.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_private_json(path, state)
     return path
 
