@@ -51,7 +51,8 @@ def shared_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         (["group", "creat", "x"], "aio-tim: group: unknown action 'creat'; did you mean create?"),
         (
             ["history", "bob", "--limt", "5"],
-            "aio-tim: unrecognized arguments: --limt 5; did you mean --limit?",
+            "aio-tim: history: unrecognized arguments: --limt 5; did you mean --limit? "
+            "(see `aio-tim history --help`)",
         ),
     ],
 )

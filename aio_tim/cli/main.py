@@ -48,6 +48,7 @@ def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     named = _command_word(argv)
     if named in COMMANDS:
+        parser.command = named
         family = importlib.import_module(f"{__package__}.{COMMANDS[named].module}")
         family.register(commands)
     for name in COMMANDS:
@@ -88,9 +89,14 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line, "aio-tim: [command: ]what is wrong", with a
     "did you mean" for a mistyped command or option (the usage itself is one `--help` away)."""
 
+    command = ""  # the command named on the line, for errors argparse reports at the top
+
     def error(self, message: str) -> NoReturn:
-        where = self.prog.removeprefix("aio-tim").strip()
-        say(f"{where + ': ' if where else ''}{message}{self._suggestion(message)} (see `{self.prog} --help`)")
+        prog = self.prog
+        if prog == "aio-tim" and self.command and message.startswith("unrecognized arguments:"):
+            prog = f"aio-tim {self.command}"  # a command's unknown option, reported by the top
+        where = prog.removeprefix("aio-tim").strip()
+        say(f"{where + ': ' if where else ''}{message}{self._suggestion(message)} (see `{prog} --help`)")
         raise SystemExit(int(ExitCode.USAGE))
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
@@ -111,7 +117,10 @@ class _Parser(argparse.ArgumentParser):
             return ""
         known = sorted(set(_option_strings(self)))
         for word in message.split(":", 1)[1].split():
-            if word.startswith("--") and (close := difflib.get_close_matches(word.split("=")[0], known, n=1)):
+            # a cutoff of 0.75, not difflib's 0.6: --limt finds --limit, --nope finds no --no-store
+            if word.startswith("--") and (
+                close := difflib.get_close_matches(word.split("=")[0], known, 1, 0.75)
+            ):
                 return f"; did you mean {close[0]}?"
         return ""
 
