@@ -10,6 +10,7 @@ import inspect
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,6 +64,35 @@ def test_site_builds_strictly_offline(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr + built.stdout
     mapping = (site / "mapping" / "index.html").read_text(encoding="utf-8")
     assert [name for name in C_FUNCTIONS if name not in mapping] == []
+    cut = asyncio.run(blocks_cut_at_1280(site))
+    assert cut == {}, f"code blocks wider than their box at a 1280 px window: {cut}"
+
+
+async def blocks_cut_at_1280(site: Path) -> dict[str, int]:
+    """page -> how many of its code blocks overflow their box in headless Chromium at 1280 px."""
+    chromium = shutil.which("chromium")
+    if chromium is None or importlib.util.find_spec("playwright") is None:
+        reason = "chromium and playwright are needed to look at the built pages (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.async_api import async_playwright
+
+    cut: dict[str, int] = {}
+    pages = sorted(site.glob("*/index.html"))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        for html in pages:
+            await page.goto(html.as_uri())
+            wide = await page.evaluate(
+                "() => [...document.querySelectorAll('.rst-content pre, .rst-content pre code')]"
+                ".filter(e => e.scrollWidth > e.clientWidth + 1).length"
+            )
+            if wide:
+                cut[html.parent.name] = wide
+        await browser.close()
+    return cut
 
 
 def json_examples() -> list[Any]:
