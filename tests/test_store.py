@@ -501,6 +501,32 @@ async def test_concurrent_next_seq_never_repeats(store: LocalStore) -> None:
     assert sorted(got) == list(range(min(got), min(got) + 50))
 
 
+async def test_gathered_next_seq_reserves_once_per_conversation(store: LocalStore) -> None:
+    """2,000 next_seq() calls gathered over 40 conversations: one reservation per conversation,
+    committed together; each conversation's seqs are distinct and in call order."""
+    convs = [(int(ConvType.C2C), f"peer{n}") for n in range(40)]
+    assert store._writer is not None
+    commits = store._writer.batches
+    got = await asyncio.gather(*(store.next_seq(convs[n % 40]) for n in range(2000)))
+    assert store._writer.batches - commits <= 2
+    for index in range(40):
+        seqs = got[index::40]
+        assert seqs == list(range(seqs[0], seqs[0] + 50))
+
+
+async def test_a_cancelled_next_seq_caller_strands_no_one(store: LocalStore) -> None:
+    """A caller cancelled while its conversation's block is being reserved takes no seq; the
+    callers after it get theirs, in order."""
+    waiting = [asyncio.create_task(store.next_seq(BOB)) for _ in range(5)]
+    await asyncio.sleep(0)
+    waiting[0].cancel()
+    waiting[2].cancel()
+    done = await asyncio.gather(*waiting, return_exceptions=True)
+    seqs = [seq for seq in done if isinstance(seq, int)]
+    assert len(seqs) == 3 and seqs == list(range(seqs[0], seqs[0] + 3))
+    assert await store.next_seq(BOB) == seqs[-1] + 1
+
+
 # --- text round-trips ----------------------------------------------------------------------------
 
 AWKWARD_TEXTS = [
