@@ -20,22 +20,22 @@ from typing import Any, Final
 from .account import AccountManager
 from .auth import UserSigCache
 from .connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
-from .coordination.base import Coordinator, Limiter, OutboxQueue
+from .coordination.base import Coordinator
 from .errors import TIM_ERR_PARAM, UsageError
 from .events.decide import BeforeSendHandler
 from .events.hub import DEFAULT_PATH, Receiving, WebApp, WebHandler
-from .events.inbox import Inbox
 from .events.stream import EventStream
 from .group import GroupManager
 from .msg import MsgManager, SendContext
 from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
 from .pipeline.outbox import Outbox
 from .protocol.limits import RATE_LIMITS, Limits
+from .protocol.validate import check_identifier
+from .seams import Inbox, Limiter, OutboxQueue
 from .store import LocalStore, default_store_path
 from .store.inbox import SqliteInbox
 from .transfer import TransferManager, Uploader
 from .types import Message
-from .validate import check_identifier
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
@@ -89,7 +89,7 @@ class Client:
     one is a bad reply, 9519); downloads are capped by `tim.transfers.options.max_size`.
     Receiving (`tim.events()`, `tim.listen()`, `tim.webhook_app()`, see `aio_tim.events`): TIM's
     webhooks are verified with `webhook_token` when the app configured one, and kept in `inbox`
-    (default: the local store; an `aio_tim.events.inbox.Inbox` such as a Redis one otherwise).
+    (default: the local store; an `aio_tim.seams.Inbox` such as a Redis one otherwise).
 
     `coordinator` makes this client one worker of many sharing the app (`aio_tim.coordination`):
     with a `RedisCoordinator` the limits are app-wide and `enqueue_new_msg` queues in Redis
@@ -274,16 +274,17 @@ class Client:
         return await self._outbox.statistics()
 
     async def outbox_result(self, queued: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
-        """The outcome of a message `enqueue_new_msg` returned, whichever worker sent it (needs a
-        coordinator's outbox): the sent message, or TIM's error raised; TimeoutError after `timeout`.
+        """The outcome of a message `enqueue_new_msg` returned, whichever worker or client sent it
+        (the local outbox or a coordinator's): the sent message, or TIM's error raised;
+        TimeoutError after `timeout` seconds.
 
         sent = await tim.outbox_result(await tim.msg.enqueue_new_msg("bob", ConvType.C2C, msg), 30)
         """
-        result = getattr(self._outbox, "result", None)
-        if result is None:
-            raise UsageError(TIM_ERR_PARAM, "outbox_result needs an open Client(coordinator=...)")
-        sent: Message = await result(queued, timeout)
-        return sent
+        if self._outbox is None:
+            raise UsageError(
+                TIM_ERR_PARAM, "outbox_result needs an open Client(outbox=True) or a coordinator"
+            )
+        return await self._outbox.result(queued, timeout)
 
     # --- receiving (aio_tim.events) ---------------------------------------------------------------
 
@@ -294,6 +295,7 @@ class Client:
         auto_ack: bool = True,
         commands: Collection[str] | None = None,
         batch: int = 100,
+        before_send: bool = False,
     ) -> EventStream:
         """The received webhooks, from `consumer`'s first unacknowledged one, as they arrive.
 
@@ -301,10 +303,14 @@ class Client:
                 if event.message is not None and not event.message.is_from_self:
                     print(event.command, event.message.sender, event.message.elem_array)
 
+        Each delivered message comes out once (its after-send webhook); TIM's before-send
+        questions come out too with `before_send=True` (decide them with `@tim.on_before_send`).
         The loop acknowledges an event when it asks for the next one (`auto_ack=False`: call
         `await event.ack()`); a new `tim.events()` resumes after the last acknowledged event.
         """
-        return self._receiving_side().events(consumer, auto_ack=auto_ack, commands=commands, batch=batch)
+        return self._receiving_side().events(
+            consumer, auto_ack=auto_ack, commands=commands, batch=batch, before_send=before_send
+        )
 
     async def listen(self, host: str = "127.0.0.1", port: int = 0, path: str = DEFAULT_PATH) -> str:
         """Receive TIM's webhooks on a site of our own; returns the full callback URL to configure.

@@ -21,7 +21,6 @@ from typing import Any, Final
 
 import msgspec
 
-from .coordination.base import OutboxQueue
 from .errors import TIM_ERR_PARAM, NotFoundError, TIMError, UsageError, error_for
 from .history import Roaming
 from .pipeline import MessagePipeline
@@ -52,6 +51,8 @@ from .protocol.outgoing import (
     msg_key,
     sent_message,
 )
+from .protocol.validate import check_conversation, check_identifier, check_identifiers, check_sendable
+from .seams import OutboxQueue
 from .store import Conv, LocalStore, LocatorKey, locator_key
 from .transfer import Download, TransferManager
 from .types import (
@@ -71,7 +72,6 @@ from .types import (
     coerce,
     coerce_list,
 )
-from .validate import check_conversation, check_identifier, check_identifiers, check_sendable
 
 __all__ = ["MsgManager", "SendContext"]
 

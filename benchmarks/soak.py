@@ -46,8 +46,8 @@ import aiohttp
 from aio_tim import Client, ConvType, Message, TextElem, TIMError
 from aio_tim.auth import mint_usersig
 from aio_tim.devserver import DevServer
-from aio_tim.faultproxy import FaultPlan, FaultProxy
 from aio_tim.pipeline import RetryPolicy
+from aio_tim.testing.faultproxy import FaultPlan, FaultProxy
 
 Key = tuple[str, str, int]  # (From_Account, To_Account, MsgRandom)
 FAULTS = FaultPlan(reset_before=0.005, reset_after=0.005, delay=0.02, delay_seconds=0.05, cut=0.005)

@@ -13,7 +13,7 @@ from aio_tim import ConvType, TextElem
 from aio_tim.coordination import RedisCoordinator
 from aio_tim.coordination.redis_inbox import RedisInbox
 from aio_tim.devserver import DevServer
-from aio_tim.events.inbox import Inbox, NewEntry
+from aio_tim.seams.inbox import Inbox, NewEntry
 from aio_tim.testing import client_for
 
 

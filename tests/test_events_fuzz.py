@@ -10,9 +10,9 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aio_tim.events.inbox import InboxEntry
 from aio_tim.events.model import RawCallback, decode_body, entry_for, event_of
 from aio_tim.protocol import callbacks as cb
+from aio_tim.seams.inbox import InboxEntry
 
 json_values = st.recursive(
     st.none()

@@ -27,7 +27,6 @@ from aio_tim.auth import UserSigCache
 from aio_tim.connection import ConnectionManager
 from aio_tim.devserver import DevServer
 from aio_tim.errors import TIMError, TransientError, TransportError
-from aio_tim.faultproxy import FaultPlan, FaultProxy
 from aio_tim.msg import MsgManager, SendContext
 from aio_tim.pipeline import MessagePipeline, PipelineClosedError, RetryBudget, RetryPolicy
 from aio_tim.protocol.openim import AdminGetRoamMsg, AdminGetRoamMsgResponse, RoamMsg, SendMsg
@@ -35,6 +34,7 @@ from aio_tim.protocol.outgoing import c2c_send_request
 from aio_tim.store import LocalStore
 from aio_tim.testing import FaultPlan as ExportedPlan
 from aio_tim.testing import FaultProxy as ExportedProxy
+from aio_tim.testing.faultproxy import FaultPlan, FaultProxy
 
 RESETS = FaultPlan(reset_before=0.025, reset_after=0.025)  # 5%: half before, half after the commit
 

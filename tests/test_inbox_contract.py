@@ -1,4 +1,4 @@
-"""The `Inbox` contract (aio_tim.events.inbox), run against each implementation.
+"""The `Inbox` contract (aio_tim.seams.inbox), run against each implementation.
 
 SQLite (the default) and Redis Streams (`aio_tim.coordination.redis_inbox`) are the `inbox`
 fixture's params.
@@ -18,7 +18,7 @@ from redis_support import REDIS_URL, on_ci, require_redis
 
 from aio_tim import ConvType, Message, MsgStatus, TextElem
 from aio_tim.coordination.redis_inbox import RedisInbox, store_applier
-from aio_tim.events.inbox import Inbox, JoinGroup, NewEntry, RevokeC2C, RevokeGroup, SaveMessage
+from aio_tim.seams.inbox import Inbox, JoinGroup, NewEntry, RevokeC2C, RevokeGroup, SaveMessage
 from aio_tim.store import LocalStore
 from aio_tim.store.inbox import SqliteInbox
 

@@ -182,7 +182,7 @@ def test_forbidden_reports_banned_and_out_of_layer_imports(monkeypatch: pytest.M
 
 PURE = [m for m in MODULES if under(m, "aio_tim.types", "aio_tim.protocol")]
 DEVSERVER = [m for m in MODULES if under(m, "aio_tim.devserver")]
-MAY_IMPORT_DEVSERVER = ("aio_tim.devserver", "aio_tim.cli", "aio_tim.testing", "aio_tim.pytest_plugin")
+MAY_IMPORT_DEVSERVER = ("aio_tim.devserver", "aio_tim.cli", "aio_tim.testing")
 MAY_IMPORT_AIOHTTP = (
     "aio_tim.connection",
     "aio_tim.devserver",
@@ -250,7 +250,7 @@ def test_only_coordination_imports_redis(module: str) -> None:
     assert not bad, f"{module} imports {bad}"
 
 
-@pytest.mark.parametrize("module", ["aio_tim.coordination", "aio_tim.coordination.base"])
+@pytest.mark.parametrize("module", ["aio_tim.seams", "aio_tim.coordination", "aio_tim.coordination.base"])
 def test_the_coordination_seams_do_not_need_redis(module: str) -> None:
     """The seams the pipeline and client import load without the redis extra."""
     bad = forbidden(module, allowed_internal=None, banned=("redis",))
@@ -264,3 +264,44 @@ def test_events_never_import_the_pipeline(module: str) -> None:
         module, allowed_internal=None, banned=("aio_tim.pipeline", "aio_tim.connection", "aio_tim.devserver")
     )
     assert not bad, f"{module} imports {bad}"
+
+
+# --- the command line ----------------------------------------------------------------------------------
+
+CLI_FAMILIES = ("messages", "batch", "download", "server", "demo", "admin", "listen")
+CLI_MODULES = [m for m in MODULES if under(m, "aio_tim.cli")]
+
+
+def _cli_imports(module: str) -> set[str]:
+    """The aio_tim.cli modules `module` imports (`from .x import name` counts as importing .x)."""
+    found = set()
+    for target in IMPORTS[module]:
+        for candidate in CLI_MODULES:
+            if target == candidate or target.startswith(candidate + "."):
+                found.add(candidate)
+    found.discard(module)
+    found.discard("aio_tim.cli")  # the package itself: `from . import records` names records
+    return found
+
+
+def test_the_cli_has_no_import_circle() -> None:
+    """aio_tim.cli's modules import each other without a circle (a topological order exists)."""
+    graph = {m: _cli_imports(m) for m in CLI_MODULES}
+    ordered: list[str] = []
+    while graph:
+        ready = sorted(m for m, deps in graph.items() if not deps - set(ordered))
+        assert ready, f"import circle among {sorted(graph)}: { {m: sorted(d) for m, d in graph.items()} }"
+        ordered.extend(ready)
+        for module in ready:
+            del graph[module]
+
+
+CLI_TOP = (*CLI_FAMILIES, "main", "__main__", "cli")
+CLI_SHARED = [m for m in CLI_MODULES if m.rsplit(".", 1)[-1] not in CLI_TOP]
+
+
+@pytest.mark.parametrize("module", CLI_SHARED)
+def test_the_clis_shared_pieces_never_import_a_command_family(module: str) -> None:
+    """options, target, errors, progress, checkpoint...: below the command families, never above."""
+    families = {f"aio_tim.cli.{name}" for name in (*CLI_FAMILIES, "main")}
+    assert not _cli_imports(module) & families, f"{module} imports {_cli_imports(module) & families}"

@@ -21,9 +21,9 @@ from aio_tim.devserver import DevServer
 from aio_tim.msg import MsgManager, SendContext
 from aio_tim.pipeline import MessagePipeline
 from aio_tim.protocol.openim import BatchSendMsg, BatchSendMsgResponse, RecipientError
+from aio_tim.protocol.validate import check_identifier, check_identifiers
 from aio_tim.store import LocalStore
 from aio_tim.testing import client_for
-from aio_tim.validate import check_identifier, check_identifiers
 
 TEXT = {"message_elem_array": [{"elem_type": 0, "text_elem_content": "hi"}]}
 

@@ -19,6 +19,7 @@ import msgspec
 from ..auth import verify_usersig
 from ..client import DEFAULT_BASE_URL, Client
 from ..errors import TIMError, UsageError
+from ..protocol.validate import check_conversation, check_sendable
 from ..types import (
     BatchSendParam,
     DownloadElemParam,
@@ -30,7 +31,6 @@ from ..types import (
     coerce_list,
     encode,
 )
-from ..validate import check_conversation, check_sendable
 from .constants import TIM_ERR_NOTLOGIN, TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIM_SUCC
 from .receive import pump
 from .runtime import Callback, Runtime, invoke, report

@@ -1,11 +1,9 @@
-"""The seams between one client and the others of its app: a limiter and an outbox queue.
+"""What many workers of one app share: the `Coordinator` that builds their limiter, outbox and inbox.
 
-The pipeline asks a `Limiter` how long to wait before each call; the outbox is an `OutboxQueue`.
-Each has an in-process implementation (the pipeline's token buckets, the SQLite outbox) and a
-Redis one (`RedisCoordinator`); `Client(coordinator=...)` chooses, in one place.
-
-    wait = await limiter.reserve("openim/sendmsg")   # seconds until this call may go out
-    await asyncio.sleep(wait)
+The seams themselves (`Limiter`, `OutboxQueue`, `Inbox`) live on the floor below every user of
+them, `aio_tim.seams`; they are re-exported here, where the coordinator hands them out. The
+in-process implementations are the pipeline's token buckets and the local store's outbox and
+inbox; the Redis ones are `RedisCoordinator`'s. `Client(coordinator=...)` chooses, in one place.
 """
 
 from __future__ import annotations
@@ -14,11 +12,10 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from ..errors import ERR_TRANSPORT, TransientError
-from ..events.inbox import Inbox
 from ..protocol import Envelope, Request
-from ..protocol.limits import Limits, limit_for
-from ..store import Conv, LocalStore
-from ..types import Message
+from ..protocol.limits import Limits
+from ..seams import Deliver, Inbox, Limiter, OutboxQueue, pace_for
+from ..store import LocalStore
 
 __all__ = [
     "CoordinationUnavailableError",
@@ -35,63 +32,6 @@ class CoordinationUnavailableError(TransientError):
 
     def __init__(self, desc: str) -> None:
         super().__init__(ERR_TRANSPORT, desc)
-
-
-def pace_for(endpoint: str, limits: Limits | None, margin: float) -> tuple[float, float] | None:
-    """(calls per second, burst) to pace `endpoint` at, or None when it has no limit.
-
-    A limit is a ceiling, not a target: the margin absorbs the jitter between our clock and the
-    server's, and the burst is kept as small so no one-second window goes over.
-
-        >>> pace_for("openim/sendmsg", {"*": 100}, 0.02)
-        (98.0, 2.0)
-    """
-    limit = limit_for(endpoint, limits)
-    if limit is None:
-        return None
-    allowance = limit * margin
-    return limit - allowance, max(1.0, allowance)
-
-
-class Limiter(Protocol):
-    """Paces the calls of one app's endpoints; implementations book a slot per call."""
-
-    async def reserve(self, endpoint: str) -> float:
-        """Book the next call to `endpoint`; the seconds to wait before making it."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release what the limiter holds (connections, background tasks)."""
-        ...
-
-
-Deliver = Callable[[Conv, Message], Awaitable[tuple[Message, str | None]]]
-"""Send one queued message; return the sent message and its MsgKey (raises TIMError)."""
-
-
-class OutboxQueue(Protocol):
-    """Where `enqueue_new_msg` commits a message and from where a drainer sends it."""
-
-    async def start(self, deliver: Deliver) -> None:
-        """Resume what a crash left unfinished and start draining with `deliver`."""
-        ...
-
-    async def enqueue(self, conv: Conv, message: Message) -> int | str:
-        """Commit `message` (its idempotency keys fixed); return its id in the queue."""
-        ...
-
-    async def statistics(self) -> dict[str, int]:
-        """Messages per state: `{"queued": .., "inflight": .., "sent": .., "failed": ..}`."""
-        ...
-
-    async def wait_idle(self, poll: float = 0.05) -> None:
-        """Wait until nothing is queued or inflight."""
-        ...
-
-    # `timeout` is a drain budget that ends in a count, not a cancel scope.
-    async def aclose(self, timeout: float) -> int:  # noqa: ASYNC109
-        """Stop intake, drain for up to `timeout` seconds; return how many are left unfinished."""
-        ...
 
 
 class Coordinator(Protocol):

@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from ..errors import TIM_ERR_PARAM, UsageError
-from ..events.inbox import Appended, InboxEntry, NewEntry
+from ..seams.inbox import Appended, InboxEntry, NewEntry
 from ..store import LocalStore
 from ..store.inbox import apply_effects
 from .base import CoordinationUnavailableError
@@ -77,7 +77,7 @@ Apply = Callable[[Sequence[NewEntry]], Awaitable[None]]
 
 
 class RedisInbox:
-    """An `aio_tim.events.inbox.Inbox` on a Redis Stream (see the module docstring).
+    """An `aio_tim.seams.Inbox` on a Redis Stream (see the module docstring).
 
     inbox = RedisInbox(redis, "aio_tim:inbox:1400000000")
     async with Client(..., inbox=inbox) as tim:

@@ -4,12 +4,12 @@
         ...
 
 Before-send decisions are `Allow`, `Reject` and `Discard` (`tim.on_before_send`). The inbox seam
-(`aio_tim.events.inbox.Inbox`) is what the receiver appends to and the event stream reads from;
+(`aio_tim.seams.Inbox`) is what the receiver appends to and the event stream reads from;
 see that module for its contract.
 """
 
+from ..seams.inbox import Appended, Inbox, InboxEntry, NewEntry, StoreEffect
 from .decide import Allow, BeforeSendHandler, Decision, Discard, Reject
-from .inbox import Appended, Inbox, InboxEntry, NewEntry, StoreEffect
 from .model import Event, RawCallback
 from .stream import EventStream
 

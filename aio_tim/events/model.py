@@ -16,8 +16,7 @@ import msgspec
 
 from ..protocol import callbacks as cb
 from ..protocol.msgbody import from_msg_body
-from ..types import ConvType, Message, MsgLocator, MsgStatus
-from .inbox import (
+from ..seams.inbox import (
     InboxEntry,
     JoinGroup,
     LeaveGroup,
@@ -28,6 +27,7 @@ from .inbox import (
     SaveMessage,
     StoreEffect,
 )
+from ..types import ConvType, Message, MsgLocator, MsgStatus
 
 __all__ = ["Event", "RawCallback", "decode_body", "entry_for", "event_of", "message_of", "parse_msg_key"]
 
@@ -66,7 +66,8 @@ class Event:
     message: Message | None
     received: float
     query: dict[str, str] = field(default_factory=dict)
-    _ack: Callable[[Event], Awaitable[None]] | None = field(default=None, repr=False)
+    # Set by the stream that hands the event out; not a constructor argument of the public API.
+    _ack: Callable[[Event], Awaitable[None]] | None = field(default=None, repr=False, init=False)
 
     @property
     def locators(self) -> list[MsgLocator]:

@@ -23,8 +23,8 @@ import msgspec
 from aiohttp import web
 
 from ..protocol import callbacks as cb
+from ..seams.inbox import Inbox, NewEntry
 from .decide import BeforeSendHandler, answer_for, decide
-from .inbox import Inbox, NewEntry
 from .model import Body, Event, RawCallback, decode_body, entry_for, message_of
 from .verify import Refusal, check_query
 

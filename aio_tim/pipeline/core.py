@@ -14,10 +14,10 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
-from ..coordination.base import Limiter
-from ..errors import TIMError
+from ..errors import TIMError, UnreachableError
 from ..protocol import Envelope, Request
 from ..protocol.limits import RATE_LIMITS, Limits
+from ..seams import Limiter
 from .dispatch import RUNNING, Dispatcher, Ticket
 from .failures import (
     ERR_CLOSED,
@@ -246,6 +246,10 @@ class MessagePipeline:
 
     def _retry_delay(self, request: Request, tries: _Tries, error: TIMError) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""
+        if isinstance(error, UnreachableError):
+            # Never reached since we opened: the caller hears it now. It is still NOT_SENT, so the
+            # outboxes keep such a row queued for later rather than failing it.
+            return None
         kind = classify(error)
         if kind is Failure.FATAL:
             return None

@@ -31,9 +31,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
-from ..errors import TIM_ERR_PARAM, TIMError, UsageError
+from ..errors import TIM_ERR_PARAM, TIMError, UsageError, error_for
 from ..store import Conv, LocalStore
+from ..store.outbox import FAILED, SENT
 from ..types import Message, MsgStatus
+from ..types._base import decoder_for
 from .failures import Failure, PipelineClosedError, classify
 
 __all__ = ["Outbox", "OutboxClosedError"]
@@ -48,6 +50,9 @@ LEASE: Final = 30  # seconds an inflight row stays with its sender without a ren
 
 Deliver = Callable[[Conv, Message], Awaitable[tuple[Message, str | None]]]
 """Send one queued message; return the sent message and its MsgKey (raises TIMError)."""
+
+
+_MESSAGE: Final = decoder_for(Message)
 
 
 class OutboxClosedError(UsageError):
@@ -100,6 +105,32 @@ class Outbox:
     async def statistics(self) -> dict[str, int]:
         """Rows per state: `{"queued": .., "inflight": .., "sent": .., "failed": ..}`."""
         return await self._store.outbox_counts()
+
+    async def result(self, message: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
+        """The sent `message` (as `enqueue_new_msg` returned it) once a drainer sent it; raises its
+        TIMError if TIM refused it, TimeoutError if no outcome came within `timeout` seconds.
+
+        Any client sharing the store may have sent it: the row is read back from the store."""
+        if not message.conv_id or not message.conv_type:
+            raise UsageError(TIM_ERR_PARAM, "outbox_result takes the message enqueue_new_msg returned")
+        conv = (message.conv_type, message.conv_id)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        poll = 0.01
+        while True:
+            found = await self._store.outbox_outcome(conv, message.rand or 0, message.seq or 0)
+            if found is None:
+                raise UsageError(TIM_ERR_PARAM, "outbox_result: this message was not queued in this outbox")
+            state, code, desc, json = found
+            if state == SENT:
+                sent: Message = _MESSAGE.decode(json)
+                return sent
+            if state == FAILED:
+                raise error_for(code, desc)
+            if deadline is not None and loop.time() + poll > deadline:
+                raise TimeoutError(f"no outcome for the message within {timeout}s")
+            await asyncio.sleep(poll)
+            poll = min(poll * 2, 0.25)
 
     async def wait_idle(self, poll: float = 0.05) -> None:
         """Wait until no row is queued or inflight (a test helper; polls the store)."""

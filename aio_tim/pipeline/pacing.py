@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ..coordination.base import pace_for
 from ..protocol.limits import Limits
+from ..seams import pace_for
 
 __all__ = ["LocalLimiter", "TokenBucket"]
 

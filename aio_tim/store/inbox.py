@@ -1,6 +1,6 @@
 """`SqliteInbox`: the inbox of received webhooks in the local store (schema migration 5).
 
-It implements `aio_tim.events.inbox.Inbox`. Appends and acknowledgements from every caller are
+It implements `aio_tim.seams.Inbox`. Appends and acknowledgements from every caller are
 written by one writer task in shared transactions (group commit): under load, a hundred webhooks
 cost one commit, and each caller still gets its answer only once its entry is durable. An entry's
 store effects (the received message, a recall, a read report, group membership) are applied in the
@@ -22,7 +22,7 @@ import aiosqlite
 import msgspec
 
 from ..errors import TIM_ERR_PARAM, UsageError
-from ..events.inbox import (
+from ..seams.inbox import (
     Appended,
     InboxEntry,
     JoinGroup,

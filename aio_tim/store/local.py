@@ -309,11 +309,10 @@ class LocalStore:
     ) -> None:
         """In one transaction: the row is sent and `sent` is saved in the messages table."""
         conv, status, now = check_conv(conv), check_status(status), self._now()
+        row = row_of(conv, stamp(sent, conv, status, now), msg_key)
         async with self._write() as db:
-            await in_transaction(
-                db, partial(save_row, row=row_of(conv, stamp(sent, conv, status, now), msg_key))
-            )
-            await db.execute(outbox_sql.SET_STATE, (outbox_sql.SENT, None, None, now, row_id))
+            await in_transaction(db, partial(save_row, row=row))
+            await db.execute(outbox_sql.SET_SENT, (row[-1], now, row_id))
 
     async def outbox_failed(
         self, row_id: int, conv: Conv, msg: Message, *, status: int, code: int, desc: str
@@ -345,6 +344,12 @@ class LocalStore:
         async with self._read() as db:
             rows = await db.execute_fetchall(outbox_sql.COUNTS)
         return {state: 0 for state in outbox_sql.STATES} | {str(r[0]): int(r[1]) for r in rows}
+
+    async def outbox_outcome(self, conv: Conv, rand: int, seq: int) -> tuple[str, int, str, bytes] | None:
+        """A queued message's row by its idempotency keys: (state, error code, error desc, JSON)."""
+        async with self._read() as db:
+            rows = await db.execute_fetchall(outbox_sql.OUTCOME, (*check_conv(conv), rand, seq))
+        return next(((str(r[0]), int(r[1] or 0), str(r[2] or ""), bytes(r[3])) for r in rows), None)
 
     # --- reads -----------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any, Final
 import msgspec
 
 from ..errors import TIM_ERR_CONV, TIM_ERR_PARAM, UsageError
-from ..types import ConvType, Message, MsgLocator, MsgStatus, encode
+from ..types import Conv, ConvType, Message, MsgLocator, MsgStatus, encode
 from ..types._base import decoder_for
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "stamp",
 ]
 
-Conv = tuple[int, str]
 LocatorKey = tuple[int, int, int]
 Row = tuple[int, str, int, int, int, int, int, int, str | None, str | None, bytes]
 

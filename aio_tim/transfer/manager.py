@@ -25,8 +25,8 @@ import msgspec
 from yarl import URL
 
 from ..errors import TIM_ERR_PARAM, TransientError, UsageError
+from ..protocol.validate import check_sendable
 from ..types import DownloadElemParam, DownloadElemResult, Message, coerce
-from ..validate import check_sendable
 from .attach import Attachment, attachments, fill
 from .download import Download
 from .fetch import DownloadOptions, DownloadSource, Fetcher

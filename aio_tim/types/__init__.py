@@ -2,6 +2,7 @@
 
 from ._base import TIMStruct, coerce, coerce_list, encode
 from .enums import (
+    Conv,
     ConvType,
     DownloadType,
     ElemType,
@@ -57,6 +58,7 @@ __all__ = [
     "BatchSendInput",
     "BatchSendParam",
     "BatchSendResult",
+    "Conv",
     "ConvType",
     "CustomElem",
     "DownloadElemInput",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "Conv",
     "ConvType",
     "DownloadType",
     "ElemType",
@@ -46,6 +47,10 @@ class ConvType(IntEnum):
     C2C = 1
     GROUP = 2
     SYSTEM = 3
+
+
+Conv = tuple[int, str]
+"""A conversation as the store and the outbox key it: `(conv_type, conv_id)`."""
 
 
 class MsgStatus(IntEnum):

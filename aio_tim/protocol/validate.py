@@ -10,9 +10,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Final
 
-from .errors import TIM_ERR_CONV, TIM_ERR_JSON, TIM_ERR_PARAM, ContentRejectedError, UsageError
-from .protocol import MsgBodyItem, msg_body_size, to_msg_body
-from .types import (
+from ..errors import TIM_ERR_CONV, TIM_ERR_JSON, TIM_ERR_PARAM, ContentRejectedError, UsageError
+from ..types import (
     SENDABLE_ELEM_TYPES,
     ConvType,
     CustomElem,
@@ -22,6 +21,7 @@ from .types import (
     TextElem,
     encode,
 )
+from . import MsgBodyItem, msg_body_size, to_msg_body
 
 __all__ = ["MAX_BODY_BYTES", "check_conversation", "check_identifier", "check_identifiers", "check_sendable"]
 

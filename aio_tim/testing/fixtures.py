@@ -1,14 +1,9 @@
-"""The pytest plugin behind `aio_tim.testing`: the `dev_server` and `tim` fixtures.
+"""The `dev_server` and `tim` fixtures (they need pytest and pytest-asyncio).
 
-Registered through the `pytest11` entry point, so after `pip install 'aio_tim[testing]'` any
-test may ask for them by name:
-
-    async def test_group_send(tim, dev_server):
-        await dev_server.create_group("team", owner="alice", members=["bob"])
-        await tim.msg.send_text("team", ConvType.GROUP, "hi team")
-
-Without pytest-asyncio (a plain `pip install aio_tim` that happens to have pytest) the plugin
-still loads, and a test that asks for one of these fixtures fails saying what to install.
+`aio_tim.testing.plugin` registers them with pytest; `from aio_tim.testing import dev_server, tim`
+also finds them here. Without pytest-asyncio (a plain `pip install aio_tim` that happens to have
+pytest) this module still loads, and a test that asks for one of the fixtures fails saying what to
+install.
 """
 
 from __future__ import annotations
@@ -19,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from .client import Client
-from .devserver import DevServer
-from .testing import client_for
+from ..client import Client
+from ..devserver import DevServer
+from .clients import client_for
 
 __all__ = ["dev_server", "tim"]
 

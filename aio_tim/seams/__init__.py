@@ -1,0 +1,42 @@
+"""The seams: the contracts the pipeline, the store, the receiver and the coordinators meet at.
+
+This package is the floor below all of their users, so no import climbs: the pipeline asks a
+`Limiter`, `enqueue_new_msg` commits to an `OutboxQueue`, the receiver and `tim.events()` talk to an
+`Inbox`; the in-process implementations (token buckets, the SQLite store's outbox and inbox) and the
+Redis ones (`aio_tim.coordination`) sit above it and implement them. The seams import only the
+pure floors (`types`, `protocol`, `errors`).
+"""
+
+from .inbox import (
+    Appended,
+    Inbox,
+    InboxEntry,
+    JoinGroup,
+    LeaveGroup,
+    MarkRead,
+    NewEntry,
+    RevokeC2C,
+    RevokeGroup,
+    SaveMessage,
+    StoreEffect,
+)
+from .limiter import Limiter, pace_for
+from .outbox import Deliver, OutboxQueue
+
+__all__ = [
+    "Appended",
+    "Deliver",
+    "Inbox",
+    "InboxEntry",
+    "JoinGroup",
+    "LeaveGroup",
+    "Limiter",
+    "MarkRead",
+    "NewEntry",
+    "OutboxQueue",
+    "RevokeC2C",
+    "RevokeGroup",
+    "SaveMessage",
+    "StoreEffect",
+    "pace_for",
+]
