@@ -6,6 +6,7 @@ Reproduce (from the repository root):
     .venv/bin/python benchmarks/bench_gather.py --sizes 4000,20000   # a shorter run
     .venv/bin/python benchmarks/bench_gather.py --wakeups            # + event-loop callbacks per send
     .venv/bin/python benchmarks/bench_gather.py --sizes 20000 --profile   # + where the CPU goes
+    .venv/bin/python benchmarks/bench_gather.py --only-extra --held 100000  # RSS of 100,000 pending
 
 Both shapes send one message to N recipients (400 peers, each many times) with `send_new_msg`
 (limits off, a file store, the pipeline's defaults: 64 in flight, `max_queued` 10,000), the dev
@@ -21,9 +22,11 @@ process's user + system time, page faults included), throughput, and the peak RS
 idle client (VmHWM, reset before the shape: Linux's clear_refs), per pending send for gather;
 ratios are against the 64-worker shape of the same size in the same run. The sizes run in order,
 each size's two shapes back to back, so that load drifting on the machine hits both alike.
-`--wakeups` counts the event loop's callbacks (a task's step or wake-up is one) per send, in a
-separate pass, since counting slows the loop; `--profile` (pyinstrument, `pip install
-pyinstrument`) prints each shape's functions by own time, in another separate pass.
+`--held N` gathers N sends and holds them pending (sendmsg paced at 1/s on the client) to read
+the RSS per pending send without sending them all. `--wakeups` counts the event loop's callbacks
+(a task's step or wake-up is one) per send, in a separate pass, since counting slows the loop;
+`--profile` (pyinstrument, `pip install pyinstrument`) prints each shape's functions by own time,
+in another separate pass. BENCH_GC_DETAIL=1 prints the collector's work by generation.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import argparse
 import asyncio
 import gc
 import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Awaitable
@@ -47,6 +51,7 @@ from aio_tim import ConvType
 WARM_UP = 300
 SHAPES = ("64 workers", "gather")
 PROFILE_LINES = 25
+GC_DETAIL = bool(os.environ.get("BENCH_GC_DETAIL"))
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Outcome:
     idle_kib: int
     peak_kib: int
     callbacks: int
+    gc_seconds: float
 
 
 def status_kib(field: str) -> int:
@@ -95,6 +101,7 @@ async def measure(
         idle = status_kib("VmRSS")
         reset_peak_rss()
         counter = CallbackCounter() if wakeups else None
+        collector = GcTimer()
         profiler = start_profiler() if profile else None
         started, cpu_started = time.perf_counter(), time.process_time()
         await in_shape(s, shape, count)
@@ -103,9 +110,73 @@ async def measure(
             print_profile(profiler, shape, count)
         peak = status_kib("VmHWM")
         callbacks = counter.stop() if counter is not None else 0
+        gc_seconds = collector.stop()
+        if GC_DETAIL:
+            print(f"    gc {shape}: (collections, seconds) by generation {collector.by_generation}")
         if s.pipeline.statistics().retried:
             print(f"    note: {s.pipeline.statistics().retried} retries", flush=True)
-    return Outcome(seconds, cpu, idle, peak, callbacks)
+    return Outcome(seconds, cpu, idle, peak, callbacks, gc_seconds)
+
+
+async def hold(server: ServerInfo, count: int) -> tuple[int, int]:
+    """(idle, peak) RSS in KiB with `count` sends gathered and held pending (sendmsg paced at 1/s)."""
+    async with sender(server, limits={"openim/sendmsg": 1}) as s:
+        await send(s, 0)
+        gc.collect()
+        idle = status_kib("VmRSS")
+        reset_peak_rss()
+        sends = asyncio.gather(*(send(s, n) for n in range(count)), return_exceptions=True)
+        while pending(s) < count:  # noqa: ASYNC110 (polling a snapshot: no event says "all entered")
+            await asyncio.sleep(0.05)
+        peak = status_kib("VmHWM")
+        await s.pipeline.aclose(timeout=0)
+        await sends
+    return idle, peak
+
+
+def pending(s: Sender) -> int:
+    stats = s.pipeline.statistics()
+    return stats.queued + stats.blocked + stats.in_flight + stats.sent
+
+
+def _held_child(conn: Connection, server: ServerInfo, count: int) -> None:
+    conn.send(asyncio.run(hold(server, count)))
+
+
+def print_held(server: ServerInfo, count: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_held_child, args=(theirs, server, count))
+    process.start()
+    idle, peak = ours.recv()
+    process.join()
+    print(
+        f"  held: {count:,} sends gathered and pending: peak RSS +{(peak - idle) / 1024:.1f} MiB over idle"
+        f" {idle / 1024:.0f} MiB = {(peak - idle) * 1024 / count:,.0f} B per pending send"
+    )
+
+
+class GcTimer:
+    """The seconds the cyclic garbage collector runs until `stop()`."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+        self.by_generation = [[0, 0.0], [0, 0.0], [0, 0.0]]
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            spent = time.perf_counter() - self._started
+            self.seconds += spent
+            self.by_generation[info["generation"]][0] += 1
+            self.by_generation[info["generation"]][1] += spent
+
+    def stop(self) -> float:
+        gc.callbacks.remove(self._on_gc)
+        return self.seconds
 
 
 class CallbackCounter:
@@ -178,6 +249,7 @@ def print_size(count: int, outcomes: dict[str, Outcome]) -> None:
             f"  {rate:6,.0f} sends/s ({rate / base_rate:4.2f}x)"
             f"  peak RSS +{above / 1024:6.1f} MiB over idle {o.idle_kib / 1024:.0f} MiB"
             f" = {above * 1024 / pending:6,.0f} B per pending send ({pending:,} pending)"
+            f"  gc {o.gc_seconds / count * 1e6:4.0f} µs/send"
         )
 
 
@@ -196,6 +268,7 @@ def main() -> None:
     parser.add_argument("--wakeups", action="store_true", help="also count loop callbacks per send")
     parser.add_argument("--profile", action="store_true", help="also profile each shape (pyinstrument)")
     parser.add_argument("--only-extra", action="store_true", help="skip the plain measurement")
+    parser.add_argument("--held", type=int, default=0, help="also: RSS with this many sends held pending")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     print("reproduce:", " ".join([".venv/bin/python", "benchmarks/bench_gather.py", *sys.argv[1:]]))
@@ -208,6 +281,8 @@ def main() -> None:
             for count in sizes:
                 for shape in SHAPES:
                     in_child(server, shape, count, profile=True)
+        if args.held:
+            print_held(server, args.held)
         if args.wakeups:
             for count in sizes:
                 print_wakeups(count, {shape: in_child(server, shape, count, True) for shape in SHAPES})
