@@ -616,3 +616,52 @@ async def test_a_cancelled_blocked_caller_gives_up_its_turn(clock: VirtualClock)
     assert isinstance(results[2], asyncio.CancelledError)
     assert [to for _, to in server.calls] == ["u0", "u1", "u3", "u4"]
     assert p.statistics().blocked == 0 and p.statistics().sent == 4
+
+
+async def test_a_turn_is_taken_in_line_and_its_call_made_with_the_slot_it_holds(clock: VirtualClock) -> None:
+    """`turn()` takes a place at once; `async with` waits for the slot and lane; the request is
+    built only then, and calls go out in the order the turns were taken."""
+    server = ScriptedServer(clock)
+    server.delay = 0.001
+    p = pipeline(server, clock, max_in_flight=1)
+    built: list[str] = []
+
+    async def send_later(to: str) -> None:
+        turn = p.turn(order_key="bob")
+        async with turn:
+            built.append(to)
+            await turn.call(send(to))
+
+    first = p.turn(order_key="bob")
+    assert not first.waiting
+    later = [asyncio.create_task(send_later(f"u{n}")) for n in range(3)]
+    await asyncio.sleep(0)
+    assert built == [] and p.statistics().queued == 3
+    async with first:
+        await first.call(send("first"))
+    await asyncio.gather(*later)
+    assert built == ["u0", "u1", "u2"]
+    assert [to for _, to in server.calls] == ["first", "u0", "u1", "u2"]
+    assert p.outstanding == 0 and p.statistics().sent == 4
+
+
+async def test_a_turn_cancelled_while_waiting_gives_its_place_back(clock: VirtualClock) -> None:
+    """A caller cancelled in `async with turn` before its turn came leaves the line usable."""
+    p = pipeline(ScriptedServer(clock), clock, max_in_flight=1, max_queued=1)
+    holder = p.turn()
+
+    async def wait_turn() -> None:
+        async with p.turn():
+            raise AssertionError("never reached")
+
+    waiting = asyncio.create_task(wait_turn())
+    await asyncio.sleep(0)
+    assert p.statistics().queued == 1
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert p.statistics().queued == 0
+    async with holder:
+        await holder.call(send())
+    await p.submit(send("after"))
+    assert p.outstanding == 0

@@ -23,7 +23,7 @@ The modules, one concern each:
 """
 
 from ..protocol.limits import RATE_LIMITS
-from .core import MessagePipeline, PipelineStatistics
+from .core import MessagePipeline, PipelineStatistics, Turn
 from .failures import Failure, PipelineClosedError, PipelineFullError, classify
 from .pacing import LocalLimiter, TokenBucket
 from .policy import RetryBudget, RetryPolicy
@@ -39,5 +39,6 @@ __all__ = [
     "RetryBudget",
     "RetryPolicy",
     "TokenBucket",
+    "Turn",
     "classify",
 ]
