@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -25,7 +27,8 @@ __all__ = ["IDLE_TIMEOUT", "BusyConnections", "GuardedSite", "default_max_connec
 
 IDLE_TIMEOUT: Final = 15.0  # seconds, as `aio-tim serve`; TIM's callers keep idle connections for less
 _MAX_CONNECTIONS: Final = 1000
-_BACKLOG: Final = 128  # the listen queue, and the most connections asyncio accepts in one go
+_BACKLOG: Final = 128  # the most connections asyncio accepts in one go
+_QUEUE: Final = 1024  # connections the kernel holds until they are accepted (capped by somaxconn)
 
 log = logging.getLogger("aio_tim.events")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -91,6 +94,8 @@ class GuardedSite(web.BaseSite):
         await super().start()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._accept, self._host, self._port, backlog=self._backlog)
+        for listening in self._server.sockets:
+            _deepen_queue(listening.fileno())
 
     def _accept(self) -> asyncio.BaseProtocol:
         server = self._runner.server
@@ -107,3 +112,11 @@ class GuardedSite(web.BaseSite):
                         "over %d webhook connections: closing the oldest idle ones", self._max_connections
                     )
         return server()
+
+
+def _deepen_queue(fileno: int) -> None:
+    """Let the kernel hold `_QUEUE` connections waiting to be accepted while asyncio still takes at
+    most `_BACKLOG` at a time (it uses one number for both): when the queue is full the kernel drops
+    the SYN, and the client (TIM) tries again only a second later."""
+    with socket.socket(fileno=os.dup(fileno)) as listening:  # the same socket; closing the copy keeps it
+        listening.listen(_QUEUE)
