@@ -15,7 +15,6 @@ from typing import Any, Final
 import msgspec
 
 from ..errors import TIM_ERR_PARAM, TIMError, UsageError, error_for
-from ..pipeline import PipelineClosedError
 from ..protocol import MsgBodyItem, Request
 from ..protocol.group import SendGroupMsgResponse
 from ..protocol.openim import BATCH_MAX_RECIPIENTS, BatchSendMsgResponse, SendMsgResponse
@@ -49,29 +48,22 @@ BATCH_RECIPIENT_ROUNDS: Final = 3  # a recipient failing transiently this often 
 
 
 async def send_new_msg(ctx: SendContext, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
-    """Send `msg` now; the sent message as stored (SendFail stored, and raised, on failure).
-
-    A send that must wait for its turn in the pipeline (thousands gathered at once) holds only
-    `msg` and its place in line: its keys, body and request are made when its turn comes.
-    """
+    """Send `msg` now; the sent message as stored (SendFail stored, and raised, on failure)."""
     conv = check_conversation(conv_id, conv_type)
     outgoing = coerce(msg, Message, what="json_msg_param")
     if ctx.transfers is not None:  # local files named in elements go up first
         outgoing = await ctx.transfers.upload_attachments(outgoing)
-    body: list[MsgBodyItem] | None = check_sendable(outgoing)  # an invalid message fails now
-    turn = ctx.pipeline.turn((conv, conv_id))
-    if turn.waiting:
-        body = None  # built again when the turn comes, rather than held while waiting
-    message: Message | None = None
+    message, body = await outgoing_with_body(ctx, outgoing, (conv, conv_id))
+    sender = message.sender or ""
+    request: Request = (
+        c2c_send_request(conv_id, sender, message, body)
+        if conv is ConvType.C2C
+        else group_send_request(conv_id, sender, message, body)
+    )
     try:
-        async with turn:
-            message, body = await outgoing_with_body(ctx, outgoing, (conv, conv_id), body)
-            reply = await turn.call(send_request(conv, conv_id, message, body))
-    except TIMError as error:
-        if message is None and isinstance(error, PipelineClosedError):  # closed while it waited
-            message = await outgoing_of(ctx, outgoing, (conv, conv_id))
-        if message is not None:
-            await ctx.store.save((conv, conv_id), message, status=int(MsgStatus.SEND_FAIL))
+        reply = await ctx.pipeline.submit(request, order_key=(conv, conv_id))
+    except TIMError:
+        await ctx.store.save((conv, conv_id), message, status=int(MsgStatus.SEND_FAIL))
         raise
     assert isinstance(reply, SendMsgResponse | SendGroupMsgResponse)
     sent = sent_message(message, conv_id, conv, reply)
@@ -83,13 +75,6 @@ async def send_new_msg(ctx: SendContext, conv_id: str, conv_type: int, msg: Mess
         msg_key=sent.msg_id,
         siblings=ctx.pipeline.outstanding,
     )
-
-
-def send_request(conv: ConvType, conv_id: str, message: Message, body: list[MsgBodyItem]) -> Request:
-    sender = message.sender or ""
-    if conv is ConvType.C2C:
-        return c2c_send_request(conv_id, sender, message, body)
-    return group_send_request(conv_id, sender, message, body)
 
 
 async def send_text(ctx: SendContext, conv_id: str, conv_type: int, text: str) -> Message:
@@ -134,11 +119,10 @@ async def outgoing_of(ctx: SendContext, msg: Message, conv: tuple[ConvType, str]
 
 
 async def outgoing_with_body(
-    ctx: SendContext, msg: Message, conv: tuple[ConvType, str] | None, body: list[MsgBodyItem] | None = None
+    ctx: SendContext, msg: Message, conv: tuple[ConvType, str] | None
 ) -> tuple[Message, list[MsgBodyItem]]:
-    """`outgoing_of`, and the REST MsgBody that validation built (`body`: validation's, if it ran)."""
-    if body is None:
-        body = check_sendable(msg)
+    """`outgoing_of`, and the REST MsgBody that validation built (a send builds it once)."""
+    body = check_sendable(msg)
     sender = check_identifier(msg.sender or ctx.user_id, "message_sender")
     seq = msg.seq
     if seq is None and conv is None:

@@ -23,7 +23,7 @@ The modules, one concern each:
 """
 
 from ..protocol.limits import RATE_LIMITS
-from .core import MessagePipeline, PipelineStatistics, Turn
+from .core import MessagePipeline, PipelineStatistics
 from .failures import Failure, PipelineClosedError, PipelineFullError, classify
 from .pacing import LocalLimiter, TokenBucket
 from .policy import RetryBudget, RetryPolicy
@@ -39,6 +39,5 @@ __all__ = [
     "RetryBudget",
     "RetryPolicy",
     "TokenBucket",
-    "Turn",
     "classify",
 ]

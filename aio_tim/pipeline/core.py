@@ -31,7 +31,7 @@ from .failures import (
 from .pacing import LocalLimiter
 from .policy import RetryBudget, RetryPolicy
 
-__all__ = ["Call", "MessagePipeline", "PipelineStatistics", "Turn"]
+__all__ = ["Call", "MessagePipeline", "PipelineStatistics"]
 
 # The documented logger name (docs/logging.md), not this module's.
 log = logging.getLogger("aio_tim.pipeline")
@@ -185,16 +185,6 @@ class MessagePipeline:
         finally:
             self._leave(ticket)
 
-    def turn(self, order_key: Hashable | None = None, *, block: bool = True) -> Turn:
-        """A place in line now for a call whose request is built when its turn comes, so that a
-        caller waiting behind thousands holds no request; otherwise what `submit` does.
-
-            turn = pipeline.turn(order_key=(ConvType.C2C, "bob"))   # in line (or PipelineFullError)
-            async with turn:                                         # its turn: a slot and its lane
-                reply = await turn.call(SendMsg(...))
-        """
-        return Turn(self, self._admit(order_key, block))
-
     def _admit(self, order_key: Hashable | None, block: bool) -> Ticket:
         """Take a place in the queue (or in line for one), or raise."""
         if self._closing:
@@ -205,18 +195,6 @@ class MessagePipeline:
         if self._line.queued > self._peak_queued:
             self._peak_queued = self._line.queued
         return ticket
-
-    async def _counted(self, request: Request, done_codes: frozenset[int]) -> Envelope:
-        try:
-            return await self._with_retries(request, done_codes)
-        except TIMError:
-            self._failed += 1
-            raise
-
-    def _gave_up(self, ticket: Ticket, error: BaseException) -> None:
-        if isinstance(error, TIMError):
-            self._failed += 1
-        self._leave(ticket)
 
     def _leave(self, ticket: Ticket) -> None:
         if ticket.stage == RUNNING:
@@ -370,40 +348,6 @@ class MessagePipeline:
     def _settle(self) -> None:
         if self._closing and not self._busy():
             self._idle.set()
-
-
-class Turn:
-    """A caller's place in a `MessagePipeline`'s line (`pipeline.turn()`): `async with` waits for
-    the turn and gives the slot and lane back at the end; `call` makes the call, with retries."""
-
-    __slots__ = ("_pipeline", "_ticket")
-
-    def __init__(self, pipeline: MessagePipeline, ticket: Ticket) -> None:
-        self._pipeline = pipeline
-        self._ticket = ticket
-
-    @property
-    def waiting(self) -> bool:
-        """True until the turn has come (a slot and the lane are this caller's)."""
-        return self._ticket.stage != RUNNING
-
-    async def __aenter__(self) -> Turn:
-        if self._ticket.stage != RUNNING:
-            try:
-                await self._ticket.park()
-            except BaseException as error:  # cancelled, or turned away by a close
-                self._pipeline._gave_up(self._ticket, error)
-                raise
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._pipeline._leave(self._ticket)
-
-    async def call(self, request: Request, *, done_codes: frozenset[int] = frozenset()) -> Envelope:
-        """Make the call (the turn must have come): the reply, or the error after any retries."""
-        if self._ticket.stage != RUNNING:
-            raise RuntimeError("Turn.call() outside 'async with turn'")
-        return await self._pipeline._counted(request, done_codes)
 
 
 def _log_call(endpoint: str, code: int, attempt: int, started: float) -> None:
