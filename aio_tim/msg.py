@@ -52,8 +52,8 @@ from .protocol.outgoing import (
     sent_message,
 )
 from .protocol.validate import check_conversation, check_identifier, check_identifiers, check_sendable
-from .seams import OutboxQueue
-from .store import Conv, LocalStore, LocatorKey, locator_key
+from .seams import MessageStore, OutboxQueue
+from .store import Conv, LocatorKey, locator_key
 from .transfer import Download, TransferManager
 from .types import (
     BatchSendInput,
@@ -90,7 +90,7 @@ class SendContext:
 
     user_id: str
     pipeline: MessagePipeline
-    store: LocalStore
+    store: MessageStore
     clock: Callable[[], float]
     rng: random.Random
     transfers: TransferManager | None = None

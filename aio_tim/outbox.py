@@ -33,7 +33,8 @@ from typing import Any, Final
 
 from .errors import TIM_ERR_PARAM, TIMError, UsageError
 from .pipeline import Failure, PipelineClosedError, classify
-from .store import Conv, LocalStore
+from .seams import OutboxStore
+from .store import Conv
 from .types import Message, MsgStatus
 
 __all__ = ["Outbox", "OutboxClosedError"]
@@ -56,7 +57,7 @@ class OutboxClosedError(UsageError):
 class Outbox:
     """The drainer of the store's outbox table. The Client builds, starts and closes it."""
 
-    def __init__(self, store: LocalStore, *, batch: int = CLAIM_BATCH, lease: int = LEASE) -> None:
+    def __init__(self, store: OutboxStore, *, batch: int = CLAIM_BATCH, lease: int = LEASE) -> None:
         if lease < 3:
             raise ValueError("the outbox lease must be at least 3 seconds (it is renewed every third)")
         self._store = store

@@ -34,7 +34,8 @@ from redis.exceptions import RedisError, ResponseError
 from ..errors import TIM_ERR_PARAM, TIMError, error_for
 from ..outbox import OutboxClosedError
 from ..pipeline import Failure, PipelineClosedError, classify
-from ..store import Conv, LocalStore
+from ..seams import MessageStore
+from ..store import Conv
 from ..types import Message, MsgStatus
 from .base import CoordinationUnavailableError, Deliver
 from .probe import Submit, find_sent
@@ -91,7 +92,7 @@ class RedisOutbox:
         self,
         redis: Redis,
         key_prefix: str,
-        store: LocalStore,
+        store: MessageStore,
         *,
         shards: int = 16,
         visibility_timeout: float = 30.0,
