@@ -52,7 +52,7 @@ from .protocol.outgoing import (
     sent_message,
 )
 from .protocol.validate import check_conversation, check_identifier, check_identifiers, check_sendable
-from .seams import MessageStore, OutboxQueue
+from .seams import MessageStore, OutboxQueue, TransactionalOutbox
 from .store import Conv, LocatorKey, locator_key
 from .transfer import Download, TransferManager
 from .types import (
@@ -165,7 +165,9 @@ class MsgManager:
             raise UsageError(TIM_ERR_PARAM, f"text must be a str, not {type(text).__name__}")
         return await self.send_new_msg(conv_id, conv_type, Message(elem_array=[TextElem(content=text)]))
 
-    async def enqueue_new_msg(self, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
+    async def enqueue_new_msg(
+        self, conv_id: str, conv_type: int, msg: MessageInput, *, connection: Any = None
+    ) -> Message:
         """Queue `msg` in the durable outbox (`Client(outbox=True)`); returns once it is committed.
 
         Validated like `send_new_msg`, with its idempotency keys (rand, seq, client time) fixed;
@@ -178,16 +180,25 @@ class MsgManager:
             queued = await tim.msg.enqueue_new_msg("bob", ConvType.C2C,
                                                    Message(elem_array=[TextElem(content="hi")]))
             assert queued.status == MsgStatus.SENDING
+
+        With a PostgreSQL store, `connection` (an asyncpg connection, inside your open transaction)
+        writes the message in *your* transaction: it is sent if and only if that transaction commits.
         """
         if self._ctx.outbox is None:
             raise UsageError(TIM_ERR_PARAM, "enqueue_new_msg needs Client(outbox=True) or a coordinator")
+        outbox = self._ctx.outbox
+        if connection is not None and not isinstance(outbox, TransactionalOutbox):
+            raise UsageError(TIM_ERR_PARAM, "enqueue_new_msg(connection=...) needs a PostgreSQL store")
         conv = check_conversation(conv_id, conv_type)
         outgoing = coerce(msg, Message, what="json_msg_param")
         if self._ctx.transfers is not None:  # local files named in elements go up first
             outgoing = await self._ctx.transfers.upload_attachments(outgoing)
         message = await self._outgoing(outgoing, (conv, conv_id))
         message = msgspec.structs.replace(message, conv_id=conv_id, conv_type=int(conv))
-        await self._ctx.outbox.enqueue((int(conv), conv_id), message)
+        if isinstance(outbox, TransactionalOutbox) and connection is not None:
+            await outbox.enqueue_in(connection, (int(conv), conv_id), message)
+        else:
+            await outbox.enqueue((int(conv), conv_id), message)
         return message
 
     async def _deliver(self, conv: Conv, message: Message) -> tuple[Message, str | None]:

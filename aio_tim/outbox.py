@@ -31,13 +31,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
-from .errors import TIM_ERR_PARAM, TIMError, UsageError
+from .errors import TIM_ERR_PARAM, TIMError, UsageError, error_for
 from .pipeline import Failure, PipelineClosedError, classify
-from .seams import OutboxStore
+from .seams import ClaimedRow, OutboxStore, SharedOutboxStore
 from .store import Conv
 from .types import Message, MsgStatus
 
-__all__ = ["Outbox", "OutboxClosedError"]
+__all__ = ["Lookup", "Outbox", "OutboxClosedError", "SharedOutbox"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ LEASE: Final = 30  # seconds an inflight row stays with its sender without a ren
 
 Deliver = Callable[[Conv, Message], Awaitable[tuple[Message, str | None]]]
 """Send one queued message; return the sent message and its MsgKey (raises TIMError)."""
+Lookup = Callable[[Conv, Message], Awaitable[Message | None]]
+"""Find a queued message in TIM's roaming history: the sent message, or None (raises TIMError)."""
 
 
 class OutboxClosedError(UsageError):
@@ -144,7 +146,7 @@ class Outbox:
         while True:
             self._wake.clear()
             try:
-                rows = await self._store.outbox_claim(self._batch, owner=self.owner, lease=self._lease)
+                rows = await self._claim()
                 if not rows:
                     if self._closing:
                         return
@@ -157,6 +159,14 @@ class Outbox:
                 await asyncio.sleep(RETRY_PAUSE_MAX if not self._closing else 0)
                 if self._closing:
                     return
+
+    async def _claim(self) -> list[tuple[int, Conv, Message]]:
+        return await self._store.outbox_claim(self._batch, owner=self.owner, lease=self._lease)
+
+    async def _sent_before(self, row_id: int, conv: Conv, message: Message) -> Message | None:
+        """The message as TIM stored it if a dead owner's send of this row got through (None here:
+        this store does not tell which rows were taken over)."""
+        return None
 
     async def _idle(self) -> None:
         """Wait for an enqueue, or for a lease to end: rows of a client that died elsewhere
@@ -191,6 +201,14 @@ class Outbox:
         """Send one conversation's rows in order; on a transient failure requeue the rest, return False."""
         assert self._deliver is not None
         for index, (row_id, message) in enumerate(lane):
+            found = await self._sent_before(row_id, conv, message)
+            if found is not None:  # not sent again: it would arrive twice
+                await _to_the_end(
+                    self._store.outbox_sent(
+                        row_id, conv, found, status=int(MsgStatus.SEND_SUCC), msg_key=found.msg_id
+                    )
+                )
+                continue
             try:
                 sent, msg_key = await self._deliver(conv, message)
             except TIMError as error:
@@ -207,6 +225,77 @@ class Outbox:
                 self._store.outbox_sent(row_id, conv, sent, status=int(MsgStatus.SEND_SUCC), msg_key=msg_key)
             )
         return True
+
+
+class SharedOutbox(Outbox):
+    """The drainer of an outbox many workers share (`aio_tim.pgstore.PgStore`): any worker drains
+    any row, woken by the store (LISTEN/NOTIFY) rather than by its own enqueues.
+
+    `enqueue_in(connection, ...)` writes a row in the caller's transaction; `result()` waits for a
+    queued message's outcome, whichever worker sent it. A C2C row taken over from a worker whose
+    lease ended is first looked up with `lookup` (TIM's roaming history): found, it is not resent.
+    """
+
+    def __init__(
+        self,
+        store: SharedOutboxStore,
+        *,
+        lookup: Lookup | None = None,
+        batch: int = CLAIM_BATCH,
+        lease: int = LEASE,
+    ) -> None:
+        super().__init__(store, batch=batch, lease=lease)
+        self._shared = store
+        self._lookup = lookup
+        self._taken: set[int] = set()
+        self.looked_up = 0
+        """Rows taken over from a dead worker that TIM's history showed as sent (not resent)."""
+
+    async def start(self, deliver: Deliver) -> None:
+        await super().start(deliver)
+        await self._shared.outbox_watch(self._wake.set)
+
+    async def enqueue_in(self, connection: Any, conv: Conv, message: Message) -> int:
+        """Write `message` (keys fixed) with the caller's `connection`, in its open transaction."""
+        if self._closing or self._task is None:
+            raise OutboxClosedError(TIM_ERR_PARAM, "the outbox is closed: nothing more is accepted")
+        return await self._shared.outbox_add_in(connection, conv, message)
+
+    async def result(self, message: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
+        """The sent `message` (as `enqueue_new_msg` returned it) once a worker sent it; its TIMError
+        if TIM refused it; TimeoutError if no outcome came within `timeout` seconds."""
+        conv = (int(message.conv_type or 0), message.conv_id or "")
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        poll = 0.01
+        while True:
+            outcome = await self._shared.outbox_outcome(conv, message)
+            if outcome is not None and outcome.state == "sent" and outcome.sent is not None:
+                return outcome.sent
+            if outcome is not None and outcome.state == "failed":
+                raise error_for(outcome.code, outcome.desc)
+            if deadline is not None and loop.time() + poll > deadline:
+                raise TimeoutError(f"no outcome for the message within {timeout}s")
+            await asyncio.sleep(poll)
+            poll = min(poll * 2, 0.25)
+
+    async def _claim(self) -> list[tuple[int, Conv, Message]]:
+        rows: list[ClaimedRow] = await self._shared.outbox_claim_rows(
+            self._batch, owner=self.owner, lease=self._lease
+        )
+        self._taken = {row.id for row in rows if row.taken_from is not None}
+        return [(row.id, row.conv, row.message) for row in rows]
+
+    async def _sent_before(self, row_id: int, conv: Conv, message: Message) -> Message | None:
+        if row_id not in self._taken or self._lookup is None:
+            return None
+        try:
+            found = await self._lookup(conv, message)
+        except TIMError as error:  # cannot tell: resend with the same keys
+            log.info("outbox: could not look a taken-over message up (%s); resending", error)
+            return None
+        self.looked_up += found is not None
+        return found
 
 
 async def _to_the_end(write: Coroutine[Any, Any, None]) -> None:

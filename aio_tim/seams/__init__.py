@@ -22,11 +22,12 @@ from .inbox import (
     StoreEffect,
 )
 from .limiter import Limiter, pace_for
-from .outbox import Deliver, OutboxQueue
-from .store import LocatorKey, MessageStore, OutboxStore
+from .outbox import Deliver, OutboxQueue, TransactionalOutbox
+from .store import ClaimedRow, LocatorKey, MessageStore, OutboxOutcome, OutboxStore, SharedOutboxStore
 
 __all__ = [
     "Appended",
+    "ClaimedRow",
     "Deliver",
     "Inbox",
     "InboxEntry",
@@ -37,11 +38,14 @@ __all__ = [
     "MarkRead",
     "MessageStore",
     "NewEntry",
+    "OutboxOutcome",
     "OutboxQueue",
     "OutboxStore",
     "RevokeC2C",
     "RevokeGroup",
     "SaveMessage",
+    "SharedOutboxStore",
     "StoreEffect",
+    "TransactionalOutbox",
     "pace_for",
 ]

@@ -13,13 +13,13 @@ re-import never brings the message back; `delete_conversation` removes the rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
 
 from ..types import Conv, Message, MsgLocator
 
-__all__ = ["LocatorKey", "MessageStore", "OutboxStore"]
+__all__ = ["ClaimedRow", "LocatorKey", "MessageStore", "OutboxOutcome", "OutboxStore", "SharedOutboxStore"]
 
 LocatorKey = tuple[int, int, int]
 """A message's identity in its conversation: (time, seq, rand)."""
@@ -186,4 +186,44 @@ class OutboxStore(MessageStore, Protocol):
 
     async def outbox_counts(self) -> dict[str, int]:
         """Rows per state: queued, inflight, sent, failed (every state present)."""
+        ...
+
+
+class ClaimedRow(NamedTuple):
+    """An outbox row leased to the claimer; `taken_from`: the owner whose lease ended on it, if any."""
+
+    id: int
+    conv: Conv
+    message: Message
+    taken_from: str | None
+
+
+class OutboxOutcome(NamedTuple):
+    """What became of a queued message: its row's state, the sent message, or TIM's error."""
+
+    state: str
+    sent: Message | None
+    code: int
+    desc: str
+
+
+@runtime_checkable
+class SharedOutboxStore(OutboxStore, Protocol):
+    """An `OutboxStore` that many workers drain at once (PostgreSQL): rows written in the caller's
+    own transaction, wake-ups when rows commit, outcomes any worker can read."""
+
+    async def outbox_add_in(self, connection: Any, conv: Conv, msg: Message) -> int:
+        """Insert `msg` as a queued row with the caller's `connection`, inside its open transaction."""
+        ...
+
+    async def outbox_claim_rows(self, limit: int, *, owner: str, lease: int = 30) -> list[ClaimedRow]:
+        """`outbox_claim`, marking the rows taken over from an owner whose lease ended."""
+        ...
+
+    async def outbox_outcome(self, conv: Conv, message: Message) -> OutboxOutcome | None:
+        """The state of the queued `message` (as enqueue returned it), or None if no row has it."""
+        ...
+
+    async def outbox_watch(self, wake: Callable[[], None]) -> None:
+        """Call `wake` whenever rows are committed (from any worker), until the store closes."""
         ...

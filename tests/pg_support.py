@@ -1,0 +1,70 @@
+"""PostgreSQL for the tests: the shared server at 127.0.0.1:5432, database `test` (or $AIO_TIM_PG_URL).
+Not a test module.
+
+Each test gets a schema of its own, dropped (with everything in it) afterwards. Without PostgreSQL
+(or asyncpg) the tests that need it fail under CI=true and are skipped, with the reason, elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+import pytest_asyncio
+from redis_support import on_ci
+
+PG_URL = os.environ.get("AIO_TIM_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def unavailable(reason: str) -> None:
+    """Fail under CI, skip (with the reason) elsewhere."""
+    if on_ci():
+        pytest.fail(f"CI=true needs PostgreSQL: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+async def require_pg(url: str) -> None:
+    """Return if PostgreSQL at `url` answers; else fail under CI, skip elsewhere."""
+    try:
+        import asyncpg
+    except ImportError:
+        unavailable("asyncpg is not installed: pip install 'aio_tim[postgres]'")
+    try:
+        conn = await asyncpg.connect(url, timeout=3)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
+        unavailable(f"PostgreSQL at {url} is unreachable ({type(error).__name__}: {error})")
+    await conn.close()
+
+
+@pytest_asyncio.fixture
+async def pg_url() -> str:
+    """The shared PostgreSQL's URL; the test fails under CI=true, and is skipped elsewhere, without it."""
+    await require_pg(PG_URL)
+    return PG_URL
+
+
+@asynccontextmanager
+async def own_schema(url: str) -> AsyncIterator[str]:
+    """A schema name of the caller's own; the schema is dropped with everything in it afterwards."""
+    import asyncpg
+
+    await require_pg(url)
+    schema = f"aio_tim_test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield schema
+    finally:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+@pytest_asyncio.fixture
+async def pg_schema(pg_url: str) -> AsyncIterator[str]:
+    """A schema name of this test's own; the schema is dropped with everything in it afterwards."""
+    async with own_schema(pg_url) as schema:
+        yield schema
