@@ -19,6 +19,7 @@ from .errors import (
     TIMError,
     TransientError,
     TransportError,
+    UnreachableError,
     UsageError,
 )
 from .pipeline import MessagePipeline, PipelineClosedError, PipelineFullError, RetryBudget, RetryPolicy
@@ -83,6 +84,7 @@ __all__ = [
     "Timeouts",
     "TransientError",
     "TransportError",
+    "UnreachableError",
     "UsageError",
     "VideoElem",
 ]

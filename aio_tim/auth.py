@@ -1,4 +1,4 @@
-"""UserSig v2: mint, decode and verify the credential TIM accepts (TIM-PROTOCOL.md, Part 3).
+"""UserSig v2: mint, decode and verify the credential TIM accepts (the format of Tencent's `tls-sig-api-v2`).
 
 A UserSig is ``base64url*(zlib(json))`` where the JSON carries the signed fields and
 ``TLS.sig = base64(HMAC-SHA256(secret_key, content))``. Minting is byte-compatible with the

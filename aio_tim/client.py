@@ -29,8 +29,8 @@ from .events.hub import DEFAULT_PATH, Receiving, WebApp, WebHandler
 from .events.stream import EventStream
 from .group import GroupManager
 from .msg import MsgManager, SendContext
-from .outbox import Outbox, SharedOutbox
 from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
+from .pipeline.outbox import Outbox, SharedOutbox
 from .protocol.limits import RATE_LIMITS, Limits
 from .protocol.validate import check_identifier
 from .seams import Inbox, Limiter, OutboxQueue, OutboxStore, SharedOutboxStore
@@ -90,7 +90,7 @@ class Client:
     asyncpg pool (`pip install 'aio_tim[postgres]'`, see docs/postgres.md: every worker then shares
     history, read marks and the outbox, drained by any worker; `enqueue_new_msg(...,
     connection=conn)` writes in your transaction), or any `aio_tim.seams.OutboxStore`.
-    `outbox=True` turns on the durable outbox (`tim.msg.enqueue_new_msg`, see `aio_tim.outbox`);
+    `outbox=True` turns on the durable outbox (`tim.msg.enqueue_new_msg`, see `aio_tim.pipeline.outbox`);
     it needs a file store (not `":memory:"`). `max_reply_size` caps a REST reply's bytes (a larger
     one is a bad reply, 9519); downloads are capped by `tim.transfers.options.max_size`.
     Receiving (`tim.events()`, `tim.listen()`, `tim.webhook_app()`, see `aio_tim.events`): TIM's
@@ -290,16 +290,17 @@ class Client:
         return await self._outbox.statistics()
 
     async def outbox_result(self, queued: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
-        """The outcome of a message `enqueue_new_msg` returned, whichever worker sent it (needs a
-        coordinator's outbox): the sent message, or TIM's error raised; TimeoutError after `timeout`.
+        """The outcome of a message `enqueue_new_msg` returned, whichever worker or client sent it
+        (the local outbox or a coordinator's): the sent message, or TIM's error raised;
+        TimeoutError after `timeout` seconds.
 
         sent = await tim.outbox_result(await tim.msg.enqueue_new_msg("bob", ConvType.C2C, msg), 30)
         """
-        result = getattr(self._outbox, "result", None)
-        if result is None:
-            raise UsageError(TIM_ERR_PARAM, "outbox_result needs an open Client(coordinator=...)")
-        sent: Message = await result(queued, timeout)
-        return sent
+        if self._outbox is None:
+            raise UsageError(
+                TIM_ERR_PARAM, "outbox_result needs an open Client(outbox=True) or a coordinator"
+            )
+        return await self._outbox.result(queued, timeout)
 
     # --- receiving (aio_tim.events) ---------------------------------------------------------------
 
@@ -310,6 +311,7 @@ class Client:
         auto_ack: bool = True,
         commands: Collection[str] | None = None,
         batch: int = 100,
+        before_send: bool = False,
     ) -> EventStream:
         """The received webhooks, from `consumer`'s first unacknowledged one, as they arrive.
 
@@ -317,10 +319,14 @@ class Client:
                 if event.message is not None and not event.message.is_from_self:
                     print(event.command, event.message.sender, event.message.elem_array)
 
+        Each delivered message comes out once (its after-send webhook); TIM's before-send
+        questions come out too with `before_send=True` (decide them with `@tim.on_before_send`).
         The loop acknowledges an event when it asks for the next one (`auto_ack=False`: call
         `await event.ack()`); a new `tim.events()` resumes after the last acknowledged event.
         """
-        return self._receiving_side().events(consumer, auto_ack=auto_ack, commands=commands, batch=batch)
+        return self._receiving_side().events(
+            consumer, auto_ack=auto_ack, commands=commands, batch=batch, before_send=before_send
+        )
 
     async def listen(self, host: str = "127.0.0.1", port: int = 0, path: str = DEFAULT_PATH) -> str:
         """Receive TIM's webhooks on a site of our own; returns the full callback URL to configure.

@@ -10,6 +10,7 @@ The tree groups errors by what the caller does next:
     ├── ContentRejectedError                80001 sensitive words, 80002 body too long
     ├── TransientError                      retry with the same idempotency keys
     │   └── TransportError (OSError)        no usable HTTP reply (reset, refused, timeout, garbled)
+    │       └── UnreachableError            never reached at all: wrong base_url or no network; not retried
     ├── DownloadError                       6009 and friends: a transfer failed or did not verify
     └── StorageError (OSError)              6022: the local store could not read or write (disk full)
 
@@ -37,6 +38,7 @@ __all__ = [
     "TIMError",
     "TransientError",
     "TransportError",
+    "UnreachableError",
     "UsageError",
     "error_for",
     "redact",
@@ -195,6 +197,23 @@ class TransportError(TransientError, OSError):
         super().__init__(code, desc)
         # sent=False means the request never left (connect failed): retrying cannot duplicate.
         self.sent = sent
+
+
+class UnreachableError(TransportError):
+    """The client has never reached its server: the host does not resolve, or nothing answers there.
+
+    The pipeline raises it at once rather than retrying while not one reply has come back since the
+    client opened (a wrong `base_url`, no network): retrying for a minute would only hide the cause.
+    The text names the host; nothing was sent, so it stays `retryable` later (the outboxes keep
+    such a message queued). Once the server has answered, the same failures are ordinary
+    `TransportError`s, retried by the pipeline.
+
+        except UnreachableError as error:   # "[9501] cannot reach console.tim.qq.com:443 (...)"
+            sys.exit(str(error))
+    """
+
+    def __init__(self, desc: str = "") -> None:
+        super().__init__(ERR_TRANSPORT, desc, sent=False)
 
 
 class DownloadError(TIMError):

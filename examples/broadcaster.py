@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.progress import MofNCompleteColumn, Progress
 
 import aio_tim
-from aio_tim.checkpoint import Checkpoint, campaign_key, checkpoint_folder
+from aio_tim.cli.checkpoint import Checkpoint, campaign_key, checkpoint_folder
 from aio_tim.devserver import DevServer
 from aio_tim.testing import client_for
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 import aio_tim
-from aio_tim.cli import download_with_bar
+from aio_tim.cli.progress import download_with_bar
 from aio_tim.devserver import DevServer
 from aio_tim.testing import client_for
 

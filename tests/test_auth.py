@@ -22,7 +22,7 @@ from aio_tim.auth import (
 )
 from aio_tim.errors import AuthError, UsageError
 
-# TIM-PROTOCOL.md Part 3, computed vector.
+# A vector computed by the UserSig v2 format (what tls-sig-api-v2 builds).
 KEY = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
 APP = 1400000000
 USER = "xiaojun"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,7 +67,7 @@ def test_batch_send_reads_recipients_from_a_file(served, tmp_path, capsys):
 
 def test_send_without_a_server_explains_what_to_do(tmp_path, monkeypatch, capsys):
     """With no flags, no variables and no running serve, send says how to name a server (exit 3)."""
-    monkeypatch.setattr("aio_tim.cli.SERVE_STATE", tmp_path / "none.json")
+    monkeypatch.setattr("aio_tim.cli.records.SERVE_STATE", tmp_path / "none.json")
     for name in ("AIO_TIM_URL", "AIO_TIM_SDK_APP_ID", "AIO_TIM_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     assert main(["send", "--to", "bob", "hi"]) == 3
@@ -92,3 +94,18 @@ def test_send_file_then_download_it(served, tmp_path, capsys):
     inbox.mkdir()
     assert main(["download", *served, url.group(1), "--to", str(inbox / "copy.txt")]) == 0
     assert (inbox / "copy.txt").read_bytes() == source.read_bytes()
+
+
+def test_help_loads_no_command_family():
+    """`aio-tim --help` builds its list from the command table: no family module, no dev server."""
+    code = (
+        "import sys, contextlib, io\n"
+        "from aio_tim.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('aio_tim.cli.', 'aio_tim.devserver'))))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for family in ("messages", "batch", "download", "server", "demo", "admin", "listen"):
+        assert f"aio_tim.cli.{family}'" not in loaded, loaded
+    assert "aio_tim.devserver" not in loaded, loaded

@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-from aio_tim.cli_errors import CliError, ExitCode, describe, reported
+from aio_tim.cli.errors import CliError, ExitCode, describe, reported
 from aio_tim.errors import AuthError, NotFoundError, TransportError, UsageError
 
 

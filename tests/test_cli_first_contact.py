@@ -16,9 +16,11 @@ import pytest
 from cli_support import CLI, free_port, stop
 from cli_support import start_serve as serve_with
 
-from aio_tim.checkpoint import Checkpoint, campaign_key
-from aio_tim.cli import Target, _parser, disposition_file_name
-from aio_tim.cli_errors import ExitCode
+from aio_tim.cli.checkpoint import Checkpoint, campaign_key
+from aio_tim.cli.download import disposition_file_name
+from aio_tim.cli.errors import ExitCode
+from aio_tim.cli.main import parser_for
+from aio_tim.cli.target import Target
 
 KEY = "first-contact-secret-key-0123456789"
 
@@ -168,8 +170,9 @@ def test_version_prints_the_package_version(env):
 )  # fmt: skip
 def test_help_names_every_variable_and_describes_the_command(command, capsys):
     """Every target option's help names its AIO_TIM_* variable; the command has a description."""
+    argv = [*command.split(), "--help"]
     with pytest.raises(SystemExit):
-        _parser().parse_args([*command.split(), "--help"])
+        parser_for(argv).parse_args(argv)
     text = " ".join(capsys.readouterr().out.split())
     for name in ("AIO_TIM_URL", "AIO_TIM_SDK_APP_ID", "AIO_TIM_SECRET_KEY", "AIO_TIM_ADMIN", "AIO_TIM_USER"):
         assert name in text, name
@@ -180,7 +183,7 @@ def test_help_names_every_variable_and_describes_the_command(command, capsys):
 def test_every_command_has_a_summary_in_the_main_help(capsys):
     """`aio-tim --help` lists each command with a one-line summary."""
     with pytest.raises(SystemExit):
-        _parser().parse_args(["--help"])
+        parser_for(["--help"]).parse_args(["--help"])
     text = capsys.readouterr().out
     for command in ("demo", "serve", "send", "batch-send", "download", "history", "revoke", "info"):
         assert re.search(rf"^\s+{command}\s+\w", text, re.MULTILINE), command

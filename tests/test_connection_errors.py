@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
@@ -145,3 +148,87 @@ def test_reply_error_is_bad_reply_transport_error() -> None:
     assert err.sent is True
     assert ENDPOINT in str(err)
     assert "not JSON" in str(err)
+
+
+# --- a server never reached: one line naming the host, at once ------------------------------------
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("base_url", "host"),
+    [
+        ("http://nonexistent.invalid", "nonexistent.invalid:80"),  # .invalid never resolves (RFC 6761)
+        ("http://127.0.0.1:{port}", "127.0.0.1:{port}"),  # nothing listens: connection refused
+    ],
+    ids=["name-does-not-resolve", "connection-refused"],
+)
+async def test_a_server_never_reached_fails_at_once_naming_its_host(base_url: str, host: str) -> None:
+    """A client that has never had a reply fails within 10 s, unretried, with the host in the text."""
+    import time
+
+    from aio_tim import Client, ConvType, UnreachableError
+
+    port = _closed_port()
+    base_url, host = base_url.format(port=port), host.format(port=port)
+    started = time.monotonic()
+    async with Client(sdk_app_id=1400000000, user_id="alice", secret_key=SECRET, base_url=base_url) as tim:
+        with pytest.raises(UnreachableError) as caught:
+            await tim.msg.send_text("bob", ConvType.C2C, "hello")
+        retried = tim.pipeline.statistics().retried
+    elapsed = time.monotonic() - started
+    print(f"failed after {elapsed:.2f} s, {retried} retries: {caught.value}")
+    assert elapsed < 10 and retried == 0
+    assert f"cannot reach {host}" in str(caught.value) and "nothing was sent" in str(caught.value)
+    assert caught.value.sent is False
+    assert SECRET not in str(caught.value) and caught.value.__cause__ is None
+
+
+async def test_a_server_that_answered_once_is_retried_when_it_goes_away() -> None:
+    """After a reply, a refused connection is a passing failure: a retried TransportError, not final."""
+    from aio_tim import ConvType, RetryPolicy, UnreachableError
+    from aio_tim.devserver import DevServer
+    from aio_tim.testing import client_for
+
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, deadline=2.0)
+    async with DevServer() as server, client_for(server, "alice", retry=policy) as tim:
+        await tim.msg.send_text("bob", ConvType.C2C, "while it runs")
+        await server.aclose()
+        with pytest.raises(TransportError) as caught:
+            await tim.msg.send_text("bob", ConvType.C2C, "after it stopped")
+        retried = tim.pipeline.statistics().retried
+    assert not isinstance(caught.value, UnreachableError)
+    assert retried >= 1
+
+
+TEXT = {"message_elem_array": [{"elem_type": 0, "text_elem_content": "later"}]}
+
+
+async def test_the_outbox_keeps_a_message_for_a_server_not_reached_yet(tmp_path: Path) -> None:
+    """A queued message waits out a server that is not up yet, then goes out once it is."""
+    from aio_tim import Client, ConvType
+    from aio_tim.devserver import DevServer
+
+    port = _closed_port()
+    async with DevServer(port=port) as probe:
+        sdk_app_id, key = probe.sdk_app_id, probe.secret_key
+    options = {"sdk_app_id": sdk_app_id, "secret_key": key, "base_url": f"http://127.0.0.1:{port}"}
+    async with Client(user_id="alice", store_path=tmp_path / "a.db", outbox=True, **options) as tim:
+        await tim.msg.enqueue_new_msg(
+            "bob", ConvType.C2C, {"message_elem_array": [{"elem_type": 0, "text_elem_content": "later"}]}
+        )
+        await asyncio.sleep(0.5)
+        early = await tim.outbox_statistics()
+        async with DevServer(port=port, sdk_app_id=sdk_app_id, secret_key=key):
+            await asyncio.wait_for(tim._outbox.wait_idle(), 30)  # type: ignore[union-attr]
+        late = await tim.outbox_statistics()
+    print(f"before the server came up: {early}; after: {late}")
+    assert early["failed"] == 0 and early["queued"] + early["inflight"] == 1
+    assert late == {"queued": 0, "inflight": 0, "sent": 1, "failed": 0}

@@ -222,3 +222,31 @@ async def test_leaving_a_group_stops_storing_its_messages(
     gone = await next_event(events, cb.AFTER_GROUP_DESTROYED)
     assert isinstance(gone.body, cb.GroupAfterGroupDestroyed)
     assert sorted(m.Member_Account for m in gone.body.MemberList) == ["alice", "carol"]
+
+
+async def test_a_sent_message_comes_out_of_the_default_stream_once(alice: Client, bob: Client) -> None:
+    """The README's loop sees each message once: the before-send question is not an event by default."""
+    await alice.msg.send_text("bob", ConvType.C2C, "first")
+    await alice.msg.send_text("bob", ConvType.C2C, "second")
+    seen: list[tuple[str, str]] = []
+    async with asyncio.timeout(10):
+        async for event in bob.events():
+            if event.message is not None and not event.message.is_from_self:
+                text = event.message.elem_array[0]
+                assert isinstance(text, TextElem)
+                seen.append((event.command, text.content))
+            if len(seen) == 2:
+                break
+    assert seen == [("C2C.CallbackAfterSendMsg", "first"), ("C2C.CallbackAfterSendMsg", "second")]
+
+
+async def test_before_send_questions_come_out_when_asked_for(alice: Client, bob: Client) -> None:
+    """`before_send=True` yields TIM's before-send webhook ahead of the after-send one."""
+    await alice.msg.send_text("bob", ConvType.C2C, "asked")
+    commands: list[str] = []
+    async with asyncio.timeout(10):
+        async for event in bob.events("moderation", before_send=True):
+            commands.append(event.command)
+            if event.command == "C2C.CallbackAfterSendMsg":
+                break
+    assert commands == ["C2C.CallbackBeforeSendMsg", "C2C.CallbackAfterSendMsg"]

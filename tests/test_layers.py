@@ -271,3 +271,172 @@ def test_events_never_import_the_pipeline(module: str) -> None:
         module, allowed_internal=None, banned=("aio_tim.pipeline", "aio_tim.connection", "aio_tim.devserver")
     )
     assert not bad, f"{module} imports {bad}"
+
+
+# --- the command line ----------------------------------------------------------------------------------
+
+CLI_FAMILIES = ("messages", "batch", "download", "server", "demo", "admin", "listen")
+CLI_MODULES = [m for m in MODULES if under(m, "aio_tim.cli")]
+
+
+def _cli_imports(module: str) -> set[str]:
+    """The aio_tim.cli modules `module` imports (`from .x import name` counts as importing .x)."""
+    found = set()
+    for target in IMPORTS[module]:
+        for candidate in CLI_MODULES:
+            if target == candidate or target.startswith(candidate + "."):
+                found.add(candidate)
+    found.discard(module)
+    found.discard("aio_tim.cli")  # the package itself: `from . import records` names records
+    return found
+
+
+def test_the_cli_has_no_import_circle() -> None:
+    """aio_tim.cli's modules import each other without a circle (a topological order exists)."""
+    graph = {m: _cli_imports(m) for m in CLI_MODULES}
+    ordered: list[str] = []
+    while graph:
+        ready = sorted(m for m, deps in graph.items() if not deps - set(ordered))
+        assert ready, f"import circle among {sorted(graph)}: { {m: sorted(d) for m, d in graph.items()} }"
+        ordered.extend(ready)
+        for module in ready:
+            del graph[module]
+
+
+CLI_TOP = (*CLI_FAMILIES, "main", "__main__", "cli")
+CLI_SHARED = [m for m in CLI_MODULES if m.rsplit(".", 1)[-1] not in CLI_TOP]
+
+
+@pytest.mark.parametrize("module", CLI_SHARED)
+def test_the_clis_shared_pieces_never_import_a_command_family(module: str) -> None:
+    """options, target, errors, progress, checkpoint...: below the command families, never above."""
+    families = {f"aio_tim.cli.{name}" for name in (*CLI_FAMILIES, "main")}
+    assert not _cli_imports(module) & families, f"{module} imports {_cli_imports(module) & families}"
+
+
+# --- the floors (docs/architecture.md) ----------------------------------------------------------------
+
+ARCHITECTURE = Path(__file__).resolve().parent.parent / "docs" / "architecture.md"
+
+
+def floors_of(page: str) -> dict[str, int]:
+    """room -> floor, read from the table between the page's `floors` markers."""
+    table = page.split("<!-- floors:", 1)[1].split("<!-- /floors -->", 1)[0]
+    floors: dict[str, int] = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0].isdigit():
+            for room in cells[1].split(","):
+                floors[room.strip().strip("`")] = int(cells[0])
+    return floors
+
+
+FLOORS = floors_of(ARCHITECTURE.read_text(encoding="utf-8"))
+
+
+def room_of(name: str) -> str:
+    """The room of an aio_tim module: its top-level package or module (`__init__` for the root)."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def module_of(target: str) -> str:
+    """The aio_tim module an imported name lives in (`aio_tim.store.LocalStore` -> `aio_tim.store`)."""
+    while target not in IMPORTS:
+        target = target.rpartition(".")[0]
+    return target
+
+
+def internal_imports(module: str) -> set[str]:
+    """The aio_tim modules `module` imports, itself excluded."""
+    return {module_of(t) for t in IMPORTS[module] if under(t, PACKAGE)} - {module}
+
+
+def test_floors_table_reads_every_row() -> None:
+    """The floors parser reads rooms and numbers from a table like the page's."""
+    page = (
+        "x\n<!-- floors: -->\n| floor | rooms |\n|---:|---|\n| 0 | `a` |\n| 3 | `b`, `c` |\n<!-- /floors -->"
+    )
+    assert floors_of(page) == {"a": 0, "b": 3, "c": 3}
+
+
+def test_every_room_has_a_floor() -> None:
+    """Each top-level module and package of aio_tim is on the architecture page's floor table."""
+    rooms = {room_of(m) for m in MODULES}
+    assert rooms - FLOORS.keys() == set(), "add these rooms to docs/architecture.md"
+    assert FLOORS.keys() - rooms == set(), "these rooms on docs/architecture.md no longer exist"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_no_import_climbs_or_leans_sideways(module: str) -> None:
+    """A module imports only its own room and rooms on lower floors (docs/architecture.md)."""
+    mine = room_of(module)
+    bad = sorted(
+        target
+        for target in internal_imports(module)
+        if room_of(target) != mine and FLOORS[room_of(target)] >= FLOORS[mine]
+    )
+    assert not bad, f"{module} (floor {FLOORS[mine]}) imports {bad}"
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of two or more nodes that reach each other (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        group.append(member)
+                        if member == node:
+                            break
+                    if len(group) > 1:
+                        groups.append(sorted(group))
+            elif child not in index:
+                index[child] = low[child] = len(index)
+                stack.append(child)
+                on_stack.add(child)
+                work.append((child, iter(sorted(graph[child]))))
+            elif child in on_stack:
+                low[node] = min(low[node], index[child])
+    return groups
+
+
+def test_strongly_connected_finds_circles_only() -> None:
+    """The circle finder reports a -> b -> c -> a and nothing for a chain."""
+    assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    """No aio_tim modules import each other in a circle, however long (inside a room too)."""
+    graph = {module: internal_imports(module) for module in MODULES}
+    assert strongly_connected(graph) == []
+
+
+MAX_MODULE_LINES = 500
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_is_over_500_lines(path: Path) -> None:
+    """Every module of the package stays small enough to read in one sitting (at most 500 lines)."""
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{path.relative_to(ROOT)} has {lines} lines"

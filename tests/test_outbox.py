@@ -169,3 +169,37 @@ async def test_sigkill_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     print("SIGKILL trials (acknowledged, queued, inflight, lost, duplicates):", results)
     assert all(lost == 0 and duplicates == 0 for *_, lost, duplicates in results), results
     assert all(result[0] > 0 for result in results)
+
+
+async def test_outbox_result_gives_each_queued_message_its_outcome(tmp_path: Path) -> None:
+    """With the local outbox, `outbox_result` returns the sent message or raises TIM's refusal."""
+    from aio_tim import NotFoundError
+
+    async with DevServer(auto_accounts=False) as server:
+        await server.add_accounts("alice", "bob")
+        async with client_for(server, "alice", store_path=tmp_path / "a.db", outbox=True) as tim:
+            good = await tim.msg.enqueue_new_msg("bob", ConvType.C2C, text("to bob"))
+            bad = await tim.msg.enqueue_new_msg("nobody", ConvType.C2C, text("to nobody"))
+            sent = await tim.outbox_result(good, timeout=30)
+            with pytest.raises(NotFoundError) as refused:
+                await tim.outbox_result(bad, timeout=30)
+            with pytest.raises(UsageError, match="enqueue_new_msg returned"):
+                await tim.outbox_result(text("never queued"), timeout=1)
+            elsewhere = Message(conv_id="bob", conv_type=ConvType.C2C, rand=7, elem_array=[])
+            with pytest.raises(UsageError, match="not queued"):
+                await tim.outbox_result(elsewhere, timeout=1)
+    print(f"sent seq={sent.seq} msg_id={sent.msg_id}; refused: {refused.value}")
+    assert sent.status == MsgStatus.SEND_SUCC and sent.msg_id and sent.rand == good.rand
+    assert sent.server_time and refused.value.code == 90012  # To_Account is not registered
+
+
+async def test_outbox_result_times_out_while_the_server_is_away(tmp_path: Path) -> None:
+    """No outcome within the timeout is a TimeoutError; the message stays queued."""
+    async with DevServer() as probe:
+        options = {"sdk_app_id": probe.sdk_app_id, "secret_key": probe.secret_key, "base_url": probe.url}
+    async with Client(user_id="alice", store_path=tmp_path / "a.db", outbox=True, **options) as tim:
+        queued = await tim.msg.enqueue_new_msg("bob", ConvType.C2C, text("waits"))
+        with pytest.raises(TimeoutError):
+            await tim.outbox_result(queued, timeout=0.5)
+        counts = await tim.outbox_statistics()
+    assert counts["sent"] == 0 and counts["failed"] == 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aio_tim import Client, ConvType, Message, TextElem
 from aio_tim.devserver import DevServer
-from aio_tim.outbox import owner_id, owner_is_dead
+from aio_tim.pipeline.outbox import owner_id, owner_is_dead
 from aio_tim.store import LocalStore
 from aio_tim.testing import FaultPlan, FaultProxy
 

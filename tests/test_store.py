@@ -20,7 +20,7 @@ from aio_tim.pgstore import PgStore
 from aio_tim.store import SCHEMA_VERSION, LocalStore, default_store_path, locator_key, schema
 from aio_tim.store import sql as store_sql
 from aio_tim.store.errors import storage_error
-from aio_tim.store.local import SEQ_BLOCK
+from aio_tim.store.jobs import SEQ_BLOCK
 from aio_tim.store.rows import row_of, stamp
 from aio_tim.store.schema import MIGRATIONS, statements
 from aio_tim.types import ConvType, Message, MsgLocator, MsgStatus, TextElem, encode

@@ -118,7 +118,7 @@ BATCH_SEND_PARAM = """
 }
 """
 
-# TIM-PROTOCOL.md §1.5, example received C2C text message
+# The C SDK docs' example of a received C2C text message
 RECEIVED_C2C_TEXT = (
     '{"message_client_time":1551080111,"message_conv_id":"user2","message_conv_type":1,'
     '"message_elem_array":[{"elem_type":0,"text_elem_content":"123213213"}],"message_is_from_self":true,'
@@ -126,10 +126,10 @@ RECEIVED_C2C_TEXT = (
     '"message_server_time":1551080111,"message_status":2}'
 )
 
-# TIM-PROTOCOL.md §1.9, download progress
+# The C SDK docs' download progress example
 DOWNLOAD_PROGRESS = '{"msg_download_elem_result_current_size":10,"msg_download_elem_result_total_size":100}'
 
-# TIM-PROTOCOL.md Part 4 item 1 (TencentCloud/TIMSDK#404)
+# A known C SDK quirk (TencentCloud/TIMSDK#404)
 GET_MSG_LIST_PARAM_ISSUE_404 = (
     '{"msg_getmsglist_param_count":15,"msg_getmsglist_param_is_forward":false,'
     '"msg_getmsglist_param_is_remble":true,"msg_getmsglist_param_last_msg":{}}'

@@ -2,7 +2,7 @@
 each answered with TIM's code in an HTTP 200 envelope (never a 500), and TIM's 70050 lockout
 after repeated failures for one identifier.
 
-UserSigs are built here from Part 3 of TIM-PROTOCOL.md (not with aio_tim.auth), so every field
+UserSigs are built here from the UserSig v2 format itself (not with aio_tim.auth), so every field
 can be edited before or after signing.
 """
 
@@ -45,7 +45,7 @@ class FakeClock:
         self.now += seconds
 
 
-# --- UserSig construction (TIM-PROTOCOL.md Part 3) ---------------------------------------------
+# --- UserSig construction (the v2 format) ------------------------------------------------------------
 
 
 def hmac_sig(key: str, identifier: str, sdk_app_id: int, issued: int, expire: int) -> str:

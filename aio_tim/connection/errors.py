@@ -22,9 +22,17 @@ from ..errors import (
     TIMError,
     TransientError,
     TransportError,
+    UnreachableError,
 )
 
-__all__ = ["RetryAfterError", "parse_retry_after", "reply_error", "status_error", "transport_error"]
+__all__ = [
+    "RetryAfterError",
+    "parse_retry_after",
+    "reply_error",
+    "status_error",
+    "transport_error",
+    "unreachable_error",
+]
 
 _THROTTLED_STATUSES = frozenset({429, 503})
 
@@ -42,6 +50,19 @@ def transport_error(endpoint: str, exc: BaseException) -> TransportError:
     if isinstance(exc, aiohttp.ClientPayloadError):
         return TransportError(ERR_BAD_REPLY, f"{endpoint}: reply body cut short")
     return TransportError(ERR_TRANSPORT, f"{endpoint}: connection lost ({_reason(exc)})")
+
+
+def unreachable_error(endpoint: str, host: str, exc: BaseException) -> TransportError:
+    """`exc` seen before the server ever answered: a connect failure names the host and is final."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = _reason(exc)
+    elif isinstance(exc, aiohttp.ConnectionTimeoutError):
+        reason = "connect timed out"
+    else:  # the connection was made: the request may have reached the server
+        return transport_error(endpoint, exc)
+    return UnreachableError(
+        f"{endpoint}: cannot reach {host} ({reason}); nothing was sent: check base_url and the network"
+    )
 
 
 class RetryAfterError(RateLimitedError):

@@ -21,9 +21,9 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from ..errors import error_for
+from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from .errors import parse_retry_after, reply_error, status_error, transport_error
+from .errors import parse_retry_after, reply_error, status_error, transport_error, unreachable_error
 
 __all__ = ["MAX_REPLY_SIZE", "ConnectionManager", "Signer", "Timeouts"]
 
@@ -87,6 +87,7 @@ class ConnectionManager:
         self._base_url = base_url.rstrip("/")
         base = URL(self._base_url)
         self._scheme, self._authority = base.scheme, base.raw_authority
+        self._host = f"{base.host}:{base.port}"  # for error texts: no user info, no query
         self._path_prefix = base.raw_path.rstrip("/")
         self._sdk_app_id = sdk_app_id
         self._signer = signer
@@ -99,6 +100,7 @@ class ConnectionManager:
         self._signed_for = ""
         self._signed_query = ""
         self.calls = 0
+        self.reached = False  # any HTTP reply from the server since we opened
 
     async def __aenter__(self) -> ConnectionManager:
         await self.open()
@@ -158,15 +160,22 @@ class ConnectionManager:
         try:
             # Never follow a redirect: it would re-send the signed request to wherever it points.
             async with session.post(self._url(endpoint), data=body, allow_redirects=False) as response:
+                self.reached = True
                 if response.status != 200:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     raise status_error(endpoint, response.status, retry_after)
                 return await _read_capped(endpoint, response, self.max_reply_size)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            failure = transport_error(endpoint, exc)
+            failure = self._failure(endpoint, exc)
         # Raised here, outside the except block: no __context__ chains aiohttp's exception,
         # which may carry the signed URL.
         raise failure
+
+    def _failure(self, endpoint: str, exc: BaseException) -> TIMError:
+        if self.reached:
+            return transport_error(endpoint, exc)
+        # Never answered since we opened: a wrong base_url or no network, not a passing blip.
+        return unreachable_error(endpoint, self._host, exc)
 
     def _url(self, endpoint: str) -> URL:
         return self._build_url(f"{self._path_prefix}/v4/{endpoint}")

@@ -32,8 +32,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from ..errors import TIM_ERR_PARAM, TIMError, error_for
-from ..outbox import OutboxClosedError
 from ..pipeline import Failure, PipelineClosedError, classify
+from ..pipeline.outbox import OutboxClosedError
 from ..seams import MessageStore
 from ..store import Conv
 from ..types import Message, MsgStatus

@@ -1,6 +1,6 @@
 """C2C sending endpoints: `openim/sendmsg`, `openim/batchsendmsg` and `openim/importmsg`.
 
-Dedup follows TIM (TIM-PROTOCOL.md §2.4): a send with the same (From, To, MsgRandom) within
+Dedup follows TIM (TIM's openim/sendmsg page): a send with the same (From, To, MsgRandom) within
 the dedup window (one second by default) is not stored again and gets the first answer back,
 so a client retrying with fixed idempotency keys never creates a duplicate.
 """
@@ -24,7 +24,7 @@ from ..protocol.openim import (
 )
 from .accounts import ensure_accounts, obtain_account, valid_user_id
 from .context import Context, Handler
-from .state import C2CRow, NewC2C, decode_body, encode_body
+from .rows import C2CRow, NewC2C, decode_body, encode_body
 from .validation import OPENIM, check_msg_body, check_msg_body_size
 from .webhooks import c2c_sent
 

@@ -32,7 +32,7 @@ from ..protocol.openim import (
 )
 from .accounts import require_account, valid_user_id
 from .context import Context, Handler
-from .state import C2CRow, Cursor, decode_body
+from .rows import C2CRow, Cursor, decode_body
 from .webhooks import c2c_read, c2c_recalled
 
 __all__ = ["HANDLERS", "MSG_KEY"]

@@ -43,7 +43,8 @@ from aiohttp import BodyPartReader, web
 
 from ..errors import AuthError, TIMError, error_for
 from .authn import AdminGuard
-from .state import FileRow, State
+from .rows import FileRow
+from .state import State
 
 __all__ = ["CutAt", "FileService", "FileStats", "StallAt", "StoredFile"]
 

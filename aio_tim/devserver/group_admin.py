@@ -32,7 +32,7 @@ from ..protocol.group import (
 )
 from .accounts import valid_user_id
 from .context import Context, Handler
-from .state import GroupProfile, GroupRow, MemberRow
+from .rows import GroupProfile, GroupRow, MemberRow
 from .webhooks import group_destroyed, members_left
 
 __all__ = ["HANDLERS", "profile_changes"]

@@ -36,7 +36,7 @@ from ..protocol.group import (
 from .accounts import ensure_accounts, obtain_account
 from .context import Context, Handler
 from .group_admin import profile_changes
-from .state import GroupMsgRow, GroupRow, decode_body, encode_body
+from .rows import GroupMsgRow, GroupRow, decode_body, encode_body
 from .validation import GROUP, body_too_long, check_msg_body, check_msg_body_size
 from .webhooks import group_created, group_recalled, group_sent, members_joined
 

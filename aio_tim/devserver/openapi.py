@@ -27,7 +27,7 @@ OPENAPI_VERSION: Final = "3.1.0"
 _REF: Final = "#/components/schemas/{name}"
 _JSON: Final = "application/json"
 
-# The query every REST call carries (TIM-PROTOCOL.md §2.1); all are required.
+# The query every REST call carries (TIM's REST API overview page); all are required.
 AUTH_PARAMETERS: Final[dict[str, dict[str, Any]]] = {
     "sdkappid": {"type": "integer", "minimum": 1, "description": "SDKAppID of the app"},
     "identifier": {"type": "string", "minLength": 1, "description": "an App admin account"},

@@ -82,7 +82,7 @@ ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
     "openim/admin_getroammsg": {"From_Account": "Operator_Account", "To_Account": "Peer_Account"},
     # The 2020 doc and the third-party libraries.
     "im_open_login_svc/account_import": {"Identifier": "UserID"},
-    # Older group docs and SDKs (TIM-PROTOCOL.md §2.4).
+    # Older group docs and SDKs.
     "group_open_http_svc/send_group_msg": {"MsgOnlineOnlyFlag": "OnlineOnlyFlag"},
 }
 

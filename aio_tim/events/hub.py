@@ -50,9 +50,16 @@ class Receiving:
         auto_ack: bool = True,
         commands: Collection[str] | None = None,
         batch: int = 100,
+        before_send: bool = False,
     ) -> EventStream:
         return EventStream(
-            self.inbox, self._user_id, consumer, auto_ack=auto_ack, commands=commands, batch=batch
+            self.inbox,
+            self._user_id,
+            consumer,
+            auto_ack=auto_ack,
+            commands=commands,
+            batch=batch,
+            before_send=before_send,
         )
 
     def on_before_send(self, handler: BeforeSendHandler, *, timeout: float = 1.5) -> BeforeSendHandler:

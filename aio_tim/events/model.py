@@ -66,7 +66,8 @@ class Event:
     message: Message | None
     received: float
     query: dict[str, str] = field(default_factory=dict)
-    _ack: Callable[[Event], Awaitable[None]] | None = field(default=None, repr=False)
+    # Set by the stream that hands the event out; not a constructor argument of the public API.
+    _ack: Callable[[Event], Awaitable[None]] | None = field(default=None, repr=False, init=False)
 
     @property
     def locators(self) -> list[MsgLocator]:

@@ -15,9 +15,12 @@ from typing import Final
 from ..seams.inbox import Inbox, InboxEntry
 from .model import Event, event_of
 
-__all__ = ["EventStream"]
+__all__ = ["BEFORE_SEND_SUFFIX", "EventStream"]
 
 _POLL: Final = 1.0  # seconds a read waits for new entries before looking again
+# C2C.CallbackBeforeSendMsg and Group.CallbackBeforeSendMsg: a question about a message, which its
+# after-send webhook then reports as delivered; by default only the latter is an event.
+BEFORE_SEND_SUFFIX: Final = ".CallbackBeforeSendMsg"
 
 
 class EventStream:
@@ -26,8 +29,11 @@ class EventStream:
         async for event in tim.events():
             handle(event)          # acknowledged when the loop asks for the next one
 
-    `commands` keeps only those CallbackCommands (the others are acknowledged unseen); `batch` is how
-    many entries one read fetches. The iteration ends when the client closes.
+    A message comes out once: the `*.CallbackBeforeSendMsg` webhooks (TIM asking whether to deliver
+    it) are acknowledged unseen unless `before_send=True` or `commands` names them; the
+    `*.CallbackAfterSendMsg` of each delivered message is the event. `commands` keeps only those
+    CallbackCommands (the others are acknowledged unseen); `batch` is how many entries one read
+    fetches. The iteration ends when the client closes.
     """
 
     def __init__(
@@ -39,6 +45,7 @@ class EventStream:
         auto_ack: bool = True,
         commands: Collection[str] | None = None,
         batch: int = 100,
+        before_send: bool = False,
     ) -> None:
         self._inbox = inbox
         self._user_id = user_id
@@ -46,6 +53,7 @@ class EventStream:
         self._auto_ack = auto_ack
         self._commands = frozenset(commands) if commands is not None else None
         self._batch = batch
+        self._before_send = before_send
         self._buffer: deque[InboxEntry] = deque()
         self._read_after: str | None = None
         self._delivered: deque[str] = deque()  # positions handed out and not yet past the cursor
@@ -66,7 +74,7 @@ class EventStream:
             entry = await self._next_entry()
             if entry is None:
                 continue
-            if self._commands is not None and entry.command not in self._commands:
+            if not self._wanted(entry.command):
                 await self._ack(entry.position)
                 continue
             event = event_of(entry, self._user_id)
@@ -74,6 +82,11 @@ class EventStream:
             self._current = event
             return event
         raise StopAsyncIteration
+
+    def _wanted(self, command: str) -> bool:
+        if self._commands is not None:
+            return command in self._commands
+        return self._before_send or not command.endswith(BEFORE_SEND_SUFFIX)
 
     async def _next_entry(self) -> InboxEntry | None:
         if not self._buffer:

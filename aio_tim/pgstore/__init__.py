@@ -12,11 +12,11 @@ numbered migrations (`migrations/NNNN_*.sql`). Only this package imports asyncpg
 
 from typing import TYPE_CHECKING
 
-from .outbox import LANE_ROWS, ClaimedRow, OutboxOutcome, result_key
+from .outbox import LANE_ROWS, result_key
 from .schema import SCHEMA_VERSION
 from .store import CHUNK, PgStore
 
-__all__ = ["CHUNK", "LANE_ROWS", "SCHEMA_VERSION", "ClaimedRow", "OutboxOutcome", "PgStore", "result_key"]
+__all__ = ["CHUNK", "LANE_ROWS", "SCHEMA_VERSION", "PgStore", "result_key"]
 
 if TYPE_CHECKING:  # the store seam, checked by mypy
     from ..seams.store import SharedOutboxStore

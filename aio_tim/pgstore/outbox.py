@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import asyncpg
 
-from ..seams.store import ClaimedRow, OutboxOutcome
+from ..seams.store import ClaimedRow
 from ..store.rows import Conv, check_status, row_of, stamp
 from ..types import Message, encode
 from ..types._base import decoder_for
@@ -36,7 +36,7 @@ from .schema import quoted
 if TYPE_CHECKING:
     from .sql import Statements
 
-__all__ = ["LANE_ROWS", "ClaimedRow", "OutboxOutcome", "OutboxRows", "result_key"]
+__all__ = ["LANE_ROWS", "OutboxRows", "result_key"]
 
 log = logging.getLogger("aio_tim.pgstore")
 
@@ -114,8 +114,8 @@ def _sql(schema: str) -> _Sql:
         requeue_owner=_BACK.replace("{s}", s) + f" WHERE {mine} AND owner = $2",
         requeue_all=_BACK.replace("{s}", s) + f" WHERE {mine}",
         outcome=(
-            f"SELECT state, sent, error_code, error_desc FROM {s}.outbox WHERE store = $1 AND result_key = $2"
-            " ORDER BY id DESC LIMIT 1"
+            f"SELECT state, sent, error_code, error_desc, json FROM {s}.outbox"
+            " WHERE store = $1 AND result_key = $2 ORDER BY id DESC LIMIT 1"
         ),
         channel=f"{schema}.outbox",
     )
@@ -123,7 +123,11 @@ def _sql(schema: str) -> _Sql:
 
 def result_key(conv: Conv, message: Message) -> str:
     """How a queued message is found again: its conversation and idempotency keys."""
-    return f"{conv[0]}:{message.rand}:{message.seq}:{conv[1]}"
+    return _result_key(conv, message.rand or 0, message.seq or 0)
+
+
+def _result_key(conv: Conv, rand: int, seq: int) -> str:
+    return f"{conv[0]}:{rand}:{seq}:{conv[1]}"
 
 
 class OutboxRows:
@@ -227,14 +231,20 @@ class OutboxRows:
             rows = await self.pool.fetch(_sql(self.schema).counts, self._id)
         return dict.fromkeys(STATES, 0) | {str(r[0]): int(r[1]) for r in rows}
 
-    async def outbox_outcome(self, conv: Conv, message: Message) -> OutboxOutcome | None:
-        """The state of the queued `message` (as enqueue returned it), or None if no row has it."""
+    async def outbox_outcome(self, conv: Conv, rand: int, seq: int) -> tuple[str, int, str, bytes] | None:
+        """A queued message's row by its idempotency keys: (state, error code, error desc, the JSON
+        of the message as sent, or as queued until then); None if no row has them."""
+        key = _result_key(pg_conv(conv), rand, seq)
         with pg_errors():
-            row = await self.pool.fetchrow(_sql(self.schema).outcome, self._id, result_key(conv, message))
+            row = await self.pool.fetchrow(_sql(self.schema).outcome, self._id, key)
         if row is None:
             return None
-        sent = None if row[1] is None else _DECODER.decode(row[1])
-        return OutboxOutcome(str(row[0]), sent, int(row[2] or 0), str(row[3] or ""))
+        return (
+            str(row[0]),
+            int(row[2] or 0),
+            str(row[3] or ""),
+            bytes(row[1] if row[1] is not None else row[4]),
+        )
 
     # --- waking the drainer (LISTEN) ---------------------------------------------------------------
 

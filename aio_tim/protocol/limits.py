@@ -1,4 +1,4 @@
-"""TIM's documented REST call frequency limits, per app, in calls per second (TIM-PROTOCOL.md §2.5).
+"""TIM's documented REST call frequency limits, per app, in calls per second (its limits page).
 
 Both sides read this one table: the client's pipeline paces itself under it and the dev server
 enforces it. A `Limits` mapping overrides it per endpoint ("service/command"); the key `"*"`

@@ -23,7 +23,7 @@ from .inbox import (
 )
 from .limiter import Limiter, pace_for
 from .outbox import Deliver, OutboxQueue, TransactionalOutbox
-from .store import ClaimedRow, LocatorKey, MessageStore, OutboxOutcome, OutboxStore, SharedOutboxStore
+from .store import ClaimedRow, LocatorKey, MessageStore, OutboxStore, SharedOutboxStore
 
 __all__ = [
     "Appended",
@@ -38,7 +38,6 @@ __all__ = [
     "MarkRead",
     "MessageStore",
     "NewEntry",
-    "OutboxOutcome",
     "OutboxQueue",
     "OutboxStore",
     "RevokeC2C",

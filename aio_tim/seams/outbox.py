@@ -28,6 +28,11 @@ class OutboxQueue(Protocol):
         """Commit `message` (its idempotency keys fixed); return its id in the queue."""
         ...
 
+    async def result(self, message: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
+        """The sent `message` once a drainer sent it; its TIMError if TIM refused it; TimeoutError
+        when no outcome came within `timeout` seconds."""
+        ...
+
     async def statistics(self) -> dict[str, int]:
         """Messages per state: `{"queued": .., "inflight": .., "sent": .., "failed": ..}`."""
         ...

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
 
 from ..types import Conv, Message, MsgLocator
 
-__all__ = ["ClaimedRow", "LocatorKey", "MessageStore", "OutboxOutcome", "OutboxStore", "SharedOutboxStore"]
+__all__ = ["ClaimedRow", "LocatorKey", "MessageStore", "OutboxStore", "SharedOutboxStore"]
 
 LocatorKey = tuple[int, int, int]
 """A message's identity in its conversation: (time, seq, rand)."""
@@ -188,6 +188,11 @@ class OutboxStore(MessageStore, Protocol):
         """Rows per state: queued, inflight, sent, failed (every state present)."""
         ...
 
+    async def outbox_outcome(self, conv: Conv, rand: int, seq: int) -> tuple[str, int, str, bytes] | None:
+        """A queued message's row by its idempotency keys: (state, error code, error desc, the JSON
+        of the message as sent, or as queued until then); None if no row has them."""
+        ...
+
 
 class ClaimedRow(NamedTuple):
     """An outbox row leased to the claimer; `taken_from`: the owner whose lease ended on it, if any."""
@@ -198,19 +203,10 @@ class ClaimedRow(NamedTuple):
     taken_from: str | None
 
 
-class OutboxOutcome(NamedTuple):
-    """What became of a queued message: its row's state, the sent message, or TIM's error."""
-
-    state: str
-    sent: Message | None
-    code: int
-    desc: str
-
-
 @runtime_checkable
 class SharedOutboxStore(OutboxStore, Protocol):
     """An `OutboxStore` that many workers drain at once (PostgreSQL): rows written in the caller's
-    own transaction, wake-ups when rows commit, outcomes any worker can read."""
+    own transaction, and wake-ups when rows commit."""
 
     async def outbox_add_in(self, connection: Any, conv: Conv, msg: Message) -> int:
         """Insert `msg` as a queued row with the caller's `connection`, inside its open transaction."""
@@ -218,10 +214,6 @@ class SharedOutboxStore(OutboxStore, Protocol):
 
     async def outbox_claim_rows(self, limit: int, *, owner: str, lease: int = 30) -> list[ClaimedRow]:
         """`outbox_claim`, marking the rows taken over from an owner whose lease ended."""
-        ...
-
-    async def outbox_outcome(self, conv: Conv, message: Message) -> OutboxOutcome | None:
-        """The state of the queued `message` (as enqueue returned it), or None if no row has it."""
         ...
 
     async def outbox_watch(self, wake: Callable[[], None]) -> None:

@@ -45,7 +45,7 @@ import random
 import sqlite3
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from types import TracebackType
@@ -58,13 +58,14 @@ from ..types import Message, MsgLocator, encode
 from ..types._base import decoder_for
 from . import outbox as outbox_sql
 from . import sql
-from .counts import insert_fanout, insert_rows, save_row
+from .counts import insert_fanout, save_row
 from .errors import storage_errors
+from .jobs import InsertRows, fetch_all, fetch_each, in_transaction, insert_or_get, reserve_seqs, rowcount
+from .paths import prepare_file
 from .rows import (
     Conv,
     Fanout,
     LocatorKey,
-    Row,
     check_conv,
     check_key,
     check_status,
@@ -75,19 +76,15 @@ from .rows import (
     stamp,
 )
 from .schema import migrate
+from .settings import BUSY_TIMEOUT_MS, NO_FSYNC, check_commit_delay, check_synchronous, configure
 from .writer import COMMIT_DELAY, BusyTimeout, GroupWriter, Job, is_busy, raw_connection, run_on_thread
 
 __all__ = ["LocalStore"]
 
-_SYNCHRONOUS: Final = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
-_BUSY_TIMEOUT_MS: Final = 5000
 _FIRST_SEQ_BELOW: Final = 2**24
-_UINT32_MAX: Final = 2**32 - 1
-SEQ_BLOCK: Final = 32
 _MESSAGE_DECODER: Final = decoder_for(Message)
 LOOP_READ_MAX: Final = 200  # pages up to this many rows are read on the loop thread
 _SMALL_WRITE: Final = 8  # an insert_many of up to this many rows may commit on the loop thread
-_NO_FSYNC: Final = frozenset({"OFF", "NORMAL"})
 T = TypeVar("T")
 
 
@@ -113,8 +110,8 @@ class LocalStore:
         self._writer: GroupWriter | None = None
         self._busy: BusyTimeout | None = None
         self.path = os.fspath(path)
-        self._synchronous = _check_synchronous(synchronous)
-        self._commit_delay = _check_commit_delay(commit_delay)
+        self._synchronous = check_synchronous(synchronous)
+        self._commit_delay = check_commit_delay(commit_delay)
         self._clock = clock
         self._rng = rng or random.Random()
         self._state = "new"
@@ -129,11 +126,11 @@ class LocalStore:
         if self._db is not None:
             raise UsageError(TIM_ERR_PARAM, f"{self!r} is already open")
         with storage_errors():
-            _prepare_file(self.path)
+            prepare_file(self.path)
             # We issue BEGIN/COMMIT; small reads use the connection from the loop thread (see above).
             db = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
             try:
-                await self._configure(db)
+                await configure(db, self._synchronous)
                 await migrate(db)
             except BaseException:
                 await db.close()
@@ -141,12 +138,12 @@ class LocalStore:
         self._db, self._state, self._lock = db, "open", asyncio.Lock()  # a lock per opening loop
         self._seq_lock = asyncio.Lock()
         # Inline commits only where a commit never fsyncs (WAL, synchronous NORMAL or OFF).
-        self._busy = BusyTimeout(raw_connection(db), _BUSY_TIMEOUT_MS)
+        self._busy = BusyTimeout(raw_connection(db), BUSY_TIMEOUT_MS)
         self._writer = GroupWriter(
             db,
             self._lock,
             self._busy,
-            inline=self._synchronous in _NO_FSYNC,
+            inline=self._synchronous in NO_FSYNC,
             commit_delay=self._commit_delay,
         )
         return self
@@ -212,7 +209,7 @@ class LocalStore:
             is_read = await self._submit(partial(save_row, row=row), small=True, siblings=siblings)
             stored.is_read = bool(is_read)
             return stored
-        kept = await self._submit(partial(_insert_or_get, row), small=True, siblings=siblings)
+        kept = await self._submit(partial(insert_or_get, row), small=True, siblings=siblings)
         return stored if kept is None else message_of(kept, conv)
 
     async def insert_many(
@@ -232,7 +229,7 @@ class LocalStore:
         keys = msg_keys if msg_keys is not None else [None] * len(msgs)
         # The rows are encoded lazily on the database thread, not on the event loop.
         rows = rows_of(conv, msgs, status, keys, self._now())
-        return await self._submit(_InsertRows(rows, one_class=True), small=len(msgs) <= _SMALL_WRITE)
+        return await self._submit(InsertRows(rows, one_class=True), small=len(msgs) <= _SMALL_WRITE)
 
     async def insert_fanout(
         self, conv_type: int, conv_ids: Sequence[str], msg: Message, *, status: int, msg_key: str | None
@@ -267,7 +264,7 @@ class LocalStore:
     async def next_seq(self, conv: Conv) -> int:
         """The conversation's next C2C MsgSeq: a persistent uint32 counter from a random start.
 
-        Seqs are reserved on disk in blocks of `SEQ_BLOCK`, so a send costs no counter write most
+        Seqs are reserved on disk in blocks of `SEQ_BLOCK` (jobs.py), so a send costs no counter write most
         of the time; a restart skips the rest of a block (seqs must increase, not be dense).
         """
         conv = check_conv(conv)
@@ -285,7 +282,7 @@ class LocalStore:
         """Persist the end of the next block of seqs and return it as [start, limit): one job."""
         # The random first seq is drawn here (jobs are pure); it is used only if the counter is new.
         first = None if conv in self._seq_blocks else self._rng.randrange(1, _FIRST_SEQ_BELOW)
-        return await self._submit(partial(_reserve, conv, first), small=True)
+        return await self._submit(partial(reserve_seqs, conv, first), small=True)
 
     # --- the outbox (Client(outbox=True)) ----------------------------------------------------------
 
@@ -327,11 +324,10 @@ class LocalStore:
     ) -> None:
         """In one transaction: the row is sent and `sent` is saved in the messages table."""
         conv, status, now = check_conv(conv), check_status(status), self._now()
+        row = row_of(conv, stamp(sent, conv, status, now), msg_key)
         async with self._write() as db:
-            await _in_transaction(
-                db, partial(save_row, row=row_of(conv, stamp(sent, conv, status, now), msg_key))
-            )
-            await db.execute(outbox_sql.SET_STATE, (outbox_sql.SENT, None, None, now, row_id))
+            await in_transaction(db, partial(save_row, row=row))
+            await db.execute(outbox_sql.SET_SENT, (row[-1], now, row_id))
 
     async def outbox_failed(
         self, row_id: int, conv: Conv, msg: Message, *, status: int, code: int, desc: str
@@ -339,9 +335,7 @@ class LocalStore:
         """In one transaction: the row failed (keeping `code` and `desc`) and `msg` is saved as failed."""
         conv, status, now = check_conv(conv), check_status(status), self._now()
         async with self._write() as db:
-            await _in_transaction(
-                db, partial(save_row, row=row_of(conv, stamp(msg, conv, status, now), None))
-            )
+            await in_transaction(db, partial(save_row, row=row_of(conv, stamp(msg, conv, status, now), None)))
             await db.execute(outbox_sql.SET_STATE, (outbox_sql.FAILED, code, desc, now, row_id))
 
     async def outbox_requeue(self, row_ids: Sequence[int] | None = None, *, owner: str | None = None) -> int:
@@ -366,6 +360,12 @@ class LocalStore:
             rows = await db.execute_fetchall(outbox_sql.COUNTS)
         return {state: 0 for state in outbox_sql.STATES} | {str(r[0]): int(r[1]) for r in rows}
 
+    async def outbox_outcome(self, conv: Conv, rand: int, seq: int) -> tuple[str, int, str, bytes] | None:
+        """A queued message's row by its idempotency keys: (state, error code, error desc, JSON)."""
+        async with self._read() as db:
+            rows = await db.execute_fetchall(outbox_sql.OUTCOME, (*check_conv(conv), rand, seq))
+        return next(((str(r[0]), int(r[1] or 0), str(r[2] or ""), bytes(r[3])) for r in rows), None)
+
     # --- reads -----------------------------------------------------------------------------------
 
     async def page(
@@ -387,20 +387,20 @@ class LocalStore:
             raise UsageError(TIM_ERR_PARAM, f"count must be >= 0, not {count}")  # LIMIT -1 means all
         query = sql.page_sql(forward=forward, anchored=anchor is not None)
         params = (*conv, *(() if anchor is None else check_key(anchor)), not include_deleted, count)
-        rows = await self._query(partial(_fetch_all, query, params), small=count <= LOOP_READ_MAX)
+        rows = await self._query(partial(fetch_all, query, params), small=count <= LOOP_READ_MAX)
         return [message_of(row, conv) for row in rows]
 
     async def find(self, conv: Conv, locators: Sequence[MsgLocator]) -> list[Message]:
         """The stored message for each locator, in locator order; locators not found are left out."""
         conv = check_conv(conv)
         params = [(*conv, *key_of_locator(loc)) for loc in locators]
-        rows = await self._query(partial(_fetch_each, sql.GET, params), small=len(params) <= LOOP_READ_MAX)
+        rows = await self._query(partial(fetch_each, sql.GET, params), small=len(params) <= LOOP_READ_MAX)
         return [message_of(row, conv) for row in rows]
 
     async def get(self, conv: Conv, locator_key: LocatorKey) -> Message | None:
         """The stored message with that locator, or None (also for a deleted one)."""
         conv = check_conv(conv)
-        rows = await self._query(partial(_fetch_all, sql.GET, (*conv, *check_key(locator_key))))
+        rows = await self._query(partial(fetch_all, sql.GET, (*conv, *check_key(locator_key))))
         return message_of(rows[0], conv) if rows else None
 
     async def msg_key_of(self, conv: Conv, locator_key: LocatorKey) -> str | None:
@@ -422,16 +422,6 @@ class LocalStore:
         return int(await self._scalar(sql.UNREAD_COUNT, check_conv(conv)) or 0)
 
     # --- plumbing --------------------------------------------------------------------------------
-
-    async def _configure(self, db: aiosqlite.Connection) -> None:
-        # PRAGMA values cannot be bound; these come from our constants and a validated whitelist.
-        await db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
-        await db.execute("PRAGMA journal_mode = WAL")  # a no-op for :memory:
-        await db.execute(f"PRAGMA synchronous = {self._synchronous}")
-        if self._synchronous in _NO_FSYNC:
-            # Checkpoints (the fsyncs) run on the thread every CHECKPOINT_EVERY commits, never
-            # inside a commit made on the loop thread (writer.py).
-            await db.execute("PRAGMA wal_autocheckpoint = 0")
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -471,7 +461,7 @@ class LocalStore:
         return await self._writer.submit(job, small=small, siblings=siblings)
 
     async def _update(self, query: str, params: Sequence[Any], *, small: bool = False) -> int:
-        return await self._submit(partial(_rowcount, query, params), small=small)
+        return await self._submit(partial(rowcount, query, params), small=small)
 
     async def _query(self, fn: Callable[[sqlite3.Connection], T], *, small: bool = True) -> T:
         """Run a read: on the loop thread if it is small and nothing holds the connection, else
@@ -491,7 +481,7 @@ class LocalStore:
             return await run_on_thread(db, partial(fn, raw))
 
     async def _scalar(self, query: str, params: Sequence[Any]) -> Any:
-        rows = await self._query(partial(_fetch_all, query, params))
+        rows = await self._query(partial(fetch_all, query, params))
         return rows[0][0] if rows else None
 
     def _require_open(self) -> aiosqlite.Connection:
@@ -501,93 +491,3 @@ class LocalStore:
 
     def _now(self) -> int:
         return int(self._clock())
-
-
-# --- jobs and reads: functions of the sqlite3 connection (see writer.py) -----------------------
-
-
-async def _in_transaction(db: aiosqlite.Connection, job: Job[T]) -> T:
-    """Run a job inside a `_write()` transaction (one hop)."""
-    raw = raw_connection(db)
-    return await run_on_thread(db, lambda: job(raw))
-
-
-def _insert_or_get(row: Row, conn: sqlite3.Connection) -> Any:
-    """Insert unless the locator is taken; None if inserted, else the row that stays."""
-    if insert_rows(conn, [row]):
-        return None
-    return conn.execute(sql.GET_ANY, row[:5]).fetchone()
-
-
-class _InsertRows:
-    """A bulk insert job. Rows are built on the database thread the first time it runs and kept:
-    a job may run again if another job of its batch fails (writer.py)."""
-
-    def __init__(self, rows: Iterator[Row], *, one_class: bool = False) -> None:
-        self._source: Iterator[Row] | None = rows
-        self._rows: list[Row] = []
-        self._one_class = one_class  # every row of one conversation and status (counts.py)
-
-    def __call__(self, conn: sqlite3.Connection) -> int:
-        if self._source is not None:
-            self._rows = list(self._source)
-            self._source = None
-        return insert_rows(conn, self._rows, one_class=self._one_class)
-
-
-def _reserve(conv: Conv, first: int | None, conn: sqlite3.Connection) -> tuple[int, int]:
-    row = conn.execute(sql.READ_SEQ, conv).fetchone()
-    # `first` is None only for a conversation whose counter this store has already used.
-    start = int(row[0]) + 1 if row is not None else first or 1
-    if start > _UINT32_MAX:
-        start = 1  # 0 would mean "the server chooses"
-    limit = min(start + SEQ_BLOCK, _UINT32_MAX + 1)
-    conn.execute(sql.SET_SEQ, (*conv, limit - 1))
-    return start, limit
-
-
-def _rowcount(query: str, params: Sequence[Any], conn: sqlite3.Connection) -> int:
-    return int(conn.execute(query, params).rowcount)
-
-
-def _fetch_all(query: str, params: Sequence[Any], conn: sqlite3.Connection) -> list[Any]:
-    return conn.execute(query, params).fetchall()
-
-
-def _fetch_each(query: str, each: Sequence[Sequence[Any]], conn: sqlite3.Connection) -> list[Any]:
-    """The first row for each parameter set, in order, skipping sets that find nothing."""
-    found = []
-    for params in each:
-        row = conn.execute(query, params).fetchone()
-        if row is not None:
-            found.append(row)
-    return found
-
-
-def _check_commit_delay(seconds: float) -> float:
-    if not isinstance(seconds, int | float) or not 0 <= seconds <= 1:
-        raise UsageError(TIM_ERR_PARAM, f"commit_delay must be from 0 to 1 (seconds), not {seconds!r}")
-    return float(seconds)
-
-
-def _check_synchronous(value: str) -> str:
-    mode = value.upper()
-    if mode not in _SYNCHRONOUS:
-        raise UsageError(TIM_ERR_PARAM, f"synchronous must be one of {sorted(_SYNCHRONOUS)}, not {value!r}")
-    return mode
-
-
-def _prepare_file(path: str) -> None:
-    """Owner-only folder and file (0700, 0600): the database holds the user's message history.
-
-    SQLite gives its -wal and -shm files the database file's mode, so they are 0600 too.
-    """
-    if path in ("", ":memory:") or path.startswith("file:"):
-        return
-    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
-    try:
-        if os.name == "posix" and os.fstat(fd).st_mode & 0o077:
-            os.fchmod(fd, 0o600)  # a store made by an older version, with the umask's mode
-    finally:
-        os.close(fd)

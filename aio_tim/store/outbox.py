@@ -19,6 +19,7 @@ __all__ = [
     "FAILED",
     "INFLIGHT",
     "INSERT",
+    "OUTCOME",
     "OWNERS",
     "QUEUED",
     "RENEW",
@@ -27,6 +28,7 @@ __all__ = [
     "REQUEUE_OWNED",
     "REQUEUE_OWNER",
     "SENT",
+    "SET_SENT",
     "SET_STATE",
     "STATES",
 ]
@@ -58,6 +60,20 @@ SET_STATE: Final = (
     "UPDATE outbox SET state = ?, error_code = ?, error_desc = ?, owner = NULL, lease_until = NULL, "
     "updated = ? WHERE id = ?"
 )
+# A sent row keeps the sent message (server time, seq, MsgKey), so its outcome can be read back.
+SET_SENT: Final = (
+    "UPDATE outbox SET state = 'sent', json = ?, error_code = NULL, error_desc = NULL, owner = NULL, "
+    "lease_until = NULL, updated = ? WHERE id = ?"
+)
+# A queued message's row by its conversation and idempotency keys. Newest first: the walk back from
+# the end of the table is short for a message enqueued lately (the usual `outbox_result` call).
+OUTCOME: Final = """
+SELECT state, error_code, error_desc, json FROM outbox
+WHERE conv_type = ? AND conv_id = ?
+  AND coalesce(json_extract(CAST(json AS TEXT), '$.message_rand'), 0) = ?
+  AND coalesce(json_extract(CAST(json AS TEXT), '$.message_seq'), 0) = ?
+ORDER BY id DESC LIMIT 1
+"""
 _BACK: Final = "UPDATE outbox SET state = 'queued', owner = NULL, lease_until = NULL, updated = ?"
 REQUEUE: Final = f"{_BACK} WHERE id = ? AND state = 'inflight'"
 REQUEUE_OWNED: Final = f"{_BACK} WHERE id = ? AND state = 'inflight' AND owner = ?"

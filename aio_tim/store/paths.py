@@ -9,6 +9,7 @@ loopback and Tencent's servers never share a history.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Final
@@ -18,7 +19,7 @@ from yarl import URL
 
 from ..errors import TIM_ERR_PARAM, UsageError
 
-__all__ = ["data_folder", "default_store_path"]
+__all__ = ["data_folder", "default_store_path", "prepare_file"]
 
 _UNSAFE_IN_USER: Final = re.compile(r"[^A-Za-z0-9_-]")
 _UNSAFE_IN_HOST: Final = re.compile(r"[^A-Za-z0-9_.-]")
@@ -68,3 +69,19 @@ def _file_stem(user_id: str) -> str:
 def _stem(readable: str, exact: str) -> str:
     digest = hashlib.sha256(exact.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{readable[:48]}-{digest}"
+
+
+def prepare_file(path: str) -> None:
+    """Owner-only folder and file (0700, 0600): the database holds the user's message history.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they are 0600 too.
+    """
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        if os.name == "posix" and os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)  # a store made by an older version, with the umask's mode
+    finally:
+        os.close(fd)

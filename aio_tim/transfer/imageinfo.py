@@ -15,7 +15,7 @@ from typing import Final
 
 __all__ = ["FORMAT_EXTENSIONS", "UNKNOWN_FORMAT", "ImageInfo", "image_info"]
 
-# `image_elem_format` codes (TIM-PROTOCOL.md §1.6)
+# `image_elem_format` codes (the C SDK's TIMImageFormat... values)
 JPG: Final = 1
 GIF: Final = 2
 PNG: Final = 3

@@ -62,7 +62,7 @@ class FileKind(enum.StrEnum):
     VIDEO_THUMB = "video_thumb"
 
 
-# TIM-PROTOCOL.md §1.11 (7005): sound and image up to 28 MB, video and file up to 100 MB.
+# TIM's element size limits (7005): sound and image up to 28 MB, video and file up to 100 MB.
 MAX_SIZE: Final[dict[FileKind, int]] = {
     FileKind.IMAGE: 28 * _MB,
     FileKind.SOUND: 28 * _MB,

@@ -1,4 +1,4 @@
-"""`Message` and its elements, in the C SDK's JSON keys (TIM-PROTOCOL.md §1.5-1.6).
+"""`Message` and its elements, in the C SDK's JSON keys (listed on the docs' mapping page).
 
 Python attribute = JSON key minus the object's prefix: `Message.elem_array` is
 `message_elem_array`, `TextElem.content` is `text_elem_content`. Elements are a tagged union on
@@ -350,7 +350,7 @@ class OfflinePushConfig(TIMStruct, rename=prefixed("offline_push_config_")):
 
 
 class Message(TIMStruct, rename=prefixed("message_"), gc=False):
-    """A C SDK message; see TIM-PROTOCOL.md §1.5 for every key.
+    """A C SDK message; the docs' C SDK mapping page lists the keys that matter.
 
     JSON keys are `message_` + the attribute; unset fields stay out of the JSON:
 

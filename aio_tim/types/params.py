@@ -1,4 +1,4 @@
-"""The parameter and result objects of the ten TIMMsg functions (TIM-PROTOCOL.md §1.7).
+"""The parameter and result objects of the ten TIMMsg functions (the docs' mapping page has examples).
 
 Both the seed's `..._is_remble` and v7's `..._is_ramble` spellings decode; the seed's is emitted.
 """

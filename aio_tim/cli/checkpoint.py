@@ -25,7 +25,7 @@ from typing import IO
 
 import platformdirs
 
-from .errors import error_for
+from ..errors import error_for
 
 __all__ = ["Checkpoint", "campaign_key", "checkpoint_folder"]
 

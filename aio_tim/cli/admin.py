@@ -1,10 +1,9 @@
 """`aio-tim group ...` and `aio-tim account ...`: set up what conversations need.
 
-    aio-tim account import alice bob carol
-    aio-tim group create team --id team --members bob,carol      # owner: --user (default admin)
-    aio-tim send --to team --group "hi, team"
+aio-tim account import alice bob carol
+aio-tim group create team --id team --members bob,carol      # owner: --user (default admin)
+aio-tim send --to team --group "hi, team"
 
-Registered by `cli._parser()` through `register(commands)`.
 """
 
 from __future__ import annotations
@@ -14,8 +13,11 @@ from typing import Any
 
 from rich.table import Table
 
-from . import cli
-from .types.group import GroupType
+from ..types.group import GroupType
+from .commands import add_command
+from .console import console
+from .options import add_target_options
+from .target import target_of
 
 __all__ = ["register", "run_account_check", "run_account_import", "run_group_create", "run_group_delete"]
 
@@ -27,17 +29,17 @@ _TYPES = {"Public": GroupType.PUBLIC, "Private": GroupType.PRIVATE, "Work": Grou
 def register(commands: Any) -> None:
     """Add the `group` and `account` commands to the CLI's subparsers."""
     _register_group(
-        commands.add_parser(
+        add_command(
+            commands,
             "group",
-            help="create and dismiss groups, add and remove members",
-            description="Set up the groups a service sends to: create, dismiss, add or remove members, show.",
+            "Set up the groups a service sends to: create, dismiss, add or remove members, show.",
         )
     )
     _register_account(
-        commands.add_parser(
+        add_command(
+            commands,
             "account",
-            help="import, check and delete accounts",
-            description="Manage the app's accounts: import UserIDs before sending to them, check, delete.",
+            "Manage the app's accounts: import UserIDs before sending to them, check, delete.",
         )
     )
 
@@ -54,7 +56,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
         help="create a group owned by --user (default: the admin)",
         description="Create a group (TIMGroupCreate) with its first members; prints the group id.",
     )
-    cli.add_target_options(create)
+    add_target_options(create)
     create.add_argument("name", help="the group's name")
     create.add_argument("--id", dest="group_id", help="the group id (default: TIM generates @TGS#...)")
     create.add_argument("--type", dest="group_type", choices=sorted(_TYPES), default="Public")
@@ -64,7 +66,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
     delete = actions.add_parser(
         "delete", help="dismiss a group", description="Dismiss a group (TIMGroupDelete)."
     )
-    cli.add_target_options(delete)
+    add_target_options(delete)
     delete.add_argument("group_id")
     delete.set_defaults(run=run_group_delete)
 
@@ -72,7 +74,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
         action = actions.add_parser(
             name, help=f"{verb} members", description=f"{verb.capitalize()} group members."
         )
-        cli.add_target_options(action)
+        add_target_options(action)
         action.add_argument("group_id")
         action.add_argument("members", type=_ids, help="comma-separated UserIDs")
         action.set_defaults(run=run)
@@ -80,7 +82,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
     info = actions.add_parser(
         "info", help="show a group's profile and members", description="Show a group's profile and members."
     )
-    cli.add_target_options(info)
+    add_target_options(info)
     info.add_argument("group_id")
     info.set_defaults(run=run_group_info)
 
@@ -93,7 +95,7 @@ def _register_account(parser: argparse.ArgumentParser) -> None:
         ("delete", run_account_delete, "delete accounts"),
     ):
         action = actions.add_parser(name, help=help_text, description=help_text.capitalize() + ".")
-        cli.add_target_options(action)
+        add_target_options(action)
         action.add_argument("user_ids", nargs="+", metavar="ID")
         action.set_defaults(run=run)
 
@@ -102,7 +104,7 @@ def _register_account(parser: argparse.ArgumentParser) -> None:
 
 
 async def run_group_create(args: argparse.Namespace) -> int:
-    target = cli.target_of(args)
+    target = target_of(args)
     param = {
         "create_group_param_group_name": args.name,
         "create_group_param_group_type": int(_TYPES[args.group_type]),
@@ -112,53 +114,53 @@ async def run_group_create(args: argparse.Namespace) -> int:
         param["create_group_param_group_id"] = args.group_id
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         created = await tim.group.create(param)
-    cli.console.print(f"created group {created.groupid} ({args.group_type}, {len(args.members)} members)")
+    console.print(f"created group {created.groupid} ({args.group_type}, {len(args.members)} members)")
     return 0
 
 
 async def run_group_delete(args: argparse.Namespace) -> int:
-    target = cli.target_of(args)
+    target = target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         await tim.group.delete(args.group_id)
-    cli.console.print(f"dismissed group {args.group_id}")
+    console.print(f"dismissed group {args.group_id}")
     return 0
 
 
 async def run_group_add(args: argparse.Namespace) -> int:
-    target = cli.target_of(args)
+    target = target_of(args)
     param = {"group_invite_member_param_group_id": args.group_id,
              "group_invite_member_param_identifier_array": args.members}  # fmt: skip
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         results = await tim.group.invite_member(param)
     failed = [r.identifier for r in results if not r.result]
     for result in results:
-        cli.console.print(f"{result.identifier}: {result.result.name.lower()}")
+        console.print(f"{result.identifier}: {result.result.name.lower()}")
     return 1 if failed else 0
 
 
 async def run_group_remove(args: argparse.Namespace) -> int:
-    target = cli.target_of(args)
+    target = target_of(args)
     param = {"group_delete_member_param_group_id": args.group_id,
              "group_delete_member_param_identifier_array": args.members}  # fmt: skip
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         await tim.group.delete_member(param)
-    cli.console.print(f"removed {', '.join(args.members)} from {args.group_id}")
+    console.print(f"removed {', '.join(args.members)} from {args.group_id}")
     return 0
 
 
 async def run_group_info(args: argparse.Namespace) -> int:
-    target = cli.target_of(args)
+    target = target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         (info,) = await tim.group.info([args.group_id])
     if info.ErrorCode:
-        cli.console.print(f"[red]error[/red] {info.ErrorCode} {info.ErrorInfo}")
+        console.print(f"[red]error[/red] {info.ErrorCode} {info.ErrorInfo}")
         return 1
-    cli.console.print(f"{info.GroupId}: {info.Name} ({info.Type}), owner {info.Owner_Account}, "
+    console.print(f"{info.GroupId}: {info.Name} ({info.Type}), owner {info.Owner_Account}, "
                       f"{info.MemberNum} members, next seq {info.NextMsgSeq}")  # fmt: skip
     table = Table("member", "role", "joined")
     for member in info.MemberList or ():
         table.add_row(member.Member_Account, member.Role or "", str(member.JoinTime or ""))
-    cli.console.print(table)
+    console.print(table)
     return 0
 
 
@@ -166,29 +168,29 @@ async def run_group_info(args: argparse.Namespace) -> int:
 
 
 async def run_account_import(args: argparse.Namespace) -> int:
-    target = cli.target_of(args)
+    target = target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         failed = await tim.account.import_accounts(args.user_ids)
-    cli.console.print(f"imported {len(args.user_ids) - len(failed)} of {len(args.user_ids)}")
+    console.print(f"imported {len(args.user_ids) - len(failed)} of {len(args.user_ids)}")
     for user_id in failed:
-        cli.console.print(f"  [red]{user_id}[/red] not imported (a UserID is 1 to 32 bytes)")
+        console.print(f"  [red]{user_id}[/red] not imported (a UserID is 1 to 32 bytes)")
     return 1 if failed else 0
 
 
 async def run_account_check(args: argparse.Namespace) -> int:
-    target = cli.target_of(args)
+    target = target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         found = await tim.account.check(args.user_ids)
     for user_id in args.user_ids:
-        cli.console.print(f"{user_id}: {'imported' if found.get(user_id) else 'not imported'}")
+        console.print(f"{user_id}: {'imported' if found.get(user_id) else 'not imported'}")
     return 0 if all(found.get(u) for u in args.user_ids) else 1
 
 
 async def run_account_delete(args: argparse.Namespace) -> int:
-    target = cli.target_of(args)
+    target = target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         codes = await tim.account.delete(args.user_ids)
     for user_id in args.user_ids:
         code = codes.get(user_id)
-        cli.console.print(f"{user_id}: {'deleted' if code == 0 else f'not deleted ({code})'}")
+        console.print(f"{user_id}: {'deleted' if code == 0 else f'not deleted ({code})'}")
     return 0 if all(codes.get(u) == 0 for u in args.user_ids) else 1

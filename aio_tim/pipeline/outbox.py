@@ -31,15 +31,18 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
-from .errors import TIM_ERR_PARAM, TIMError, UsageError, error_for
-from .pipeline import Failure, PipelineClosedError, classify
-from .seams import ClaimedRow, OutboxStore, SharedOutboxStore
-from .store import Conv
-from .types import Message, MsgStatus
+from ..errors import TIM_ERR_PARAM, TIMError, UsageError, error_for
+from ..seams import ClaimedRow, OutboxStore, SharedOutboxStore
+from ..store import Conv
+from ..store.outbox import FAILED, SENT
+from ..types import Message, MsgStatus
+from ..types._base import decoder_for
+from .failures import Failure, PipelineClosedError, classify
 
 __all__ = ["Lookup", "Outbox", "OutboxClosedError", "SharedOutbox"]
 
-log = logging.getLogger(__name__)
+# The documented logger name (docs/logging.md), from before the module moved into the pipeline.
+log = logging.getLogger("aio_tim.outbox")
 
 CLAIM_BATCH: Final = 256
 RETRY_PAUSE: Final = 0.5  # first pause after a transient failure; doubles up to RETRY_PAUSE_MAX
@@ -50,6 +53,9 @@ Deliver = Callable[[Conv, Message], Awaitable[tuple[Message, str | None]]]
 """Send one queued message; return the sent message and its MsgKey (raises TIMError)."""
 Lookup = Callable[[Conv, Message], Awaitable[Message | None]]
 """Find a queued message in TIM's roaming history: the sent message, or None (raises TIMError)."""
+
+
+_MESSAGE: Final = decoder_for(Message)
 
 
 class OutboxClosedError(UsageError):
@@ -102,6 +108,32 @@ class Outbox:
     async def statistics(self) -> dict[str, int]:
         """Rows per state: `{"queued": .., "inflight": .., "sent": .., "failed": ..}`."""
         return await self._store.outbox_counts()
+
+    async def result(self, message: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
+        """The sent `message` (as `enqueue_new_msg` returned it) once a drainer sent it; raises its
+        TIMError if TIM refused it, TimeoutError if no outcome came within `timeout` seconds.
+
+        Any client sharing the store may have sent it: the row is read back from the store."""
+        if not message.conv_id or not message.conv_type:
+            raise UsageError(TIM_ERR_PARAM, "outbox_result takes the message enqueue_new_msg returned")
+        conv = (message.conv_type, message.conv_id)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        poll = 0.01
+        while True:
+            found = await self._store.outbox_outcome(conv, message.rand or 0, message.seq or 0)
+            if found is None:
+                raise UsageError(TIM_ERR_PARAM, "outbox_result: this message was not queued in this outbox")
+            state, code, desc, json = found
+            if state == SENT:
+                sent: Message = _MESSAGE.decode(json)
+                return sent
+            if state == FAILED:
+                raise error_for(code, desc)
+            if deadline is not None and loop.time() + poll > deadline:
+                raise TimeoutError(f"no outcome for the message within {timeout}s")
+            await asyncio.sleep(poll)
+            poll = min(poll * 2, 0.25)
 
     async def wait_idle(self, poll: float = 0.05) -> None:
         """Wait until no row is queued or inflight (a test helper; polls the store)."""
@@ -231,9 +263,10 @@ class SharedOutbox(Outbox):
     """The drainer of an outbox many workers share (`aio_tim.pgstore.PgStore`): any worker drains
     any row, woken by the store (LISTEN/NOTIFY) rather than by its own enqueues.
 
-    `enqueue_in(connection, ...)` writes a row in the caller's transaction; `result()` waits for a
-    queued message's outcome, whichever worker sent it. A C2C row taken over from a worker whose
-    lease ended is first looked up with `lookup` (TIM's roaming history): found, it is not resent.
+    `enqueue_in(connection, ...)` writes a row in the caller's transaction; `result()` (the base
+    class's) waits for a queued message's outcome, whichever worker sent it. A C2C row taken over
+    from a worker whose lease ended is first looked up with `lookup` (TIM's roaming history):
+    found, it is not resent.
     """
 
     def __init__(
@@ -260,24 +293,6 @@ class SharedOutbox(Outbox):
         if self._closing or self._task is None:
             raise OutboxClosedError(TIM_ERR_PARAM, "the outbox is closed: nothing more is accepted")
         return await self._shared.outbox_add_in(connection, conv, message)
-
-    async def result(self, message: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
-        """The sent `message` (as `enqueue_new_msg` returned it) once a worker sent it; its TIMError
-        if TIM refused it; TimeoutError if no outcome came within `timeout` seconds."""
-        conv = (int(message.conv_type or 0), message.conv_id or "")
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        poll = 0.01
-        while True:
-            outcome = await self._shared.outbox_outcome(conv, message)
-            if outcome is not None and outcome.state == "sent" and outcome.sent is not None:
-                return outcome.sent
-            if outcome is not None and outcome.state == "failed":
-                raise error_for(outcome.code, outcome.desc)
-            if deadline is not None and loop.time() + poll > deadline:
-                raise TimeoutError(f"no outcome for the message within {timeout}s")
-            await asyncio.sleep(poll)
-            poll = min(poll * 2, 0.25)
 
     async def _claim(self) -> list[tuple[int, Conv, Message]]:
         rows: list[ClaimedRow] = await self._shared.outbox_claim_rows(

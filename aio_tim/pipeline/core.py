@@ -1,297 +1,42 @@
-"""MessagePipeline: every outgoing REST call passes here on its way to the connection.
+"""`MessagePipeline`: every outgoing REST call passes here on its way to the connection.
 
-An operation moves through named stages, each bounded::
-
-    submit ─► intake (≤ max_queued waiting; when full the caller waits, or PipelineFullError)
-           ─► its conversation's lane (one at a time per order key, in submission order)
-           ─► an in-flight slot (≤ max_in_flight)
-           ─► the endpoint's token bucket (TIM's documented calls/s) ─► the connection
-           ─► on failure: classify, then retry, wait out, or raise
-
-Failures are classified before deciding (`classify`, RELIABILITY.md):
-
-    NOT_SENT   the request never left (connect refused, DNS, connect timeout): retry freely
-    THROTTLED  a frequency-limit code or HTTP 429/503: the server did nothing; wait and retry
-    AMBIGUOUS  the server may have acted (reset after writing, timeout, garbled reply, 5xx):
-               retry with the same idempotency keys, under `max_attempts` and the shared budget
-    FATAL      anything else (auth, parameters, content, permission, unknown codes): raise
-
-Backoff is full-jitter exponential with a cap, each call has a deadline, and a shared retry
-budget (AWS "standard" mode) turns an outage into fast failures instead of a retry storm.
-
-    async with MessagePipeline(conn.call) as pipeline:
-        reply = await pipeline.submit(SendMsg(...), order_key=("c2c", "bob"))
-        print(pipeline.statistics())
+The stages, the policies and the failure classes are described in the package docstring
+(`aio_tim.pipeline`); this module strings them together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Final
 
-from .errors import ERR_TIMEOUT, RateLimitedError, TIMError, TransportError
-from .protocol import Envelope, Request
-from .protocol.limits import RATE_LIMITS, Limits
-from .seams import Limiter, pace_for
+from ..errors import TIMError, UnreachableError
+from ..protocol import Envelope, Request
+from ..protocol.limits import RATE_LIMITS, Limits
+from ..seams import Limiter
+from .failures import (
+    ERR_CLOSED,
+    ERR_QUEUE_FULL,
+    Failure,
+    PipelineClosedError,
+    PipelineFullError,
+    classify,
+    closed_error,
+)
+from .lanes import Gate, Lane
+from .pacing import LocalLimiter
+from .policy import RetryBudget, RetryPolicy
 
-__all__ = [
-    "RATE_LIMITS",
-    "Failure",
-    "LocalLimiter",
-    "MessagePipeline",
-    "PipelineClosedError",
-    "PipelineFullError",
-    "PipelineStatistics",
-    "RetryBudget",
-    "RetryPolicy",
-    "TokenBucket",
-    "classify",
-]
+__all__ = ["Call", "MessagePipeline", "PipelineStatistics"]
 
+# The documented logger name (docs/logging.md), not this module's.
 log = logging.getLogger("aio_tim.pipeline")
 
 Call = Callable[[Request], Awaitable[Envelope]]
-
-ERR_QUEUE_FULL: Final = 9507  # ERR_SDK_NET_REQ_COUNT_LIMIT: too many requests outstanding
-ERR_CLOSED: Final = 6013  # ERR_SDK_NOT_INITIALIZED: the client is closing or closed
-
-
-class PipelineFullError(TIMError):
-    """`submit(block=False)` found the queue at `max_queued`: nothing was queued or sent."""
-
-
-class PipelineClosedError(TIMError, RuntimeError):
-    """The pipeline is closing or closed: the operation was not (or not fully) carried out."""
-
-
-# --- failure classification ---------------------------------------------------------------------
-
-
-class Failure(enum.Enum):
-    NOT_SENT = "not sent"
-    THROTTLED = "throttled"
-    AMBIGUOUS = "ambiguous"
-    FATAL = "fatal"
-
-
-def classify(error: TIMError) -> Failure:
-    """What a failed attempt tells about the server's state, and so what may follow it."""
-    # TransportError is a TransientError: test "never sent" before the retryable kinds.
-    if isinstance(error, TransportError) and not error.sent:
-        return Failure.NOT_SENT
-    if isinstance(error, RateLimitedError):
-        return Failure.THROTTLED
-    if error.retryable:
-        return Failure.AMBIGUOUS
-    return Failure.FATAL
-
-
-# --- policies -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try; delays in seconds.
-
-    `max_attempts` bounds attempts whose outcome was ambiguous (the server may have acted).
-    Not-sent and throttled attempts are bounded only by `deadline`, counted from the first
-    attempt: they cannot duplicate anything, and waiting them out is what loses nothing.
-
-        Client(..., retry=RetryPolicy(max_attempts=6, max_delay=2.0, deadline=30.0))
-    """
-
-    max_attempts: int = 4
-    base_delay: float = 0.05
-    max_delay: float = 5.0
-    throttled_base_delay: float = 1.0
-    retry_after_cap: float = 30.0
-    deadline: float = 60.0
-
-    def backoff(self, retry: int, rng: random.Random) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**retry)]."""
-        return rng.uniform(0, min(self.max_delay, self.base_delay * 2**retry))
-
-    def throttle_delay(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
-        """The server's Retry-After when it sent one (capped), else jitter from a ≥1 s base."""
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.retry_after_cap)
-        return rng.uniform(0, min(self.max_delay, self.throttled_base_delay * 2**retry))
-
-
-class RetryBudget:
-    """A shared retry quota in the manner of AWS's standard retry mode.
-
-    A retry costs tokens (more after a timeout); a first-try success refunds one and a
-    successful retry gives back what it cost. An empty budget means calls fail fast instead of
-    piling retries onto a struggling server, and it refills as the server recovers.
-    """
-
-    def __init__(self, capacity: int = 500, retry_cost: int = 5, timeout_cost: int = 10) -> None:
-        self.capacity = capacity
-        self.tokens = capacity
-        self._retry_cost = retry_cost
-        self._timeout_cost = timeout_cost
-
-    def cost(self, error: TIMError) -> int:
-        return self._timeout_cost if error.code == ERR_TIMEOUT else self._retry_cost
-
-    def try_acquire(self, cost: int) -> bool:
-        if self.tokens < cost:
-            return False
-        self.tokens -= cost
-        return True
-
-    def release(self, cost: int = 1) -> None:
-        self.tokens = min(self.capacity, self.tokens + cost)
-
-    def __repr__(self) -> str:
-        return f"<RetryBudget tokens={self.tokens}/{self.capacity}>"
-
-
-class TokenBucket:
-    """Paces calls to `rate` per second with bursts of at most `burst` calls.
-
-    GCRA (virtual scheduling): `reserve` books the next free instant and answers how long to
-    wait for it. Booking at call time keeps waiters first come, first served, costs O(1), and
-    wakes no task early. A caller cancelled while waiting wastes its booking: a little under
-    the rate, never over it.
-    """
-
-    def __init__(self, rate: float, burst: float = 1.0) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self._interval = 1.0 / rate
-        self._tolerance = (max(burst, 1.0) - 1.0) * self._interval
-        self._next = float("-inf")  # the theoretical arrival time of the next call
-
-    def reserve(self, now: float) -> float:
-        """Book a call; the seconds to wait before making it."""
-        due = max(self._next, now)
-        self._next = due + self._interval
-        return max(0.0, due - self._tolerance - now)
-
-    def __repr__(self) -> str:
-        return f"<TokenBucket rate={self.rate:g}/s>"
-
-
-class LocalLimiter:
-    """The in-process `Limiter`: one `TokenBucket` per endpoint, paced under `limits`.
-
-    `share` divides every limit (a worker standing in for 1/N of an app when the shared limiter
-    is out of reach).
-
-        limiter = LocalLimiter({"openim/sendmsg": 200}, margin=0.02)
-        wait = await limiter.reserve("openim/sendmsg")
-    """
-
-    def __init__(
-        self,
-        limits: Limits | None,
-        margin: float = 0.02,
-        *,
-        share: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._limits = limits
-        self._margin = margin
-        self._share = share
-        self._clock = clock
-        self._buckets: dict[str, TokenBucket | None] = {}
-
-    def reserve_now(self, endpoint: str) -> float:
-        """`reserve` without the coroutine (what `reserve` does)."""
-        try:
-            bucket = self._buckets[endpoint]
-        except KeyError:
-            bucket = self._buckets[endpoint] = self._new_bucket(endpoint)
-        return 0.0 if bucket is None else bucket.reserve(self._clock())
-
-    async def reserve(self, endpoint: str) -> float:
-        return self.reserve_now(endpoint)
-
-    async def aclose(self) -> None:
-        return None
-
-    def _new_bucket(self, endpoint: str) -> TokenBucket | None:
-        pace = pace_for(endpoint, self._limits, self._margin)
-        if pace is None:
-            return None
-        rate, burst = pace
-        return TokenBucket(rate=rate * self._share, burst=max(1.0, burst * self._share))
-
-    def __repr__(self) -> str:
-        return f"<LocalLimiter endpoints={len(self._buckets)} share={self._share:g}>"
-
-
-# --- waiting in line ----------------------------------------------------------------------------
-
-
-class _Gate:
-    """`places` holders at a time; the others wait first come, first served.
-
-    A freed place is handed straight to the first live waiter, so a newcomer never overtakes
-    the line; `fail_waiters` wakes every waiter with an error (closing gave up on them).
-    """
-
-    __slots__ = ("_free", "_waiters")
-
-    def __init__(self, places: int) -> None:
-        self._free = places
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    def try_enter(self) -> bool:
-        if self._free > 0:
-            self._free -= 1
-            return True
-        return False
-
-    async def enter(self) -> None:
-        if self.try_enter():
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self.leave()  # the place reached us as we were cancelled: pass it on
-            raise
-
-    def leave(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._free += 1
-
-    def fail_waiters(self, error: Callable[[], BaseException]) -> int:
-        failed = 0
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(error())
-                failed += 1
-        return failed
-
-
-class _Lane:
-    """The calls of one order key: one at a time, dropped when its last user leaves."""
-
-    __slots__ = ("gate", "users")
-
-    def __init__(self) -> None:
-        self.gate = _Gate(1)
-        self.users = 0
 
 
 class _Op:
@@ -371,9 +116,9 @@ class MessagePipeline:
             raise ValueError("max_in_flight and max_queued must be at least 1")
         self._call = call
         self._max_queued = max_queued
-        self._intake = _Gate(max_queued)
-        self._slots = _Gate(max_in_flight)
-        self._lanes: dict[Hashable, _Lane] = {}
+        self._intake = Gate(max_queued)
+        self._slots = Gate(max_in_flight)
+        self._lanes: dict[Hashable, Lane] = {}
         self._local = LocalLimiter(limits, limit_margin, clock=clock) if limiter is None else None
         self._limiter = limiter
         self._retry = retry
@@ -476,7 +221,7 @@ class MessagePipeline:
             return await self._in_slot(op)
         lane = self._lanes.get(order_key)
         if lane is None:
-            lane = self._lanes[order_key] = _Lane()
+            lane = self._lanes[order_key] = Lane()
         lane.users += 1
         try:
             await lane.gate.enter()  # FIFO: the order of submission is the order of sending
@@ -543,6 +288,10 @@ class MessagePipeline:
 
     def _retry_delay(self, request: Request, tries: _Tries, error: TIMError) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""
+        if isinstance(error, UnreachableError):
+            # Never reached since we opened: the caller hears it now. It is still NOT_SENT, so the
+            # outboxes keep such a row queued for later rather than failing it.
+            return None
         kind = classify(error)
         if kind is Failure.FATAL:
             return None
@@ -617,7 +366,7 @@ class MessagePipeline:
         turned_away = 0
         if not self._closing:
             self._closing = True
-            turned_away = self._intake.fail_waiters(_closed_error)
+            turned_away = self._intake.fail_waiters(closed_error)
         unfinished = turned_away + await self._drain(timeout)
         if unfinished:
             log.warning("pipeline closed with %d operations unfinished", unfinished)
@@ -634,8 +383,8 @@ class MessagePipeline:
         """Give up on what is left: waiters raise PipelineClosedError, retries stop."""
         self._aborted.set()
         for lane in self._lanes.values():
-            lane.gate.fail_waiters(_closed_error)
-        self._slots.fail_waiters(_closed_error)
+            lane.gate.fail_waiters(closed_error)
+        self._slots.fail_waiters(closed_error)
 
     def _busy(self) -> int:
         return self._queued + self._in_flight
@@ -650,7 +399,3 @@ def _log_call(endpoint: str, code: int, attempt: int, started: float) -> None:
     URL: its query carries the UserSig."""
     elapsed = (time.perf_counter() - started) * 1000
     log.debug("%s code=%d attempt=%d %.1fms", endpoint, code, attempt, elapsed)
-
-
-def _closed_error() -> PipelineClosedError:
-    return PipelineClosedError(ERR_CLOSED, "the pipeline closed before this operation was sent")

@@ -16,13 +16,13 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Final
 
-from .protocol import Envelope, Request
-from .protocol.group import GROUP_HISTORY_MAX, GroupMsgGetSimple, GroupMsgGetSimpleResponse, GroupRoamMsg
-from .protocol.incoming import PLACE_DELETED, from_group_roam, from_roam
-from .protocol.openim import AdminGetRoamMsg, AdminGetRoamMsgResponse
-from .seams import MessageStore
-from .store import Conv, LocatorKey, locator_key
-from .types import ConvType, Message, MsgLocator, MsgStatus
+from ..protocol import Envelope, Request
+from ..protocol.group import GROUP_HISTORY_MAX, GroupMsgGetSimple, GroupMsgGetSimpleResponse, GroupRoamMsg
+from ..protocol.incoming import PLACE_DELETED, from_group_roam, from_roam
+from ..protocol.openim import AdminGetRoamMsg, AdminGetRoamMsgResponse
+from ..seams import MessageStore
+from ..store import Conv, LocatorKey, locator_key
+from ..types import ConvType, Message, MsgLocator, MsgStatus
 
 __all__ = ["MAX_PAGES", "Roaming"]
 

@@ -11,27 +11,28 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-from .client import Client
-from .events.model import Event, RawCallback
-from .types import encode
+from ..client import Client
+from ..events.model import Event, RawCallback
+from ..types import encode
+from .commands import add_command
+from .options import add_target_options
+from .target import target_of
 
-__all__ = ["add_listen_command", "add_serve_webhook_options", "event_json", "run_listen"]
+__all__ = ["event_json", "register", "run_listen"]
 
 
-def add_listen_command(commands: Any, target_options: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Register `listen` on the CLI's subcommands (`target_options` adds --url, --sdk-app-id ...)."""
-    listen = commands.add_parser(
+def register(commands: Any) -> None:
+    listen = add_command(
+        commands,
         "listen",
-        help="receive TIM's webhooks and print events as JSON lines",
-        description="Receive TIM's webhooks (verified, committed to the inbox) and print each event as a "
+        "Receive TIM's webhooks (verified, committed to the inbox) and print each event as a "
         "JSON line; a restart resumes after the last event printed.",
     )
-    target_options(listen)
+    add_target_options(listen)
     listen.add_argument("--host", default="127.0.0.1")
     listen.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     listen.add_argument("--path", default="/tim/callback")
@@ -40,11 +41,6 @@ def add_listen_command(commands: Any, target_options: Callable[[argparse.Argumen
     listen.add_argument("--consumer", default="cli", help="whose acknowledgement cursor to resume")
     listen.add_argument("--count", type=int, default=0, help="stop after this many events (0: never)")
     listen.set_defaults(run=run_listen)
-
-
-def add_serve_webhook_options(serve: argparse.ArgumentParser) -> None:
-    serve.add_argument("--webhook-url", default=None, help="fire TIM's webhooks at this URL")
-    serve.add_argument("--webhook-token", default=None, help="sign them with this token (Sign, RequestTime)")
 
 
 def event_json(event: Event) -> bytes:
@@ -57,8 +53,6 @@ def event_json(event: Event) -> bytes:
 
 
 async def run_listen(args: argparse.Namespace) -> int:
-    from .cli import target_of  # the CLI's own resolution of --url, --sdk-app-id, --secret-key
-
     target = target_of(args)
     user = args.user or target.admin
     tim = Client(

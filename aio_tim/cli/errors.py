@@ -1,7 +1,7 @@
 """How `aio-tim` reports a failure: one line on stderr, in the CLI's words, with its own exit code.
 
-Every subcommand runs inside `reported()` (cli.main does it for all of them, including those
-other modules register), so a new command gets the same treatment without doing anything:
+Every subcommand runs inside `reported()` (`aio_tim.cli.main` does it for all of them), so a
+new command gets the same treatment without doing anything:
 
     aio-tim: cannot reach http://127.0.0.1:9 (connection refused): is `aio-tim serve` running?
     aio-tim: ids.txt: no such file (--to-file)
@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final, TextIO
 
-from .errors import AuthError, TIMError, TransportError, UsageError
+from ..errors import AuthError, TIMError, TransportError, UsageError
 
 __all__ = ["CliError", "ExitCode", "describe", "reported", "say"]
 

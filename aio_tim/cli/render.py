@@ -1,0 +1,35 @@
+"""How the CLI shows a message in one line: its elements, status and local time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..types import Message, TextElem
+
+__all__ = ["local_time", "status_name", "summary", "text_message"]
+
+_STATUS_NAMES = {2: "sent", 3: "failed", 4: "deleted", 5: "imported", 6: "revoked"}
+
+
+def text_message(text: str) -> Message:
+    return Message(elem_array=[TextElem(content=text)])
+
+
+def local_time(timestamp: int | None) -> str:
+    """A server time (Unix seconds) as the local date and time, to the second."""
+    if not timestamp:
+        return "-"
+    return datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status_name(msg: Message) -> str:
+    return _STATUS_NAMES.get(msg.status or 0, str(msg.status))
+
+
+def summary(msg: Message) -> str:
+    """A one-line view of a message's elements."""
+    parts = []
+    for elem in msg.elem_array:
+        content = getattr(elem, "content", None)
+        parts.append(content if isinstance(content, str) else f"<{type(elem).__name__}>")
+    return " ".join(parts)

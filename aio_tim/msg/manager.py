@@ -1,0 +1,243 @@
+"""`MsgManager`, the façade `tim.msg`: each method is a C SDK `TIMMsg*` function, documented
+here and delegated to the module of its family (send, history, edit, local, download)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..store import Conv
+from ..transfer import Download
+from ..types import (
+    BatchSendInput,
+    BatchSendResult,
+    GetMsgListInput,
+    Message,
+    MessageInput,
+    MsgDeleteInput,
+)
+from . import download, edit, history, local, send
+from .context import SendContext
+from .roaming import Roaming
+
+__all__ = ["MsgManager"]
+
+
+class MsgManager:
+    """`tim.msg`: the ten TIMMsg functions. Every parameter may be a Struct, dict or JSON text.
+
+    The client builds it when it opens; reach it as `tim.msg`:
+
+        async with Client(...) as tim:
+            msg = Message(elem_array=[TextElem(content="hi")])
+            sent = await tim.msg.send_new_msg("bob", ConvType.C2C, msg)
+            await tim.msg.revoke("bob", ConvType.C2C, sent)
+    """
+
+    def __init__(self, ctx: SendContext) -> None:
+        self._ctx = ctx
+        self._roaming = Roaming(ctx.user_id, ctx.store, ctx.pipeline.submit)
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    async def send_new_msg(self, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
+        """`TIMMsgSendNewMsg`: send `msg` to a C2C peer or a group; returns the sent message.
+
+        The returned message carries its seq, rand, server time and `msg_id` (TIM's MsgKey):
+        keep it to revoke the message. Local files its elements name are uploaded first.
+
+            sent = await tim.msg.send_new_msg("group1", ConvType.GROUP,
+                                              Message(elem_array=[TextElem(content="hi")]))
+            assert sent.status == MsgStatus.SEND_SUCC
+        """
+        return await send.send_new_msg(self._ctx, conv_id, conv_type, msg)
+
+    async def send_text(self, conv_id: str, conv_type: int, text: str) -> Message:
+        """Send one text message: `send_new_msg` with a single `TextElem`.
+
+            sent = await tim.msg.send_text("bob", ConvType.C2C, "hello")
+            print(sent.msg_id)
+
+        An empty text is refused before any I/O (TIM_ERR_PARAM), as TIM refuses it.
+        """
+        return await send.send_text(self._ctx, conv_id, conv_type, text)
+
+    async def enqueue_new_msg(
+        self, conv_id: str, conv_type: int, msg: MessageInput, *, connection: Any = None
+    ) -> Message:
+        """Queue `msg` in the durable outbox (`Client(outbox=True)`); returns once it is committed.
+
+        Validated like `send_new_msg`, with its idempotency keys (rand, seq, client time) fixed;
+        the return is the acknowledgement: the message is on disk (status Sending) before any
+        network I/O (local files its elements name are uploaded first, as `send_new_msg` does).
+        The client's drainer then sends it, in order within its conversation, resending it with the
+        same keys after a failure, a close or a crash; the sent message lands in the store as
+        `send_new_msg` saves it. `await tim.outbox_statistics()` counts the rows per state.
+
+            queued = await tim.msg.enqueue_new_msg("bob", ConvType.C2C,
+                                                   Message(elem_array=[TextElem(content="hi")]))
+            assert queued.status == MsgStatus.SENDING
+
+        With a PostgreSQL store, `connection` (an asyncpg connection, inside your open transaction)
+        writes the message in *your* transaction: it is sent if and only if that transaction commits.
+        """
+        return await send.enqueue_new_msg(self._ctx, conv_id, conv_type, msg, connection=connection)
+
+    async def _deliver(self, conv: Conv, message: Message) -> tuple[Message, str | None]:
+        """The outbox drainer's send of one row: the sent message and its MsgKey."""
+        return await send.deliver(self._ctx, conv, message)
+
+    async def batch_send(self, param: BatchSendInput) -> list[BatchSendResult]:
+        """`TIMMsgBatchSend`: one C2C message to many identifiers, a result per identifier.
+
+        Identifiers go out in chunks of 500 (TIM's cap) under the pipeline's limits; results come
+        back in input order with each identifier's own code (0 = delivered). Errors that concern
+        the whole call (bad credentials, bad parameters) are raised instead.
+
+            results = await tim.msg.batch_send({
+                "msg_batch_send_param_identifier_array": ["u1", "u2"],
+                "msg_batch_send_param_msg": {"message_elem_array": [
+                    {"elem_type": 0, "text_elem_content": "hello"}]}})
+        """
+        return await send.batch_send(self._ctx, param)
+
+    def iter_batch_send(self, param: BatchSendInput) -> AsyncIterator[BatchSendResult]:
+        """`batch_send` for large campaigns: each recipient's result as soon as its chunk is done
+        (chunks finish in any order), so a caller can record progress without holding them all.
+
+            async for result in tim.msg.iter_batch_send(param):
+                if result.code:
+                    failures.write(f"{result.identifier}\t{result.code}\n")
+        """
+        return send.iter_batch_send(self._ctx, param)
+
+    # --- the local store -------------------------------------------------------------------------
+
+    async def save_msg(self, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
+        """`TIMMsgSaveMsg`: store a self-built message locally (no network); returns it as stored.
+
+        Its status is its own `status`, else LocalImported; missing times, rand and seq are filled in.
+
+            saved = await tim.msg.save_msg("bob", ConvType.C2C, {"message_elem_array": [
+                {"elem_type": 0, "text_elem_content": "note to self"}]})
+        """
+        return await local.save_msg(self._ctx, conv_id, conv_type, msg)
+
+    async def import_msg_list(self, conv_id: str, conv_type: int, msgs: Any, *, cloud: bool = False) -> None:
+        """`TIMMsgImportMsgList`: store messages as LocalImported; same locators are ignored.
+
+        With `cloud=True` they are also imported to the server's history (openim/importmsg,
+        group_open_http_svc/import_group_msg), which dedups on (MsgSeq, MsgRandom, MsgTimeStamp).
+
+            await tim.msg.import_msg_list("bob", ConvType.C2C, [{
+                "message_elem_array": [{"elem_type": 0, "text_elem_content": "from the old system"}],
+                "message_sender": "bob", "message_client_time": 1700000000}])
+        """
+        await local.import_msg_list(self._ctx, conv_id, conv_type, msgs, cloud=cloud)
+
+    async def find_by_msg_locator_list(self, conv_id: str, conv_type: int, locators: Any) -> list[Message]:
+        """`TIMMsgFindByMsgLocatorList`: one message per locator found, local first, then roaming.
+
+        Locators not found anywhere (or deleted here) are left out; a recalled message is found,
+        with status Revoked. Each locator needs its time, seq and rand.
+
+            [msg] = await tim.msg.find_by_msg_locator_list("bob", ConvType.C2C, [MsgLocator(
+                time=sent.server_time, seq=sent.seq, rand=sent.rand)])
+        """
+        return await local.find_by_msg_locator_list(self._ctx, self._roaming, conv_id, conv_type, locators)
+
+    # --- history ---------------------------------------------------------------------------------
+
+    async def get_msg_list(self, conv_id: str, conv_type: int, param: GetMsgListInput) -> list[Message]:
+        """`TIMMsgGetMsgList`: a page of history next to `last_msg` (excluded).
+
+        Backward (default) pages are newest first, forward pages oldest first: in both directions
+        the next page's `last_msg` is the last element returned. With `is_remble`, a page the
+        local store cannot fill is completed from the server's roaming history. A group page may
+        instead anchor on `last_msg_seq`, which it includes (C SDK v7); `last_msg` wins if both
+        are given.
+
+            page = await tim.msg.get_msg_list("bob", ConvType.C2C, {
+                "msg_getmsglist_param_count": 20, "msg_getmsglist_param_is_remble": True})
+        """
+        return await history.get_msg_list(self._ctx, self._roaming, conv_id, conv_type, param)
+
+    def iter_msg_list(
+        self,
+        conv_id: str,
+        conv_type: int,
+        *,
+        forward: bool = False,
+        page_size: int = 50,
+        remble: bool = False,
+    ) -> AsyncIterator[Message]:
+        """Every message of a conversation, page by page (newest first unless `forward`).
+
+        Each page is a `get_msg_list` call of `page_size` messages; `remble` fills from roaming.
+
+            async for msg in tim.msg.iter_msg_list("bob", ConvType.C2C, remble=True):
+                print(msg.seq, msg.elem_array)
+        """
+        return history.iter_msg_list(
+            self._ctx, self._roaming, conv_id, conv_type, forward=forward, page_size=page_size, remble=remble
+        )
+
+    # --- changing history ------------------------------------------------------------------------
+
+    async def delete(self, conv_id: str, conv_type: int, param: MsgDeleteInput) -> None:
+        """`TIMMsgDelete`: one local message (`msg` set) or all of the conversation's (`msg`
+        absent or `{}`, as in the C SDK's example).
+
+        With `is_remble` on a C2C conversation the message(s) also go from this user's roaming
+        history (openim/delete_c2c_msg_ramble; the peer keeps theirs, as TIM does). A message
+        deleted locally stays deleted when roaming history is fetched again; deleting a whole
+        conversation locally frees its messages, so roaming can bring them back.
+
+            await tim.msg.delete("bob", ConvType.C2C, {"msg_delete_param_msg": sent})
+        """
+        await edit.delete(self._ctx, self._roaming, conv_id, conv_type, param)
+
+    async def report_readed(self, conv_id: str, conv_type: int, msg: MessageInput | None = None) -> None:
+        """`TIMMsgReportReaded`: mark read up to `msg`, or the whole conversation without one.
+
+        C2C also tells the server (openim/admin_set_msg_read), so the unread count TIM keeps
+        drops. Groups: TIM's REST API has no per-user group read report, so the read mark is
+        local only.
+
+            await tim.msg.report_readed("bob", ConvType.C2C)  # everything read
+        """
+        await edit.report_readed(self._ctx, conv_id, conv_type, msg)
+
+    async def revoke(self, conv_id: str, conv_type: int, msg: MessageInput) -> None:
+        """`TIMMsgRevoke`: recall a sent message; pass the message `send_new_msg` returned (or one
+        found by locator). Afterwards it is Revoked locally and flagged recalled in roaming.
+
+        A C2C message is named to the server by its MsgKey, a group message by its seq.
+
+            sent = await tim.msg.send_new_msg("bob", ConvType.C2C, msg)
+            await tim.msg.revoke("bob", ConvType.C2C, sent)
+        """
+        await edit.revoke(self._ctx, conv_id, conv_type, msg)
+
+    # --- files -----------------------------------------------------------------------------------
+
+    def download_elem_to_path(
+        self,
+        param: Any,
+        path: str | os.PathLike[str],
+        *,
+        file_name: str | None = None,
+        overwrite: bool = False,
+    ) -> Download:
+        """`TIMMsgDownloadElemToPath`: a `Download` of an element's file to `path` (a file, or a
+        folder to put it in under the sanitized `file_name`); await it, iterate its progress, or both.
+
+            dl = tim.msg.download_elem_to_path({"msg_download_elem_param_url": elem.url}, "inbox/")
+            async for p in dl:
+                print(p.current_size, "/", p.total_size)
+            result = await dl
+        """
+        return download.download_elem_to_path(
+            self._ctx, param, path, file_name=file_name, overwrite=overwrite
+        )
