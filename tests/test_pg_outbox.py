@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -171,3 +172,54 @@ def test_the_store_is_chosen_in_one_place() -> None:
     with pytest.raises(UsageError) as refused:
         Client(sdk_app_id=APP, user_id="alice", secret_key="k", store="mysql://u:secret@db/app")
     assert "secret" not in str(refused.value)
+
+
+def queued_message(peer: str, rand: int, now: int) -> Message:
+    """A message as enqueue_new_msg queues it: sender, keys and client time fixed."""
+    return Message(
+        elem_array=[TextElem(content=f"to {peer} {rand}")], sender="alice", is_from_self=True, rand=rand,
+        seq=rand, client_time=now, server_time=now, conv_id=peer, conv_type=int(ConvType.C2C),
+    )  # fmt: skip
+
+
+async def test_concurrent_claims_never_share_a_conversation(pg_url: str, pg_schema: str) -> None:
+    """Two owners claiming at once split the conversations between them (SKIP LOCKED on each
+    conversation's head); a conversation whose head a live owner holds is left alone."""
+    store = PgStore(pg_url, sdk_app_id=APP, user_id="alice", schema=pg_schema)
+    async with store:
+        for i in range(200):
+            await store.outbox_add((1, f"p{i % 40}"), queued_message(f"p{i % 40}", i + 1, 1_700_000_000))
+        a, b = await asyncio.gather(
+            store.outbox_claim_rows(30, owner="host/1/a", lease=30),
+            store.outbox_claim_rows(30, owner="host/2/b", lease=30),
+        )
+        convs_a, convs_b = {row.conv for row in a}, {row.conv for row in b}
+        assert not convs_a & convs_b and len(convs_a | convs_b) == 40
+        assert len(a) + len(b) == 200  # every row of a claimed conversation comes with its head
+        assert await store.outbox_claim_rows(30, owner="host/3/c", lease=30) == []
+        await store.outbox_add((1, "p0"), queued_message("p0", 999, 1_700_000_000))  # behind a held head
+        assert await store.outbox_claim_rows(30, owner="host/3/c", lease=30) == []
+
+
+async def test_a_dead_workers_sent_row_is_looked_up_not_resent(
+    tmp_path: Path, pg_url: str, pg_schema: str
+) -> None:
+    """Rows a dead worker held are taken over when its lease ends; the one TIM already stored (found
+    in roaming) is recorded as sent, not sent again, and the rest follow in order."""
+    server = DevServer(db_path=tmp_path / "server.db", limits=None)  # TIM's 1 s C2C dedup window
+    now = int(time.time())
+    rows = [queued_message("bob", rand, now) for rand in (11, 12, 13)]
+    store = PgStore(pg_url, sdk_app_id=server.sdk_app_id, user_id="alice", schema=pg_schema)
+    async with server, store:
+        for message in rows:
+            await store.outbox_add((1, "bob"), message)
+        # A worker on another host claims them for 1 s, sends the first, and dies.
+        dead = await store.outbox_claim_rows(10, owner="elsewhere/1/dead", lease=1)
+        assert [row.message.rand for row in dead] == [11, 12, 13]
+        async with client_for(server, "alice") as before_it_died:
+            await before_it_died.msg._deliver((1, "bob"), rows[0])
+        await asyncio.sleep(1.1)
+        async with workers(server, pg_url, pg_schema, 1) as (tim,):
+            counts = await wait_drained(tim, 3)
+            assert counts["sent"] == 3 and tim._outbox.looked_up == 1  # type: ignore[union-attr]
+    assert server_order(tmp_path / "server.db", "bob") == [11, 12, 13]
