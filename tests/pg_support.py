@@ -7,14 +7,19 @@ Each test gets a schema of its own, dropped (with everything in it) afterwards. 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from redis_support import on_ci
+from redis_support import free_port, on_ci
 
 PG_URL = os.environ.get("AIO_TIM_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -68,3 +73,48 @@ async def pg_schema(pg_url: str) -> AsyncIterator[str]:
     """A schema name of this test's own; the schema is dropped with everything in it afterwards."""
     async with own_schema(pg_url) as schema:
         yield schema
+
+
+PG_BIN = Path(os.environ.get("AIO_TIM_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own on a free loopback port, which it may kill and restart.
+
+    with PrivatePostgres() as server:
+        server.kill(); server.start()
+    Run as the `postgres` user when the tests run as root (PostgreSQL refuses root).
+    """
+
+    def __init__(self) -> None:
+        if not (PG_BIN / "initdb").exists():
+            unavailable(f"no PostgreSQL binaries in {PG_BIN} (set AIO_TIM_PG_BIN) to run a private server")
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="aio_tim-pg-"))
+        self.data = self.folder / "data"
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+
+    def __enter__(self) -> PrivatePostgres:
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.start()
+        return self
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.folder / "server.log")
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+
+    def kill(self) -> None:
+        """Stop at once, as a crash would (no checkpoint; recovery replays the WAL at the next start)."""
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -174,10 +174,17 @@ class Outbox:
 
     # --- draining --------------------------------------------------------------------------------
 
+    error_pause: float = RETRY_PAUSE_MAX
+    """Seconds the drainer waits after a storage error before it tries again."""
+
     async def _run(self) -> None:
+        requeue = False  # our inflight rows go back to the queue before the next claim
         while True:
             self._wake.clear()
             try:
+                if requeue:
+                    await self._store.outbox_requeue(owner=self.owner)
+                    requeue = False
                 rows = await self._claim()
                 if not rows:
                     if self._closing:
@@ -186,9 +193,10 @@ class Outbox:
                     continue
                 await self._send_rows(rows)
             except Exception:  # e.g. a storage error: rows stay queued/inflight, never dropped
+                # The requeue itself may fail (the database is down): it is tried again first thing.
                 log.exception("outbox drainer: an error; retrying after a pause")
-                await self._store.outbox_requeue(owner=self.owner)
-                await asyncio.sleep(RETRY_PAUSE_MAX if not self._closing else 0)
+                requeue = True
+                await asyncio.sleep(self.error_pause if not self._closing else 0)
                 if self._closing:
                     return
 
@@ -268,6 +276,8 @@ class SharedOutbox(Outbox):
     from a worker whose lease ended is first looked up with `lookup` (TIM's roaming history):
     found, it is not resent.
     """
+
+    error_pause = 2.0  # a shared database's error is mostly a restart or a failover: soon over
 
     def __init__(
         self,
