@@ -16,7 +16,7 @@ import asyncpg
 from ..errors import TIM_ERR_CONV, TIM_ERR_PARAM, TIMError, UsageError, error_for
 from ..store.rows import Conv, check_conv
 
-__all__ = ["ERR_IO", "check_ids", "pg_conv", "pg_error", "pg_errors"]
+__all__ = ["ERR_IO", "PG_FAILURES", "check_ids", "pg_conv", "pg_error", "pg_errors"]
 
 ERR_IO: Final = 6022  # the C SDK's "I/O operation failed"
 _BAD_VALUES: Final = (
@@ -25,6 +25,9 @@ _BAD_VALUES: Final = (
     asyncpg.UntranslatableCharacterError,
     asyncpg.CharacterNotInRepertoireError,
 )
+
+
+PG_FAILURES: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, OverflowError)
 
 
 def pg_error(exc: BaseException) -> TIMError | None:
@@ -41,7 +44,7 @@ def pg_errors() -> Iterator[None]:
     """Re-raise asyncpg's failures as `TIMError`, keeping the original as `__cause__`."""
     try:
         yield
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, OverflowError) as exc:
+    except PG_FAILURES as exc:
         mapped = pg_error(exc)
         if mapped is None:
             raise
