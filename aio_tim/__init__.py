@@ -8,6 +8,7 @@ The public names are here; the details live in the submodules (`aio_tim.types`, 
             "message_elem_array": [{"elem_type": 0, "text_elem_content": "hi"}]})
 """
 
+from . import _moved
 from .client import DEFAULT_BASE_URL, Client
 from .connection import Timeouts
 from .errors import (
@@ -47,6 +48,8 @@ from .types import (
 )
 
 __version__ = "0.1.0"
+
+_moved.install()  # `import aio_tim.faultproxy` and the other moved paths keep working
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -24,7 +24,7 @@ from .connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
 from .coordination.base import Coordinator
 from .coordination.probe import Submit, find_sent
 from .errors import TIM_ERR_PARAM, UsageError
-from .events.decide import BeforeSendHandler
+from .events.decide import BeforeSendHandler, OnTimeout
 from .events.hub import DEFAULT_PATH, Receiving, WebApp, WebHandler
 from .events.stream import EventStream
 from .group import GroupManager
@@ -328,12 +328,33 @@ class Client:
             consumer, auto_ack=auto_ack, commands=commands, batch=batch, before_send=before_send
         )
 
-    async def listen(self, host: str = "127.0.0.1", port: int = 0, path: str = DEFAULT_PATH) -> str:
+    async def listen(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = DEFAULT_PATH,
+        *,
+        idle_timeout: float = 15.0,
+        body_timeout: float = 10.0,
+        max_connections: int | None = None,
+    ) -> str:
         """Receive TIM's webhooks on a site of our own; returns the full callback URL to configure.
 
         url = await tim.listen(port=8080)   # "http://127.0.0.1:8080/tim/callback"
+
+        A connection without a complete request head within `idle_timeout` seconds (of opening, or
+        of its last answer) is closed, a body not in within `body_timeout` is refused (408), and at
+        most `max_connections` are open (default: half the file-descriptor limit, at most 1,000;
+        one more closes the oldest), so slow or idle clients cannot crowd TIM out.
         """
-        return await self._receiving_side().listen(host, port, path)
+        return await self._receiving_side().listen(
+            host,
+            port,
+            path,
+            idle_timeout=idle_timeout,
+            body_timeout=body_timeout,
+            max_connections=max_connections,
+        )
 
     def webhook_app(self, path: str = DEFAULT_PATH) -> WebApp:
         """An aiohttp application receiving webhooks at `path`, to mount in your own app.
@@ -347,14 +368,18 @@ class Client:
         """The receiver as an aiohttp handler: `app.router.add_post("/any/path", tim.webhook_handler)`."""
         return self._receiving_side().receiver.handle
 
-    def on_before_send(self, handler: BeforeSendHandler, *, timeout: float = 1.5) -> BeforeSendHandler:
+    def on_before_send(
+        self, handler: BeforeSendHandler, *, timeout: float = 1.5, on_timeout: OnTimeout = "allow"
+    ) -> BeforeSendHandler:
         """Decide C2C and group before-send webhooks (see `aio_tim.events.decide`); usable as a decorator.
+        A handler that raises or runs past `timeout` gets `on_timeout`: "allow" (TIM's default,
+        fail-open) or "reject" (fail-closed).
 
         @tim.on_before_send
         def moderate(event):
             return Reject(info="no") if "spam" in repr(event.message) else None
         """
-        return self._receiving_side().on_before_send(handler, timeout=timeout)
+        return self._receiving_side().on_before_send(handler, timeout=timeout, on_timeout=on_timeout)
 
     async def inbox_backlog(self, consumer: str = "default") -> int:
         """Received events `consumer` has not acknowledged: the inbox's size, a slow consumer's backlog."""

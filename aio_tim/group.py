@@ -93,7 +93,7 @@ class GroupManager:
         request = CreateGroup(
             Type=_rest_type(p.group_type), Name=p.group_name, GroupId=p.group_id,
             Owner_Account=self._user_id, MemberList=_members(p), Introduction=p.introduction,
-            Notification=p.notification, FaceUrl=p.face_url, MaxMemberNum=p.max_member_num,
+            Notification=p.notification, FaceUrl=p.face_url, MaxMemberCount=p.max_member_num,
             ApplyJoinOption=None if p.add_option is None else JOIN_OPTIONS[p.add_option],
         )  # fmt: skip
         # A retried create of a named group that answers "id taken" was our own first attempt.

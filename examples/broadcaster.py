@@ -20,7 +20,9 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.progress import MofNCompleteColumn, Progress
@@ -28,9 +30,11 @@ from rich.progress import MofNCompleteColumn, Progress
 import aio_tim
 from aio_tim.cli.checkpoint import Checkpoint, campaign_key, checkpoint_folder
 from aio_tim.devserver import DevServer
+from aio_tim.errors import CODES
 from aio_tim.testing import client_for
 
 SLICE = 5_000
+ACCOUNT_MISSING = 70107  # TIM: the recipient's account does not exist
 
 
 async def broadcast(
@@ -40,17 +44,19 @@ async def broadcast(
     workdir: Path,
     progress: Progress,
     stop: asyncio.Event | None = None,
-) -> tuple[int, int]:
-    """Send `text` to every recipient not yet done; return (delivered, failed) of this run.
+) -> Outcome:
+    """Send `text` to every recipient not yet done; return what this run did.
 
     Slices of 5,000 go out one after the other; when `stop` is set (Ctrl-C) the slice in flight
     finishes and the rest is left to the next run, so nothing is cut off mid-request.
     """
     key = campaign_key(text, recipients)
-    delivered = failed = 0
+    delivered, codes = 0, Counter[int]()
     with Checkpoint.open(workdir, key) as checkpoint, (workdir / f"{key}.failures.tsv").open("a") as failures:
         pending = checkpoint.pending(recipients)
         done = len(recipients) - len(pending)
+        if not pending:
+            return Outcome(0, Counter(), workdir / f"{key}.failures.tsv", already_done=True)
         task = progress.add_task("broadcasting", total=len(recipients), completed=done)
         message = aio_tim.Message(elem_array=[aio_tim.TextElem(content=text)], rand=checkpoint.rand)
         for start in range(0, len(pending), SLICE):
@@ -61,13 +67,45 @@ async def broadcast(
                 checkpoint.record(result.identifier, result.code)
                 if result.code:
                     failures.write(f"{result.identifier}\t{result.code}\n")
-                    failed += 1
+                    codes[result.code] += 1
                 else:
                     delivered += 1
                 progress.advance(task)
             checkpoint.flush()
             failures.flush()
-    return delivered, failed
+    return Outcome(delivered, codes, workdir / f"{key}.failures.tsv")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one run did: delivered, failures by TIM code, where they are listed, or nothing to do."""
+
+    delivered: int
+    codes: Counter[int]
+    failures_file: Path
+    already_done: bool = False
+
+    @property
+    def failed(self) -> int:
+        return sum(self.codes.values())
+
+
+def summary(outcome: Outcome, unknown: int) -> str:
+    """What a person reading the terminal needs: counts, what the failures mean, where they are."""
+    if outcome.already_done:
+        return (
+            f"nothing to send: this announcement already went to every recipient (checkpoint in "
+            f"{outcome.failures_file.parent}); pass --text for a new one"
+        )
+    lines = [f"delivered {outcome.delivered:,}, failed {outcome.failed:,}"]
+    for code, count in outcome.codes.most_common():
+        meaning = CODES.get(code, (None, "unknown error"))[1]
+        lines.append(f"  {count:,} x {code}: {meaning}")
+    if outcome.codes.get(ACCOUNT_MISSING) == unknown and unknown:
+        lines.append(f"  (the {unknown:,} users this demo leaves unregistered, --unknown, on purpose)")
+    if outcome.failed:
+        lines.append(f"failed recipients, one per line with their code: {outcome.failures_file}")
+    return "\n".join(lines)
 
 
 async def main(argv: Sequence[str] | None = None, stop: asyncio.Event | None = None) -> tuple[int, int]:
@@ -86,9 +124,9 @@ async def main(argv: Sequence[str] | None = None, stop: asyncio.Event | None = N
         await server.add_accounts("announcer", *recipients[: args.users - args.unknown])
         async with client_for(server, "announcer") as tim:
             with Progress(*columns) as progress:
-                delivered, failed = await broadcast(tim, recipients, args.text, args.workdir, progress, stop)
-    print(f"delivered {delivered}, failed {failed}; checkpoint and failures in {args.workdir}")
-    return delivered, failed
+                outcome = await broadcast(tim, recipients, args.text, args.workdir, progress, stop)
+    print(summary(outcome, args.unknown))
+    return outcome.delivered, outcome.failed
 
 
 async def until_ctrl_c() -> bool:

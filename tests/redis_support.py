@@ -6,6 +6,7 @@ Each test gets its own key prefix and deletes what it made; nothing here flushes
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -115,3 +116,65 @@ class PrivateRedis:
 
     def __exit__(self, *exc_info: object) -> None:
         self.kill()
+
+
+class StallingProxy:
+    """A TCP proxy in front of a Redis whose replies it can hold back: `stall(seconds)` lets
+    requests through (Redis runs them) and delivers the answers late, past a client's timeout.
+
+    async with StallingProxy(server.port) as proxy:
+        proxy.stall(1.0)   # the next second's answers arrive a second late (if at all)
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.held = 0  # replies held back
+        self._hold_until = 0.0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.url = ""
+
+    async def __aenter__(self) -> StallingProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"redis://127.0.0.1:{port}/0"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    def stall(self, seconds: float) -> None:
+        self._hold_until = asyncio.get_running_loop().time() + seconds
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            try:
+                await asyncio.gather(self._pipe(reader, up_writer, hold=False), self._pipe(up_reader, writer))
+            finally:
+                up_writer.close()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            self._tasks.discard(task)
+
+    async def _pipe(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, hold: bool = True
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while data := await source.read(65536):
+            if hold and (wait := self._hold_until - loop.time()) > 0:
+                self.held += 1
+                await asyncio.sleep(wait)
+            sink.write(data)
+            await sink.drain()
+        sink.close()

@@ -40,9 +40,10 @@ def clock() -> Clock:
 
 @pytest_asyncio.fixture
 async def server(clock: Clock) -> AsyncIterator[DevServer]:
-    """A dev server on `clock` with group g1 (owner alice, member bob)."""
+    """A dev server on `clock` with group g1 (owner alice, member bob), created a day before T0
+    so that history can be imported into it."""
     async with DevServer(clock=clock) as srv:
-        await srv.create_group(GROUP, owner="alice", members=("bob",))
+        await srv.create_group(GROUP, owner="alice", members=("bob",), created=T0 - 86400)
         yield srv
 
 

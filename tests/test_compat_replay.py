@@ -439,7 +439,7 @@ async def test_group_lifecycle_with_the_documented_bodies(tim: Caller) -> None:
         {"GroupId": gid, "Silence": 1, "MemberToDel_Account": ["peter", "not-a-member"]},
     )
     after = (await tim.ok("group_open_http_svc/get_group_info", {"GroupIdList": [gid]}))["GroupInfo"][0]
-    assert (after["Name"], after["Notification"], after["ShutUpAllMember"], after["MemberNum"]) == (
+    assert (after["Name"], after["Notification"], after["MuteAllMember"], after["MemberNum"]) == (
         "NewName",
         "new",
         "On",

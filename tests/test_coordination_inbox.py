@@ -66,13 +66,14 @@ async def test_workers_of_one_consumer_share_its_events_once(redis_url: str, red
 
 async def test_a_silent_workers_events_are_claimed(redis_url: str, redis_prefix: str) -> None:
     """A worker that read events and died without acknowledging: after the visibility timeout another
-    worker of the same consumer gets them."""
+    worker of the same consumer gets them (not before: while it lived it renewed its claim)."""
     client = aioredis.Redis.from_url(redis_url)
     try:
         dead = RedisInbox(client, redis_prefix, visibility_timeout=0.3)
         alive = RedisInbox(client, redis_prefix, visibility_timeout=0.3)
         await dead.append([entry("a"), entry("b")])
         assert [e.key for e in await dead.read("bot")] == ["a", "b"]
+        await dead.aclose()  # the process is gone: nobody renews its claim on them
         assert await alive.read("bot", block=0.1) == []  # handed out already, not yet stale
         await asyncio.sleep(0.4)
         claimed = await alive.read("bot", block=0.5)

@@ -142,3 +142,41 @@ def test_unreachable_redis_fails_under_ci_and_skips_elsewhere() -> None:
         require_redis(dead, ci=True)
     with pytest.raises(pytest.skip.Exception, match="unreachable"):
         require_redis(dead, ci=False)
+
+
+HOSTILE = {
+    "31 years ahead": lambda now_us: str(now_us + 31 * 365 * 86400 * 10**6),
+    "inf": lambda now_us: "inf",
+    "nan": lambda now_us: "nan",
+    "not a number": lambda now_us: "soon",
+}
+
+
+async def test_a_hostile_limiter_key_is_capped_and_repaired(
+    redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The app's limiter key overwritten with a far-future instant (with a 31-year TTL) or garbage:
+    no call waits more than the cap (60 s), and the key is repaired to a sane instant and TTL."""
+    caplog.set_level(logging.WARNING, logger="aio_tim.coordination")
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        stalled, longest, ttls = {}, {}, {}
+        for index, (name, value) in enumerate(HOSTILE.items()):
+            async with RedisCoordinator(redis_url, key_prefix=f"{redis_prefix}:{index}") as shared:
+                limiter = shared.limiter(1400000001, {"*": 100}, 0.0)
+                key = f"{redis_prefix}:{index}:rate:1400000001:{ENDPOINT}"
+                seconds, micros = await client.time()
+                await client.set(key, value(seconds * 10**6 + micros), ex=31 * 365 * 86400)
+                waits = [await limiter.reserve(ENDPOINT) for _ in range(10)]
+                stalled[name] = sum(1 for wait in waits if wait > 60)
+                longest[name] = round(max(waits), 3)
+                ttls[name] = await client.pttl(key)
+        print(
+            "hostile limiter keys: tried 10 calls each; stalled past 60 s:", stalled, "longest wait:", longest
+        )
+        assert sum(stalled.values()) == 0
+        assert max(longest.values()) < 1.0  # repaired at once: paced at 100/s from now
+        assert all(0 < ttl <= 2000 for ttl in ttls.values()), ttls
+        assert sum("repaired" in r.message for r in caplog.records) == len(HOSTILE)  # once each
+    finally:
+        await client.aclose()

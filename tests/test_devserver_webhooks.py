@@ -80,14 +80,28 @@ async def test_queries_carry_tims_parameters_and_a_valid_sign(
     assert body["MsgBody"] == [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]
 
 
-async def test_batch_send_fires_one_after_send_per_recipient(
+async def test_batch_send_fires_no_callback_unless_switched_on(
     server: DevServer, alice: Client, recorder: tuple[Recorder, str]
 ) -> None:
-    """batchsendmsg to three users: three C2C.CallbackAfterSendMsg, one To_Account each."""
+    """batchsendmsg fires nothing, as TIM's page says; with webhook_batch_sends=True, one
+    C2C.CallbackAfterSendMsg per recipient."""
     rec, url = recorder
-    server.set_webhook(url, commands={cb.C2C_AFTER_SEND_MSG})
+    server.set_webhook(url)
     await alice.msg.batch_send(BatchSendParam(identifier_array=["u1", "u2", "u3"], msg=text("notice")))
+    await alice.msg.send_new_msg("u1", ConvType.C2C, text("single"))  # fires, so the hooks are on
     await server.webhooks_idle()
+    assert [(c, body["To_Account"]) for c, (_, body) in zip(rec.commands(), rec.calls, strict=True)] == [
+        (cb.C2C_BEFORE_SEND_MSG, "u1"),
+        (cb.C2C_AFTER_SEND_MSG, "u1"),
+    ]
+    async with (
+        DevServer(webhook_url=url, webhook_batch_sends=True) as switched,
+        client_for(switched, "alice") as sender,
+    ):
+        rec.calls.clear()
+        await sender.msg.batch_send(BatchSendParam(identifier_array=["u1", "u2", "u3"], msg=text("notice")))
+        await switched.webhooks_idle()
+    assert rec.commands() == [cb.C2C_AFTER_SEND_MSG] * 3
     assert sorted(body["To_Account"] for _, body in rec.calls) == ["u1", "u2", "u3"]
 
 

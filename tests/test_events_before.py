@@ -118,7 +118,7 @@ async def test_discarded_message_looks_sent_but_nobody_gets_it(
     assert await bob_sees(server) == []
 
 
-@pytest.mark.parametrize("kind", ["slow async", "slow sync", "raises", "bad answer"])
+@pytest.mark.parametrize("kind", ["slow async", "slow sync", "raises"])
 async def test_a_failing_handler_lets_the_message_through(
     server: DevServer, app: Client, alice: Client, kind: str
 ) -> None:
@@ -135,9 +135,8 @@ async def test_a_failing_handler_lets_the_message_through(
     def raises(event: Event) -> None:
         raise RuntimeError("handler bug")
 
-    handler = {"slow async": slow_async, "slow sync": slow_sync, "raises": raises,
-               "bad answer": lambda event: "maybe"}[kind]  # fmt: skip
-    app.on_before_send(handler, timeout=0.3)  # type: ignore[arg-type]
+    handler = {"slow async": slow_async, "slow sync": slow_sync, "raises": raises}[kind]
+    app.on_before_send(handler, timeout=0.3)
     loop = asyncio.get_running_loop()
     started = loop.time()
     await alice.msg.send_new_msg("bob", ConvType.C2C, text("still here"))

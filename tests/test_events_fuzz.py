@@ -10,6 +10,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aio_tim.events.identity import Identities
 from aio_tim.events.model import RawCallback, decode_body, entry_for, event_of
 from aio_tim.protocol import callbacks as cb
 from aio_tim.seams.inbox import InboxEntry
@@ -51,7 +52,7 @@ def test_any_body_is_an_event_or_a_clean_refusal(body: dict[str, Any]) -> None:
     raw = msgspec.json.encode(body)
     try:
         decoded = decode_body(raw)
-        entry = entry_for(raw, decoded, {}, "bob", 1_700_000_000.0)
+        entry = entry_for(raw, decoded, {}, "bob", 1_700_000_000.0, Identities().key_for(decoded, raw))
     except (ValueError, msgspec.ValidationError):
         return
     event = event_of(InboxEntry("1", entry.key, entry.command, raw, {}, 0.0), "bob")

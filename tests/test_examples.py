@@ -6,6 +6,8 @@ import asyncio
 import importlib.util
 import json
 import logging
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from aio_tim.testing import client_for
@@ -55,16 +58,20 @@ async def test_web_service_answers_with_the_message_id():
         await runner.cleanup()
 
 
-async def test_broadcaster_reports_failures_and_resumes(tmp_path):
-    """The broadcast delivers to all registered users, files the unknown ones, and a rerun sends
-    nothing; a new announcement to the same users is not swallowed by the old checkpoint."""
+async def test_broadcaster_reports_failures_and_resumes(tmp_path, capsys):
+    """The broadcast delivers to all registered users, files the unknown ones saying what they are,
+    and a rerun says the announcement already went out; a new announcement is not swallowed."""
     broadcaster = load("broadcaster")
     argv = ["--users", "12000", "--unknown", "7", "--workdir", str(tmp_path)]
     assert await broadcaster.main(argv) == (11993, 7)
     [failures_file] = tmp_path.glob("*.failures.tsv")
     failures = failures_file.read_text().splitlines()
     assert len(failures) == 7 and all(line.endswith("\t70107") for line in failures)
+    first = capsys.readouterr().out
+    assert "delivered 11,993, failed 7" in first and "7 x 70107: account does not exist" in first
+    assert "the 7 users this demo leaves unregistered" in first and str(failures_file) in first
     assert await broadcaster.main(argv) == (0, 0)  # every recipient is checkpointed
+    assert "nothing to send: this announcement already went to every recipient" in capsys.readouterr().out
     assert len(failures_file.read_text().splitlines()) == 7
     assert await broadcaster.main([*argv, "--text", "a new announcement"]) == (11993, 7)
 
@@ -90,12 +97,15 @@ async def test_progress_stream_sends_monotonic_events_ending_at_the_total(dev_se
                 text = await reply.text()
         finally:
             await runner.cleanup()
-    events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+    snapshots = [line[6:] for line in text.splitlines() if line.startswith("data: {") and "_size" in line]
+    events = [json.loads(snapshot) for snapshot in snapshots]
     current = [e["msg_download_elem_result_current_size"] for e in events]
     assert current == sorted(current) and current[-1] == size
     assert all(e["msg_download_elem_result_total_size"] == size for e in events)
-    assert f"event: done\ndata: {size}" in text
-    assert (tmp_path / "download.bin").stat().st_size == size
+    done = json.loads(text.split("event: done\ndata: ", 1)[1].split("\n", 1)[0])
+    assert done["total"] == size and done["elapsed"] > 0
+    assert all(e["elapsed"] >= 0 for e in events) and events[-1]["speed"] > 0
+    assert (tmp_path / "download-1.bin").stat().st_size == size
 
 
 async def test_progress_stream_survives_a_browser_leaving(dev_server, tmp_path, caplog):
@@ -142,3 +152,69 @@ def test_broadcaster_ctrl_c_is_one_line_and_resumable(tmp_path):
 async def test_echo_bot_answers_a_message_received_through_webhooks():
     """`echo_bot.py --demo`: alice's message reaches the bot by webhook and the bot's echo reaches alice."""
     assert await load("echo_bot").main(["--demo", "--port", "0", "--text", "ping"]) == "echo: ping"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _browser_or_skip() -> str:
+    """Debian's chromium; under CI its absence fails the run, elsewhere the test is skipped."""
+    missing = [what for what, ok in (("chromium", CHROMIUM), ("playwright", _has_playwright())) if not ok]
+    if missing:
+        reason = f"{' and '.join(missing)} not installed (apt-get install chromium; pip install playwright)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    assert CHROMIUM is not None
+    return CHROMIUM
+
+
+def _has_playwright() -> bool:
+    return importlib.util.find_spec("playwright") is not None
+
+
+async def test_progress_page_in_a_real_browser(dev_server, tmp_path):
+    """Headless Chromium: two downloads show percent, rate and ETA, then finish; a third fails on the page."""
+    from playwright.async_api import async_playwright
+
+    from aio_tim.devserver.files import StallAt
+
+    chromium = _browser_or_skip()
+    example = load("progress_stream")
+    size = 8 * 1024 * 1024
+    async with client_for(dev_server, "alice") as tim:
+        param = await example.attachment(tim, tmp_path, size)
+        dev_server.files.fail_next(StallAt(size // 2, seconds=2.0))  # the first download pauses halfway
+        runner, url = await serve(example.make_app(tim, param, tmp_path))
+        try:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+                page = await browser.new_page(viewport={"width": 1280, "height": 800})
+                await page.goto(url)
+                await page.click("#go")
+                await page.wait_for_function(
+                    "() => { const r = document.querySelector('#download-1 .eta');"
+                    " return r && /ETA \\d/.test(r.textContent); }",
+                    timeout=20_000,
+                )
+                midway = {
+                    name: await page.inner_text(f"#download-1 .{name}") for name in ("percent", "rate", "eta")
+                }
+                await page.click("#go")
+                await page.click("#broken")
+                await page.wait_for_selector("#download-1 .done", timeout=30_000)
+                await page.wait_for_selector("#download-2 .done", timeout=30_000)
+                await page.wait_for_selector("#download-3 .failed", timeout=30_000)
+                rows = {n: await page.inner_text(f"#download-{n} .status") for n in (1, 2, 3)}
+                await page.screenshot(path=str(tmp_path / "progress.png"))
+                if os.environ.get("AIO_TIM_PROGRESS_SCREENSHOT"):  # how docs/img/progress_stream.png is made
+                    await page.screenshot(path=os.environ["AIO_TIM_PROGRESS_SCREENSHOT"])
+                await browser.close()
+        finally:
+            await runner.cleanup()
+    print(f"midway: {midway}; rows: {rows}")
+    percent = float(midway["percent"].rstrip("%"))
+    assert 0 < percent < 100 and midway["rate"].endswith("MiB/s") and midway["eta"].startswith("ETA ")
+    assert rows[1].startswith("done: 8.0 MiB in ") and rows[2].startswith("done: 8.0 MiB in ")
+    assert rows[3].startswith("failed: [") and (tmp_path / "progress.png").stat().st_size > 0
+    assert [(tmp_path / f"download-{n}.bin").stat().st_size for n in (1, 2)] == [size, size]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from aio_tim._moved import MOVED
+
 PACKAGE = "aio_tim"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
@@ -440,3 +442,19 @@ def test_no_module_is_over_500_lines(path: Path) -> None:
     """Every module of the package stays small enough to read in one sitting (at most 500 lines)."""
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_MODULE_LINES, f"{path.relative_to(ROOT)} has {lines} lines"
+
+
+# --- moved modules keep their old import paths ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(MOVED.items()))
+def test_a_moved_module_is_still_importable_at_its_old_path(old: str, new: str) -> None:
+    """`import <old path>` gives the module at its new address, with a DeprecationWarning saying where."""
+    import importlib
+    import sys
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}"):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+    assert not (ROOT / Path(*old.split(".")[1:])).with_suffix(".py").exists(), "no file left at the old path"

@@ -884,3 +884,19 @@ def test_default_store_path_rejects_bad_ids(app: int, user: str) -> None:
     """A negative sdk_app_id or an empty user id is TIM_ERR_PARAM."""
     with pytest.raises(UsageError):
         default_store_path(app, user)
+
+
+async def test_seq_blocks_stay_bounded_and_seqs_go_on_after_one_is_forgotten(tmp_path: Path) -> None:
+    """Sends to many conversations keep a bounded number of seq blocks; a forgotten conversation's
+    next seq still comes after every seq it was given (the counter on disk goes on)."""
+    from aio_tim.store.seqs import SeqBlocks
+
+    async with LocalStore(tmp_path / "seqs.db") as store:
+        store._seq_blocks = SeqBlocks(capacity=50)
+        first = [await store.next_seq((1, "peer0")) for _ in range(3)]
+        for n in range(1, 2_000):
+            await store.next_seq((1, f"peer{n}"))
+        assert len(store._seq_blocks) == 50 and (1, "peer0") not in store._seq_blocks
+        again = await store.next_seq((1, "peer0"))
+    print(f"peer0's seqs before: {first}, after it was forgotten: {again}")
+    assert again > max(first)

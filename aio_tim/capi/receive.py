@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ..client import Client
-from ..events.model import Event
+from ..events.model import Event, conversation_of
 from ..protocol import callbacks as cb
 from ..types import ConvType, Message, MsgLocator, encode
 from ..types._base import decoder_for
@@ -82,9 +82,9 @@ async def _dispatch(client: Client, event: Event) -> None:
         peer = body.To_Account if body.From_Account == user else body.From_Account
         _call(_revoke, _locators(event.locators, peer, body.From_Account == user))
     elif isinstance(body, cb.GroupAfterRecallMsg) and await client.store.count(
-        (ConvType.GROUP, body.GroupId)
+        (ConvType.GROUP, conversation_of(body))
     ):
-        _call(_revoke, _locators(event.locators, body.GroupId, None))
+        _call(_revoke, _locators(event.locators, conversation_of(body), None))
     elif isinstance(body, cb.C2CAfterMsgReport) and body.Peer_Account == user:
         receipt = {"msg_receipt_conv_id": body.Report_Account, "msg_receipt_conv_type": int(ConvType.C2C),
                    "msg_receipt_time_stamp": body.LastReadTime}  # fmt: skip

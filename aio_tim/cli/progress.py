@@ -62,7 +62,7 @@ def _transfer_bar() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        DownloadColumn(binary_units=True),  # MiB, as --mib and file sizes are counted
         TransferSpeedColumn(),
         TimeRemainingColumn(),
         console=console,

@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import CoordinationUnavailableError, Coordinator, Limiter, OutboxQueue, pace_for
+from .base import (
+    CoordinationUnavailableError,
+    Coordinator,
+    EnqueueUnknownError,
+    Limiter,
+    OutboxQueue,
+    pace_for,
+)
 
 if TYPE_CHECKING:
     from .redis_coordinator import RedisCoordinator
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CoordinationUnavailableError",
     "Coordinator",
+    "EnqueueUnknownError",
     "Limiter",
     "OutboxQueue",
     "RedisCoordinator",

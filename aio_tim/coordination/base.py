@@ -16,11 +16,13 @@ from ..protocol import Envelope, Request
 from ..protocol.limits import Limits
 from ..seams import Deliver, Inbox, Limiter, MessageStore, OutboxQueue, pace_for
 from ..store import LocalStore
+from ..types import Message
 
 __all__ = [
     "CoordinationUnavailableError",
     "Coordinator",
     "Deliver",
+    "EnqueueUnknownError",
     "Limiter",
     "OutboxQueue",
     "pace_for",
@@ -32,6 +34,23 @@ class CoordinationUnavailableError(TransientError):
 
     def __init__(self, desc: str) -> None:
         super().__init__(ERR_TRANSPORT, desc)
+
+
+class EnqueueUnknownError(CoordinationUnavailableError):
+    """Redis did not answer an enqueue in time: the message may be queued, or not. `message` is
+    it with its idempotency keys fixed; enqueue it again and the retry finds the first append
+    instead of queuing a second copy:
+
+        except EnqueueUnknownError as error:
+            queued = await tim.msg.enqueue_new_msg("bob", ConvType.C2C, error.message)
+    """
+
+    def __init__(self, desc: str, message: Message) -> None:
+        super().__init__(desc)
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[EnqueueUnknownError], tuple[str, Message]]:  # type: ignore[override]
+        return type(self), (self.desc, self.message)
 
 
 class Coordinator(Protocol):

@@ -34,19 +34,28 @@ log = logging.getLogger("aio_tim.coordination")
 
 STALE_AFTER: Final = 0.25  # a booked slot this far in the past is dropped, not bunched with newer ones
 
-# KEYS[1]: the endpoint's key. ARGV: interval and tolerance (µs), slots to book.
-# Returns the µs to wait before the first booked slot (may be negative: no wait).
+MAX_WAIT: Final = 60.0  # seconds: no booking lies further ahead (a call's retry deadline)
+
+# KEYS[1]: the endpoint's key. ARGV: interval and tolerance (µs), slots to book, the furthest a
+# booking may lie ahead (µs). Returns {µs to wait before the first booked slot (negative: no
+# wait), 1 if the key held no sane instant (garbage, NaN, beyond the furthest) and was reset}.
 GCRA_SCRIPT: Final = """
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local count = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if tat < now then tat = now end
+local stored = redis.call('GET', KEYS[1])
+local tat = tonumber(stored)
+local repaired = 0
+if stored and (tat == nil or tat ~= tat or tat > now + tonumber(ARGV[4])) then
+  tat = now
+  repaired = 1
+end
+if tat == nil or tat < now then tat = now end
 local after = tat + count * interval
 redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000) + 1000)
-return tat - tolerance - now
+return {tat - tolerance - now, repaired}
 """
 
 
@@ -92,9 +101,12 @@ class RedisLimiter:
         max_batch: int = 8,
         probe_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        max_wait: float = MAX_WAIT,
     ) -> None:
-        if workers < 1 or max_batch < 1:
-            raise ValueError("workers and max_batch must be at least 1")
+        if workers < 1 or max_batch < 1 or max_wait <= 0:
+            raise ValueError("workers and max_batch must be at least 1, max_wait positive")
+        self._max_wait = max_wait
+        self._repaired: set[str] = set()  # endpoints whose key was reset (logged once each)
         self._key_prefix = key_prefix
         self._workers = workers
         self._limits = limits
@@ -152,8 +164,10 @@ class RedisLimiter:
         count = min(self._max_batch, state.waiting + 1)
         key = f"{self._key_prefix}:{endpoint}"
         sent_at = self._clock()
+        ahead = round(self._max_wait * 1_000_000)
         try:
-            wait_us = int(await self._script(keys=[key], args=[state.interval, state.tolerance, count]))
+            reply = await self._script(keys=[key], args=[state.interval, state.tolerance, count, ahead])
+            wait_us, repaired = min(int(reply[0]), ahead), int(reply[1])
         except (RedisError, OSError) as error:
             self._degrade(error)
             return
@@ -161,6 +175,12 @@ class RedisLimiter:
             state.fetch = None
         self._round_trips += 1
         self._granted += count
+        if repaired and endpoint not in self._repaired:
+            self._repaired.add(endpoint)
+            log.warning(
+                "shared limiter: %s held no sane instant (garbage, or over %.0f s ahead); repaired",
+                key, self._max_wait,
+            )  # fmt: skip
         if self._retry_at is not None:
             self._retry_at = None
             log.warning("shared limiter: Redis answers again; pacing at the app's shared limits")

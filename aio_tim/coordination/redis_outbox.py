@@ -5,8 +5,11 @@
     key_prefix:workers      live workers (a sorted set of heartbeats on Redis's clock)
     key_prefix:stats        sent and failed counters
     key_prefix:result:...   each message's outcome, for `result()` (kept `result_ttl` seconds)
+    key_prefix:queued:...   each message's entry id, so a retried enqueue appends nothing twice
+    key_prefix:dead         entries no worker could decode, moved there once (`redis_dead`)
 
-`enqueue` appends the message, its idempotency keys already fixed, to its conversation's shard.
+`enqueue` appends the message, its idempotency keys already fixed, to its conversation's shard
+(once: a retry finds the first append).
 Workers share the shards out (each takes its fair part of the leases), read them as the consumer
 group "drainers", send each conversation's entries in order, and acknowledge (XACK + XDEL) only
 after TIM's answer. A worker that dies leaves its entries pending; when its leases expire another
@@ -29,6 +32,7 @@ from typing import Any, Final
 
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from ..errors import TIM_ERR_PARAM, TIMError, error_for
@@ -37,8 +41,10 @@ from ..pipeline.outbox import OutboxClosedError
 from ..seams import MessageStore
 from ..store import Conv
 from ..types import Message, MsgStatus
-from .base import CoordinationUnavailableError, Deliver
+from .base import CoordinationUnavailableError, Deliver, EnqueueUnknownError
 from .probe import Submit, find_sent
+from .redis_dead import DeadLetters, reason_of
+from .redis_scripts import ENQUEUE_SCRIPT, HEARTBEAT_SCRIPT, LEASE_SCRIPT
 
 __all__ = ["RedisOutbox"]
 
@@ -48,22 +54,7 @@ GROUP: Final = "drainers"
 READ_BLOCK_MS: Final = 200
 RETRY_PAUSE: Final = 0.2  # first pause after a failure; doubles up to RETRY_PAUSE_MAX
 RETRY_PAUSE_MAX: Final = 5.0
-
-# Heartbeat on Redis's clock, forget workers silent for ARGV[2] ms; the number of live workers.
-HEARTBEAT_SCRIPT: Final = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4)
-return redis.call('ZCARD', KEYS[1])
-"""
-# Extend (ARGV[2] ms) or, with ARGV[2] = 0, drop a lease only while it is still ours.
-LEASE_SCRIPT: Final = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if tonumber(ARGV[2]) == 0 then return redis.call('DEL', KEYS[1]) end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-"""
+ENQUEUE_RETRY_PAUSES: Final = (0.1, 0.3)  # an enqueue whose answer was lost: tried twice more
 
 
 class _Outcome(msgspec.Struct, omit_defaults=True):
@@ -116,6 +107,11 @@ class RedisOutbox:
         """This worker's consumer name in the group (unique per process)."""
         self._heartbeat = redis.register_script(HEARTBEAT_SCRIPT)
         self._lease = redis.register_script(LEASE_SCRIPT)
+        self._enqueue = redis.register_script(ENQUEUE_SCRIPT)
+        self.dead = DeadLetters(
+            redis, f"{key_prefix}:dead", "redis outbox", count_in=(f"{key_prefix}:stats", "failed")
+        )
+        """Where undecodable entries go (`dead.buried`: how many this worker moved)."""
         self._deliver: Deliver | None = None
         self._ready: set[int] = set()  # shards we lease whose older entries are all ours
         self._claiming: set[int] = set()  # shards we lease, waiting to claim a dead worker's entries
@@ -157,18 +153,33 @@ class RedisOutbox:
             ]
 
     async def enqueue(self, conv: Conv, message: Message) -> str:
-        """Append `message` (keys fixed) to its conversation's shard; return the entry id.
+        """Append `message` (keys fixed) to its conversation's shard, once; return the entry id.
 
-        Raises CoordinationUnavailableError when Redis cannot take it: nothing was queued.
+        The append is idempotent: a marker named by the message's keys, set in the same script,
+        makes a retry return the first append's entry. So an append whose answer was lost (a
+        timeout, a reset) is retried here; if Redis still does not answer, EnqueueUnknownError
+        (the message may be queued) carries the message to enqueue again. Raises
+        CoordinationUnavailableError when Redis could not be reached at all: nothing was queued.
         """
         if self._closing or self._deliver is None:
             raise OutboxClosedError(TIM_ERR_PARAM, "the outbox is closed: nothing more is accepted")
-        fields: dict[Any, Any] = {"t": conv[0], "c": conv[1], "m": msgspec.json.encode(message)}
-        try:
-            entry = await self._redis.xadd(self.stream(self.shard_of(conv)), fields)
-        except (RedisError, OSError) as error:
-            raise CoordinationUnavailableError(f"Redis did not take the message: {error}") from error
-        return entry.decode() if isinstance(entry, bytes) else str(entry)
+        keys = [self.stream(self.shard_of(conv)), f"{self._prefix}:queued:{result_key(message)}"]
+        args: list[int | str | bytes] = [conv[0], conv[1], msgspec.json.encode(message), self._result_ttl]
+        unknown: BaseException | None = None
+        for pause in (*ENQUEUE_RETRY_PAUSES, None):
+            try:
+                return _text(await self._enqueue(keys=keys, args=args))
+            except (RedisError, OSError) as error:
+                if _not_sent(error) and unknown is None:
+                    raise CoordinationUnavailableError(f"Redis did not take the message: {error}") from error
+                unknown = unknown or error
+                if pause is not None:
+                    await asyncio.sleep(pause)
+        raise EnqueueUnknownError(
+            f"Redis did not answer in time ({unknown}): the message may be queued; enqueue "
+            "error.message again to find out (its keys find the first append)",
+            message,
+        ) from unknown
 
     async def statistics(self) -> dict[str, int]:
         """Entries per state across the app: queued, inflight (delivered, not yet acked), sent, failed."""
@@ -321,7 +332,7 @@ class RedisOutbox:
                 log.exception("redis outbox drainer: an error; retrying after a pause")
                 await self._backoff()
 
-    async def _next_entries(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    async def _next_entries(self) -> list[tuple[str, bytes, dict[bytes, bytes]]]:
         """Claimed entries of newly leased shards, else our own pending (a retry), else new ones."""
         await self._release_extras()
         for shard in sorted(self._claiming):
@@ -332,13 +343,13 @@ class RedisOutbox:
         found: Any = await self._redis.xreadgroup(
             GROUP, self.consumer, dict.fromkeys(streams, "0"), count=self._batch
         )
-        entries = [entry for _, batch in found or () for entry in batch if entry[1]]
+        entries = [(_text(s), i, f) for s, batch in found or () for i, f in batch if f]
         if entries:
             return entries
         found = await self._redis.xreadgroup(
             GROUP, self.consumer, dict.fromkeys(streams, ">"), count=self._batch, block=READ_BLOCK_MS
         )
-        return [entry for _, batch in found or () for entry in batch]
+        return [(_text(s), i, f) for s, batch in found or () for i, f in batch]
 
     async def _release_extras(self) -> None:
         """Give back the shards over our fair part that hold nothing of ours pending."""
@@ -367,13 +378,18 @@ class RedisOutbox:
             self._claiming.discard(shard)
             self._ready.add(shard)
 
-    async def _send_entries(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        """Send a batch: conversations side by side, each one's entries in order."""
+    async def _send_entries(self, entries: list[tuple[str, bytes, dict[bytes, bytes]]]) -> None:
+        """Send a batch: conversations side by side, each one's entries in order; an entry that
+        cannot be decoded goes to the dead letters (counted as failed) instead of stalling them."""
         lanes: dict[Conv, list[tuple[str, Message]]] = {}
-        for entry_id, fields in entries:
-            conv: Conv = (int(fields[b"t"]), fields[b"c"].decode())
-            message = msgspec.json.decode(fields[b"m"], type=Message)
-            lanes.setdefault(conv, []).append((entry_id.decode(), message))
+        for stream, entry_id, fields in entries:
+            try:
+                conv: Conv = (int(fields[b"t"]), fields[b"c"].decode())
+                message = msgspec.json.decode(fields[b"m"], type=Message)
+            except (KeyError, ValueError, TypeError, msgspec.MsgspecError) as error:
+                await self.dead.bury(stream, _text(entry_id), reason_of(error), group=GROUP)
+                continue
+            lanes.setdefault(conv, []).append((_text(entry_id), message))
         # Every lane runs to its end before the next read, even when one fails: a lane still
         # running then would be read again as pending and sent twice.
         results = await asyncio.gather(
@@ -465,6 +481,12 @@ class RedisOutbox:
 
     def __repr__(self) -> str:
         return f"<RedisOutbox {self._prefix!r} consumer={self.consumer!r} shards={sorted(self._ready)}>"
+
+
+def _not_sent(error: BaseException) -> bool:
+    """Whether the command surely never reached Redis (no connection, none free in the pool)."""
+    text = str(error)
+    return isinstance(error, RedisConnectionError) and ("connecting to" in text or "No connection" in text)
 
 
 def _text(value: bytes | str) -> str:

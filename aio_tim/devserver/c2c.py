@@ -98,20 +98,21 @@ def _new_row(sender: str, to: str, stamp: Stamp, how: Delivery) -> NewC2C:
 
 
 async def _delivered(ctx: Context, sender: str, to: str, stamp: Stamp, how: Delivery, msg_id: int) -> None:
-    """After a message is stored: the after-send webhook, and who must not see it."""
-    _after_send_webhook(ctx, sender, to, stamp, how)
+    """After a message is stored: who must not see it, and the after-send webhook."""
     # Online-only messages are never stored for anyone; hiding keeps dedup working for them.
     hidden_for = {sender, to} if how.online_only else {sender} if how.hide_for_sender else set()
     for account in hidden_for:
         await ctx.state.hide_c2c(msg_id, account)
+    await _after_send_webhook(ctx, sender, to, stamp, how)
 
 
-def _after_send_webhook(ctx: Context, sender: str, to: str, stamp: Stamp, how: Delivery) -> None:
-    # Asked first, so that no callback body is built (and MsgBody decoded) for nobody.
+async def _after_send_webhook(ctx: Context, sender: str, to: str, stamp: Stamp, how: Delivery) -> None:
+    # Asked first, so that no callback body is built (and MsgBody decoded, unread counted) for nobody.
     webhooks = ctx.webhooks
     if webhooks is not None and webhooks.enabled(C2C_AFTER_SEND_MSG):
+        unread = await ctx.state.unread_total(to)
         webhooks.after(c2c_sent(sender, to, (stamp.seq, stamp.random, stamp.time), decode_body(how.body),
-                                    how.cloud_custom_data, how.online_only))  # fmt: skip
+                                    how.cloud_custom_data, how.online_only, unread))  # fmt: skip
 
 
 def delivery_of(req: SendMsg | BatchSendMsg, client_time: int, online_only: bool) -> Delivery:
@@ -173,8 +174,9 @@ async def batch_send_msg(ctx: Context, req: BatchSendMsg) -> Envelope:
     missed = [to for to in recipients if to not in firsts]
     template = _new_row(sender, "", stamp, how)  # stored once for each of `missed`
     await ctx.state.insert_c2c_to_many(template, missed, hide_for_sender=how.hide_for_sender)
-    for to in missed:
-        _after_send_webhook(ctx, sender, to, stamp, how)
+    if ctx.webhooks is not None and ctx.webhooks.batch_sends:  # TIM: batchsendmsg fires no callback
+        for to in missed:
+            await _after_send_webhook(ctx, sender, to, stamp, how)
     # Always list errors (possibly none): a missing ErrorList would leave clients guessing.
     return BatchSendMsgResponse(MsgKey=stamp.key, MsgTime=stamp.time, ErrorList=errors)
 

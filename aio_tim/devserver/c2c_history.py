@@ -16,6 +16,7 @@ import msgspec
 
 from ..errors import error_for
 from ..protocol import Envelope, Request
+from ..protocol.callbacks import C2C_AFTER_MSG_REPORT, C2C_AFTER_MSG_WITHDRAW
 from ..protocol.openim import (
     MSG_FLAG_RECALLED,
     AdminGetRoamMsg,
@@ -131,8 +132,9 @@ async def admin_msgwithdraw(ctx: Context, req: AdminMsgWithdraw) -> Envelope:
     if row.recalled:
         raise error_for(20023, "message already recalled")
     await ctx.state.recall_c2c(row.id)
-    if ctx.webhooks is not None:
-        ctx.webhooks.after(c2c_recalled(req.From_Account, req.To_Account, req.MsgKey, ctx.now()))
+    if ctx.webhooks is not None and ctx.webhooks.enabled(C2C_AFTER_MSG_WITHDRAW):
+        unread = await ctx.state.unread_total(req.To_Account)
+        ctx.webhooks.after(c2c_recalled(req.From_Account, req.To_Account, req.MsgKey, unread, ctx.now()))
     return Envelope()
 
 
@@ -144,8 +146,9 @@ async def admin_set_msg_read(ctx: Context, req: AdminSetMsgRead) -> Envelope:
     await require_account(ctx, req.Peer_Account, 90003, "Peer_Account")
     read_time = _read_time(req.MsgReadTime, ctx.now())
     await ctx.state.set_read_mark(req.Report_Account, req.Peer_Account, read_time)
-    if ctx.webhooks is not None:
-        ctx.webhooks.after(c2c_read(req.Report_Account, req.Peer_Account, read_time, ctx.now()))
+    if ctx.webhooks is not None and ctx.webhooks.enabled(C2C_AFTER_MSG_REPORT):
+        unread = await ctx.state.unread_total(req.Report_Account)
+        ctx.webhooks.after(c2c_read(req.Report_Account, req.Peer_Account, read_time, unread, ctx.now()))
     return Envelope()
 
 
@@ -167,12 +170,9 @@ def _read_time(value: str | int | None, now: int) -> int:
 
 async def get_c2c_unread_msg_num(ctx: Context, req: GetC2CUnreadMsgNum) -> Envelope:
     await require_account(ctx, req.To_Account, 90003, "To_Account")
-    if req.Peer_Account is None:
+    if req.Peer_Account is None:  # the total alone, as TIM's sample answers
         counts = await ctx.state.unread_by_peer(req.To_Account)
-        return GetC2CUnreadMsgNumResponse(
-            AllC2CUnreadMsgNum=sum(counts.values()),
-            C2CUnreadMsgNumList=[UnreadCount(peer, n) for peer, n in counts.items()],
-        )
+        return GetC2CUnreadMsgNumResponse(AllC2CUnreadMsgNum=sum(counts.values()))
     if len(req.Peer_Account) > UNREAD_MAX_PEERS:
         raise error_for(90001, f"Peer_Account holds more than {UNREAD_MAX_PEERS} accounts")
     return await _unread_from_peers(ctx, req.To_Account, req.Peer_Account)
@@ -186,7 +186,7 @@ async def _unread_from_peers(ctx: Context, reader: str, peers: list[str]) -> Env
             counts.append(UnreadCount(peer, await ctx.state.unread_from(reader, peer)))
         else:
             errors.append(PeerError(peer, ERR_ACCOUNT_MISSING))
-    return GetC2CUnreadMsgNumResponse(C2CUnreadMsgNumList=counts, ErrorList=errors)
+    return GetC2CUnreadMsgNumResponse(C2CUnreadMsgNumList=counts, ErrorList=errors or None)
 
 
 # --- openim/delete_c2c_msg_ramble -----------------------------------------------------------------

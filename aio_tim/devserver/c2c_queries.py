@@ -25,13 +25,14 @@ _ROAM_NEXT_PAGE: Final = (
     f"WHERE m.conv_lo = ? AND m.conv_hi = ? AND m.msg_time BETWEEN ? AND ? AND {_NOT_HIDDEN} "
     f"AND (m.msg_time, m.msg_seq, m.id) < (?, ?, ?) {_ROAM_ORDER}"
 )
-_UNREAD: Final = (
-    "SELECT m.from_account, COUNT(*) FROM c2c_msgs AS m "
-    "LEFT JOIN c2c_read AS r ON r.reader = m.to_account AND r.peer = m.from_account "
+_UNREAD_MSGS: Final = (
+    "FROM c2c_msgs AS m LEFT JOIN c2c_read AS r ON r.reader = m.to_account AND r.peer = m.from_account "
     "WHERE m.to_account = ? AND m.recalled = 0 AND m.counts_unread = 1 "
     "AND m.msg_time > COALESCE(r.read_time, -1) AND NOT EXISTS (SELECT 1 FROM c2c_hidden AS h "
     "WHERE h.msg_id = m.id AND h.account = m.to_account)"
 )
+_UNREAD: Final = f"SELECT m.from_account, COUNT(*) {_UNREAD_MSGS}"
+_UNREAD_TOTAL: Final = f"SELECT COUNT(*) {_UNREAD_MSGS}"
 
 _FIRST_SEND: Final = (
     f"SELECT {_C2C_COLUMNS} FROM c2c_msgs WHERE from_account = ? AND to_account = ? "
@@ -191,6 +192,11 @@ class C2CQueries(Database):
     async def unread_by_peer(self, reader: str) -> dict[str, int]:
         rows = await self._all(f"{_UNREAD} GROUP BY m.from_account", (reader,))
         return {str(peer): int(count) for peer, count in rows}
+
+    async def unread_total(self, reader: str) -> int:
+        """All of `reader`'s unread C2C messages, every conversation together (webhooks' UnreadMsgNum)."""
+        row = await self._one(_UNREAD_TOTAL, (reader,))
+        return int(row[0])
 
     async def unread_from(self, reader: str, peer: str) -> int:
         row = await self._one(f"{_UNREAD} AND m.from_account = ?", (reader, peer))

@@ -29,18 +29,20 @@ from ..protocol.group import (
     GroupMember,
     JoinedGroup,
     ModifyGroupBaseInfo,
+    SelfInfo,
 )
 from .accounts import valid_user_id
 from .context import Context, Handler
 from .rows import GroupProfile, GroupRow, MemberRow
 from .webhooks import group_destroyed, members_left
 
-__all__ = ["HANDLERS", "profile_changes"]
+__all__ = ["HANDLERS", "check_room", "member_cap", "profile_changes"]
 
 ERR_PARAMS: Final = 10004
 ERR_NO_GROUP: Final = 10010
-# What a group reports for MaxMemberNum until it is set; the dev server does not enforce it.
+# A group's member cap until it is set (create_group's MaxMemberCount, modify's MaxMemberNum).
 DEFAULT_MAX_MEMBERS: Final = 6000
+ERR_GROUP_FULL: Final = 10014
 # TIM's ApplyJoinOption per group type until it is set.
 DEFAULT_JOIN_OPTION: Final = {"Public": "NeedPermission", "Private": "DisableApply", "Work": "DisableApply"}
 JOIN_OPTIONS: Final = frozenset({"FreeAccess", "NeedPermission", "DisableApply"})
@@ -48,8 +50,25 @@ JOIN_OPTIONS: Final = frozenset({"FreeAccess", "NeedPermission", "DisableApply"}
 TEXT_LIMITS: Final = {"Name": 30, "Introduction": 240, "Notification": 300, "FaceUrl": 100}
 # Old and new names of the same group types (GroupType filters match either).
 SAME_TYPE: Final = {"Private": "Work", "Work": "Private", "ChatRoom": "Meeting", "Meeting": "ChatRoom"}
-_BASE_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(JoinedGroup)) - {"GroupId"}
+_BASE_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(JoinedGroup)) - {"GroupId", "SelfInfo"}
+_SELF_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(SelfInfo))
 _MEMBER_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(GroupMember)) - {"Member_Account"}
+
+
+def member_cap(group: GroupRow, profile: GroupProfile) -> int | None:
+    """How many members the group may hold (None: no cap, as for AVChatRoom)."""
+    return None if group.type == "AVChatRoom" else profile.max_member_num or DEFAULT_MAX_MEMBERS
+
+
+def check_room(cap: int | None, members: int) -> None:
+    """Refuse to grow a group past its cap (TIM: 10014, the group is full)."""
+    if cap is not None and members > cap:
+        raise error_for(ERR_GROUP_FULL, f"the group is full: at most {cap} members")
+
+
+def base_filter(names: list[str] | None) -> set[str]:
+    """A GroupBaseInfoFilter's names; the old ShutUpAllMember asks for MuteAllMember."""
+    return {"MuteAllMember" if name == "ShutUpAllMember" else name for name in names or ()}
 
 
 def _bytes(text: str) -> int:
@@ -81,10 +100,11 @@ def profile_changes(req: ModifyGroupBaseInfo | CreateGroup) -> dict[str, Any]:
             if _bytes(value) > limit or (name == "Name" and not value):
                 raise error_for(ERR_PARAMS, f"{name} must be at most {limit} bytes (Name: at least 1)")
             changes[name] = value
-    if req.MaxMemberNum is not None:
-        if req.MaxMemberNum <= 0:
-            raise error_for(ERR_PARAMS, "MaxMemberNum must be positive")
-        changes["MaxMemberNum"] = req.MaxMemberNum
+    cap = req.MaxMemberCount if isinstance(req, CreateGroup) else req.MaxMemberNum
+    if cap is not None:
+        if cap <= 0:
+            raise error_for(ERR_PARAMS, "the member cap (MaxMemberCount, MaxMemberNum) must be positive")
+        changes["MaxMemberNum"] = cap
     if req.ApplyJoinOption is not None:
         if req.ApplyJoinOption not in JOIN_OPTIONS:
             raise error_for(ERR_PARAMS, f"ApplyJoinOption must be one of {', '.join(sorted(JOIN_OPTIONS))}")
@@ -99,7 +119,7 @@ async def get_group_info(ctx: Context, req: GetGroupInfo) -> Envelope:
     if not 0 < len(req.GroupIdList) <= GROUP_INFO_MAX:
         raise error_for(ERR_PARAMS, f"GroupIdList must hold 1 to {GROUP_INFO_MAX} groups")
     flt = req.ResponseFilter
-    base = None if flt is None else set(flt.GroupBaseInfoFilter or ())
+    base = None if flt is None else base_filter(flt.GroupBaseInfoFilter)
     member_fields = None if flt is None else flt.MemberInfoFilter
     infos = [await _group_info(ctx, group_id, base, member_fields) for group_id in req.GroupIdList]
     return GetGroupInfoResponse(GroupInfo=infos)
@@ -135,7 +155,7 @@ def _base_fields(group: GroupRow, profile: GroupProfile, wanted: Iterable[str] |
         "MemberNum": profile.member_num,
         "MaxMemberNum": profile.max_member_num or DEFAULT_MAX_MEMBERS,
         "ApplyJoinOption": profile.apply_join_option or DEFAULT_JOIN_OPTION.get(group.type, "FreeAccess"),
-        "ShutUpAllMember": "On" if profile.shut_up_all else "Off",
+        "MuteAllMember": "On" if profile.shut_up_all else "Off",
     }
     if wanted is None:
         return fields
@@ -185,10 +205,10 @@ def _member(row: MemberRow, last_send: int, wanted: list[str] | None) -> GroupMe
 async def modify_group_base_info(ctx: Context, req: ModifyGroupBaseInfo) -> Envelope:
     await _group(ctx, req.GroupId)
     changes = profile_changes(req)
-    if req.ShutUpAllMember is not None:
-        if req.ShutUpAllMember not in ("On", "Off"):
-            raise error_for(ERR_PARAMS, "ShutUpAllMember must be On or Off")
-        changes["ShutUpAllMember"] = int(req.ShutUpAllMember == "On")
+    if req.MuteAllMember is not None:
+        if req.MuteAllMember not in ("On", "Off"):
+            raise error_for(ERR_PARAMS, "MuteAllMember must be On or Off")
+        changes["MuteAllMember"] = int(req.MuteAllMember == "On")
     if changes:
         await ctx.state.update_group(req.GroupId, changes, ctx.now())
     return Envelope()
@@ -235,8 +255,10 @@ async def get_joined_group_list(ctx: Context, req: GetJoinedGroupList) -> Envelo
         raise error_for(ERR_PARAMS, "Limit and Offset must not be negative")
     groups = [g for g in await ctx.state.joined_groups(req.Member_Account) if _listed(g, req)]
     page = groups[offset:] if limit is None else groups[offset : offset + limit]
-    wanted = set((req.ResponseFilter.GroupBaseInfoFilter or ()) if req.ResponseFilter else ())
-    listed = [await _joined(ctx, group, wanted & _BASE_FIELDS) for group in page]
+    flt = req.ResponseFilter
+    wanted = base_filter(flt.GroupBaseInfoFilter if flt else None) & _BASE_FIELDS
+    self_fields = set(flt.SelfInfoFilter or ()) & _SELF_FIELDS if flt else set()
+    listed = [await _joined(ctx, group, wanted, req.Member_Account, self_fields) for group in page]
     return GetJoinedGroupListResponse(TotalCount=len(groups), GroupIdList=listed)
 
 
@@ -247,11 +269,23 @@ def _listed(group: GroupRow, req: GetJoinedGroupList) -> bool:
     return req.GroupType is None or req.GroupType in (group.type, SAME_TYPE.get(group.type))
 
 
-async def _joined(ctx: Context, group: GroupRow, wanted: set[str]) -> JoinedGroup:
-    if not wanted:
-        return JoinedGroup(GroupId=group.group_id)
-    fields = _base_fields(group, await _profile(ctx, group.group_id), wanted)
+async def _joined(
+    ctx: Context, group: GroupRow, wanted: set[str], account: str, self_fields: set[str]
+) -> JoinedGroup:
+    fields = _base_fields(group, await _profile(ctx, group.group_id), wanted) if wanted else {}
+    if self_fields:
+        fields["SelfInfo"] = await _self_info(ctx, group.group_id, account, self_fields)
     return JoinedGroup(GroupId=group.group_id, **fields)
+
+
+async def _self_info(ctx: Context, group_id: str, account: str, wanted: set[str]) -> SelfInfo:
+    """The account's own Role, JoinTime, MsgFlag and UnreadMsgNum in the group, as filtered."""
+    member = await ctx.state.member(group_id, account)
+    assert member is not None  # listed because it is a member, in this transaction
+    fields: dict[str, Any] = {"Role": member.role, "JoinTime": member.joined, "MsgFlag": "AcceptAndNotify"}
+    if "UnreadMsgNum" in wanted:
+        fields["UnreadMsgNum"] = await ctx.state.unread_in_group(group_id, account, member.joined)
+    return SelfInfo(**{name: value for name, value in fields.items() if name in wanted})
 
 
 HANDLERS: Final[dict[type[Request], Handler]] = {

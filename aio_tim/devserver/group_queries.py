@@ -31,6 +31,10 @@ class GroupQueries(Database):
         )
         return None if row is None else GroupRow(*row)
 
+    async def group_type(self, group_id: str) -> str | None:
+        row = await self._one("SELECT type FROM chat_groups WHERE group_id = ?", (group_id,))
+        return None if row is None else str(row[0])
+
     async def add_member(self, group_id: str, account: str, role: str, now: int) -> bool:
         """Add `account` to the group; False if it already was a member."""
         if await self.is_member(group_id, account):
@@ -56,6 +60,23 @@ class GroupQueries(Database):
             (group_id,),
         )
         return [MemberRow(*r) for r in rows]
+
+    async def member(self, group_id: str, account: str) -> MemberRow | None:
+        row = await self._one(
+            "SELECT account, role, joined FROM group_members WHERE group_id = ? AND account = ?",
+            (group_id, account),
+        )
+        return None if row is None else MemberRow(*row)
+
+    async def unread_in_group(self, group_id: str, account: str, since: int) -> int:
+        """Messages others sent to the group from `since` on (the dev server keeps no group read
+        marks: what arrived after joining counts as unread), recalled and online-only ones aside."""
+        row = await self._one(
+            "SELECT COUNT(*) FROM group_msgs WHERE group_id = ? AND from_account != ? AND msg_time >= ? "
+            "AND recalled = 0 AND online_only = 0",
+            (group_id, account, since),
+        )
+        return int(row[0])
 
     async def last_send_times(self, group_id: str) -> dict[str, int]:
         """When each member last sent to the group (imports are not sends)."""

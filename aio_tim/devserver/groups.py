@@ -6,7 +6,7 @@ the group within five minutes is a duplicate and gets the first answer back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from ..errors import error_for
@@ -35,7 +35,7 @@ from ..protocol.group import (
 )
 from .accounts import ensure_accounts, obtain_account
 from .context import Context, Handler
-from .group_admin import profile_changes
+from .group_admin import DEFAULT_MAX_MEMBERS, check_room, member_cap, profile_changes
 from .rows import GroupMsgRow, GroupRow, decode_body, encode_body
 from .validation import GROUP, body_too_long, check_msg_body, check_msg_body_size
 from .webhooks import group_created, group_recalled, group_sent, members_joined
@@ -75,8 +75,11 @@ async def existing_group(ctx: Context, group_id: str) -> GroupRow:
 
 async def create_group(ctx: Context, req: CreateGroup) -> Envelope:
     members = [m.Member_Account for m in req.MemberList or ()]
+    roles = {m.Member_Account: _initial_role(m.Role) for m in req.MemberList or ()}
     profile = profile_changes(req)
-    group_id = await new_group(ctx, req.GroupId, req.Type, req.Name, req.Owner_Account, members)
+    cap = None if req.Type == "AVChatRoom" else profile.get("MaxMemberNum", DEFAULT_MAX_MEMBERS)
+    check_room(cap, len({*members, *([req.Owner_Account] if req.Owner_Account else [])}))
+    group_id = await new_group(ctx, req.GroupId, req.Type, req.Name, req.Owner_Account, members, roles)
     profile.pop("Name", None)  # stored by new_group
     if profile:
         await ctx.state.update_group(group_id, profile, ctx.now())
@@ -90,8 +93,11 @@ async def new_group(
     name: str,
     owner: str | None,
     members: Sequence[str],
+    roles: Mapping[str, str] | None = None,
+    created: int | None = None,
 ) -> str:
-    """Create a group (generating "@TGS#..." when `group_id` is None); its id."""
+    """Create a group (generating "@TGS#..." when `group_id` is None); its id. A member's role
+    is "Member" unless `roles` names another ("Admin"); `created` backdates its CreateTime."""
     if group_type not in GROUP_TYPES:
         raise error_for(ERR_PARAMS, f"Type must be one of {', '.join(sorted(GROUP_TYPES))}")
     if not name:
@@ -100,14 +106,23 @@ async def new_group(
     owners = [owner] if owner else []
     await ensure_accounts(ctx, [*owners, *members], ERR_ACCOUNT_MISSING, "a member")
     now = ctx.now()
-    await ctx.state.insert_group(GroupRow(group_id, group_type, name, owner or None, now))
+    await ctx.state.insert_group(GroupRow(group_id, group_type, name, owner or None, created or now))
     for account in owners:
         await ctx.state.add_member(group_id, account, "Owner", now)
     for account in members:
-        await ctx.state.add_member(group_id, account, "Member", now)
+        await ctx.state.add_member(group_id, account, (roles or {}).get(account, "Member"), now)
     if ctx.webhooks is not None:
         ctx.webhooks.after(group_created((group_id, group_type), name, ctx.admin, owner, list(members), now))
     return group_id
+
+
+def _initial_role(role: str | None) -> str:
+    """A MemberList entry's Role: TIM's create_group takes "Admin" (or "Member", the default)."""
+    if role is None:
+        return "Member"
+    if role not in ("Admin", "Member"):
+        raise error_for(ERR_PARAMS, "a member's Role must be Admin or Member")
+    return role
 
 
 async def _free_id(ctx: Context, group_id: str) -> str:
@@ -129,6 +144,7 @@ async def add_group_member(ctx: Context, req: AddGroupMember) -> Envelope:
     group = await existing_group(ctx, req.GroupId)
     if not 0 < len(req.MemberList) <= ADD_MEMBER_MAX:
         raise error_for(ERR_PARAMS, f"MemberList must hold 1 to {ADD_MEMBER_MAX} members")
+    await _check_room_for(ctx, group, [m.Member_Account for m in req.MemberList])
     results = [
         MemberResult(m.Member_Account, await _add_member(ctx, group.group_id, m.Member_Account))
         for m in req.MemberList
@@ -137,6 +153,14 @@ async def add_group_member(ctx: Context, req: AddGroupMember) -> Envelope:
     if added and ctx.webhooks is not None:
         ctx.webhooks.after(members_joined((group.group_id, group.type), ctx.admin, added, ctx.now()))
     return AddGroupMemberResponse(MemberList=results)
+
+
+async def _check_room_for(ctx: Context, group: GroupRow, accounts: list[str]) -> None:
+    """Refuse the whole call when the newcomers would not fit under the group's cap."""
+    profile = await ctx.state.group_profile(group.group_id)
+    assert profile is not None  # the caller found the group in this transaction
+    current = {m.account for m in await ctx.state.members(group.group_id)}
+    check_room(member_cap(group, profile), len(current | set(accounts)))
 
 
 async def _add_member(ctx: Context, group_id: str, account: str) -> int:
@@ -266,8 +290,9 @@ async def import_group_msg(ctx: Context, req: ImportGroupMsg) -> Envelope:
         raise error_for(ERR_PARAMS, f"MsgList must hold 1 to {GROUP_IMPORT_MAX} messages")
     for item in req.MsgList:
         check_msg_body(item.MsgBody, GROUP.msg_body_item)
-    # Imported history must not go back before what the group already holds.
-    floor = await ctx.state.latest_group_msg_time(group.group_id) or 0
+    # Imported history must be later than the group's creation (strictly, as TIM's page says) and
+    # not earlier than what the group already holds (the same second is let through).
+    floor = max(group.created + 1, await ctx.state.latest_group_msg_time(group.group_id) or 0)
     results: list[ImportResult] = []
     for item in req.MsgList:
         result = await _import_one(ctx, group.group_id, item, floor)
@@ -302,7 +327,7 @@ async def _import_one(ctx: Context, group_id: str, item: ImportGroupMsgItem, flo
 async def _import_refusal(ctx: Context, item: ImportGroupMsgItem, floor: int) -> int:
     """TIM's per-message Result for a message that cannot be imported, or 0."""
     if not floor <= item.SendTime <= ctx.now():
-        return ERR_PARAMS  # out of order, or in the future
+        return ERR_PARAMS  # before the group or its newest message, or in the future
     if body_too_long(item.MsgBody):
         return 80002
     if not await obtain_account(ctx, item.From_Account):

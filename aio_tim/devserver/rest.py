@@ -109,7 +109,8 @@ class RestEndpoint:
         if hooks is not None:
             # A before-send callback may refuse, drop or rewrite the message before anything is
             # stored; it is awaited before admission, so a slow app holds no place in the backlog.
-            decided = await hooks.before(call, self._ctx.admin, self._ctx.now())
+            group_type = self._ctx.state.group_type
+            decided = await hooks.before(call, self._ctx.admin, self._ctx.now(), group_type)
             if isinstance(decided, Envelope):
                 return decided
             call = decided
@@ -123,7 +124,10 @@ class RestEndpoint:
                     reply = await route.handler(self._ctx, call)
         except TIMError as exc:
             if hooks is not None:
-                hooks.send_failed(call, exc.code, exc.desc, self._ctx.admin, self._ctx.now())
+                error = (exc.code, exc.desc)
+                await hooks.send_failed(
+                    call, error, self._ctx.admin, self._ctx.now(), self._ctx.state.group_type
+                )
             raise
         if hooks is not None:
             hooks.release(fired, call)  # after-callbacks leave only once the transaction has committed

@@ -102,7 +102,7 @@ GROUP_PROFILE_COLUMNS: Final = {
     "FaceUrl": "face_url",
     "MaxMemberNum": "max_member_num",
     "ApplyJoinOption": "apply_join_option",
-    "ShutUpAllMember": "shut_up_all",
+    "MuteAllMember": "shut_up_all",
 }
 
 

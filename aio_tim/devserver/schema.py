@@ -114,4 +114,12 @@ _V3: Final = (
     "CREATE INDEX group_members_by_account ON group_members (account, group_id)",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3)
+# Every C2C after-send, recall and read-report webhook carries the recipient's total unread count:
+# an index of the messages that can count keeps the count off the table (100,000 unread: a median
+# 323 -> 140 ms on a shared 2-core VM; still about 1.4 µs a message, so it is only counted when fired).
+_V4: Final = (
+    "CREATE INDEX c2c_unread_by_recipient ON c2c_msgs (to_account, from_account, msg_time) "
+    "WHERE recalled = 0 AND counts_unread = 1",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4)

@@ -58,7 +58,8 @@ class DevServer:
     answered 60018 "too frequent" at once; see `admission`), and a connection without a complete
     request for `keepalive_timeout` seconds is closed.
     With `webhook_url` (or `set_webhook()` later) it calls the app's webhooks as
-    TIM does, signed with `webhook_token`, for `webhook_commands` (default: all):
+    TIM does, signed with `webhook_token`, for `webhook_commands` (default: all). As on TIM,
+    batchsendmsg fires no callbacks unless `webhook_batch_sends=True` (one after-send per recipient):
 
         server.set_webhook(await tim.listen(), token=None)   # tim: a Client bound to this server
     """
@@ -84,6 +85,7 @@ class DevServer:
         webhook_url: str | None = None,
         webhook_token: str | None = None,
         webhook_commands: Iterable[str] | None = None,
+        webhook_batch_sends: bool = False,
     ) -> None:
         if c2c_dedup_window < 1 or group_dedup_window < 1:
             raise ValueError("c2c_dedup_window and group_dedup_window must be at least 1 second")
@@ -112,7 +114,7 @@ class DevServer:
         self.admission = Admission(max_pending)
         """The REST backlog bound and its counters (`refused`, `abandoned`)."""
         self._keepalive_timeout = keepalive_timeout
-        self._webhooks = Webhooks(sdk_app_id, clock)
+        self._webhooks = Webhooks(sdk_app_id, clock, batch_sends=webhook_batch_sends)
         self._webhooks.configure(webhook_url, webhook_token, webhook_commands)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -315,10 +317,13 @@ class DevServer:
         members: Iterable[str] = (),
         type: str = "Public",
         name: str | None = None,
+        created: int | None = None,
     ) -> str:
         """Create a group, and any account it names; its id (generated when group_id is None).
 
-        `type` is TIM's group type ("Public", "Private", "ChatRoom", ...):
+        `type` is TIM's group type ("Public", "Private", "ChatRoom", ...). `created` (unix
+        seconds, default now) backdates the group as TIM's import_group does: import_group_msg
+        takes only messages from the group's creation on.
 
             group_id = await server.create_group("team", owner="alice", members=["bob", "carol"])
         """
@@ -327,7 +332,7 @@ class DevServer:
         ctx = self._running_context()
         async with ctx.state.transaction():
             name = name or group_id or "group"
-            return await new_group(ctx, group_id, type, name, owner, member_ids)
+            return await new_group(ctx, group_id, type, name, owner, member_ids, created=created)
 
     def set_online_state(self, user_id: str, state: str = "Online") -> None:
         """What query_online_status reports for `user_id`: "Online", "PushOnline" or "Offline".

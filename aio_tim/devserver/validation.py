@@ -84,6 +84,10 @@ ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
     "im_open_login_svc/account_import": {"Identifier": "UserID"},
     # Older group docs and SDKs.
     "group_open_http_svc/send_group_msg": {"MsgOnlineOnlyFlag": "OnlineOnlyFlag"},
+    # create_group's cap is MaxMemberCount on TIM's page; aio_tim up to 0.x sent the profile's name.
+    "group_open_http_svc/create_group": {"MaxMemberNum": "MaxMemberCount"},
+    # TIM renamed the mute-all switch; older docs, SDKs and libraries send ShutUpAllMember.
+    "group_open_http_svc/modify_group_base_info": {"ShutUpAllMember": "MuteAllMember"},
 }
 
 

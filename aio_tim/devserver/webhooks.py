@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -36,6 +36,7 @@ ERR_GROUP_REFUSED: Final = 10016
 AFTER_TIMEOUT: Final = 5.0  # seconds a worker waits for the app's answer to an after-callback
 _ENCODER: Final = msgspec.json.Encoder()
 _ANSWER: Final = msgspec.json.Decoder(cb.CallbackAnswer)
+GroupType = Callable[[str], Awaitable[str | None]]  # a group's Type by its id (None: no such group)
 _pending: contextvars.ContextVar[list[cb.Callback] | None] = contextvars.ContextVar("webhooks", default=None)
 
 
@@ -49,8 +50,12 @@ class Target:
 class Webhooks:
     """Where and how the dev server fires webhooks; `configure()` changes it while running."""
 
-    def __init__(self, sdk_app_id: int, clock: Callable[[], float], *, workers: int = 8) -> None:
+    def __init__(
+        self, sdk_app_id: int, clock: Callable[[], float], *, workers: int = 8, batch_sends: bool = False
+    ) -> None:
         self._sdk_app_id = sdk_app_id
+        # TIM's batchsendmsg triggers no callbacks; tests may still want one after-send per recipient.
+        self.batch_sends = batch_sends
         self._clock = clock
         self._workers = workers
         self._target: Target | None = None
@@ -157,7 +162,7 @@ class Webhooks:
             async with self._session.post(
                 target.url,
                 params=self._query(target, command),
-                data=_ENCODER.encode(body),
+                data=encode_callback(body),
                 headers={"Content-Type": "application/json"},
                 timeout=aiohttp.ClientTimeout(total=limit),
             ) as response:
@@ -189,21 +194,26 @@ class Webhooks:
             query |= {"RequestTime": now, "Sign": cb.sign(target.token, now)}
         return query
 
-    def send_failed(self, call: Any, code: int, info: str, admin: str, now: int) -> None:
-        """A group send the server refused fires `Group.CallbackSendMsgException`, as TIM does."""
-        if isinstance(call, SendGroupMsg):
-            self.after(group_send_failed(call, code, info, admin, now))
+    async def send_failed(
+        self, call: Any, error: tuple[int, str], admin: str, now: int, group_type: GroupType
+    ) -> None:
+        """A group send the server refused fires `Group.CallbackSendMsgException`, as TIM does;
+        `error` is its (ErrorCode, ErrorInfo), Type "" when there is no such group."""
+        if isinstance(call, SendGroupMsg) and self.enabled(cb.GROUP_SEND_MSG_EXCEPTION):
+            kind = await group_type(call.GroupId) or ""
+            self.after(group_send_failed(call, error, (admin, kind), now))
 
     # --- before-callbacks -----------------------------------------------------------------------------
 
-    async def before(self, call: Any, admin: str, now: int) -> Any:
-        """The request to run (possibly with a rewritten MsgBody), or the Envelope that answers it."""
+    async def before(self, call: Any, admin: str, now: int, group_type: GroupType) -> Any:
+        """The request to run (possibly with a rewritten MsgBody), or the Envelope that answers it.
+        `group_type` looks up a group's Type, which the group callbacks carry."""
         if _forbids(call, "ForbidBeforeSendMsgCallback"):
             return call
         if isinstance(call, SendMsg) and self.enabled(cb.C2C_BEFORE_SEND_MSG):
             body: cb.Callback = _c2c_before(call, admin, now)
         elif isinstance(call, SendGroupMsg) and self.enabled(cb.GROUP_BEFORE_SEND_MSG):
-            body = _group_before(call, admin)
+            body = _group_before(call, admin, await group_type(call.GroupId) or "", now)
         else:
             return call
         assert self._target is not None
@@ -243,6 +253,7 @@ def _c2c_before(call: SendMsg, admin: str, now: int) -> cb.C2CBeforeSendMsg:
         MsgRandom=call.MsgRandom,
         MsgTime=now,
         MsgKey=f"{seq}_{call.MsgRandom}_{now}",
+        MsgId=f"{seq}_{call.MsgRandom}_{now}",  # no client here: the key stands in for its id
         OnlineOnlyFlag=int(call.OnlineOnlyFlag == 1),
         MsgBody=call.MsgBody,
         CloudCustomData=call.CloudCustomData,
@@ -250,9 +261,11 @@ def _c2c_before(call: SendMsg, admin: str, now: int) -> cb.C2CBeforeSendMsg:
     )
 
 
-def _group_before(call: SendGroupMsg, admin: str) -> cb.GroupBeforeSendMsg:
+def _group_before(call: SendGroupMsg, admin: str, group_type: str, now: int) -> cb.GroupBeforeSendMsg:
     return cb.GroupBeforeSendMsg(
         GroupId=call.GroupId,
+        Type=group_type,
+        EventTime=now * 1000,
         Operator_Account=admin,
         From_Account=call.From_Account or admin,
         Random=call.Random,
@@ -274,13 +287,23 @@ def _command(body: cb.Callback) -> str:
     return str(body.__struct_config__.tag)
 
 
+def encode_callback(body: cb.Callback) -> bytes:
+    """A callback body as TIM sends it: every field it has, zeros too (OnlineOnlyFlag 0,
+    SendMsgResult 0: the Structs omit defaults, TIM's samples do not); only what the dev server
+    does not know (None: a TopicId outside topics, absent CloudCustomData) is left out."""
+    fields = {name: value for name, value in msgspec.structs.asdict(body).items() if value is not None}
+    return _ENCODER.encode({"CallbackCommand": _command(body), **fields})
+
+
 # --- the after-callback bodies the handlers fire ----------------------------------------------------
 
 
 def c2c_sent(
-    sender: str, to: str, key: tuple[int, int, int], body: list[Any], custom: str | None, online_only: bool
-) -> cb.C2CAfterSendMsg:
-    """`C2C.CallbackAfterSendMsg` for a stored message; `key` is (seq, random, time)."""
+    sender: str, to: str, key: tuple[int, int, int], body: list[Any], custom: str | None, online_only: bool,
+    unread: int,
+) -> cb.C2CAfterSendMsg:  # fmt: skip
+    """`C2C.CallbackAfterSendMsg` for a stored message; `key` is (seq, random, time), `unread`
+    the recipient's unread C2C messages after it."""
     seq, random, when = key
     return cb.C2CAfterSendMsg(
         From_Account=sender,
@@ -289,22 +312,32 @@ def c2c_sent(
         MsgRandom=random,
         MsgTime=when,
         MsgKey=f"{seq}_{random}_{when}",
+        MsgId=f"{seq}_{random}_{when}",
         OnlineOnlyFlag=int(online_only),
         MsgBody=body,
         CloudCustomData=custom,
         SendMsgResult=0,
         ErrorInfo="send msg succeed",
+        UnreadMsgNum=unread,
         EventTime=when * 1000,
     )
 
 
-def c2c_recalled(sender: str, to: str, msg_key: str, now: int) -> cb.C2CAfterMsgWithDraw:
-    return cb.C2CAfterMsgWithDraw(From_Account=sender, To_Account=to, MsgKey=msg_key, EventTime=now * 1000)
+def c2c_recalled(sender: str, to: str, msg_key: str, unread: int, now: int) -> cb.C2CAfterMsgWithDraw:
+    """`unread`: the recipient's unread C2C messages after the recall."""
+    return cb.C2CAfterMsgWithDraw(
+        From_Account=sender, To_Account=to, MsgKey=msg_key, UnreadMsgNum=unread, EventTime=now * 1000
+    )
 
 
-def c2c_read(reader: str, peer: str, read_time: int, now: int) -> cb.C2CAfterMsgReport:
+def c2c_read(reader: str, peer: str, read_time: int, unread: int, now: int) -> cb.C2CAfterMsgReport:
+    """`unread`: the reader's unread C2C messages after the report."""
     return cb.C2CAfterMsgReport(
-        Report_Account=reader, Peer_Account=peer, LastReadTime=read_time, EventTime=now * 1000
+        Report_Account=reader,
+        Peer_Account=peer,
+        LastReadTime=read_time,
+        UnreadMsgNum=unread,
+        EventTime=now * 1000,
     )
 
 
@@ -322,6 +355,7 @@ def group_sent(
         Random=random,
         MsgSeq=seq,
         MsgTime=when,
+        MsgId=f"{seq}_{random}_{when}",  # the key aio_tim's client gives its own group messages
         OnlineOnlyFlag=int(online_only),
         MsgBody=body,
         CloudCustomData=custom,
@@ -349,7 +383,7 @@ def group_created(
         Type=group[1],
         Name=name,
         Operator_Account=operator,
-        Owner_Account=owner,
+        Owner_Account=owner or "",  # TIM's field is always there: "" for a group without an owner
         MemberList=[cb.Member(m) for m in members],
         EventTime=now * 1000,
     )
@@ -369,10 +403,14 @@ def members_joined(
 
 
 def group_send_failed(
-    call: SendGroupMsg, code: int, info: str, admin: str, now: int
+    call: SendGroupMsg, error: tuple[int, str], who: tuple[str, str], now: int
 ) -> cb.GroupSendMsgException:
+    """`who` is (Operator_Account, the group's Type)."""
+    code, info = error
+    admin, group_type = who
     return cb.GroupSendMsgException(
         GroupId=call.GroupId,
+        Type=group_type,
         Operator_Account=admin,
         From_Account=call.From_Account or admin,
         Random=call.Random,
@@ -406,7 +444,7 @@ def group_destroyed(group: Any, operator: str, members: list[str], now: int) -> 
         Type=group.type,
         Name=group.name,
         Operator_Account=operator,
-        Owner_Account=group.owner,
+        Owner_Account=group.owner or "",
         MemberList=[cb.Member(m) for m in members],
         EventTime=now * 1000,
     )

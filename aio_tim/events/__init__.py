@@ -9,7 +9,7 @@ see that module for its contract.
 """
 
 from ..seams.inbox import Appended, Inbox, InboxEntry, NewEntry, StoreEffect
-from .decide import Allow, BeforeSendHandler, Decision, Discard, Reject
+from .decide import Allow, BeforeSendHandler, Decision, Discard, OnTimeout, Reject
 from .model import Event, RawCallback
 from .stream import EventStream
 
@@ -24,6 +24,7 @@ __all__ = [
     "Inbox",
     "InboxEntry",
     "NewEntry",
+    "OnTimeout",
     "RawCallback",
     "Reject",
     "StoreEffect",

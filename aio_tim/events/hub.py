@@ -13,8 +13,9 @@ from typing import Final
 from aiohttp import web
 
 from ..seams.inbox import Inbox
-from .decide import BeforeSendHandler
-from .receiver import MAX_BODY, Receiver
+from .decide import DEFAULT_TIMEOUT, BeforeSendHandler, OnTimeout, check_handler
+from .receiver import BODY_TIMEOUT, MAX_BODY, Receiver
+from .site import IDLE_TIMEOUT, BusyConnections, GuardedSite, default_max_connections
 from .stream import EventStream
 
 __all__ = ["DEFAULT_PATH", "Receiving", "WebApp", "WebHandler"]
@@ -62,11 +63,13 @@ class Receiving:
             before_send=before_send,
         )
 
-    def on_before_send(self, handler: BeforeSendHandler, *, timeout: float = 1.5) -> BeforeSendHandler:
-        if not 0 < timeout < 2.0:
-            raise ValueError("timeout must be within TIM's 2 s answer time (0 < timeout < 2)")
+    def on_before_send(
+        self, handler: BeforeSendHandler, *, timeout: float = DEFAULT_TIMEOUT, on_timeout: OnTimeout = "allow"
+    ) -> BeforeSendHandler:
+        check_handler(handler, timeout, on_timeout)
         self.receiver.before_send = handler
         self.receiver.decision_timeout = timeout
+        self.receiver.on_timeout = on_timeout
         return handler
 
     def webhook_app(self, path: str = DEFAULT_PATH) -> web.Application:
@@ -74,13 +77,28 @@ class Receiving:
         app.router.add_post(path, self.receiver.handle)
         return app
 
-    async def listen(self, host: str, port: int, path: str) -> str:
+    async def listen(
+        self,
+        host: str,
+        port: int,
+        path: str,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT,
+        body_timeout: float = BODY_TIMEOUT,
+        max_connections: int | None = None,
+    ) -> str:
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', not {path!r}")
-        runner = web.AppRunner(self.webhook_app(path), access_log=None, shutdown_timeout=1.0)
+        if not (idle_timeout > 0 and body_timeout > 0):
+            raise ValueError("idle_timeout and body_timeout must be positive (seconds)")
+        self.receiver.body_timeout = body_timeout
+        cap = default_max_connections() if max_connections is None else max_connections
+        app, busy = self.webhook_app(path), BusyConnections()
+        app.middlewares.append(busy.watch)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, keepalive_timeout=idle_timeout)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port)
+            site = GuardedSite(runner, host, port, max_connections=cap, busy=busy)
             await site.start()
         except BaseException:
             await runner.cleanup()
@@ -95,4 +113,5 @@ class Receiving:
         runners, self._runners = self._runners, []
         for runner in runners:
             await runner.cleanup()
+        await self.receiver.drain()
         await self.inbox.aclose()

@@ -7,7 +7,6 @@ with the same conversion table the send path uses (`from_msg_body`), run backwar
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -29,7 +28,17 @@ from ..seams.inbox import (
 )
 from ..types import ConvType, Message, MsgLocator, MsgStatus
 
-__all__ = ["Event", "RawCallback", "decode_body", "entry_for", "event_of", "message_of", "parse_msg_key"]
+__all__ = [
+    "Event",
+    "RawCallback",
+    "command_of",
+    "conversation_of",
+    "decode_body",
+    "entry_for",
+    "event_of",
+    "message_of",
+    "parse_msg_key",
+]
 
 _DECODER: Final = msgspec.json.Decoder(cb.Callback)
 _RAW_DECODER: Final = msgspec.json.Decoder(dict[str, Any])
@@ -50,7 +59,7 @@ Body = cb.Callback | RawCallback
 class Event:
     """One received webhook, as `tim.events()` yields it.
 
-    `command` is TIM's `CallbackCommand`; `id` is stable across redeliveries (its natural key);
+    `command` is TIM's `CallbackCommand`; `id` its inbox key (`identity`: TIM's id where it gives one);
     `body` the typed body (`aio_tim.protocol.callbacks`), or a `RawCallback` for other commands;
     `message` the C SDK `Message` of a message event, seen by the client's user, else None.
 
@@ -101,40 +110,18 @@ def _decode_object(body: bytes) -> dict[str, Any]:
         raise ValueError(f"body is not a JSON object: {exc}") from None
 
 
-# --- identity ------------------------------------------------------------------------------------
-
-
-def natural_key(body: Body, raw: bytes) -> str:
-    """The event's identity: the same event delivered twice has the same key."""
-    parts = _key_parts(body)
-    if parts is None:
-        parts = (hashlib.sha256(raw).hexdigest(),)
-    return "|".join((_command(body), *map(str, parts)))
-
-
-def _key_parts(body: Body) -> tuple[Any, ...] | None:
-    match body:
-        case cb.C2CAfterSendMsg() | cb.C2CBeforeSendMsg() if body.MsgKey:
-            return (body.From_Account, body.To_Account, body.MsgKey)
-        case cb.C2CAfterMsgWithDraw() if body.MsgKey:
-            return (body.From_Account, body.To_Account, body.MsgKey)
-        case cb.C2CAfterMsgReport():
-            return (body.Report_Account, body.Peer_Account, body.LastReadTime)
-        case cb.GroupSendMsgException():
-            return (body.GroupId, body.From_Account, body.Random)
-        case cb.GroupAfterSendMsg() if body.MsgSeq:
-            return (body.GroupId, body.MsgSeq)
-        case cb.GroupBeforeSendMsg():
-            return (body.GroupId, body.From_Account, body.Random)
-        case cb.GroupAfterRecallMsg():
-            return (body.GroupId, ",".join(str(item.MsgSeq) for item in body.MsgSeqList))
-    return None
-
-
-def _command(body: Body) -> str:
+def command_of(body: Body) -> str:
+    """The body's CallbackCommand."""
     if isinstance(body, RawCallback):
         return body.CallbackCommand
     return str(body.__struct_config__.tag)
+
+
+def conversation_of(body: cb.GroupBeforeSendMsg | cb.GroupAfterRecallMsg) -> str:
+    """The group conversation a group message event belongs to: the topic's ID for a message in a
+    community's topic (the C SDK's conversation of a topic is the group with the topic's ID), else
+    the group's."""
+    return body.TopicId or body.GroupId
 
 
 # --- messages --------------------------------------------------------------------------------------
@@ -179,7 +166,7 @@ def _group_message(body: cb.GroupBeforeSendMsg, user_id: str) -> Message:
     status = MsgStatus.SEND_SUCC if sent else MsgStatus.SEND_FAIL if failed else MsgStatus.SENDING
     return Message(
         elem_array=from_msg_body(body.MsgBody),
-        conv_id=body.GroupId,
+        conv_id=conversation_of(body),
         conv_type=int(ConvType.GROUP),
         sender=body.From_Account,
         is_from_self=body.From_Account == user_id,
@@ -213,8 +200,9 @@ def locators_of(body: Body) -> list[MsgLocator]:
             when, seq, rand = found
             return [MsgLocator(conv_type=int(ConvType.C2C), is_revoked=True, time=when, seq=seq, rand=rand)]
         case cb.GroupAfterRecallMsg():
+            conv = conversation_of(body)
             return [
-                MsgLocator(conv_id=body.GroupId, conv_type=int(ConvType.GROUP), is_revoked=True, seq=i.MsgSeq)
+                MsgLocator(conv_id=conv, conv_type=int(ConvType.GROUP), is_revoked=True, seq=i.MsgSeq)
                 for i in body.MsgSeqList
             ]
     return []
@@ -234,14 +222,15 @@ def effects_of(body: Body, message: Message | None, user_id: str) -> tuple[Store
         case cb.GroupAfterSendMsg() if message is not None:
             joined = (JoinGroup(body.GroupId),) if body.From_Account == user_id else ()
             key = f"{body.MsgSeq}_{body.Random}_{body.MsgTime}"
-            return (*joined, SaveMessage(int(ConvType.GROUP), body.GroupId, message, key))
+            topic = body.GroupId if body.TopicId else None
+            return (*joined, SaveMessage(int(ConvType.GROUP), conversation_of(body), message, key, topic))
         case cb.C2CAfterMsgWithDraw() if user_id in (body.From_Account, body.To_Account):
             peer = body.To_Account if body.From_Account == user_id else body.From_Account
             return (RevokeC2C(peer, body.MsgKey),)
         case cb.C2CAfterMsgReport() if body.Report_Account == user_id:
             return (MarkRead(body.Peer_Account, body.LastReadTime),)
         case cb.GroupAfterRecallMsg():
-            return (RevokeGroup(body.GroupId, tuple(i.MsgSeq for i in body.MsgSeqList)),)
+            return (RevokeGroup(conversation_of(body), tuple(i.MsgSeq for i in body.MsgSeqList)),)
     return _membership(body, user_id)
 
 
@@ -259,12 +248,13 @@ def _membership(body: Body, user_id: str) -> tuple[StoreEffect, ...]:
     return ()
 
 
-def entry_for(raw: bytes, body: Body, query: dict[str, str], user_id: str, now: float) -> NewEntry:
-    """What the receiver commits for one webhook. Raises ValueError for a message body it cannot read."""
+def entry_for(raw: bytes, body: Body, query: dict[str, str], user_id: str, now: float, key: str) -> NewEntry:
+    """What the receiver commits for one webhook under `key` (`identity.Identities`). Raises
+    ValueError for a message body it cannot read."""
     message = _message_or_refuse(body, user_id)
     return NewEntry(
-        key=natural_key(body, raw),
-        command=_command(body),
+        key=key,
+        command=command_of(body),
         body=raw,
         query=query,
         received=now,

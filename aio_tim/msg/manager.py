@@ -79,6 +79,9 @@ class MsgManager:
                                                    Message(elem_array=[TextElem(content="hi")]))
             assert queued.status == MsgStatus.SENDING
 
+        A message given with its keys (`rand`, `seq`, `client_time`) keeps them: with a Redis
+        coordinator, enqueuing `EnqueueUnknownError.message` again finds the first append.
+
         With a PostgreSQL store, `connection` (an asyncpg connection, inside your open transaction)
         writes the message in *your* transaction: it is sent if and only if that transaction commits.
         """

@@ -58,6 +58,7 @@ __all__ = [
     "GroupSendMsgException",
     "Member",
     "SeqItem",
+    "UserDefinedData",
     "sign",
     "sign_matches",
 ]
@@ -96,6 +97,11 @@ class Member(msgspec.Struct):
 
 class SeqItem(msgspec.Struct):
     MsgSeq: int
+
+
+class UserDefinedData(msgspec.Struct):
+    Key: str
+    Value: str
 
 
 class _Body(msgspec.Struct, tag_field="CallbackCommand", omit_defaults=True):
@@ -179,6 +185,7 @@ class GroupAfterCreateGroup(_GroupBody, tag=AFTER_CREATE_GROUP):
     Name: str | None = None
     Owner_Account: str | None = None
     MemberList: list[Member] = msgspec.field(default_factory=list)
+    UserDefinedDataList: list[UserDefinedData] = msgspec.field(default_factory=list)
 
 
 class GroupAfterGroupDestroyed(_GroupBody, tag=AFTER_GROUP_DESTROYED):

@@ -35,6 +35,7 @@ __all__ = [
     "JoinedGroup",
     "MemberAccount",
     "ModifyGroupBaseInfo",
+    "SelfInfo",
     "SendGroupMsg",
     "SendGroupMsgResponse",
 ]
@@ -67,7 +68,7 @@ class CreateGroup(Request):
     Introduction: str | None = None
     Notification: str | None = None
     FaceUrl: str | None = None
-    MaxMemberNum: int | None = None
+    MaxMemberCount: int | None = None  # create_group's name; the profile reports it as MaxMemberNum
     ApplyJoinOption: str | None = None
 
 
@@ -228,7 +229,7 @@ class GroupProfile(msgspec.Struct, omit_defaults=True):
     MemberNum: int | None = None
     MaxMemberNum: int | None = None
     ApplyJoinOption: str | None = None
-    ShutUpAllMember: str | None = None
+    MuteAllMember: str | None = None
 
 
 class GroupInfo(GroupProfile, omit_defaults=True):
@@ -284,7 +285,7 @@ class ModifyGroupBaseInfo(Request):
     FaceUrl: str | None = None
     MaxMemberNum: int | None = None
     ApplyJoinOption: str | None = None
-    ShutUpAllMember: str | None = None
+    MuteAllMember: str | None = None  # "On" or "Off"; older docs and clients say ShutUpAllMember
 
 
 class DeleteGroupMember(Request):
@@ -302,8 +303,19 @@ class DestroyGroup(Request):
     GroupId: str
 
 
+class SelfInfo(msgspec.Struct, omit_defaults=True):
+    """The listed account's own membership, as get_joined_group_list's SelfInfoFilter asks."""
+
+    Role: str | None = None
+    JoinTime: int | None = None
+    MsgFlag: str | None = None
+    UnreadMsgNum: int | None = None
+
+
 class JoinedGroup(GroupProfile, omit_defaults=True):
     """A group of get_joined_group_list: its GroupId, plus the fields ResponseFilter asked for."""
+
+    SelfInfo: SelfInfo | None = None
 
 
 class JoinedGroupFilter(msgspec.Struct, omit_defaults=True):

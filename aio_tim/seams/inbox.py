@@ -53,13 +53,20 @@ __all__ = [
 class SaveMessage:
     """Store a received message (kept as is if its locator is already stored).
 
-    A group message is stored only while the group is known to hold the user (`JoinGroup`).
+    A group message is stored only while the group is known to hold the user (`JoinGroup`): the
+    group `conv_id` names, or `group_id` when the conversation is one of a community's topics.
     """
 
     conv_type: int
     conv_id: str
     message: Message
     msg_key: str | None
+    group_id: str | None = None  # a topic's community; None: conv_id is the group
+
+    @property
+    def member_of(self) -> str:
+        """The group whose membership decides whether the message is kept."""
+        return self.group_id or self.conv_id
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,8 @@ class RevokeC2C:
 
 @dataclass(frozen=True)
 class RevokeGroup:
-    """Mark the group messages with these MsgSeqs revoked."""
+    """Mark the group messages with these MsgSeqs revoked; `group_id` is the conversation's (a
+    topic's ID for a topic's messages)."""
 
     group_id: str
     seqs: tuple[int, ...]

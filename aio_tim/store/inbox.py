@@ -36,6 +36,7 @@ from ..seams.inbox import (
 )
 from ..types import ConvType, MsgStatus
 from .counts import insert_rows
+from .fileid import FileIdentity
 from .local import LocalStore
 from .rows import check_conv, row_of, stamp
 from .writer import raw_connection, run_on_thread
@@ -104,12 +105,14 @@ class SqliteInbox:
         if max_batch < 1:
             raise UsageError(TIM_ERR_PARAM, f"max_batch must be at least 1, not {max_batch}")
         self._store = store
+        self._files = FileIdentity(store.path)
         self._max_batch = max_batch
         self._work = _Work()
         self._wake: asyncio.Event | None = None
         self._arrival: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
+        self._known: set[str] = set()  # consumers known to have a cursor row
         self.appended = 0
         self.duplicates = 0
         self.commits = 0
@@ -169,6 +172,7 @@ class SqliteInbox:
                 results = await _insert_batch(db, entries) if entries else []
                 for consumer, position in work.acks.items():
                     await db.execute(_ACK, (consumer, position))
+            self._files.check()  # committed to a file still at the store's path, not one deleted under us
         except Exception as exc:  # every caller of this batch learns it failed; none is told "durable"
             _fail([f for _, f in work.appends], exc)
             _fail(work.ack_waiters, exc)
@@ -196,8 +200,13 @@ class SqliteInbox:
     async def read(
         self, consumer: str, *, after: str | None = None, limit: int = 100, block: float | None = None
     ) -> list[InboxEntry]:
-        """Entries after `after` (default: `consumer`'s cursor), waiting up to `block` seconds for one."""
+        """Entries after `after` (default: `consumer`'s cursor), waiting up to `block` seconds for one.
+
+        A consumer's first read gives it a cursor (at 0), so `purge()` keeps what it has not read."""
         self._require_open()
+        if consumer not in self._known:
+            await self.ack(consumer, ["0"])  # the cursor's row; never moves a cursor back
+            self._known.add(consumer)
         deadline = None if block is None else asyncio.get_running_loop().time() + block
         while True:
             arrival = self._arrival_future()  # before reading: an append after the read still wakes us
@@ -233,9 +242,10 @@ class SqliteInbox:
         return int(row[0]) if row else 0
 
     async def purge(self, received_before: float) -> int:
-        """Delete entries received before that time which every consumer with a cursor has
-        acknowledged; return how many went. Their keys no longer deduplicate, so keep a margin
-        far longer than any redelivery (hours, not seconds):
+        """Delete entries received before that time which every consumer has acknowledged
+        (every consumer that has read or acknowledged, with this inbox or before); return how many
+        went. A consumer that never read is unknown: start it before the first purge. Their keys
+        no longer deduplicate, so keep a margin far longer than any redelivery (hours, not seconds):
 
             await inbox.purge(time.time() - 7 * 86400)
         """
@@ -243,6 +253,14 @@ class SqliteInbox:
         async with self._store._write() as db:
             cur = await db.execute(_PURGE, (received_before,))
             return cur.rowcount
+
+    async def forget(self, consumer: str) -> None:
+        """Drop `consumer`'s cursor (a consumer retired for good): `purge()` stops keeping entries
+        for it; should it read again, it starts from the first entry left."""
+        self._require_open()
+        async with self._store._write() as db:
+            await db.execute("DELETE FROM inbox_cursors WHERE consumer = ?", (consumer,))
+        self._known.discard(consumer)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -325,7 +343,9 @@ async def _apply_effects(db: aiosqlite.Connection, entries: Sequence[NewEntry]) 
     if not effects:
         return
     groups = {e.group_id for e, _ in effects if isinstance(e, JoinGroup | LeaveGroup)}
-    groups |= {e.conv_id for e, _ in effects if isinstance(e, SaveMessage) and e.conv_type == ConvType.GROUP}
+    groups |= {
+        e.member_of for e, _ in effects if isinstance(e, SaveMessage) and e.conv_type == ConvType.GROUP
+    }
     members = await _member_groups(db, groups)
     plan: dict[str, list[tuple[Any, ...]]] = {statement: [] for statement in _EFFECT_ORDER}
     for effect, now in effects:
@@ -341,7 +361,7 @@ def _plan(effect: StoreEffect, now: int, members: set[str], plan: dict[str, list
     """Add the rows `effect` writes to `plan`, keeping `members` (the user's groups) current."""
     if isinstance(effect, SaveMessage):
         conv = check_conv((effect.conv_type, effect.conv_id))
-        if conv[0] == ConvType.GROUP and conv[1] not in members:
+        if conv[0] == ConvType.GROUP and effect.member_of not in members:
             return  # not (known to be) the user's group
         status = effect.message.status or int(MsgStatus.SEND_SUCC)
         # INSERT OR IGNORE: our own sent message is already stored under the same locator.
