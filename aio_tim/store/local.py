@@ -57,7 +57,7 @@ from ..errors import TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, UsageError
 from ..types import Message, MsgLocator, encode
 from ..types._base import decoder_for
 from . import outbox as outbox_sql
-from . import sql
+from . import sql, writer
 from .counts import insert_fanout, save_row
 from .errors import storage_errors
 from .jobs import InsertRows, fetch_all, fetch_each, in_transaction, insert_or_get, reserve_seqs, rowcount
@@ -119,6 +119,7 @@ class LocalStore:
         self._lock = asyncio.Lock()
         self._seq_lock = asyncio.Lock()
         self._seq_blocks = SeqBlocks()  # bounded: forgetting a block costs only its unused seqs
+        self._checkpoints = writer.CheckpointCounter()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -446,6 +447,8 @@ class LocalStore:
                 await db.execute("BEGIN IMMEDIATE")
                 yield db
                 await db.commit()
+                if self._checkpoints.due():  # PASSIVE: never waits for readers; on aiosqlite's thread
+                    await db.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except BaseException:
                 await db.rollback()  # a no-op when no transaction is open (e.g. SQLite rolled back)
                 raise
