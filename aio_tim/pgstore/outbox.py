@@ -11,7 +11,8 @@ conversation whose head another worker holds under a live lease is left alone, s
 conversation's rows go out in order, one worker at a time. With its head, the claimer takes the
 conversation's next rows (up to `LANE_ROWS`), all inflight under its name until `lease_until` (the
 database's clock), renewed while it sends. A row whose owner died is taken over once its lease
-ends; `taken_from` names the old owner, so the drainer first looks a C2C one up in roaming.
+ends, or put back in the queue by a worker that found its owner dead; `taken_from` names the
+old owner, so the drainer first looks a C2C one up in roaming.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ WITH heads AS (
 )
 UPDATE {{s}}.outbox AS o SET state = 'inflight', owner = $2, updated = now(),
     lease_until = now() + make_interval(secs => $4),
-    taken_from = CASE WHEN o.state = 'inflight' THEN o.owner END
+    taken_from = CASE WHEN o.state = 'inflight' THEN o.owner ELSE o.taken_from END
 FROM rows WHERE o.id = rows.id AND {_CLAIMABLE}
 RETURNING o.id, o.conv_type, o.conv_id, o.json, o.taken_from
 """
@@ -76,7 +77,12 @@ _DONE: Final = (
     "UPDATE {s}.outbox SET state = $2, sent = $3, error_code = $4, error_desc = $5, owner = NULL,"
     " lease_until = NULL, updated = now() WHERE id = $1"
 )
-_BACK: Final = "UPDATE {s}.outbox SET state = 'queued', owner = NULL, lease_until = NULL, updated = now()"
+# A row put back remembers who held it: a worker that finds it left by another (dead) one looks
+# it up in roaming before it sends it again.
+_BACK: Final = (
+    "UPDATE {s}.outbox SET state = 'queued', taken_from = owner, owner = NULL, lease_until = NULL,"
+    " updated = now()"
+)
 
 
 @dataclass(frozen=True)

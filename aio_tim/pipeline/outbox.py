@@ -308,7 +308,8 @@ class SharedOutbox(Outbox):
         rows: list[ClaimedRow] = await self._shared.outbox_claim_rows(
             self._batch, owner=self.owner, lease=self._lease
         )
-        self._taken = {row.id for row in rows if row.taken_from is not None}
+        # Rows another owner held (it died, or its lease ended): it may have sent them.
+        self._taken = {row.id for row in rows if row.taken_from not in (None, self.owner)}
         return [(row.id, row.conv, row.message) for row in rows]
 
     async def _sent_before(self, row_id: int, conv: Conv, message: Message) -> Message | None:
