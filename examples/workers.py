@@ -95,7 +95,9 @@ async def run_worker(args: argparse.Namespace) -> dict[str, float]:
     print("ready", flush=True)
     try:
         if not args.send:
-            return await drain_until_stopped()
+            await drain_until_stopped()
+            stats = tim.pipeline.statistics()
+            return {"sent": stats.sent, "throttled": stats.throttled, "failed": stats.failed}
         report = await send_all(tim, args)
         if coordinator is not None:
             report["round_trips"] = coordinator.limiter_statistics().round_trips
@@ -121,13 +123,12 @@ async def send_all(tim: Client, args: argparse.Namespace) -> dict[str, float]:
     }  # fmt: skip
 
 
-async def drain_until_stopped() -> dict[str, float]:
+async def drain_until_stopped() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    return {}
 
 
 def spawn_worker(server: DevServer, redis_url: str, prefix: str, *extra: str) -> subprocess.Popen[str]:

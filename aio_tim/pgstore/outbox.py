@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import asyncpg
 
@@ -33,15 +33,13 @@ from ..types import Message, encode
 from ..types._base import decoder_for
 from .errors import pg_conv, pg_errors
 from .schema import quoted
-
-if TYPE_CHECKING:
-    from .sql import Statements
+from .sql import Statements, statements
 
 __all__ = ["LANE_ROWS", "OutboxRows", "result_key"]
 
 log = logging.getLogger("aio_tim.pgstore")
 
-LANE_ROWS: Final = 64  # rows of one conversation taken with its head in one claim
+LANE_ROWS: Final = 32  # rows of one conversation taken with its head in one claim
 STATES: Final = ("queued", "inflight", "sent", "failed")
 _DECODER: Final = decoder_for(Message)
 _UNFINISHED: Final = "state IN ('queued', 'inflight')"
@@ -73,10 +71,14 @@ WITH ins AS (
 )
 SELECT id, pg_notify($6, '') FROM ins
 """
-_DONE: Final = (
-    "UPDATE {s}.outbox SET state = $2, sent = $3, error_code = $4, error_desc = $5, owner = NULL,"
-    " lease_until = NULL, updated = now() WHERE id = $1"
-)
+# A row's outcome and its message's save (sql.SAVE, parameters $1-$12) in one statement, so one
+# round trip and one commit: the data-modifying CTE runs whether or not the query reads it.
+_DONE: Final = """
+WITH done AS (
+    UPDATE {s}.outbox SET state = $13, sent = $14, error_code = $15, error_desc = $16, owner = NULL,
+        lease_until = NULL, updated = now()
+    WHERE id = $17
+), """
 # A row put back remembers who held it: a worker that finds it left by another (dead) one looks
 # it up in roaming before it sends it again.
 _BACK: Final = (
@@ -108,7 +110,7 @@ def _sql(schema: str) -> _Sql:
     return _Sql(
         claim=_CLAIM.replace("{s}", s),
         insert=_INSERT.replace("{s}", s),
-        done=_DONE.replace("{s}", s),
+        done=_DONE.replace("{s}", s) + _without_with(statements(schema).save),
         renew=(
             f"UPDATE {s}.outbox SET lease_until = now() + make_interval(secs => $3)"
             f" WHERE {mine} AND owner = $2"
@@ -136,6 +138,13 @@ def _result_key(conv: Conv, rand: int, seq: int) -> str:
     return f"{conv[0]}:{rand}:{seq}:{conv[1]}"
 
 
+def _without_with(query: str) -> str:
+    """A `WITH a AS (...) ...` statement without its `WITH`, to follow other CTEs."""
+    head, _, rest = query.lstrip().partition(" ")
+    assert head == "WITH", query
+    return rest
+
+
 class OutboxRows:
     """PgStore's outbox methods (`aio_tim.seams.SharedOutboxStore`)."""
 
@@ -151,6 +160,9 @@ class OutboxRows:
         raise NotImplementedError
 
     def _now(self) -> int:
+        raise NotImplementedError
+
+    async def _run(self, method: str, query: str, *args: Any) -> Any:
         raise NotImplementedError
 
     # --- intake ----------------------------------------------------------------------------------
@@ -214,10 +226,7 @@ class OutboxRows:
         await self._finish(row_id, row, ("failed", None, code, desc))
 
     async def _finish(self, row_id: int, row: tuple[Any, ...], outcome: tuple[Any, ...]) -> None:
-        with pg_errors():
-            async with self.pool.acquire() as conn, conn.transaction():
-                await conn.execute(self._sql.save, self._id, *row)
-                await conn.execute(_sql(self.schema).done, row_id, *outcome)
+        await self._run("fetchval", _sql(self.schema).done, self._id, *row, *outcome, row_id)
 
     async def outbox_requeue(self, row_ids: Sequence[int] | None = None, *, owner: str | None = None) -> int:
         """Put inflight rows back in the queue; how many. `row_ids=None`: all of `owner`'s (all of

@@ -45,6 +45,9 @@ __all__ = ["Lookup", "Outbox", "OutboxClosedError", "SharedOutbox"]
 log = logging.getLogger("aio_tim.outbox")
 
 CLAIM_BATCH: Final = 256
+# A shared store's claim takes this many conversations (each with its next rows): small, so the
+# conversations spread over the workers instead of all going to the first that claims.
+SHARED_CLAIM_LANES: Final = 16
 RETRY_PAUSE: Final = 0.5  # first pause after a transient failure; doubles up to RETRY_PAUSE_MAX
 RETRY_PAUSE_MAX: Final = 30.0
 LEASE: Final = 30  # seconds an inflight row stays with its sender without a renewal
@@ -284,7 +287,7 @@ class SharedOutbox(Outbox):
         store: SharedOutboxStore,
         *,
         lookup: Lookup | None = None,
-        batch: int = CLAIM_BATCH,
+        batch: int = SHARED_CLAIM_LANES,
         lease: int = LEASE,
     ) -> None:
         super().__init__(store, batch=batch, lease=lease)
