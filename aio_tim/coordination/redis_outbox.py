@@ -315,7 +315,8 @@ class RedisOutbox:
         while not self._closing:
             try:
                 entries = await self._next_entries()
-                self._reachable_again()
+                if entries is not None:  # Redis answered (None: no shard leased, nothing was asked)
+                    self._reachable_again()
                 if entries:
                     await self._send_entries(entries)
                 elif not self._ready:
@@ -332,14 +333,17 @@ class RedisOutbox:
                 log.exception("redis outbox drainer: an error; retrying after a pause")
                 await self._backoff()
 
-    async def _next_entries(self) -> list[tuple[str, bytes, dict[bytes, bytes]]]:
-        """Claimed entries of newly leased shards, else our own pending (a retry), else new ones."""
+    async def _next_entries(self) -> list[tuple[str, bytes, dict[bytes, bytes]]] | None:
+        """Claimed entries of newly leased shards, else our own pending (a retry), else new ones.
+
+        None when no shard is leased: nothing was read, so nothing says whether Redis answers.
+        """
         await self._release_extras()
         for shard in sorted(self._claiming):
             await self._claim(shard)
         streams = {self.stream(shard): shard for shard in self._ready}
         if not streams:
-            return []
+            return None
         found: Any = await self._redis.xreadgroup(
             GROUP, self.consumer, dict.fromkeys(streams, "0"), count=self._batch
         )
