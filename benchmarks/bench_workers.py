@@ -202,7 +202,7 @@ async def part_c(messages: int, url: str) -> None:
 
     workers = load_workers()
     prefix, schema = f"aio_tim_bench:{uuid.uuid4().hex[:8]}", f"bench_pg_{uuid.uuid4().hex[:8]}"
-    extra = ["--workers", str(WORKERS), "--user", "alice", "--store", url, "--schema", schema]
+    extra = ["--workers", str(WORKERS), "--user", "alice", "--store", url, "--schema", schema, "--report"]
     with tempfile.TemporaryDirectory() as folder:
         server = DevServer(db_path=Path(folder) / "server.db")  # TIM's limits
         async with (

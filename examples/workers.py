@@ -68,6 +68,7 @@ def worker_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--peers", type=int, default=50)
     parser.add_argument("--local", action="store_true", help="no Redis: in-process limits at limit/N")
+    parser.add_argument("--report", action="store_true", help="print the pipeline's counts when stopped")
     store_options(parser)
 
 
@@ -110,7 +111,8 @@ async def run_worker(args: argparse.Namespace) -> dict[str, float]:
         if not args.send:
             await drain_until_stopped()
             stats = tim.pipeline.statistics()
-            return {"sent": stats.sent, "throttled": stats.throttled, "failed": stats.failed}
+            report = {"sent": stats.sent, "throttled": stats.throttled, "failed": stats.failed}
+            return report if args.report else {}
         report = await send_all(tim, args)
         if coordinator is not None:
             report["round_trips"] = coordinator.limiter_statistics().round_trips
