@@ -15,6 +15,9 @@ process with TIM's limits (sendmsg 200/s per app) and TIM's C2C dedup window (1 
     Redis round trips, and client CPU µs per send with Redis against without (ratio).
 (b) outbox: M messages enqueued, 4 workers draining, SIGKILLed at random points and replaced
     (3 kills per trial): lost and duplicated messages per trial, counted at the server.
+(c) the PostgreSQL outbox (`--store postgresql://...`, issue 24): M messages committed in one
+    transaction, 4 workers draining it (limits shared on Redis): the drain rate against TIM's
+    limit and the throttled answers the workers met.
 """
 
 from __future__ import annotations
@@ -191,18 +194,62 @@ async def part_b(messages: int, trials: int) -> None:
     print(f"    total: lost {sum(r[1] for r in results)}, duplicates {sum(r[2] for r in results)}")
 
 
+# --- (c) the PostgreSQL outbox's throughput -----------------------------------------------------
+
+
+async def part_c(messages: int, url: str) -> None:
+    from aio_tim.pgstore import PgStore
+
+    workers = load_workers()
+    prefix, schema = f"aio_tim_bench:{uuid.uuid4().hex[:8]}", f"bench_pg_{uuid.uuid4().hex[:8]}"
+    extra = ["--workers", str(WORKERS), "--user", "alice", "--store", url, "--schema", schema, "--report"]
+    with tempfile.TemporaryDirectory() as folder:
+        server = DevServer(db_path=Path(folder) / "server.db")  # TIM's limits
+        async with (
+            server,
+            PgStore(url, sdk_app_id=server.sdk_app_id, user_id="alice", schema=schema) as store,
+        ):
+            children = [workers.spawn_worker(server, REDIS_URL, prefix, *extra) for _ in range(WORKERS)]
+            now = int(time.time())
+            async with store.pool.acquire() as conn, conn.transaction():  # the workers wake at COMMIT
+                for i in range(messages):
+                    message = Message(
+                        elem_array=[TextElem(content=f"m{i}")], sender="alice", is_from_self=True,
+                        rand=i + 1, seq=i + 1, client_time=now, conv_id=f"peer{i % 50}", conv_type=1,
+                    )  # fmt: skip
+                    await store.outbox_add_in(conn, (1, f"peer{i % 50}"), message)
+            started = time.monotonic()
+            # The workers are other processes: their progress is polled from the database.
+            while (counts := await store.outbox_counts())["queued"] + counts["inflight"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            elapsed = time.monotonic() - started
+            outputs = [workers.stop_worker(child) for child in children]
+            await store.pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await delete_prefix(prefix)
+    reports = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+    rate = counts["sent"] / elapsed
+    print(
+        f"(c) PostgreSQL outbox: {messages} messages, {WORKERS} workers: {counts['sent']} sent, "
+        f"{counts['failed']} failed in {elapsed:.1f}s = {rate:.1f}/s = {rate / LIMIT:.1%} of TIM's "
+        f"{LIMIT:g}/s; throttled answers {sum(r['throttled'] for r in reports)}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="a,b")
     parser.add_argument("--sends", type=int, default=500, help="(a) sends per worker")
     parser.add_argument("--messages", type=int, default=20_000, help="(b) messages per trial")
     parser.add_argument("--trials", type=int, default=5, help="(b) SIGKILL trials")
+    parser.add_argument("--store", default="postgresql://postgres@127.0.0.1:5432/test", help="(c) PostgreSQL")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     if "a" in parts:
         asyncio.run(part_a(args.sends))
     if "b" in parts:
         asyncio.run(part_b(args.messages, args.trials))
+    if "c" in parts:
+        asyncio.run(part_c(args.messages, args.store))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from ..protocol.limits import Limits
+from ..seams import MessageStore
 from ..store import LocalStore
 from .probe import Submit
 from .redis_inbox import RedisInbox, store_applier
@@ -103,7 +104,7 @@ class RedisCoordinator:
             degraded=any(s.degraded for s in each),
         )
 
-    def outbox(self, sdk_app_id: int, store: LocalStore, submit: Submit | None = None) -> RedisOutbox:
+    def outbox(self, sdk_app_id: int, store: MessageStore, submit: Submit | None = None) -> RedisOutbox:
         prefix = f"{self.key_prefix}:outbox:{sdk_app_id}"
         return RedisOutbox(self.redis, prefix, store, submit=submit, **self._outbox_options)
 

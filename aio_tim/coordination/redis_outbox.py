@@ -38,7 +38,8 @@ from redis.exceptions import RedisError, ResponseError
 from ..errors import TIM_ERR_PARAM, TIMError, error_for
 from ..pipeline import Failure, PipelineClosedError, classify
 from ..pipeline.outbox import OutboxClosedError
-from ..store import Conv, LocalStore
+from ..seams import MessageStore
+from ..store import Conv
 from ..types import Message, MsgStatus
 from .base import CoordinationUnavailableError, Deliver, EnqueueUnknownError
 from .probe import Submit, find_sent
@@ -82,7 +83,7 @@ class RedisOutbox:
         self,
         redis: Redis,
         key_prefix: str,
-        store: LocalStore,
+        store: MessageStore,
         *,
         shards: int = 16,
         visibility_timeout: float = 30.0,
