@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from redis_support import PrivateRedis
 
 from aio_tim.coordination import CoordinationUnavailableError, RedisCoordinator
+from aio_tim.coordination.redis_dead import dead_key
 from aio_tim.coordination.redis_inbox import RedisInbox
 from aio_tim.events.inbox import NewEntry
 from aio_tim.events.stream import EventStream
@@ -173,7 +174,7 @@ async def test_garbage_entries_go_to_the_dead_letters(
     first = RedisInbox(shared, redis_prefix)
     await first.append([entry(f"k{i}") for i in range(10)])
     for fields in GARBAGE:
-        await shared.xadd(f"{redis_prefix}:s", fields)  # type: ignore[arg-type]
+        await shared.xadd(first.stream(0), fields)  # type: ignore[arg-type]
     await first.append([entry(f"k{i}") for i in range(10, 20)])
     counts = {}
     for consumer in ("bot", "audit"):
@@ -181,7 +182,7 @@ async def test_garbage_entries_go_to_the_dead_letters(
         for inbox in (first, RedisInbox(shared, redis_prefix)):  # and again, as after a restart
             await drain(EventStream(inbox, "bob", consumer, auto_ack=False), handed, until=40, idle=0.5)
         counts[consumer] = report(f"garbage in the inbox, consumer {consumer}", 20, handed)
-    dead = await shared.xlen(f"{redis_prefix}:dead")
+    dead = await shared.xlen(dead_key(first.stream(0)))
     logged = sum("cannot be decoded" in r.message for r in caplog.records)
     print(f"garbage entries: injected {len(GARBAGE)}, dead letters {dead}, logged {logged}")
     assert counts == {"bot": (0, 0), "audit": (0, 0)}

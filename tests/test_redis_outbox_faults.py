@@ -15,6 +15,7 @@ from redis_support import PrivateRedis, StallingProxy
 
 from aio_tim import Client, ConvType, Message, TextElem
 from aio_tim.coordination import CoordinationUnavailableError, RedisCoordinator
+from aio_tim.coordination.redis_shards import shard_base
 from aio_tim.devserver import DevServer
 from aio_tim.testing import client_for
 
@@ -59,7 +60,7 @@ async def test_garbage_in_shards_goes_to_the_dead_letters(
         raw = aioredis.Redis.from_url(redis_url)
         try:
             for index, fields in enumerate(GARBAGE):
-                await raw.xadd(f"{prefix}:s:{index % 2}", fields)  # type: ignore[arg-type]
+                await raw.xadd(f"{shard_base(prefix, index % 2)}:s", fields)  # type: ignore[arg-type]
             async with (
                 RedisCoordinator(redis_url, drain=False, **options) as enqueuer_side,
                 RedisCoordinator(redis_url, **options) as worker_side,
@@ -71,7 +72,7 @@ async def test_garbage_in_shards_goes_to_the_dead_letters(
                     for i in range(40)
                 ]
                 counts = await drained(alice, 20)
-            dead = await raw.xlen(f"{prefix}:dead")
+            dead = sum([await raw.xlen(f"{shard_base(prefix, n)}:dead") for n in range(4)])
         finally:
             await raw.aclose()
     lost, duplicated = report("garbage in outbox shards", queued, server_sends(tmp_path / "server.db"))
