@@ -1,6 +1,7 @@
 """Many worker processes, one TIM app: shared rate limits and a shared outbox on Redis.
 
     python examples/workers.py --workers 4 --messages 2000      # Redis at 127.0.0.1:6379
+    python examples/workers.py --cluster --redis redis://127.0.0.1:7000   # a Redis Cluster, any node
 
 The parent starts an embedded dev server (TIM's limits enforced), N worker processes and a client
 that only enqueues (`drain=False`). Every worker is a `Client(coordinator=RedisCoordinator(...))`:
@@ -55,13 +56,14 @@ def worker_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--peers", type=int, default=50)
     parser.add_argument("--local", action="store_true", help="no Redis: in-process limits at limit/N")
+    parser.add_argument("--cluster", action="store_true", help="--redis names a node of a Redis Cluster")
 
 
 async def run_worker(args: argparse.Namespace) -> dict[str, float]:
     """One worker: drain the shared outbox until SIGTERM, or (`--send`) send and report."""
     coordinator = None if args.local else RedisCoordinator(
-        args.redis, key_prefix=args.prefix, workers=args.workers, visibility_timeout=args.visibility,
-        drain=not args.send,
+        args.redis, cluster=args.cluster, key_prefix=args.prefix, workers=args.workers,
+        visibility_timeout=args.visibility, drain=not args.send,
     )  # fmt: skip
     limits = {"*": 200 / args.workers} if args.local else None
     tim = Client(
@@ -137,17 +139,20 @@ def stop_worker(child: subprocess.Popen[str], signum: int = signal.SIGTERM) -> s
     return output
 
 
-async def demo(workers: int, messages: int, redis_url: str) -> dict[str, int]:
+async def demo(workers: int, messages: int, redis_url: str, *, cluster: bool = False) -> dict[str, int]:
     """A dev server, `workers` drainers and an enqueuer; returns the outbox's final counts."""
     prefix = f"aio_tim_demo:{uuid.uuid4().hex[:8]}"
+    flags = ("--cluster",) if cluster else ()
     async with DevServer() as server:
         children = [
-            spawn_worker(server, redis_url, prefix, "--workers", str(workers), "--user", f"w{i}")
+            spawn_worker(server, redis_url, prefix, "--workers", str(workers), "--user", f"w{i}", *flags)
             for i in range(workers)
         ]
         try:
             async with (
-                RedisCoordinator(redis_url, key_prefix=prefix, workers=workers, drain=False) as shared,
+                RedisCoordinator(
+                    redis_url, cluster=cluster, key_prefix=prefix, workers=workers, drain=False
+                ) as shared,
                 client_for(server, "alice", coordinator=shared) as tim,
             ):
                 started = time.monotonic()
@@ -166,8 +171,9 @@ async def demo(workers: int, messages: int, redis_url: str) -> dict[str, int]:
         finally:
             for child in children:
                 stop_worker(child)
-            async with RedisCoordinator(redis_url) as cleanup:  # the demo's keys only
-                await cleanup.redis.delete(*[k async for k in cleanup.redis.scan_iter(match=f"{prefix}:*")])
+            async with RedisCoordinator(redis_url, cluster=cluster) as cleanup:  # the demo's keys only
+                for key in [k async for k in cleanup.redis.scan_iter(match=f"{prefix}:*")]:
+                    await cleanup.redis.delete(key)  # one by one: on a cluster they lie on many slots
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -177,13 +183,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--cluster", action="store_true", help="--redis names a node of a Redis Cluster")
     args = parser.parse_args(argv)
     if args.command == "worker":
         result = asyncio.run(run_worker(args))
         if result:
             print(json.dumps(result), flush=True)
     else:
-        asyncio.run(demo(args.workers, args.messages, args.redis))
+        asyncio.run(demo(args.workers, args.messages, args.redis, cluster=args.cluster))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Shared fixtures: the project's own pytest helpers as users get them, and the operation tests'
 scenario (a dev server with group g1, clients alice and bob, one settable clock), and Redis
 (`redis_url`: fails under CI=true, skips elsewhere, when Redis is unreachable; `redis_prefix`;
-`redis_cluster`: a three-master Redis Cluster of the session's own)."""
+`redis_cluster`: a three-master Redis Cluster of the session's own; `redis_target`: a test run
+on both)."""
 
 import atexit
 import os
@@ -9,7 +10,7 @@ import shutil
 import tempfile
 
 from disk_support import tiny_fs
-from redis_support import redis_cluster, redis_prefix, redis_url
+from redis_support import redis_cluster, redis_prefix, redis_target, redis_url
 from scenario import alice, bob, clock, server
 
 from aio_tim.testing import client_for, dev_server, tim
@@ -22,6 +23,7 @@ __all__ = [
     "dev_server",
     "redis_cluster",
     "redis_prefix",
+    "redis_target",
     "redis_url",
     "server",
     "tim",

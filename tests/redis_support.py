@@ -14,7 +14,9 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -290,3 +292,52 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateC
     cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"), ci=on_ci())
     yield cluster
     cluster.stop()
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where a test's Redis keys go: the shared single Redis or the session's cluster.
+
+    async with redis_target.coordinator(workers=2) as coordinator: ...
+    client = redis_target.client()   # redis.asyncio.Redis or RedisCluster; the test closes it
+    """
+
+    url: str
+    cluster: bool
+    prefix: str
+
+    def coordinator(self, **options: Any) -> Any:
+        from aio_tim.coordination import RedisCoordinator
+
+        options.setdefault("key_prefix", self.prefix)
+        return RedisCoordinator(self.url, cluster=self.cluster, **options)
+
+    def client(self) -> Any:
+        if self.cluster:
+            return aioredis.RedisCluster.from_url(self.url)
+        return aioredis.Redis.from_url(self.url)
+
+    @property
+    def inbox_shards(self) -> int:
+        """The coordinator's default: one stream on a single Redis, spread over a cluster."""
+        return 16 if self.cluster else 1
+
+    def inbox(self, client: Any, **options: Any) -> Any:
+        """A RedisInbox on `client` under the test's prefix, sharded as the coordinator would."""
+        from aio_tim.coordination.redis_inbox import RedisInbox
+
+        return RedisInbox(client, self.prefix, shards=self.inbox_shards, **options)
+
+    def worker_flags(self) -> tuple[str, ...]:
+        """The flags examples/workers.py needs for this Redis."""
+        return ("--cluster",) if self.cluster else ()
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def redis_target(request: pytest.FixtureRequest) -> RedisTarget:
+    """The test runs twice: on the shared Redis (its `redis_prefix`, deleted afterwards) and on the
+    session's three-master cluster (a prefix of its own; the cluster goes at the session's end)."""
+    if request.param == "cluster":
+        cluster: PrivateCluster = request.getfixturevalue("redis_cluster")
+        return RedisTarget(cluster.url, True, f"aio_tim_test:{uuid.uuid4().hex[:12]}")
+    return RedisTarget(request.getfixturevalue("redis_url"), False, request.getfixturevalue("redis_prefix"))

@@ -10,8 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
-from redis_support import PrivateRedis, StallingProxy
+from redis_support import PrivateRedis, RedisTarget, StallingProxy
 
 from aio_tim import Client, ConvType, Message, TextElem
 from aio_tim.coordination import CoordinationUnavailableError, RedisCoordinator
@@ -49,21 +48,21 @@ GARBAGE = (
 
 
 async def test_garbage_in_shards_goes_to_the_dead_letters(
-    tmp_path: Path, redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, redis_target: RedisTarget, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Garbage entries at the head of two of four shards, then 40 messages to 8 peers: all 40 are
     sent once, the garbage moved to the dead-letter stream, counted as failed and logged once each."""
     caplog.set_level(logging.WARNING, logger="aio_tim.coordination")
-    options = {"key_prefix": redis_prefix, "shards": 4, "visibility_timeout": 2.0}
+    options = {"shards": 4, "visibility_timeout": 2.0}
     async with DevServer(db_path=tmp_path / "server.db", limits=None) as server:
-        prefix = f"{redis_prefix}:outbox:{server.sdk_app_id}"
-        raw = aioredis.Redis.from_url(redis_url)
+        prefix = f"{redis_target.prefix}:outbox:{server.sdk_app_id}"
+        raw = redis_target.client()
         try:
             for index, fields in enumerate(GARBAGE):
                 await raw.xadd(f"{shard_base(prefix, index % 2)}:s", fields)  # type: ignore[arg-type]
             async with (
-                RedisCoordinator(redis_url, drain=False, **options) as enqueuer_side,
-                RedisCoordinator(redis_url, **options) as worker_side,
+                redis_target.coordinator(drain=False, **options) as enqueuer_side,
+                redis_target.coordinator(**options) as worker_side,
                 client_for(server, "alice", coordinator=enqueuer_side) as alice,
                 client_for(server, "alice", coordinator=worker_side),
             ):

@@ -55,6 +55,7 @@ from .redis_shards import (
     read_group,
     shard_base,
     split,
+    text_of,
 )
 
 __all__ = ["RedisInbox", "store_applier"]
@@ -62,16 +63,15 @@ __all__ = ["RedisInbox", "store_applier"]
 log = logging.getLogger("aio_tim.coordination")
 
 MAX_BLOCK: Final = 1.0  # one blocking read stays well under the client's command timeout
-
 RENEW_CHUNK: Final = 500  # held ids per script call (Lua's unpack has a limit)
 
 Apply = Callable[[Sequence[NewEntry]], Awaitable[None]]
 
 
 class RedisInbox:
-    """An `aio_tim.seams.Inbox` on a Redis Stream (see the module docstring).
+    """An `aio_tim.seams.Inbox` on Redis Streams (see the module docstring).
 
-    inbox = RedisInbox(redis, "aio_tim:inbox:1400000000")
+    inbox = RedisInbox(redis, "aio_tim:inbox:1400000000", shards=16)  # shards: on a cluster
     async with Client(..., inbox=inbox) as tim:
         async for event in tim.events(): ...
     """
@@ -263,7 +263,7 @@ class RedisInbox:
         found = await read_group(self._redis, consumer, self.worker, streams, self._per_shard(limit))
         last: dict[int, str] = {}
         for stream, entry_id, _ in found:
-            last[self._streams.index(stream)] = _text(entry_id)
+            last[self._streams.index(stream)] = text_of(entry_id)
         for shard in list(starts):
             if shard in last:
                 starts[shard] = last[shard]
@@ -312,7 +312,7 @@ class RedisInbox:
             try:
                 entries.append(_entry(position_of(self._streams.index(stream), entry_id), fields))
             except (KeyError, ValueError, TypeError, msgspec.MsgspecError) as error:
-                await self.dead.bury(stream, _text(entry_id), reason_of(error), group=group)
+                await self.dead.bury(stream, text_of(entry_id), reason_of(error), group=group)
         if self._shards > 1:
             entries.sort(key=lambda e: order(e.position))
         return entries
@@ -373,17 +373,19 @@ class RedisInbox:
     # --- acknowledging ---------------------------------------------------------------------------
 
     async def ack(self, consumer: str, positions: Sequence[str]) -> None:
-        """`consumer` is done with these entries and, by the callers' rule, with every earlier one
-        this worker was given: one script per shard acknowledges them all."""
+        """`consumer` is done with these entries and, by the callers' rule, with every one this
+        worker was given before them: one script per shard acknowledges them all."""
         self._require_open()
         if not positions:
             return
-        lasts = {shard: max(mine, key=order) for shard, mine in by_shard(positions).items()}
-        held = self._held.get(consumer, {})  # released first: a renewal racing the ack finds it gone
-        for position in list(held):
-            shard = split(position)[0]
-            if shard in lasts and order(position) <= order(lasts[shard]):
-                del held[position]
+        # Everything handed out up to the last of `positions`, in every shard (held keeps hand-out order).
+        held = self._held.get(consumer, {})
+        given, marks = list(held), set(positions)
+        cut = max((i for i, position in enumerate(given) if position in marks), default=-1)
+        done = given[: cut + 1] + [p for p in positions if p not in held]
+        lasts = {shard: max(mine, key=order) for shard, mine in by_shard(done).items()}
+        for position in given[: cut + 1]:  # released first: a renewal racing the ack finds it gone
+            del held[position]
         pause = 0.05
         while True:
             try:
@@ -414,10 +416,12 @@ class RedisInbox:
         with contextlib.suppress(ResponseError):  # no stream yet
             groups = await self._redis.xinfo_groups(stream)
         for group in groups:
-            if _text(group["name"]) == consumer:
+            if text_of(group["name"]) == consumer:
                 lag = group.get("lag")
                 if lag is None:  # Redis cannot tell after deletions: count what is left
-                    rest: Any = await self._redis.xrange(stream, min=f"({_text(group['last-delivered-id'])}")
+                    rest: Any = await self._redis.xrange(
+                        stream, min=f"({text_of(group['last-delivered-id'])}"
+                    )
                     lag = len(rest)
                 return int(lag) + int(group["pending"])
         return int(await self._redis.xlen(stream))
@@ -483,10 +487,6 @@ def _group_gone(error: ResponseError) -> bool:
     """NOGROUP, or a blocked read whose stream was deleted under it."""
     text = str(error)
     return "NOGROUP" in text or "no longer exists" in text
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _entry(position: str, fields: dict[bytes, bytes]) -> InboxEntry:

@@ -31,6 +31,7 @@ __all__ = [
     "read_group",
     "shard_base",
     "split",
+    "text_of",
 ]
 
 AnyRedis: TypeAlias = Redis | RedisCluster
@@ -63,11 +64,11 @@ async def read_group(
         return []
     if not is_cluster(redis):
         found: Any = await redis.xreadgroup(group, consumer, streams, count=count, block=block)  # type: ignore[arg-type]
-        return [(_text(s), i, f) for s, batch in found or () for i, f in batch]
+        return [(text_of(s), i, f) for s, batch in found or () for i, f in batch]
     replies: list[Any] = await asyncio.gather(
         *(redis.xreadgroup(group, consumer, {s: i}, count=count, block=block) for s, i in streams.items())
     )
-    return [(_text(s), i, f) for found in replies for s, batch in found or () for i, f in batch]
+    return [(text_of(s), i, f) for found in replies for s, batch in found or () for i, f in batch]
 
 
 class _Shape(msgspec.Struct):
@@ -97,7 +98,7 @@ def conversation_of(body: bytes) -> str:
 
 
 def position_of(shard: int, entry_id: bytes | str) -> str:
-    return f"{shard}/{_text(entry_id)}"
+    return f"{shard}/{text_of(entry_id)}"
 
 
 def split(position: str) -> tuple[int, str]:
@@ -120,5 +121,5 @@ def order(position: str) -> tuple[int, int, int]:
     return int(ms), int(seq or 0), shard
 
 
-def _text(value: bytes | str) -> str:
+def text_of(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
