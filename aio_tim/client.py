@@ -245,6 +245,11 @@ class Client:
         return unfinished
 
     @property
+    def closed(self) -> bool:
+        """Whether the client is closed (or not opened yet): its operations then fail."""
+        return self._connection.closed
+
+    @property
     def msg(self) -> MsgManager:
         """The message manager (the C SDK's `TIMMsg*` functions)."""
         if self._msg is None or self._connection.closed:

@@ -50,18 +50,27 @@ __all__ = [
 _SIGNED: Final = re.compile(
     r"""(usersig|sig|sign|signature)(["']?\s*(?:[=:]|%3D)\s*["']?)[^&\s"',;)}\]]+""", re.IGNORECASE
 )
+# A bare UserSig, as a server may quote it back ("invalid UserSig eJy..."): zlib's header makes
+# every one start "eJ", and TLS sig v2's base64 uses `*`, `-` and `_` for `+`, `/` and `=`. Twenty
+# characters on is no English word; a real UserSig is a few hundred.
+_BARE_USERSIG: Final = re.compile(r"\beJ[0-9A-Za-z*+/=_-]{20,}")
 REDACTED: Final = "<redacted>"
 
 
 def redact(text: str) -> str:
-    """`text` with every `usersig=...` (URL query) or `"usersig": "..."` value replaced.
+    """`text` with every `usersig=...` (URL query) or `"usersig": "..."` value replaced, and any
+    bare UserSig (a long token starting "eJ").
 
     >>> redact("POST http://h/v4/x?sdkappid=1&usersig=eJyrVkrxKsrPSy1SslIqSS0uUdJRSi1KTcsvyglI")
     'POST http://h/v4/x?sdkappid=1&usersig=<redacted>'
+    >>> redact("invalid UserSig eJyrVkrxKsrPSy1SslIqSS0uUdJRSi1KTcsvyglI, check it")
+    'invalid UserSig <redacted>, check it'
     """
-    if "sig" not in text.lower():
-        return text
-    return _SIGNED.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
+    if "sig" in text.lower():
+        text = _SIGNED.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
+    if "eJ" in text:
+        text = _BARE_USERSIG.sub(REDACTED, text)
+    return text
 
 
 class CauseText(Exception):

@@ -41,6 +41,10 @@ DOCUMENTED: dict[str, dict[str, type]] = {
     cb.C2C_AFTER_MSG_REPORT: {  # 43465
         "CallbackCommand": S, "Report_Account": S, "Peer_Account": S, "LastReadTime": N, "UnreadMsgNum": N,
     },
+    cb.C2C_AFTER_MODIFY_MSG: {  # cloud.tencent.com 269/128224
+        "CallbackCommand": S, "Operator_Account": S, "From_Account": S, "To_Account": S, "MsgRandom": N,
+        "MsgSeq": N, "MsgTime": N, "MsgKey": S, "MsgBody": A, "CloudCustomData": S, "EventTime": N,
+    },
     cb.GROUP_BEFORE_SEND_MSG: {  # 34374
         "CallbackCommand": S, "GroupId": S, "Type": S, "From_Account": S, "Operator_Account": S,
         "Random": N, "OnlineOnlyFlag": N, "MsgBody": A, "CloudCustomData": S, "TopicId": S, "EventTime": N,
@@ -146,7 +150,10 @@ async def fire_everything(tim: Caller) -> None:
     )
     c2c = {"From_Account": "jared", "To_Account": "Jonh", "MsgBody": text("red packet")}
     sent = await tim.ok("openim/sendmsg", {**c2c, "MsgRandom": 2837546})
-    await tim.ok("openim/sendmsg", {**c2c, "MsgRandom": 7, "CloudCustomData": "your cloud custom data"})
+    custom = {**c2c, "MsgRandom": 7, "CloudCustomData": "your cloud custom data"}
+    edited = await tim.ok("openim/sendmsg", custom)
+    edit = {"From_Account": "jared", "To_Account": "Jonh", "MsgKey": edited["MsgKey"], "MsgBody": text("new")}
+    await tim.ok("openim/modify_c2c_msg", edit)
     await tim.ok(
         "openim/admin_msgwithdraw", {"From_Account": "jared", "To_Account": "Jonh", "MsgKey": sent["MsgKey"]}
     )

@@ -862,3 +862,44 @@ def test_default_store_path_rejects_bad_ids(app: int, user: str) -> None:
     """A negative sdk_app_id or an empty user id is TIM_ERR_PARAM."""
     with pytest.raises(UsageError):
         default_store_path(app, user)
+
+
+async def test_seq_blocks_stay_bounded_and_seqs_go_on_after_one_is_forgotten(tmp_path: Path) -> None:
+    """Sends to many conversations keep a bounded number of seq blocks; a forgotten conversation's
+    next seq still comes after every seq it was given (the counter on disk goes on)."""
+    from aio_tim.store.seqs import SeqBlocks
+
+    async with LocalStore(tmp_path / "seqs.db") as store:
+        store._seq_blocks = SeqBlocks(capacity=50)
+        first = [await store.next_seq((1, "peer0")) for _ in range(3)]
+        for n in range(1, 2_000):
+            await store.next_seq((1, f"peer{n}"))
+        assert len(store._seq_blocks) == 50 and (1, "peer0") not in store._seq_blocks
+        again = await store.next_seq((1, "peer0"))
+    print(f"peer0's seqs before: {first}, after it was forgotten: {again}")
+    assert again > max(first)
+
+
+async def test_the_inbox_alone_keeps_the_wal_bounded(tmp_path: Path) -> None:
+    """A receiver that only appends webhooks (one at a time, as one poster sends them) checkpoints
+    the WAL as it goes: main file + WAL stay under twice the database's size after a clean close."""
+    from aio_tim.seams.inbox import NewEntry
+    from aio_tim.store.inbox import SqliteInbox
+
+    path = tmp_path / "inbox.db"
+    body = b'{"CallbackCommand":"C2C.CallbackAfterSendMsg","MsgBody":[{"Text":"' + b"x" * 600 + b'"}]}'
+    largest = 0
+    async with LocalStore(path) as store:
+        inbox = SqliteInbox(store)
+        for n in range(3_000):
+            entry = NewEntry(
+                key=f"k{n}", command="C2C.CallbackAfterSendMsg", body=body, query={}, received=0.0
+            )
+            await inbox.append([entry])
+            if n % 100 == 99:
+                wal = path.with_name(path.name + "-wal")
+                largest = max(largest, path.stat().st_size + (wal.stat().st_size if wal.exists() else 0))
+        await inbox.aclose()
+    closed = path.stat().st_size
+    print(f"largest main + WAL while appending: {largest:,} bytes; after a clean close: {closed:,}")
+    assert largest < 2 * closed

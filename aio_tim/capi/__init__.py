@@ -3,6 +3,7 @@ synchronous code. See `functions` for the calling convention."""
 
 from .constants import *  # noqa: F403
 from .constants import KEYS
+from .edits import TIMMsgClearHistoryMessage, TIMMsgListDelete, TIMMsgModifyMessage
 from .functions import (
     TIMInit,
     TIMLogin,
@@ -39,11 +40,14 @@ __all__ = [
     "TIMLogin",
     "TIMLogout",
     "TIMMsgBatchSend",
+    "TIMMsgClearHistoryMessage",
     "TIMMsgDelete",
     "TIMMsgDownloadElemToPath",
     "TIMMsgFindByMsgLocatorList",
     "TIMMsgGetMsgList",
     "TIMMsgImportMsgList",
+    "TIMMsgListDelete",
+    "TIMMsgModifyMessage",
     "TIMMsgReportReaded",
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",

@@ -12,14 +12,14 @@ download calls it for each progress step too).
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
 from ..auth import verify_usersig
 from ..client import DEFAULT_BASE_URL, Client
 from ..errors import TIMError, UsageError
-from ..protocol.validate import check_conversation, check_sendable
+from ..protocol.validate import check_conversation, check_identifier, check_identifiers, check_sendable
 from ..types import (
     BatchSendParam,
     DownloadElemParam,
@@ -33,7 +33,9 @@ from ..types import (
 )
 from .constants import TIM_ERR_NOTLOGIN, TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIM_SUCC
 from .receive import pump
-from .runtime import Callback, Runtime, invoke, report
+from .runtime import Callback, Runtime, invoke
+
+ERR_SDK_NOT_LOGGED_IN: Final = 6014  # the C SDK's code: the call's user logged out meanwhile
 
 __all__ = [
     "TIMInit",
@@ -73,8 +75,33 @@ class _Session:
     def __init__(self, sdk_app_id: int, config: SdkConfig) -> None:
         self.sdk_app_id = sdk_app_id
         self.config = config
-        self.runtime = Runtime()
         self.client: Client | None = None
+        # Clients being opened or closed: a close cut short (a loop's teardown) is finished later.
+        self._unsettled: list[Client] = []
+        self.runtime = Runtime(self.close)
+
+    async def swap(self, client: Client | None) -> None:
+        """Make `client` the logged-in one (None: log out) and close the one it replaces."""
+        old, self.client = self.client, client
+        if old is not None:
+            await self._close(old)
+
+    async def open(self, client: Client) -> None:
+        self._unsettled.append(client)  # closed by `close` if the runtime shuts down meanwhile
+        await client.open()
+        self._unsettled.remove(client)
+
+    async def close(self) -> None:
+        """Close the logged-in client and any still opening or closing (idempotent)."""
+        await self.swap(None)
+        for client in list(self._unsettled):
+            await self._close(client)
+
+    async def _close(self, client: Client) -> None:
+        if client not in self._unsettled:
+            self._unsettled.append(client)
+        await client.aclose()
+        self._unsettled.remove(client)
 
 
 _session: _Session | None = None
@@ -87,13 +114,14 @@ def TIMInit(sdk_app_id: int, json_sdk_config: str | None = None) -> int:
     `json_sdk_config` takes `aio_tim_base_url`, `aio_tim_secret_key` (or
     `aio_tim_admin_user_sig`), `aio_tim_admin` and `aio_tim_store_path`; the C SDK's own keys
     are ignored. Returns TIM_ERR_JSON for a config that does not decode, TIM_ERR_PARAM for a bad
-    `sdk_app_id`, and TIM_SUCC (keeping the first config) when already initialised.
+    `sdk_app_id`, and TIM_SUCC (keeping the first config) when already initialised. A session
+    whose event loop has ended (an earlier `asyncio.run`) is replaced.
 
         config = {"aio_tim_base_url": server.url, "aio_tim_secret_key": server.secret_key}
         assert TIMInit(server.sdk_app_id, json.dumps(config)) == TIM_SUCC
     """
     global _session
-    if _session is not None:
+    if _session is not None and _session.runtime.usable:
         return TIM_SUCC
     try:
         config = coerce(json_sdk_config or "{}", SdkConfig, what="json_sdk_config")
@@ -101,14 +129,19 @@ def TIMInit(sdk_app_id: int, json_sdk_config: str | None = None) -> int:
         return error.code
     if isinstance(sdk_app_id, bool) or not isinstance(sdk_app_id, int) or sdk_app_id <= 0:
         return TIM_ERR_PARAM
-    _session = _Session(sdk_app_id, config)
+    stale, _session = _session, _Session(sdk_app_id, config)
+    if stale is not None:
+        stale.runtime.shutdown()  # its loop is gone: this only calls back what it still owes
     return TIM_SUCC
 
 
 def TIMUninit() -> int:
     """Log out if needed and stop the background loop (when aio_tim owns one).
 
-    Returns TIM_ERR_SDKUNINIT when not initialised. Call it once, when done:
+    Calls in flight get up to 10 seconds to finish; any still running then call back with 6013.
+    Called from a callback or a coroutine (the loop's own thread), it cannot wait: the shutdown
+    goes on in the background. Returns TIM_ERR_SDKUNINIT when not initialised. Call it once,
+    when done:
 
         try:
             ...  # TIMLogin, TIMMsg* calls
@@ -119,11 +152,7 @@ def TIMUninit() -> int:
     session, _session = _session, None
     if session is None:
         return TIM_ERR_SDKUNINIT
-    if session.client is not None and session.runtime.owns_loop:
-        session.runtime.call(session.client.aclose())
-    elif session.client is not None:
-        session.runtime.spawn(session.client.aclose())  # the caller's loop finishes the close
-    session.runtime.stop()
+    session.runtime.shutdown()
     return TIM_SUCC
 
 
@@ -131,18 +160,22 @@ def TIMLogin(user_id: str, user_sig: str, cb: Callback | None, user_data: Any = 
     """Act as `user_id`. With the secret key configured, `user_sig` is verified like TIM does.
 
     `cb` gets code 0 and `""` once the client is open, or the UserSig's error (70001 expired,
-    70009 bad signature, ...). Logging in again replaces the previous user.
+    70009 bad signature, ...). Logging in again replaces the previous user. A `user_id` with a
+    space or a control character (NUL, newline) returns TIM_ERR_PARAM.
 
         sig = mint_usersig(sdk_app_id, secret_key, "user1")
         assert TIMLogin("user1", sig, on_login, None) == TIM_SUCC
     """
     session = _session
-    if session is None:
+    if session is None or not session.runtime.usable:
         return TIM_ERR_SDKUNINIT
-    if not isinstance(user_id, str) or not user_id or not isinstance(user_sig, str):
+    try:
+        check_identifier(user_id, "user_id")
+    except UsageError as error:
+        return error.code
+    if not isinstance(user_sig, str):
         return TIM_ERR_PARAM
-    session.runtime.spawn(report(_login(session, user_id, user_sig), cb, user_data))
-    return TIM_SUCC
+    return session.runtime.submit(lambda: _login(session, user_id, user_sig), cb, user_data)
 
 
 async def _login(session: _Session, user_id: str, user_sig: str) -> str:
@@ -151,8 +184,6 @@ async def _login(session: _Session, user_id: str, user_sig: str) -> str:
         verify_usersig(
             user_sig, sdk_app_id=session.sdk_app_id, secret_key=config.aio_tim_secret_key, identifier=user_id
         )
-    if session.client is not None:
-        await session.client.aclose()
     client = Client(
         sdk_app_id=session.sdk_app_id,
         user_id=user_id,
@@ -163,8 +194,8 @@ async def _login(session: _Session, user_id: str, user_sig: str) -> str:
         store_path=config.aio_tim_store_path,
         webhook_token=config.aio_tim_webhook_token,
     )
-    await client.open()
-    session.client = client
+    await session.open(client)
+    await session.swap(client)
     if config.aio_tim_webhook_port is not None:
         await client.listen(config.aio_tim_webhook_host, config.aio_tim_webhook_port)
         session.runtime.spawn(pump(client))  # ends when the client closes
@@ -179,18 +210,18 @@ def TIMLogout(cb: Callback | None, user_data: Any = None) -> int:
         assert TIMLogout(on_logout, None) == TIM_SUCC
     """
     session = _session
-    if session is None:
+    if session is None or not session.runtime.usable:
         return TIM_ERR_SDKUNINIT
-    if session.client is None:
+    client = session.client
+    if client is None:
         return TIM_ERR_NOTLOGIN
-    client, session.client = session.client, None
 
     async def logout() -> str:
-        await client.aclose()
+        if session.client is client:  # not replaced by a TIMLogin since
+            await session.swap(None)
         return ""
 
-    session.runtime.spawn(report(logout(), cb, user_data))
-    return TIM_SUCC
+    return session.runtime.submit(logout, cb, user_data)
 
 
 # --- the ten message functions ---------------------------------------------------------------
@@ -201,7 +232,7 @@ Operation = Callable[[Client], Coroutine[Any, Any, str]]
 def _submit(check: Callable[[], Operation], cb: Callback | None, user_data: Any) -> int:
     """The shared shape: synchronous checks -> TIMResult; then the operation -> callback."""
     session = _session
-    if session is None:
+    if session is None or not session.runtime.usable:
         return TIM_ERR_SDKUNINIT
     client = session.client
     if client is None:
@@ -210,8 +241,20 @@ def _submit(check: Callable[[], Operation], cb: Callback | None, user_data: Any)
         operation = check()
     except TIMError as error:
         return error.code
-    session.runtime.spawn(report(operation(client), cb, user_data))
-    return TIM_SUCC
+    return session.runtime.submit(lambda: _on(client, operation), cb, user_data)
+
+
+async def _on(client: Client, operation: Operation) -> str:
+    """Run `operation` on the client the call was made as; if that client was closed (TIMLogout,
+    another TIMLogin) the call fails with ERR_SDK_NOT_LOGGED_IN, not with the client's error."""
+    try:
+        return await operation(client)
+    except TIMError:
+        raise
+    except Exception:
+        if client.closed:
+            raise TIMError(ERR_SDK_NOT_LOGGED_IN, "logged out before the call finished") from None
+        raise
 
 
 def _json(value: Any) -> str:
@@ -380,6 +423,7 @@ def TIMMsgBatchSend(json_batch_send_param: str, cb: Callback | None, user_data: 
         param = coerce(json_batch_send_param, BatchSendParam, what="json_batch_send_param")
         if not param.identifier_array:
             raise UsageError(TIM_ERR_PARAM, "msg_batch_send_param_identifier_array is empty")
+        check_identifiers(param.identifier_array, "msg_batch_send_param_identifier_array item")
         check_sendable(param.msg)
         return lambda tim: _as_json(tim.msg.batch_send(param))
 
@@ -411,7 +455,7 @@ async def _download(
 ) -> str:
     download = tim.msg.download_elem_to_path(param, path)
     async for progress in download:
-        invoke(cb, 0, "", _json(progress), user_data)
+        invoke(cb, 0, "", _json(progress), user_data)  # a progress step: no finish yet
     return _json(await download)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import TIM_ERR_PARAM, UsageError
+from ..protocol.validate import check_group_id, check_identifiers
 from ..types import coerce
 from ..types.group import CreateGroupParam, GroupDeleteMemberParam, GroupInviteMemberParam
 from .functions import Operation, _as_json, _submit
@@ -24,6 +24,10 @@ def TIMGroupCreate(json_group_create_param: str, cb: Callback | None, user_data:
 
     def check() -> Operation:
         param = coerce(json_group_create_param, CreateGroupParam, what="json_group_create_param")
+        if param.group_id is not None:
+            check_group_id(param.group_id, "create_group_param_group_id")
+        members = [member.identifier for member in param.group_member_array or []]
+        check_identifiers(members, "create_group_param_group_member_array item")
         return lambda tim: _as_json(tim.group.create(param))
 
     return _submit(check, cb, user_data)
@@ -33,8 +37,7 @@ def TIMGroupDelete(group_id: str, cb: Callback | None, user_data: Any = None) ->
     """`tim.group.delete`: dismiss the group; `cb` gets `""`."""
 
     def check() -> Operation:
-        if not isinstance(group_id, str) or not group_id:
-            raise UsageError(TIM_ERR_PARAM, "group_id must be a non-empty string")
+        check_group_id(group_id, "group_id")
         return lambda tim: _as_json(tim.group.delete(group_id))
 
     return _submit(check, cb, user_data)
@@ -45,6 +48,8 @@ def TIMGroupInviteMember(json_group_invite_param: str, cb: Callback | None, user
 
     def check() -> Operation:
         param = coerce(json_group_invite_param, GroupInviteMemberParam, what="json_group_invite_param")
+        check_group_id(param.group_id, "group_invite_member_param_group_id")
+        check_identifiers(param.identifier_array, "group_invite_member_param_identifier_array item")
         return lambda tim: _as_json(tim.group.invite_member(param))
 
     return _submit(check, cb, user_data)
@@ -55,6 +60,8 @@ def TIMGroupDeleteMember(json_group_delete_param: str, cb: Callback | None, user
 
     def check() -> Operation:
         param = coerce(json_group_delete_param, GroupDeleteMemberParam, what="json_group_delete_param")
+        check_group_id(param.group_id, "group_delete_member_param_group_id")
+        check_identifiers(param.identifier_array, "group_delete_member_param_identifier_array item")
         return lambda tim: _as_json(tim.group.delete_member(param))
 
     return _submit(check, cb, user_data)

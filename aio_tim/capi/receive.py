@@ -111,5 +111,5 @@ def _call(callbacks: list[tuple[EventCallback, Any]], json_array: str) -> None:
     for callback, user_data in list(callbacks):
         try:
             callback(json_array, user_data)
-        except Exception:
+        except BaseException:  # SystemExit too: it must not end the pump or the logic thread
             log.exception("a TIM event callback raised")

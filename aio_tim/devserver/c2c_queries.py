@@ -94,6 +94,14 @@ class C2CQueries(Database):
     async def recall_c2c(self, msg_id: int) -> None:
         await self._run("UPDATE c2c_msgs SET recalled = 1 WHERE id = ?", (msg_id,))
 
+    async def set_c2c_content(self, msg_id: int, body: str | None, cloud_custom_data: str | None) -> None:
+        """Overwrite a message's body and/or CloudCustomData (modify_c2c_msg); None keeps a field."""
+        await self._run(
+            "UPDATE c2c_msgs SET body = coalesce(?, body), "
+            "cloud_custom_data = coalesce(?, cloud_custom_data) WHERE id = ?",
+            (body, cloud_custom_data, msg_id),
+        )
+
     async def first_c2c_send(
         self, from_account: str, to_account: str, msg_random: int, since: int
     ) -> C2CRow | None:

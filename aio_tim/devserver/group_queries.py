@@ -189,3 +189,13 @@ class GroupQueries(Database):
             "UPDATE group_msgs SET recalled = 1 WHERE group_id = ? AND msg_seq = ?",
             (group_id, msg_seq),
         )
+
+    async def set_group_msg_content(
+        self, group_id: str, msg_seq: int, body: str | None, cloud_custom_data: str | None
+    ) -> None:
+        """Overwrite a message's body and/or CloudCustomData (modify_group_msg); None keeps a field."""
+        await self._run(
+            "UPDATE group_msgs SET body = coalesce(?, body), "
+            "cloud_custom_data = coalesce(?, cloud_custom_data) WHERE group_id = ? AND msg_seq = ?",
+            (body, cloud_custom_data, group_id, msg_seq),
+        )

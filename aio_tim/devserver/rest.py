@@ -19,7 +19,7 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, c2c, c2c_history, group_admin, groups
+from . import accounts, c2c, c2c_history, edits, group_admin, groups
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
@@ -54,7 +54,14 @@ def build_routes(tables: Iterable[Mapping[type[Request], Handler]]) -> dict[str,
 
 def default_routes() -> dict[str, Route]:
     return build_routes(
-        [accounts.HANDLERS, c2c.HANDLERS, c2c_history.HANDLERS, groups.HANDLERS, group_admin.HANDLERS]
+        [
+            accounts.HANDLERS,
+            c2c.HANDLERS,
+            c2c_history.HANDLERS,
+            groups.HANDLERS,
+            group_admin.HANDLERS,
+            edits.HANDLERS,
+        ]
     )
 
 

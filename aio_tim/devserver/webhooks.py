@@ -26,6 +26,7 @@ from ..protocol import callbacks as cb
 from ..protocol.envelope import Envelope
 from ..protocol.group import SendGroupMsg, SendGroupMsgResponse
 from ..protocol.openim import SendMsg, SendMsgResponse
+from .rows import C2CRow
 
 __all__ = ["Webhooks"]
 
@@ -321,6 +322,17 @@ def c2c_sent(
         UnreadMsgNum=unread,
         EventTime=when * 1000,
     )
+
+
+def c2c_modified(
+    operator: str, row: C2CRow, body: list[Any], custom: str | None, now: int
+) -> cb.C2CAfterModifyMsg:
+    """`C2C.CallbackAfterModifyMsg` for a stored message as it reads now."""
+    return cb.C2CAfterModifyMsg(
+        Operator_Account=operator, From_Account=row.from_account, To_Account=row.to_account,
+        MsgSeq=row.msg_seq, MsgRandom=row.msg_random, MsgTime=row.msg_time, MsgKey=row.msg_key,
+        MsgBody=body, CloudCustomData=custom, EventTime=now * 1000,
+    )  # fmt: skip
 
 
 def c2c_recalled(sender: str, to: str, msg_key: str, unread: int, now: int) -> cb.C2CAfterMsgWithDraw:

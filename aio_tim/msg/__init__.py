@@ -9,7 +9,8 @@
 
 - send.py: send_new_msg, send_text, enqueue_new_msg (and the outbox's deliver), batch_send;
 - history.py: get_msg_list and its pages; roaming.py: filling them from the server's history;
-- edit.py: delete, report_readed, revoke;
+- edit.py: report_readed, revoke, modify_message;
+- delete.py: delete, list_delete, clear_history_message;
 - local.py: save_msg, import_msg_list, find_by_msg_locator_list;
 - download.py: download_elem_to_path.
 

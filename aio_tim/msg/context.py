@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..pipeline import MessagePipeline
+from ..protocol.outgoing import msg_key
 from ..protocol.validate import check_conversation
 from ..seams import OutboxQueue
 from ..store import Conv, LocalStore, LocatorKey, locator_key
 from ..transfer import TransferManager
 from ..types import Message
 
-__all__ = ["SendContext", "anchor_of", "checked_conv", "chunks", "key_order"]
+__all__ = ["SendContext", "anchor_of", "checked_conv", "chunks", "key_order", "server_key_of"]
 
 _UINT32_MAX: Final = 2**32 - 1
 
@@ -63,3 +64,9 @@ def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     """`items` in consecutive slices of at most `size` (a REST call's cap)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+async def server_key_of(ctx: SendContext, conv: Conv, msg: Message, key: LocatorKey) -> str:
+    """A C2C message's MsgKey: the one stored when it was sent or received, else its `msg_id`,
+    else the `{seq}_{rand}_{time}` TIM's examples show."""
+    return await ctx.store.msg_key_of(conv, key) or msg.msg_id or msg_key(*key_order(key))

@@ -1,78 +1,29 @@
-"""Edits and deletes: changing what history holds, here and on the server.
+"""Edits: changing sent messages and the read mark, here and on the server.
 
-`delete` removes messages locally (and from this user's C2C roaming with `is_remble`),
-`report_readed` moves the read mark, `revoke` recalls a sent message everywhere.
+`report_readed` moves the read mark, `revoke` recalls a sent message everywhere and
+`modify_message` overwrites a sent message's elements and cloud custom data everywhere.
+(Deleting is delete.py's.)
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from ..errors import TIM_ERR_PARAM, NotFoundError, UsageError, error_for
-from ..protocol.group import GroupMsgRecall, GroupMsgRecallResponse, MsgSeqItem
-from ..protocol.openim import (
-    AdminMsgWithdraw,
-    AdminSetMsgRead,
-    DeleteC2CMsgRamble,
-    DeleteC2CMsgRambleResponse,
-)
-from ..protocol.outgoing import msg_key
-from ..store import Conv, LocatorKey, locator_key
-from ..types import ConvType, Message, MessageInput, MsgDeleteInput, MsgDeleteParam, MsgStatus, coerce
-from .context import SendContext, anchor_of, checked_conv, chunks, key_order
-from .roaming import Roaming
+import msgspec
 
-__all__ = ["delete", "report_readed", "revoke"]
+from ..errors import TIM_ERR_PARAM, UsageError, error_for
+from ..protocol import MsgBodyItem, Request
+from ..protocol.edits import ModifyC2CMsg, ModifyGroupMsg
+from ..protocol.group import GroupMsgRecall, GroupMsgRecallResponse, MsgSeqItem
+from ..protocol.openim import AdminMsgWithdraw, AdminSetMsgRead
+from ..protocol.validate import check_sendable
+from ..store import Conv, LocatorKey
+from ..types import ConvType, Message, MessageInput, MsgStatus, coerce
+from .context import SendContext, anchor_of, checked_conv, server_key_of
+
+__all__ = ["modify_message", "report_readed", "revoke"]
 
 ALREADY_RECALLED: Final = frozenset({20023})
-MSG_NOT_FOUND: Final = 20022
-DELETE_KEYS_PER_CALL: Final = 100
-
-
-# --- delete --------------------------------------------------------------------------------------
-
-
-async def delete(
-    ctx: SendContext, roaming: Roaming, conv_id: str, conv_type: int, param: MsgDeleteInput
-) -> None:
-    """One message (`msg` set) or the whole conversation (`msg` absent or `{}`)."""
-    conv = checked_conv(conv_id, conv_type)
-    request = coerce(param, MsgDeleteParam, what="json_msgdel_param")
-    in_roaming = bool(request.is_remble)
-    if in_roaming and conv[0] != ConvType.C2C:
-        raise UsageError(TIM_ERR_PARAM, "TIM has no REST call to delete a group's roaming messages")
-    if request.msg is None or anchor_of(request.msg) is None:  # `{}`: as in the C SDK's example
-        await _delete_all(ctx, roaming, conv, in_roaming)
-    else:
-        await _delete_one(ctx, conv, request.msg, in_roaming)
-
-
-async def _delete_one(ctx: SendContext, conv: Conv, msg: Message, in_roaming: bool) -> None:
-    key = locator_key(msg)
-    server_key = await ctx.store.msg_key_of(conv, key) or msg.msg_id or msg_key(*key_order(key))
-    deleted_here = await ctx.store.delete(conv, key)
-    deleted_there = in_roaming and await delete_roaming(ctx, conv, [server_key]) > 0
-    if not (deleted_here or deleted_there):
-        where = "locally or in roaming history" if in_roaming else "locally"
-        raise NotFoundError(MSG_NOT_FOUND, f"no message with locator {key} in {conv[1]!r} {where}")
-
-
-async def _delete_all(ctx: SendContext, roaming: Roaming, conv: Conv, in_roaming: bool) -> None:
-    if in_roaming:
-        # The server's own list: it also holds messages this store never saw or already deleted.
-        await delete_roaming(ctx, conv, await roaming.c2c_keys(conv))
-    await ctx.store.delete_conversation(conv)
-
-
-async def delete_roaming(ctx: SendContext, conv: Conv, keys: list[str]) -> int:
-    """Delete `keys` from this user's C2C roaming history; how many the server knew."""
-    deleted = 0
-    for chunk in chunks(keys, DELETE_KEYS_PER_CALL):
-        request = DeleteC2CMsgRamble(Operator_Account=ctx.user_id, Peer_Account=conv[1], MsgKeyList=chunk)
-        reply = await ctx.pipeline.submit(request)
-        assert isinstance(reply, DeleteC2CMsgRambleResponse)
-        deleted += len(chunk) - len(reply.InvalidMsgKeyList or ())
-    return deleted
 
 
 # --- read mark -----------------------------------------------------------------------------------
@@ -109,9 +60,7 @@ async def revoke(ctx: SendContext, conv_id: str, conv_type: int, msg: MessageInp
 
 
 async def _revoke_c2c(ctx: SendContext, conv: Conv, message: Message, key: LocatorKey) -> None:
-    server_key = await ctx.store.msg_key_of(conv, key) or message.msg_id or msg_key(*key_order(key))
-    sender = message.sender or ctx.user_id
-    receiver = conv[1] if sender == ctx.user_id else ctx.user_id
+    sender, receiver, server_key = await _c2c_names(ctx, conv, message, key)
     request = AdminMsgWithdraw(From_Account=sender, To_Account=receiver, MsgKey=server_key)
     await ctx.pipeline.submit(request, done_codes=ALREADY_RECALLED)
 
@@ -131,3 +80,57 @@ async def _mark_revoked(ctx: SendContext, conv: Conv, message: Message, key: Loc
     else:
         # Not stored here, or deleted here: record the recall without reviving a deleted message.
         await ctx.store.save(conv, message, status=int(MsgStatus.REVOKED), replace=False)
+
+
+async def _c2c_names(ctx: SendContext, conv: Conv, message: Message, key: LocatorKey) -> tuple[str, str, str]:
+    """How the REST API names a C2C message: its sender, its recipient and its MsgKey."""
+    server_key = await server_key_of(ctx, conv, message, key)
+    sender = message.sender or ctx.user_id
+    receiver = conv[1] if sender == ctx.user_id else ctx.user_id
+    return sender, receiver, server_key
+
+
+# --- modify --------------------------------------------------------------------------------------
+
+
+async def modify_message(ctx: SendContext, msg: MessageInput) -> Message:
+    """Overwrite a sent message's elements (and cloud custom data when set) on the server, then
+    in the local copy; the message as modified."""
+    message = coerce(msg, Message, what="json_msg_param")
+    if not message.conv_id or message.conv_type is None:
+        raise UsageError(TIM_ERR_PARAM, "the message to modify needs message_conv_id and message_conv_type")
+    conv = checked_conv(message.conv_id, message.conv_type)
+    key = anchor_of(message)
+    if key is None or (conv[0] == ConvType.GROUP and not message.seq):
+        raise UsageError(TIM_ERR_PARAM, "the message to modify needs its seq, rand and server time")
+    body = check_sendable(message)
+    request: Request
+    if conv[0] == ConvType.C2C:
+        sender, receiver, server_key = await _c2c_names(ctx, conv, message, key)
+        request = ModifyC2CMsg(
+            From_Account=sender, To_Account=receiver, MsgKey=server_key,
+            MsgBody=body, CloudCustomData=message.cloud_custom_str,
+        )  # fmt: skip
+    else:
+        request = _modify_group_request(conv, message, body)
+    # An overwrite: sent twice after a lost reply, the message ends the same.
+    await ctx.pipeline.submit(request)
+    return await _store_modified(ctx, conv, message, key)
+
+
+def _modify_group_request(conv: Conv, message: Message, body: list[MsgBodyItem]) -> ModifyGroupMsg:
+    return ModifyGroupMsg(
+        GroupId=conv[1], MsgSeq=message.seq or 0, MsgBody=body, CloudCustomData=message.cloud_custom_str
+    )
+
+
+async def _store_modified(ctx: SendContext, conv: Conv, message: Message, key: LocatorKey) -> Message:
+    """The local copy takes the new elements (and cloud data when given); the rest stays as stored."""
+    stored = await ctx.store.get(conv, key)
+    if stored is None:
+        return message  # not kept here (or deleted here): nothing local to update
+    cloud_data = stored.cloud_custom_str if message.cloud_custom_str is None else message.cloud_custom_str
+    modified = msgspec.structs.replace(stored, elem_array=message.elem_array, cloud_custom_str=cloud_data)
+    status = stored.status if stored.status is not None else int(MsgStatus.SEND_SUCC)
+    server_key = await ctx.store.msg_key_of(conv, key)
+    return await ctx.store.save(conv, modified, status=status, msg_key=server_key)

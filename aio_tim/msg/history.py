@@ -2,6 +2,8 @@
 
 A page is the store's; with `is_remble` the messages it lacks are fetched first (`roaming.py`), in
 rounds that each ask for twice the last, since messages deleted here take places in what comes.
+A page may also be bounded by a time window and filtered by element type (`selection.py`), or be
+a group's messages named by seq.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 from ..errors import TIM_ERR_PARAM, UsageError
-from ..store import Conv, LocatorKey
+from ..store import Conv, LocatorKey, locator_key
 from ..types import ConvType, GetMsgListInput, GetMsgListParam, Message, coerce
 from .context import SendContext, anchor_of, checked_conv
 from .roaming import Roaming
+from .selection import ALL, Selection, selection_of
 
 __all__ = ["get_msg_list", "iter_msg_list"]
 
 DEFAULT_PAGE: Final = 20
 MAX_FILLS: Final = 8  # roaming fills for one page; each asks for twice the last
+FILTERED_READ: Final = 200  # stored messages read per round while a type filter skips some
 
 
 async def get_msg_list(
@@ -30,10 +34,14 @@ async def get_msg_list(
     _check_page_param(conv, page)
     count = DEFAULT_PAGE if page.count is None else page.count
     forward, remble = bool(page.is_forward), bool(page.is_remble)
+    selection = selection_of(page, forward, ctx.now())
+    if page.message_seq_array:
+        return await _by_seqs(ctx, roaming, conv, page.message_seq_array, (count, forward, remble))
     anchor = anchor_of(page.last_msg)
     if anchor is None and page.last_msg_seq:
-        return await _page_from_seq(ctx, roaming, conv, page.last_msg_seq, (count, forward, remble))
-    return await _page(ctx, roaming, conv, anchor, (count, forward, remble))
+        shape = (count, forward, remble)
+        return await _page_from_seq(ctx, roaming, conv, page.last_msg_seq, shape, selection)
+    return await _page(ctx, roaming, conv, anchor, (count, forward, remble), selection)
 
 
 async def iter_msg_list(
@@ -65,25 +73,53 @@ _Shape = tuple[int, bool, bool]
 
 
 async def _page(
-    ctx: SendContext, roaming: Roaming, conv: Conv, anchor: LocatorKey | None, shape: _Shape
+    ctx: SendContext,
+    roaming: Roaming,
+    conv: Conv,
+    anchor: LocatorKey | None,
+    shape: _Shape,
+    selection: Selection = ALL,
 ) -> list[Message]:
-    """Up to `count` stored messages beyond `anchor`; with `remble`, missing ones are fetched first."""
+    """Up to `count` stored messages beyond `anchor` within `selection`; with `remble`, missing
+    ones are fetched first (roaming walks from the page's own anchor; the window cuts what came)."""
     count, forward, remble = shape
-    found = await ctx.store.page(conv, anchor=anchor, count=count, forward=forward)
+    start = selection.start(anchor, forward)
+    found, ended = await _stored(ctx, conv, start, (count, forward), selection)
     want = count
     for _ in range(MAX_FILLS if remble else 0):
-        if len(found) >= count:
+        if len(found) >= count or ended:
             break
         more = await roaming.fill(conv, anchor, want, forward=forward)
-        found = await ctx.store.page(conv, anchor=anchor, count=count, forward=forward)
+        found, ended = await _stored(ctx, conv, start, (count, forward), selection)
         if not more:
             break
         want *= 2  # messages deleted here took places in what came: reach further
     return found
 
 
+async def _stored(
+    ctx: SendContext, conv: Conv, anchor: LocatorKey | None, want: tuple[int, bool], selection: Selection
+) -> tuple[list[Message], bool]:
+    """Up to `count` stored messages beyond `anchor` that `selection` keeps, and whether the page
+    reached the window's far end (nothing further can belong to it)."""
+    count, forward = want
+    read = count if selection.types is None else max(count, FILTERED_READ)
+    found: list[Message] = []
+    while len(found) < count:
+        batch = await ctx.store.page(conv, anchor=anchor, count=read, forward=forward)
+        for msg in batch:
+            if selection.beyond(msg, forward):
+                return found, True
+            if selection.wanted(msg):
+                found.append(msg)
+        if len(batch) < read:
+            break
+        anchor = locator_key(batch[-1])
+    return found[:count], False
+
+
 async def _page_from_seq(
-    ctx: SendContext, roaming: Roaming, conv: Conv, seq: int, shape: _Shape
+    ctx: SendContext, roaming: Roaming, conv: Conv, seq: int, shape: _Shape, selection: Selection
 ) -> list[Message]:
     """A group page that starts with the message numbered `seq`, whose locator the server knows."""
     count, forward, remble = shape
@@ -91,20 +127,49 @@ async def _page_from_seq(
     if key is None:
         raise UsageError(TIM_ERR_PARAM, f"group {conv[1]!r} has no message with seq {seq}")
     first = await ctx.store.get(conv, key)
-    head = [first] if first is not None else []
+    head = [first] if first is not None and _selected(first, selection) else []
     if count <= len(head):
         return head[:count]
-    return head + await _page(ctx, roaming, conv, key, (count - len(head), forward, remble))
+    return head + await _page(ctx, roaming, conv, key, (count - len(head), forward, remble), selection)
+
+
+def _selected(msg: Message, selection: Selection) -> bool:
+    return selection.wanted(msg) and not (selection.beyond(msg, True) or selection.beyond(msg, False))
+
+
+async def _by_seqs(
+    ctx: SendContext, roaming: Roaming, conv: Conv, seqs: list[int], shape: _Shape
+) -> list[Message]:
+    """A group's messages named by seq (`message_seq_array`; the anchors and `count` do not apply),
+    oldest first when `forward`, else newest first; with `remble` the server's fill the gaps."""
+    _, forward, remble = shape
+    wanted = set(seqs)
+    found = await _stored_seqs(ctx, conv, wanted)
+    for seq in sorted(wanted - found.keys()) if remble else ():
+        key = await roaming.group_locator(conv, seq, keep=True)
+        msg = None if key is None else await ctx.store.get(conv, key)
+        if msg is not None:
+            found[seq] = msg
+    return [found[seq] for seq in sorted(found, reverse=not forward)]
+
+
+async def _stored_seqs(ctx: SendContext, conv: Conv, seqs: set[int]) -> dict[int, Message]:
+    """The stored messages with these seqs: a walk back from the newest, which stops below the
+    smallest (a group's seqs grow with its history)."""
+    found: dict[int, Message] = {}
+    anchor: LocatorKey | None = None
+    lowest = min(seqs)
+    while True:
+        batch = await ctx.store.page(conv, anchor=anchor, count=FILTERED_READ, forward=False)
+        found.update((m.seq, m) for m in batch if m.seq in seqs)
+        if len(batch) < FILTERED_READ or len(found) == len(seqs) or (batch[-1].seq or 0) < lowest:
+            return found
+        anchor = locator_key(batch[-1])
 
 
 def _check_page_param(conv: Conv, page: GetMsgListParam) -> None:
     if page.last_msg_seq and anchor_of(page.last_msg) is None and conv[0] != ConvType.GROUP:
         raise UsageError(TIM_ERR_PARAM, "msg_getmsglist_param_last_msg_seq anchors group pages only")
-    unsupported = [
-        name
-        for name in ("time_begin", "time_period", "message_type_array", "message_seq_array")
-        if getattr(page, name)
-    ]
-    if unsupported:
-        # Ignoring them would return a page the caller did not ask for.
-        raise UsageError(TIM_ERR_PARAM, f"msg_getmsglist_param_{unsupported[0]} is not supported")
+    if page.message_seq_array and conv[0] != ConvType.GROUP:
+        what = "msg_getmsglist_param_message_seq_array"
+        raise UsageError(TIM_ERR_PARAM, f"{what} names group messages only")

@@ -17,7 +17,7 @@ from ..types import (
     MessageInput,
     MsgDeleteInput,
 )
-from . import download, edit, history, local, send
+from . import delete, download, edit, history, local, send
 from .context import SendContext
 from .roaming import Roaming
 
@@ -25,7 +25,7 @@ __all__ = ["MsgManager"]
 
 
 class MsgManager:
-    """`tim.msg`: the ten TIMMsg functions. Every parameter may be a Struct, dict or JSON text.
+    """`tim.msg`: the TIMMsg functions. Every parameter may be a Struct, dict or JSON text.
 
     The client builds it when it opens; reach it as `tim.msg`:
 
@@ -154,7 +154,10 @@ class MsgManager:
         the next page's `last_msg` is the last element returned. With `is_remble`, a page the
         local store cannot fill is completed from the server's roaming history. A group page may
         instead anchor on `last_msg_seq`, which it includes (C SDK v7); `last_msg` wins if both
-        are given.
+        are given. `time_begin`/`time_period` bound the page to a time window (older pages
+        [begin - period, begin], newer ones [begin, begin + period]; begin 0 is now, period 0
+        unbounded), `message_type_array` keeps those element types (local pages only), and a
+        group's `message_seq_array` returns the messages with those seqs instead of a page.
 
             page = await tim.msg.get_msg_list("bob", ConvType.C2C, {
                 "msg_getmsglist_param_count": 20, "msg_getmsglist_param_is_remble": True})
@@ -194,7 +197,34 @@ class MsgManager:
 
             await tim.msg.delete("bob", ConvType.C2C, {"msg_delete_param_msg": sent})
         """
-        await edit.delete(self._ctx, self._roaming, conv_id, conv_type, param)
+        await delete.delete(self._ctx, self._roaming, conv_id, conv_type, param)
+
+    async def list_delete(self, conv_id: str, conv_type: int, msgs: Any) -> None:
+        """`TIMMsgListDelete`: delete 1 to 50 messages of one conversation, here and in roaming.
+
+        Pass them as stored or returned (each needs its seq, rand and time). A C2C conversation's
+        go from this user's roaming first (openim/delete_c2c_msg_ramble; the peer keeps theirs),
+        then from the store. TIM has no REST command that deletes one user's copy of group
+        messages: a group's are deleted here only, and stay deleted when roaming is fetched again.
+
+            page = await tim.msg.get_msg_list("bob", ConvType.C2C, {"msg_getmsglist_param_count": 3})
+            await tim.msg.list_delete("bob", ConvType.C2C, page)
+        """
+        await delete.list_delete(self._ctx, conv_id, conv_type, msgs)
+
+    async def clear_history_message(self, conv_id: str, conv_type: int) -> None:
+        """`TIMMsgClearHistoryMessage`: empty a conversation, here and on the server.
+
+        C2C: every message goes from this user's roaming (openim/delete_c2c_msg_ramble; the peer
+        keeps theirs) and from the store. Group: group_open_http_svc/clear_group_msg, which hides
+        the group's history from every member's SDK (TIM has no per-user group clear; its admin,
+        and so this client's roaming, can still read it), then every stored message is marked
+        deleted, so roaming does not bring those back. The conversation itself stays: new
+        messages land in it as before.
+
+            await tim.msg.clear_history_message("bob", ConvType.C2C)
+        """
+        await delete.clear_history_message(self._ctx, self._roaming, conv_id, conv_type)
 
     async def report_readed(self, conv_id: str, conv_type: int, msg: MessageInput | None = None) -> None:
         """`TIMMsgReportReaded`: mark read up to `msg`, or the whole conversation without one.
@@ -217,6 +247,21 @@ class MsgManager:
             await tim.msg.revoke("bob", ConvType.C2C, sent)
         """
         await edit.revoke(self._ctx, conv_id, conv_type, msg)
+
+    async def modify_message(self, msg: MessageInput) -> Message:
+        """`TIMMsgModifyMessage`: overwrite a sent message's elements on the server (and its
+        `message_cloud_custom_str` when set), then in the local copy; returns it as modified.
+
+        Pass the message as stored or returned (its conversation, seq, rand and server time name
+        it); change its elements first. A C2C message is named to the server by its MsgKey
+        (openim/modify_c2c_msg), a group message by its seq (openim/modify_group_msg). Every
+        copy changes: the peer's roaming and the group's history show the new content.
+
+            sent = await tim.msg.send_text("bob", ConvType.C2C, "helo")
+            fixed = msgspec.structs.replace(sent, elem_array=[TextElem(content="hello")])
+            await tim.msg.modify_message(fixed)
+        """
+        return await edit.modify_message(self._ctx, msg)
 
     # --- files -----------------------------------------------------------------------------------
 

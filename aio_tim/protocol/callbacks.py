@@ -29,6 +29,7 @@ __all__ = [
     "ALLOW",
     "BEFORE_COMMANDS",
     "BEFORE_TIMEOUT",
+    "C2C_AFTER_MODIFY_MSG",
     "C2C_AFTER_MSG_REPORT",
     "C2C_AFTER_MSG_WITHDRAW",
     "C2C_AFTER_SEND_MSG",
@@ -42,6 +43,7 @@ __all__ = [
     "KNOWN_COMMANDS",
     "MAX_CLOCK_SKEW",
     "REJECT",
+    "C2CAfterModifyMsg",
     "C2CAfterMsgReport",
     "C2CAfterMsgWithDraw",
     "C2CAfterSendMsg",
@@ -67,6 +69,8 @@ C2C_BEFORE_SEND_MSG: Final = "C2C.CallbackBeforeSendMsg"
 C2C_AFTER_SEND_MSG: Final = "C2C.CallbackAfterSendMsg"
 C2C_AFTER_MSG_WITHDRAW: Final = "C2C.CallbackAfterMsgWithDraw"
 C2C_AFTER_MSG_REPORT: Final = "C2C.CallbackAfterMsgReport"
+# After a C2C message is modified, by a client or by openim/modify_c2c_msg (cloud.tencent.com 269/128224).
+C2C_AFTER_MODIFY_MSG: Final = "C2C.CallbackAfterModifyMsg"
 GROUP_BEFORE_SEND_MSG: Final = "Group.CallbackBeforeSendMsg"
 GROUP_AFTER_SEND_MSG: Final = "Group.CallbackAfterSendMsg"
 GROUP_AFTER_RECALL_MSG: Final = "Group.CallbackAfterRecallMsg"
@@ -141,6 +145,18 @@ class C2CAfterMsgReport(_Body, tag=C2C_AFTER_MSG_REPORT):
     UnreadMsgNum: int | None = None
 
 
+class C2CAfterModifyMsg(_Body, tag=C2C_AFTER_MODIFY_MSG):
+    Operator_Account: str = ""
+    From_Account: str = ""
+    To_Account: str = ""
+    MsgSeq: int = 0
+    MsgRandom: int = 0
+    MsgTime: int = 0
+    MsgKey: str = ""
+    MsgBody: list[MsgBodyItem] = msgspec.field(default_factory=list)
+    CloudCustomData: str | None = None
+
+
 class _GroupBody(_Body):
     GroupId: str = ""
     Type: str | None = None
@@ -199,6 +215,7 @@ Callback = (
     | C2CAfterSendMsg
     | C2CAfterMsgWithDraw
     | C2CAfterMsgReport
+    | C2CAfterModifyMsg
     | GroupBeforeSendMsg
     | GroupAfterSendMsg
     | GroupSendMsgException
@@ -216,6 +233,7 @@ KNOWN_COMMANDS: Final = frozenset(
         C2C_AFTER_SEND_MSG,
         C2C_AFTER_MSG_WITHDRAW,
         C2C_AFTER_MSG_REPORT,
+        C2C_AFTER_MODIFY_MSG,
         GROUP_BEFORE_SEND_MSG,
         GROUP_AFTER_SEND_MSG,
         GROUP_AFTER_RECALL_MSG,

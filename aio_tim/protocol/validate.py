@@ -23,7 +23,14 @@ from ..types import (
 )
 from . import MsgBodyItem, msg_body_size, to_msg_body
 
-__all__ = ["MAX_BODY_BYTES", "check_conversation", "check_identifier", "check_identifiers", "check_sendable"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "check_conversation",
+    "check_group_id",
+    "check_identifier",
+    "check_identifiers",
+    "check_sendable",
+]
 
 MAX_BODY_BYTES: Final = 12 * 1024  # TIM's REST limit on a message body (80002 beyond)
 MAX_IDENTIFIER_BYTES: Final = 32
@@ -42,6 +49,7 @@ def check_conversation(conv_id: object, conv_type: object) -> ConvType:
         raise UsageError(TIM_ERR_CONV, f"conv_id must be a non-empty string, not {conv_id!r}")
     if not _is_utf8(conv_id):
         raise UsageError(TIM_ERR_CONV, "conv_id is not valid UTF-8 text (it holds a lone surrogate)")
+    _check_characters(conv_id, "conv_id")
     if conv_type == ConvType.C2C and len(conv_id.encode()) > MAX_IDENTIFIER_BYTES:
         # A C2C conversation is named by the peer's UserID: TIM caps those at 32 bytes.
         raise UsageError(TIM_ERR_CONV, f"conv_id {conv_id!r} is longer than a UserID's 32 bytes")
@@ -49,14 +57,23 @@ def check_conversation(conv_id: object, conv_type: object) -> ConvType:
 
 
 def check_identifier(identifier: object, what: str = "identifier") -> str:
-    """A TIM UserID: a non-empty string of at most 32 bytes."""
+    """A TIM UserID: a non-empty string of at most 32 bytes, without spaces or control characters."""
     if not isinstance(identifier, str) or not identifier:
         raise UsageError(TIM_ERR_PARAM, f"{what} must be a non-empty string, not {identifier!r}")
     if not _is_utf8(identifier):
         raise UsageError(TIM_ERR_PARAM, f"{what} is not valid UTF-8 text (it holds a lone surrogate)")
+    _check_characters(identifier, what)
     if len(identifier.encode()) > MAX_IDENTIFIER_BYTES:
         raise UsageError(TIM_ERR_PARAM, f"{what} {identifier!r} is longer than 32 bytes")
     return identifier
+
+
+def check_group_id(group_id: object, what: str = "group_id") -> str:
+    """A group ID: a non-empty string without spaces or control characters."""
+    if not isinstance(group_id, str) or not group_id:
+        raise UsageError(TIM_ERR_PARAM, f"{what} must be a non-empty string, not {group_id!r}")
+    _check_characters(group_id, what)
+    return group_id
 
 
 def check_identifiers(identifiers: Iterable[object], what: str = "identifier") -> None:
@@ -65,8 +82,21 @@ def check_identifiers(identifiers: Iterable[object], what: str = "identifier") -
     limit = MAX_IDENTIFIER_BYTES
     for identifier in identifiers:
         # str.isascii() reads a flag CPython keeps, and an ASCII string's length is its bytes
-        if not (isinstance(identifier, str) and identifier.isascii() and 0 < len(identifier) <= limit):
+        if not (
+            isinstance(identifier, str)
+            and identifier.isascii()
+            and 0 < len(identifier) <= limit
+            and identifier.isprintable()
+            and " " not in identifier
+        ):
             check_identifier(identifier, what)
+
+
+def _check_characters(identifier: str, what: str) -> None:
+    """No whitespace or control character (NUL, newline, ...): a C caller's `const char*` ends at
+    the NUL, and TIM's IDs hold none of them, so `"peer\\x00x"` must not become an account."""
+    if not identifier.isprintable() or any(char.isspace() for char in identifier):
+        raise UsageError(TIM_ERR_PARAM, f"{what} {identifier!r} holds a space or a control character")
 
 
 def _is_utf8(text: str) -> bool:

@@ -57,7 +57,7 @@ from ..errors import TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, UsageError
 from ..types import Message, MsgLocator, encode
 from ..types._base import decoder_for
 from . import outbox as outbox_sql
-from . import sql
+from . import sql, writer
 from .counts import insert_fanout, save_row
 from .errors import storage_errors
 from .jobs import InsertRows, fetch_all, fetch_each, in_transaction, insert_or_get, reserve_seqs, rowcount
@@ -76,6 +76,7 @@ from .rows import (
     stamp,
 )
 from .schema import migrate
+from .seqs import SeqBlocks
 from .settings import BUSY_TIMEOUT_MS, NO_FSYNC, check_commit_delay, check_synchronous, configure
 from .writer import COMMIT_DELAY, BusyTimeout, GroupWriter, Job, is_busy, raw_connection, run_on_thread
 
@@ -117,7 +118,8 @@ class LocalStore:
         self._state = "new"
         self._lock = asyncio.Lock()
         self._seq_lock = asyncio.Lock()
-        self._seq_blocks: dict[Conv, tuple[int, int]] = {}
+        self._seq_blocks = SeqBlocks()  # bounded: forgetting a block costs only its unused seqs
+        self._checkpoints = writer.CheckpointCounter()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -268,14 +270,14 @@ class LocalStore:
         of the time; a restart skips the rest of a block (seqs must increase, not be dense).
         """
         conv = check_conv(conv)
-        start, limit = self._seq_blocks.get(conv, (0, 0))
+        start, limit = self._seq_blocks.get(conv)
         if start >= limit:  # the block is used up: one caller reserves the next, the others wait
             async with self._seq_lock:
-                start, limit = self._seq_blocks.get(conv, (0, 0))
+                start, limit = self._seq_blocks.get(conv)
                 if start >= limit:
                     start, limit = await self._reserve_seqs(conv)
         # No await since the check: no other caller can take the same seq.
-        self._seq_blocks[conv] = (start + 1, limit)
+        self._seq_blocks.put(conv, (start + 1, limit))
         return start
 
     async def _reserve_seqs(self, conv: Conv) -> tuple[int, int]:
@@ -445,6 +447,8 @@ class LocalStore:
                 await db.execute("BEGIN IMMEDIATE")
                 yield db
                 await db.commit()
+                if self._checkpoints.due():  # PASSIVE: never waits for readers; on aiosqlite's thread
+                    await db.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except BaseException:
                 await db.rollback()  # a no-op when no transaction is open (e.g. SQLite rolled back)
                 raise

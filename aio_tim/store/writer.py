@@ -43,7 +43,15 @@ import aiosqlite
 
 from .errors import storage_error
 
-__all__ = ["BusyTimeout", "GroupWriter", "Job", "is_busy", "raw_connection", "run_on_thread"]
+__all__ = [
+    "BusyTimeout",
+    "CheckpointCounter",
+    "GroupWriter",
+    "Job",
+    "is_busy",
+    "raw_connection",
+    "run_on_thread",
+]
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], T]
@@ -279,6 +287,25 @@ def _mapped(exc: BaseException) -> BaseException:
 def _caused(mapped: BaseException, cause: BaseException) -> BaseException:
     mapped.__cause__ = cause
     return mapped
+
+
+class CheckpointCounter:
+    """Commits made outside the writer (`LocalStore._write()`: the inbox, the outbox, migrations).
+    `wal_autocheckpoint` is off, so without this a receiver that only writes through them grows
+    the WAL without end; every `every`-th such commit is followed by a PASSIVE checkpoint. Each of
+    these commits is a transaction of its own (a webhook: ~5 pages), so the WAL stays near 1 MiB."""
+
+    def __init__(self, every: int = 64) -> None:
+        self._every = every
+        self._since = 0
+
+    def due(self) -> bool:
+        """Count a commit; True when a checkpoint should follow it."""
+        self._since += 1
+        if self._since < self._every:
+            return False
+        self._since = 0
+        return True
 
 
 def commit_batch(

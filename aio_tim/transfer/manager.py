@@ -24,7 +24,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from ..errors import TIM_ERR_PARAM, TransientError, UsageError
+from ..errors import TIM_ERR_PARAM, UsageError
 from ..protocol.validate import check_sendable
 from ..types import DownloadElemParam, DownloadElemResult, Message, coerce
 from .attach import Attachment, attachments, fill
@@ -33,13 +33,14 @@ from .fetch import DownloadOptions, DownloadSource, Fetcher
 from .paths import resolve_target, target_exists
 from .progress import ProgressBoard, UploadWatch
 from .upload import (
-    ERR_UPLOAD,
     DevServerUploader,
+    FileVersion,
     LocalFile,
     UploadedFile,
     Uploader,
     UploadProgress,
     check_local_file,
+    file_changed,
 )
 
 __all__ = ["HttpSource", "TransferManager", "TransferStats"]
@@ -192,10 +193,15 @@ class TransferManager:
             self._emit(UploadProgress(msg, attachment.index, attachment.kind, current, total))
 
         async with self._slot:
+            if (
+                local.version is not None
+                and await asyncio.to_thread(_version_of, local.path) != local.version
+            ):
+                raise file_changed(local.path)  # since it was checked: its head and size are stale
             report(0, local.size)
             stored = await self.uploader.upload(local.path, local.kind, report)
         if stored.size != local.size:
-            raise TransientError(ERR_UPLOAD, f"{local.path.name}: stored {stored.size} of {local.size} bytes")
+            raise file_changed(local.path)
         report(local.size, local.size)
         self._uploads += 1
         self._uploaded_bytes += stored.size
@@ -210,6 +216,13 @@ class TransferManager:
     def _emit(self, event: UploadProgress) -> None:
         for watch in list(self._watches):
             watch.push(event)
+
+
+def _version_of(path: Path) -> FileVersion | None:
+    try:
+        return FileVersion.of(os.stat(path))
+    except OSError:
+        return None
 
 
 def _checked_url(url: str | None) -> str:

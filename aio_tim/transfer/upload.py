@@ -18,6 +18,7 @@ import asyncio
 import enum
 import hashlib
 import os
+import stat
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +36,15 @@ __all__ = [
     "MAX_SIZE",
     "DevServerUploader",
     "FileKind",
+    "FileVersion",
     "LocalFile",
     "ProgressCallback",
     "UploadProgress",
     "UploadedFile",
     "Uploader",
     "check_local_file",
+    "file_changed",
+    "open_regular",
 ]
 
 _MB: Final = 1024 * 1024
@@ -113,26 +117,59 @@ class LocalFile:
     kind: FileKind
     size: int
     head: bytes
+    version: FileVersion | None = None  # as checked; an upload refuses any other
 
 
 HEAD_BYTES: Final = 64 * 1024  # enough for any JPEG's SOF marker in practice (EXIF comes first)
 
 
 def check_local_file(path: str, kind: FileKind) -> LocalFile:
-    """Open `path` and check TIM's limits: 7004 missing, 7006 empty, 7005 too large (no upload)."""
+    """Open `path` and check TIM's limits: 7004 missing or not a regular file, 7006 empty, 7005 too
+    large (no upload)."""
     absolute = Path(os.path.abspath(path))
-    try:
-        with open(absolute, "rb") as file:
-            info = os.fstat(file.fileno())
-            head = file.read(HEAD_BYTES) if kind in (FileKind.IMAGE, FileKind.VIDEO_THUMB) else b""
-    except FileNotFoundError:
-        raise error_for(ERR_FILE_NOT_FOUND, f"{kind} file {absolute} does not exist") from None
-    except IsADirectoryError:
-        raise error_for(ERR_FILE_NOT_FOUND, f"{kind} path {absolute} is a folder, not a file") from None
-    except OSError as exc:
-        raise error_for(ERR_FILE_NOT_FOUND, f"cannot read {kind} file {absolute}: {exc.strerror}") from None
+    with open_regular(absolute, kind) as file:
+        info = os.fstat(file.fileno())
+        head = file.read(HEAD_BYTES) if kind in (FileKind.IMAGE, FileKind.VIDEO_THUMB) else b""
     _check_size(absolute, kind, info.st_size)
-    return LocalFile(absolute, kind, info.st_size, head)
+    return LocalFile(absolute, kind, info.st_size, head, FileVersion.of(info))
+
+
+def open_regular(path: Path, kind: FileKind | str = "upload") -> BinaryIO:
+    """`path` opened for reading if it is a regular file; else 7004 (missing, a folder, a FIFO, a
+    device, a socket). The open itself never blocks: a FIFO's `open()` would wait for a writer
+    forever, in a worker thread the interpreter then cannot leave."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise error_for(ERR_FILE_NOT_FOUND, f"{kind} file {path} does not exist") from None
+    except OSError as exc:
+        raise error_for(ERR_FILE_NOT_FOUND, f"cannot read {kind} file {path}: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, device or socket)"
+            raise error_for(ERR_FILE_NOT_FOUND, f"{kind} path {path} is {what}; only files are uploaded")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)  # O_NONBLOCK only guarded the open
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+@dataclass(frozen=True)
+class FileVersion:
+    """What tells one version of a file from another: a rewrite in place changes its size or
+    mtime, a replacement its inode."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, info: os.stat_result) -> FileVersion:
+        return cls(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def _check_size(path: Path, kind: FileKind, size: int) -> None:
@@ -164,8 +201,10 @@ class DevServerUploader:
     """Uploads to the dev server's file service, streaming the file and hashing it on the way.
 
     `session()` gives the client's aiohttp session; `signed_url(path)` the URL with the admin's
-    signed query. A transport failure is retried from the start (`attempts` times in all): an
-    upload only creates a new file, so repeating it is harmless.
+    signed query. A transport failure before the last byte went out is retried from the start
+    (`attempts` times in all), with the same version of the file. After it (a stalled or cut
+    reply) the server may hold the file: that fails at once rather than store it again. A file
+    that changes while it is sent fails with `file_changed`, and nothing is stored.
     """
 
     def __init__(
@@ -185,17 +224,23 @@ class DevServerUploader:
         return f"<DevServerUploader attempts={self._attempts}>"
 
     async def upload(self, path: Path, kind: FileKind, progress: ProgressCallback) -> UploadedFile:
+        version: FileVersion | None = None  # the first attempt's; a retry sends that version or nothing
         for attempt in range(1, self._attempts + 1):
+            body = _FileBody(path, version)
+            version = body.version
             try:
-                return await self._upload_once(path, kind, progress)
+                return await self._upload_once(body, path, kind, progress)
             except TransportError:
-                if attempt == self._attempts:
+                # Once every byte went out the server may have stored the file: a retry would
+                # store it again (and a stalled reply would cost a full timeout each time).
+                if attempt == self._attempts or body.complete:
                     raise
-                await asyncio.sleep(0.2 * 2**attempt)
+            await asyncio.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
 
-    async def _upload_once(self, path: Path, kind: FileKind, progress: ProgressCallback) -> UploadedFile:
-        body = _FileBody(path)
+    async def _upload_once(
+        self, body: _FileBody, path: Path, kind: FileKind, progress: ProgressCallback
+    ) -> UploadedFile:
         headers = {
             "Content-Type": "application/octet-stream",
             "Content-Length": str(body.size),
@@ -212,22 +257,31 @@ class DevServerUploader:
             ) as response:
                 raw = await _read_reply(response, path.name)
                 status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            failure = TransportError(ERR_UPLOAD, f"upload of {path.name} failed: {type(exc).__name__}")
-            failure.__cause__ = safe_cause(exc)  # aiohttp's exception holds the signed URL
+        except Exception as exc:
+            if body.failure is not None:  # the file changed: aiohttp reports it as its own error
+                failure: TIMError = body.failure
+            elif isinstance(exc, aiohttp.ClientError | TimeoutError):
+                failure = TransportError(ERR_UPLOAD, f"upload of {path.name} failed: {type(exc).__name__}")
+                failure.__cause__ = safe_cause(exc)  # aiohttp's exception holds the signed URL
+            else:
+                raise
         else:
             return _stored_file(path, status, raw, body.sha256())
+        finally:
+            body.close()
         raise failure  # outside the except block: aiohttp's exception is not chained as context
 
 
 async def _read_reply(response: aiohttp.ClientResponse, name: str) -> bytes:
-    """The upload's reply, refused past MAX_REPLY bytes (a file service answers a few hundred)."""
+    """The upload's reply, refused past MAX_REPLY bytes (a file service answers a few hundred).
+
+    Not retried: the server has the file and answered, only not as a file service does."""
     body = bytearray()
     async for chunk in response.content.iter_chunked(64 * 1024):
         body += chunk
         if len(body) > MAX_REPLY:
             response.close()
-            raise TransportError(ERR_UPLOAD, f"upload of {name}: the reply exceeds {MAX_REPLY} bytes")
+            raise TIMError(ERR_UPLOAD, f"upload of {name}: the reply exceeds {MAX_REPLY} bytes")
     return bytes(body)
 
 
@@ -248,30 +302,63 @@ def _stored_file(path: Path, status: int, raw: bytes, sent_sha256: str) -> Uploa
     return UploadedFile(reply.FileId, reply.Url, reply.Size, reply.Sha256)
 
 
-class _FileBody:
-    """The request body: the file read in 1 MiB chunks off the event loop, hashed as it goes."""
+def file_changed(path: Path) -> TIMError:
+    """The error of a file that changed (rewritten, truncated, replaced) while it was uploaded:
+    not transient, since sending it again would send a file still being written."""
+    return TIMError(
+        ERR_UPLOAD,
+        f"upload of {path.name}: the file changed while it was uploaded; nothing was stored "
+        "(send it once it is complete)",
+    )
 
-    def __init__(self, path: Path) -> None:
+
+class _FileBody:
+    """The request body: the file read in 1 MiB chunks off the event loop, hashed as it goes.
+
+    Each read also checks the file is still the version opened (size, mtime, inode): a file
+    rewritten or truncated under the upload stops it before its last byte, so the server stores
+    nothing rather than bytes of two versions (the digest cannot tell: it hashes what was read).
+    """
+
+    def __init__(self, path: Path, expected: FileVersion | None) -> None:
         self._path = path
-        self.size = os.stat(path).st_size
+        self._file = open_regular(path)
+        self.version = FileVersion.of(os.fstat(self._file.fileno()))
+        self.size = self.version.size
         self._hash = hashlib.sha256()
         self._sent = 0
+        self.failure: TIMError | None = None
+        if expected is not None and self.version != expected:
+            self.close()
+            raise file_changed(path)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every byte was handed to the connection."""
+        return self._sent == self.size
 
     async def chunks(self, progress: ProgressCallback) -> AsyncIterator[bytes]:
-        with open(self._path, "rb") as file:  # noqa: ASYNC230 - reads below go through to_thread
-            while self._sent < self.size:
-                chunk = await asyncio.to_thread(self._read, file)
-                if not chunk:
-                    # Content-Length promised more: stop here rather than leave the server waiting.
-                    raise TIMError(ERR_UPLOAD, f"{self._path.name} shrank while it was uploaded")
-                self._sent += len(chunk)
-                progress(self._sent, self.size)
-                yield chunk
+        while self._sent < self.size:
+            chunk = await asyncio.to_thread(self._read)
+            if chunk is None:
+                # Stop before the last byte: the server then stores nothing.
+                self.failure = file_changed(self._path)
+                raise self.failure
+            self._sent += len(chunk)
+            progress(self._sent, self.size)
+            yield chunk
 
-    def _read(self, file: BinaryIO) -> bytes:
-        chunk = file.read(min(CHUNK, self.size - self._sent))
+    def _read(self) -> bytes | None:
+        """The next chunk, or None when the file is no longer the version being sent."""
+        wanted = min(CHUNK, self.size - self._sent)
+        chunk = self._file.read(wanted)
+        if len(chunk) != wanted or FileVersion.of(os.fstat(self._file.fileno())) != self.version:
+            return None
         self._hash.update(chunk)  # hashlib releases the GIL: hashing runs beside the loop
         return chunk
+
+    def close(self) -> None:
+        self._file.close()
 
     def sha256(self) -> str:
         return self._hash.hexdigest()
