@@ -14,6 +14,7 @@ from redis_support import PrivateRedis, RedisTarget, StallingProxy
 
 from aio_tim import Client, ConvType, Message, TextElem
 from aio_tim.coordination import CoordinationUnavailableError, RedisCoordinator
+from aio_tim.coordination.redis_outbox import RedisOutbox, _Outcome
 from aio_tim.coordination.redis_shards import shard_base
 from aio_tim.devserver import DevServer
 from aio_tim.testing import client_for
@@ -145,3 +146,51 @@ async def test_an_enqueue_whose_reply_timed_out_is_queued_once(tmp_path: Path) -
           f"copies per message {copies}, errors the caller saw {errors}, held {proxy.held}")  # fmt: skip
     assert counts["sent"] == len(STALLS)
     assert (lost, duplicated) == (0, 0)
+
+
+async def test_an_outcome_recorded_twice_is_counted_once(tmp_path: Path, redis_target: RedisTarget) -> None:
+    """The outcome script run twice for one entry (a client retrying a call whose reply a failover
+    lost): the message counts once as sent."""
+    async with (
+        DevServer(limits=None) as server,
+        redis_target.coordinator(drain=False, shards=2) as shared,
+        client_for(server, "alice", coordinator=shared) as alice,
+    ):
+        queued = await alice.msg.enqueue_new_msg("bob", ConvType.C2C, text("once"))
+        outbox = alice._outbox
+        assert isinstance(outbox, RedisOutbox)
+        stream = outbox.stream(outbox.shard_of((ConvType.C2C, "bob")))
+        [(entry_id, _)] = await shared.redis.xrange(stream)
+        outcome = _Outcome(True, message=queued)
+        for _ in range(2):
+            await outbox._finish(stream, entry_id.decode(), queued, outcome)
+        counts = await alice.outbox_statistics()
+    print(f"an outcome recorded twice: counted sent {counts['sent']}")
+    assert counts == {"queued": 0, "inflight": 0, "sent": 1, "failed": 0}
+
+
+async def test_an_entry_a_failover_brings_back_is_not_sent_again(redis_target: RedisTarget) -> None:
+    """A worker sent an entry and acknowledged it, then the master failed over before the
+    acknowledgement reached its replica: the entry is this worker's pending one again. Read again,
+    it is acknowledged with the outcome the worker kept, not sent a second time."""
+    async with (
+        DevServer(limits=None) as server,
+        redis_target.coordinator(drain=False, shards=1) as shared,
+        client_for(server, "alice", coordinator=shared) as alice,
+    ):
+        message = await alice.msg.enqueue_new_msg("bob", ConvType.C2C, text("once"))
+        outbox = alice._outbox
+        assert isinstance(outbox, RedisOutbox) and outbox._deliver is not None
+        deliver, calls = outbox._deliver, []
+
+        async def counted(conv: tuple[int, str], queued: Message) -> tuple[Message, str | None]:
+            calls.append(queued.rand)
+            return await deliver(conv, queued)
+
+        outbox._deliver = counted
+        outbox._ready.add(0)
+        [(entry_id, _)] = await shared.redis.xrange(outbox.stream(0))
+        for _ in range(2):  # the second time: the entry the failover brought back
+            await outbox._send_lane((int(ConvType.C2C), "bob"), [(entry_id.decode(), message)])
+    print(f"an entry back after a failover: delivered {len(calls)} time(s)")
+    assert calls == [message.rand]

@@ -57,6 +57,7 @@ READ_BLOCK_MS: Final = 200
 RETRY_PAUSE: Final = 0.2  # first pause after a failure; doubles up to RETRY_PAUSE_MAX
 RETRY_PAUSE_MAX: Final = 5.0
 ENQUEUE_RETRY_PAUSES: Final = (0.1, 0.3)  # an enqueue whose answer was lost: tried twice more
+OUTCOMES_KEPT: Final = 4096  # outcomes of entries this worker acknowledged, newest kept
 
 
 class _Outcome(msgspec.Struct, omit_defaults=True):
@@ -122,11 +123,9 @@ class RedisOutbox:
         self._stop = asyncio.Event()
         self._pause = 0.0
         self._unreachable = False
-        self._unacked: dict[tuple[str, str], _Outcome] = {}
+        self._outcomes: dict[tuple[str, str], _Outcome] = {}  # (stream, entry id): ids repeat across streams
         self._submit = submit  # to ask TIM whether a claimed entry went out already
-        self._claimed: set[tuple[str, str]] = (
-            set()
-        )  # (stream, entry id) taken from a silent worker  # (stream, entry id): ids repeat across streams
+        self._claimed: set[tuple[str, str]] = set()  # (stream, entry id) taken from a silent worker
 
     # --- keys ------------------------------------------------------------------------------------
 
@@ -421,7 +420,7 @@ class RedisOutbox:
         for entry_id, message in lane:
             if shard not in self._ready:  # the lease went to another worker: it resends the rest
                 return True
-            outcome = self._unacked.get((stream, entry_id))  # sent before, but Redis missed the ack
+            outcome = self._outcomes.get((stream, entry_id))  # sent before, but Redis missed the ack
             if outcome is None and (stream, entry_id) in self._claimed:
                 outcome = await self._sent_by_the_dead(conv, message)
             if outcome is None:
@@ -435,10 +434,12 @@ class RedisOutbox:
                 else:
                     outcome = _Outcome(True, message=sent)
                     await self._store.save(conv, sent, status=int(MsgStatus.SEND_SUCC), msg_key=msg_key)
-            # Until Redis has the outcome, a retry acknowledges instead of sending again.
-            self._unacked[stream, entry_id] = outcome
+            # Until Redis has the outcome, a retry acknowledges instead of sending again; kept a
+            # while after: a failover before the ack reached the replica brings the entry back.
+            self._outcomes[stream, entry_id] = outcome
             await self._finish(stream, entry_id, message, outcome)
-            del self._unacked[stream, entry_id]
+            while len(self._outcomes) > OUTCOMES_KEPT:
+                del self._outcomes[next(iter(self._outcomes))]
             self._claimed.discard((stream, entry_id))
         return True
 

@@ -135,12 +135,14 @@ return id
 
 # Record a sent (or refused) message's outcome and acknowledge its entry, atomically: KEYS[1] the
 # result key, KEYS[2] the shard's counters, KEYS[3] the shard; ARGV: the outcome, its lifetime (s),
-# the counter to count it in, the group, the entry id.
+# the counter to count it in, the group, the entry id. Counted only by the call that deletes the
+# entry: a repeat (the client retrying a call whose reply a failover lost) counts nothing.
+# Returns 1 if this call counted it.
 FINISH_SCRIPT: Final = """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
-redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
 redis.call('XACK', KEYS[3], ARGV[4], ARGV[5])
-redis.call('XDEL', KEYS[3], ARGV[5])
+if redis.call('XDEL', KEYS[3], ARGV[5]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
 return 1
 """
 
