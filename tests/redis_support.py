@@ -210,10 +210,21 @@ class PrivateCluster:
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
         deadline = time.monotonic() + 30
-        while not all(self.state_ok(port) for port in self.ports):
+        # Ready once every node sees the cluster whole and every replica has synced (a replica
+        # that never synced would not be promoted when its master fails).
+        while not all(self.state_ok(port) and self.synced(port) for port in self.ports):
             if time.monotonic() > deadline:
                 raise RuntimeError("the cluster did not reach cluster_state:ok within 30 s")
             time.sleep(0.05)
+
+    def synced(self, port: int) -> bool:
+        """A master, or a replica whose link to its master is up."""
+        try:
+            with redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=1) as client:
+                info = client.info("replication")
+        except (redis.RedisError, OSError):
+            return False
+        return bool(info["role"] == "master" or info.get("master_link_status") == "up")
 
     def start_node(self, port: int) -> None:
         node = self.folder / str(port)
@@ -221,7 +232,8 @@ class PrivateCluster:
         self._processes[port] = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
              "--cluster-port", str(free_port()), "--cluster-config-file", str(node / "nodes.conf"),
-             "--cluster-node-timeout", "1000", "--save", "", "--appendonly", "no", "--dir", str(node)],
+             "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0",
+             "--save", "", "--appendonly", "no", "--dir", str(node)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
 
