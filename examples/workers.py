@@ -14,6 +14,10 @@ with `worker` (the secret key comes from the environment, never the command line
 
 `worker --send N` sends N messages itself as fast as the limits allow and prints its counts as
 JSON (the benchmark's workload); without it the worker drains the outbox until SIGTERM.
+
+Redis out of reach: the demo says so in one line and exits with status 1 before starting anything
+(its outbox lives in Redis); a worker says so once and keeps running, pacing at 1/N of each
+limit, and drains the outbox when Redis answers.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from redis.exceptions import RedisError
 
 from aio_tim import Client, ConvType, Message, TextElem
 from aio_tim.coordination import RedisCoordinator
@@ -72,6 +79,12 @@ async def run_worker(args: argparse.Namespace) -> dict[str, float]:
         **({"limits": limits} if limits else {}),
     )  # fmt: skip
     await tim.open()
+    if coordinator is not None and (why := await unreachable(coordinator)):
+        print(
+            f"worker {args.user}: Redis at {shown(args.redis)} cannot be reached ({why}); meanwhile this "
+            f"worker paces at 1/{args.workers} of each limit and drains the shared outbox once Redis answers",
+            file=sys.stderr, flush=True,
+        )  # fmt: skip
     print("ready", flush=True)
     try:
         if not args.send:
@@ -84,6 +97,23 @@ async def run_worker(args: argparse.Namespace) -> dict[str, float]:
         await tim.aclose()
         if coordinator is not None:
             await coordinator.aclose()
+
+
+async def unreachable(coordinator: RedisCoordinator) -> str | None:
+    """None if Redis answers a PING within two seconds, else why not (one line)."""
+    try:
+        await asyncio.wait_for(coordinator.redis.ping(), 2.0)
+    except (RedisError, OSError, TimeoutError) as error:
+        return f"{type(error).__name__}: {str(error).rstrip('.')}" if str(error) else type(error).__name__
+    return None
+
+
+def shown(url: str) -> str:
+    """The Redis URL without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
 
 
 async def send_all(tim: Client, args: argparse.Namespace) -> dict[str, float]:
@@ -139,8 +169,20 @@ def stop_worker(child: subprocess.Popen[str], signum: int = signal.SIGTERM) -> s
     return output
 
 
-async def demo(workers: int, messages: int, redis_url: str, *, cluster: bool = False) -> dict[str, int]:
-    """A dev server, `workers` drainers and an enqueuer; returns the outbox's final counts."""
+async def demo(
+    workers: int, messages: int, redis_url: str, *, cluster: bool = False
+) -> dict[str, int] | None:
+    """A dev server, `workers` drainers and an enqueuer; the outbox's final counts (None: no Redis)."""
+    async with RedisCoordinator(redis_url, cluster=cluster) as probe:
+        why = await unreachable(probe)
+    if why:
+        print(
+            f"workers.py: Redis at {shown(redis_url)} cannot be reached ({why}). The demo's shared outbox "
+            "lives in Redis, so nothing was started: start Redis or pass --redis URL. (A worker started "
+            "alone keeps running without Redis: it paces at 1/N of each limit, drains once Redis answers.)",
+            file=sys.stderr,
+        )
+        return None
     prefix = f"aio_tim_demo:{uuid.uuid4().hex[:8]}"
     flags = ("--cluster",) if cluster else ()
     async with DevServer() as server:
@@ -189,8 +231,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         result = asyncio.run(run_worker(args))
         if result:
             print(json.dumps(result), flush=True)
-    else:
-        asyncio.run(demo(args.workers, args.messages, args.redis, cluster=args.cluster))
+    elif asyncio.run(demo(args.workers, args.messages, args.redis, cluster=args.cluster)) is None:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ on both)."""
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 
+import pytest
 from disk_support import tiny_fs
 from redis_support import redis_cluster, redis_prefix, redis_target, redis_url
 from scenario import alice, bob, clock, server
@@ -41,3 +43,12 @@ os.environ.setdefault("PIP_CACHE_DIR", os.path.join(_HOME, "pip-cache"))
 for _name in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"):
     os.environ[_name] = os.path.join(_HOME, _name.lower())
 os.environ["HOME"] = _HOME
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many README/docs snippets mypy checked and the tests ran (test_docs.py), when it ran."""
+    counts = getattr(sys.modules.get("test_docs"), "SNIPPET_COUNTS", None)
+    if counts and any(counts.values()):
+        terminalreporter.write_line(
+            f"docs snippets: {counts['type-checked']} type-checked with mypy --strict, {counts['ran']} ran"
+        )

@@ -67,7 +67,7 @@ def test_batch_send_reads_recipients_from_a_file(served, tmp_path, capsys):
 
 def test_send_without_a_server_explains_what_to_do(tmp_path, monkeypatch, capsys):
     """With no flags, no variables and no running serve, send says how to name a server (exit 3)."""
-    monkeypatch.setattr("aio_tim.cli.records.SERVE_STATE", tmp_path / "none.json")
+    monkeypatch.setattr("aio_tim.cli.records.FOLDER", tmp_path / "no-records")
     for name in ("AIO_TIM_URL", "AIO_TIM_SDK_APP_ID", "AIO_TIM_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     assert main(["send", "--to", "bob", "hi"]) == 3

@@ -86,15 +86,20 @@ def test_unknown_host_fails_fast(env):
 
 
 def test_stale_serve_record_says_the_server_is_gone(env):
-    """A record left by a killed `aio-tim serve` gives one line saying so, not a minute of silence."""
-    record = Path(env["XDG_RUNTIME_DIR"]) / "aio_tim-serve.json"
+    """A record left by a killed `aio-tim serve` gives one line saying so, not a minute of silence,
+    and is removed (it holds the secret key)."""
+    record = Path(env["XDG_RUNTIME_DIR"]) / "aio_tim-serve" / "127.0.0.1_1.json"
     record.parent.mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid is now free: the server of this record is gone
     url = f"http://127.0.0.1:{free_port()}"
-    record.write_text(json.dumps({"url": url, "sdk_app_id": 1400000000, "secret_key": KEY, "admin": "a"}))
+    record.write_text(json.dumps({"url": url, "sdk_app_id": 1400000000, "secret_key": KEY, "admin": "a",
+                                  "pid": gone.pid}))  # fmt: skip
     result = run("send", "--to", "bob", "hi", env=env)
     assert result.returncode == ExitCode.UNREACHABLE
     line = one_line(result)
-    assert "no longer running" in line and str(record) in line
+    assert f"the `aio-tim serve` at {url}, pid {gone.pid} is no longer running" in line
+    assert not record.exists()
 
 
 def test_url_without_scheme_says_so(env):

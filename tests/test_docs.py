@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ast
+import asyncio
+import contextlib
 import importlib.util
 import inspect
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +19,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from docs_snippets import Snippet, SnippetContext, python_fences, snippets
+from redis_support import free_port
 
 import aio_tim
 import aio_tim.types
@@ -37,7 +43,6 @@ C_FUNCTIONS = (
 )
 # A JSON example on the mapping page names the Struct it decodes to in a comment just above it.
 JSON_EXAMPLE = re.compile(r"<!-- decodes: (?P<type>[\w\[\]]+) -->\n```json\n(?P<json>.*?)\n```", re.DOTALL)
-PYTHON_BLOCK = re.compile(r"```python\n(.*?)\n```", re.DOTALL)
 # Every HTTP(S) request goes to a dead proxy: a build that needs the network fails.
 OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
 
@@ -59,6 +64,35 @@ def test_site_builds_strictly_offline(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr + built.stdout
     mapping = (site / "mapping" / "index.html").read_text(encoding="utf-8")
     assert [name for name in C_FUNCTIONS if name not in mapping] == []
+    cut = asyncio.run(blocks_cut_at_1280(site))
+    assert cut == {}, f"code blocks wider than their box at a 1280 px window: {cut}"
+
+
+async def blocks_cut_at_1280(site: Path) -> dict[str, int]:
+    """page -> how many of its code blocks overflow their box in headless Chromium at 1280 px."""
+    chromium = shutil.which("chromium")
+    if chromium is None or importlib.util.find_spec("playwright") is None:
+        reason = "chromium and playwright are needed to look at the built pages (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.async_api import async_playwright
+
+    cut: dict[str, int] = {}
+    pages = sorted(site.glob("*/index.html"))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        for html in pages:
+            await page.goto(html.as_uri())
+            wide = await page.evaluate(
+                "() => [...document.querySelectorAll('.rst-content pre, .rst-content pre code')]"
+                ".filter(e => e.scrollWidth > e.clientWidth + 1).length"
+            )
+            if wide:
+                cut[html.parent.name] = wide
+        await browser.close()
+    return cut
 
 
 def json_examples() -> list[Any]:
@@ -89,30 +123,112 @@ def test_json_example_round_trips(type_name: str, example: str) -> None:
     assert json.loads(aio_tim.types.encode(decoded)) == json.loads(example)
 
 
-def runnable_examples() -> list[Any]:
-    """The Python blocks of the docs that are whole programs (they end in `asyncio.run(main())`)."""
-    found = []
-    for page in sorted(DOCS.glob("*.md")):
-        text = page.read_text()
-        for block in PYTHON_BLOCK.finditer(text):
-            if "asyncio.run(main())" in block[1]:
-                line = text[: block.start()].count("\n") + 1
-                found.append(pytest.param(block[1], id=f"{page.name}:{line}"))
-    return found
+SNIPPETS = snippets()
+# Printed at the end of the session (conftest.py): how many snippets mypy checked and the tests ran.
+SNIPPET_COUNTS = {"type-checked": 0, "ran": 0}
 
 
-@pytest.mark.parametrize("program", runnable_examples())
-def test_documented_program_runs(program: str) -> None:
-    """A complete program shown in the docs runs against its embedded dev server, warning-free."""
-    ran = subprocess.run(
-        [sys.executable, "-W", "error", "-c", program],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+def test_every_python_block_is_a_snippet() -> None:
+    """No ```python block escapes the extraction (a malformed context comment would hide one)."""
+    assert len(SNIPPETS) == python_fences() >= 38
+    assert {snippet.kind for snippet in SNIPPETS} == {"program", "serves", "pytest", "async", "sync"}
+
+
+@pytest.fixture(scope="module")
+def snippet_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every snippet as a module of its own (a fragment wrapped in its context), in one folder."""
+    folder = tmp_path_factory.mktemp("snippets")
+    for snippet in SNIPPETS:
+        (folder / f"{snippet.module}.py").write_text(snippet.source(), encoding="utf-8")
+    return folder
+
+
+def test_snippets_pass_mypy_strict(snippet_folder: Path) -> None:
+    """One `mypy --strict` run over all snippets, as written (fragments inside their context)."""
+    files = sorted(str(path) for path in snippet_folder.glob("snippet_*.py"))
+    command = [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--strict",
+        "--cache-dir",
+        str(snippet_folder / ".mypy_cache"),
+        *files,
+    ]
+    checked = subprocess.run(command, cwd=snippet_folder, capture_output=True, text=True, timeout=600)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    SNIPPET_COUNTS["type-checked"] = len(files)
+
+
+@pytest.mark.parametrize("snippet", SNIPPETS, ids=[snippet.id for snippet in SNIPPETS])
+async def test_snippet_runs(
+    snippet: Snippet,
+    snippet_folder: Path,
+    dev_server: DevServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A snippet runs as written against a dev server (a fragment inside its declared context)."""
+    path = snippet_folder / f"{snippet.module}.py"
+    async with asyncio.timeout(120):
+        if snippet.kind in ("async", "sync"):
+            monkeypatch.chdir(tmp_path)  # what a fragment writes lands there, next to a report.pdf
+            (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4 the report")
+            await run_fragment(snippet, path, dev_server, tmp_path)
+        else:
+            await run_file(snippet, path, dev_server, tmp_path)
+    SNIPPET_COUNTS["ran"] += 1
+
+
+async def run_fragment(snippet: Snippet, path: Path, server: DevServer, tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(snippet.module, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    async with contextlib.AsyncExitStack() as stack:
+        given = SnippetContext(server, stack, tmp_path)
+        values = {name: await given.value(name, annotation) for name, annotation in snippet.params}
+        if snippet.kind == "async":
+            await module.snippet(**values)
+        else:
+            await asyncio.to_thread(module.snippet, **values)
+
+
+async def run_file(snippet: Snippet, path: Path, server: DevServer, tmp_path: Path) -> None:
+    """A program (pointed at the dev server), a test module (pytest), or a service (until SIGINT)."""
+    env = os.environ | {
+        "AIO_TIM_URL": server.url,
+        "AIO_TIM_SDK_APP_ID": str(server.sdk_app_id),
+        "AIO_TIM_SECRET_KEY": server.secret_key,
+        "PORT": str(free_port()),
+    }
+    command = [sys.executable, "-W", "error", str(path)]
+    if snippet.kind == "pytest":
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto",
+                   "-o", "asyncio_default_fixture_loop_scope=function",
+                   "-W", "error", str(path)]  # fmt: skip
+    child = await asyncio.create_subprocess_exec(
+        *command, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    assert ran.returncode == 0, ran.stderr
-    assert "Exception ignored" not in ran.stderr, ran.stderr
+    if snippet.kind == "serves":
+        await until_listening(int(env["PORT"]), child)
+        child.send_signal(signal.SIGINT)
+    out, err = await child.communicate()
+    assert child.returncode == 0, (out + err).decode()
+    assert b"Exception ignored" not in err and b"Traceback" not in err, err.decode()
+
+
+async def until_listening(port: int, child: asyncio.subprocess.Process) -> None:
+    while child.returncode is None:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+    raise AssertionError(f"the service exited with {child.returncode} before it listened on {port}")
 
 
 # (page, "## heading", object, parameters the table leaves out): option tables written by hand.
@@ -164,3 +280,14 @@ def test_option_tables_match_the_code(
         if param.default is not inspect.Parameter.empty and value != param.default:
             wrong.append((param.name, shown[1] if shown else None, param.default))
     assert wrong == []
+
+
+def test_the_broadcast_guide_is_findable() -> None:
+    """Searching the site for broadcast, 100,000, 100000 or mass send finds the guide; the README and
+    the site's navigation link it, and it names the example."""
+    guide = (DOCS / "broadcast.md").read_text(encoding="utf-8")
+    words = ("broadcast", "100,000", "100000", "mass send", "70107")
+    assert [word for word in words if word not in guide] == []
+    assert "examples/broadcaster.py" in guide and "--retry-failed" in guide and "iter_batch_send" in guide
+    assert "broadcast.md" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "(docs/broadcast.md)" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -18,6 +18,7 @@ from types import ModuleType
 import aiohttp
 import pytest
 from aiohttp import web
+from redis_support import free_port  # a port nothing listens on once it returns
 
 from aio_tim.testing import client_for
 
@@ -218,3 +219,44 @@ async def test_progress_page_in_a_real_browser(dev_server, tmp_path):
     assert rows[1].startswith("done: 8.0 MiB in ") and rows[2].startswith("done: 8.0 MiB in ")
     assert rows[3].startswith("failed: [") and (tmp_path / "progress.png").stat().st_size > 0
     assert [(tmp_path / f"download-{n}.bin").stat().st_size for n in (1, 2)] == [size, size]
+
+
+def test_workers_demo_without_redis_says_so_once_and_exits_1():
+    """Redis at a closed port: one line naming the URL, no false "answers again", no traceback, status 1."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    command = [sys.executable, str(EXAMPLES / "workers.py"), "--workers", "2", "--redis", url]
+    ran = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stdout == ""
+    lines = ran.stderr.splitlines()
+    assert len(lines) == 1, ran.stderr
+    assert f"Redis at {url} cannot be reached" in lines[0]
+    assert "start Redis or pass --redis URL" in lines[0]
+    assert "answers again" not in ran.stderr and "Traceback" not in ran.stderr
+
+
+async def test_workers_worker_without_redis_keeps_running_and_stops_on_sigterm(dev_server):
+    """A worker with Redis down says so once (URL, what it does meanwhile), never that Redis answers
+    again, keeps draining-ready until SIGTERM, then exits 0 without a traceback."""
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, str(EXAMPLES / "workers.py"), "worker", "--base-url", dev_server.url,
+        "--sdk-app-id", str(dev_server.sdk_app_id), "--admin", dev_server.admin, "--redis", url,
+        "--workers", "3", "--visibility", "0.6",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=os.environ | {"AIO_TIM_SECRET_KEY": dev_server.secret_key},
+    )  # fmt: skip
+    assert child.stdout is not None
+    assert await asyncio.wait_for(child.stdout.readline(), 30) == b"ready\n"
+    await asyncio.sleep(2.0)  # several lease rounds and drainer loops with Redis still down
+    assert child.returncode is None
+    child.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(child.communicate(), 30)
+    stderr = err.decode()
+    assert child.returncode == 0, stderr
+    said = [line for line in stderr.splitlines() if line.startswith("worker worker: Redis at")]
+    assert len(said) == 1, stderr
+    assert f"redis://:***@127.0.0.1:{url.rsplit(':', 1)[1]}" in said[0] and "hunter2" not in stderr
+    assert "paces at 1/3 of each limit and drains the shared outbox once Redis answers" in said[0]
+    assert "answers again" not in stderr and "Traceback" not in stderr
+    assert out == b""

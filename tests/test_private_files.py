@@ -19,16 +19,17 @@ def mode(path: Path) -> int:
 
 
 def test_serve_keeps_its_secrets_0600_and_sigterm_removes_the_state_file(tmp_path: Path) -> None:
-    """A pre-existing 0644 state file and --db file: serve leaves both 0600 (the db's WAL too),
-    and SIGTERM stops it with the state file removed."""
-    state, db = tmp_path / "aio_tim-serve.json", tmp_path / "serve.db"
-    for path in (state, db):
-        path.write_text("")
-        path.chmod(0o644)
+    """A pre-existing 0644 --db file: serve leaves it 0600 (its WAL too), writes its record (which
+    holds the secret key) 0600, and SIGTERM stops it with the record removed. (A loose file at the
+    record's own path is replaced by a 0600 one: test_write_private_json_replaces_a_loose_file.)"""
+    db = tmp_path / "serve.db"
+    db.write_text("")
+    db.chmod(0o644)
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
     server, _ = start_serve(env, "--db", str(db))
     try:
-        modes = {p.name: oct(mode(p)) for p in sorted(tmp_path.iterdir())}
+        (record,) = (tmp_path / "aio_tim-serve").glob("*.json")
+        modes = {p.name: oct(mode(p)) for p in [*sorted(tmp_path.iterdir()), record]}
         server.send_signal(signal.SIGTERM)
         code = server.wait(timeout=10)
     finally:
@@ -37,12 +38,12 @@ def test_serve_keeps_its_secrets_0600_and_sigterm_removes_the_state_file(tmp_pat
             server.wait()
         if server.stdout is not None:
             server.stdout.close()
-    left = sorted(p.name for p in tmp_path.iterdir())
+    left = sorted(p.name for p in tmp_path.rglob("*"))
     print(f"\nserve file modes: {modes}; after SIGTERM exit {code}, files left {left}")
     files = {name: m for name, m in modes.items() if not (tmp_path / name).is_dir()}
     assert set(files.values()) == {"0o600"}  # folders (the file service's) are 0700
-    assert {"aio_tim-serve.json", "serve.db", "serve.db-wal"} <= set(files)
-    assert not state.exists()
+    assert {record.name, "serve.db", "serve.db-wal"} <= set(files)
+    assert not record.exists()
     assert code in (0, 130)
 
 

@@ -715,3 +715,18 @@ def test_messages_and_batch_results_are_not_tracked_by_the_gc() -> None:
     assert not gc.is_tracked(msg)
     assert not gc.is_tracked(result)
     assert gc.is_tracked(msg.elem_array)  # its containers still are: a cycle through them is found
+
+
+def test_elems_of_a_kind_are_typed_and_in_order() -> None:
+    """`elems(FileElem)` keeps only that kind, in order (mypy sees `list[FileElem]`); `text` joins texts."""
+    from aio_tim.types import FaceElem, FileElem, Message, TextElem
+
+    msg = Message(
+        elem_array=[TextElem(content="a"), FileElem(url="u1"), FaceElem(index=1), TextElem(content="b"),
+                    FileElem(url="u2")]
+    )  # fmt: skip
+    assert [f.url for f in msg.elems(FileElem)] == ["u1", "u2"]
+    assert msg.elems(TextElem) == [TextElem(content="a"), TextElem(content="b")]
+    assert msg.text == "ab"
+    assert Message(elem_array=[FaceElem(index=1)]).text == "" and Message().elems(TextElem) == []
+    assert b"message_text" not in msgspec.json.encode(msg)  # a property, not a field: the JSON is unchanged

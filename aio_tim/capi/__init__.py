@@ -57,3 +57,12 @@ __all__ = [
     "TIMSetMsgRevokeCallback",
     "TIMUninit",
 ]
+
+
+def __getattr__(name: str) -> str:
+    # The generated key constants (`kTIMMsgElemArray`, ...) are set at import, out of a type
+    # checker's sight; this tells it that `capi.kTIM...` is a str, as `capi.constants` does.
+    try:
+        return KEYS[name]
+    except KeyError:
+        raise AttributeError(f"module 'aio_tim.capi' has no attribute {name!r}") from None

@@ -21,7 +21,8 @@ alternating, CPU time user+sys because the wall clock was shared with other jobs
   framework cannot lower that floor; it only adds to it: `import click` costs 57 ms CPU against
   24 ms for argparse, typer loads click and more.
 - Variables. click's `envvar=` is what `options.option(..., env=...)` does here in a few lines;
-  ours also names the variable in `--help`.
+  ours also names the variable in `--help`, and blames the variable, not the flag, for a value the
+  option's type refuses.
 - Typo suggestions. click 8 has them; argparse 3.11 has not (3.14's `suggest_on_error`):
   `main._Parser` adds them with difflib, in the CLI's one-line error format.
 - Completion. click generates bash/zsh/fish completion; argparse needs argcomplete. Not worth a

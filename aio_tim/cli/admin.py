@@ -13,10 +13,12 @@ from typing import Any
 
 from rich.table import Table
 
-from ..types.group import GroupType
+from ..errors import error_for
+from ..types.group import GroupType, HandleGroupMemberResult
 from .commands import add_command
 from .console import console
 from .options import add_target_options
+from .render import local_time
 from .target import target_of
 
 __all__ = ["register", "run_account_check", "run_account_import", "run_group_create", "run_group_delete"]
@@ -24,6 +26,14 @@ __all__ = ["register", "run_account_check", "run_account_import", "run_group_cre
 _TYPES = {"Public": GroupType.PUBLIC, "Private": GroupType.PRIVATE, "Work": GroupType.PRIVATE,
           "ChatRoom": GroupType.CHATROOM, "Meeting": GroupType.CHATROOM,
           "AVChatRoom": GroupType.AVCHATROOM}  # fmt: skip
+
+
+_OUTCOMES = {
+    HandleGroupMemberResult.HANDLED_SUC: "added",
+    HandleGroupMemberResult.INCLUDED: "already a member",
+    HandleGroupMemberResult.INVITED: "invited (joins on accepting)",
+    HandleGroupMemberResult.HANDLED_ERR: "not added",
+}
 
 
 def register(commands: Any) -> None:
@@ -59,7 +69,8 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
     add_target_options(create)
     create.add_argument("name", help="the group's name")
     create.add_argument("--id", dest="group_id", help="the group id (default: TIM generates @TGS#...)")
-    create.add_argument("--type", dest="group_type", choices=sorted(_TYPES), default="Public")
+    create.add_argument("--type", dest="group_type", choices=sorted(_TYPES), default="Public",
+                        help="default: Public (Work = Private, Meeting = ChatRoom)")  # fmt: skip
     create.add_argument("--members", type=_ids, default=[], help="comma-separated UserIDs")
     create.set_defaults(run=run_group_create)
 
@@ -67,7 +78,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
         "delete", help="dismiss a group", description="Dismiss a group (TIMGroupDelete)."
     )
     add_target_options(delete)
-    delete.add_argument("group_id")
+    delete.add_argument("group_id", metavar="GROUP_ID", help="the group id (`group create` printed it)")
     delete.set_defaults(run=run_group_delete)
 
     for name, run, verb in (("add", run_group_add, "add"), ("remove", run_group_remove, "remove")):
@@ -75,7 +86,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
             name, help=f"{verb} members", description=f"{verb.capitalize()} group members."
         )
         add_target_options(action)
-        action.add_argument("group_id")
+        action.add_argument("group_id", metavar="GROUP_ID", help="the group id (`group create` printed it)")
         action.add_argument("members", type=_ids, help="comma-separated UserIDs")
         action.set_defaults(run=run)
 
@@ -83,7 +94,7 @@ def _register_group(parser: argparse.ArgumentParser) -> None:
         "info", help="show a group's profile and members", description="Show a group's profile and members."
     )
     add_target_options(info)
-    info.add_argument("group_id")
+    info.add_argument("group_id", metavar="GROUP_ID", help="the group id (`group create` printed it)")
     info.set_defaults(run=run_group_info)
 
 
@@ -96,7 +107,7 @@ def _register_account(parser: argparse.ArgumentParser) -> None:
     ):
         action = actions.add_parser(name, help=help_text, description=help_text.capitalize() + ".")
         add_target_options(action)
-        action.add_argument("user_ids", nargs="+", metavar="ID")
+        action.add_argument("user_ids", nargs="+", metavar="ID", help="UserIDs, separated by spaces")
         action.set_defaults(run=run)
 
 
@@ -112,9 +123,12 @@ async def run_group_create(args: argparse.Namespace) -> int:
     }
     if args.group_id:
         param["create_group_param_group_id"] = args.group_id
-    async with target.client(args.user or target.admin, store_path=":memory:") as tim:
+    owner = args.user or target.admin
+    async with target.client(owner, store_path=":memory:") as tim:
         created = await tim.group.create(param)
-    console.print(f"created group {created.groupid} ({args.group_type}, {len(args.members)} members)")
+    members = ", ".join(args.members) or "none yet"
+    console.print(f"created group {created.groupid} ({args.group_type}): owner {owner}, members {members}",
+                  soft_wrap=True, highlight=False)  # fmt: skip
     return 0
 
 
@@ -132,10 +146,9 @@ async def run_group_add(args: argparse.Namespace) -> int:
              "group_invite_member_param_identifier_array": args.members}  # fmt: skip
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         results = await tim.group.invite_member(param)
-    failed = [r.identifier for r in results if not r.result]
     for result in results:
-        console.print(f"{result.identifier}: {result.result.name.lower()}")
-    return 1 if failed else 0
+        console.print(f"{result.identifier}: {_OUTCOMES[result.result]}", highlight=False)
+    return 1 if any(r.result is HandleGroupMemberResult.HANDLED_ERR for r in results) else 0
 
 
 async def run_group_remove(args: argparse.Namespace) -> int:
@@ -152,14 +165,14 @@ async def run_group_info(args: argparse.Namespace) -> int:
     target = target_of(args)
     async with target.client(args.user or target.admin, store_path=":memory:") as tim:
         (info,) = await tim.group.info([args.group_id])
-    if info.ErrorCode:
-        console.print(f"[red]error[/red] {info.ErrorCode} {info.ErrorInfo}")
-        return 1
-    console.print(f"{info.GroupId}: {info.Name} ({info.Type}), owner {info.Owner_Account}, "
-                      f"{info.MemberNum} members, next seq {info.NextMsgSeq}")  # fmt: skip
+    if info.ErrorCode:  # as `group add` and `group delete` report it: stderr, exit 5
+        raise error_for(info.ErrorCode, f"group {args.group_id}: {info.ErrorInfo or 'not found'}")
+    line = (f"{info.GroupId}: {info.Name} ({info.Type}), owner {info.Owner_Account}, "
+            f"{info.MemberNum} members with the owner, next seq {info.NextMsgSeq}")  # fmt: skip
+    console.print(line, highlight=False)
     table = Table("member", "role", "joined")
     for member in info.MemberList or ():
-        table.add_row(member.Member_Account, member.Role or "", str(member.JoinTime or ""))
+        table.add_row(member.Member_Account, member.Role or "", local_time(member.JoinTime))
     console.print(table)
     return 0
 

@@ -27,6 +27,7 @@ from ..types import (
 )
 from .commands import add_command
 from .console import console
+from .options import at_least
 from .progress import download_with_bar, send_with_upload_bar
 from .render import status_name, summary, text_message
 from .target import Target
@@ -38,7 +39,7 @@ def register(commands: Any) -> None:
     demo = add_command(commands, "demo",
                        "Starts an embedded dev server and walks through C2C and group sends, history, "
                        "read marks, revoke, an attachment and a batch send.")  # fmt: skip
-    demo.add_argument("--recipients", type=int, default=1200, help="batch-send audience size")
+    demo.add_argument("--recipients", type=at_least(0), default=1200, help="batch-send audience size")
     demo.set_defaults(run=run_demo)
 
 

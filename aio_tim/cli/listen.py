@@ -19,7 +19,7 @@ from ..client import Client
 from ..events.model import Event, RawCallback
 from ..types import encode
 from .commands import add_command
-from .options import add_target_options
+from .options import add_target_options, at_least, option, port
 from .target import target_of
 
 __all__ = ["event_json", "register", "run_listen"]
@@ -33,14 +33,23 @@ def register(commands: Any) -> None:
         "JSON line; a restart resumes after the last event printed.",
     )
     add_target_options(listen)
-    listen.add_argument("--host", default="127.0.0.1")
-    listen.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    listen.add_argument("--path", default="/tim/callback")
-    listen.add_argument("--token", default=None, help="the webhook authentication token, if the app has one")
+    listen.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
+    listen.add_argument("--port", type=port, default=8080, help="0 picks a free port (default: 8080)")
+    listen.add_argument("--path", type=url_path, default="/tim/callback",
+                        help="the callback URL's path (default: /tim/callback)")  # fmt: skip
+    option(listen, "--token", env="AIO_TIM_WEBHOOK_TOKEN",
+           help="the webhook authentication token, if the app has one")  # fmt: skip
     listen.add_argument("--store", default=None, help="sqlite file of the inbox (default: the user's store)")
     listen.add_argument("--consumer", default="cli", help="whose acknowledgement cursor to resume")
-    listen.add_argument("--count", type=int, default=0, help="stop after this many events (0: never)")
+    listen.add_argument("--count", type=at_least(0), default=0, help="stop after this many events (0: never)")
     listen.set_defaults(run=run_listen)
+
+
+def url_path(text: str) -> str:
+    """An argparse type: a URL path, "/" and what follows."""
+    if not text.startswith("/"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL path; did you mean /{text}?")
+    return text
 
 
 def event_json(event: Event) -> bytes:

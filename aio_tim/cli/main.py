@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn
 
 from .commands import COMMANDS, add_command, package_version
 from .errors import ExitCode, reported, say
@@ -47,6 +48,7 @@ def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     named = _command_word(argv)
     if named in COMMANDS:
+        parser.command = named
         family = importlib.import_module(f"{__package__}.{COMMANDS[named].module}")
         family.register(commands)
     for name in COMMANDS:
@@ -84,8 +86,49 @@ def _setup_logging(verbose: int) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the usage itself is one `--help` away)."""
+    """argparse, but a usage error is one line, "aio-tim: [command: ]what is wrong", with a
+    "did you mean" for a mistyped command or option (the usage itself is one `--help` away)."""
+
+    command = ""  # the command named on the line, for errors argparse reports at the top
 
     def error(self, message: str) -> NoReturn:
-        say(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        prog = self.prog
+        if prog == "aio-tim" and self.command and message.startswith("unrecognized arguments:"):
+            prog = f"aio-tim {self.command}"  # a command's unknown option, reported by the top
+        where = prog.removeprefix("aio-tim").strip()
+        say(f"{where + ': ' if where else ''}{message}{self._suggestion(message)} (see `{prog} --help`)")
         raise SystemExit(int(ExitCode.USAGE))
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """An unknown command (or `--type`) names the closest choice instead of listing them all."""
+        choices = action.choices
+        if choices is None or value in choices:
+            return
+        if isinstance(action, argparse._SubParsersAction):
+            what, names = str(action.metavar or "command").lower(), list(choices)
+            close = difflib.get_close_matches(value, names, n=1)
+            hint = f"; did you mean {close[0]}?" if close else f" (one of {', '.join(names)})"
+            raise argparse.ArgumentError(None, f"unknown {what} {value!r}{hint}")
+        super()._check_value(action, value)
+
+    def _suggestion(self, message: str) -> str:
+        """ "; did you mean --limit?" for the first unrecognized option close to a known one."""
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        known = sorted(set(_option_strings(self)))
+        for word in message.split(":", 1)[1].split():
+            # a cutoff of 0.75, not difflib's 0.6: --limt finds --limit, --nope finds no --no-store
+            if word.startswith("--") and (
+                close := difflib.get_close_matches(word.split("=")[0], known, 1, 0.75)
+            ):
+                return f"; did you mean {close[0]}?"
+        return ""
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> Iterator[str]:
+    """Every long option of `parser` and of the commands under it."""
+    for action in parser._actions:
+        yield from (flag for flag in action.option_strings if flag.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                yield from _option_strings(command)

@@ -25,7 +25,7 @@ from rich.text import Text
 
 from ..client import Client
 from ..types import ConvType, FileElem, Message
-from .console import console
+from .console import progress_console
 
 __all__ = ["RateColumn", "batch_progress", "download_with_bar", "draw_download", "send_with_upload_bar"]
 
@@ -58,14 +58,14 @@ def batch_progress(console: Console) -> Progress:
 
 
 def _transfer_bar() -> Progress:
-    """A transfer bar: bytes, rate and time left."""
+    """A transfer bar: bytes, rate and time left, on stderr (stdout is the command's result)."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(binary_units=True),  # MiB, as --mib and file sizes are counted
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=console,
+        console=progress_console,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..types import Message, TextElem
+from ..types import FileElem, ImageElem, Message, SoundElem, TextElem, VideoElem
 
 __all__ = ["local_time", "status_name", "summary", "text_message"]
 
@@ -27,9 +27,22 @@ def status_name(msg: Message) -> str:
 
 
 def summary(msg: Message) -> str:
-    """A one-line view of a message's elements."""
+    """A one-line view of a message's elements: text as it is, an attachment with its URL (what
+    `aio-tim download` takes)."""
     parts = []
     for elem in msg.elem_array:
         content = getattr(elem, "content", None)
-        parts.append(content if isinstance(content, str) else f"<{type(elem).__name__}>")
+        parts.append(content if isinstance(content, str) else _attachment(elem))
     return " ".join(parts)
+
+
+def _attachment(elem: object) -> str:
+    if isinstance(elem, FileElem):
+        return f"<file {elem.file_name} ({elem.file_size} bytes) {elem.url or '(no URL)'}>"
+    if isinstance(elem, ImageElem):
+        return f"<image {elem.orig_url or elem.large_url or elem.thumb_url or '(no URL)'}>"
+    if isinstance(elem, SoundElem):
+        return f"<sound {elem.url or '(no URL)'}>"
+    if isinstance(elem, VideoElem):
+        return f"<video {elem.video_url or '(no URL)'}>"
+    return f"<{type(elem).__name__}>"

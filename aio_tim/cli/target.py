@@ -80,22 +80,29 @@ class _CliClient(Client):
         await super().open()
 
 
-def target_of(args: argparse.Namespace) -> Target:
-    """Flags and AIO_TIM_* first; what `aio-tim serve` recorded fills the rest."""
-    saved = records.read_serve_record()
-    url = args.url or saved.get("url")
-    sdk_app_id = args.sdk_app_id or saved.get("sdk_app_id")
-    secret_key = args.secret_key or saved.get("secret_key")
+Records = tuple[list[records.ServeRecord], list[records.ServeRecord]]
+
+
+def target_of(args: argparse.Namespace, found: Records | None = None) -> Target:
+    """Flags and AIO_TIM_* first; the newest running `aio-tim serve`'s record fills the rest
+    (`found`: `records.read_records()`, when the caller has read them already)."""
+    live, stale = found or records.read_records()
+    saved = live[0] if live else None
+    url = args.url or (saved and saved.url)
+    sdk_app_id = args.sdk_app_id or (saved and saved.sdk_app_id)
+    secret_key = args.secret_key or (saved and saved.secret_key)
     if not (url and sdk_app_id and secret_key):
+        gone = f" (the `aio-tim serve` at {stale[0].describe()} is no longer running)" if stale else ""
         raise CliError(
-            "no server given. Start one with `aio-tim serve`, or pass --url, "
+            f"no server given{gone}. Start one with `aio-tim serve`, or pass --url, "
             "--sdk-app-id and --secret-key (or AIO_TIM_URL, AIO_TIM_SDK_APP_ID, AIO_TIM_SECRET_KEY).",
             ExitCode.UNREACHABLE,
         )
     _check_url(url)
-    admin = args.admin or saved.get("admin") or "administrator"
-    origin = "--url" if args.url else f"the `aio-tim serve` record {records.SERVE_STATE}"
-    instance = "" if args.url else str(saved.get("instance", ""))
+    admin = args.admin or (saved and saved.admin) or "administrator"
+    from_record = saved is not None and not args.url
+    origin = f"the `aio-tim serve` record {saved.path}" if saved and from_record else "--url"
+    instance = saved.instance if saved and from_record else ""
     return Target(url, int(sdk_app_id), secret_key, admin, origin, instance, store=not args.no_store)
 
 
@@ -135,6 +142,5 @@ def _reach_hint(target: Target) -> str:
     if target.origin == "--url":
         return "is the server running, and is --url (or AIO_TIM_URL) right?"
     return (
-        f"the record was left by an `aio-tim serve` that is no longer running; start it again, "
-        f"or pass --url (the record is {records.SERVE_STATE})"
+        f"the `aio-tim serve` of {target.origin} runs but does not answer; pass --url to use another server"
     )

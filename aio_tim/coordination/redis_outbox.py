@@ -1,7 +1,6 @@
 """`RedisOutbox`: one app's outbox as Redis Streams, drained by every worker of the app.
 
-Shard n's keys share the hash tag `{<app>:<n>}` (`redis_shards.shard_base`), so every script and
-transaction stays on one slot of a Redis Cluster:
+Shard n's keys share the hash tag `{<app>:<n>}` (`redis_shards.shard_base`): one slot on a cluster.
 
     key_prefix:{app:n}:s           stream shard n; a conversation always hashes to the same shard
     key_prefix:{app:n}:lease       which worker drains shard n now (expires after `visibility_timeout`)
@@ -11,13 +10,13 @@ transaction stays on one slot of a Redis Cluster:
     key_prefix:{app:n}:dead        entries no worker could decode, moved there once (`redis_dead`)
     key_prefix:workers             live workers (a sorted set of heartbeats on Redis's clock)
 
-`enqueue` appends the message, its idempotency keys already fixed, to its conversation's shard
-(once: a retry finds the first append).
-Workers share the shards out (each takes its fair part of the leases), read them as the consumer
-group "drainers", send each conversation's entries in order, and acknowledge (XACK + XDEL) only
-after TIM's answer. A worker that dies leaves its entries pending; when its leases expire another
-worker takes the shards, claims those entries (XAUTOCLAIM, once idle for `visibility_timeout`) and
-resends them, with their original keys, before anything newer of the shard.
+`enqueue` appends the message, its idempotency keys fixed, to its conversation's shard (once: a
+retry finds the first append). Workers share the shards out (each takes its fair part of the
+leases), read them as the consumer group "drainers", send each conversation's entries in order,
+and acknowledge (XACK + XDEL) only after TIM's answer. A worker that dies leaves its entries
+pending; when its leases expire another worker takes the shards, claims those entries (XAUTOCLAIM,
+once idle for `visibility_timeout`) and resends them, with their original keys, before anything
+newer of the shard.
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ from .base import CoordinationUnavailableError, Deliver, EnqueueUnknownError
 from .probe import Submit, find_sent
 from .redis_dead import DeadLetters, reason_of
 from .redis_scripts import ENQUEUE_SCRIPT, FINISH_SCRIPT, HEARTBEAT_SCRIPT, LEASE_SCRIPT
-from .redis_shards import AnyRedis, Entries, read_group, shard_base
+from .redis_shards import AnyRedis, Entries, read_group, shard_base, text_of
 
 __all__ = ["RedisOutbox"]
 
@@ -177,7 +176,7 @@ class RedisOutbox:
         unknown: BaseException | None = None
         for pause in (*ENQUEUE_RETRY_PAUSES, None):
             try:
-                return _text(await self._enqueue(keys=keys, args=args))
+                return text_of(await self._enqueue(keys=keys, args=args))
             except (RedisError, OSError) as error:
                 if _not_sent(error) and unknown is None:
                     raise CoordinationUnavailableError(f"Redis did not take the message: {error}") from error
@@ -203,7 +202,7 @@ class RedisOutbox:
         stats: dict[str, int] = {}
         for counters in replies[2::3]:
             for name, value in (counters if isinstance(counters, dict) else {}).items():
-                stats[_text(name)] = stats.get(_text(name), 0) + int(value)
+                stats[text_of(name)] = stats.get(text_of(name), 0) + int(value)
         inflight = sum(pending)
         return {
             "queued": sum(lengths) - inflight,
@@ -310,7 +309,7 @@ class RedisOutbox:
             with contextlib.suppress(ResponseError):  # NOGROUP: nothing pending
                 summary = await self._redis.xpending(self.stream(shard), GROUP)
                 consumers = summary.get("consumers") or ()
-                mine += sum(int(c["pending"]) for c in consumers if _text(c["name"]) == self.consumer)
+                mine += sum(int(c["pending"]) for c in consumers if text_of(c["name"]) == self.consumer)
         return mine
 
     async def _ensure_group(self, shard: int) -> None:
@@ -326,7 +325,8 @@ class RedisOutbox:
         while not self._closing:
             try:
                 entries = await self._next_entries()
-                self._reachable_again()
+                if entries is not None:  # Redis answered (None: no shard leased, nothing was asked)
+                    self._reachable_again()
                 if entries:
                     await self._send_entries(entries)
                 elif not self._ready:
@@ -343,14 +343,17 @@ class RedisOutbox:
                 log.exception("redis outbox drainer: an error; retrying after a pause")
                 await self._backoff()
 
-    async def _next_entries(self) -> Entries:
-        """Claimed entries of newly leased shards, else our own pending (a retry), else new ones."""
+    async def _next_entries(self) -> Entries | None:
+        """Claimed entries of newly leased shards, else our own pending (a retry), else new ones.
+
+        None when no shard is leased: nothing was read, so nothing says whether Redis answers.
+        """
         await self._release_extras()
         for shard in sorted(self._claiming):
             await self._claim(shard)
         streams = [self.stream(shard) for shard in sorted(self._ready)]
         if not streams:
-            return []
+            return None
         # Per shard on a cluster (one slot each), in one call on a single Redis.
         mine = await read_group(self._redis, GROUP, self.consumer, dict.fromkeys(streams, "0"), self._batch)
         entries = [(s, i, f) for s, i, f in mine if f]
@@ -378,11 +381,11 @@ class RedisOutbox:
             start = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
             if reply[1]:
                 log.info("redis outbox: claimed %d entries of shard %d", len(reply[1]), shard)
-                self._claimed.update((stream, _text(entry_id)) for entry_id, _ in reply[1])
+                self._claimed.update((stream, text_of(entry_id)) for entry_id, _ in reply[1])
             if start == "0-0":
                 break
         summary = await self._redis.xpending(stream, GROUP)
-        others = [c for c in summary.get("consumers") or () if _text(c["name"]) != self.consumer]
+        others = [c for c in summary.get("consumers") or () if text_of(c["name"]) != self.consumer]
         if not others:  # everything older is ours now: the shard is ready, in order
             self._claiming.discard(shard)
             self._ready.add(shard)
@@ -396,9 +399,9 @@ class RedisOutbox:
                 conv: Conv = (int(fields[b"t"]), fields[b"c"].decode())
                 message = msgspec.json.decode(fields[b"m"], type=Message)
             except (KeyError, ValueError, TypeError, msgspec.MsgspecError) as error:
-                await self.dead.bury(stream, _text(entry_id), reason_of(error), group=GROUP)
+                await self.dead.bury(stream, text_of(entry_id), reason_of(error), group=GROUP)
                 continue
-            lanes.setdefault(conv, []).append((_text(entry_id), message))
+            lanes.setdefault(conv, []).append((text_of(entry_id), message))
         # Every lane runs to its end before the next read, even when one fails: a lane still
         # running then would be read again as pending and sent twice.
         results = await asyncio.gather(
@@ -459,9 +462,8 @@ class RedisOutbox:
 
     async def _finish(self, stream: str, entry_id: str, message: Message, outcome: _Outcome) -> None:
         """Record the outcome and acknowledge the entry, atomically (one script, on the shard's slot)."""
-        shard = self.shard_of((int(message.conv_type or 0), message.conv_id or ""))
         await self._finish_script(
-            keys=[self._message_key("result", message), self._key(shard, "stats"), stream],
+            keys=[self._message_key("result", message), f"{stream.removesuffix(':s')}:stats", stream],
             args=[msgspec.json.encode(outcome), self._result_ttl, "sent" if outcome.ok else "failed",
                   GROUP, entry_id],
         )  # fmt: skip
@@ -494,7 +496,3 @@ def _not_sent(error: BaseException) -> bool:
     """Whether the command surely never reached Redis (no connection, none free in the pool)."""
     text = str(error)
     return isinstance(error, RedisConnectionError) and ("connecting to" in text or "No connection" in text)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

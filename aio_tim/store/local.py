@@ -448,7 +448,7 @@ class LocalStore:
                 yield db
                 await db.commit()
                 if self._checkpoints.due():  # PASSIVE: never waits for readers; on aiosqlite's thread
-                    await db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    await db.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")  # its cursor closed
             except BaseException:
                 await db.rollback()  # a no-op when no transaction is open (e.g. SQLite rolled back)
                 raise

@@ -12,7 +12,7 @@ knows), and absent fields stay absent on encode, so any C SDK JSON round-trips u
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 _JSONObject = dict[str, Any]
+ElemT = TypeVar("ElemT", bound="ElemBase")
 
 
 class ElemBase(TIMStruct, tag_field="elem_type"):
@@ -415,6 +416,24 @@ class Message(TIMStruct, rename=prefixed("message_"), gc=False):
     revoker_nick_name: str | None = None
     revoker_face_url: str | None = None
     revoke_reason: str | None = None
+
+    def elems(self, kind: type[ElemT]) -> list[ElemT]:
+        """The elements of one kind, typed as that kind (no isinstance chain over the union):
+
+        >>> msg = Message(elem_array=[TextElem(content="see"), FileElem(url="https://f/1")])
+        >>> msg.elems(FileElem)[0].url  # mypy: FileElem, so .url type-checks
+        'https://f/1'
+        """
+        return [elem for elem in self.elem_array if isinstance(elem, kind)]
+
+    @property
+    def text(self) -> str:
+        """The text elements' contents, joined with no separator (`""` if there is none).
+
+        >>> Message(elem_array=[TextElem(content="hi "), FaceElem(index=1), TextElem(content="bob")]).text
+        'hi bob'
+        """
+        return "".join(elem.content for elem in self.elems(TextElem))
 
     @property
     def push_config(self) -> OfflinePushConfig | None:
