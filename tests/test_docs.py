@@ -64,11 +64,11 @@ def test_site_builds_strictly_offline(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr + built.stdout
     mapping = (site / "mapping" / "index.html").read_text(encoding="utf-8")
     assert [name for name in C_FUNCTIONS if name not in mapping] == []
-    cut = asyncio.run(blocks_cut_at_1280(site))
+    cut = asyncio.run(blocks_cut_at_1280(sorted(site.glob("*/index.html"))))
     assert cut == {}, f"code blocks wider than their box at a 1280 px window: {cut}"
 
 
-async def blocks_cut_at_1280(site: Path) -> dict[str, int]:
+async def blocks_cut_at_1280(pages: list[Path]) -> dict[str, int]:
     """page -> how many of its code blocks overflow their box in headless Chromium at 1280 px."""
     chromium = shutil.which("chromium")
     if chromium is None or importlib.util.find_spec("playwright") is None:
@@ -79,7 +79,6 @@ async def blocks_cut_at_1280(site: Path) -> dict[str, int]:
     from playwright.async_api import async_playwright
 
     cut: dict[str, int] = {}
-    pages = sorted(site.glob("*/index.html"))
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = await browser.new_page(viewport={"width": 1280, "height": 900})

@@ -540,3 +540,79 @@ async def test_a_503_with_retry_after_is_waited_out(clock: VirtualClock) -> None
     finally:
         await runner.cleanup()
     assert clock.sleeps == [3.0] and p.statistics().throttled == 1
+
+
+# --- waiting in line: O(1) to hold and to wake -----------------------------------------------------
+
+
+class CallbackCounter:
+    """Counts the callbacks the event loop runs (a task's step or wake-up is one) while active."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        run = asyncio.Handle._run
+
+        def counted(handle: asyncio.Handle) -> None:
+            self.count += 1
+            run(handle)
+
+        monkeypatch.setattr(asyncio.Handle, "_run", counted)
+
+
+async def instant(request: Request) -> Envelope:
+    await asyncio.sleep(0)  # one loop turn on the wire
+    return Envelope()
+
+
+@pytest.mark.parametrize("calls", [400, 4000])
+async def test_a_waiting_call_is_woken_once_when_it_may_go(
+    calls: int, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gathered calls past the queue, their lanes and the slots each cost the loop the same few
+    callbacks, however many wait: its task's first step, one wake-up, the call, gather's callback."""
+    p = pipeline(instant, clock, max_in_flight=4, max_queued=100)
+    counter = CallbackCounter(monkeypatch)
+    await asyncio.gather(*(p.submit(send(f"u{n % 20}"), order_key=n % 20) for n in range(calls)))
+    assert p.statistics().sent == calls
+    assert counter.count / calls <= 4.1
+
+
+async def test_a_cancelled_caller_next_in_line_passes_its_lane_on(clock: VirtualClock) -> None:
+    """A caller cancelled while its lane was its own (waiting for a slot) hands the lane to the
+    next caller of its key, who goes in order once a slot frees."""
+    gate = asyncio.Event()
+    order: list[str] = []
+
+    async def held(request: Request) -> Envelope:
+        assert isinstance(request, SendMsg)
+        order.append(request.To_Account)
+        if request.To_Account == "first":
+            await gate.wait()
+        return Envelope()
+
+    p = pipeline(held, clock, max_in_flight=1)
+    first = asyncio.create_task(p.submit(send("first"), order_key="a"))
+    ready = asyncio.create_task(p.submit(send("cancelled"), order_key="b"))
+    behind = [asyncio.create_task(p.submit(send(f"b{n}"), order_key="b")) for n in range(3)]
+    await asyncio.sleep(0)
+    ready.cancel()
+    gate.set()
+    await asyncio.gather(first, *behind)
+    assert ready.cancelled()
+    assert order == ["first", "b0", "b1", "b2"]
+    assert p.statistics().queued == 0 and p.outstanding == 0
+
+
+async def test_a_cancelled_blocked_caller_gives_up_its_turn(clock: VirtualClock) -> None:
+    """A caller cancelled while waiting for a queue place is skipped; the callers after it get in."""
+    server = ScriptedServer(clock)
+    server.delay = 0.001
+    p = pipeline(server, clock, max_in_flight=1, max_queued=1)
+    tasks = [asyncio.create_task(p.submit(send(f"u{n}"))) for n in range(5)]  # 1 flying, 1 queued, 3 blocked
+    await asyncio.sleep(0)
+    assert p.statistics().blocked == 3
+    tasks[2].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[2], asyncio.CancelledError)
+    assert [to for _, to in server.calls] == ["u0", "u1", "u3", "u4"]
+    assert p.statistics().blocked == 0 and p.statistics().sent == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 
@@ -55,6 +56,21 @@ async def test_c2c_sends_get_increasing_seqs(tim):
     """Messages to one conversation get increasing MsgSeqs, so same-second ones keep their order."""
     seqs = [(await tim.msg.send_new_msg("bob", ConvType.C2C, text(str(i)))).seq for i in range(5)]
     assert seqs == sorted(seqs) and len(set(seqs)) == 5
+
+
+async def test_gathered_sends_wait_their_turn_in_order_and_all_arrive(dev_server):
+    """300 sends gathered at once, 4 in flight, over 3 peers: each peer's messages go in call order
+    with increasing seqs, and all are stored."""
+    async with client_for(dev_server, "alice", max_in_flight=4) as alice:
+        sent = await asyncio.gather(
+            *(alice.msg.send_new_msg(f"peer{n % 3}", ConvType.C2C, text(str(n))) for n in range(300))
+        )
+        for peer in range(3):
+            mine = sent[peer::3]
+            assert [m.elem_array[0].content for m in mine] == [str(n) for n in range(peer, 300, 3)]
+            assert [m.seq for m in mine] == sorted({m.seq for m in mine})
+            assert await alice.store.count((int(ConvType.C2C), f"peer{peer}")) == 100
+        assert alice.pipeline.statistics().peak_queued > 200
 
 
 async def test_group_send_gets_the_groups_seq(dev_server, tim):

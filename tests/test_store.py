@@ -501,6 +501,51 @@ async def test_concurrent_next_seq_never_repeats(store: LocalStore) -> None:
     assert sorted(got) == list(range(min(got), min(got) + 50))
 
 
+async def test_gathered_next_seq_reserves_once_per_conversation(store: LocalStore) -> None:
+    """2,000 next_seq() calls gathered over 40 conversations: one reservation per conversation,
+    committed together; each conversation's seqs are distinct and in call order."""
+    convs = [(int(ConvType.C2C), f"peer{n}") for n in range(40)]
+    assert store._writer is not None
+    commits = store._writer.batches
+    got = await asyncio.gather(*(store.next_seq(convs[n % 40]) for n in range(2000)))
+    assert store._writer.batches - commits <= 2
+    for index in range(40):
+        seqs = got[index::40]
+        assert seqs == list(range(seqs[0], seqs[0] + 50))
+
+
+async def test_a_seq_block_with_callers_waiting_is_never_forgotten(store: LocalStore) -> None:
+    """With room for 5 blocks, 40 conversations gathered at once still get distinct seqs in call
+    order each (blocks being refilled stay); once idle, the kept blocks shrink back to 5."""
+    from aio_tim.store.seqs import SeqCounters
+
+    store._seqs = SeqCounters(store._reserve_seqs, random.Random(3), capacity=5)
+    convs = [(int(ConvType.C2C), f"peer{n}") for n in range(40)]
+    got = await asyncio.gather(*(store.next_seq(convs[n % 40]) for n in range(400)))
+    for index in range(40):
+        seqs = got[index::40]
+        assert seqs == list(range(seqs[0], seqs[0] + 10))
+    for conv in convs[:6]:
+        await store.next_seq(conv)
+    assert len(store._seqs) <= 40
+    for n in range(40, 60):
+        await store.next_seq((int(ConvType.C2C), f"peer{n}"))
+    assert len(store._seqs) == 5
+
+
+async def test_a_cancelled_next_seq_caller_strands_no_one(store: LocalStore) -> None:
+    """A caller cancelled while its conversation's block is being reserved takes no seq; the
+    callers after it get theirs, in order."""
+    waiting = [asyncio.create_task(store.next_seq(BOB)) for _ in range(5)]
+    await asyncio.sleep(0)
+    waiting[0].cancel()
+    waiting[2].cancel()
+    done = await asyncio.gather(*waiting, return_exceptions=True)
+    seqs = [seq for seq in done if isinstance(seq, int)]
+    assert len(seqs) == 3 and seqs == list(range(seqs[0], seqs[0] + 3))
+    assert await store.next_seq(BOB) == seqs[-1] + 1
+
+
 # --- text round-trips ----------------------------------------------------------------------------
 
 AWKWARD_TEXTS = [
@@ -867,14 +912,14 @@ def test_default_store_path_rejects_bad_ids(app: int, user: str) -> None:
 async def test_seq_blocks_stay_bounded_and_seqs_go_on_after_one_is_forgotten(tmp_path: Path) -> None:
     """Sends to many conversations keep a bounded number of seq blocks; a forgotten conversation's
     next seq still comes after every seq it was given (the counter on disk goes on)."""
-    from aio_tim.store.seqs import SeqBlocks
+    from aio_tim.store.seqs import SeqCounters
 
     async with LocalStore(tmp_path / "seqs.db") as store:
-        store._seq_blocks = SeqBlocks(capacity=50)
+        store._seqs = SeqCounters(store._reserve_seqs, random.Random(), capacity=50)
         first = [await store.next_seq((1, "peer0")) for _ in range(3)]
         for n in range(1, 2_000):
             await store.next_seq((1, f"peer{n}"))
-        assert len(store._seq_blocks) == 50 and (1, "peer0") not in store._seq_blocks
+        assert len(store._seqs) == 50 and (1, "peer0") not in store._seqs
         again = await store.next_seq((1, "peer0"))
     print(f"peer0's seqs before: {first}, after it was forgotten: {again}")
     assert again > max(first)

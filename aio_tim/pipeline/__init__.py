@@ -11,7 +11,7 @@ An operation moves through named stages, each bounded::
 The modules, one concern each:
 
 - `core`: `MessagePipeline`, the stages strung together, and its `statistics()`
-- `lanes`: `Gate` (places, first come first served) and the per-conversation `Lane`
+- `dispatch`: who holds a queue place, a conversation's lane, an in-flight slot (`Dispatcher`)
 - `pacing`: `TokenBucket` and `LocalLimiter`, TIM's frequency limits in process
 - `policy`: `RetryPolicy` (backoff, deadline) and the shared `RetryBudget`
 - `failures`: `classify` (not sent, throttled, ambiguous, fatal) and the pipeline's errors

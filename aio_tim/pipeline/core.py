@@ -18,6 +18,7 @@ from ..errors import TIMError, UnreachableError
 from ..protocol import Envelope, Request
 from ..protocol.limits import RATE_LIMITS, Limits
 from ..seams import Limiter
+from .dispatch import RUNNING, Dispatcher, Ticket
 from .failures import (
     ERR_CLOSED,
     ERR_QUEUE_FULL,
@@ -27,7 +28,6 @@ from .failures import (
     classify,
     closed_error,
 )
-from .lanes import Gate, Lane
 from .pacing import LocalLimiter
 from .policy import RetryBudget, RetryPolicy
 
@@ -37,17 +37,6 @@ __all__ = ["Call", "MessagePipeline", "PipelineStatistics"]
 log = logging.getLogger("aio_tim.pipeline")
 
 Call = Callable[[Request], Awaitable[Envelope]]
-
-
-class _Op:
-    """One submitted operation and where it is."""
-
-    __slots__ = ("done_codes", "queued", "request")
-
-    def __init__(self, request: Request, done_codes: frozenset[int]) -> None:
-        self.request = request
-        self.done_codes = done_codes
-        self.queued = True
 
 
 class _Tries:
@@ -116,9 +105,7 @@ class MessagePipeline:
             raise ValueError("max_in_flight and max_queued must be at least 1")
         self._call = call
         self._max_queued = max_queued
-        self._intake = Gate(max_queued)
-        self._slots = Gate(max_in_flight)
-        self._lanes: dict[Hashable, Lane] = {}
+        self._line = Dispatcher(places=max_queued, slots=max_in_flight)
         self._local = LocalLimiter(limits, limit_margin, clock=clock) if limiter is None else None
         self._limiter = limiter
         self._retry = retry
@@ -130,7 +117,7 @@ class MessagePipeline:
         self._aborted = asyncio.Event()
         self._idle = asyncio.Event()
         self._budget_empty = False
-        self._queued = self._peak_queued = self._blocked = self._in_flight = 0
+        self._peak_queued = 0
         self._sent = self._retried = self._throttled = self._failed = 0
         self._ambiguous = self._not_sent = 0
 
@@ -143,10 +130,10 @@ class MessagePipeline:
 
     def statistics(self) -> PipelineStatistics:
         return PipelineStatistics(
-            queued=self._queued,
-            peak_queued=self._peak_queued,
-            blocked=self._blocked,
-            in_flight=self._in_flight,
+            queued=self._line.queued,
+            peak_queued=max(self._peak_queued, self._line.queued),
+            blocked=self._line.blocked,
+            in_flight=self._line.in_flight,
             sent=self._sent,
             retried=self._retried,
             throttled=self._throttled,
@@ -162,7 +149,7 @@ class MessagePipeline:
 
     def __repr__(self) -> str:
         return (
-            f"<MessagePipeline queued={self._queued} in_flight={self._in_flight} "
+            f"<MessagePipeline queued={self._line.queued} in_flight={self._line.in_flight} "
             f"sent={self._sent} closed={self._closing}>"
         )
 
@@ -185,87 +172,58 @@ class MessagePipeline:
 
             reply = await pipeline.submit(SendMsg(...), order_key=(ConvType.C2C, "bob"))
         """
-        await self._enter(block)
-        op = _Op(request, done_codes)
+        ticket = self._admit(order_key, block)
         try:
-            return await self._in_lane(op, order_key)
+            if ticket.stage != RUNNING:
+                # Parked on one future right here, not in a coroutine below: a pending call holds
+                # its ticket, its future and this frame, and is woken once, when it may go.
+                await ticket.park()
+            return await self._with_retries(request, done_codes)
         except TIMError:
             self._failed += 1
             raise
         finally:
-            if op.queued:
-                self._leave_queue()
-            self._settle()
+            self._leave(ticket)
 
-    async def _enter(self, block: bool) -> None:
-        """Take a place in the queue (the intake stage)."""
+    def _admit(self, order_key: Hashable | None, block: bool) -> Ticket:
+        """Take a place in the queue (or in line for one), or raise."""
         if self._closing:
             raise PipelineClosedError(ERR_CLOSED, "the pipeline is closed: nothing more is accepted")
-        if not self._intake.try_enter():
-            if not block:
-                raise PipelineFullError(ERR_QUEUE_FULL, f"{self._max_queued} operations already queued")
-            self._blocked += 1
-            try:
-                await self._intake.enter()
-            finally:
-                self._blocked -= 1
-        self._queued += 1
-        self._peak_queued = max(self._peak_queued, self._queued)
+        ticket = Ticket(order_key)
+        if not self._line.admit(ticket, wait=block):
+            raise PipelineFullError(ERR_QUEUE_FULL, f"{self._max_queued} operations already queued")
+        if self._line.queued > self._peak_queued:
+            self._peak_queued = self._line.queued
+        return ticket
 
-    def _leave_queue(self) -> None:
-        self._queued -= 1
-        self._intake.leave()
-
-    async def _in_lane(self, op: _Op, order_key: Hashable | None) -> Envelope:
-        if order_key is None:
-            return await self._in_slot(op)
-        lane = self._lanes.get(order_key)
-        if lane is None:
-            lane = self._lanes[order_key] = Lane()
-        lane.users += 1
-        try:
-            await lane.gate.enter()  # FIFO: the order of submission is the order of sending
-            try:
-                return await self._in_slot(op)
-            finally:
-                lane.gate.leave()
-        finally:
-            lane.users -= 1
-            if lane.users == 0:
-                del self._lanes[order_key]
-
-    async def _in_slot(self, op: _Op) -> Envelope:
-        await self._slots.enter()
-        op.queued = False
-        self._leave_queue()
-        self._in_flight += 1
-        try:
-            return await self._with_retries(op)
-        finally:
-            self._in_flight -= 1
-            self._slots.leave()
+    def _leave(self, ticket: Ticket) -> None:
+        if ticket.stage == RUNNING:
+            self._line.finish(ticket)
+        else:  # cancelled or failed while waiting
+            self._line.withdraw(ticket)
+        self._settle()
 
     # --- attempts --------------------------------------------------------------------------------
 
-    async def _with_retries(self, op: _Op) -> Envelope:
+    async def _with_retries(self, request: Request, done_codes: frozenset[int]) -> Envelope:
         tries = _Tries(self._clock())
         attempt = 0
         while True:
-            await self._pace(op.request.endpoint)
+            await self._pace(request.endpoint)
             attempt += 1
             # Timed only when DEBUG is on: the hot path stays as it was.
             started = time.perf_counter() if log.isEnabledFor(logging.DEBUG) else 0.0
             try:
-                reply = await self._call(op.request)
+                reply = await self._call(request)
             except TIMError as error:
                 if started:
-                    _log_call(op.request.endpoint, error.code, attempt, started)
-                if tries.maybe_done and error.code in op.done_codes:
+                    _log_call(request.endpoint, error.code, attempt, started)
+                if tries.maybe_done and error.code in done_codes:
                     return self._succeeded(tries, Envelope())
-                await self._before_retry(op, tries, error)
+                await self._before_retry(request, tries, error)
                 continue
             if started:
-                _log_call(op.request.endpoint, 0, attempt, started)
+                _log_call(request.endpoint, 0, attempt, started)
             return self._succeeded(tries, reply)
 
     def _succeeded(self, tries: _Tries, reply: Envelope) -> Envelope:
@@ -273,18 +231,18 @@ class MessagePipeline:
         self._budget.release(tries.retry_cost or 1)
         return reply
 
-    async def _before_retry(self, op: _Op, tries: _Tries, error: TIMError) -> None:
+    async def _before_retry(self, request: Request, tries: _Tries, error: TIMError) -> None:
         """Wait before the next attempt, or raise `error` when there is to be none."""
-        delay = self._retry_delay(op.request, tries, error)
+        delay = self._retry_delay(request, tries, error)
         if delay is None or self._aborted.is_set():
             raise error
         self._retried += 1
         if log.isEnabledFor(logging.INFO):
             kind = classify(error).value
-            log.info("retrying %s in %.3fs after %s (%s)", op.request.endpoint, delay, error, kind)
+            log.info("retrying %s in %.3fs after %s (%s)", request.endpoint, delay, error, kind)
         await self._pause(delay)
         if self._aborted.is_set():
-            raise PipelineClosedError(ERR_CLOSED, f"{op.request.endpoint}: closed before a retry") from error
+            raise PipelineClosedError(ERR_CLOSED, f"{request.endpoint}: closed before a retry") from error
 
     def _retry_delay(self, request: Request, tries: _Tries, error: TIMError) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""
@@ -366,7 +324,7 @@ class MessagePipeline:
         turned_away = 0
         if not self._closing:
             self._closing = True
-            turned_away = self._intake.fail_waiters(closed_error)
+            turned_away = self._line.fail_blocked(closed_error)
         unfinished = turned_away + await self._drain(timeout)
         if unfinished:
             log.warning("pipeline closed with %d operations unfinished", unfinished)
@@ -382,12 +340,10 @@ class MessagePipeline:
     def _abort(self) -> None:
         """Give up on what is left: waiters raise PipelineClosedError, retries stop."""
         self._aborted.set()
-        for lane in self._lanes.values():
-            lane.gate.fail_waiters(closed_error)
-        self._slots.fail_waiters(closed_error)
+        self._line.fail_queued(closed_error)
 
     def _busy(self) -> int:
-        return self._queued + self._in_flight
+        return self._line.queued + self._line.in_flight
 
     def _settle(self) -> None:
         if self._closing and not self._busy():

@@ -9,7 +9,7 @@ awaits, opens a transaction or touches the store object: `LocalStore` builds the
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
 import aiosqlite
@@ -30,7 +30,7 @@ __all__ = [
     "rowcount",
 ]
 
-SEQ_BLOCK: Final = 32  # MsgSeqs reserved on disk at a time (LocalStore.next_seq)
+SEQ_BLOCK: Final = 32  # MsgSeqs reserved on disk at a time, at least (seqs.py)
 _UINT32_MAX: Final = 2**32 - 1
 T = TypeVar("T")
 
@@ -64,13 +64,17 @@ class InsertRows:
         return insert_rows(conn, self._rows, one_class=self._one_class)
 
 
-def reserve_seqs(conv: Conv, first: int | None, conn: sqlite3.Connection) -> tuple[int, int]:
+def reserve_seqs(
+    conv: Conv, first: int | None, wanted: Callable[[], int], conn: sqlite3.Connection
+) -> tuple[int, int]:
+    """Move the conversation's counter `wanted()` seqs on (read now: callers may have joined since
+    the job was built); the block as [start, limit)."""
     row = conn.execute(sql.READ_SEQ, conv).fetchone()
     # `first` is None only for a conversation whose counter this store has already used.
     start = int(row[0]) + 1 if row is not None else first or 1
     if start > _UINT32_MAX:
         start = 1  # 0 would mean "the server chooses"
-    limit = min(start + SEQ_BLOCK, _UINT32_MAX + 1)
+    limit = min(start + wanted(), _UINT32_MAX + 1)
     conn.execute(sql.SET_SEQ, (*conv, limit - 1))
     return start, limit
 

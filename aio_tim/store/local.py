@@ -76,13 +76,12 @@ from .rows import (
     stamp,
 )
 from .schema import migrate
-from .seqs import SeqBlocks
+from .seqs import SeqCounters
 from .settings import BUSY_TIMEOUT_MS, NO_FSYNC, check_commit_delay, check_synchronous, configure
 from .writer import COMMIT_DELAY, BusyTimeout, GroupWriter, Job, is_busy, raw_connection, run_on_thread
 
 __all__ = ["LocalStore"]
 
-_FIRST_SEQ_BELOW: Final = 2**24
 _MESSAGE_DECODER: Final = decoder_for(Message)
 LOOP_READ_MAX: Final = 200  # pages up to this many rows are read on the loop thread
 _SMALL_WRITE: Final = 8  # an insert_many of up to this many rows may commit on the loop thread
@@ -114,11 +113,9 @@ class LocalStore:
         self._synchronous = check_synchronous(synchronous)
         self._commit_delay = check_commit_delay(commit_delay)
         self._clock = clock
-        self._rng = rng or random.Random()
         self._state = "new"
         self._lock = asyncio.Lock()
-        self._seq_lock = asyncio.Lock()
-        self._seq_blocks = SeqBlocks()  # bounded: forgetting a block costs only its unused seqs
+        self._seqs = SeqCounters(self._reserve_seqs, rng or random.Random())  # bounded (seqs.py)
         self._checkpoints = writer.CheckpointCounter()
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -138,7 +135,6 @@ class LocalStore:
                 await db.close()
                 raise
         self._db, self._state, self._lock = db, "open", asyncio.Lock()  # a lock per opening loop
-        self._seq_lock = asyncio.Lock()
         # Inline commits only where a commit never fsyncs (WAL, synchronous NORMAL or OFF).
         self._busy = BusyTimeout(raw_connection(db), BUSY_TIMEOUT_MS)
         self._writer = GroupWriter(
@@ -264,27 +260,15 @@ class LocalStore:
         return await self._update(sql.MARK_READ, (*conv, *check_key(up_to)))
 
     async def next_seq(self, conv: Conv) -> int:
-        """The conversation's next C2C MsgSeq: a persistent uint32 counter from a random start.
+        """The conversation's next C2C MsgSeq: a persistent uint32 counter from a random start,
+        reserved on disk in blocks (seqs.py); a restart skips the rest of a block."""
+        return await self._seqs.next(check_conv(conv))
 
-        Seqs are reserved on disk in blocks of `SEQ_BLOCK` (jobs.py), so a send costs no counter write most
-        of the time; a restart skips the rest of a block (seqs must increase, not be dense).
-        """
-        conv = check_conv(conv)
-        start, limit = self._seq_blocks.get(conv)
-        if start >= limit:  # the block is used up: one caller reserves the next, the others wait
-            async with self._seq_lock:
-                start, limit = self._seq_blocks.get(conv)
-                if start >= limit:
-                    start, limit = await self._reserve_seqs(conv)
-        # No await since the check: no other caller can take the same seq.
-        self._seq_blocks.put(conv, (start + 1, limit))
-        return start
-
-    async def _reserve_seqs(self, conv: Conv) -> tuple[int, int]:
+    async def _reserve_seqs(
+        self, conv: Conv, first: int | None, wanted: Callable[[], int]
+    ) -> tuple[int, int]:
         """Persist the end of the next block of seqs and return it as [start, limit): one job."""
-        # The random first seq is drawn here (jobs are pure); it is used only if the counter is new.
-        first = None if conv in self._seq_blocks else self._rng.randrange(1, _FIRST_SEQ_BELOW)
-        return await self._submit(partial(reserve_seqs, conv, first), small=True)
+        return await self._submit(partial(reserve_seqs, conv, first, wanted), small=True)
 
     # --- the outbox (Client(outbox=True)) ----------------------------------------------------------
 
