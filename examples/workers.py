@@ -1,6 +1,7 @@
 """Many worker processes, one TIM app: shared rate limits and a shared outbox on Redis.
 
     python examples/workers.py --workers 4 --messages 2000      # Redis at 127.0.0.1:6379
+    python examples/workers.py --cluster --redis redis://127.0.0.1:7000   # a Redis Cluster, any node
 
 The parent starts an embedded dev server (TIM's limits enforced), N worker processes and a client
 that only enqueues (`drain=False`). Every worker is a `Client(coordinator=RedisCoordinator(...))`:
@@ -69,6 +70,7 @@ def worker_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--peers", type=int, default=50)
     parser.add_argument("--local", action="store_true", help="no Redis: in-process limits at limit/N")
     parser.add_argument("--report", action="store_true", help="print the pipeline's counts when stopped")
+    parser.add_argument("--cluster", action="store_true", help="--redis names a node of a Redis Cluster")
     store_options(parser)
 
 
@@ -89,8 +91,8 @@ def chosen_store(store: str | None, schema: str, sdk_app_id: int, user_id: str) 
 async def run_worker(args: argparse.Namespace) -> dict[str, float]:
     """One worker: drain the shared outbox until SIGTERM, or (`--send`) send and report."""
     coordinator = None if args.local else RedisCoordinator(
-        args.redis, key_prefix=args.prefix, workers=args.workers, visibility_timeout=args.visibility,
-        drain=not args.send,
+        args.redis, cluster=args.cluster, key_prefix=args.prefix, workers=args.workers,
+        visibility_timeout=args.visibility, drain=not args.send,
     )  # fmt: skip
     limits = {"*": 200 / args.workers} if args.local else None
     store = chosen_store(args.store, args.schema, args.sdk_app_id, args.user)
@@ -193,10 +195,16 @@ def stop_worker(child: subprocess.Popen[str], signum: int = signal.SIGTERM) -> s
 
 
 async def demo(
-    workers: int, messages: int, redis_url: str, *, store: str | None = None, schema: str = "aio_tim"
+    workers: int,
+    messages: int,
+    redis_url: str,
+    *,
+    store: str | None = None,
+    schema: str = "aio_tim",
+    cluster: bool = False,
 ) -> dict[str, int] | None:
     """A dev server, `workers` drainers and an enqueuer; the outbox's final counts (None: no Redis)."""
-    async with RedisCoordinator(redis_url) as probe:
+    async with RedisCoordinator(redis_url, cluster=cluster) as probe:
         why = await unreachable(probe)
     if why:
         print(
@@ -209,13 +217,16 @@ async def demo(
     prefix = f"aio_tim_demo:{uuid.uuid4().hex[:8]}"
     # A PostgreSQL outbox is the store's user's: the workers drain it as the enqueuer, alice.
     store_args = ["--store", store, "--schema", schema] if store else []
+    flags = ("--cluster",) if cluster else ()
     async with DevServer() as server:
         users = ["alice" if store else f"w{i}" for i in range(workers)]
-        options = ["--workers", str(workers), *store_args]
+        options = ["--workers", str(workers), *store_args, *flags]
         children = [spawn_worker(server, redis_url, prefix, *options, "--user", user) for user in users]
         try:
             async with (
-                RedisCoordinator(redis_url, key_prefix=prefix, workers=workers, drain=False) as shared,
+                RedisCoordinator(
+                    redis_url, cluster=cluster, key_prefix=prefix, workers=workers, drain=False
+                ) as shared,
                 client_for(
                     server,
                     "alice",
@@ -239,10 +250,9 @@ async def demo(
         finally:
             for child in children:
                 stop_worker(child)
-            async with RedisCoordinator(redis_url) as cleanup:  # the demo's keys only
-                keys = [k async for k in cleanup.redis.scan_iter(match=f"{prefix}:*")]
-                if keys:
-                    await cleanup.redis.delete(*keys)
+            async with RedisCoordinator(redis_url, cluster=cluster) as cleanup:  # the demo's keys only
+                for key in [k async for k in cleanup.redis.scan_iter(match=f"{prefix}:*")]:
+                    await cleanup.redis.delete(key)  # one by one: on a cluster they lie on many slots
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -253,13 +263,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     store_options(parser)
+    parser.add_argument("--cluster", action="store_true", help="--redis names a node of a Redis Cluster")
     args = parser.parse_args(argv)
     if args.command == "worker":
         result = asyncio.run(run_worker(args))
         if result:
             print(json.dumps(result), flush=True)
     elif (
-        asyncio.run(demo(args.workers, args.messages, args.redis, store=args.store, schema=args.schema))
+        asyncio.run(
+            demo(
+                args.workers,
+                args.messages,
+                args.redis,
+                store=args.store,
+                schema=args.schema,
+                cluster=args.cluster,
+            )
+        )
         is None
     ):
         sys.exit(1)
