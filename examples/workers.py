@@ -41,7 +41,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from redis.exceptions import RedisError
+try:
+    from redis.exceptions import RedisError
+except ModuleNotFoundError:  # the example's one extra: say so in one line, not a traceback
+    sys.exit("workers.py needs the redis extra: .venv/bin/pip install -e '.[redis]'")
 
 from aio_tim import Client, ConvType, Message, TextElem
 from aio_tim.coordination import RedisCoordinator
