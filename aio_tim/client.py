@@ -15,12 +15,14 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Collection
+from functools import partial
 from typing import Any, Final
 
 from .account import AccountManager
 from .auth import UserSigCache
 from .connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
 from .coordination.base import Coordinator
+from .coordination.probe import Submit, find_sent
 from .errors import TIM_ERR_PARAM, UsageError
 from .events.decide import BeforeSendHandler, OnTimeout
 from .events.hub import DEFAULT_PATH, Receiving, WebApp, WebHandler
@@ -28,16 +30,16 @@ from .events.stream import EventStream
 from .group import GroupManager
 from .msg import MsgManager, SendContext
 from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
-from .pipeline.outbox import Outbox
+from .pipeline.outbox import Outbox, SharedOutbox
 from .protocol.limits import RATE_LIMITS, Limits
 from .protocol.validate import check_identifier
-from .seams import Inbox, Limiter, OutboxQueue
+from .seams import Inbox, Limiter, OutboxQueue, OutboxStore, SharedOutboxStore
 from .store import LocalStore, default_store_path
 from .store.inbox import SqliteInbox
 from .telemetry import Telemetry
 from .telemetry.sampler import Sampler
 from .transfer import TransferManager, Uploader
-from .types import Message
+from .types import Conv, Message
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
@@ -86,6 +88,10 @@ class Client:
     retry budget, `close_timeout` how long leaving `async with` drains, `usersig_lifetime` the seconds
     each minted admin UserSig lives; `uploader` stores attachments (default: the dev server's
     file service at `base_url`) and `max_transfers` bounds concurrent downloads and uploads.
+    `store` chooses another store than SQLite at `store_path`: a `"postgresql://..."` URL or an
+    asyncpg pool (`pip install 'aio_tim[postgres]'`, see docs/postgres.md: every worker then shares
+    history, read marks and the outbox, drained by any worker; `enqueue_new_msg(...,
+    connection=conn)` writes in your transaction), or any `aio_tim.seams.OutboxStore`.
     `outbox=True` turns on the durable outbox (`tim.msg.enqueue_new_msg`, see `aio_tim.pipeline.outbox`);
     it needs a file store (not `":memory:"`). `max_reply_size` caps a REST reply's bytes (a larger
     one is a bad reply, 9519); downloads are capped by `tim.transfers.options.max_size`.
@@ -118,6 +124,7 @@ class Client:
         close_timeout: float = 10.0,
         usersig_lifetime: int = 86400,
         store_path: str | os.PathLike[str] | None = None,
+        store: str | OutboxStore | Any | None = None,
         uploader: Uploader | None = None,
         max_transfers: int = 4,
         clock: Callable[[], float] = time.time,
@@ -144,10 +151,10 @@ class Client:
             max_reply_size=max_reply_size, rng=self._rng, telemetry=self.telemetry,
         )  # fmt: skip
         path = store_path if store_path is not None else default_store_path(sdk_app_id, user_id, base_url)
-        if outbox and coordinator is None and os.fspath(path) in ("", ":memory:"):
+        self.store: OutboxStore = _chosen_store(store, path, sdk_app_id, user_id)
+        """The message store (`tim.store`): history, read marks, saved and imported messages."""
+        if outbox and coordinator is None and _in_memory(self.store):
             raise UsageError(TIM_ERR_PARAM, "outbox=True needs a file store_path, not an in-memory store")
-        self.store = LocalStore(path)
-        """The local message store (`tim.store`): history, read marks, saved and imported messages."""
         self._pipeline_options: dict[str, Any] = {
             "max_in_flight": max_in_flight,
             "retry": retry,
@@ -198,10 +205,12 @@ class Client:
             outbox=outbox, telemetry=self.telemetry,
         )  # fmt: skip
         self._msg = MsgManager(context)
-        self._receiving = Receiving(
-            sdk_app_id=self.sdk_app_id, user_id=self.user_id, inbox=self._chosen_inbox(),
-            token=self._webhook_token, clock=self._clock,
-        )  # fmt: skip
+        inbox = self._chosen_inbox()
+        if inbox is not None:
+            self._receiving = Receiving(
+                sdk_app_id=self.sdk_app_id, user_id=self.user_id, inbox=inbox,
+                token=self._webhook_token, clock=self._clock,
+            )  # fmt: skip
         if outbox is not None:
             await outbox.start(self._msg._deliver)  # requeues rows a crash left inflight
             self._outbox = outbox
@@ -209,14 +218,14 @@ class Client:
             self._start_telemetry(self._pipeline, self._receiving, outbox)
 
     def _start_telemetry(
-        self, pipeline: MessagePipeline, receiving: Receiving, outbox: OutboxQueue | None
+        self, pipeline: MessagePipeline, receiving: Receiving | None, outbox: OutboxQueue | None
     ) -> None:
         self._unobserve = self.telemetry.observe_pipeline(pipeline.statistics)
-        receiving.receiver.telemetry = self.telemetry
+        if receiving is not None:
+            receiving.receiver.telemetry = self.telemetry
+        backlog, consumers = (receiving.inbox.backlog if receiving else None), self._consumers
         outbox_counts = outbox.statistics if outbox is not None else None
-        self._sampler = Sampler(
-            self.telemetry, outbox_counts, receiving.inbox.backlog, lambda: self._consumers
-        )
+        self._sampler = Sampler(self.telemetry, outbox_counts, backlog, lambda: consumers)
         self._sampler.start()
 
     # The one place that chooses: shared (the coordinator's) or in-process limits and outbox.
@@ -226,17 +235,24 @@ class Client:
             return None  # the pipeline's in-process token buckets
         return self._coordinator.limiter(self.sdk_app_id, self._pipeline_options["limits"], LIMIT_MARGIN)
 
-    def _chosen_inbox(self) -> Inbox:
+    def _chosen_inbox(self) -> Inbox | None:
         if self._inbox is not None:
             return self._inbox
+        if not isinstance(self.store, LocalStore):
+            return None  # the inboxes apply their effects to a SQLite store: give Client(inbox=...)
         if self._coordinator is not None:
             return self._coordinator.inbox(self.sdk_app_id, self.store)
         return SqliteInbox(self.store)
 
     def _chosen_outbox(self, pipeline: MessagePipeline) -> OutboxQueue | None:
+        if isinstance(self.store, SharedOutboxStore):  # every worker drains the shared store's outbox
+            return SharedOutbox(self.store, lookup=partial(self._find_sent, pipeline.submit))
         if self._coordinator is not None:
             return self._coordinator.outbox(self.sdk_app_id, self.store, pipeline.submit)
         return Outbox(self.store) if self._outbox_enabled else None
+
+    async def _find_sent(self, submit: Submit, conv: Conv, message: Message) -> Message | None:
+        return await find_sent(submit, conv, message, self._clock())
 
     async def aclose(self) -> int:
         """Stop intake and drain the pipeline (within `close_timeout`), cancel running transfers
@@ -416,6 +432,8 @@ class Client:
         return self._receiving_side().inbox
 
     def _receiving_side(self) -> Receiving:
+        if self._receiving is None and self._msg is not None:
+            raise UsageError(TIM_ERR_PARAM, "receiving with a PostgreSQL store needs Client(inbox=...)")
         if self._receiving is None:
             raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
         return self._receiving
@@ -438,6 +456,27 @@ class Client:
         connection = getattr(self, "_connection", None)
         if connection is not None and not connection.closed:
             _warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=1)
+
+
+def _chosen_store(
+    store: str | OutboxStore | Any | None, path: str | os.PathLike[str], sdk_app_id: int, user_id: str
+) -> OutboxStore:
+    """The one place that chooses the store: SQLite at `path` (the default), PostgreSQL for a
+    `postgresql://` URL or an asyncpg pool, or a store you built."""
+    if store is None:
+        return LocalStore(path)
+    if isinstance(store, OutboxStore):
+        return store
+    is_url = isinstance(store, str) and store.startswith(("postgresql://", "postgres://"))
+    if not is_url and not type(store).__module__.startswith("asyncpg"):  # no repr: a URL holds secrets
+        raise UsageError(TIM_ERR_PARAM, "store must be a postgresql:// URL, an asyncpg pool or a store")
+    from .pgstore import PgStore  # asyncpg is the postgres extra: imported only when chosen
+
+    return PgStore(store, sdk_app_id=sdk_app_id, user_id=user_id)
+
+
+def _in_memory(store: OutboxStore) -> bool:
+    return isinstance(store, LocalStore) and store.path in ("", ":memory:")
 
 
 def _make_signer(

@@ -5,6 +5,11 @@ Reproduce (from the repository root, Redis at 127.0.0.1:6379 or $AIO_TIM_REDIS_U
     .venv/bin/python benchmarks/bench_workers.py                 # all parts, full sizes
     .venv/bin/python benchmarks/bench_workers.py --parts a --sends 250
     .venv/bin/python benchmarks/bench_workers.py --parts b --messages 2000 --trials 1
+    .venv/bin/python benchmarks/bench_workers.py --cluster --replicas 1 --failover   # issue 32
+
+`--cluster` runs the same parts on a Redis Cluster of its own (three masters on free loopback
+ports, `--replicas` per master); `--failover` (part b, needs a replica) also SIGKILLs one master
+right after the first worker's SIGKILL, so its replica takes over mid-drain.
 
 Each worker is `examples/workers.py worker`, a process of its own; the dev server runs in this
 process with TIM's limits (sendmsg 200/s per app) and TIM's C2C dedup window (1 s).
@@ -15,6 +20,9 @@ process with TIM's limits (sendmsg 200/s per app) and TIM's C2C dedup window (1 
     Redis round trips, and client CPU µs per send with Redis against without (ratio).
 (b) outbox: M messages enqueued, 4 workers draining, SIGKILLed at random points and replaced
     (3 kills per trial): lost and duplicated messages per trial, counted at the server.
+(c) the PostgreSQL outbox (`--store postgresql://...`, issue 24): M messages committed in one
+    transaction, 4 workers draining it (limits shared on Redis): the drain rate against TIM's
+    limit and the throttled answers the workers met.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from aio_tim.protocol.limits import RATE_LIMITS
 from aio_tim.testing import client_for
 
 REDIS_URL = os.environ.get("AIO_TIM_REDIS_URL", "redis://127.0.0.1:6379/0")
+CLUSTER: Any = None  # a PrivateCluster (tests/redis_support.py) with --cluster
 WORKERS = 4
 LIMIT = float(RATE_LIMITS["openim/sendmsg"] or 0)
 
@@ -59,7 +68,13 @@ def load_workers() -> ModuleType:
     return module
 
 
+def flags() -> list[str]:
+    return ["--cluster"] if CLUSTER is not None else []
+
+
 async def delete_prefix(prefix: str) -> None:
+    if CLUSTER is not None:  # the cluster goes when the benchmark ends
+        return
     client = aioredis.Redis.from_url(REDIS_URL)
     try:
         keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
@@ -75,7 +90,7 @@ async def delete_prefix(prefix: str) -> None:
 async def limit_run(workers: ModuleType, mode: str, sends: int) -> dict[str, Any]:
     """4 workers, `sends` each, started together; combined rate and per-send CPU."""
     prefix = f"aio_tim_bench:{uuid.uuid4().hex[:8]}"
-    extra = {"redis": [], "local": ["--local"], "uncoordinated": ["--local"]}[mode]
+    extra = {"redis": flags(), "local": ["--local"], "uncoordinated": ["--local"]}[mode]
     share = "1" if mode == "uncoordinated" else str(WORKERS)
     async with DevServer() as server:
         children = [
@@ -133,21 +148,26 @@ def server_sends(db_path: Path) -> Counter[tuple[str, int]]:
     return found
 
 
-async def sent_at_least(tim: Any, count: int) -> dict[str, int]:
+async def sent_at_least(tim: Any, count: int, *, drained: bool = False) -> dict[str, int]:
+    """Once `count` are sent or failed (and, `drained`, nothing is queued or inflight: counters may
+    count an outcome twice when a master fails over between its write and its reply)."""
     while True:
         counts: dict[str, int] = await tim.outbox_statistics()
-        if counts["sent"] + counts["failed"] >= count:
+        done = counts["sent"] + counts["failed"] >= count
+        if done and (not drained or not counts["queued"] + counts["inflight"]):
             return counts
         await asyncio.sleep(0.02)
 
 
-async def kill_trial(workers: ModuleType, folder: Path, messages: int, rng: random.Random) -> tuple[int, ...]:
+async def kill_trial(
+    workers: ModuleType, folder: Path, messages: int, rng: random.Random, failover: bool
+) -> tuple[int, ...]:
     prefix = f"aio_tim_bench:{uuid.uuid4().hex[:8]}"
-    extra = ("--visibility", "2", "--workers", str(WORKERS), "--user", "alice")
+    extra = ("--visibility", "2", "--workers", str(WORKERS), "--user", "alice", *flags())
     kills = sorted(rng.sample(range(1, messages), 3))
     async with (
         DevServer(db_path=folder / "server.db", limits=None) as server,
-        RedisCoordinator(REDIS_URL, key_prefix=prefix, drain=False) as shared,
+        RedisCoordinator(REDIS_URL, cluster=CLUSTER is not None, key_prefix=prefix, drain=False) as shared,
         client_for(server, "alice", coordinator=shared) as tim,
     ):
         queued = [
@@ -163,7 +183,11 @@ async def kill_trial(workers: ModuleType, folder: Path, messages: int, rng: rand
                 victim = children.pop(rng.randrange(len(children)))
                 workers.stop_worker(victim, signal.SIGKILL)
                 children.append(workers.spawn_worker(server, REDIS_URL, prefix, *extra))
-            counts = await sent_at_least(tim, messages)
+                if failover:
+                    failover, started = False, time.monotonic()
+                    await fail_over_a_master()
+                    print(f"    a master failed over in {time.monotonic() - started:.1f}s")
+            counts = await sent_at_least(tim, messages, drained=True)
         finally:
             for child in children:
                 workers.stop_worker(child)
@@ -171,10 +195,22 @@ async def kill_trial(workers: ModuleType, folder: Path, messages: int, rng: rand
     sends = server_sends(folder / "server.db")
     lost = sum(1 for q in queued if (q.conv_id, q.rand) not in sends)
     duplicates = sum(n - 1 for n in sends.values())
-    return messages, lost, duplicates, counts["failed"]
+    return messages, lost, duplicates, counts["failed"], counts["sent"]
 
 
-async def part_b(messages: int, trials: int) -> None:
+async def fail_over_a_master() -> None:
+    """SIGKILL a master that has a replica; return once the cluster is whole again."""
+    assert CLUSTER is not None
+    victim = next(port for port in CLUSTER.masters() if port != CLUSTER.ports[0])
+    CLUSTER.kill_node(victim)
+    while True:
+        masters = CLUSTER.masters()
+        if len(masters) == 3 and all(CLUSTER.state_ok(port) for port in masters):
+            return
+        await asyncio.sleep(0.1)
+
+
+async def part_b(messages: int, trials: int, failover: bool = False) -> None:
     workers = load_workers()
     rng = random.Random(15)
     print(f"(b) outbox: {messages} messages, {WORKERS} workers, 3 SIGKILLs + replacements per trial")
@@ -182,13 +218,54 @@ async def part_b(messages: int, trials: int) -> None:
     for trial in range(trials):
         with tempfile.TemporaryDirectory() as folder:
             started = time.monotonic()
-            result = await kill_trial(workers, Path(folder), messages, rng)
+            result = await kill_trial(workers, Path(folder), messages, rng, failover and trial == 0)
             results.append(result)
             print(
                 f"    trial {trial + 1}: enqueued {result[0]}, lost {result[1]}, duplicates {result[2]}, "
-                f"failed {result[3]} ({time.monotonic() - started:.0f}s)"
+                f"failed {result[3]}, counted sent {result[4]} ({time.monotonic() - started:.0f}s)"
             )
     print(f"    total: lost {sum(r[1] for r in results)}, duplicates {sum(r[2] for r in results)}")
+
+
+# --- (c) the PostgreSQL outbox's throughput -----------------------------------------------------
+
+
+async def part_c(messages: int, url: str) -> None:
+    from aio_tim.pgstore import PgStore
+
+    workers = load_workers()
+    prefix, schema = f"aio_tim_bench:{uuid.uuid4().hex[:8]}", f"bench_pg_{uuid.uuid4().hex[:8]}"
+    extra = ["--workers", str(WORKERS), "--user", "alice", "--store", url, "--schema", schema, "--report"]
+    with tempfile.TemporaryDirectory() as folder:
+        server = DevServer(db_path=Path(folder) / "server.db")  # TIM's limits
+        async with (
+            server,
+            PgStore(url, sdk_app_id=server.sdk_app_id, user_id="alice", schema=schema) as store,
+        ):
+            children = [workers.spawn_worker(server, REDIS_URL, prefix, *extra) for _ in range(WORKERS)]
+            now = int(time.time())
+            async with store.pool.acquire() as conn, conn.transaction():  # the workers wake at COMMIT
+                for i in range(messages):
+                    message = Message(
+                        elem_array=[TextElem(content=f"m{i}")], sender="alice", is_from_self=True,
+                        rand=i + 1, seq=i + 1, client_time=now, conv_id=f"peer{i % 50}", conv_type=1,
+                    )  # fmt: skip
+                    await store.outbox_add_in(conn, (1, f"peer{i % 50}"), message)
+            started = time.monotonic()
+            # The workers are other processes: their progress is polled from the database.
+            while (counts := await store.outbox_counts())["queued"] + counts["inflight"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            elapsed = time.monotonic() - started
+            outputs = [workers.stop_worker(child) for child in children]
+            await store.pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await delete_prefix(prefix)
+    reports = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+    rate = counts["sent"] / elapsed
+    print(
+        f"(c) PostgreSQL outbox: {messages} messages, {WORKERS} workers: {counts['sent']} sent, "
+        f"{counts['failed']} failed in {elapsed:.1f}s = {rate:.1f}/s = {rate / LIMIT:.1%} of TIM's "
+        f"{LIMIT:g}/s; throttled answers {sum(r['throttled'] for r in reports)}"
+    )
 
 
 def main() -> None:
@@ -197,12 +274,36 @@ def main() -> None:
     parser.add_argument("--sends", type=int, default=500, help="(a) sends per worker")
     parser.add_argument("--messages", type=int, default=20_000, help="(b) messages per trial")
     parser.add_argument("--trials", type=int, default=5, help="(b) SIGKILL trials")
+    parser.add_argument("--store", default="postgresql://postgres@127.0.0.1:5432/test", help="(c) PostgreSQL")
+    parser.add_argument("--cluster", action="store_true", help="on a 3-master Redis Cluster of its own")
+    parser.add_argument("--replicas", type=int, default=0, help="replicas per master (--cluster)")
+    parser.add_argument("--failover", action="store_true", help="(b) fail a master over in trial 1")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
-    if "a" in parts:
-        asyncio.run(part_a(args.sends))
-    if "b" in parts:
-        asyncio.run(part_b(args.messages, args.trials))
+    with tempfile.TemporaryDirectory() as folder:
+        if args.cluster:
+            start_cluster(Path(folder), args.replicas)
+        try:
+            if "a" in parts:
+                asyncio.run(part_a(args.sends))
+            if "b" in parts:
+                asyncio.run(part_b(args.messages, args.trials, args.failover and args.replicas > 0))
+            if "c" in parts:
+                asyncio.run(part_c(args.messages, args.store))
+        finally:
+            if CLUSTER is not None:
+                CLUSTER.stop()
+
+
+def start_cluster(folder: Path, replicas: int) -> None:
+    global CLUSTER, REDIS_URL
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from redis_support import PrivateCluster
+
+    CLUSTER = PrivateCluster(folder, masters=3, replicas=replicas)
+    CLUSTER.start()
+    REDIS_URL = CLUSTER.url
+    print(f"Redis Cluster: 3 masters, {replicas} replica(s) each, at {REDIS_URL}")
 
 
 if __name__ == "__main__":

@@ -207,6 +207,7 @@ async def slowloris(port: int, until: float, tally: Tally, connections: int = 10
 
     async def trickle() -> None:
         while time.monotonic() < until:
+            writer: asyncio.StreamWriter | None = None
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", port)
                 tally.slowloris += 1
@@ -217,6 +218,9 @@ async def slowloris(port: int, until: float, tally: Tally, connections: int = 10
                     await writer.drain()
             except OSError:
                 await asyncio.sleep(0.5)
+            finally:
+                if writer is not None:  # closed by us, whatever the receiver did, so none is left to the GC
+                    writer.close()
 
     await asyncio.gather(*(trickle() for _ in range(connections)))
 

@@ -1,6 +1,7 @@
 """Many worker processes, one TIM app: shared rate limits and a shared outbox on Redis.
 
     python examples/workers.py --workers 4 --messages 2000      # Redis at 127.0.0.1:6379
+    python examples/workers.py --cluster --redis redis://127.0.0.1:7000   # a Redis Cluster, any node
 
 The parent starts an embedded dev server (TIM's limits enforced), N worker processes and a client
 that only enqueues (`drain=False`). Every worker is a `Client(coordinator=RedisCoordinator(...))`:
@@ -13,6 +14,12 @@ with `worker` (the secret key comes from the environment, never the command line
 
 `worker --send N` sends N messages itself as fast as the limits allow and prints its counts as
 JSON (the benchmark's workload); without it the worker drains the outbox until SIGTERM.
+
+`--store postgresql://...` (`pip install 'aio_tim[postgres]'`) keeps every worker's history and
+the outbox in one PostgreSQL database instead (docs/postgres.md): the workers then act as the
+enqueuer's user and drain its PostgreSQL outbox; Redis still shares the rate limits.
+
+    python examples/workers.py --workers 4 --messages 2000 --store postgresql://postgres@127.0.0.1/test
 
 Redis out of reach: the demo says so in one line and exits with status 1 before starting anything
 (its outbox lives in Redis); a worker says so once and keeps running, pacing at 1/N of each
@@ -34,7 +41,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from redis.exceptions import RedisError
+try:
+    from redis.exceptions import RedisError
+except ModuleNotFoundError:  # the example's one extra: say so in one line, not a traceback
+    sys.exit("workers.py needs the redis extra: .venv/bin/pip install -e '.[redis]'")
 
 from aio_tim import Client, ConvType, Message, TextElem
 from aio_tim.coordination import RedisCoordinator
@@ -62,18 +72,36 @@ def worker_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--peers", type=int, default=50)
     parser.add_argument("--local", action="store_true", help="no Redis: in-process limits at limit/N")
+    parser.add_argument("--report", action="store_true", help="print the pipeline's counts when stopped")
+    parser.add_argument("--cluster", action="store_true", help="--redis names a node of a Redis Cluster")
+    store_options(parser)
+
+
+def store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", help="postgresql://... : one PostgreSQL store for every worker")
+    parser.add_argument("--schema", default="aio_tim", help="the PostgreSQL schema of --store")
+
+
+def chosen_store(store: str | None, schema: str, sdk_app_id: int, user_id: str) -> object:
+    """A PgStore for --store (asyncpg is only needed then), else None: a store in memory."""
+    if not store:
+        return None
+    from aio_tim.pgstore import PgStore
+
+    return PgStore(store, sdk_app_id=sdk_app_id, user_id=user_id, schema=schema)
 
 
 async def run_worker(args: argparse.Namespace) -> dict[str, float]:
     """One worker: drain the shared outbox until SIGTERM, or (`--send`) send and report."""
     coordinator = None if args.local else RedisCoordinator(
-        args.redis, key_prefix=args.prefix, workers=args.workers, visibility_timeout=args.visibility,
-        drain=not args.send,
+        args.redis, cluster=args.cluster, key_prefix=args.prefix, workers=args.workers,
+        visibility_timeout=args.visibility, drain=not args.send,
     )  # fmt: skip
     limits = {"*": 200 / args.workers} if args.local else None
+    store = chosen_store(args.store, args.schema, args.sdk_app_id, args.user)
     tim = Client(
         sdk_app_id=args.sdk_app_id, user_id=args.user, secret_key=os.environ[KEY_ENV], admin=args.admin,
-        base_url=args.base_url, store_path=":memory:", coordinator=coordinator,
+        base_url=args.base_url, store_path=":memory:", store=store, coordinator=coordinator,
         **({"limits": limits} if limits else {}),
     )  # fmt: skip
     await tim.open()
@@ -86,7 +114,10 @@ async def run_worker(args: argparse.Namespace) -> dict[str, float]:
     print("ready", flush=True)
     try:
         if not args.send:
-            return await drain_until_stopped()
+            await drain_until_stopped()
+            stats = tim.pipeline.statistics()
+            report = {"sent": stats.sent, "throttled": stats.throttled, "failed": stats.failed}
+            return report if args.report else {}
         report = await send_all(tim, args)
         if coordinator is not None:
             report["round_trips"] = coordinator.limiter_statistics().round_trips
@@ -129,13 +160,12 @@ async def send_all(tim: Client, args: argparse.Namespace) -> dict[str, float]:
     }  # fmt: skip
 
 
-async def drain_until_stopped() -> dict[str, float]:
+async def drain_until_stopped() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    return {}
 
 
 def spawn_worker(server: DevServer, redis_url: str, prefix: str, *extra: str) -> subprocess.Popen[str]:
@@ -167,9 +197,17 @@ def stop_worker(child: subprocess.Popen[str], signum: int = signal.SIGTERM) -> s
     return output
 
 
-async def demo(workers: int, messages: int, redis_url: str) -> dict[str, int] | None:
+async def demo(
+    workers: int,
+    messages: int,
+    redis_url: str,
+    *,
+    store: str | None = None,
+    schema: str = "aio_tim",
+    cluster: bool = False,
+) -> dict[str, int] | None:
     """A dev server, `workers` drainers and an enqueuer; the outbox's final counts (None: no Redis)."""
-    async with RedisCoordinator(redis_url) as probe:
+    async with RedisCoordinator(redis_url, cluster=cluster) as probe:
         why = await unreachable(probe)
     if why:
         print(
@@ -180,15 +218,24 @@ async def demo(workers: int, messages: int, redis_url: str) -> dict[str, int] | 
         )
         return None
     prefix = f"aio_tim_demo:{uuid.uuid4().hex[:8]}"
+    # A PostgreSQL outbox is the store's user's: the workers drain it as the enqueuer, alice.
+    store_args = ["--store", store, "--schema", schema] if store else []
+    flags = ("--cluster",) if cluster else ()
     async with DevServer() as server:
-        children = [
-            spawn_worker(server, redis_url, prefix, "--workers", str(workers), "--user", f"w{i}")
-            for i in range(workers)
-        ]
+        users = ["alice" if store else f"w{i}" for i in range(workers)]
+        options = ["--workers", str(workers), *store_args, *flags]
+        children = [spawn_worker(server, redis_url, prefix, *options, "--user", user) for user in users]
         try:
             async with (
-                RedisCoordinator(redis_url, key_prefix=prefix, workers=workers, drain=False) as shared,
-                client_for(server, "alice", coordinator=shared) as tim,
+                RedisCoordinator(
+                    redis_url, cluster=cluster, key_prefix=prefix, workers=workers, drain=False
+                ) as shared,
+                client_for(
+                    server,
+                    "alice",
+                    coordinator=shared,
+                    store=chosen_store(store, schema, server.sdk_app_id, "alice"),
+                ) as tim,
             ):
                 started = time.monotonic()
                 for i in range(messages):
@@ -206,8 +253,9 @@ async def demo(workers: int, messages: int, redis_url: str) -> dict[str, int] | 
         finally:
             for child in children:
                 stop_worker(child)
-            async with RedisCoordinator(redis_url) as cleanup:  # the demo's keys only
-                await cleanup.redis.delete(*[k async for k in cleanup.redis.scan_iter(match=f"{prefix}:*")])
+            async with RedisCoordinator(redis_url, cluster=cluster) as cleanup:  # the demo's keys only
+                for key in [k async for k in cleanup.redis.scan_iter(match=f"{prefix}:*")]:
+                    await cleanup.redis.delete(key)  # one by one: on a cluster they lie on many slots
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -217,12 +265,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    store_options(parser)
+    parser.add_argument("--cluster", action="store_true", help="--redis names a node of a Redis Cluster")
     args = parser.parse_args(argv)
     if args.command == "worker":
         result = asyncio.run(run_worker(args))
         if result:
             print(json.dumps(result), flush=True)
-    elif asyncio.run(demo(args.workers, args.messages, args.redis)) is None:
+    elif (
+        asyncio.run(
+            demo(
+                args.workers,
+                args.messages,
+                args.redis,
+                store=args.store,
+                schema=args.schema,
+                cluster=args.cluster,
+            )
+        )
+        is None
+    ):
         sys.exit(1)
 
 

@@ -1,6 +1,9 @@
 """Shared fixtures: the project's own pytest helpers as users get them, and the operation tests'
-scenario (a dev server with group g1, clients alice and bob, one settable clock), and Redis
-(`redis_url`: fails under CI=true, skips elsewhere, when Redis is unreachable; `redis_prefix`)."""
+scenario (a dev server with group g1, clients alice and bob, one settable clock), Redis
+(`redis_url`: fails under CI=true, skips elsewhere, when Redis is unreachable; `redis_prefix`;
+`redis_cluster`: a three-master Redis Cluster of the session's own; `redis_target`: a test run
+on both) and PostgreSQL (`pg_url`, the same way; `pg_schema`: a schema of the test's own, dropped
+afterwards)."""
 
 import atexit
 import os
@@ -10,7 +13,8 @@ import tempfile
 
 import pytest
 from disk_support import tiny_fs
-from redis_support import redis_prefix, redis_url
+from pg_support import pg_schema, pg_url
+from redis_support import redis_cluster, redis_prefix, redis_target, redis_url
 from scenario import alice, bob, clock, server
 
 from aio_tim.testing import client_for, dev_server, tim
@@ -21,7 +25,11 @@ __all__ = [
     "client_for",
     "clock",
     "dev_server",
+    "pg_schema",
+    "pg_url",
+    "redis_cluster",
     "redis_prefix",
+    "redis_target",
     "redis_url",
     "server",
     "tim",

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import redis.asyncio as aioredis
+from pg_support import PG_URL, own_schema, require_pg
 from redis_support import REDIS_URL, free_port, on_ci, require_redis
 
 from aio_tim import Client, ConvType, FileElem, Message, TextElem
@@ -66,6 +68,7 @@ TYPE_IMPORTS = {
     "BatchSendResult": "from aio_tim.types import BatchSendResult",
     "Callback": "from aio_tim.capi.runtime import Callback",
     "BeforeSendHandler": "from aio_tim.events import BeforeSendHandler",
+    "Pool": "from asyncpg import Pool",
 }
 
 
@@ -254,6 +257,44 @@ class SnippetContext:
 
         self.stack.push_async_callback(forget)
         return prefix
+
+    async def make_pg_url(self) -> str:
+        """The shared PostgreSQL's URL (tests/pg_support.py: fails under CI=true, skips elsewhere)."""
+        await require_pg(PG_URL)
+        return PG_URL
+
+    async def make_schema(self) -> str:
+        """A PostgreSQL schema of this run's own, with an `orders` table; dropped afterwards."""
+        url = await self.value("pg_url", "str")
+        schema = await self.stack.enter_async_context(own_schema(url))
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
+            await conn.execute(f'CREATE TABLE "{schema}".orders (id integer PRIMARY KEY, paid boolean)')
+            await conn.execute(f'INSERT INTO "{schema}".orders VALUES (1, false)')
+        finally:
+            await conn.close()
+        return schema
+
+    async def make_pool_Pool(self) -> Any:
+        """An asyncpg pool whose connections see the run's schema first (its `orders` table)."""
+        schema = await self.value("schema", "str")
+        settings = {"search_path": f'"{schema}"'}
+        pool = await asyncpg.create_pool(await self.value("pg_url", "str"), server_settings=settings)
+        self.stack.push_async_callback(pool.close)
+        return pool
+
+    async def make_pg_tim(self) -> Client:
+        """alice's client on the dev server with her store in the run's PostgreSQL schema."""
+        from aio_tim.pgstore import PgStore
+
+        await self.server.add_accounts("alice", "bob")
+        url, schema = await self.value("pg_url", "str"), await self.value("schema", "str")
+        store = PgStore(url, sdk_app_id=self.server.sdk_app_id, user_id="alice", schema=schema)
+        return await self.stack.enter_async_context(client_for(self.server, "alice", store=store))
+
+    async def make_order_id(self) -> int:
+        return 1
 
     async def make_path(self) -> str:
         (self.folder / "downloads").mkdir()

@@ -13,8 +13,10 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -178,3 +180,176 @@ class StallingProxy:
             sink.write(data)
             await sink.drain()
         sink.close()
+
+
+class PrivateCluster:
+    """A Redis Cluster of the test session's own: `masters` redis-servers (and `replicas` per
+    master) on free loopback ports, in a tmp folder, nothing kept on disk.
+
+    cluster = PrivateCluster(folder); cluster.start()   # returns once cluster_state is ok
+    cluster.url                                          # any node's URL: RedisCluster finds the rest
+    cluster.stop()
+    """
+
+    def __init__(self, folder: Path, masters: int = 3, replicas: int = 0) -> None:
+        self.folder = folder
+        self.ports = [free_port() for _ in range(masters * (1 + replicas))]
+        self.replicas = replicas
+        self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
+        self._processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> None:
+        for port in self.ports:
+            self.start_node(port)
+        for port in self.ports:
+            _wait_ping(port, 10)
+        addresses = [f"127.0.0.1:{port}" for port in self.ports]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", str(self.replicas),
+             "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        # Ready once every node sees the cluster whole and every replica has synced (a replica
+        # that never synced would not be promoted when its master fails).
+        while not all(self.state_ok(port) and self.synced(port) for port in self.ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the cluster did not reach cluster_state:ok within 30 s")
+            time.sleep(0.05)
+
+    def synced(self, port: int) -> bool:
+        """A master, or a replica whose link to its master is up."""
+        try:
+            with redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=1) as client:
+                info = client.info("replication")
+        except (redis.RedisError, OSError):
+            return False
+        return bool(info["role"] == "master" or info.get("master_link_status") == "up")
+
+    def start_node(self, port: int) -> None:
+        node = self.folder / str(port)
+        node.mkdir(exist_ok=True)
+        self._processes[port] = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+             "--cluster-port", str(free_port()), "--cluster-config-file", str(node / "nodes.conf"),
+             "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0",
+             "--save", "", "--appendonly", "no", "--dir", str(node)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def kill_node(self, port: int) -> None:
+        process = self._processes.pop(port, None)
+        if process is not None:
+            process.kill()
+            process.wait()
+
+    def state_ok(self, port: int) -> bool:
+        try:
+            with redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=1) as client:
+                info = client.execute_command("CLUSTER INFO")  # parsed by redis-py into a dict
+                return bool(info.get("cluster_state") == "ok")
+        except (redis.RedisError, OSError):
+            return False
+
+    def masters(self) -> list[int]:
+        """The ports of the nodes that are masters now."""
+        found = []
+        for port in list(self._processes):
+            try:
+                with redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=1) as client:
+                    if client.info("replication")["role"] == "master":
+                        found.append(port)
+            except (redis.RedisError, OSError):
+                continue
+        return found
+
+    def stop(self) -> None:
+        for port in list(self._processes):
+            self.kill_node(port)
+
+
+def _wait_ping(port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with redis.Redis(port=port, socket_connect_timeout=0.2) as client:
+                if client.ping():
+                    return
+        except (redis.RedisError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def start_cluster(folder: Path, *, ci: bool, masters: int = 3, replicas: int = 0) -> PrivateCluster:
+    """A started PrivateCluster; if it cannot start: a failure under CI, a skip (with why) elsewhere."""
+    cluster = PrivateCluster(folder, masters, replicas)
+    try:
+        if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+            raise RuntimeError("redis-server or redis-cli is not installed")
+        cluster.start()
+        return cluster
+    except (RuntimeError, OSError, subprocess.SubprocessError, redis.RedisError) as error:
+        cluster.stop()
+        reason = f"a Redis Cluster could not start on loopback ({error})"
+    if ci:
+        pytest.fail(f"CI=true needs {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateCluster]:
+    """Three masters on free loopback ports, shared by the session's tests (each uses its own key
+    prefix); fails under CI=true, skips elsewhere, when it cannot start."""
+    cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"), ci=on_ci())
+    yield cluster
+    cluster.stop()
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where a test's Redis keys go: the shared single Redis or the session's cluster.
+
+    async with redis_target.coordinator(workers=2) as coordinator: ...
+    client = redis_target.client()   # redis.asyncio.Redis or RedisCluster; the test closes it
+    """
+
+    url: str
+    cluster: bool
+    prefix: str
+
+    def coordinator(self, **options: Any) -> Any:
+        from aio_tim.coordination import RedisCoordinator
+
+        options.setdefault("key_prefix", self.prefix)
+        return RedisCoordinator(self.url, cluster=self.cluster, **options)
+
+    def client(self) -> Any:
+        if self.cluster:
+            return aioredis.RedisCluster.from_url(self.url)
+        return aioredis.Redis.from_url(self.url)
+
+    @property
+    def inbox_shards(self) -> int:
+        """The coordinator's default: one stream on a single Redis, spread over a cluster."""
+        return 16 if self.cluster else 1
+
+    def inbox(self, client: Any, **options: Any) -> Any:
+        """A RedisInbox on `client` under the test's prefix, sharded as the coordinator would."""
+        from aio_tim.coordination.redis_inbox import RedisInbox
+
+        return RedisInbox(client, self.prefix, shards=self.inbox_shards, **options)
+
+    def worker_flags(self) -> tuple[str, ...]:
+        """The flags examples/workers.py needs for this Redis."""
+        return ("--cluster",) if self.cluster else ()
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def redis_target(request: pytest.FixtureRequest) -> RedisTarget:
+    """The test runs twice: on the shared Redis (its `redis_prefix`, deleted afterwards) and on the
+    session's three-master cluster (a prefix of its own; the cluster goes at the session's end)."""
+    if request.param == "cluster":
+        cluster: PrivateCluster = request.getfixturevalue("redis_cluster")
+        return RedisTarget(cluster.url, True, f"aio_tim_test:{uuid.uuid4().hex[:12]}")
+    return RedisTarget(request.getfixturevalue("redis_url"), False, request.getfixturevalue("redis_prefix"))

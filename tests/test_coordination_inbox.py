@@ -7,37 +7,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import redis.asyncio as aioredis
+from redis_support import RedisTarget
 
 from aio_tim import ConvType, TextElem
-from aio_tim.coordination import RedisCoordinator
-from aio_tim.coordination.redis_inbox import RedisInbox
 from aio_tim.devserver import DevServer
 from aio_tim.seams.inbox import Inbox, NewEntry
 from aio_tim.testing import client_for
 
 
 def entry(key: str) -> NewEntry:
-    return NewEntry(key=key, command="C2C.CallbackAfterSendMsg", body=b'{"k":"' + key.encode() + b'"}',
+    body = b'{"From_Account":"' + key.encode() + b'","To_Account":"bot"}'  # a conversation per key
+    return NewEntry(key=key, command="C2C.CallbackAfterSendMsg", body=body,
                     query={"ClientIP": "1.2.3.4"}, received=1_700_000_000.0)  # fmt: skip
 
 
-async def test_redis_inbox_is_an_inbox(redis_url: str, redis_prefix: str) -> None:
+async def test_redis_inbox_is_an_inbox(redis_target: RedisTarget) -> None:
     """RedisInbox satisfies the Inbox protocol."""
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_target.client()
     try:
-        assert isinstance(RedisInbox(client, redis_prefix), Inbox)
+        assert isinstance(redis_target.inbox(client), Inbox)
     finally:
         await client.aclose()
 
 
-async def test_workers_of_one_consumer_share_its_events_once(redis_url: str, redis_prefix: str) -> None:
+async def test_workers_of_one_consumer_share_its_events_once(redis_target: RedisTarget) -> None:
     """Three workers reading as consumer "bot" and acknowledging what they read: 300 appended events
     (each appended twice, as a redelivered webhook is) are processed once each, spread over the workers;
     another consumer still sees all 300."""
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_target.client()
     try:
-        workers = [RedisInbox(client, redis_prefix) for _ in range(3)]
+        workers = [redis_target.inbox(client) for _ in range(3)]
         await workers[0].append([entry(f"k{i}") for i in range(300)])
         assert all(a.duplicate for a in await workers[1].append([entry(f"k{i}") for i in range(300)]))
         seen: list[list[str]] = [[] for _ in workers]
@@ -64,34 +63,33 @@ async def test_workers_of_one_consumer_share_its_events_once(redis_url: str, red
         await client.aclose()
 
 
-async def test_a_silent_workers_events_are_claimed(redis_url: str, redis_prefix: str) -> None:
+async def test_a_silent_workers_events_are_claimed(redis_target: RedisTarget) -> None:
     """A worker that read events and died without acknowledging: after the visibility timeout another
     worker of the same consumer gets them (not before: while it lived it renewed its claim)."""
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_target.client()
     try:
-        dead = RedisInbox(client, redis_prefix, visibility_timeout=0.3)
-        alive = RedisInbox(client, redis_prefix, visibility_timeout=0.3)
+        dead = redis_target.inbox(client, visibility_timeout=0.3)
+        alive = redis_target.inbox(client, visibility_timeout=0.3)
         await dead.append([entry("a"), entry("b")])
-        assert [e.key for e in await dead.read("bot")] == ["a", "b"]
+        # Order is kept per conversation; "a" and "b" are two (two shards on a cluster).
+        assert sorted(e.key for e in await dead.read("bot")) == ["a", "b"]
         await dead.aclose()  # the process is gone: nobody renews its claim on them
         assert await alive.read("bot", block=0.1) == []  # handed out already, not yet stale
         await asyncio.sleep(0.4)
         claimed = await alive.read("bot", block=0.5)
-        assert [e.key for e in claimed] == ["a", "b"]
+        assert sorted(e.key for e in claimed) == ["a", "b"]
         await alive.ack("bot", [claimed[-1].position])
         assert await alive.backlog("bot") == 0
     finally:
         await client.aclose()
 
 
-async def test_a_webhook_received_by_one_worker_is_processed_by_another(
-    redis_url: str, redis_prefix: str
-) -> None:
+async def test_a_webhook_received_by_one_worker_is_processed_by_another(redis_target: RedisTarget) -> None:
     """Client(coordinator=...) shares the inbox: worker A receives TIM's webhooks, worker B's
     tim.events() processes them, once, and the received message lands in A's local store."""
     async with (
         DevServer(limits=None) as server,
-        RedisCoordinator(redis_url, key_prefix=redis_prefix) as shared,
+        redis_target.coordinator() as shared,
         client_for(server, "bob", coordinator=shared) as receiver,
         client_for(server, "bob", coordinator=shared) as processor,
         client_for(server, "alice") as alice,

@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
-from redis_support import PrivateRedis, free_port, require_redis
+from redis_support import PrivateRedis, RedisTarget, free_port, require_redis
 
 from aio_tim import ConvType, Message, TextElem
 from aio_tim.coordination import RedisCoordinator, pace_for
@@ -54,10 +53,10 @@ async def test_local_limiter_share_divides_the_rate() -> None:
     assert waits_quarter[-1] == pytest.approx(0.16)
 
 
-async def test_workers_share_one_app_limit(redis_url: str, redis_prefix: str) -> None:
+async def test_workers_share_one_app_limit(redis_target: RedisTarget) -> None:
     """Two workers booking 120 calls each at 100/s: together they never exceed the limit (plus
     the burst) in any stretch, and each Redis round trip grants at least one call."""
-    async with RedisCoordinator(redis_url, key_prefix=redis_prefix, workers=2) as coordinator:
+    async with redis_target.coordinator(key_prefix=redis_target.prefix, workers=2) as coordinator:
         workers = [coordinator.limiter(1400000001, {"*": 100}, 0.02) for _ in range(2)]
         times = sorted(t for ts in await asyncio.gather(*(booked_times(w, 120) for w in workers)) for t in ts)
         rate, burst = 98.0, 2.0
@@ -94,12 +93,12 @@ async def test_redis_away_degrades_to_a_share_then_recovers(
             assert any("answers again" in r.message for r in caplog.records)
 
 
-async def test_clients_sharing_a_coordinator_are_never_throttled(redis_url: str, redis_prefix: str) -> None:
+async def test_clients_sharing_a_coordinator_are_never_throttled(redis_target: RedisTarget) -> None:
     """Three clients of one app each sending 40 messages at once through a server enforcing 50/s:
     every send succeeds and the server refused none (the limit is app-wide, not per client)."""
     async with (
         DevServer(limits={"*": 50}) as server,
-        RedisCoordinator(redis_url, key_prefix=redis_prefix, workers=3) as coordinator,
+        redis_target.coordinator(key_prefix=redis_target.prefix, workers=3) as coordinator,
     ):
         clients = [client_for(server, f"w{i}", limits={"*": 50}, coordinator=coordinator) for i in range(3)]
         for client in clients:
@@ -121,14 +120,14 @@ async def test_clients_sharing_a_coordinator_are_never_throttled(redis_url: str,
         assert elapsed >= (120 - 50) / 50 * 0.9  # paced at the app's limit, not 3x it
 
 
-async def test_redis_keys_carry_the_app_and_endpoint(redis_url: str, redis_prefix: str) -> None:
+async def test_redis_keys_carry_the_app_and_endpoint(redis_target: RedisTarget) -> None:
     """The GCRA state lives at <prefix>:rate:<sdk_app_id>:<endpoint> and expires by itself."""
-    async with RedisCoordinator(redis_url, key_prefix=redis_prefix) as coordinator:
+    async with redis_target.coordinator(key_prefix=redis_target.prefix) as coordinator:
         limiter = coordinator.limiter(1400000009, {"*": 10}, 0.0)
         await limiter.reserve(ENDPOINT)
-        client = aioredis.Redis.from_url(redis_url)
+        client = redis_target.client()
         try:
-            key = f"{redis_prefix}:rate:1400000009:{ENDPOINT}"
+            key = f"{redis_target.prefix}:rate:1400000009:{ENDPOINT}"
             assert await client.exists(key) == 1
             assert 0 < await client.pttl(key) <= 2000
         finally:
@@ -153,18 +152,18 @@ HOSTILE = {
 
 
 async def test_a_hostile_limiter_key_is_capped_and_repaired(
-    redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+    redis_target: RedisTarget, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The app's limiter key overwritten with a far-future instant (with a 31-year TTL) or garbage:
     no call waits more than the cap (60 s), and the key is repaired to a sane instant and TTL."""
     caplog.set_level(logging.WARNING, logger="aio_tim.coordination")
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_target.client()
     try:
         stalled, longest, ttls = {}, {}, {}
         for index, (name, value) in enumerate(HOSTILE.items()):
-            async with RedisCoordinator(redis_url, key_prefix=f"{redis_prefix}:{index}") as shared:
+            async with redis_target.coordinator(key_prefix=f"{redis_target.prefix}:{index}") as shared:
                 limiter = shared.limiter(1400000001, {"*": 100}, 0.0)
-                key = f"{redis_prefix}:{index}:rate:1400000001:{ENDPOINT}"
+                key = f"{redis_target.prefix}:{index}:rate:1400000001:{ENDPOINT}"
                 seconds, micros = await client.time()
                 await client.set(key, value(seconds * 10**6 + micros), ex=31 * 365 * 86400)
                 waits = [await limiter.reserve(ENDPOINT) for _ in range(10)]

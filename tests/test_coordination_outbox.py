@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from redis_support import PrivateRedis
+from redis_support import PrivateRedis, RedisTarget
 
 from aio_tim import ConvType, Message, MsgStatus, NotFoundError, TextElem, UsageError
 from aio_tim.coordination import CoordinationUnavailableError, RedisCoordinator
@@ -78,14 +78,14 @@ async def wait_drained(tim: object, seconds: float) -> dict[str, int]:
     return await asyncio.wait_for(drained(), seconds)
 
 
-async def test_two_workers_deliver_once_in_order(tmp_path: Path, redis_url: str, redis_prefix: str) -> None:
+async def test_two_workers_deliver_once_in_order(tmp_path: Path, redis_target: RedisTarget) -> None:
     """300 messages enqueued to 6 peers by a non-draining client, drained by two workers: each
     delivered once, in enqueue order per peer, each outcome observable by the enqueuer."""
     async with DevServer(db_path=tmp_path / "server.db", limits=None) as server:
-        options = {"key_prefix": redis_prefix, "visibility_timeout": 2.0, "shards": 4}
+        options = {"visibility_timeout": 2.0, "shards": 4}
         async with (
-            RedisCoordinator(redis_url, drain=False, **options) as enqueuer_side,
-            RedisCoordinator(redis_url, workers=2, **options) as worker_side,
+            redis_target.coordinator(drain=False, **options) as enqueuer_side,
+            redis_target.coordinator(workers=2, **options) as worker_side,
             client_for(server, "alice", coordinator=enqueuer_side) as alice,
             client_for(server, "alice", coordinator=worker_side) as w1,
             client_for(server, "alice", coordinator=worker_side) as w2,
@@ -106,12 +106,12 @@ async def test_two_workers_deliver_once_in_order(tmp_path: Path, redis_url: str,
         assert order_of(tmp_path / "server.db", peer) == [q.rand for q in queued if q.conv_id == peer]
 
 
-async def test_a_fatal_error_is_the_outcome(redis_url: str, redis_prefix: str) -> None:
+async def test_a_fatal_error_is_the_outcome(redis_target: RedisTarget) -> None:
     """A message TIM refuses for good (no such account) is `failed`; its error is raised to the enqueuer."""
     async with DevServer(auto_accounts=False, limits=None) as server:
         await server.add_accounts("alice", "bob")
         async with (
-            RedisCoordinator(redis_url, key_prefix=redis_prefix, shards=2) as shared,
+            redis_target.coordinator(shards=2) as shared,
             client_for(server, "alice", coordinator=shared) as tim,
         ):
             bad = await tim.msg.enqueue_new_msg("nobody", ConvType.C2C, text("x"))
@@ -145,27 +145,29 @@ async def test_outbox_result_needs_a_coordinator(dev_server: DevServer) -> None:
             await tim.outbox_result(text("x"))
 
 
-async def kill_trial(tmp_path: Path, redis_url: str, prefix: str, rng: random.Random) -> tuple[int, int, int]:
+async def kill_trial(
+    tmp_path: Path, target: RedisTarget, prefix: str, rng: random.Random
+) -> tuple[int, int, int]:
     """Enqueue KILL_MESSAGES, start two worker processes, SIGKILL one at a random point and start
     a replacement; (enqueued, lost, duplicates) once the outbox is drained."""
     workers = load_workers_example()
     visibility = "1.0"
     async with (
         DevServer(db_path=tmp_path / "server.db", limits=None) as server,
-        RedisCoordinator(redis_url, key_prefix=prefix, drain=False, visibility_timeout=1.0) as shared,
+        target.coordinator(key_prefix=prefix, drain=False, visibility_timeout=1.0) as shared,
         client_for(server, "alice", coordinator=shared) as tim,
     ):
         queued = [
             await tim.msg.enqueue_new_msg(f"p{i % 20}", ConvType.C2C, text(f"m{i}"))
             for i in range(KILL_MESSAGES)
         ]
-        extra = ("--visibility", visibility, "--workers", "2", "--user", "alice")
-        children = [workers.spawn_worker(server, redis_url, prefix, *extra) for _ in range(2)]
+        extra = ("--visibility", visibility, "--workers", "2", "--user", "alice", *target.worker_flags())
+        children = [workers.spawn_worker(server, target.url, prefix, *extra) for _ in range(2)]
         try:
             kill_at = rng.randint(1, KILL_MESSAGES - 1)
             await sent_at_least(tim, kill_at)
             workers.stop_worker(children[0], signal.SIGKILL)
-            children.append(workers.spawn_worker(server, redis_url, prefix, *extra))
+            children.append(workers.spawn_worker(server, target.url, prefix, *extra))
             counts = await wait_drained(tim, 60)
         finally:
             for child in children:
@@ -180,7 +182,7 @@ async def kill_trial(tmp_path: Path, redis_url: str, prefix: str, rng: random.Ra
     return len(queued), lost, duplicates
 
 
-async def test_sigkilled_worker_loses_nothing(tmp_path: Path, redis_url: str, redis_prefix: str) -> None:
+async def test_sigkilled_worker_loses_nothing(tmp_path: Path, redis_target: RedisTarget) -> None:
     """A worker process SIGKILLed mid-drain and replaced: every enqueued message reaches TIM, in
     order per conversation; the ones it had in flight are resent with their keys (duplicates
     counted; the dev server's C2C dedup window is TIM's one second).
@@ -190,7 +192,7 @@ async def test_sigkilled_worker_loses_nothing(tmp_path: Path, redis_url: str, re
     for trial in range(KILL_TRIALS):
         folder = tmp_path / f"trial{trial}"
         folder.mkdir()
-        results.append(await kill_trial(folder, redis_url, f"{redis_prefix}:{trial}", rng))
+        results.append(await kill_trial(folder, redis_target, f"{redis_target.prefix}:{trial}", rng))
     print("SIGKILL trials (enqueued, lost, duplicates):", results)
     assert all(lost == 0 for _, lost, _ in results)
     assert all(duplicates <= 64 * 4 for _, _, duplicates in results)  # at most the killed worker's batch
@@ -233,21 +235,21 @@ async def test_redis_killed_and_restarted_loses_nothing(
     assert any("answers again" in r.message for r in caplog.records)
 
 
-async def test_workers_example_drains_the_shared_outbox(redis_url: str) -> None:
+async def test_workers_example_drains_the_shared_outbox(redis_target: RedisTarget) -> None:
     """examples/workers.py: two worker processes drain 100 enqueued messages; none fails."""
-    counts = await load_workers_example().demo(2, 100, redis_url)
+    counts = await load_workers_example().demo(2, 100, redis_target.url, cluster=redis_target.cluster)
     assert counts == {"queued": 0, "inflight": 0, "sent": 100, "failed": 0}
 
 
 async def test_a_claimed_message_tim_already_has_is_not_sent_again(
-    tmp_path: Path, redis_url: str, redis_prefix: str
+    tmp_path: Path, redis_target: RedisTarget
 ) -> None:
     """A worker dies after TIM's answer but before its acknowledgement: the worker that claims the
     entry finds the message in TIM's roaming history and acknowledges it instead of resending it,
     well past TIM's one-second C2C dedup window (one copy at the server)."""
     async with (
         DevServer(db_path=tmp_path / "server.db", limits=None) as server,
-        RedisCoordinator(redis_url, key_prefix=redis_prefix, drain=False, shards=1) as enqueuer_side,
+        redis_target.coordinator(drain=False, shards=1) as enqueuer_side,
         client_for(server, "alice", coordinator=enqueuer_side) as alice,
     ):
         answered = asyncio.Event()
@@ -258,7 +260,7 @@ async def test_a_claimed_message_tim_already_has_is_not_sent_again(
             await asyncio.Event().wait()  # dies here: TIM has it, Redis never hears
             return sent
 
-        prefix = f"{redis_prefix}:outbox:{server.sdk_app_id}"
+        prefix = f"{redis_target.prefix}:outbox:{server.sdk_app_id}"
         doomed = RedisOutbox(enqueuer_side.redis, prefix, alice.store, shards=1, visibility_timeout=1.0)
         await doomed.start(send_then_hang)
         queued = await alice.msg.enqueue_new_msg("bob", ConvType.C2C, text("once"))
@@ -266,7 +268,7 @@ async def test_a_claimed_message_tim_already_has_is_not_sent_again(
         for task in doomed._tasks:  # the process is gone: no more lease renewals, no ack
             task.cancel()
         async with (
-            RedisCoordinator(redis_url, key_prefix=redis_prefix, shards=1, visibility_timeout=1.0) as shared,
+            redis_target.coordinator(shards=1, visibility_timeout=1.0) as shared,
             client_for(server, "carol", coordinator=shared) as survivor,
         ):
             sent = await survivor.outbox_result(queued, timeout=15)

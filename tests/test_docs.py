@@ -290,3 +290,28 @@ def test_the_broadcast_guide_is_findable() -> None:
     assert "examples/broadcaster.py" in guide and "--retry-failed" in guide and "iter_batch_send" in guide
     assert "broadcast.md" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert "(docs/broadcast.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+# Commands as the README prints them: a new user copies them into a shell where only the venv's
+# bin folder has `aio-tim`, and whose `python` does not see the package.
+BARE_COMMAND = re.compile(r"(?<![\w/.])(aio-tim|python3?) (?!-m venv)[\w./-]")
+
+
+def test_the_readme_writes_every_command_as_it_runs_from_a_fresh_clone() -> None:
+    """README commands say `.venv/bin/aio-tim` / `.venv/bin/python` (a bare one fails from a fresh clone)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"`([^`\n]+)`", readme) + re.findall(r"```bash\n(.*?)```", readme, re.DOTALL)
+    bare = [c for c in commands if BARE_COMMAND.search(c) and "python3 -m venv" not in c]
+    assert bare == [], f"write these as .venv/bin/...: {bare}"
+
+
+def test_no_file_points_at_a_document_the_repository_does_not_have() -> None:
+    """Docstrings, comments and docs name the mapping page or TIM's pages, never a missing protocol file."""
+    missing = "TIM-PROTOCOL"
+    places = [
+        *ROOT.joinpath("aio_tim").rglob("*.py"),
+        *ROOT.joinpath("tests").glob("*.py"),
+        *DOCS.glob("*.md"),
+    ]
+    found = [str(p.relative_to(ROOT)) for p in places if missing in p.read_text(encoding="utf-8")]
+    assert found == [str(Path(__file__).relative_to(ROOT))]  # this test names it, nothing else

@@ -259,6 +259,13 @@ def test_only_telemetry_imports_opentelemetry(module: str) -> None:
     assert not bad, f"{module} imports {bad}"
 
 
+@pytest.mark.parametrize("module", [m for m in MODULES if not under(m, "aio_tim.pgstore")])
+def test_only_pgstore_imports_asyncpg(module: str) -> None:
+    """asyncpg (the postgres extra) is imported only by aio_tim.pgstore."""
+    bad = forbidden(module, allowed_internal=None, banned=("asyncpg",))
+    assert not bad, f"{module} imports {bad}"
+
+
 @pytest.mark.parametrize("module", ["aio_tim.seams", "aio_tim.coordination", "aio_tim.coordination.base"])
 def test_the_coordination_seams_do_not_need_redis(module: str) -> None:
     """The seams the pipeline and client import load without the redis extra."""

@@ -10,11 +10,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
-from redis_support import PrivateRedis, StallingProxy
+from redis_support import PrivateRedis, RedisTarget, StallingProxy
 
 from aio_tim import Client, ConvType, Message, TextElem
 from aio_tim.coordination import CoordinationUnavailableError, RedisCoordinator
+from aio_tim.coordination.redis_outbox import RedisOutbox, _Outcome
+from aio_tim.coordination.redis_shards import shard_base
 from aio_tim.devserver import DevServer
 from aio_tim.testing import client_for
 
@@ -48,21 +49,21 @@ GARBAGE = (
 
 
 async def test_garbage_in_shards_goes_to_the_dead_letters(
-    tmp_path: Path, redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, redis_target: RedisTarget, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Garbage entries at the head of two of four shards, then 40 messages to 8 peers: all 40 are
     sent once, the garbage moved to the dead-letter stream, counted as failed and logged once each."""
     caplog.set_level(logging.WARNING, logger="aio_tim.coordination")
-    options = {"key_prefix": redis_prefix, "shards": 4, "visibility_timeout": 2.0}
+    options = {"shards": 4, "visibility_timeout": 2.0}
     async with DevServer(db_path=tmp_path / "server.db", limits=None) as server:
-        prefix = f"{redis_prefix}:outbox:{server.sdk_app_id}"
-        raw = aioredis.Redis.from_url(redis_url)
+        prefix = f"{redis_target.prefix}:outbox:{server.sdk_app_id}"
+        raw = redis_target.client()
         try:
             for index, fields in enumerate(GARBAGE):
-                await raw.xadd(f"{prefix}:s:{index % 2}", fields)  # type: ignore[arg-type]
+                await raw.xadd(f"{shard_base(prefix, index % 2)}:s", fields)  # type: ignore[arg-type]
             async with (
-                RedisCoordinator(redis_url, drain=False, **options) as enqueuer_side,
-                RedisCoordinator(redis_url, **options) as worker_side,
+                redis_target.coordinator(drain=False, **options) as enqueuer_side,
+                redis_target.coordinator(**options) as worker_side,
                 client_for(server, "alice", coordinator=enqueuer_side) as alice,
                 client_for(server, "alice", coordinator=worker_side),
             ):
@@ -71,7 +72,7 @@ async def test_garbage_in_shards_goes_to_the_dead_letters(
                     for i in range(40)
                 ]
                 counts = await drained(alice, 20)
-            dead = await raw.xlen(f"{prefix}:dead")
+            dead = sum([await raw.xlen(f"{shard_base(prefix, n)}:dead") for n in range(4)])
         finally:
             await raw.aclose()
     lost, duplicated = report("garbage in outbox shards", queued, server_sends(tmp_path / "server.db"))
@@ -145,3 +146,51 @@ async def test_an_enqueue_whose_reply_timed_out_is_queued_once(tmp_path: Path) -
           f"copies per message {copies}, errors the caller saw {errors}, held {proxy.held}")  # fmt: skip
     assert counts["sent"] == len(STALLS)
     assert (lost, duplicated) == (0, 0)
+
+
+async def test_an_outcome_recorded_twice_is_counted_once(tmp_path: Path, redis_target: RedisTarget) -> None:
+    """The outcome script run twice for one entry (a client retrying a call whose reply a failover
+    lost): the message counts once as sent."""
+    async with (
+        DevServer(limits=None) as server,
+        redis_target.coordinator(drain=False, shards=2) as shared,
+        client_for(server, "alice", coordinator=shared) as alice,
+    ):
+        queued = await alice.msg.enqueue_new_msg("bob", ConvType.C2C, text("once"))
+        outbox = alice._outbox
+        assert isinstance(outbox, RedisOutbox)
+        stream = outbox.stream(outbox.shard_of((ConvType.C2C, "bob")))
+        [(entry_id, _)] = await shared.redis.xrange(stream)
+        outcome = _Outcome(True, message=queued)
+        for _ in range(2):
+            await outbox._finish(stream, entry_id.decode(), queued, outcome)
+        counts = await alice.outbox_statistics()
+    print(f"an outcome recorded twice: counted sent {counts['sent']}")
+    assert counts == {"queued": 0, "inflight": 0, "sent": 1, "failed": 0}
+
+
+async def test_an_entry_a_failover_brings_back_is_not_sent_again(redis_target: RedisTarget) -> None:
+    """A worker sent an entry and acknowledged it, then the master failed over before the
+    acknowledgement reached its replica: the entry is this worker's pending one again. Read again,
+    it is acknowledged with the outcome the worker kept, not sent a second time."""
+    async with (
+        DevServer(limits=None) as server,
+        redis_target.coordinator(drain=False, shards=1) as shared,
+        client_for(server, "alice", coordinator=shared) as alice,
+    ):
+        message = await alice.msg.enqueue_new_msg("bob", ConvType.C2C, text("once"))
+        outbox = alice._outbox
+        assert isinstance(outbox, RedisOutbox) and outbox._deliver is not None
+        deliver, calls = outbox._deliver, []
+
+        async def counted(conv: tuple[int, str], queued: Message) -> tuple[Message, str | None]:
+            calls.append(queued.rand)
+            return await deliver(conv, queued)
+
+        outbox._deliver = counted
+        outbox._ready.add(0)
+        [(entry_id, _)] = await shared.redis.xrange(outbox.stream(0))
+        for _ in range(2):  # the second time: the entry the failover brought back
+            await outbox._send_lane((int(ConvType.C2C), "bob"), [(entry_id.decode(), message)])
+    print(f"an entry back after a failover: delivered {len(calls)} time(s)")
+    assert calls == [message.rand]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from msgspec.structs import replace as msgspec_replace
+from pg_support import PG_URL, own_schema
 
 from aio_tim.errors import TIM_ERR_CONV, TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIMError, UsageError
 from aio_tim.store import SCHEMA_VERSION, LocalStore, default_store_path, locator_key, schema
@@ -24,6 +25,7 @@ from aio_tim.store.schema import MIGRATIONS, statements
 from aio_tim.types import ConvType, Message, MsgLocator, MsgStatus, TextElem, encode
 
 BOB = (int(ConvType.C2C), "bob")
+CLOCK = lambda: 1_700_000_000.0  # noqa: E731
 GROUP = (int(ConvType.GROUP), "@TGS#1")
 SENT = MsgStatus.SEND_SUCC
 
@@ -36,12 +38,25 @@ def keys(msgs: list[Message]) -> list[tuple[int, int, int]]:
     return [locator_key(m) for m in msgs]
 
 
+def on_postgres(store: object) -> bool:
+    return type(store).__name__ == "PgStore"
+
+
 def locator(key: tuple[int, int, int]) -> MsgLocator:
     return MsgLocator(time=key[0], seq=key[1], rand=key[2])
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LocalStore]:
+    """Each store contract test runs against SQLite (in memory, in a file) and PostgreSQL."""
+    if request.param == "postgres":
+        async with own_schema(PG_URL) as schema:
+            from aio_tim.pgstore import PgStore  # asyncpg (the postgres extra) only for these runs
+
+            pg = PgStore(PG_URL, sdk_app_id=1400000000, user_id="alice", schema=schema, clock=CLOCK)
+            async with pg:
+                yield pg  # type: ignore[misc]  # the same contract (aio_tim.seams.MessageStore)
+        return
     path = ":memory:" if request.param == "memory" else tmp_path / "store.sqlite3"
     async with LocalStore(path, clock=lambda: 1_700_000_000.0) as opened:
         yield opened
@@ -322,6 +337,12 @@ async def test_a_fanout_stores_what_one_save_per_recipient_would(
     """Each recipient's row (columns and JSON) is the row a save of the message in that conversation
     makes, whatever characters the recipient's id holds."""
     msg = text_msg(1_700_000_000, 7, 9, content, sender="me", is_from_self=True, msg_id="7_9_1700000000")
+    if on_postgres(store) and any("\x00" in conv_id for conv_id in conv_ids):
+        # PostgreSQL's text holds no NUL (nor do TIM's identifiers): refused, nothing stored.
+        with pytest.raises(UsageError) as refused:
+            await store.insert_fanout(BOB[0], conv_ids, msg, status=SENT, msg_key="key-1")
+        assert refused.value.code == TIM_ERR_CONV and await store.count(BOB) == 0
+        return
     assert await store.insert_fanout(BOB[0], conv_ids, msg, status=SENT, msg_key="key-1") == len(conv_ids)
     async with LocalStore(tmp_path / "one-by-one.sqlite3") as single:
         for conv_id in conv_ids:
@@ -504,6 +525,8 @@ async def test_concurrent_next_seq_never_repeats(store: LocalStore) -> None:
 async def test_gathered_next_seq_reserves_once_per_conversation(store: LocalStore) -> None:
     """2,000 next_seq() calls gathered over 40 conversations: one reservation per conversation,
     committed together; each conversation's seqs are distinct and in call order."""
+    if not isinstance(store, LocalStore):
+        pytest.skip("counts the SQLite store's writer batches")
     convs = [(int(ConvType.C2C), f"peer{n}") for n in range(40)]
     assert store._writer is not None
     commits = store._writer.batches
@@ -519,6 +542,8 @@ async def test_a_seq_block_with_callers_waiting_is_never_forgotten(store: LocalS
     order each (blocks being refilled stay); once idle, the kept blocks shrink back to 5."""
     from aio_tim.store.seqs import SeqCounters
 
+    if not isinstance(store, LocalStore):
+        pytest.skip("the SQLite store's seq counters")
     store._seqs = SeqCounters(store._reserve_seqs, random.Random(3), capacity=5)
     convs = [(int(ConvType.C2C), f"peer{n}") for n in range(40)]
     got = await asyncio.gather(*(store.next_seq(convs[n % 40]) for n in range(400)))
@@ -564,6 +589,12 @@ async def test_text_round_trips_byte_exactly(store: LocalStore, content: str) ->
     """Quotes, NUL, LIKE wildcards, astral characters and SQL in content and conversation id round-trip."""
     conv = (int(ConvType.GROUP), f"g-{content}-id" if content else "g")
     sent = text_msg(1, 2, 3, content, sender=content, cloud_custom_str=content)
+    if on_postgres(store) and "\x00" in content:
+        # PostgreSQL's text holds no NUL (nor do TIM's identifiers): such an id is refused.
+        with pytest.raises(UsageError) as refused:
+            await store.save(conv, sent, status=SENT, msg_key=content)
+        assert refused.value.code == TIM_ERR_CONV
+        return
     await store.save(conv, sent, status=SENT, msg_key=content)
     [got] = await store.page(conv, anchor=None, count=5, forward=True)
     assert encode(got.elem_array) == encode(sent.elem_array)

@@ -14,7 +14,7 @@ from typing import Protocol
 from ..errors import ERR_TRANSPORT, TransientError
 from ..protocol import Envelope, Request
 from ..protocol.limits import Limits
-from ..seams import Deliver, Inbox, Limiter, OutboxQueue, pace_for
+from ..seams import Deliver, Inbox, Limiter, MessageStore, OutboxQueue, pace_for
 from ..store import LocalStore
 from ..types import Message
 
@@ -63,7 +63,7 @@ class Coordinator(Protocol):
     def outbox(
         self,
         sdk_app_id: int,
-        store: LocalStore,
+        store: MessageStore,
         submit: Callable[[Request], Awaitable[Envelope]] | None = None,
     ) -> OutboxQueue:
         """The app's shared outbox; sent messages are also saved in this worker's `store`, and

@@ -1,6 +1,7 @@
-"""`RedisCoordinator`: what many workers of one TIM app share, on one Redis.
+"""`RedisCoordinator`: what many workers of one TIM app share, on one Redis or a Redis Cluster.
 
 coordinator = RedisCoordinator("redis://127.0.0.1:6379/0", workers=4)
+coordinator = RedisCoordinator("redis://any-node:6379", cluster=True, workers=4)  # a cluster
 async with Client(sdk_app_id=..., ..., coordinator=coordinator) as tim:
     await tim.msg.send_new_msg("bob", ConvType.C2C, msg)     # paced at the app's shared limit
     queued = await tim.msg.enqueue_new_msg("bob", ConvType.C2C, msg)  # any worker sends it
@@ -12,15 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from ..protocol.limits import Limits
+from ..seams import MessageStore
 from ..store import LocalStore
 from .probe import Submit
 from .redis_inbox import RedisInbox, store_applier
 from .redis_limiter import LimiterStatistics, RedisLimiter
 from .redis_outbox import RedisOutbox
+from .redis_shards import AnyRedis, check_prefix, is_cluster
 
 __all__ = ["RedisCoordinator"]
 
@@ -28,11 +32,14 @@ __all__ = ["RedisCoordinator"]
 class RedisCoordinator:
     """Shared limits and a shared outbox for every `Client(coordinator=...)` of an app.
 
-    `url` is a redis-py URL (`redis://host:6379/0`, `rediss://...`); or pass a ready `redis`
-    client. Keys start with `key_prefix` and the app's SDKAppID. `workers` is how many workers
-    share the app: while Redis is out of reach each paces itself at limit/`workers`. The outbox
-    spreads conversations over `shards` streams; a dead worker's entries are resent by the others
-    after `visibility_timeout` seconds. `drain=False` makes a worker that only enqueues.
+    `url` is a redis-py URL (`redis://host:6379/0`, `rediss://...`), of any node with
+    `cluster=True`; or pass a ready `redis` client (`Redis` or `RedisCluster`). Keys start with
+    `key_prefix` (no braces: they are hash tags) and the app's SDKAppID. `workers` is how many
+    workers share the app: while Redis is out of reach each paces itself at limit/`workers`. The
+    outbox spreads conversations over `shards` streams; a dead worker's entries are resent by the
+    others after `visibility_timeout` seconds. `drain=False` makes a worker that only enqueues. The
+    inbox spreads conversations over `inbox_shards` streams (default: 1 on a single Redis, keeping
+    one order for all events; `shards` on a cluster, so every master carries its part).
 
         coordinator = RedisCoordinator("redis://127.0.0.1:6379/0", workers=4, visibility_timeout=30)
     """
@@ -41,12 +48,14 @@ class RedisCoordinator:
         self,
         url: str = "redis://127.0.0.1:6379/0",
         *,
-        redis: Redis | None = None,
+        redis: AnyRedis | None = None,
+        cluster: bool = False,
         key_prefix: str = "aio_tim",
         workers: int = 1,
         max_batch: int = 8,
         probe_interval: float = 1.0,
         shards: int = 16,
+        inbox_shards: int | None = None,
         visibility_timeout: float = 30.0,
         outbox_batch: int = 64,
         result_ttl: int = 86400,
@@ -57,17 +66,17 @@ class RedisCoordinator:
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
-        # One quick retry on a fresh connection covers a socket Redis closed on restart; beyond
-        # that, failing fast is what lets the limiter degrade instead of stalling every send.
-        # A blocking pool makes a burst of callers wait for a connection rather than fail.
-        self.redis = redis or Redis.from_pool(
-            BlockingConnectionPool.from_url(
-                url, max_connections=max_connections, timeout=command_timeout,
-                socket_connect_timeout=connect_timeout, socket_timeout=command_timeout,
-                retry=Retry(NoBackoff(), 1),
-            )
+        check_prefix(key_prefix)
+        self.redis: AnyRedis = redis or _connect(
+            url, cluster, max_connections=max_connections, connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
         )  # fmt: skip
         self._owns_redis = redis is None
+        if inbox_shards is None:
+            inbox_shards = shards if is_cluster(self.redis) else 1
+        if inbox_shards < 1:
+            raise ValueError("inbox_shards must be at least 1")
+        self._inbox_shards = inbox_shards
         self._limiters: list[RedisLimiter] = []
         self._visibility_timeout = visibility_timeout
         self.key_prefix = key_prefix
@@ -103,14 +112,14 @@ class RedisCoordinator:
             degraded=any(s.degraded for s in each),
         )
 
-    def outbox(self, sdk_app_id: int, store: LocalStore, submit: Submit | None = None) -> RedisOutbox:
+    def outbox(self, sdk_app_id: int, store: MessageStore, submit: Submit | None = None) -> RedisOutbox:
         prefix = f"{self.key_prefix}:outbox:{sdk_app_id}"
         return RedisOutbox(self.redis, prefix, store, submit=submit, **self._outbox_options)
 
     def inbox(self, sdk_app_id: int, store: LocalStore) -> RedisInbox:
         return RedisInbox(
             self.redis, f"{self.key_prefix}:inbox:{sdk_app_id}", visibility_timeout=self._visibility_timeout,
-            apply=store_applier(store),
+            apply=store_applier(store), shards=self._inbox_shards,
         )  # fmt: skip
 
     async def __aenter__(self) -> RedisCoordinator:
@@ -125,4 +134,26 @@ class RedisCoordinator:
             await self.redis.aclose()
 
     def __repr__(self) -> str:
-        return f"<RedisCoordinator key_prefix={self.key_prefix!r} workers={self.workers}>"
+        kind = "cluster" if is_cluster(self.redis) else "redis"
+        return f"<RedisCoordinator {kind} key_prefix={self.key_prefix!r} workers={self.workers}>"
+
+
+def _connect(
+    url: str, cluster: bool, *, max_connections: int, connect_timeout: float, command_timeout: float
+) -> AnyRedis:
+    """A client that fails fast: the limiter degrades instead of stalling every send."""
+    if cluster:
+        # The cluster client follows MOVED/ASK and a failover by itself; `max_connections` is per node.
+        return RedisCluster.from_url(
+            url, max_connections=max_connections, socket_connect_timeout=connect_timeout,
+            socket_timeout=command_timeout,
+        )  # fmt: skip
+    # One quick retry on a fresh connection covers a socket Redis closed on restart; beyond that,
+    # failing fast. A blocking pool makes a burst of callers wait for a connection rather than fail.
+    return Redis.from_pool(
+        BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=command_timeout,
+            socket_connect_timeout=connect_timeout, socket_timeout=command_timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
+    )  # fmt: skip

@@ -1,7 +1,8 @@
 """`RedisLimiter`: TIM's per-app limits shared by every worker, booked in Redis with one script.
 
 GCRA (virtual scheduling) on Redis's clock: a key per app and endpoint holds the theoretical
-arrival time of the next call; one atomic script books `count` consecutive slots and answers how
+arrival time of the next call (the script touches that key only, so it runs on a Redis Cluster
+as is, each endpoint on its own slot); one atomic script books `count` consecutive slots and answers how
 long to wait for the first. A worker under load books several slots per round trip (never more
 than its callers waiting, up to `max_batch`), so a send costs at most one round trip, usually a
 fraction of one. Booked slots a worker leaves unused are lost to the app: a little under the
@@ -21,12 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..pipeline import LocalLimiter
 from ..protocol.limits import Limits
 from .base import pace_for
+from .redis_shards import AnyRedis
 
 __all__ = ["LimiterStatistics", "RedisLimiter"]
 
@@ -92,7 +93,7 @@ class RedisLimiter:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         key_prefix: str,
         limits: Limits | None,
         margin: float = 0.02,

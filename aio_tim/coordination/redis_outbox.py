@@ -1,20 +1,22 @@
 """`RedisOutbox`: one app's outbox as Redis Streams, drained by every worker of the app.
 
-    key_prefix:s:<n>        stream shard n; a conversation always hashes to the same shard
-    key_prefix:lease:<n>    which worker drains shard n now (expires after `visibility_timeout`)
-    key_prefix:workers      live workers (a sorted set of heartbeats on Redis's clock)
-    key_prefix:stats        sent and failed counters
-    key_prefix:result:...   each message's outcome, for `result()` (kept `result_ttl` seconds)
-    key_prefix:queued:...   each message's entry id, so a retried enqueue appends nothing twice
-    key_prefix:dead         entries no worker could decode, moved there once (`redis_dead`)
+Shard n's keys share the hash tag `{<app>:<n>}` (`redis_shards.shard_base`): one slot on a cluster.
 
-`enqueue` appends the message, its idempotency keys already fixed, to its conversation's shard
-(once: a retry finds the first append).
-Workers share the shards out (each takes its fair part of the leases), read them as the consumer
-group "drainers", send each conversation's entries in order, and acknowledge (XACK + XDEL) only
-after TIM's answer. A worker that dies leaves its entries pending; when its leases expire another
-worker takes the shards, claims those entries (XAUTOCLAIM, once idle for `visibility_timeout`) and
-resends them, with their original keys, before anything newer of the shard.
+    key_prefix:{app:n}:s           stream shard n; a conversation always hashes to the same shard
+    key_prefix:{app:n}:lease       which worker drains shard n now (expires after `visibility_timeout`)
+    key_prefix:{app:n}:stats       the shard's sent and failed counters (summed by `statistics()`)
+    key_prefix:{app:n}:result:...  each message's outcome, for `result()` (kept `result_ttl` seconds)
+    key_prefix:{app:n}:queued:...  each message's entry id, so a retried enqueue appends nothing twice
+    key_prefix:{app:n}:dead        entries no worker could decode, moved there once (`redis_dead`)
+    key_prefix:workers             live workers (a sorted set of heartbeats on Redis's clock)
+
+`enqueue` appends the message, its idempotency keys fixed, to its conversation's shard (once: a
+retry finds the first append). Workers share the shards out (each takes its fair part of the
+leases), read them as the consumer group "drainers", send each conversation's entries in order,
+and acknowledge (XACK + XDEL) only after TIM's answer. A worker that dies leaves its entries
+pending; when its leases expire another worker takes the shards, claims those entries (XAUTOCLAIM,
+once idle for `visibility_timeout`) and resends them, with their original keys, before anything
+newer of the shard.
 """
 
 from __future__ import annotations
@@ -31,19 +33,20 @@ import zlib
 from typing import Any, Final
 
 import msgspec
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from ..errors import TIM_ERR_PARAM, TIMError, error_for
 from ..pipeline import Failure, PipelineClosedError, classify
 from ..pipeline.outbox import OutboxClosedError
-from ..store import Conv, LocalStore
+from ..seams import MessageStore
+from ..store import Conv
 from ..types import Message, MsgStatus
 from .base import CoordinationUnavailableError, Deliver, EnqueueUnknownError
 from .probe import Submit, find_sent
 from .redis_dead import DeadLetters, reason_of
-from .redis_scripts import ENQUEUE_SCRIPT, HEARTBEAT_SCRIPT, LEASE_SCRIPT
+from .redis_scripts import ENQUEUE_SCRIPT, FINISH_SCRIPT, HEARTBEAT_SCRIPT, LEASE_SCRIPT
+from .redis_shards import AnyRedis, Entries, read_group, shard_base, text_of
 
 __all__ = ["RedisOutbox"]
 
@@ -54,6 +57,7 @@ READ_BLOCK_MS: Final = 200
 RETRY_PAUSE: Final = 0.2  # first pause after a failure; doubles up to RETRY_PAUSE_MAX
 RETRY_PAUSE_MAX: Final = 5.0
 ENQUEUE_RETRY_PAUSES: Final = (0.1, 0.3)  # an enqueue whose answer was lost: tried twice more
+OUTCOMES_KEPT: Final = 4096  # outcomes of entries this worker acknowledged, newest kept
 
 
 class _Outcome(msgspec.Struct, omit_defaults=True):
@@ -80,9 +84,9 @@ class RedisOutbox:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         key_prefix: str,
-        store: LocalStore,
+        store: MessageStore,
         *,
         shards: int = 16,
         visibility_timeout: float = 30.0,
@@ -107,9 +111,8 @@ class RedisOutbox:
         self._heartbeat = redis.register_script(HEARTBEAT_SCRIPT)
         self._lease = redis.register_script(LEASE_SCRIPT)
         self._enqueue = redis.register_script(ENQUEUE_SCRIPT)
-        self.dead = DeadLetters(
-            redis, f"{key_prefix}:dead", "redis outbox", count_in=(f"{key_prefix}:stats", "failed")
-        )
+        self._finish_script = redis.register_script(FINISH_SCRIPT)
+        self.dead = DeadLetters(redis, "redis outbox", count_in=("stats", "failed"))
         """Where undecodable entries go (`dead.buried`: how many this worker moved)."""
         self._deliver: Deliver | None = None
         self._ready: set[int] = set()  # shards we lease whose older entries are all ours
@@ -120,16 +123,23 @@ class RedisOutbox:
         self._stop = asyncio.Event()
         self._pause = 0.0
         self._unreachable = False
-        self._unacked: dict[tuple[str, str], _Outcome] = {}
+        self._outcomes: dict[tuple[str, str], _Outcome] = {}  # (stream, entry id): ids repeat across streams
         self._submit = submit  # to ask TIM whether a claimed entry went out already
-        self._claimed: set[tuple[str, str]] = (
-            set()
-        )  # (stream, entry id) taken from a silent worker  # (stream, entry id): ids repeat across streams
+        self._claimed: set[tuple[str, str]] = set()  # (stream, entry id) taken from a silent worker
 
     # --- keys ------------------------------------------------------------------------------------
 
     def stream(self, shard: int) -> str:
-        return f"{self._prefix}:s:{shard}"
+        return f"{shard_base(self._prefix, shard)}:s"
+
+    def _key(self, shard: int, name: str) -> str:
+        """A key of shard `shard` (its hash tag: the same slot as its stream)."""
+        return f"{shard_base(self._prefix, shard)}:{name}"
+
+    def _message_key(self, name: str, message: Message) -> str:
+        """The result or queued marker of a message, in its conversation's shard."""
+        shard = self.shard_of((int(message.conv_type or 0), message.conv_id or ""))
+        return self._key(shard, f"{name}:{result_key(message)}")
 
     def shard_of(self, conv: Conv) -> int:
         """The shard a conversation's messages go to (a stable hash: the same in every worker)."""
@@ -162,12 +172,12 @@ class RedisOutbox:
         """
         if self._closing or self._deliver is None:
             raise OutboxClosedError(TIM_ERR_PARAM, "the outbox is closed: nothing more is accepted")
-        keys = [self.stream(self.shard_of(conv)), f"{self._prefix}:queued:{result_key(message)}"]
+        keys = [self.stream(self.shard_of(conv)), self._message_key("queued", message)]
         args: list[int | str | bytes] = [conv[0], conv[1], msgspec.json.encode(message), self._result_ttl]
         unknown: BaseException | None = None
         for pause in (*ENQUEUE_RETRY_PAUSES, None):
             try:
-                return _text(await self._enqueue(keys=keys, args=args))
+                return text_of(await self._enqueue(keys=keys, args=args))
             except (RedisError, OSError) as error:
                 if _not_sent(error) and unknown is None:
                     raise CoordinationUnavailableError(f"Redis did not take the message: {error}") from error
@@ -186,11 +196,14 @@ class RedisOutbox:
             for shard in range(self._shards):
                 pipe.xlen(self.stream(shard))
                 pipe.xpending(self.stream(shard), GROUP)
-            pipe.hgetall(f"{self._prefix}:stats")
+                pipe.hgetall(self._key(shard, "stats"))
             replies = await pipe.execute(raise_on_error=False)
-        lengths = [r if isinstance(r, int) else 0 for r in replies[0:-1:2]]
-        pending = [r["pending"] if isinstance(r, dict) else 0 for r in replies[1:-1:2]]
-        stats = {k.decode(): int(v) for k, v in replies[-1].items()}
+        lengths = [r if isinstance(r, int) else 0 for r in replies[0::3]]
+        pending = [r["pending"] if isinstance(r, dict) else 0 for r in replies[1::3]]
+        stats: dict[str, int] = {}
+        for counters in replies[2::3]:
+            for name, value in (counters if isinstance(counters, dict) else {}).items():
+                stats[text_of(name)] = stats.get(text_of(name), 0) + int(value)
         inflight = sum(pending)
         return {
             "queued": sum(lengths) - inflight,
@@ -210,7 +223,7 @@ class RedisOutbox:
     async def result(self, message: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
         """The sent `message` (as `enqueue_new_msg` returned it) once a worker sent it; raises its
         TIMError if TIM refused it, TimeoutError if no outcome came within `timeout` seconds."""
-        key = f"{self._prefix}:result:{result_key(message)}"
+        key = self._message_key("result", message)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         poll = 0.01
@@ -240,7 +253,7 @@ class RedisOutbox:
         with contextlib.suppress(RedisError, OSError):
             left = await self._pending_of_mine(range(self._shards))
             for shard in self._ready | self._claiming:
-                await self._lease(keys=[f"{self._prefix}:lease:{shard}"], args=[self.consumer, 0])
+                await self._lease(keys=[self._key(shard, "lease")], args=[self.consumer, 0])
             if not left and self._drain:  # leave no trace in the groups
                 for shard in range(self._shards):
                     await self._redis.xgroup_delconsumer(self.stream(shard), GROUP, self.consumer)
@@ -271,7 +284,7 @@ class RedisOutbox:
         fair = math.ceil(self._shards / max(1, alive))
         for shard in sorted(self._ready | self._claiming):
             kept = await self._lease(
-                keys=[f"{self._prefix}:lease:{shard}"], args=[self.consumer, self._visibility_ms]
+                keys=[self._key(shard, "lease")], args=[self.consumer, self._visibility_ms]
             )
             if not kept:
                 log.warning("redis outbox: lost the lease of shard %d", shard)
@@ -285,9 +298,8 @@ class RedisOutbox:
         for shard in free:
             if len(self._ready | self._claiming) >= fair:
                 break
-            if await self._redis.set(
-                f"{self._prefix}:lease:{shard}", self.consumer, nx=True, px=self._visibility_ms
-            ):
+            lease = self._key(shard, "lease")
+            if await self._redis.set(lease, self.consumer, nx=True, px=self._visibility_ms):
                 await self._ensure_group(shard)
                 self._claiming.add(shard)
 
@@ -298,7 +310,7 @@ class RedisOutbox:
             with contextlib.suppress(ResponseError):  # NOGROUP: nothing pending
                 summary = await self._redis.xpending(self.stream(shard), GROUP)
                 consumers = summary.get("consumers") or ()
-                mine += sum(int(c["pending"]) for c in consumers if _text(c["name"]) == self.consumer)
+                mine += sum(int(c["pending"]) for c in consumers if text_of(c["name"]) == self.consumer)
         return mine
 
     async def _ensure_group(self, shard: int) -> None:
@@ -332,7 +344,7 @@ class RedisOutbox:
                 log.exception("redis outbox drainer: an error; retrying after a pause")
                 await self._backoff()
 
-    async def _next_entries(self) -> list[tuple[str, bytes, dict[bytes, bytes]]] | None:
+    async def _next_entries(self) -> Entries | None:
         """Claimed entries of newly leased shards, else our own pending (a retry), else new ones.
 
         None when no shard is leased: nothing was read, so nothing says whether Redis answers.
@@ -340,19 +352,17 @@ class RedisOutbox:
         await self._release_extras()
         for shard in sorted(self._claiming):
             await self._claim(shard)
-        streams = {self.stream(shard): shard for shard in self._ready}
+        streams = [self.stream(shard) for shard in sorted(self._ready)]
         if not streams:
             return None
-        found: Any = await self._redis.xreadgroup(
-            GROUP, self.consumer, dict.fromkeys(streams, "0"), count=self._batch
-        )
-        entries = [(_text(s), i, f) for s, batch in found or () for i, f in batch if f]
+        # Per shard on a cluster (one slot each), in one call on a single Redis.
+        mine = await read_group(self._redis, GROUP, self.consumer, dict.fromkeys(streams, "0"), self._batch)
+        entries = [(s, i, f) for s, i, f in mine if f]
         if entries:
             return entries
-        found = await self._redis.xreadgroup(
-            GROUP, self.consumer, dict.fromkeys(streams, ">"), count=self._batch, block=READ_BLOCK_MS
+        return await read_group(
+            self._redis, GROUP, self.consumer, dict.fromkeys(streams, ">"), self._batch, READ_BLOCK_MS
         )
-        return [(_text(s), i, f) for s, batch in found or () for i, f in batch]
 
     async def _release_extras(self) -> None:
         """Give back the shards over our fair part that hold nothing of ours pending."""
@@ -360,7 +370,7 @@ class RedisOutbox:
         for shard in sorted(releasing & self._ready):
             if not await self._pending_of_mine([shard]):
                 self._ready.discard(shard)
-                await self._lease(keys=[f"{self._prefix}:lease:{shard}"], args=[self.consumer, 0])
+                await self._lease(keys=[self._key(shard, "lease")], args=[self.consumer, 0])
 
     async def _claim(self, shard: int) -> None:
         """Take over a newly leased shard's entries left by others, once they are idle long enough."""
@@ -372,16 +382,16 @@ class RedisOutbox:
             start = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
             if reply[1]:
                 log.info("redis outbox: claimed %d entries of shard %d", len(reply[1]), shard)
-                self._claimed.update((stream, _text(entry_id)) for entry_id, _ in reply[1])
+                self._claimed.update((stream, text_of(entry_id)) for entry_id, _ in reply[1])
             if start == "0-0":
                 break
         summary = await self._redis.xpending(stream, GROUP)
-        others = [c for c in summary.get("consumers") or () if _text(c["name"]) != self.consumer]
+        others = [c for c in summary.get("consumers") or () if text_of(c["name"]) != self.consumer]
         if not others:  # everything older is ours now: the shard is ready, in order
             self._claiming.discard(shard)
             self._ready.add(shard)
 
-    async def _send_entries(self, entries: list[tuple[str, bytes, dict[bytes, bytes]]]) -> None:
+    async def _send_entries(self, entries: Entries) -> None:
         """Send a batch: conversations side by side, each one's entries in order; an entry that
         cannot be decoded goes to the dead letters (counted as failed) instead of stalling them."""
         lanes: dict[Conv, list[tuple[str, Message]]] = {}
@@ -390,9 +400,9 @@ class RedisOutbox:
                 conv: Conv = (int(fields[b"t"]), fields[b"c"].decode())
                 message = msgspec.json.decode(fields[b"m"], type=Message)
             except (KeyError, ValueError, TypeError, msgspec.MsgspecError) as error:
-                await self.dead.bury(stream, _text(entry_id), reason_of(error), group=GROUP)
+                await self.dead.bury(stream, text_of(entry_id), reason_of(error), group=GROUP)
                 continue
-            lanes.setdefault(conv, []).append((_text(entry_id), message))
+            lanes.setdefault(conv, []).append((text_of(entry_id), message))
         # Every lane runs to its end before the next read, even when one fails: a lane still
         # running then would be read again as pending and sent twice.
         results = await asyncio.gather(
@@ -414,7 +424,7 @@ class RedisOutbox:
         for entry_id, message in lane:
             if shard not in self._ready:  # the lease went to another worker: it resends the rest
                 return True
-            outcome = self._unacked.get((stream, entry_id))  # sent before, but Redis missed the ack
+            outcome = self._outcomes.get((stream, entry_id))  # sent before, but Redis missed the ack
             if outcome is None and (stream, entry_id) in self._claimed:
                 outcome = await self._sent_by_the_dead(conv, message)
             if outcome is None:
@@ -428,10 +438,12 @@ class RedisOutbox:
                 else:
                     outcome = _Outcome(True, message=sent)
                     await self._store.save(conv, sent, status=int(MsgStatus.SEND_SUCC), msg_key=msg_key)
-            # Until Redis has the outcome, a retry acknowledges instead of sending again.
-            self._unacked[stream, entry_id] = outcome
+            # Until Redis has the outcome, a retry acknowledges instead of sending again; kept a
+            # while after: a failover before the ack reached the replica brings the entry back.
+            self._outcomes[stream, entry_id] = outcome
             await self._finish(stream, entry_id, message, outcome)
-            del self._unacked[stream, entry_id]
+            while len(self._outcomes) > OUTCOMES_KEPT:
+                del self._outcomes[next(iter(self._outcomes))]
             self._claimed.discard((stream, entry_id))
         return True
 
@@ -450,17 +462,12 @@ class RedisOutbox:
         return _Outcome(True, message=found)
 
     async def _finish(self, stream: str, entry_id: str, message: Message, outcome: _Outcome) -> None:
-        """Record the outcome and acknowledge the entry, atomically (one round trip)."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(
-                f"{self._prefix}:result:{result_key(message)}",
-                msgspec.json.encode(outcome),
-                ex=self._result_ttl,
-            )
-            pipe.hincrby(f"{self._prefix}:stats", "sent" if outcome.ok else "failed", 1)
-            pipe.xack(stream, GROUP, entry_id)
-            pipe.xdel(stream, entry_id)
-            await pipe.execute()
+        """Record the outcome and acknowledge the entry, atomically (one script, on the shard's slot)."""
+        await self._finish_script(
+            keys=[self._message_key("result", message), f"{stream.removesuffix(':s')}:stats", stream],
+            args=[msgspec.json.encode(outcome), self._result_ttl, "sent" if outcome.ok else "failed",
+                  GROUP, entry_id],
+        )  # fmt: skip
 
     async def _recreate_groups(self) -> None:
         with contextlib.suppress(RedisError, OSError):
@@ -490,7 +497,3 @@ def _not_sent(error: BaseException) -> bool:
     """Whether the command surely never reached Redis (no connection, none free in the pool)."""
     text = str(error)
     return isinstance(error, RedisConnectionError) and ("connecting to" in text or "No connection" in text)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -13,6 +13,7 @@ __all__ = [
     "APPEND_SCRIPT",
     "BURY_SCRIPT",
     "ENQUEUE_SCRIPT",
+    "FINISH_SCRIPT",
     "HEARTBEAT_SCRIPT",
     "LEASE_SCRIPT",
     "PURGE_SCRIPT",
@@ -130,6 +131,19 @@ if found then return found end
 local id = redis.call('XADD', KEYS[1], '*', 't', ARGV[1], 'c', ARGV[2], 'm', ARGV[3])
 redis.call('SET', KEYS[2], id, 'EX', tonumber(ARGV[4]))
 return id
+"""
+
+# Record a sent (or refused) message's outcome and acknowledge its entry, atomically: KEYS[1] the
+# result key, KEYS[2] the shard's counters, KEYS[3] the shard; ARGV: the outcome, its lifetime (s),
+# the counter to count it in, the group, the entry id. Counted only by the call that deletes the
+# entry: a repeat (the client retrying a call whose reply a failover lost) counts nothing.
+# Returns 1 if this call counted it.
+FINISH_SCRIPT: Final = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+redis.call('XACK', KEYS[3], ARGV[4], ARGV[5])
+if redis.call('XDEL', KEYS[3], ARGV[5]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+return 1
 """
 
 # --- both ------------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from typing import Any, Final
 from ..pipeline import MessagePipeline
 from ..protocol.outgoing import msg_key
 from ..protocol.validate import check_conversation
-from ..seams import OutboxQueue
-from ..store import Conv, LocalStore, LocatorKey, locator_key
+from ..seams import MessageStore, OutboxQueue
+from ..store import Conv, LocatorKey, locator_key
 from ..telemetry import Telemetry
 from ..transfer import TransferManager
 from ..types import Message
@@ -28,7 +28,7 @@ class SendContext:
 
     user_id: str
     pipeline: MessagePipeline
-    store: LocalStore
+    store: MessageStore
     clock: Callable[[], float]
     rng: random.Random
     transfers: TransferManager | None = None

@@ -63,7 +63,9 @@ class MsgManager:
         """
         return await traced.send_text(self._ctx, conv_id, conv_type, text)
 
-    async def enqueue_new_msg(self, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
+    async def enqueue_new_msg(
+        self, conv_id: str, conv_type: int, msg: MessageInput, *, connection: Any = None
+    ) -> Message:
         """Queue `msg` in the durable outbox (`Client(outbox=True)`); returns once it is committed.
 
         Validated like `send_new_msg`, with its idempotency keys (rand, seq, client time) fixed;
@@ -79,8 +81,11 @@ class MsgManager:
 
         A message given with its keys (`rand`, `seq`, `client_time`) keeps them: with a Redis
         coordinator, enqueuing `EnqueueUnknownError.message` again finds the first append.
+
+        With a PostgreSQL store, `connection` (an asyncpg connection, inside your open transaction)
+        writes the message in *your* transaction: it is sent if and only if that transaction commits.
         """
-        return await traced.enqueue_new_msg(self._ctx, conv_id, conv_type, msg)
+        return await traced.enqueue_new_msg(self._ctx, conv_id, conv_type, msg, connection=connection)
 
     async def _deliver(self, conv: Conv, message: Message) -> tuple[Message, str | None]:
         """The outbox drainer's send of one row: the sent message and its MsgKey."""

@@ -20,7 +20,8 @@ from ..protocol import Envelope, Request
 from ..protocol.group import GROUP_HISTORY_MAX, GroupMsgGetSimple, GroupMsgGetSimpleResponse, GroupRoamMsg
 from ..protocol.incoming import PLACE_DELETED, from_group_roam, from_roam
 from ..protocol.openim import AdminGetRoamMsg, AdminGetRoamMsgResponse
-from ..store import Conv, LocalStore, LocatorKey, locator_key
+from ..seams import MessageStore
+from ..store import Conv, LocatorKey, locator_key
 from ..types import ConvType, Message, MsgLocator, MsgStatus
 
 __all__ = ["MAX_PAGES", "Roaming"]
@@ -38,7 +39,7 @@ NO_LATER_THAN: Final = 2**32 - 1
 class Roaming:
     """Pulls server history for `user_id` into `store`, through `submit` (the pipeline)."""
 
-    def __init__(self, user_id: str, store: LocalStore, submit: Submit) -> None:
+    def __init__(self, user_id: str, store: MessageStore, submit: Submit) -> None:
         self._user_id = user_id
         self._store = store
         self._submit = submit

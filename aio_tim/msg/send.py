@@ -26,6 +26,7 @@ from ..protocol.outgoing import (
     sent_message,
 )
 from ..protocol.validate import check_conversation, check_identifier, check_identifiers, check_sendable
+from ..seams import TransactionalOutbox
 from ..store import Conv
 from ..telemetry.names import SEND
 from ..types import (
@@ -85,17 +86,26 @@ async def send_text(ctx: SendContext, conv_id: str, conv_type: int, text: str) -
     return await send_new_msg(ctx, conv_id, conv_type, Message(elem_array=[TextElem(content=text)]))
 
 
-async def enqueue_new_msg(ctx: SendContext, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
-    """Commit `msg` to the durable outbox with its keys fixed; the drainer sends it (`deliver`)."""
-    if ctx.outbox is None:
+async def enqueue_new_msg(
+    ctx: SendContext, conv_id: str, conv_type: int, msg: MessageInput, *, connection: Any = None
+) -> Message:
+    """Commit `msg` to the durable outbox with its keys fixed (in the caller's transaction when a
+    `connection` is given); the drainer sends it (`deliver`)."""
+    outbox = ctx.outbox
+    if outbox is None:
         raise UsageError(TIM_ERR_PARAM, "enqueue_new_msg needs Client(outbox=True) or a coordinator")
+    if connection is not None and not isinstance(outbox, TransactionalOutbox):
+        raise UsageError(TIM_ERR_PARAM, "enqueue_new_msg(connection=...) needs a PostgreSQL store")
     conv = check_conversation(conv_id, conv_type)
     outgoing = coerce(msg, Message, what="json_msg_param")
     if ctx.transfers is not None:  # local files named in elements go up first
         outgoing = await ctx.transfers.upload_attachments(outgoing)
     message = await outgoing_of(ctx, outgoing, (conv, conv_id))
     message = msgspec.structs.replace(message, conv_id=conv_id, conv_type=int(conv))
-    await ctx.outbox.enqueue((int(conv), conv_id), message)
+    if isinstance(outbox, TransactionalOutbox) and connection is not None:
+        await outbox.enqueue_in(connection, (int(conv), conv_id), message)
+    else:
+        await outbox.enqueue((int(conv), conv_id), message)
     return message
 
 

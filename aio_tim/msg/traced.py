@@ -43,14 +43,16 @@ async def send_text(ctx: SendContext, conv_id: str, conv_type: int, text: str) -
         return sent
 
 
-async def enqueue_new_msg(ctx: SendContext, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
+async def enqueue_new_msg(
+    ctx: SendContext, conv_id: str, conv_type: int, msg: MessageInput, *, connection: Any = None
+) -> Message:
     telemetry = ctx.telemetry
     if not telemetry.active:
-        return await send.enqueue_new_msg(ctx, conv_id, conv_type, msg)
+        return await send.enqueue_new_msg(ctx, conv_id, conv_type, msg, connection=connection)
     with telemetry.operation(
         "enqueue", n.CREATE, template_of(conv_type), destination=conv_id
     ) as op:  # fmt: skip
-        queued = await send.enqueue_new_msg(ctx, conv_id, conv_type, msg)
+        queued = await send.enqueue_new_msg(ctx, conv_id, conv_type, msg, connection=connection)
         telemetry.remember(_row_key(queued), op)
         return queued
 

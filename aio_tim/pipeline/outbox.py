@@ -32,24 +32,30 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
 from ..errors import TIM_ERR_PARAM, TIMError, UsageError, error_for
-from ..store import Conv, LocalStore
+from ..seams import ClaimedRow, OutboxStore, SharedOutboxStore
+from ..store import Conv
 from ..store.outbox import FAILED, SENT
 from ..types import Message, MsgStatus
 from ..types._base import decoder_for
 from .failures import Failure, PipelineClosedError, classify
 
-__all__ = ["Outbox", "OutboxClosedError"]
+__all__ = ["Lookup", "Outbox", "OutboxClosedError", "SharedOutbox"]
 
 # The documented logger name (docs/logging.md), from before the module moved into the pipeline.
 log = logging.getLogger("aio_tim.outbox")
 
 CLAIM_BATCH: Final = 256
+# A shared store's claim takes this many conversations (each with its next rows): small, so the
+# conversations spread over the workers instead of all going to the first that claims.
+SHARED_CLAIM_LANES: Final = 16
 RETRY_PAUSE: Final = 0.5  # first pause after a transient failure; doubles up to RETRY_PAUSE_MAX
 RETRY_PAUSE_MAX: Final = 30.0
 LEASE: Final = 30  # seconds an inflight row stays with its sender without a renewal
 
 Deliver = Callable[[Conv, Message], Awaitable[tuple[Message, str | None]]]
 """Send one queued message; return the sent message and its MsgKey (raises TIMError)."""
+Lookup = Callable[[Conv, Message], Awaitable[Message | None]]
+"""Find a queued message in TIM's roaming history: the sent message, or None (raises TIMError)."""
 
 
 _MESSAGE: Final = decoder_for(Message)
@@ -62,7 +68,7 @@ class OutboxClosedError(UsageError):
 class Outbox:
     """The drainer of the store's outbox table. The Client builds, starts and closes it."""
 
-    def __init__(self, store: LocalStore, *, batch: int = CLAIM_BATCH, lease: int = LEASE) -> None:
+    def __init__(self, store: OutboxStore, *, batch: int = CLAIM_BATCH, lease: int = LEASE) -> None:
         if lease < 3:
             raise ValueError("the outbox lease must be at least 3 seconds (it is renewed every third)")
         self._store = store
@@ -171,11 +177,18 @@ class Outbox:
 
     # --- draining --------------------------------------------------------------------------------
 
+    error_pause: float = RETRY_PAUSE_MAX
+    """Seconds the drainer waits after a storage error before it tries again."""
+
     async def _run(self) -> None:
+        requeue = False  # our inflight rows go back to the queue before the next claim
         while True:
             self._wake.clear()
             try:
-                rows = await self._store.outbox_claim(self._batch, owner=self.owner, lease=self._lease)
+                if requeue:
+                    await self._store.outbox_requeue(owner=self.owner)
+                    requeue = False
+                rows = await self._claim()
                 if not rows:
                     if self._closing:
                         return
@@ -183,11 +196,20 @@ class Outbox:
                     continue
                 await self._send_rows(rows)
             except Exception:  # e.g. a storage error: rows stay queued/inflight, never dropped
+                # The requeue itself may fail (the database is down): it is tried again first thing.
                 log.exception("outbox drainer: an error; retrying after a pause")
-                await self._store.outbox_requeue(owner=self.owner)
-                await asyncio.sleep(RETRY_PAUSE_MAX if not self._closing else 0)
+                requeue = True
+                await asyncio.sleep(self.error_pause if not self._closing else 0)
                 if self._closing:
                     return
+
+    async def _claim(self) -> list[tuple[int, Conv, Message]]:
+        return await self._store.outbox_claim(self._batch, owner=self.owner, lease=self._lease)
+
+    async def _sent_before(self, row_id: int, conv: Conv, message: Message) -> Message | None:
+        """The message as TIM stored it if a dead owner's send of this row got through (None here:
+        this store does not tell which rows were taken over)."""
+        return None
 
     async def _idle(self) -> None:
         """Wait for an enqueue, or for a lease to end: rows of a client that died elsewhere
@@ -222,6 +244,14 @@ class Outbox:
         """Send one conversation's rows in order; on a transient failure requeue the rest, return False."""
         assert self._deliver is not None
         for index, (row_id, message) in enumerate(lane):
+            found = await self._sent_before(row_id, conv, message)
+            if found is not None:  # not sent again: it would arrive twice
+                await _to_the_end(
+                    self._store.outbox_sent(
+                        row_id, conv, found, status=int(MsgStatus.SEND_SUCC), msg_key=found.msg_id
+                    )
+                )
+                continue
             try:
                 sent, msg_key = await self._deliver(conv, message)
             except TIMError as error:
@@ -238,6 +268,63 @@ class Outbox:
                 self._store.outbox_sent(row_id, conv, sent, status=int(MsgStatus.SEND_SUCC), msg_key=msg_key)
             )
         return True
+
+
+class SharedOutbox(Outbox):
+    """The drainer of an outbox many workers share (`aio_tim.pgstore.PgStore`): any worker drains
+    any row, woken by the store (LISTEN/NOTIFY) rather than by its own enqueues.
+
+    `enqueue_in(connection, ...)` writes a row in the caller's transaction; `result()` (the base
+    class's) waits for a queued message's outcome, whichever worker sent it. A C2C row taken over
+    from a worker whose lease ended is first looked up with `lookup` (TIM's roaming history):
+    found, it is not resent.
+    """
+
+    error_pause = 2.0  # a shared database's error is mostly a restart or a failover: soon over
+
+    def __init__(
+        self,
+        store: SharedOutboxStore,
+        *,
+        lookup: Lookup | None = None,
+        batch: int = SHARED_CLAIM_LANES,
+        lease: int = LEASE,
+    ) -> None:
+        super().__init__(store, batch=batch, lease=lease)
+        self._shared = store
+        self._lookup = lookup
+        self._taken: set[int] = set()
+        self.looked_up = 0
+        """Rows taken over from a dead worker that TIM's history showed as sent (not resent)."""
+
+    async def start(self, deliver: Deliver) -> None:
+        await super().start(deliver)
+        await self._shared.outbox_watch(self._wake.set)
+
+    async def enqueue_in(self, connection: Any, conv: Conv, message: Message) -> int:
+        """Write `message` (keys fixed) with the caller's `connection`, in its open transaction."""
+        if self._closing or self._task is None:
+            raise OutboxClosedError(TIM_ERR_PARAM, "the outbox is closed: nothing more is accepted")
+        return await self._shared.outbox_add_in(connection, conv, message)
+
+    async def _claim(self) -> list[tuple[int, Conv, Message]]:
+        rows: list[ClaimedRow] = await self._shared.outbox_claim_rows(
+            self._batch, owner=self.owner, lease=self._lease
+        )
+        # Rows another owner held (it died, or its lease ended): it may have sent them.
+        self._taken = {row.id for row in rows if row.taken_from not in (None, self.owner)}
+        return [(row.id, row.conv, row.message) for row in rows]
+
+    async def _sent_before(self, row_id: int, conv: Conv, message: Message) -> Message | None:
+        if row_id not in self._taken or self._lookup is None:
+            return None
+        try:
+            found = await self._lookup(conv, message)
+        except TIMError as error:  # cannot tell: resend with the same keys
+            log.info("outbox: could not look a taken-over message up (%s); resending", error)
+            return None
+        self.looked_up += found is not None
+        return found
 
 
 async def _to_the_end(write: Coroutine[Any, Any, None]) -> None:

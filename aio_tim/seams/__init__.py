@@ -2,9 +2,10 @@
 
 This package is the floor below all of their users, so no import climbs: the pipeline asks a
 `Limiter`, `enqueue_new_msg` commits to an `OutboxQueue`, the receiver and `tim.events()` talk to an
-`Inbox`; the in-process implementations (token buckets, the SQLite store's outbox and inbox) and the
-Redis ones (`aio_tim.coordination`) sit above it and implement them. The seams import only the
-pure floors (`types`, `protocol`, `errors`).
+`Inbox`, the managers keep messages in a `MessageStore`; the in-process implementations (token
+buckets, the SQLite store with its outbox and inbox), the PostgreSQL store and the Redis ones
+(`aio_tim.coordination`) sit above it and implement them. The seams import only the pure floors
+(`types`, `protocol`, `errors`).
 """
 
 from .inbox import (
@@ -21,22 +22,29 @@ from .inbox import (
     StoreEffect,
 )
 from .limiter import Limiter, pace_for
-from .outbox import Deliver, OutboxQueue
+from .outbox import Deliver, OutboxQueue, TransactionalOutbox
+from .store import ClaimedRow, LocatorKey, MessageStore, OutboxStore, SharedOutboxStore
 
 __all__ = [
     "Appended",
+    "ClaimedRow",
     "Deliver",
     "Inbox",
     "InboxEntry",
     "JoinGroup",
     "LeaveGroup",
     "Limiter",
+    "LocatorKey",
     "MarkRead",
+    "MessageStore",
     "NewEntry",
     "OutboxQueue",
+    "OutboxStore",
     "RevokeC2C",
     "RevokeGroup",
     "SaveMessage",
+    "SharedOutboxStore",
     "StoreEffect",
+    "TransactionalOutbox",
     "pace_for",
 ]

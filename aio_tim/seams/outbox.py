@@ -6,11 +6,11 @@ The SQLite outbox (`aio_tim.pipeline`) and the Redis one (`aio_tim.coordination`
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..types import Conv, Message
 
-__all__ = ["Deliver", "OutboxQueue"]
+__all__ = ["Deliver", "OutboxQueue", "TransactionalOutbox"]
 
 
 Deliver = Callable[[Conv, Message], Awaitable[tuple[Message, str | None]]]
@@ -44,4 +44,17 @@ class OutboxQueue(Protocol):
     # `timeout` is a drain budget that ends in a count, not a cancel scope.
     async def aclose(self, timeout: float) -> int:  # noqa: ASYNC109
         """Stop intake, drain for up to `timeout` seconds; return how many are left unfinished."""
+        ...
+
+
+@runtime_checkable
+class TransactionalOutbox(OutboxQueue, Protocol):
+    """An outbox that can write a message in the caller's own database transaction (PostgreSQL)."""
+
+    async def enqueue_in(self, connection: Any, conv: Conv, message: Message) -> int | str:
+        """Write `message` with `connection`, inside its open transaction: it exists iff that commits."""
+        ...
+
+    async def result(self, message: Message, timeout: float | None = None) -> Message:  # noqa: ASYNC109
+        """The sent `message` once a worker sent it; its TIMError if TIM refused it."""
         ...

@@ -26,7 +26,7 @@ class Sampler:
         self,
         telemetry: Telemetry,
         outbox: OutboxCounts | None,
-        backlog: Backlog,
+        backlog: Backlog | None,
         consumers: Callable[[], Iterable[str]],
     ) -> None:
         self._telemetry = telemetry
@@ -40,6 +40,8 @@ class Sampler:
         if self._outbox is not None:
             for state, count in (await self._outbox()).items():
                 self._telemetry.set_gauge(n.OUTBOX_MESSAGES, count, **{n.OUTBOX_STATE: state})
+        if self._backlog is None:
+            return
         for consumer in list(self._consumers()):
             backlog = await self._backlog(consumer)
             self._telemetry.set_gauge(n.INBOX_BACKLOG, backlog, **{n.MESSAGING_CONSUMER_GROUP: consumer})
