@@ -78,7 +78,10 @@ async def test_live_clients_on_one_store_never_resend_each_others_rows(tmp_path:
         queued = [await a.msg.enqueue_new_msg(f"p{i % 8}", C2C, text(f"a{i}")) for i in range(PER_CLIENT)]
         queued += [await b.msg.enqueue_new_msg(f"q{i % 8}", C2C, text(f"b{i}")) for i in range(PER_CLIENT)]
         await until_sent(a, 50)
-        inflight_at_start = (await a.outbox_statistics())["inflight"]
+        # Between two claims a drainer may hold no row for a moment: wait for one that holds rows.
+        async with asyncio.timeout(30):
+            while not (inflight_at_start := (await a.outbox_statistics())["inflight"]):  # noqa: ASYNC110
+                await asyncio.sleep(0.002)
         await c.open()
         counting(c, calls)
         resumed_by_c = c._outbox.resumed if c._outbox else -1
