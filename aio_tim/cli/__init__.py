@@ -5,7 +5,7 @@
     messages.py   send, history, revoke          batch.py    batch-send
     download.py   download                       server.py   serve, info
     demo.py       demo                           admin.py    group, account
-    listen.py     listen
+    listen.py     listen                         faults.py   faults
     shared, imported by the families and never importing them:
     options.py (an option and its AIO_TIM_* variable, declared together), target.py (where a
     command sends), records.py (the `aio-tim serve` record), console.py, errors.py (one line and

@@ -13,11 +13,15 @@ from types import TracebackType
 
 from aiohttp import web
 
+from ..protocol import callbacks as cb
 from ..protocol.limits import RATE_LIMITS, Limits
+from . import dev_api
 from .accounts import valid_user_id
 from .admission import MAX_PENDING, Admission
 from .authn import AdminGuard
 from .context import Context
+from .dev_api import DevAccess
+from .faults import FaultSwitches
 from .files import FileService
 from .groups import GROUP_DEDUP_WINDOW, new_group
 from .limits import RateLimiter
@@ -104,7 +108,8 @@ class DevServer:
         self._auto_accounts = auto_accounts
         self._c2c_dedup_window = c2c_dedup_window
         self._group_dedup_window = group_dedup_window
-        self._limits = limits if enforce_limits else None
+        # Built here, not at start(): the fault switches turn its limits off and on at any time.
+        self._limiter = RateLimiter(limits, clock, enabled=enforce_limits)
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._ctx: Context | None = None
@@ -116,6 +121,9 @@ class DevServer:
         self._keepalive_timeout = keepalive_timeout
         self._webhooks = Webhooks(sdk_app_id, clock, batch_sends=webhook_batch_sends)
         self._webhooks.configure(webhook_url, webhook_token, webhook_commands)
+        self.faults = FaultSwitches(self._limiter, self._rng, default_routes(), cb.KNOWN_COMMANDS)
+        """Fault switches: TIM errors, latency and failing webhooks on purpose (see `faults`)."""
+        self._webhooks.faults = self.faults
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -211,14 +219,15 @@ class DevServer:
             clock=self._clock,
         )
         app = web.Application(client_max_size=MAX_BODY)
-        limiter = RateLimiter(self._limits, ctx.clock)
-        rest = RestEndpoint(ctx, guard, default_routes(), limiter, self.admission)
+        rest = RestEndpoint(ctx, guard, default_routes(), self._limiter, self.admission, self.faults)
         app.router.add_route("*", "/v4/{service}/{command}", rest.handle)
         app.router.add_route("*", "/v4{tail:(/.*)?}", rest.unknown_path)
         app.router.add_get("/healthz", _healthz)
         if self._files is not None:
             self._files.mount(app, guard)
         app.router.add_get("/openapi.json", openapi_handler(default_routes()))
+        self.dev_access = DevAccess(guard, self._host)
+        dev_api.mount(app, self.faults, self.dev_access)
         runner = web.AppRunner(
             app,
             access_log_class=RedactedAccessLogger,

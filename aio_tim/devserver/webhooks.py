@@ -26,6 +26,7 @@ from ..protocol import callbacks as cb
 from ..protocol.envelope import Envelope
 from ..protocol.group import SendGroupMsg, SendGroupMsgResponse
 from ..protocol.openim import SendMsg, SendMsgResponse
+from .faults import FaultSwitches, WebhookFault
 from .rows import C2CRow
 
 __all__ = ["Webhooks"]
@@ -65,6 +66,7 @@ class Webhooks:
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered = 0
         self.failed = 0
+        self.faults: FaultSwitches | None = None  # the server's fault switches (slow or failing deliveries)
 
     def configure(
         self, url: str | None, token: str | None = None, commands: Iterable[str] | None = None
@@ -159,6 +161,11 @@ class Webhooks:
         """POST one callback; the app's answer, or None when it failed (any reason, logged)."""
         assert self._session is not None
         command = _command(body)
+        fault = self.faults.for_delivery(command) if self.faults is not None else None
+        if fault is not None:
+            limit = await _held_back(fault, limit, command)
+            if limit <= 0:
+                return None
         try:
             async with self._session.post(
                 target.url,
@@ -220,6 +227,18 @@ class Webhooks:
         assert self._target is not None
         answer = await self._post(self._target, body, cb.BEFORE_TIMEOUT)
         return _verdict(call, answer, now)
+
+
+async def _held_back(fault: WebhookFault, limit: float, command: str) -> float:
+    """Apply a fault switch to one delivery: the time left of its `limit` (0: it failed, logged)."""
+    await asyncio.sleep(min(fault.latency, limit))
+    if fault.latency >= limit:
+        log.info("webhook %s failed: TimeoutError (fault switch)", command)
+        return 0.0
+    if fault.status is not None:
+        log.info("webhook %s answered HTTP %s (fault switch)", command, fault.status)
+        return 0.0
+    return limit - fault.latency
 
 
 def _verdict(call: SendMsg | SendGroupMsg, answer: cb.CallbackAnswer | None, now: int) -> Any:
