@@ -50,12 +50,12 @@ def register(commands: Any) -> None:
     add.add_argument("--webhook", action="store_true", help="apply to webhook deliveries, not REST calls")
     actions.add_parser("list", help="the faults in force", parents=[common])
     remove = actions.add_parser("remove", help="remove one fault by id", parents=[common])
-    remove.add_argument("fault_id")
+    remove.add_argument("fault_id", help="the id `add` printed (f1, f2, ...)")
     actions.add_parser("clear", help="remove every fault", parents=[common])
     limits = actions.add_parser(
         "limits", help="switch TIM's call frequency limits on or off", parents=[common]
     )
-    limits.add_argument("state", choices=("on", "off"))
+    limits.add_argument("state", choices=("on", "off"), help="on: enforce TIM's limits; off: no limits")
     faults.set_defaults(run=run_faults)
 
 
