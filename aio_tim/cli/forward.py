@@ -45,7 +45,7 @@ class Relay:
         self._inbound_token = inbound_token
         self._count = count
         self._session: aiohttp.ClientSession | None = None
-        self.relayed = 0
+        self.handled = 0
         self.done = asyncio.Event()
 
     async def __aenter__(self) -> Relay:
@@ -61,6 +61,7 @@ class Relay:
         refusal = self._check_sender(request)
         if refusal is not None:
             _line(command, f"refused: {refusal}")
+            self._count_one()
             return web.json_response({"error": refusal}, status=401)
         body = await request.read()
         started = time.monotonic()
@@ -69,9 +70,10 @@ class Relay:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             why = "no answer within 10 s" if isinstance(exc, TimeoutError) else reason(exc)
             _line(command, f"failed: {why} ({self._target}); the sender gets 502")
+            self._count_one()
             return web.json_response({"error": f"the handler failed: {why}"}, status=502)
         _line(command, _described(command, status, answer, time.monotonic() - started))
-        self._delivered()
+        self._count_one()
         return web.Response(status=status, body=answer, content_type=media)
 
     def _check_sender(self, request: web.Request) -> str | None:
@@ -98,9 +100,10 @@ class Relay:
         async with self._session.post(self._target, params=query, data=body, headers=headers) as got:
             return got.status, await got.read(), got.content_type or "application/json"
 
-    def _delivered(self) -> None:
-        self.relayed += 1
-        if self._count and self.relayed >= self._count:
+    def _count_one(self) -> None:
+        """One more webhook handled (relayed, refused or failed): `--count` stops after N."""
+        self.handled += 1
+        if self._count and self.handled >= self._count:
             self.done.set()
 
 
