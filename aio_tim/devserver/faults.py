@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import itertools
+import logging
 import math
 import random
 from collections.abc import Callable, Collection
@@ -38,6 +39,8 @@ from .limits import RateLimiter
 __all__ = ["ANY", "MAX_LATENCY_MS", "Fault", "FaultSwitches", "WebhookFault"]
 
 ANY: Final = "*"
+# Failed deliveries are logged where real ones are: `aio-tim serve` reports the first one.
+_webhook_log: Final = logging.getLogger("aio_tim.devserver.webhooks")
 MAX_LATENCY_MS: Final = 60_000  # a minute: longer only hangs the test that asked for it
 _MAX_CODE: Final = 2**31 - 1
 
@@ -151,6 +154,21 @@ class FaultSwitches:
             await self._sleep(latency)
         if code is not None:
             raise answer_for(code)
+
+    async def hold_delivery(self, command: str, limit: float) -> float:
+        """Apply the faults to one webhook delivery of `command` that may take `limit` seconds:
+        the seconds left of it once held back, or 0 when it failed (logged as a real failure is)."""
+        fault = self.for_delivery(command)
+        if fault is None:
+            return limit
+        await self._sleep(min(fault.latency, limit))
+        if fault.latency >= limit:
+            _webhook_log.info("webhook %s failed: TimeoutError (fault switch)", command)
+            return 0.0
+        if fault.status is not None:
+            _webhook_log.info("webhook %s answered HTTP %s (fault switch)", command, fault.status)
+            return 0.0
+        return limit - fault.latency
 
     def for_delivery(self, command: str) -> WebhookFault | None:
         """What happens to one webhook delivery of `command` (None: nothing, it goes out as is)."""

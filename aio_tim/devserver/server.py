@@ -66,6 +66,11 @@ class DevServer:
     batchsendmsg fires no callbacks unless `webhook_batch_sends=True` (one after-send per recipient):
 
         server.set_webhook(await tim.listen(), token=None)   # tim: a Client bound to this server
+
+    `faults` switches TIM error codes, latency, failing webhook deliveries and the rate limits on
+    purpose (also over HTTP at `/_dev/faults` and `/_dev/limits`; see `faults` and `dev_api`):
+
+        server.faults.add("openim/sendmsg", error_code=60018, count=2)
     """
 
     def __init__(
@@ -124,6 +129,8 @@ class DevServer:
         self.faults = FaultSwitches(self._limiter, self._rng, default_routes(), cb.KNOWN_COMMANDS)
         """Fault switches: TIM errors, latency and failing webhooks on purpose (see `faults`)."""
         self._webhooks.faults = self.faults
+        self.dev_access: DevAccess | None = None
+        """Who may use the `/_dev/` API (set at start: it checks the admin's UserSigs)."""
 
     # --- lifecycle ---------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from ..protocol import callbacks as cb
 from ..protocol.envelope import Envelope
 from ..protocol.group import SendGroupMsg, SendGroupMsgResponse
 from ..protocol.openim import SendMsg, SendMsgResponse
-from .faults import FaultSwitches, WebhookFault
+from .faults import FaultSwitches
 from .rows import C2CRow
 
 __all__ = ["Webhooks"]
@@ -161,9 +161,8 @@ class Webhooks:
         """POST one callback; the app's answer, or None when it failed (any reason, logged)."""
         assert self._session is not None
         command = _command(body)
-        fault = self.faults.for_delivery(command) if self.faults is not None else None
-        if fault is not None:
-            limit = await _held_back(fault, limit, command)
+        if self.faults is not None:  # a switched-on fault may hold it back, or fail it unsent
+            limit = await self.faults.hold_delivery(command, limit)
             if limit <= 0:
                 return None
         try:
@@ -227,18 +226,6 @@ class Webhooks:
         assert self._target is not None
         answer = await self._post(self._target, body, cb.BEFORE_TIMEOUT)
         return _verdict(call, answer, now)
-
-
-async def _held_back(fault: WebhookFault, limit: float, command: str) -> float:
-    """Apply a fault switch to one delivery: the time left of its `limit` (0: it failed, logged)."""
-    await asyncio.sleep(min(fault.latency, limit))
-    if fault.latency >= limit:
-        log.info("webhook %s failed: TimeoutError (fault switch)", command)
-        return 0.0
-    if fault.status is not None:
-        log.info("webhook %s answered HTTP %s (fault switch)", command, fault.status)
-        return 0.0
-    return limit - fault.latency
 
 
 def _verdict(call: SendMsg | SendGroupMsg, answer: cb.CallbackAnswer | None, now: int) -> Any:
