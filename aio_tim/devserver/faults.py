@@ -117,6 +117,7 @@ class FaultSwitches:
         """Add a fault; its id (for `remove`). ValueError naming the field for a bad value."""
         self._check(endpoint, error_code, count, share, latency_ms, webhook)
         fault_id = f"f{next(self._ids)}"
+        share = None if share is None else float(share)  # JSON's 1 is the share 1.0
         self._faults[fault_id] = Fault(
             fault_id, endpoint, error_code, count, share, latency_ms, webhook, remaining=count
         )
