@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..protocol import callbacks as cb
 from ..protocol.limits import RATE_LIMITS, Limits
+from ..telemetry import Telemetry
 from . import dev_api
 from .accounts import valid_user_id
 from .admission import MAX_PENDING, Admission
@@ -30,6 +31,7 @@ from .openapi import openapi_handler
 from .private import make_private
 from .rest import MAX_BODY, RestEndpoint, default_routes
 from .state import State
+from .tracing import traced
 from .webhooks import Webhooks
 
 __all__ = ["KEEPALIVE_TIMEOUT", "DevServer"]
@@ -63,7 +65,9 @@ class DevServer:
     request for `keepalive_timeout` seconds is closed.
     With `webhook_url` (or `set_webhook()` later) it calls the app's webhooks as
     TIM does, signed with `webhook_token`, for `webhook_commands` (default: all). As on TIM,
-    batchsendmsg fires no callbacks unless `webhook_batch_sends=True` (one after-send per recipient):
+    batchsendmsg fires no callbacks unless `webhook_batch_sends=True` (one after-send per recipient).
+    With `telemetry` (an `aio_tim.telemetry.Telemetry` whose provider is set) each REST call is a
+    SERVER span continuing the caller's trace:
 
         server.set_webhook(await tim.listen(), token=None)   # tim: a Client bound to this server
 
@@ -95,6 +99,7 @@ class DevServer:
         webhook_token: str | None = None,
         webhook_commands: Iterable[str] | None = None,
         webhook_batch_sends: bool = False,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if c2c_dedup_window < 1 or group_dedup_window < 1:
             raise ValueError("c2c_dedup_window and group_dedup_window must be at least 1 second")
@@ -131,6 +136,7 @@ class DevServer:
         self._webhooks.faults = self.faults
         self.dev_access: DevAccess | None = None
         """Who may use the `/_dev/` API (set at start: it checks the admin's UserSigs)."""
+        self._telemetry = telemetry if telemetry is not None else Telemetry(enabled=False)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -226,8 +232,10 @@ class DevServer:
             clock=self._clock,
         )
         app = web.Application(client_max_size=MAX_BODY)
-        rest = RestEndpoint(ctx, guard, default_routes(), self._limiter, self.admission, self.faults)
-        app.router.add_route("*", "/v4/{service}/{command}", rest.handle)
+        routes = default_routes()
+        rest = RestEndpoint(ctx, guard, routes, self._limiter, self.admission, self.faults)
+        handle = traced(rest.handle, self._telemetry, routes) if self._telemetry.activate() else rest.handle
+        app.router.add_route("*", "/v4/{service}/{command}", handle)
         app.router.add_route("*", "/v4{tail:(/.*)?}", rest.unknown_path)
         app.router.add_get("/healthz", _healthz)
         if self._files is not None:
