@@ -81,3 +81,22 @@ async def test_a_server_bound_elsewhere_is_signed_for(capsys: pytest.CaptureFixt
 async def test_nothing_listening_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = await cli(capsys, "faults", "list", "--server", "http://127.0.0.1:9")
     assert status == 3 and "cannot reach http://127.0.0.1:9" in err
+
+
+async def test_a_webhook_fault_from_the_shell(server: DevServer, capsys: pytest.CaptureFixture[str]) -> None:
+    hook = "C2C.CallbackAfterSendMsg"
+    line = ("faults", "add", hook, "--webhook", "--code", "503", "--latency-ms", "20", "--server", server.url)
+    status, out, _ = await cli(capsys, *line)
+    [fault] = server.faults.list()
+    assert status == 0 and (fault.id, fault.webhook, fault.error_code, fault.latency_ms) == (
+        out.strip(),
+        True,
+        503,
+        20,
+    )
+    status, out, _ = await cli(capsys, "faults", "list", "--server", server.url)
+    assert f"webhook {hook}  code=503  latency=20ms" in out
+    status, _, err = await cli(
+        capsys, "faults", "add", hook, "--webhook", "--code", "60018", "--server", server.url
+    )
+    assert status == 5 and "HTTP status 400..599" in err
