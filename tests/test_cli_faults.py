@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from cli_support import run_cli, start_serve, stop, user_env
 
 from aio_tim.cli import main
 from aio_tim.devserver import DevServer
@@ -100,3 +102,20 @@ async def test_a_webhook_fault_from_the_shell(server: DevServer, capsys: pytest.
         capsys, "faults", "add", hook, "--webhook", "--code", "60018", "--server", server.url
     )
     assert status == 5 and "HTTP status 400..599" in err
+
+
+def test_the_running_serve_is_found_without_flags(tmp_path: Path) -> None:
+    """As a user runs it: `aio-tim serve --host 0.0.0.0` (so the API wants the admin's signature),
+    then `aio-tim faults` with no --server and no key: the serve record gives both."""
+    env = user_env(tmp_path)
+    server, url = start_serve(env, "--host", "0.0.0.0")
+    try:
+        added = run_cli("faults", "add", SEND, "--code", "20003", "--count", "1", env=env)
+        assert added.returncode == 0, added.stderr
+        listed = run_cli("faults", "list", env=env)
+        assert listed.stdout.startswith(f"{added.stdout.strip()}  {SEND}  code=20003"), listed.stdout
+        unsigned = run_cli("faults", "list", "--server", url.replace("0.0.0.0", "127.0.0.1"), env={
+            **env, "XDG_RUNTIME_DIR": str(tmp_path / "elsewhere")})  # fmt: skip
+        assert unsigned.returncode == 4 and "sign as the admin" in unsigned.stderr
+    finally:
+        stop(server)
