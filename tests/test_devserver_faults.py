@@ -366,3 +366,16 @@ async def test_http_api_sets_a_webhook_fault(server: DevServer, alice: Client, h
     await alice.msg.send_new_msg("bob", ConvType.C2C, text("lost"))
     await server.webhooks_idle()
     assert hook.bodies == [] and server.webhook_statistics()["failed"] == 1
+
+
+async def test_listeners_hear_every_change(server: DevServer, raw: ConnectionManager) -> None:
+    heard: list[list[int | None]] = []
+    server.faults.on_change(lambda: heard.append([f.remaining for f in server.faults.list()]))
+    fault = server.faults.add(SEND, error_code=20003, count=2)
+    server.faults.add("*", latency_ms=1)  # no count: picks change nothing to show
+    await code_of(raw, 1)
+    await code_of(raw, 2)
+    server.faults.remove(fault)  # used up already: nothing removed, nothing heard
+    server.faults.limits_enabled = False
+    server.faults.clear()
+    assert heard == [[2], [2, None], [1, None], [None], [None], []]

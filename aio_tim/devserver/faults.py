@@ -98,6 +98,16 @@ class FaultSwitches:
         self._faults: dict[str, Fault] = {}
         self._ids = itertools.count(1)
         self._sleep = sleep
+        self._listeners: builtins.list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after every change: a fault added, removed or cleared, a count going
+        down, the rate limits switched (a live page re-reads `list()` then)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def __repr__(self) -> str:
         return f"<FaultSwitches faults={len(self._faults)} limits_enabled={self.limits_enabled}>"
@@ -121,15 +131,20 @@ class FaultSwitches:
         self._faults[fault_id] = Fault(
             fault_id, endpoint, error_code, count, share, latency_ms, webhook, remaining=count
         )
+        self._changed()
         return fault_id
 
     def remove(self, fault_id: str) -> bool:
         """Remove one fault; False when there is none by that id (used up, or never added)."""
-        return self._faults.pop(fault_id, None) is not None
+        removed = self._faults.pop(fault_id, None) is not None
+        if removed:
+            self._changed()
+        return removed
 
     def clear(self) -> None:
         """Remove every fault (the rate-limit switch stays as it is)."""
         self._faults.clear()
+        self._changed()
 
     def list(self) -> builtins.list[Fault]:
         """The faults in force, oldest first (copies: changing them changes nothing)."""
@@ -143,6 +158,7 @@ class FaultSwitches:
     @limits_enabled.setter
     def limits_enabled(self, enabled: bool) -> None:
         self._limiter.enabled = bool(enabled)
+        self._changed()
 
     # --- applying them ----------------------------------------------------------------------------
 
@@ -179,13 +195,16 @@ class FaultSwitches:
         return WebhookFault(latency, status) if latency or status is not None else None
 
     def _draw(self, endpoint: str, *, webhook: bool) -> tuple[float, int | None]:
-        latency_ms, code = 0, None
+        latency_ms, code, counted = 0, None, False
         for fault in list(self._faults.values()):
             if fault.webhook != webhook or fault.endpoint not in (ANY, endpoint) or not self._picks(fault):
                 continue
             latency_ms += fault.latency_ms
+            counted = counted or fault.count is not None
             if code is None:
                 code = fault.error_code
+        if counted:
+            self._changed()  # a `remaining` went down (or ran out)
         return latency_ms / 1000, code
 
     def _picks(self, fault: Fault) -> bool:
