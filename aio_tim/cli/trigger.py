@@ -77,7 +77,7 @@ async def run_trigger(args: argparse.Namespace) -> int:
     if args.show_body:
         print(json.dumps(body, ensure_ascii=False))
     status, raw, seconds = await _post(
-        url, kit.signed_query(command, args.sdk_app_id, args.token), body, args
+        url, kit.signed_query(command, args.sdk_app_id, args.token or None), body, args
     )
     print(f"HTTP {status} in {seconds * 1000:.0f} ms")
     print(raw.decode("utf-8", "replace"))
