@@ -115,6 +115,7 @@ async def set_attr(ctx: Context, req: SetAttr) -> Envelope:
                 limit = f"text of at most {ATTR_VALUE_MAX_BYTES} bytes"
                 raise error_for(ERR_BAD_ATTR, f"attribute values are {limit}")
     for item in req.UserAttrs:
+        await obtain_account(ctx, item.To_Account)  # a user first named here is one (auto_accounts)
         await ctx.state.set_user_attrs(item.To_Account, item.Attrs)
     return Envelope()
 
@@ -150,6 +151,7 @@ async def add_tag(ctx: Context, req: AddTag) -> Envelope:
         held = set(await ctx.state.user_tags(item.To_Account))
         if len(held | set(item.Tags)) > TAGS_PER_USER_MAX:
             raise error_for(ERR_BAD_ATTR, f"a user holds at most {TAGS_PER_USER_MAX} tags")
+        await obtain_account(ctx, item.To_Account)  # a user first named here is one (auto_accounts)
         await ctx.state.add_user_tags(item.To_Account, list(dict.fromkeys(item.Tags)), ctx.now())
     return Envelope()
 
@@ -208,7 +210,8 @@ async def im_push(ctx: Context, req: ImPush) -> Envelope:
     sender = req.From_Account or ctx.admin
     if sender != ctx.admin and not await obtain_account(ctx, sender):
         raise error_for(ERR_SENDER, "From_Account is not an existing account")
-    accounts = [a for a in await ctx.state.all_accounts() if a != sender]
+    # Every user but the sender and the App admin (a service account, not an audience).
+    accounts = [a for a in await ctx.state.all_accounts() if a not in (sender, ctx.admin)]
     cond = req.Condition
     recipients = [a for a in accounts if cond is None or await _selected(ctx, a, cond)]
     task_id = f"{ctx.random_u32():08x}_{ctx.random_u32():08x}_{ctx.now():x}"
