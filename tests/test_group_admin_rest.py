@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from test_callback_fidelity import ThirdParty
 from test_compat_replay import Caller, serve, text
 
 G = "group_open_http_svc"
@@ -302,3 +304,44 @@ async def test_admin_state_survives_a_restart(tmp_path: Path) -> None:
         bob = next(m for m in listed["MemberList"] if m["Member_Account"] == "bob")
         assert bob["NameCard"] == "B" and bob["ShutUpUntil"] > 0
         assert (await send(tim, "bob", 1))["ErrorCode"] == 10017
+
+
+@pytest.fixture
+async def hooks() -> AsyncIterator[tuple[ThirdParty, str]]:
+    """An app backend that is not aio_tim (test_callback_fidelity's), and its callback URL."""
+    receiver = ThirdParty()
+    server = web.Application()
+    server.router.add_post("/im/callback", receiver.handle)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield receiver, f"http://127.0.0.1:{runner.addresses[0][1]}/im/callback"
+    await runner.cleanup()
+
+
+async def test_webhooks_fire_where_tim_documents_them(hooks: tuple[ThirdParty, str]) -> None:
+    """Imports fire nothing (trtc.io/document/34967); a MsgFlag or mute change fires nothing; a
+    NameCard change fires Group.CallbackAfterMemberFieldChanged with the member as it now is."""
+    receiver, url = hooks
+    async with serve(webhook_url=url) as tim:
+        await tim.ok(
+            f"{G}/import_group", {"Type": "Public", "Name": "old", "GroupId": "old", "CreateTime": 1448357837}
+        )
+        members = [{"Member_Account": "tommy", "JoinTime": 1448357900}]
+        await tim.ok(f"{G}/import_group_member", {"GroupId": "old", "MemberList": members})
+        member = {"GroupId": "old", "Member_Account": "tommy"}
+        await tim.ok(f"{G}/modify_group_member_info", {**member, "MsgFlag": "Discard", "ShutUpTime": 60})
+        await tim.ok(f"{G}/change_group_owner", {"GroupId": "old", "NewOwner_Account": "tommy"})
+        await tim.ok(f"{G}/group_msg_get_simple", {"GroupId": "old", "ReqMsgNumber": 1})
+        await tim.ok(
+            f"{G}/modify_group_member_info", {"GroupId": "old", "Member_Account": "tommy", "NameCard": "T"}
+        )
+        await tim.server.webhooks_idle()
+    assert [b["CallbackCommand"] for b in receiver.bodies] == ["Group.CallbackAfterMemberFieldChanged"]
+    (body,) = receiver.bodies
+    assert (body["Member_Account"], body["Role"], body["NameCard"], body["Type"]) == (
+        "tommy",
+        "Owner",
+        "T",
+        "Public",
+    )
