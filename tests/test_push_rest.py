@@ -70,7 +70,7 @@ async def test_user_tag_samples(tim: Caller) -> None:
 
 
 async def test_im_push_sample_and_who_a_condition_selects(tim: Caller) -> None:
-    """trtc.io/document/40159: no Condition reaches everyone but the sender; tags and attributes
+    """trtc.io/document/37166: no Condition reaches everyone but the sender; tags and attributes
     select with And (all) and Or (any); a TaskId names each push."""
     await names(tim)
     attrs = [

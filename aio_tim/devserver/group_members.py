@@ -168,7 +168,7 @@ def _check_imported(group: GroupRow, members: list[ImportedMember], now: int) ->
 
 
 async def import_group_member(ctx: Context, req: ImportGroupMember) -> Envelope:
-    """https://trtc.io/document/34968 (import_group_member): no callbacks, no notifications;
+    """https://trtc.io/document/34969 (import_group_member): no callbacks, no notifications;
     AVChatRoom answers 10007. Result per member: 0 failed, 1 imported, 2 already a member."""
     group = await existing_group(ctx, req.GroupId)
     if group.type == "AVChatRoom":

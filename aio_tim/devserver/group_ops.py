@@ -33,7 +33,7 @@ ERR_NOT_ALLOWED: Final = 10007
 
 
 async def get_appid_group_list(ctx: Context, req: GetAppidGroupList) -> Envelope:
-    """https://trtc.io/document/34886 (get_appid_group_list): up to 10000 a page; `Next` is where
+    """https://trtc.io/document/34960 (get_appid_group_list): up to 10000 a page; `Next` is where
     the next page starts (0: done); with GroupType, TotalCount counts that type only."""
     limit = APPID_GROUP_LIST_MAX if req.Limit is None else req.Limit
     if not 0 < limit <= APPID_GROUP_LIST_MAX or (req.Next or 0) < 0:

@@ -175,7 +175,7 @@ async def remove_all_tags(ctx: Context, req: RemoveAllTags) -> Envelope:
 
 
 def _check_condition(cond: PushCondition | None) -> None:
-    """Tags or attributes, not both (https://trtc.io/document/40159); at most 10 tags a list."""
+    """Tags or attributes, not both (https://trtc.io/document/37166); at most 10 tags a list."""
     if cond is None:
         return
     if (cond.TagsAnd or cond.TagsOr) and (cond.AttrsAnd or cond.AttrsOr):
@@ -200,7 +200,7 @@ async def _selected(ctx: Context, account: str, cond: PushCondition) -> bool:
 
 
 async def im_push(ctx: Context, req: ImPush) -> Envelope:
-    """https://trtc.io/document/40159 (im_push): every account, or those the Condition selects;
+    """https://trtc.io/document/37166 (im_push): every account, or those the Condition selects;
     the message lives offline for MsgLifeTime seconds (at most 7 days)."""
     check_msg_body(req.MsgBody, OPENIM.msg_body_item)
     check_msg_body_size(req.MsgBody)

@@ -72,7 +72,7 @@ OPENIM: Final = ErrorFamily(
 )
 GROUP: Final = ErrorFamily(syntax=10011, params=10004, msg_body_item=10004)
 COMMON: Final = ErrorFamily(syntax=60003, params=70402, msg_body_item=70402)
-# all_member_push answers like openim (90001 unparseable, 90005 MsgRandom, ...: trtc.io 40159).
+# all_member_push answers like openim (90001 unparseable, 90005 MsgRandom, ...: trtc.io 37166).
 _FAMILIES: Final = {"openim": OPENIM, "group_open_http_svc": GROUP, "all_member_push": OPENIM}
 
 

@@ -34,7 +34,7 @@ __all__ = [
 
 ROLE_QUERY_MAX = 500  # get_role_in_group: accounts a request
 FORBID_MAX = 500  # forbid_send_msg: accounts a request
-IMPORT_MEMBER_MAX = 500  # import_group_member: members a request
+IMPORT_MEMBER_MAX = 300  # import_group_member: members a request (trtc.io 34969)
 APPID_GROUP_LIST_MAX = 10000  # get_appid_group_list: groups a page
 NOTIFICATION_MEMBERS_MAX = 500  # send_group_system_notification: recipients a request
 SHUT_UP_FOREVER = 4294967295  # forbid_send_msg's ShutUpTime for "muted for good"
