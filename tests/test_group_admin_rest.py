@@ -216,6 +216,7 @@ async def test_mute_all_members_silences_members_but_not_owner_or_admins(tim: Ca
         ("AVChatRoom", "delete_group_msg_by_sender", {"Sender_Account": "peter"}),
         ("Private", "forbid_send_msg", {"Members_Account": ["peter"], "ShutUpTime": 60}),
         ("Work", "modify_group_member_info", {"Member_Account": "peter", "ShutUpTime": 60}),
+        ("AVChatRoom", "send_group_system_notification", {"Content": "x", "ToMembers_Account": ["peter"]}),
     ],
 )
 async def test_group_types_the_pages_exclude_answer_10007(
@@ -230,6 +231,7 @@ async def test_avchatroom_and_community_differences(tim: Caller) -> None:
     await tim.fails(f"{G}/import_group", {"Type": "AVChatRoom", "Name": "live"}, 10007)
     await group(tim, "AVChatRoom", "live")
     await tim.ok(f"{G}/forbid_send_msg", {"GroupId": "live", "Members_Account": ["peter"], "ShutUpTime": 60})
+    await tim.ok(f"{G}/send_group_system_notification", {"GroupId": "live", "Content": "to everyone"})
     await group(tim, "Community", "@TGS#_community")
     await tim.ok(f"{G}/change_group_owner", {"GroupId": "@TGS#_community", "NewOwner_Account": "peter"})
     await tim.ok(f"{G}/import_group", {"Type": "Community", "Name": "c2", "GroupId": "@TGS#_c2"})

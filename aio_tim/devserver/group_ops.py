@@ -73,13 +73,16 @@ async def delete_group_msg_by_sender(ctx: Context, req: DeleteGroupMsgBySender) 
 
 async def send_group_system_notification(ctx: Context, req: SendGroupSystemNotification) -> Envelope:
     """A notice the members' SDKs show, kept out of the group's history (the dev server records it:
-    `DevServer.group_notices`). No recipients named: every member; named ones must be members."""
+    `DevServer.group_notices`). No recipients named: every member; named ones must be members, and
+    an AVChatRoom notifies all its members only (https://trtc.io/document/34958)."""
     group = await existing_group(ctx, req.GroupId)
     if not req.Content:
         raise error_for(ERR_PARAMS, "Content must not be empty")
     named = list(dict.fromkeys(req.ToMembers_Account or ()))
     if len(named) > NOTIFICATION_MEMBERS_MAX:
         raise error_for(ERR_PARAMS, f"ToMembers_Account holds at most {NOTIFICATION_MEMBERS_MAX} accounts")
+    if named and group.type == "AVChatRoom":
+        raise error_for(ERR_NOT_ALLOWED, "an AVChatRoom notifies all members: leave out ToMembers_Account")
     members = [m.account for m in await ctx.state.members(group.group_id)]
     if named:
         strangers = set(named) - set(members)
