@@ -114,16 +114,30 @@ async def test_forbid_send_msg_and_get_group_shutted_uin_samples(tim: Caller) ->
 
 
 async def test_delete_group_msg_by_sender_sample(tim: Caller) -> None:
-    """The sender's messages become IsPlaceMsg 1 holes; the others' stay."""
+    """trtc.io/document/34970: the sender's messages are recalled silently (IsPlaceMsg 2 in
+    roaming, a second recall answers 10032); the others' stay."""
     await group(tim)
     for random, sender in enumerate(["leckie", "peter", "leckie"], start=1):
         assert (await send(tim, sender, random))["ErrorCode"] == 0
     await tim.ok(f"{G}/delete_group_msg_by_sender", {"GroupId": GID, "Sender_Account": "leckie"})
     history = await tim.ok(f"{G}/group_msg_get_simple", {"GroupId": GID, "ReqMsgNumber": 10})
     places = {m["MsgSeq"]: m["IsPlaceMsg"] for m in history["RspMsgList"]}
-    assert places == {3: 1, 2: 0, 1: 1}
+    assert places == {3: 2, 2: 0, 1: 2}
     recall = await tim.ok(f"{G}/group_msg_recall", {"GroupId": GID, "MsgSeqList": [{"MsgSeq": 1}]})
-    assert recall["RecallRetList"][0]["RetCode"] == 10030
+    assert recall["RecallRetList"][0]["RetCode"] == 10032
+
+
+async def test_delete_group_msg_by_sender_reaches_back_1000_messages(tim: Caller) -> None:
+    """Only the last 1,000 messages are looked at; in an AVChatRoom nothing happens, without error."""
+    await group(tim)
+    await tim.server.create_group("live", owner="leckie", members=["peter"], type="AVChatRoom")
+    for random in range(1, 1003):
+        assert (await send(tim, "peter" if random <= 3 else "leckie", random))["ErrorCode"] == 0
+    await tim.ok(f"{G}/delete_group_msg_by_sender", {"GroupId": GID, "Sender_Account": "peter"})
+    # 1002 messages: the last 1,000 are seqs 3 to 1002, so of peter's 1, 2 and 3 only 3 goes.
+    first = await tim.ok(f"{G}/group_msg_get_simple", {"GroupId": GID, "ReqMsgNumber": 3, "ReqMsgSeq": 3})
+    assert {m["MsgSeq"]: m["IsPlaceMsg"] for m in first["RspMsgList"]} == {3: 2, 2: 0, 1: 0}
+    await tim.ok(f"{G}/delete_group_msg_by_sender", {"GroupId": "live", "Sender_Account": "peter"})
 
 
 async def test_send_group_system_notification_sample(tim: Caller) -> None:
@@ -213,7 +227,6 @@ async def test_mute_all_members_silences_members_but_not_owner_or_admins(tim: Ca
         ("AVChatRoom", "change_group_owner", {"NewOwner_Account": "peter"}),
         ("AVChatRoom", "modify_group_member_info", {"Member_Account": "peter", "NameCard": "x"}),
         ("AVChatRoom", "import_group_member", {"MemberList": [{"Member_Account": "tommy"}]}),
-        ("AVChatRoom", "delete_group_msg_by_sender", {"Sender_Account": "peter"}),
         ("Private", "forbid_send_msg", {"Members_Account": ["peter"], "ShutUpTime": 60}),
         ("Work", "modify_group_member_info", {"Member_Account": "peter", "ShutUpTime": 60}),
         ("AVChatRoom", "send_group_system_notification", {"Content": "x", "ToMembers_Account": ["peter"]}),

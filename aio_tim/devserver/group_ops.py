@@ -27,6 +27,7 @@ __all__ = ["HANDLERS"]
 
 ERR_PARAMS: Final = 10004
 ERR_NOT_ALLOWED: Final = 10007
+RECALL_BY_SENDER_WINDOW: Final = 1000  # delete_group_msg_by_sender looks at the last 1,000 messages
 
 
 # --- get_appid_group_list -------------------------------------------------------------------------
@@ -57,14 +58,13 @@ async def get_appid_group_list(ctx: Context, req: GetAppidGroupList) -> Envelope
 
 
 async def delete_group_msg_by_sender(ctx: Context, req: DeleteGroupMsgBySender) -> Envelope:
-    """Delete the messages `Sender_Account` sent to the group from its roaming history (each
-    leaves an IsPlaceMsg 1 hole). AVChatRoom groups keep no history (10007)."""
+    """https://trtc.io/document/34970: silently recall what `Sender_Account` sent among the last
+    1,000 messages (marked recalled in roaming, no notification, no callback). AVChatRoom groups
+    keep no history: nothing happens, and no error either."""
     group = await existing_group(ctx, req.GroupId)
-    if group.type == "AVChatRoom":
-        raise error_for(ERR_NOT_ALLOWED, "AVChatRoom groups keep no history to delete from")
     if not valid_user_id(req.Sender_Account):
         raise error_for(ERR_PARAMS, "Sender_Account is not a valid UserID")
-    await ctx.state.delete_msgs_by_sender(group.group_id, req.Sender_Account)
+    await ctx.state.recall_msgs_by_sender(group.group_id, req.Sender_Account, RECALL_BY_SENDER_WINDOW)
     return Envelope()
 
 

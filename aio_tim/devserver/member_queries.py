@@ -97,13 +97,14 @@ class MemberQueries(Database):
         )
         return int(row[0])
 
-    async def delete_msgs_by_sender(self, group_id: str, sender: str) -> int:
-        """Delete what `sender` sent to the group: each message leaves the hole an online-only one
-        does (IsPlaceMsg 1 in roaming, not recallable, never unread). How many were deleted."""
+    async def recall_msgs_by_sender(self, group_id: str, sender: str, window: int) -> int:
+        """Silently recall what `sender` sent among the group's last `window` messages (recalled
+        and online-only ones aside); how many were recalled."""
         rows = await self._all(
-            "UPDATE group_msgs SET online_only = 1 WHERE group_id = ? AND from_account = ? "
-            "AND online_only = 0 RETURNING msg_seq",
-            (group_id, sender),
+            "UPDATE group_msgs SET recalled = 1 WHERE group_id = ? AND from_account = ? "
+            "AND recalled = 0 AND online_only = 0 "
+            "AND msg_seq > (SELECT last_seq FROM chat_groups WHERE group_id = ?) - ? RETURNING msg_seq",
+            (group_id, sender, group_id, window),
         )
         return len(rows)
 

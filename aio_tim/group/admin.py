@@ -145,7 +145,8 @@ class GroupAdmin:
             cursor = reply.Next
 
     async def delete_messages_by_sender(self, group_id: str, sender: str) -> None:
-        """`delete_group_msg_by_sender`: delete what `sender` said in the group's history."""
+        """`delete_group_msg_by_sender`: silently recall what `sender` said among the group's last
+        1,000 messages."""
         await self._call(DeleteGroupMsgBySender(GroupId=_group_id(group_id), Sender_Account=_account(sender)))
 
     async def send_system_notification(
