@@ -13,6 +13,8 @@ from aiohttp import web
 from test_callback_fidelity import ThirdParty
 from test_compat_replay import Caller, serve, text
 
+from aio_tim.devserver import group_ops
+
 G = "group_open_http_svc"
 GID = "@TGS#2C5SZEAEF"
 
@@ -127,14 +129,18 @@ async def test_delete_group_msg_by_sender_sample(tim: Caller) -> None:
     assert recall["RecallRetList"][0]["RetCode"] == 10032
 
 
-async def test_delete_group_msg_by_sender_reaches_back_1000_messages(tim: Caller) -> None:
-    """Only the last 1,000 messages are looked at; in an AVChatRoom nothing happens, without error."""
+async def test_delete_group_msg_by_sender_reaches_back_only_so_far(
+    tim: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the last 1,000 messages are looked at (a window of 3 here, to keep the test small); in
+    an AVChatRoom nothing happens, without error."""
+    monkeypatch.setattr(group_ops, "RECALL_BY_SENDER_WINDOW", 3)
     await group(tim)
     await tim.server.create_group("live", owner="leckie", members=["peter"], type="AVChatRoom")
-    for random in range(1, 1003):
+    for random in range(1, 6):
         assert (await send(tim, "peter" if random <= 3 else "leckie", random))["ErrorCode"] == 0
     await tim.ok(f"{G}/delete_group_msg_by_sender", {"GroupId": GID, "Sender_Account": "peter"})
-    # 1002 messages: the last 1,000 are seqs 3 to 1002, so of peter's 1, 2 and 3 only 3 goes.
+    # 5 messages: the last 3 are seqs 3 to 5, so of peter's 1, 2 and 3 only 3 goes.
     first = await tim.ok(f"{G}/group_msg_get_simple", {"GroupId": GID, "ReqMsgNumber": 3, "ReqMsgSeq": 3})
     assert {m["MsgSeq"]: m["IsPlaceMsg"] for m in first["RspMsgList"]} == {3: 2, 2: 0, 1: 0}
     await tim.ok(f"{G}/delete_group_msg_by_sender", {"GroupId": "live", "Sender_Account": "peter"})
