@@ -24,6 +24,7 @@ from ..coordination.base import Coordinator
 from ..coordination.probe import Submit, find_sent
 from ..errors import TIM_ERR_PARAM, UsageError
 from ..events.hub import Receiving
+from ..conv import ConvManager
 from ..group import GroupManager
 from ..msg import MsgManager, SendContext
 from ..pipeline import MessagePipeline, RetryBudget, RetryPolicy
@@ -283,6 +284,14 @@ class Client(ReceivingFaces):
         if self._msg is None or self._connection.closed:
             raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
         return self._msg
+
+    @property
+    def conv(self) -> ConvManager:
+        """The conversation list (`tim.conv`, the C SDK's `TIMConv*`), kept in the store; a store
+        without a conversation table (PgStore) raises UsageError."""
+        if self._msg is None or self._connection.closed:
+            raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
+        return ConvManager(self.pipeline.submit, self.user_id, self.store, self._clock)
 
     @property
     def group(self) -> GroupManager:

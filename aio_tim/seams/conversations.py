@@ -79,7 +79,8 @@ class ConversationStore(Protocol):
         custom_data: str | None = None,
         order_key: int | None = None,
     ) -> None:
-        """Change the given fields, creating a conversation (with no message) if needed.
+        """Change the given fields, creating a conversation (with no message) if needed; the
+        mark loses the bits of `mark_clear`, then gains those of `mark_set`.
         `order_key` (a roaming fill) only raises a conversation that has no local message."""
         ...
 

@@ -110,8 +110,8 @@ def _update(convs: Sequence[Conv], given: dict[str, Any], conn: sqlite3.Connecti
     mark_set, mark_clear = changes.pop("mark_set", 0), changes.pop("mark_clear", 0)
     if mark_set or mark_clear:
         conn.executemany(
-            "UPDATE conversations SET mark = (mark | ?) & ~?" + _WHERE,
-            [(mark_set, mark_clear, *conv) for conv in convs],
+            "UPDATE conversations SET mark = (mark & ~?) | ?" + _WHERE,  # clear, then set
+            [(mark_clear, mark_set, *conv) for conv in convs],
         )
     for column, value in changes.items():  # column names are ours (ConversationStore's keywords)
         conn.executemany(f"UPDATE conversations SET {column} = ?" + _WHERE, [(value, *c) for c in convs])
@@ -121,7 +121,8 @@ def _update(convs: Sequence[Conv], given: dict[str, Any], conn: sqlite3.Connecti
 def _set_draft(conv: Conv, draft: bytes | None, edit_time: int, conn: sqlite3.Connection) -> None:
     conn.execute(_ENSURE, conv)
     conn.execute(
-        "UPDATE conversations SET draft = ?, draft_time = ?" + _WHERE, (draft, edit_time if draft else 0, *conv)
+        "UPDATE conversations SET draft = ?, draft_time = ?" + _WHERE,
+        (draft, edit_time if draft else 0, *conv),
     )
     # The order key follows the newest of message and draft; with neither, it keeps its value.
     conn.execute(
