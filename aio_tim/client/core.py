@@ -20,11 +20,11 @@ from typing import Any, Final
 
 from ..account import AccountManager
 from ..connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
+from ..conv import ConvManager
 from ..coordination.base import Coordinator
 from ..coordination.probe import Submit, find_sent
 from ..errors import TIM_ERR_PARAM, UsageError
 from ..events.hub import Receiving
-from ..conv import ConvManager
 from ..group import GroupManager
 from ..msg import MsgManager, SendContext
 from ..pipeline import MessagePipeline, RetryBudget, RetryPolicy
