@@ -334,6 +334,10 @@ class DevServer:
             name = name or group_id or "group"
             return await new_group(ctx, group_id, type, name, owner, member_ids, created=created)
 
+    async def group_unread(self, group_id: str, account: str) -> int | None:
+        """The unread count set_unread_msg_num last gave `account` in the group (None: never)."""
+        return await self._running_context().state.group_unread(group_id, account)
+
     def set_online_state(self, user_id: str, state: str = "Online") -> None:
         """What query_online_status reports for `user_id`: "Online", "PushOnline" or "Offline".
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .c2c_queries import C2CQueries
 from .group_queries import GroupQueries
+from .recent_queries import RecentQueries
 from .rows import FileRow, json_list, values_of
 
 __all__ = ["State"]
@@ -22,7 +23,7 @@ class _Unlogged(str):
         return "'<redacted>'"
 
 
-class State(C2CQueries, GroupQueries):
+class State(C2CQueries, GroupQueries, RecentQueries):
     """Typed queries over the dev server's database; open with `await State.open(path)`."""
 
     # --- meta ----------------------------------------------------------------------------------

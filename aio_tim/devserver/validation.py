@@ -22,6 +22,7 @@ from ..protocol.msgbody import content_type_for
 __all__ = [
     "ALIASES",
     "MAX_MSG_BODY",
+    "RECENTCONTACT",
     "ErrorFamily",
     "RequestDecoder",
     "check_msg_body",
@@ -72,7 +73,9 @@ OPENIM: Final = ErrorFamily(
 )
 GROUP: Final = ErrorFamily(syntax=10011, params=10004, msg_body_item=10004)
 COMMON: Final = ErrorFamily(syntax=60003, params=70402, msg_body_item=70402)
-_FAMILIES: Final = {"openim": OPENIM, "group_open_http_svc": GROUP}
+# recentcontact/*: 50002 for any bad parameter (tencentcloud.com/document/product/1047/43088).
+RECENTCONTACT: Final = ErrorFamily(syntax=50002, params=50002, msg_body_item=50002)
+_FAMILIES: Final = {"openim": OPENIM, "group_open_http_svc": GROUP, "recentcontact": RECENTCONTACT}
 
 
 # Older spellings TIM still accepts, per endpoint: {older name: current name}. Third-party
