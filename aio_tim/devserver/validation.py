@@ -73,8 +73,9 @@ OPENIM: Final = ErrorFamily(
 )
 GROUP: Final = ErrorFamily(syntax=10011, params=10004, msg_body_item=10004)
 COMMON: Final = ErrorFamily(syntax=60003, params=70402, msg_body_item=70402)
-# recentcontact/*: 50002 for any bad parameter (tencentcloud.com/document/product/1047/43088).
-RECENTCONTACT: Final = ErrorFamily(syntax=50002, params=50002, msg_body_item=50002)
+# recentcontact/*: 50002 for any bad parameter (tencentcloud.com/document/product/1047/43088); a body
+# that is not JSON gets the common 60003.
+RECENTCONTACT: Final = ErrorFamily(syntax=60003, params=50002, msg_body_item=50002)
 _FAMILIES: Final = {"openim": OPENIM, "group_open_http_svc": GROUP, "recentcontact": RECENTCONTACT}
 
 
