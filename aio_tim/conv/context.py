@@ -88,7 +88,12 @@ def contact_item(conv: Conv, *, group_key: str = "GroupId") -> ContactItem:
 
 def mark_array(mark: int) -> list[int]:
     """kTIMConvMarkArray: the set marks, each as its bit's value (ConvMarkType.STAR is 1)."""
-    return [1 << bit for bit in range(MARK_BITS) if mark >> bit & 1]
+    marks = []
+    while mark:  # one turn per set bit: most conversations have none
+        lowest = mark & -mark
+        marks.append(lowest)
+        mark ^= lowest
+    return marks
 
 
 def conv_info(record: ConvRecord) -> ConvInfo:

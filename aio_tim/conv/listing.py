@@ -66,9 +66,10 @@ async def get_conversation_list_by_filter(ctx: ConvContext, next_seq: int, count
     after = None if next_seq == 0 else ConvCursor(next_seq, -1, "")  # every row of that place is after
     page = await ctx.table.conv_page(after, count + 1)
     finished = len(page) <= count
-    page = page[:count]
-    if not finished:
-        page += await _same_place(ctx, page[-1])
+    if not finished and page[count].listed == page[count - 1].listed:
+        page = page[:count] + await _same_place(ctx, page[count - 1])  # a tie group across the end
+    else:
+        page = page[:count]
     infos = [conv_info(record) for record in page]
     return ConvListResult(conv_list=infos, next_seq=page[-1].listed if page else 0, is_finished=finished)
 

@@ -33,12 +33,11 @@ _MSG_KEY: Final = "(last_time << 20 | (last_seq & 1048575))"
 _COLUMNS: Final = """
     c.conv_type, c.conv_id, c.pinned, c.order_key, c.listed, c.mark, c.draft, c.draft_time,
     c.custom_data, coalesce(n.unread, 0), m.json, m.status, m.is_read,
-    (SELECT json_group_array(g.name) FROM conv_group_members g
-     WHERE g.conv_type = c.conv_type AND g.conv_id = c.conv_id)
+    CASE WHEN c.in_groups THEN (SELECT json_group_array(g.name) FROM conv_group_members g
+                                WHERE g.conv_type = c.conv_type AND g.conv_id = c.conv_id) END
 FROM conversations c
 LEFT JOIN conv_counts n ON n.conv_type = c.conv_type AND n.conv_id = c.conv_id
-LEFT JOIN messages m ON m.conv_type = c.conv_type AND m.conv_id = c.conv_id
-    AND m.time = c.last_time AND m.seq = c.last_seq AND m.rand = c.last_rand
+LEFT JOIN messages m ON m.id = c.last_id
 """
 # The list is `listed` descending with (conv_type, conv_id) descending as the tie-break, so a
 # cursor is one row-value range of the `conversations_listed` index (no sort, no offset).
