@@ -155,7 +155,8 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         PRIMARY KEY (conv_type, conv_id)
     ) WITHOUT ROWID;
     CREATE INDEX conversations_listed ON conversations (
-        listed, conv_type, conv_id, last_id, pinned, order_key, mark, draft_time, custom_data, in_groups, draft);
+        listed, conv_type, conv_id, last_id, pinned, order_key, mark, draft_time, custom_data, in_groups,
+        draft);
     CREATE TABLE conv_groups (
         name TEXT PRIMARY KEY
     ) WITHOUT ROWID;
@@ -175,7 +176,8 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         WHERE conv_type = old.conv_type AND conv_id = old.conv_id;
     END;
     INSERT INTO conversations (conv_type, conv_id, last_id, last_time, last_seq, order_key, listed)
-        SELECT conv_type, conv_id, id, time, seq, (time << 20) | (seq & 1048575), (time << 20) | (seq & 1048575)
+        SELECT conv_type, conv_id, id, time, seq, (time << 20) | (seq & 1048575),
+               (time << 20) | (seq & 1048575)
         FROM (SELECT conv_type, conv_id, id, time, seq, row_number() OVER (
                   PARTITION BY conv_type, conv_id ORDER BY time DESC, seq DESC, rand DESC) AS n
               FROM messages WHERE status != 4)
