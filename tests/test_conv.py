@@ -367,3 +367,36 @@ async def test_a_store_without_a_conversation_table_is_a_usage_error():
 
     with pytest.raises(UsageError, match="conversation table"):
         table_of(NoTable())
+
+
+# --- the migration ---------------------------------------------------------------------------------
+
+
+async def test_migration_7_builds_the_table_from_stored_messages(tmp_path):
+    """A store written before the conversation table gets one row per conversation with messages,
+    its newest live message as the last one."""
+    import sqlite3
+
+    from aio_tim.store import LocalStore
+    from aio_tim.store.conversations import SqliteConversations
+
+    path = tmp_path / "old.db"
+    async with LocalStore(path) as store:
+        for n in range(3):
+            await store.save((1, "bob"), text(f"m{n}", server_time=T0 + n, seq=n + 1, rand=1), status=2)
+        await store.delete((1, "bob"), (T0 + 2, 3, 1))
+        await store.save((2, "g"), text("g", server_time=T0, seq=1, rand=1), status=2)
+    db = sqlite3.connect(path)
+    db.executescript(
+        "DROP TABLE conversations; DROP TABLE conv_groups; DROP TABLE conv_group_members;"
+        " DROP TRIGGER conversations_on_insert; DROP TRIGGER conversations_on_more;"
+        " DROP TRIGGER conversations_on_tombstone; DROP TRIGGER conversations_on_delete;"
+        " PRAGMA user_version = 6;"
+    )
+    db.close()
+    async with LocalStore(path) as store:
+        page = await SqliteConversations(store).conv_page(None, 10)
+    assert [(r.conv, r.last.elem_array[0].content, r.unread) for r in page] == [
+        ((1, "bob"), "m1", 2),
+        ((2, "g"), "g", 1),
+    ]
