@@ -3,6 +3,26 @@ synchronous code. See `functions` for the calling convention."""
 
 from .constants import *  # noqa: F403
 from .constants import KEYS
+from .conv import (
+    TIMConvAddConversationsToGroup,
+    TIMConvCancelDraft,
+    TIMConvCleanConversationUnreadMessageCount,
+    TIMConvCreateConversationGroup,
+    TIMConvDelete,
+    TIMConvDeleteConversationGroup,
+    TIMConvDeleteConversationList,
+    TIMConvDeleteConversationsFromGroup,
+    TIMConvGetConversationGroupList,
+    TIMConvGetConversationListByFilter,
+    TIMConvGetConvInfo,
+    TIMConvGetConvList,
+    TIMConvGetTotalUnreadMessageCount,
+    TIMConvMarkConversation,
+    TIMConvPinConversation,
+    TIMConvRenameConversationGroup,
+    TIMConvSetConversationCustomData,
+    TIMConvSetDraft,
+)
 from .edits import TIMMsgClearHistoryMessage, TIMMsgListDelete, TIMMsgModifyMessage
 from .functions import (
     TIMInit,
@@ -32,6 +52,24 @@ globals().update(KEYS)
 
 __all__ = [
     "TIMAddRecvNewMsgCallback",
+    "TIMConvAddConversationsToGroup",
+    "TIMConvCancelDraft",
+    "TIMConvCleanConversationUnreadMessageCount",
+    "TIMConvCreateConversationGroup",
+    "TIMConvDelete",
+    "TIMConvDeleteConversationGroup",
+    "TIMConvDeleteConversationList",
+    "TIMConvDeleteConversationsFromGroup",
+    "TIMConvGetConvInfo",
+    "TIMConvGetConvList",
+    "TIMConvGetConversationGroupList",
+    "TIMConvGetConversationListByFilter",
+    "TIMConvGetTotalUnreadMessageCount",
+    "TIMConvMarkConversation",
+    "TIMConvPinConversation",
+    "TIMConvRenameConversationGroup",
+    "TIMConvSetConversationCustomData",
+    "TIMConvSetDraft",
     "TIMGroupCreate",
     "TIMGroupDelete",
     "TIMGroupDeleteMember",
