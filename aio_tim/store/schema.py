@@ -193,7 +193,8 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         ON CONFLICT (conv_type, conv_id) DO UPDATE SET
             last_id = excluded.last_id, last_time = excluded.last_time, last_seq = excluded.last_seq,
             order_key = max(excluded.order_key, draft_time << 20 | 1048575 * (draft IS NOT NULL)),
-            listed = pinned << 52 | max(excluded.order_key, draft_time << 20 | 1048575 * (draft IS NOT NULL));
+            listed = pinned << 52 | max(excluded.order_key, draft_time << 20 | 1048575 * (draft IS NOT NULL))
+        WHERE last_id IS NOT excluded.last_id;  -- older history (an import): the row is not rewritten
     END;
     CREATE TRIGGER conversations_on_more AFTER UPDATE OF live ON conv_counts WHEN new.live > old.live BEGIN
         INSERT INTO conversations (conv_type, conv_id, last_id, last_time, last_seq, order_key, listed)
@@ -206,7 +207,8 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         ON CONFLICT (conv_type, conv_id) DO UPDATE SET
             last_id = excluded.last_id, last_time = excluded.last_time, last_seq = excluded.last_seq,
             order_key = max(excluded.order_key, draft_time << 20 | 1048575 * (draft IS NOT NULL)),
-            listed = pinned << 52 | max(excluded.order_key, draft_time << 20 | 1048575 * (draft IS NOT NULL));
+            listed = pinned << 52 | max(excluded.order_key, draft_time << 20 | 1048575 * (draft IS NOT NULL))
+        WHERE last_id IS NOT excluded.last_id;  -- older history (an import): the row is not rewritten
     END;
     CREATE TRIGGER conversations_on_tombstone AFTER UPDATE OF status ON messages
     WHEN new.status = 4 AND old.status != 4 BEGIN
