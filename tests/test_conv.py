@@ -361,6 +361,17 @@ async def test_page_size_of_the_iterator_is_checked(alice):
         [c async for c in alice.conv.iter_conv_list(page_size=0)]
 
 
+async def test_tim_conv_on_a_postgresql_store_is_a_usage_error(server, clock, pg_url, pg_schema):
+    """PgStore keeps no conversation table yet: tim.conv says so, whatever else works."""
+    from aio_tim.pgstore import PgStore
+
+    store = PgStore(pg_url, sdk_app_id=server.sdk_app_id, user_id="alice", schema=pg_schema)
+    async with client_for(server, "alice", clock=clock, store=store) as tim:
+        await tim.msg.send_text("bob", C2C, "still sends")
+        with pytest.raises(UsageError, match="conversation table"):
+            tim.conv.get_conv_list  # noqa: B018
+
+
 async def test_a_store_without_a_conversation_table_is_a_usage_error():
     class NoTable:
         pass
