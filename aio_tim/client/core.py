@@ -165,7 +165,9 @@ class Client(ReceivingFaces):
         self._consumers = {"default"}  # the inbox consumers whose backlog telemetry samples
         # Downloads and uploads (`tim.transfers`); `uploader` stores attachments (default: the
         # dev server's file service at base_url), at most `max_transfers` at a time.
-        self.transfers = TransferManager(self._connection, uploader=uploader, max_transfers=max_transfers)
+        self.transfers = TransferManager(
+            self._connection, uploader=uploader, max_transfers=max_transfers, telemetry=self.telemetry
+        )
         """Downloads and uploads (`tim.transfers`): `watch_uploads()`, `options`, `statistics()`."""
 
     async def __aenter__(self) -> Client:

@@ -24,6 +24,7 @@ from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
 from .limits import RateLimiter
+from .tracing import ERROR_CODE
 from .validation import RequestDecoder
 
 __all__ = ["MAX_BODY", "RestEndpoint", "Route", "build_routes", "default_routes", "to_wire"]
@@ -96,6 +97,7 @@ class RestEndpoint:
             # The path is ours to log; the query string holds the UserSig and is never logged.
             _log.exception("internal error answering %s", request.path)
             reply = failure(ERR_INTERNAL, "internal server error")
+        request[ERROR_CODE] = reply.ErrorCode  # for the dev server's span (devserver.tracing)
         return web.Response(body=encode(reply), content_type="application/json")
 
     async def unknown_path(self, request: web.Request) -> web.Response:
