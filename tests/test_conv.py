@@ -361,15 +361,33 @@ async def test_page_size_of_the_iterator_is_checked(alice):
         [c async for c in alice.conv.iter_conv_list(page_size=0)]
 
 
-async def test_tim_conv_on_a_postgresql_store_is_a_usage_error(server, clock, pg_url, pg_schema):
-    """PgStore keeps no conversation table yet: tim.conv says so, whatever else works."""
+async def test_the_postgresql_store_keeps_the_same_table(server, clock, pg_url, pg_schema):
+    """PgStore: the list follows the messages, and pin, mark, draft, groups and delete work."""
     from aio_tim.pgstore import PgStore
 
     store = PgStore(pg_url, sdk_app_id=server.sdk_app_id, user_id="alice", schema=pg_schema)
     async with client_for(server, "alice", clock=clock, store=store) as tim:
-        await tim.msg.send_text("bob", C2C, "still sends")
-        with pytest.raises(UsageError, match="conversation table"):
-            tim.conv.get_conv_list  # noqa: B018
+        await tim.msg.send_text("bob", C2C, "old")
+        clock.now += 1
+        newest = await tim.msg.send_text(GROUP, GRP, "new")
+        assert ids(await tim.conv.get_conv_list()) == [(GROUP, 2), ("bob", 1)]
+        await tim.conv.pin_conversation("bob", C2C, True)
+        await tim.conv.mark_conversation(["c2c_bob"], 4, True)
+        await tim.conv.set_draft(GROUP, GRP, {"draft_user_define": "later"})
+        await tim.conv.create_conversation_group("work", ["c2c_bob"])
+        [bob_conv, group_conv] = await tim.conv.get_conv_list()
+        assert (bob_conv.id, bob_conv.is_pinned, bob_conv.mark_array) == ("bob", True, [4])
+        assert bob_conv.conversation_group_array == ["work"] and group_conv.draft.user_define == "later"
+        await tim.msg.delete(GROUP, GRP, {"msg_delete_param_msg": newest})
+        [group_conv] = await tim.conv.get_conv_info(
+            [{"get_conv_list_param_conv_id": GROUP, "get_conv_list_param_conv_type": 2}]
+        )
+        assert not group_conv.is_has_lastmsg
+        await tim.conv.rename_conversation_group("work", "job")
+        assert await tim.conv.get_conversation_group_list() == ["job"]
+        await tim.conv.delete_conversation("bob", C2C)
+        assert ids(await tim.conv.get_conv_list()) == [(GROUP, 2)]
+        assert (await tim.conv.get_total_unread_message_count()).unread_count == 0
 
 
 async def test_a_store_without_a_conversation_table_is_a_usage_error():

@@ -122,38 +122,62 @@ async def _step(tim, rng: random.Random, model: Model, clock) -> None:
             model.drafts.pop(conv, None)
 
 
-def _recomputed(path: str) -> dict[tuple[int, str], tuple[tuple[int, int, int], int]]:
+Recomputed = dict[tuple[int, str], tuple[tuple[int, int, int], int]]
+_ROWS = "SELECT conv_type, conv_id, time, seq, rand, is_self, status, is_read FROM {table} WHERE status != 4"
+
+
+def _fold(rows: list) -> Recomputed:
     """(newest live locator, unread) per conversation, straight from the message rows."""
-    db = sqlite3.connect(path)
-    try:
-        rows = db.execute(
-            "SELECT conv_type, conv_id, time, seq, rand, is_self, status, is_read"
-            " FROM messages WHERE status != 4"
-        ).fetchall()
-    finally:
-        db.close()
-    state: dict[tuple[int, str], tuple[tuple[int, int, int], int]] = {}
+    state: Recomputed = {}
     for conv_type, conv_id, time, seq, rand, is_self, status, is_read in rows:
-        conv = (conv_type, conv_id)
+        conv = (int(conv_type), str(conv_id))
         newest, unread = state.get(conv, ((-1, -1, -1), 0))
         unread += int(not is_self and not is_read and status != 6)
         state[conv] = (max(newest, (time, seq, rand)), unread)
     return state
 
 
+async def _recomputed(kind: str, where: str) -> Recomputed:
+    if kind == "sqlite":
+        db = sqlite3.connect(where)
+        try:
+            return _fold(db.execute(_ROWS.format(table="messages")).fetchall())
+        finally:
+            db.close()
+    import asyncpg
+
+    url, schema = where.rsplit("#", 1)
+    conn = await asyncpg.connect(url)
+    try:
+        return _fold(await conn.fetch(_ROWS.format(table=f'"{schema}".messages')))
+    finally:
+        await conn.close()
+
+
 async def test_a_scripted_day_leaves_the_table_equal_to_the_recomputed_state(server, clock, tmp_path):
+    path = str(tmp_path / "alice.db")
+    await _day(server, clock, "sqlite", path, store_path=path)
+
+
+async def test_a_scripted_day_on_postgresql(server, clock, pg_url, pg_schema):
+    from aio_tim.pgstore import PgStore
+
+    store = PgStore(pg_url, sdk_app_id=server.sdk_app_id, user_id="alice", schema=pg_schema)
+    await _day(server, clock, "postgresql", f"{pg_url}#{pg_schema}", store=store)
+
+
+async def _day(server, clock, kind: str, where: str, **options: object) -> None:
     await server.add_accounts(*PEERS, *("m" + g for g in GROUPS))
     for group in GROUPS:
         await server.create_group(group, owner="alice", members=("m" + group,), created=T0 - 86400)
-    path = str(tmp_path / "alice.db")
     rng, model = random.Random(20261207), Model()
-    async with client_for(server, "alice", clock=clock, store_path=path) as tim:
+    async with client_for(server, "alice", clock=clock, **options) as tim:
         for _ in range(STEPS):
             await _step(tim, rng, model, clock)
         listed = await tim.conv.get_conv_list()
         total = (await tim.conv.get_total_unread_message_count()).unread_count
     assert min(model.ran.values()) >= 10 and len(model.ran) == 11, model.ran
-    expected = _recomputed(path)
+    expected = await _recomputed(kind, where)
     with_messages = {(c.type, c.id): c for c in listed if c.is_has_lastmsg}
     assert with_messages.keys() == expected.keys()
     for conv, info in with_messages.items():

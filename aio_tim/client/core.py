@@ -289,8 +289,8 @@ class Client(ReceivingFaces):
 
     @property
     def conv(self) -> ConvManager:
-        """The conversation list (`tim.conv`, the C SDK's `TIMConv*`), kept in the store; a store
-        without a conversation table (PgStore) raises UsageError."""
+        """The conversation list (`tim.conv`, the C SDK's `TIMConv*`), kept in the store (SQLite or
+        PostgreSQL); a store of your own without a conversation table raises UsageError."""
         if self._msg is None or self._connection.closed:
             raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
         return ConvManager(self.pipeline.submit, self.user_id, self.store, self._clock)

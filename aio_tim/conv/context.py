@@ -57,6 +57,11 @@ def table_of(store: Any) -> ConversationStore:
         return store
     if isinstance(store, LocalStore):
         return SqliteConversations(store)
+    table = getattr(store, "conversation_table", None)  # PgStore's (not imported: asyncpg is an extra)
+    if callable(table):
+        found = table()
+        if isinstance(found, ConversationStore):
+            return found
     raise UsageError(
         TIM_ERR_PARAM,
         f"tim.conv needs a store with a conversation table (the SQLite store); "

@@ -4,7 +4,8 @@ The table is kept by the store's own message writes (a send, a receive, an impor
 a delete, a revoke: every one updates the conversation in the same transaction), so this seam
 only reads it and changes what the messages do not decide: pin, marks, draft, custom data,
 conversation groups, and deleting whole conversations. `aio_tim.store.conversations` implements
-it for the SQLite store; a store without it (PgStore today) makes `tim.conv` raise UsageError.
+it for the SQLite store, `aio_tim.pgstore.conversations` for PostgreSQL (`PgStore.conversation_table()`);
+a store without one makes `tim.conv` raise UsageError.
 
 A conversation's place in the list is `listed` (pinned first, then the order key, larger first);
 a page continues strictly after a `ConvCursor`.
