@@ -429,3 +429,36 @@ async def test_migration_7_builds_the_table_from_stored_messages(tmp_path):
         ((1, "bob"), "m1", 2),
         ((2, "g"), "g", 1),
     ]
+
+
+# --- receiving through the webhook inbox ------------------------------------------------------------
+
+
+async def test_messages_received_by_webhook_and_their_recall_keep_the_list(clock, tmp_path):
+    """bob listens (TIM's webhooks into his store's inbox): alice's messages, then her recall,
+    show in his conversation list with no call of his."""
+    import asyncio
+
+    from aio_tim.devserver import DevServer
+    from aio_tim.protocol import callbacks as cb
+
+    token = "webhook-token-for-conv-tests"
+    async with (
+        DevServer(clock=clock) as server,
+        client_for(server, "alice", clock=clock) as alice,
+        client_for(server, "bob", clock=clock, store_path=tmp_path / "bob.db", webhook_token=token) as bob,
+    ):
+        server.set_webhook(await bob.listen(), token=token)
+        events = bob.events(commands={cb.C2C_AFTER_SEND_MSG, cb.C2C_AFTER_MSG_WITHDRAW})
+        await alice.msg.send_text("bob", C2C, "one")
+        sent = await alice.msg.send_text("bob", C2C, "two")
+        async with asyncio.timeout(10):
+            seen = [await anext(events) for _ in range(2)]
+        assert [e.command for e in seen] == [cb.C2C_AFTER_SEND_MSG] * 2
+        [conv] = await bob.conv.get_conv_list()
+        assert (conv.id, conv.unread_num, conv.last_msg.elem_array[0].content) == ("alice", 2, "two")
+        await alice.msg.revoke("bob", C2C, sent)
+        async with asyncio.timeout(10):
+            await anext(events)
+        [conv] = await bob.conv.get_conv_list()
+        assert (conv.unread_num, conv.last_msg.status) == (1, 6)
