@@ -105,7 +105,8 @@ def conv_info(record: ConvRecord) -> ConvInfo:
     """The C SDK's `ConvInfo` of a table row."""
     draft = _DRAFT.decode(record.draft) if record.draft is not None else None
     last = record.last
-    active = max(last.server_time or last.client_time or 0 if last else 0, record.draft_time)
+    last_time = (last.server_time or last.client_time or 0) if last is not None else 0
+    active = max(last_time, record.draft_time)
     return ConvInfo(
         id=record.conv[1],
         type=record.conv[0],
