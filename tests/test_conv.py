@@ -297,6 +297,19 @@ async def test_set_unread_msg_num_refusals(alice):
     assert caught.value.code == 10007
 
 
+async def test_cleaning_a_group_the_server_lacks_is_10010_and_reads_nothing_here(alice, bob):
+    await bob.msg.send_text(GROUP, GRP, "hi")
+    await alice.msg.get_msg_list(GROUP, GRP, {"msg_getmsglist_param_is_remble": True})
+    await alice.store.save((2, "nope"), text("x", server_time=T0, seq=1, rand=1), status=2)
+    with pytest.raises(TIMError) as caught:
+        await alice.conv.clean_conversation_unread_message_count("group_nope")
+    assert caught.value.code == 10010
+    [info] = await alice.conv.get_conv_info(
+        [{"get_conv_list_param_conv_id": "nope", "get_conv_list_param_conv_type": 2}]
+    )
+    assert info.unread_num == 1
+
+
 async def test_a_server_refusal_fails_the_operation_and_changes_nothing_here(server, alice, clock):
     """pin_conversation as a user the server does not know: 50001, and the table stays as it was."""
     async with client_for(server, "ghost", clock=clock) as ghost:
