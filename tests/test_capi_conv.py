@@ -47,6 +47,15 @@ async def test_every_conv_function_through_the_c_api(calls):
         and conv["conv_draft"]["draft_user_define"] == "later"
     )
     assert capi.TIMConvCancelDraft("user2", kTIMConv_C2C) == TIM_SUCC
+    only_groups = json.dumps({"conversation_list_filter_conv_type": 2})
+    code, page = await outcome(
+        calls, capi.TIMConvGetConversationListByFilter(only_groups, 0, 10, calls.cb, None)
+    )
+    assert page["conversation_list_result_conv_list"] == []
+    code, unread = await outcome(
+        calls, capi.TIMConvGetUnreadMessageCountByFilter(only_groups, calls.cb, None)
+    )
+    assert unread == {"conv_get_total_unread_message_count_result_unread_count": 0}
     code, total = await outcome(calls, capi.TIMConvGetTotalUnreadMessageCount(calls.cb, None))
     assert total == {"conv_get_total_unread_message_count_result_unread_count": 0}
     assert (
@@ -78,5 +87,6 @@ async def test_bad_calls_are_refused_synchronously(calls):
     assert capi.TIMConvMarkConversation(json.dumps(["user2"]), 1, True, calls.cb, None) == TIM_ERR_CONV
     assert capi.TIMConvGetConvInfo("[1]", calls.cb, None) == TIM_ERR_JSON
     assert capi.TIMConvSetDraft("user2", kTIMConv_C2C, "{") == TIM_ERR_JSON
+    assert capi.TIMConvGetUnreadMessageCountByFilter("[]", calls.cb, None) == TIM_ERR_JSON
     assert capi.TIMConvCreateConversationGroup("", "[]", calls.cb, None) == TIM_ERR_PARAM
     assert capi.TIMConvCleanConversationUnreadMessageCount("x_1", 0, 0, calls.cb, None) == TIM_ERR_CONV

@@ -211,6 +211,49 @@ async def test_pages_and_the_iterator_see_every_conversation_once(alice, server)
     assert rest.conv_list == [] and rest.is_finished
 
 
+async def test_filters_page_and_count_only_their_conversations(alice):
+    for n in range(30):
+        conv = (1 if n % 3 else 2, f"c{n:02d}")
+        msg = text("x", server_time=T0 + n, seq=1, rand=1, is_from_self=n % 2 == 0)
+        await alice.store.save(conv, msg, status=2)
+    starred = [f"c2c_c{n:02d}" for n in range(30) if n % 3 and n % 5 == 0]
+    await alice.conv.mark_conversation(starred, 1, True)
+    await alice.conv.create_conversation_group("g", ["group_c00", "group_c03", "c2c_c01"])
+    c2c_ids = [
+        c.id
+        for c in (
+            await alice.conv.get_conversation_list_by_filter(
+                0, 100, {"conversation_list_filter_conv_type": 1}
+            )
+        ).conv_list
+    ]
+    assert c2c_ids == [f"c{n:02d}" for n in reversed(range(30)) if n % 3]
+    first = await alice.conv.get_conversation_list_by_filter(0, 5, {"conversation_list_filter_conv_type": 1})
+    rest = await alice.conv.get_conversation_list_by_filter(
+        first.next_seq, 100, {"conversation_list_filter_conv_type": 1}
+    )
+    assert (
+        [c.id for c in first.conv_list + rest.conv_list] == c2c_ids
+        and not first.is_finished
+        and rest.is_finished
+    )
+    marked = await alice.conv.get_conversation_list_by_filter(
+        0, 100, {"conversation_list_filter_mark_type": 1}
+    )
+    assert sorted("c2c_" + c.id for c in marked.conv_list) == sorted(starred)
+    grouped = await alice.conv.get_conversation_list_by_filter(
+        0, 100, {"conversation_list_filter_conversation_group": "g"}
+    )
+    assert [c.id for c in grouped.conv_list] == ["c03", "c01", "c00"]
+    unread = {"conversation_list_filter_has_unread_count": True}
+    with_unread = (await alice.conv.get_conversation_list_by_filter(0, 100, unread)).conv_list
+    assert sorted(c.id for c in with_unread) == [f"c{n:02d}" for n in range(30) if n % 2]
+    assert (
+        await alice.conv.get_unread_message_count_by_filter({"conversation_list_filter_conv_type": 2})
+    ).unread_count == 5
+    assert (await alice.conv.get_unread_message_count_by_filter()).unread_count == 15
+
+
 async def test_get_list_pages_of_100_and_the_roaming_fill(server, alice, clock):
     peers = [f"p{n:03d}" for n in range(105)]
     await server.add_accounts(*peers)
@@ -331,6 +374,8 @@ BAD_CALLS = [
     ("get_conv_info", ("not json",)),
     ("get_conversation_list_by_filter", (-1, 10)),
     ("get_conversation_list_by_filter", (0, 0)),
+    ("get_conversation_list_by_filter", (0, 10, {"conversation_list_filter_conv_type": "c2c"})),
+    ("get_unread_message_count_by_filter", ("{",)),
     ("delete_conversation", ("bob", 9)),
     ("delete_conversation", ("", 1)),
     ("delete_conversation_list", ([],)),

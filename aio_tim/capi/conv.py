@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..conv.context import checked_conv
+from ..conv.filters import checked_filter
 from ..errors import TIM_ERR_PARAM, UsageError
 from ..types import coerce
 from ..types.conv import Draft, GetConvInfoParam, parse_conversation_id
@@ -37,6 +38,7 @@ __all__ = [
     "TIMConvGetConversationGroupList",
     "TIMConvGetConversationListByFilter",
     "TIMConvGetTotalUnreadMessageCount",
+    "TIMConvGetUnreadMessageCountByFilter",
     "TIMConvMarkConversation",
     "TIMConvPinConversation",
     "TIMConvRenameConversationGroup",
@@ -71,12 +73,21 @@ def TIMConvGetConvInfo(json_get_conv_list_param: str, cb: Callback | None, user_
 def TIMConvGetConversationListByFilter(
     filter: str, next_seq: int, count: int, cb: Callback | None, user_data: Any = None
 ) -> int:
-    """`tim.conv.get_conversation_list_by_filter`: a page; the filter's keys are not applied yet."""
+    """`tim.conv.get_conversation_list_by_filter`: `cb` gets the page (ConversationListResult)."""
 
     def check() -> Operation:
-        if filter not in ("", None):
-            coerce(filter, dict[str, Any], what="filter")
-        return lambda tim: _as_json(tim.conv.get_conversation_list_by_filter(next_seq, count))
+        wanted = checked_filter(filter)
+        return lambda tim: _as_json(tim.conv.get_conversation_list_by_filter(next_seq, count, wanted))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMConvGetUnreadMessageCountByFilter(filter: str, cb: Callback | None, user_data: Any = None) -> int:
+    """`tim.conv.get_unread_message_count_by_filter`: `cb` gets the unread count of the matches."""
+
+    def check() -> Operation:
+        wanted = checked_filter(filter)
+        return lambda tim: _as_json(tim.conv.get_unread_message_count_by_filter(wanted))
 
     return _submit(check, cb, user_data)
 

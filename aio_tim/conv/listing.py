@@ -20,6 +20,7 @@ from ..types import Conv, ConvType
 from ..types._base import coerce_list
 from ..types.conv import ConvInfo, ConvListResult, GetConvInfoParam, TotalUnreadResult
 from .context import ConvContext, checked_conv, conv_info
+from .filters import checked_filter, filtered_page
 
 __all__ = [
     "fill_from_server",
@@ -56,14 +57,20 @@ async def get_conv_list(ctx: ConvContext, *, roaming: bool = False) -> list[Conv
     return [info async for info in iter_conv_list(ctx)]
 
 
-async def get_conversation_list_by_filter(ctx: ConvContext, next_seq: int, count: int) -> ConvListResult:
-    """TIMConvGetConversationListByFilter's paging: `count` conversations after `next_seq` (0: the
-    top). `next_seq` is the last one's place in the list (pin and order key in one integer); a
-    page never ends between two conversations of the same place, so none is skipped or repeated."""
+async def get_conversation_list_by_filter(
+    ctx: ConvContext, next_seq: int, count: int, filter: Any = None
+) -> ConvListResult:
+    """TIMConvGetConversationListByFilter: `count` conversations (matching `filter`, filters.py)
+    after `next_seq` (0: the top). `next_seq` is the last one's place in the list (pin and order
+    key in one integer); a page never ends between two conversations of the same place, so none
+    is skipped or repeated."""
     _check_count(count, "count", MAX_PAGE)
     if isinstance(next_seq, bool) or not isinstance(next_seq, int) or next_seq < 0:
         raise UsageError(TIM_ERR_PARAM, f"next_seq must be an integer >= 0, not {next_seq!r}")
+    wanted = checked_filter(filter)
     after = None if next_seq == 0 else ConvCursor(next_seq, -1, "")  # every row of that place is after
+    if wanted is not None:
+        return await filtered_page(ctx, after, count, wanted)
     page = await ctx.table.conv_page(after, count + 1)
     finished = len(page) <= count
     if not finished and page[count].listed == page[count - 1].listed:

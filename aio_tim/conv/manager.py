@@ -16,7 +16,7 @@ from typing import Any
 
 from ..seams import MessageStore
 from ..types.conv import ConvInfo, ConvListResult, ConvOperationResult, TotalUnreadResult
-from . import edits, groups, listing
+from . import edits, filters, groups, listing
 from .context import ConvContext, Submit, table_of
 
 __all__ = ["ConvManager"]
@@ -38,9 +38,16 @@ class ConvManager:
         """The list as an async iterator, `page_size` conversations read at a time."""
         return listing.iter_conv_list(self._ctx, page_size=page_size)
 
-    async def get_conversation_list_by_filter(self, next_seq: int = 0, count: int = 100) -> ConvListResult:
-        """TIMConvGetConversationListByFilter's paging (no filter fields yet)."""
-        return await listing.get_conversation_list_by_filter(self._ctx, next_seq, count)
+    async def get_conversation_list_by_filter(
+        self, next_seq: int = 0, count: int = 100, filter: Any = None
+    ) -> ConvListResult:
+        """TIMConvGetConversationListByFilter: a page, of the conversations matching `filter`
+        (a `ConvListFilter`, its dict or JSON; None: all)."""
+        return await listing.get_conversation_list_by_filter(self._ctx, next_seq, count, filter)
+
+    async def get_unread_message_count_by_filter(self, filter: Any = None) -> TotalUnreadResult:
+        """TIMConvGetUnreadMessageCountByFilter: the unread count of the matching conversations."""
+        return await filters.unread_by_filter(self._ctx, filters.checked_filter(filter))
 
     async def get_conv_info(self, params: Any) -> list[ConvInfo]:
         """TIMConvGetConvInfo."""

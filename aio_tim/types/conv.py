@@ -23,6 +23,7 @@ from .message import Message
 
 __all__ = [
     "ConvInfo",
+    "ConvListFilter",
     "ConvListResult",
     "ConvMarkType",
     "ConvOperationResult",
@@ -76,6 +77,17 @@ class GetConvInfoParam(TIMStruct, rename=prefixed("get_conv_list_param_")):
 
     conv_id: str
     conv_type: UInt
+
+
+class ConvListFilter(TIMStruct, rename=prefixed("conversation_list_filter_")):
+    """TIMConvGetConversationListByFilter's and TIMConvGetUnreadMessageCountByFilter's filter;
+    an absent (or 0, "") key filters nothing."""
+
+    conv_type: UInt | None = None
+    mark_type: UInt64 | None = None  # every one of these mark bits set
+    conversation_group: str | None = None
+    has_unread_count: bool | None = None
+    has_group_at_info: bool | None = None
 
 
 class ConvListResult(TIMStruct, rename=prefixed("conversation_list_result_")):
