@@ -41,7 +41,14 @@ from .functions import (
     TIMMsgSendNewMsg,
     TIMUninit,
 )
-from .group import TIMGroupCreate, TIMGroupDelete, TIMGroupDeleteMember, TIMGroupInviteMember
+from .group import (
+    TIMGroupCreate,
+    TIMGroupDelete,
+    TIMGroupDeleteMember,
+    TIMGroupGetMemberInfoList,
+    TIMGroupInviteMember,
+    TIMGroupModifyMemberInfo,
+)
 from .receive import (
     TIMAddRecvNewMsgCallback,
     TIMRemoveRecvNewMsgCallback,
@@ -75,7 +82,9 @@ __all__ = [
     "TIMGroupCreate",
     "TIMGroupDelete",
     "TIMGroupDeleteMember",
+    "TIMGroupGetMemberInfoList",
     "TIMGroupInviteMember",
+    "TIMGroupModifyMemberInfo",
     "TIMInit",
     "TIMLogin",
     "TIMLogout",

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, c2c, c2c_history, edits, group_admin, groups, recent
+from . import accounts, c2c, c2c_history, edits, group_admin, group_members, group_ops, groups, push, recent
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
@@ -61,7 +61,10 @@ def default_routes() -> dict[str, Route]:
             c2c_history.HANDLERS,
             groups.HANDLERS,
             group_admin.HANDLERS,
+            group_members.HANDLERS,
+            group_ops.HANDLERS,
             edits.HANDLERS,
+            push.HANDLERS,
             recent.HANDLERS,
         ]
     )
