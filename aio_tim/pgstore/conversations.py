@@ -12,17 +12,33 @@ data, groups) is written here, one transaction per call. Every worker of the sto
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import asyncpg
 
 from ..seams.conversations import ConvCursor, ConvRecord
 from ..store.rows import Conv, message_of
 from .errors import pg_conv, pg_errors
 from .schema import quoted
 
-if TYPE_CHECKING:
-    from .store import PgStore
-
 __all__ = ["PgConversations"]
+
+
+class PgStore(Protocol):
+    """What the table needs of `store.PgStore` (named here, not imported: store.py imports us)."""
+
+    schema: str
+    _id: int
+
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+
+    async def _fetch(self, query: str, *args: Any) -> list[Any]: ...
+
+    async def _fetchrow(self, query: str, *args: Any) -> Any: ...
+
+    async def _fetchval(self, query: str, *args: Any) -> Any: ...
+
 
 _TOP: Final = (2**63 - 1, 32767, "")  # a cursor before the first conversation
 _DRAFT_KEY: Final = "(draft_time << 20 | 1048575 * (draft IS NOT NULL)::int)"
