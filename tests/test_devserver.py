@@ -459,6 +459,17 @@ MALFORMED: list[tuple[str, str, bytes, int, str]] = [
      90001, "AttrNames"),
     ("account not json", "im_open_login_svc/account_import", b"{", 60003, "JSON"),
     ("account UserID number", "im_open_login_svc/account_import", b'{"UserID": 1}', 70402, "UserID"),
+    ("recentcontact not json", "recentcontact/get_list", b"{", 60003, "JSON"),
+    ("recentcontact From_Account number", "recentcontact/get_list",
+     b'{"From_Account": 5}', 50002, "From_Account"),
+    ("recentcontact Type string", "recentcontact/delete",
+     b'{"From_Account": "a", "Type": "1"}', 50002, "Type"),
+    ("recentcontact MarkItem object", "recentcontact/mark_contact",
+     b'{"From_Account": "a", "MarkItem": {}}', 50002, "MarkItem"),
+    ("recentcontact no items", "recentcontact/top", b'{"From_Account": "a", "OperationType": 1}', 50002,
+     "RecentContactItem"),
+    ("unread negative", "group_open_http_svc/set_unread_msg_num",
+     b'{"GroupId": "g1", "Member_Account": "bob", "UnreadMsgNum": -1}', 10004, "UnreadMsgNum"),
 ]  # fmt: skip
 
 

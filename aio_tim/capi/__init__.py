@@ -3,6 +3,27 @@ synchronous code. See `functions` for the calling convention."""
 
 from .constants import *  # noqa: F403
 from .constants import KEYS
+from .conv import (
+    TIMConvAddConversationsToGroup,
+    TIMConvCancelDraft,
+    TIMConvCleanConversationUnreadMessageCount,
+    TIMConvCreateConversationGroup,
+    TIMConvDelete,
+    TIMConvDeleteConversationGroup,
+    TIMConvDeleteConversationList,
+    TIMConvDeleteConversationsFromGroup,
+    TIMConvGetConversationGroupList,
+    TIMConvGetConversationListByFilter,
+    TIMConvGetConvInfo,
+    TIMConvGetConvList,
+    TIMConvGetTotalUnreadMessageCount,
+    TIMConvGetUnreadMessageCountByFilter,
+    TIMConvMarkConversation,
+    TIMConvPinConversation,
+    TIMConvRenameConversationGroup,
+    TIMConvSetConversationCustomData,
+    TIMConvSetDraft,
+)
 from .edits import TIMMsgClearHistoryMessage, TIMMsgListDelete, TIMMsgModifyMessage
 from .functions import (
     TIMInit,
@@ -39,6 +60,25 @@ globals().update(KEYS)
 
 __all__ = [
     "TIMAddRecvNewMsgCallback",
+    "TIMConvAddConversationsToGroup",
+    "TIMConvCancelDraft",
+    "TIMConvCleanConversationUnreadMessageCount",
+    "TIMConvCreateConversationGroup",
+    "TIMConvDelete",
+    "TIMConvDeleteConversationGroup",
+    "TIMConvDeleteConversationList",
+    "TIMConvDeleteConversationsFromGroup",
+    "TIMConvGetConvInfo",
+    "TIMConvGetConvList",
+    "TIMConvGetConversationGroupList",
+    "TIMConvGetConversationListByFilter",
+    "TIMConvGetTotalUnreadMessageCount",
+    "TIMConvGetUnreadMessageCountByFilter",
+    "TIMConvMarkConversation",
+    "TIMConvPinConversation",
+    "TIMConvRenameConversationGroup",
+    "TIMConvSetConversationCustomData",
+    "TIMConvSetDraft",
     "TIMGroupCreate",
     "TIMGroupDelete",
     "TIMGroupDeleteMember",

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, c2c, c2c_history, edits, group_admin, group_members, group_ops, groups, push
+from . import accounts, c2c, c2c_history, edits, group_admin, group_members, group_ops, groups, push, recent
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
@@ -65,6 +65,7 @@ def default_routes() -> dict[str, Route]:
             group_ops.HANDLERS,
             edits.HANDLERS,
             push.HANDLERS,
+            recent.HANDLERS,
         ]
     )
 

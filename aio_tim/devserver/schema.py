@@ -167,4 +167,39 @@ _V5: Final = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5)
+# The server side of each user's conversation list (recentcontact/*). The list itself follows the
+# messages (devserver/recent_queries.py); these tables keep what the messages do not: a deletion
+# (the conversation shows again once a message newer than `upto` arrives: a C2C message id, a
+# group MsgSeq), pins, marks, and a member's unread count set by set_unread_msg_num.
+_V6: Final = (
+    """CREATE TABLE recent_deleted (
+        account TEXT NOT NULL,
+        type INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        upto INTEGER NOT NULL,
+        PRIMARY KEY (account, type, peer)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE recent_top (
+        account TEXT NOT NULL,
+        type INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        top_time INTEGER NOT NULL,
+        PRIMARY KEY (account, type, peer)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE recent_marks (
+        account TEXT NOT NULL,
+        type INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        standard INTEGER NOT NULL DEFAULT 0,
+        custom TEXT,
+        PRIMARY KEY (account, type, peer)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE group_unread (
+        group_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        unread INTEGER NOT NULL,
+        PRIMARY KEY (group_id, account)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)

@@ -10,6 +10,7 @@ from .c2c_queries import C2CQueries
 from .group_queries import GroupQueries
 from .member_queries import MemberQueries
 from .push_queries import PushQueries
+from .recent_queries import RecentQueries
 from .rows import FileRow, json_list, values_of
 
 __all__ = ["State"]
@@ -24,7 +25,7 @@ class _Unlogged(str):
         return "'<redacted>'"
 
 
-class State(C2CQueries, GroupQueries, MemberQueries, PushQueries):
+class State(C2CQueries, GroupQueries, MemberQueries, PushQueries, RecentQueries):
     """Typed queries over the dev server's database; open with `await State.open(path)`."""
 
     # --- meta ----------------------------------------------------------------------------------
