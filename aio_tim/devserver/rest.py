@@ -19,7 +19,7 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, c2c, c2c_history, edits, group_admin, groups
+from . import accounts, c2c, c2c_history, edits, extensions, group_admin, groups, receipts
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
@@ -61,6 +61,8 @@ def default_routes() -> dict[str, Route]:
             groups.HANDLERS,
             group_admin.HANDLERS,
             edits.HANDLERS,
+            receipts.HANDLERS,
+            extensions.HANDLERS,
         ]
     )
 

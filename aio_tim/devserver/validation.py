@@ -72,7 +72,8 @@ OPENIM: Final = ErrorFamily(
 )
 GROUP: Final = ErrorFamily(syntax=10011, params=10004, msg_body_item=10004)
 COMMON: Final = ErrorFamily(syntax=60003, params=70402, msg_body_item=70402)
-_FAMILIES: Final = {"openim": OPENIM, "group_open_http_svc": GROUP}
+# openim_msg_ext_http_svc's pages name no codes of their own: its requests are checked as openim's.
+_FAMILIES: Final = {"openim": OPENIM, "group_open_http_svc": GROUP, "openim_msg_ext_http_svc": OPENIM}
 
 
 # Older spellings TIM still accepts, per endpoint: {older name: current name}. Third-party
