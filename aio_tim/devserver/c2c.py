@@ -148,9 +148,8 @@ async def send_msg(ctx: Context, req: SendMsg) -> Envelope:
         return SendMsgResponse(MsgTime=sent.msg_time, MsgKey=sent.msg_key)
     await _delivered(ctx, sender, req.To_Account, stamp, how, sent)
     if req.IsNeedReadReceipt == 1 or req.SupportMessageExtension == 1:
-        await ctx.state.set_features(
-            c2c_ref(sent), need_receipt=req.IsNeedReadReceipt == 1, extensible=req.SupportMessageExtension == 1
-        )
+        need_receipt, extensible = req.IsNeedReadReceipt == 1, req.SupportMessageExtension == 1
+        await ctx.state.set_features(c2c_ref(sent), need_receipt=need_receipt, extensible=extensible)
     return SendMsgResponse(MsgTime=stamp.time, MsgKey=stamp.key)
 
 

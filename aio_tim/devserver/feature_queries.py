@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .db import Database
 from .rows import json_list
 
-__all__ = ["ExtRow", "Features", "FeatureQueries", "c2c_ref", "group_ref"]
+__all__ = ["ExtRow", "FeatureQueries", "Features", "c2c_ref", "group_ref"]
 
 
 def c2c_ref(msg_id: int) -> str:

@@ -65,7 +65,8 @@ async def c2c_msg_read_receipt(ctx: Context, req: C2CMsgReadReceipt) -> Envelope
     await require_account(ctx, req.Operator_Account, 90008, "Operator_Account")
     await require_account(ctx, req.Peer_Account, 90003, "Peer_Account")
     rows = [await _receipted_row(ctx, req, info.MsgKey) for info in req.C2CMsgInfo]
-    fresh = [row for row in rows if await ctx.state.add_receipt(c2c_ref(row.id), req.Operator_Account, ctx.now())]
+    reader, now = req.Operator_Account, ctx.now()
+    fresh = [row for row in rows if await ctx.state.add_receipt(c2c_ref(row.id), reader, now)]
     if fresh and ctx.webhooks is not None and ctx.webhooks.enabled(C2C_AFTER_MSG_READ_RECEIPT):
         ctx.webhooks.after(c2c_receipted(req.Operator_Account, req.Peer_Account, fresh, ctx.now()))
     return Envelope()
@@ -105,7 +106,8 @@ async def group_msg_receipt(ctx: Context, req: GroupMsgReceipt) -> Envelope:
     for item in req.MsgSeqList:
         code = await _receipt_code(ctx, group.group_id, item.MsgSeq)
         if code == 0:
-            await ctx.state.add_receipt(group_ref(group.group_id, item.MsgSeq), req.Operator_Account, ctx.now())
+            ref = group_ref(group.group_id, item.MsgSeq)
+            await ctx.state.add_receipt(ref, req.Operator_Account, ctx.now())
         results.append(ReceiptResult(MsgSeq=item.MsgSeq, Code=code))
     return GroupMsgReceiptResponse(MsgSeqList=results)
 
