@@ -143,7 +143,6 @@ async def test_extension_command_error_codes(server, alice):
 
 def _bad(sent: Message) -> dict[str, tuple[object, object]]:
     ok = [Ext("k", "v")]
-    bare = msgspec.structs.replace(sent, seq=None, rand=None, server_time=None, client_time=0)
     return {
         "malformed-msg": ("{", ok),
         "no-conversation": (msgspec.structs.replace(sent, conv_id=None), ok),
