@@ -21,12 +21,21 @@ from .functions import (
     TIMUninit,
 )
 from .group import TIMGroupCreate, TIMGroupDelete, TIMGroupDeleteMember, TIMGroupInviteMember
+from .receipts import (
+    TIMMsgDeleteMessageExtensions,
+    TIMMsgGetGroupMessageReadMemberList,
+    TIMMsgGetMessageExtensions,
+    TIMMsgGetMessageReadReceipts,
+    TIMMsgSendMessageReadReceipts,
+    TIMMsgSetMessageExtensions,
+)
 from .receive import (
     TIMAddRecvNewMsgCallback,
     TIMRemoveRecvNewMsgCallback,
     TIMSetMsgReadedReceiptCallback,
     TIMSetMsgRevokeCallback,
 )
+from .sending import TIMMsgCancelSend, TIMMsgSendMessage
 
 globals().update(KEYS)
 
@@ -40,10 +49,15 @@ __all__ = [
     "TIMLogin",
     "TIMLogout",
     "TIMMsgBatchSend",
+    "TIMMsgCancelSend",
     "TIMMsgClearHistoryMessage",
     "TIMMsgDelete",
+    "TIMMsgDeleteMessageExtensions",
     "TIMMsgDownloadElemToPath",
     "TIMMsgFindByMsgLocatorList",
+    "TIMMsgGetGroupMessageReadMemberList",
+    "TIMMsgGetMessageExtensions",
+    "TIMMsgGetMessageReadReceipts",
     "TIMMsgGetMsgList",
     "TIMMsgImportMsgList",
     "TIMMsgListDelete",
@@ -51,7 +65,10 @@ __all__ = [
     "TIMMsgReportReaded",
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
+    "TIMMsgSendMessage",
+    "TIMMsgSendMessageReadReceipts",
     "TIMMsgSendNewMsg",
+    "TIMMsgSetMessageExtensions",
     "TIMRemoveRecvNewMsgCallback",
     "TIMSetMsgReadedReceiptCallback",
     "TIMSetMsgRevokeCallback",

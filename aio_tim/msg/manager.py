@@ -338,6 +338,17 @@ class MsgManager:
         receipts.check_read_members(msg, filter, page_size)
         return receipts.iter_group_message_read_members(self._ctx, msg, filter, page_size)
 
+    async def get_group_message_read_member_page(
+        self, msg: MessageInput, filter: int, next_seq: int, count: int
+    ) -> tuple[list[GroupMemberInfo], int, bool]:
+        """One page of `get_group_message_read_member_list`, as the C function answers it: the
+        members, the `next_seq` to pass for the next page (0 for the first) and whether it was
+        the last.
+
+            members, next_seq, finished = await tim.msg.get_group_message_read_member_page(sent, 0, 0, 50)
+        """
+        return await receipts.read_member_page(self._ctx, msg, filter, next_seq, count)
+
     # --- extensions ------------------------------------------------------------------------------
 
     async def set_message_extensions(

@@ -48,6 +48,6 @@ class MessageExtensionResult(TIMStruct, rename=prefixed("message_extension_resul
     """One key's outcome of `set_message_extensions` / `delete_message_extensions`: code 0, or
     23001 when someone else wrote the key first (`item` then holds it as it now is)."""
 
-    code: int = 0
-    info: str = ""
+    code: int  # required: a success carries its 0 and "" as the C SDK's JSON does
+    info: str
     item: MessageExtension | None = msgspec.field(default=None, name="message_extension_item")
