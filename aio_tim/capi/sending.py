@@ -103,7 +103,7 @@ def TIMMsgCancelSend(
         check_conversation(conv_id, conv_type)
 
         async def cancel(tim: Any) -> str:
-            tim.msg.cancel_send(conv_id, conv_type, message_id)
+            await tim.msg.cancel_send(conv_id, conv_type, message_id)
             return ""
 
         return cancel

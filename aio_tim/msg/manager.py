@@ -74,16 +74,17 @@ class MsgManager:
         """
         return await sending.send_message(self._ctx, self._pending, conv_id, conv_type, msg)
 
-    def cancel_send(self, conv_id: str, conv_type: int, msg_id: str) -> None:
+    async def cancel_send(self, conv_id: str, conv_type: int, msg_id: str) -> None:
         """`TIMMsgCancelSend`: withdraw a `send_message` whose request has not yet left the queue
-        (waiting for its uploads, or behind its conversation's earlier sends); it is never sent,
-        nothing is stored, and its handle raises 8021. Already on the wire, finished or unknown:
-        TIMError 8020. (Messages in the durable outbox, `enqueue_new_msg`, are not cancellable.)
+        (waiting for its uploads, or behind its conversation's earlier sends): it is never sent,
+        nothing is stored, and its handle raises 8021. Also a message `enqueue_new_msg` put in the
+        durable SQLite outbox, named `{seq}_{rand}_{client_time}`, while no drainer has claimed
+        it (`outbox_result` then raises 8021). Already on the wire, finished or unknown: 8020.
 
             handle = await tim.msg.send_message("bob", ConvType.C2C, msg)
-            tim.msg.cancel_send("bob", ConvType.C2C, handle.msg_id)
+            await tim.msg.cancel_send("bob", ConvType.C2C, handle.msg_id)
         """
-        sending.cancel_send(self._pending, conv_id, conv_type, msg_id)
+        await sending.cancel_send(self._ctx, self._pending, conv_id, conv_type, msg_id)
 
     async def send_text(self, conv_id: str, conv_type: int, text: str) -> Message:
         """Send one text message: `send_new_msg` with a single `TextElem`.

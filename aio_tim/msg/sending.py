@@ -9,8 +9,10 @@ The id is `{seq}_{rand}_{client_time}`, the MsgKey form: for a C2C message it is
 server gives when the server's clock agrees with ours (the awaited message carries the server's
 own); a group message's real id has the seq the server hands out. `cancel_send` takes the
 handle's `msg_id`: a message still waiting (for its uploads, or in the pipeline's queue behind its
-conversation's earlier sends) is withdrawn and never sent; its handle raises 8021. One that has
-left the queue, or that no pending send has, is refused with 8020.
+conversation's earlier sends) is withdrawn and never sent; its handle raises 8021. It also takes
+the same form of id for a message `enqueue_new_msg` queued in the durable SQLite outbox: a row no
+drainer has claimed is failed with 8021 (`outbox_result` raises it) and never sent. One that has
+left the queue, or that nothing holds, is refused with 8020.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Generator
 from typing import Any, Final
 
 from ..errors import TIM_ERR_PARAM, UsageError, error_for
+from ..pipeline.outbox import Outbox
 from ..protocol.outgoing import msg_key
 from ..protocol.validate import check_conversation
 from ..types import Message, MessageInput, coerce
@@ -127,14 +130,31 @@ def _forget(pending: PendingSends, key: _PendingKey, handle: SendHandle) -> None
         handle._task.exception()  # retrieved here: a handle nobody awaits logs no "never retrieved"
 
 
-def cancel_send(pending: PendingSends, conv_id: str, conv_type: int, msg_id: str) -> None:
-    """Withdraw a message `send_message` has not yet put on the wire (8020 otherwise)."""
+async def cancel_send(
+    ctx: SendContext, pending: PendingSends, conv_id: str, conv_type: int, msg_id: str
+) -> None:
+    """Withdraw a message `send_message` has not yet put on the wire, or a durable outbox row no
+    drainer has claimed yet (8020 otherwise)."""
     conv = check_conversation(conv_id, conv_type)
     if not isinstance(msg_id, str) or not msg_id:
         raise UsageError(TIM_ERR_PARAM, "message_id must be a non-empty str")
     handle = pending.get((int(conv), conv_id, msg_id))
-    if handle is None or handle.done():
-        raise error_for(ERR_INVALID_CANCEL, f"no message {msg_id} is waiting to be sent in {conv_id!r}")
-    if handle.on_the_wire:
-        raise error_for(ERR_INVALID_CANCEL, f"message {msg_id} is already on the wire")
-    handle._task.cancel()
+    if handle is not None and not handle.done():
+        if handle.on_the_wire:
+            raise error_for(ERR_INVALID_CANCEL, f"message {msg_id} is already on the wire")
+        handle._task.cancel()
+        return
+    keys = _outbox_keys(msg_id)
+    outbox = ctx.outbox
+    if keys is not None and isinstance(outbox, Outbox) and await outbox.cancel((int(conv), conv_id), keys):
+        return
+    raise error_for(ERR_INVALID_CANCEL, f"no message {msg_id} is waiting to be sent in {conv_id!r}")
+
+
+def _outbox_keys(msg_id: str) -> tuple[int, int, int] | None:
+    """An id of the `{seq}_{rand}_{client_time}` form as the outbox row's (rand, seq, client time)."""
+    parts = msg_id.split("_")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    seq, rand, client_time = map(int, parts)
+    return rand, seq, client_time
