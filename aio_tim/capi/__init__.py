@@ -20,7 +20,14 @@ from .functions import (
     TIMMsgSendNewMsg,
     TIMUninit,
 )
-from .group import TIMGroupCreate, TIMGroupDelete, TIMGroupDeleteMember, TIMGroupInviteMember
+from .group import (
+    TIMGroupCreate,
+    TIMGroupDelete,
+    TIMGroupDeleteMember,
+    TIMGroupGetMemberInfoList,
+    TIMGroupInviteMember,
+    TIMGroupModifyMemberInfo,
+)
 from .receipts import (
     TIMMsgDeleteMessageExtensions,
     TIMMsgGetGroupMessageReadMemberList,
@@ -44,7 +51,9 @@ __all__ = [
     "TIMGroupCreate",
     "TIMGroupDelete",
     "TIMGroupDeleteMember",
+    "TIMGroupGetMemberInfoList",
     "TIMGroupInviteMember",
+    "TIMGroupModifyMemberInfo",
     "TIMInit",
     "TIMLogin",
     "TIMLogout",
