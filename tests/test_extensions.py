@@ -10,6 +10,7 @@ from scenario import GROUP, T0, Clock, text
 from test_modify import call
 
 from aio_tim import ConvType, Message, UsageError
+from aio_tim.devserver import DevServer
 from aio_tim.errors import TIMError
 from aio_tim.protocol.extensions import (
     ExtItem,
@@ -191,3 +192,24 @@ async def test_a_fresh_device_reads_the_same_extensions(server, alice, clock):
     async with client_for(server, "bob", clock=Clock(clock.now)) as other:
         [theirs] = [m async for m in other.msg.iter_msg_list(GROUP, ConvType.GROUP, remble=True)]
         assert pairs(await other.msg.get_message_extensions(theirs)) == {"k": "v"}
+
+
+async def test_extensions_and_receipts_survive_a_dev_server_restart(tmp_path):
+    """Schema v6 is on disk: a file-backed dev server keeps both across a restart."""
+    path = tmp_path / "dev.db"
+    async with DevServer(db_path=path, clock=Clock(T0)) as first:
+        await first.create_group(GROUP, owner="alice", members=("bob",))
+        async with client_for(first, "alice", clock=Clock(T0)) as alice:
+            sent = await alice.msg.send_new_msg(
+                GROUP, ConvType.GROUP, text("x", support_message_extension=True, need_read_receipt=True)
+            )
+            await alice.msg.set_message_extensions(sent, [Ext("k", "v")])
+        async with client_for(first, "bob", clock=Clock(T0)) as bob:
+            [theirs] = [m async for m in bob.msg.iter_msg_list(GROUP, ConvType.GROUP, remble=True)]
+            await bob.msg.send_message_read_receipts([theirs])
+        secret = first.secret_key
+    async with DevServer(db_path=path, clock=Clock(T0), secret_key=secret) as again:
+        async with client_for(again, "alice", clock=Clock(T0)) as alice:
+            assert pairs(await alice.msg.get_message_extensions(sent)) == {"k": "v"}
+            [receipt] = await alice.msg.get_message_read_receipts([sent])
+            assert (receipt.read_count, receipt.unread_count) == (1, 0)
