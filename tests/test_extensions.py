@@ -209,7 +209,8 @@ async def test_extensions_and_receipts_survive_a_dev_server_restart(tmp_path):
             await bob.msg.send_message_read_receipts([theirs])
         secret = first.secret_key
     async with DevServer(db_path=path, clock=Clock(T0), secret_key=secret) as again:
-        async with client_for(again, "alice", clock=Clock(T0)) as alice:
+        alice = client_for(again, "alice", clock=Clock(T0))
+        async with alice:
             assert pairs(await alice.msg.get_message_extensions(sent)) == {"k": "v"}
             [receipt] = await alice.msg.get_message_read_receipts([sent])
             assert (receipt.read_count, receipt.unread_count) == (1, 0)
