@@ -49,12 +49,21 @@ from .group import (
     TIMGroupInviteMember,
     TIMGroupModifyMemberInfo,
 )
+from .receipts import (
+    TIMMsgDeleteMessageExtensions,
+    TIMMsgGetGroupMessageReadMemberList,
+    TIMMsgGetMessageExtensions,
+    TIMMsgGetMessageReadReceipts,
+    TIMMsgSendMessageReadReceipts,
+    TIMMsgSetMessageExtensions,
+)
 from .receive import (
     TIMAddRecvNewMsgCallback,
     TIMRemoveRecvNewMsgCallback,
     TIMSetMsgReadedReceiptCallback,
     TIMSetMsgRevokeCallback,
 )
+from .sending import TIMMsgCancelSend, TIMMsgSendMessage
 
 globals().update(KEYS)
 
@@ -89,10 +98,15 @@ __all__ = [
     "TIMLogin",
     "TIMLogout",
     "TIMMsgBatchSend",
+    "TIMMsgCancelSend",
     "TIMMsgClearHistoryMessage",
     "TIMMsgDelete",
+    "TIMMsgDeleteMessageExtensions",
     "TIMMsgDownloadElemToPath",
     "TIMMsgFindByMsgLocatorList",
+    "TIMMsgGetGroupMessageReadMemberList",
+    "TIMMsgGetMessageExtensions",
+    "TIMMsgGetMessageReadReceipts",
     "TIMMsgGetMsgList",
     "TIMMsgImportMsgList",
     "TIMMsgListDelete",
@@ -100,7 +114,10 @@ __all__ = [
     "TIMMsgReportReaded",
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
+    "TIMMsgSendMessage",
+    "TIMMsgSendMessageReadReceipts",
     "TIMMsgSendNewMsg",
+    "TIMMsgSetMessageExtensions",
     "TIMRemoveRecvNewMsgCallback",
     "TIMSetMsgReadedReceiptCallback",
     "TIMSetMsgRevokeCallback",

@@ -202,4 +202,30 @@ _V6: Final = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# Read receipts and message extensions (issue 23). A message asks for receipts and allows
+# extensions when it is sent (IsNeedReadReceipt / NeedReadReceipt, SupportMessageExtension);
+# `msg_ref` names a message in both tables: 'c:<c2c_msgs.id>' or 'g:<msg_seq>:<group_id>'.
+_V7: Final = (
+    """CREATE TABLE msg_features (
+        msg_ref TEXT PRIMARY KEY,
+        need_receipt INTEGER NOT NULL DEFAULT 0,
+        extensible INTEGER NOT NULL DEFAULT 0,
+        ext_latest_seq INTEGER NOT NULL DEFAULT 0,
+        ext_clear_seq INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID""",
+    """CREATE TABLE msg_receipts (
+        msg_ref TEXT NOT NULL,
+        reader TEXT NOT NULL,
+        read_time INTEGER NOT NULL,
+        PRIMARY KEY (msg_ref, reader)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE msg_extensions (
+        msg_ref TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (msg_ref, key)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
