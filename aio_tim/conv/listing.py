@@ -15,10 +15,10 @@ from typing import Any, Final
 
 from ..errors import TIM_ERR_PARAM, UsageError
 from ..protocol.recentcontact import GetRecentContactList, GetRecentContactListResponse, SessionItem
-from ..seams.conversations import ConvCursor, ConvRecord
+from ..seams.conversations import ConvChangeLog, ConvCursor, ConvRecord
 from ..types import Conv, ConvType
 from ..types._base import coerce_list
-from ..types.conv import ConvInfo, ConvListResult, GetConvInfoParam, TotalUnreadResult
+from ..types.conv import ConvEventType, ConvInfo, ConvListResult, GetConvInfoParam, TotalUnreadResult
 from .context import ConvContext, checked_conv, conv_info
 from .filters import checked_filter, filtered_page
 
@@ -109,7 +109,19 @@ async def get_total_unread_message_count(ctx: ConvContext) -> TotalUnreadResult:
 
 
 async def fill_from_server(ctx: ConvContext) -> int:
-    """Page `recentcontact/get_list` into the table; how many conversations the server listed."""
+    """Page `recentcontact/get_list` into the table; how many conversations the server listed.
+    A store that logs its changes logs START and FINISH around it (the sync's events)."""
+    log = ctx.table if isinstance(ctx.table, ConvChangeLog) else None
+    if log is not None:
+        await log.conv_change_note(ConvEventType.START)
+    try:
+        return await _fill(ctx)
+    finally:
+        if log is not None:
+            await log.conv_change_note(ConvEventType.FINISH)
+
+
+async def _fill(ctx: ConvContext) -> int:
     request = GetRecentContactList(From_Account=ctx.user_id, AssistFlags=_ALL_FLAGS)
     listed = 0
     for _ in range(_MAX_ROAMING_PAGES):

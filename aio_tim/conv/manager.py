@@ -17,7 +17,9 @@ from typing import Any
 from ..seams import MessageStore
 from ..types.conv import ConvInfo, ConvListResult, ConvOperationResult, TotalUnreadResult
 from . import edits, filters, groups, listing
+from . import events as watching
 from .context import ConvContext, Submit, table_of
+from .events import ConvEvent
 
 __all__ = ["ConvManager"]
 
@@ -60,6 +62,22 @@ class ConvManager:
     async def sync_conv_list(self) -> int:
         """The roaming fill alone: recentcontact/get_list into the table; how many were listed."""
         return await listing.fill_from_server(self._ctx)
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def events(self, *, interval: float = watching.INTERVAL) -> AsyncIterator[ConvEvent]:
+        """Conversation events from now on (TIMSetConvEventCallback's): ADD, UPDATE, DEL with the
+        ConvInfo array, START/FINISH around a sync; ends when the client closes (events.py)."""
+        return watching.events(self._ctx, interval)
+
+    def unread_counts(
+        self, filter: Any = None, *, interval: float = watching.INTERVAL
+    ) -> AsyncIterator[TotalUnreadResult]:
+        """The unread count of the conversations matching `filter` (None: the total): now, then at
+        each change (TIMSetConvTotalUnreadMessageCountChangedCallback, ...ByFilterCallback)."""
+        wanted = filters.checked_filter(filter)
+        watching.change_log(self._ctx)  # UsageError now, not at the first step
+        return watching.unread_counts(self._ctx, wanted, interval)
 
     # --- changes -----------------------------------------------------------------------------------
 

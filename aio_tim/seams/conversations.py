@@ -18,7 +18,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 from ..types import Conv, Message
 
-__all__ = ["ConvCursor", "ConvRecord", "ConversationStore"]
+__all__ = ["ConvChange", "ConvChangeLog", "ConvCursor", "ConvRecord", "ConversationStore"]
 
 
 class ConvCursor(NamedTuple):
@@ -107,4 +107,35 @@ class ConversationStore(Protocol):
 
     async def conv_group_members(self, name: str, convs: Sequence[Conv], *, add: bool) -> bool:
         """Add (or remove) conversations to a group; False if there is no such group."""
+        ...
+
+
+class ConvChange(NamedTuple):
+    """One row of a store's conversation change log: its place, the conversation, the kind
+    (0 added, 1 deleted, 2 updated: the C SDK's TIMConvEvent values)."""
+
+    seq: int
+    conv: Conv
+    kind: int
+
+
+@runtime_checkable
+class ConvChangeLog(Protocol):
+    """A conversation table that logs its changes (the SQLite store's migration 8): what
+    `tim.conv.events()` tails. Every writer of the store (every worker sharing it) appends."""
+
+    async def conv_change_head(self) -> int:
+        """The seq of the newest change (0: none yet)."""
+        ...
+
+    async def conv_changes_since(self, seq: int, limit: int) -> list[ConvChange]:
+        """Up to `limit` changes after `seq`, oldest first."""
+        ...
+
+    async def conv_change_note(self, kind: int) -> None:
+        """Log a change of no conversation (3 sync started, 4 sync finished) in the same order."""
+        ...
+
+    async def conv_changes_trim(self, upto: int) -> None:
+        """Forget the changes at or before `upto`."""
         ...

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
-from ..seams.conversations import ConvCursor, ConvRecord
+from ..seams.conversations import ConvChange, ConvCursor, ConvRecord
 from .local import LOOP_READ_MAX, LocalStore
 from .rows import Conv, check_conv, message_of
 
@@ -54,6 +54,8 @@ TOTAL_UNREAD: Final = (
 _ENSURE: Final = "INSERT OR IGNORE INTO conversations (conv_type, conv_id) VALUES (?, ?)"
 _RELIST: Final = f"UPDATE conversations SET listed = pinned << {PIN_SHIFT} | order_key"
 _WHERE: Final = " WHERE conv_type = ? AND conv_id = ?"
+# AUTOINCREMENT's counter: the newest seq even after a trim emptied the log (max(seq) would be 0)
+_HEAD: Final = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'conv_changes'), 0)"
 
 
 def _record(row: Sequence[Any]) -> ConvRecord:
@@ -179,6 +181,22 @@ def _scalar(query: str, conn: sqlite3.Connection) -> Any:
     return conn.execute(query).fetchone()[0]
 
 
+def _changes(seq: int, limit: int, conn: sqlite3.Connection) -> list[ConvChange]:
+    rows = conn.execute(
+        "SELECT seq, conv_type, conv_id, kind FROM conv_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+        (seq, limit),
+    )
+    return [ConvChange(int(r[0]), (int(r[1]), str(r[2])), int(r[3])) for r in rows]
+
+
+def _note(kind: int, conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO conv_changes (conv_type, conv_id, kind) VALUES (0, '', ?)", (kind,))
+
+
+def _trim(upto: int, conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM conv_changes WHERE seq <= ?", (upto,))
+
+
 def _names(conn: sqlite3.Connection) -> list[str]:
     return [str(r[0]) for r in conn.execute("SELECT name FROM conv_groups ORDER BY name")]
 
@@ -224,6 +242,18 @@ class SqliteConversations:
     async def conv_set_draft(self, conv: Conv, draft: bytes | None, edit_time: int) -> None:
         await self._store._submit(partial(_set_draft, check_conv(conv), draft, edit_time), small=True)
 
+    async def conv_change_head(self) -> int:
+        return int(await self._store._query(partial(_scalar, _HEAD)))
+
+    async def conv_changes_since(self, seq: int, limit: int) -> list[ConvChange]:
+        return await self._store._query(partial(_changes, seq, limit), small=limit <= LOOP_READ_MAX)
+
+    async def conv_change_note(self, kind: int) -> None:
+        await self._store._submit(partial(_note, kind), small=True)
+
+    async def conv_changes_trim(self, upto: int) -> None:
+        await self._store._submit(partial(_trim, upto), small=True)
+
     async def conv_group_names(self) -> list[str]:
         return await self._store._query(_names)
 
@@ -242,6 +272,7 @@ class SqliteConversations:
 
 
 if TYPE_CHECKING:  # the SQLite table is one implementation of the conversation seam (mypy checks)
-    from ..seams.conversations import ConversationStore
+    from ..seams.conversations import ConvChangeLog, ConversationStore
 
     _: ConversationStore = SqliteConversations(LocalStore())
+    _log: ConvChangeLog = SqliteConversations(LocalStore())

@@ -226,6 +226,36 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         WHERE conv_type = old.conv_type AND conv_id = old.conv_id AND last_id = old.id;
     END;
     """,
+    # 8: the conversation change log (`tim.conv.events()`, conv/events.py). Triggers on the table
+    # and on the unread counts append one row per changed conversation per statement, in the same
+    # transaction as the change, whatever made it (a send, the inbox applying a webhook, a read
+    # mark, a delete, tim.conv itself): a watcher reads the rows after the last seq it saw (one
+    # primary-key range) and the conversations they name, never the whole table. `kind`: 0 added,
+    # 1 deleted, 2 updated (the C SDK's TIMConvEvent). Watchers trim what every one has read.
+    """
+    CREATE TABLE conv_changes (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        conv_type INTEGER NOT NULL,
+        conv_id   TEXT    NOT NULL,
+        kind      INTEGER NOT NULL
+    );
+    CREATE TRIGGER conv_changes_added AFTER INSERT ON conversations BEGIN
+        INSERT INTO conv_changes (conv_type, conv_id, kind) VALUES (new.conv_type, new.conv_id, 0);
+    END;
+    CREATE TRIGGER conv_changes_deleted AFTER DELETE ON conversations BEGIN
+        INSERT INTO conv_changes (conv_type, conv_id, kind) VALUES (old.conv_type, old.conv_id, 1);
+    END;
+    CREATE TRIGGER conv_changes_updated AFTER UPDATE ON conversations BEGIN
+        INSERT INTO conv_changes (conv_type, conv_id, kind) VALUES (new.conv_type, new.conv_id, 2);
+    END;
+    CREATE TRIGGER conv_changes_unread AFTER UPDATE OF unread ON conv_counts
+    WHEN new.unread != old.unread BEGIN
+        INSERT INTO conv_changes (conv_type, conv_id, kind) VALUES (new.conv_type, new.conv_id, 2);
+    END;
+    CREATE TRIGGER conv_changes_unread_new AFTER INSERT ON conv_counts WHEN new.unread > 0 BEGIN
+        INSERT INTO conv_changes (conv_type, conv_id, kind) VALUES (new.conv_type, new.conv_id, 2);
+    END;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -24,6 +24,7 @@ from .message import Message
 __all__ = [
     "ConvInfo",
     "ConvListFilter",
+    "ConvEventType",
     "ConvListResult",
     "ConvMarkType",
     "ConvOperationResult",
@@ -44,6 +45,16 @@ class ConvMarkType(IntEnum):
     UNREAD = 0x2
     FOLD = 0x4
     HIDE = 0x8
+
+
+class ConvEventType(IntEnum):
+    """`TIMConvEvent`: what a conversation event says (TIMSetConvEventCallback's first argument)."""
+
+    ADD = 0
+    DEL = 1
+    UPDATE = 2
+    START = 3  # the conversation list's sync from the server started
+    FINISH = 4  # ... and finished
 
 
 class Draft(TIMStruct, rename=prefixed("draft_")):
