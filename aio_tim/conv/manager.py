@@ -19,7 +19,7 @@ from ..types.conv import ConvInfo, ConvListResult, ConvOperationResult, TotalUnr
 from . import edits, filters, groups, listing
 from . import events as watching
 from .context import ConvContext, Submit, table_of
-from .events import ConvEvent
+from .events import ConvEvent, ConvWatch
 
 __all__ = ["ConvManager"]
 
@@ -69,6 +69,11 @@ class ConvManager:
         """Conversation events from now on (TIMSetConvEventCallback's): ADD, UPDATE, DEL with the
         ConvInfo array, START/FINISH around a sync; ends when the client closes (events.py)."""
         return watching.events(self._ctx, interval)
+
+    def watch(self, filter: Any = None) -> ConvWatch:
+        """A reader of the change log you poll yourself (`await w.start()`, then `await w.poll()`:
+        the events since; `w.total`: the matching unread count)."""
+        return watching.ConvWatch(self._ctx, filters.checked_filter(filter))
 
     def unread_counts(
         self, filter: Any = None, *, interval: float = watching.INTERVAL
