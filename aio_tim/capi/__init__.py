@@ -24,6 +24,18 @@ from .conv import (
     TIMConvSetConversationCustomData,
     TIMConvSetDraft,
 )
+from .conv_events import (
+    TIMConvSubscribeUnreadMessageCountByFilter,
+    TIMConvUnsubscribeUnreadMessageCountByFilter,
+    TIMSetConvEventCallback,
+    TIMSetConvTotalUnreadMessageCountChangedCallback,
+    TIMSetConvUnreadMessageCountChangedByFilterCallback,
+    kTIMConvEvent_Add,
+    kTIMConvEvent_Del,
+    kTIMConvEvent_Finish,
+    kTIMConvEvent_Start,
+    kTIMConvEvent_Update,
+)
 from .edits import TIMMsgClearHistoryMessage, TIMMsgListDelete, TIMMsgModifyMessage
 from .functions import (
     TIMInit,
@@ -88,6 +100,8 @@ __all__ = [
     "TIMConvRenameConversationGroup",
     "TIMConvSetConversationCustomData",
     "TIMConvSetDraft",
+    "TIMConvSubscribeUnreadMessageCountByFilter",
+    "TIMConvUnsubscribeUnreadMessageCountByFilter",
     "TIMGroupCreate",
     "TIMGroupDelete",
     "TIMGroupDeleteMember",
@@ -119,9 +133,17 @@ __all__ = [
     "TIMMsgSendNewMsg",
     "TIMMsgSetMessageExtensions",
     "TIMRemoveRecvNewMsgCallback",
+    "TIMSetConvEventCallback",
+    "TIMSetConvTotalUnreadMessageCountChangedCallback",
+    "TIMSetConvUnreadMessageCountChangedByFilterCallback",
     "TIMSetMsgReadedReceiptCallback",
     "TIMSetMsgRevokeCallback",
     "TIMUninit",
+    "kTIMConvEvent_Add",
+    "kTIMConvEvent_Del",
+    "kTIMConvEvent_Finish",
+    "kTIMConvEvent_Start",
+    "kTIMConvEvent_Update",
 ]
 
 

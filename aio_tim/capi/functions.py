@@ -32,6 +32,7 @@ from ..types import (
     encode,
 )
 from .constants import TIM_ERR_NOTLOGIN, TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, TIM_SUCC
+from .conv_events import pump as conv_pump
 from .receive import pump
 from .runtime import Callback, Runtime, invoke
 
@@ -196,6 +197,7 @@ async def _login(session: _Session, user_id: str, user_sig: str) -> str:
     )
     await session.open(client)
     await session.swap(client)
+    session.runtime.spawn(conv_pump(client))  # the conversation listeners; ends when the client closes
     if config.aio_tim_webhook_port is not None:
         await client.listen(config.aio_tim_webhook_host, config.aio_tim_webhook_port)
         session.runtime.spawn(pump(client))  # ends when the client closes

@@ -22,9 +22,9 @@ from .enums import Conv, ConvType
 from .message import Message
 
 __all__ = [
+    "ConvEventType",
     "ConvInfo",
     "ConvListFilter",
-    "ConvEventType",
     "ConvListResult",
     "ConvMarkType",
     "ConvOperationResult",
