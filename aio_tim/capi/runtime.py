@@ -189,10 +189,18 @@ class Runtime:
             finally:
                 self._finished = True
                 self._fail_leftovers()
+                await self._stop_background()
                 if self._guard is not None:
                     await self._guard.aclose()  # type: ignore[attr-defined]
                 if self._thread is not None:
                     self.loop.stop()
+
+    async def _stop_background(self) -> None:
+        """End the pumps (a poller sleeping between polls would outlive the loop otherwise)."""
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.wait(set(self._background))
 
     async def _drain(self) -> None:
         """Wait for the calls in flight, then cut the rest short (each calls back 6013)."""
