@@ -23,6 +23,7 @@ from . import (
     accounts,
     c2c,
     c2c_history,
+    contact_groups,
     edits,
     extensions,
     group_admin,
@@ -82,6 +83,7 @@ def default_routes() -> dict[str, Route]:
             extensions.HANDLERS,
             push.HANDLERS,
             recent.HANDLERS,
+            contact_groups.HANDLERS,
         ]
     )
 

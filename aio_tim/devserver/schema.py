@@ -228,4 +228,24 @@ _V7: Final = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# Conversation groups (recentcontact/*_contact_group, devserver/contact_groups.py): a user's
+# named groups, numbered from 1 per user as TIM answers GroupId, and the conversations in each.
+_V8: Final = (
+    """CREATE TABLE contact_groups (
+        account TEXT NOT NULL,
+        group_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (account, group_id),
+        UNIQUE (account, name)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE contact_group_members (
+        account TEXT NOT NULL,
+        group_id INTEGER NOT NULL,
+        type INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        added INTEGER NOT NULL,
+        PRIMARY KEY (account, group_id, type, peer)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)

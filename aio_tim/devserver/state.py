@@ -7,6 +7,7 @@ feature (receipts, extensions) queries mixed in; accounts, settings and files li
 from __future__ import annotations
 
 from .c2c_queries import C2CQueries
+from .contact_group_queries import ContactGroupQueries
 from .feature_queries import FeatureQueries
 from .group_queries import GroupQueries
 from .member_queries import MemberQueries
@@ -26,7 +27,9 @@ class _Unlogged(str):
         return "'<redacted>'"
 
 
-class State(C2CQueries, GroupQueries, MemberQueries, PushQueries, RecentQueries, FeatureQueries):
+class State(
+    C2CQueries, GroupQueries, MemberQueries, PushQueries, RecentQueries, FeatureQueries, ContactGroupQueries
+):
     """Typed queries over the dev server's database; open with `await State.open(path)`."""
 
     # --- meta ----------------------------------------------------------------------------------
