@@ -32,6 +32,7 @@ from ..protocol.contactgroups import (
 )
 from ..protocol.recentcontact import ContactItem
 from .accounts import require_account, valid_user_id
+from .contact_group_queries import GroupedContact
 from .context import Context, Handler
 from .recent_queries import C2C, GROUP
 
@@ -141,22 +142,21 @@ async def get(ctx: Context, req: GetContactGroup) -> Envelope:
     await require_account(ctx, req.From_Account, ERR_NO_ACCOUNT, "From_Account")
     page = await ctx.state.grouped_contacts(req.From_Account, req.StartIndex, PAGE + 1)
     done = len(page) <= PAGE
-    entries = [
-        ContactGroupEntry(
-            Type=c.type,
-            To_Account=c.peer if c.type == C2C else None,
-            ToGroupId=None if c.type == C2C else c.peer,
-            ContactGroupId=c.group_ids,
-            Timestamp=c.added,
-        )  # fmt: skip
-        for c in page[:PAGE]
-    ]
+    entries = [_entry(contact) for contact in page[:PAGE]]
     groups = [
         GroupItem(name, group_id) for group_id, name in await ctx.state.contact_groups(req.From_Account)
     ]
     return GetContactGroupResponse(
         ContactItem=entries, GroupItem=groups, CompleteFlag=int(done),
         NextStartIndex=0 if done else req.StartIndex + PAGE,
+    )  # fmt: skip
+
+
+def _entry(contact: GroupedContact) -> ContactGroupEntry:
+    c2c = contact.type == C2C
+    return ContactGroupEntry(
+        Type=contact.type, To_Account=contact.peer if c2c else None, ToGroupId=None if c2c else contact.peer,
+        ContactGroupId=contact.group_ids, Timestamp=contact.added,
     )  # fmt: skip
 
 
