@@ -144,6 +144,10 @@ class ConvManager:
         """TIMConvDeleteConversationGroup."""
         await groups.delete_conversation_group(self._ctx, group_name)
 
+    async def sync_conversation_groups(self) -> list[str]:
+        """The server's conversation groups (recentcontact/get_contact_group) into the table."""
+        return await groups.sync_conversation_groups(self._ctx)
+
     async def rename_conversation_group(self, old_name: str, new_name: str) -> None:
         """TIMConvRenameConversationGroup."""
         await groups.rename_conversation_group(self._ctx, old_name, new_name)
