@@ -19,10 +19,13 @@ __all__ = ["calls"]
 C2C_ONLY = json.dumps({"conversation_list_filter_conv_type": 1})
 
 
-async def until(condition, limit: float = 10.0) -> None:
-    async with asyncio.timeout(limit):
-        while not condition():
-            await asyncio.sleep(0.01)
+async def until(condition, steps: int = 1000) -> None:
+    """Wait (up to steps x 10 ms) for the callbacks, which run on this loop, to meet `condition`."""
+    for _ in range(steps):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the callbacks never came")
 
 
 async def test_conversation_listeners_through_the_c_api(calls: Calls, dev_server):
