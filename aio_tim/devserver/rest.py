@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -23,6 +24,7 @@ from . import accounts, c2c, c2c_history, edits, group_admin, groups
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
+from .journal import Journal
 from .limits import RateLimiter
 from .validation import RequestDecoder
 
@@ -35,6 +37,7 @@ ERR_INTERNAL: Final = 70500
 
 _log = logging.getLogger("aio_tim.devserver")
 _encoder: Final = msgspec.json.Encoder()
+_CALL: Final = "aio_tim.call"  # where _answer leaves the decoded request for the journal
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,9 @@ class RestEndpoint:
         routes: Mapping[str, Route],
         limiter: RateLimiter | None = None,
         admission: Admission | None = None,
+        journal: Journal | None = None,
     ) -> None:
+        self._journal = journal
         self._admission = admission if admission is not None else Admission()
         self._ctx = ctx
         self._guard = guard
@@ -83,6 +88,7 @@ class RestEndpoint:
         self._limiter = limiter
 
     async def handle(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
         try:
             reply = await self._answer(request)
         except TIMError as exc:
@@ -95,6 +101,11 @@ class RestEndpoint:
             # The path is ours to log; the query string holds the UserSig and is never logged.
             _log.exception("internal error answering %s", request.path)
             reply = failure(ERR_INTERNAL, "internal server error")
+        if self._journal is not None:
+            # The caller is its identifier: the query string (and its UserSig) is never recorded.
+            caller = request.query.get("identifier", "")[:64]
+            elapsed = time.perf_counter() - started
+            self._journal.rest_call(_endpoint(request), caller, reply.ErrorCode, elapsed, request.get(_CALL))
         return web.Response(body=encode(reply), content_type="application/json")
 
     async def unknown_path(self, request: web.Request) -> web.Response:
@@ -112,6 +123,7 @@ class RestEndpoint:
         _check_content_type(request, route.decoder.family.syntax)
         body = await _read_body(request, route.decoder.family.syntax)
         call = route.decoder.decode(body)
+        request[_CALL] = call
         hooks = self._ctx.webhooks
         if hooks is not None:
             # A before-send callback may refuse, drop or rewrite the message before anything is

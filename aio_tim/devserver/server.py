@@ -20,6 +20,9 @@ from .authn import AdminGuard
 from .context import Context
 from .files import FileService
 from .groups import GROUP_DEDUP_WINDOW, new_group
+from .inspector import PATH as INSPECTOR_PATH
+from .inspector import DevAccess, Inspector
+from .journal import Journal
 from .limits import RateLimiter
 from .logs import RedactedAccessLogger, server_logger
 from .openapi import openapi_handler
@@ -111,11 +114,15 @@ class DevServer:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._files: FileService | None = None
+        self._endpoints: list[str] = []  # the REST commands served, for the inspector's fault form
         self.admission = Admission(max_pending)
         """The REST backlog bound and its counters (`refused`, `abandoned`)."""
         self._keepalive_timeout = keepalive_timeout
         self._webhooks = Webhooks(sdk_app_id, clock, batch_sends=webhook_batch_sends)
         self._webhooks.configure(webhook_url, webhook_token, webhook_commands)
+        self.journal = Journal(clock=clock)
+        """What the web inspector shows: REST calls, webhook deliveries, message changes."""
+        self._webhooks.journal = self.journal
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -212,13 +219,17 @@ class DevServer:
         )
         app = web.Application(client_max_size=MAX_BODY)
         limiter = RateLimiter(self._limits, ctx.clock)
-        rest = RestEndpoint(ctx, guard, default_routes(), limiter, self.admission)
+        routes = default_routes()
+        self._endpoints = sorted(routes)
+        rest = RestEndpoint(ctx, guard, routes, limiter, self.admission, self.journal)
         app.router.add_route("*", "/v4/{service}/{command}", rest.handle)
         app.router.add_route("*", "/v4{tail:(/.*)?}", rest.unknown_path)
         app.router.add_get("/healthz", _healthz)
         if self._files is not None:
             self._files.mount(app, guard)
-        app.router.add_get("/openapi.json", openapi_handler(default_routes()))
+        app.router.add_get("/openapi.json", openapi_handler(routes))
+        access = DevAccess(bound_host=self._host, sdk_app_id=self._sdk_app_id, admin=self._admin, guard=guard)
+        Inspector(access, ctx.state, self.journal, self._webhooks, self._public_settings).mount(app)
         runner = web.AppRunner(
             app,
             access_log_class=RedactedAccessLogger,
@@ -253,6 +264,16 @@ class DevServer:
         """The base URL clients use, e.g. "http://127.0.0.1:54321"."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self.port}"
+
+    @property
+    def inspector_url(self) -> str:
+        """The web inspector's address: what this server did, live (see docs/inspector.md)."""
+        return self.url + INSPECTOR_PATH
+
+    def _public_settings(self) -> dict[str, object]:
+        """What the inspector may show about the server: never its secret key."""
+        settings = {"url": self.url, "sdk_app_id": self._sdk_app_id, "admin": self._admin}
+        return settings | {"endpoints": self._endpoints}
 
     @property
     def sdk_app_id(self) -> int:

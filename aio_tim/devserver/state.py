@@ -1,13 +1,14 @@
 """The dev server's state in sqlite: every query (bound parameters only), grouped by what it touches.
 
 `State` is the database (`db.Database`: lifecycle, transactions) with the C2C and group queries
-mixed in; accounts, settings and files live here.
+mixed in, and the web inspector's reads; accounts, settings and files live here.
 """
 
 from __future__ import annotations
 
 from .c2c_queries import C2CQueries
 from .group_queries import GroupQueries
+from .inspect_queries import InspectQueries
 from .rows import FileRow, json_list, values_of
 
 __all__ = ["State"]
@@ -22,7 +23,7 @@ class _Unlogged(str):
         return "'<redacted>'"
 
 
-class State(C2CQueries, GroupQueries):
+class State(C2CQueries, GroupQueries, InspectQueries):
     """Typed queries over the dev server's database; open with `await State.open(path)`."""
 
     # --- meta ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -26,6 +27,7 @@ from ..protocol import callbacks as cb
 from ..protocol.envelope import Envelope
 from ..protocol.group import SendGroupMsg, SendGroupMsgResponse
 from ..protocol.openim import SendMsg, SendMsgResponse
+from .journal import Journal
 from .rows import C2CRow
 
 __all__ = ["Webhooks"]
@@ -65,6 +67,7 @@ class Webhooks:
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered = 0
         self.failed = 0
+        self.journal: Journal | None = None  # the inspector's record of every delivery
 
     def configure(
         self, url: str | None, token: str | None = None, commands: Iterable[str] | None = None
@@ -155,32 +158,54 @@ class Webhooks:
             finally:
                 self._queue.task_done()
 
-    async def _post(self, target: Target, body: cb.Callback, limit: float) -> cb.CallbackAnswer | None:
+    async def _post(
+        self, target: Target, body: cb.Callback, limit: float, redelivery_of: int | None = None
+    ) -> cb.CallbackAnswer | None:
         """POST one callback; the app's answer, or None when it failed (any reason, logged)."""
+        started = time.perf_counter()
+        status, raw, failure = await self._exchange(target, body, limit)
+        answer: cb.CallbackAnswer | None = None
+        if failure is None:
+            try:
+                answer = _ANSWER.decode(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                failure = f"not a callback answer: {exc}"
+        if failure is not None:
+            log.info("webhook %s failed: %s", _command(body), failure)
+        if self.journal is not None:
+            elapsed = time.perf_counter() - started
+            entry = _delivery(target, body, (status, raw, failure), elapsed)
+            self.journal.add("webhook", entry | {"redelivery_of": redelivery_of}, body)
+        return answer
+
+    async def _exchange(
+        self, target: Target, body: cb.Callback, limit: float
+    ) -> tuple[int | None, bytes, str | None]:
+        """(HTTP status, answer bytes, why it failed or None) of one POST."""
         assert self._session is not None
-        command = _command(body)
         try:
             async with self._session.post(
                 target.url,
-                params=self._query(target, command),
+                params=self._query(target, _command(body)),
                 data=encode_callback(body),
                 headers={"Content-Type": "application/json"},
                 timeout=aiohttp.ClientTimeout(total=limit),
             ) as response:
                 raw = await response.read()
-            if response.status != 200:
-                log.info("webhook %s answered HTTP %s", command, response.status)
-                return None
-            return _ANSWER.decode(raw)
-        except (
-            aiohttp.ClientError,
-            TimeoutError,
-            OSError,
-            msgspec.DecodeError,
-            msgspec.ValidationError,
-        ) as exc:
-            log.info("webhook %s failed: %s", command, type(exc).__name__)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return None, b"", type(exc).__name__
+        if response.status != 200:
+            return response.status, raw, f"answered HTTP {response.status}"
+        return response.status, raw, None
+
+    async def redeliver(self, body: cb.Callback, entry_id: int) -> cb.CallbackAnswer | None:
+        """POST a callback again (the inspector's redeliver button), signed afresh, to today's URL;
+        the app's answer, or None when it failed or no URL is set. Recorded like any delivery,
+        naming the journal entry `entry_id` it repeats."""
+        target = self._target
+        if target is None or self._session is None:
             return None
+        return await self._post(target, body, AFTER_TIMEOUT, redelivery_of=entry_id)
 
     def _query(self, target: Target, command: str) -> dict[str, str]:
         query = {
@@ -282,6 +307,25 @@ _AFTER_SEND: Final = frozenset({cb.C2C_AFTER_SEND_MSG, cb.GROUP_AFTER_SEND_MSG})
 def _forbids(call: Any, control: str) -> bool:
     """Whether the REST request's `ForbidCallbackControl` switches that callback off for it."""
     return control in (getattr(call, "ForbidCallbackControl", None) or ())
+
+
+ANSWER_SHOWN: Final = 4096  # bytes of the app's answer the inspector keeps
+
+
+def _delivery(
+    target: Target, body: cb.Callback, outcome: tuple[int | None, bytes, str | None], elapsed: float
+) -> dict[str, Any]:
+    """A journal entry for one delivery; the URL without its query (which holds the signature)."""
+    status, raw, failure = outcome
+    return {
+        "command": _command(body),
+        "url": target.url.split("?", 1)[0],
+        "body": msgspec.json.decode(encode_callback(body)),
+        "status": status,
+        "answer": raw[:ANSWER_SHOWN].decode("utf-8", "replace"),
+        "error": failure,
+        "ms": round(elapsed * 1000, 2),
+    }
 
 
 def _command(body: cb.Callback) -> str:

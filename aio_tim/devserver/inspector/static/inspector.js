@@ -1,0 +1,423 @@
+// aio_tim inspector: plain JavaScript, no build step. Everything shown is text put into the DOM
+// with textContent (never innerHTML): message bodies are whatever a client sent.
+"use strict";
+
+const API = "api/";
+const FAULTS = "/_dev/faults";
+const ACTION = { "X-Aio-Tim-Inspector": "1", "Content-Type": "application/json" };
+const ROWS = 200;          // rows kept in the REST and webhook tables (the newest)
+const FLUSH_MS = 250;      // live entries are drawn at most this often
+const REFRESH_MS = 1000;   // the conversation list is reloaded at most this often
+
+const state = {
+  open: null,          // the conversation shown: ["c2c", a, b] or ["group", id]
+  offset: 0,           // messages shown from the newest
+  pending: [],         // live entries not drawn yet
+  flushTimer: null,
+  dirtyOpen: false,    // the open conversation changed since it was drawn
+  dirtyList: false,    // the conversation list changed
+  loadingOpen: false,
+  lastListLoad: 0,
+  restSeen: 0,
+  webhooksSeen: 0,
+  firstRender: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+function safeUrl(text) {
+  // Only http(s) links and images: a message may carry "javascript:" anything.
+  try {
+    const url = new URL(text, location.href);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+function when(seconds) {
+  const d = new Date(seconds * 1000);
+  return d.toLocaleTimeString([], { hour12: false }) + (Date.now() - d > 864e5 ? " " + d.toLocaleDateString() : "");
+}
+
+function convKey(conversation) { return JSON.stringify(conversation); }
+
+function convName(conversation, info) {
+  if (conversation[0] === "group") return "# " + (info && info.name && info.name !== conversation[1] ? `${info.name} (${conversation[1]})` : conversation[1]);
+  return `${conversation[1]} ↔ ${conversation[2]}`;
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+// --- the first screen -------------------------------------------------------------------------
+
+async function loadOverview() {
+  const data = await getJson(API + "overview");
+  const s = data.server;
+  $("server").textContent = `${s.url} · sdkappid ${s.sdk_app_id} · admin ${s.admin}`;
+  const list = $("endpoints");
+  if (list.children.length <= 1) for (const e of s.endpoints || []) list.append(el("option", { value: e }));
+  drawLists(data);
+  drawRest(data.rest.slice().reverse(), true);
+  drawWebhooks(data.webhooks.slice().reverse(), true);
+  state.lastListLoad = performance.now();
+  return data;
+}
+
+function drawLists(data) {
+  const t = data.totals;
+  $("accounts-count").textContent = `(${t.accounts})`;
+  $("groups-count").textContent = `(${t.groups})`;
+  $("conversations-count").textContent = `(${t.c2c_messages + t.group_messages} messages)`;
+  drawConversations(data.conversations);
+  $("accounts").replaceChildren(...data.accounts.map((a) =>
+    el("li", {}, el("button", { type: "button", onclick: () => search("user", a.id) },
+      el("span", { class: "name", text: a.id + (a.nick ? ` (${a.nick})` : "") }),
+      el("span", { class: "muted", text: "messages" })))));
+  $("groups").replaceChildren(...data.groups.map(drawGroup));
+}
+
+function drawConversations(conversations) {
+  const openKey = state.open && convKey(state.open);
+  $("conversations").replaceChildren(...conversations.map((c) => {
+    const key = convKey(c.conversation);
+    return el("li", {}, el("button", {
+      type: "button", "aria-current": key === openKey ? "true" : "false", "data-conv": key,
+      onclick: () => openConversation(c.conversation, c),
+    }, el("span", { class: "name", text: convName(c.conversation, c) }),
+       el("span", { class: "muted", text: String(c.messages) })));
+  }));
+}
+
+function drawGroup(g) {
+  const members = el("ul", { class: "sub", hidden: true });
+  const toggle = el("button", { type: "button", "aria-expanded": "false", onclick: async () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    members.hidden = !open;
+    if (open) {
+      const data = await getJson(API + "members?group=" + encodeURIComponent(g.id));
+      members.replaceChildren(...data.members.map((m) => el("li", { text: `${m.account} · ${m.role}` })));
+    }
+  } }, el("span", { class: "name", text: `${g.name} (${g.id}, ${g.type})` }),
+       el("span", { class: "muted", text: `${g.members} members` }));
+  const open = el("button", { type: "button", class: "sub", onclick: () => openConversation(["group", g.id], g) },
+    "open its messages");
+  return el("li", {}, toggle, members, open);
+}
+
+// --- a conversation's messages ----------------------------------------------------------------
+
+async function openConversation(conversation, info) {
+  state.open = conversation;
+  state.openInfo = info;
+  state.offset = 0;
+  for (const b of document.querySelectorAll("#conversations button")) {
+    b.setAttribute("aria-current", b.dataset.conv === convKey(conversation) ? "true" : "false");
+  }
+  await reloadOpen();
+}
+
+async function reloadOpen(older) {
+  if (!state.open) return;
+  state.loadingOpen = true;
+  state.dirtyOpen = false;
+  try {
+    const offset = older ? state.offset + 50 : 0;
+    const url = `${API}messages?conv=${encodeURIComponent(convKey(state.open))}&offset=${offset}`;
+    const data = await getJson(url);
+    if (convKey(data.conversation) !== convKey(state.open)) return;
+    state.offset = offset;
+    $("thread-title").textContent = convName(state.open, state.openInfo);
+    const marks = Object.entries(data.read).map(([who, t]) => `${who} read up to ${when(t)}`);
+    $("thread-info").textContent = (offset ? `messages ${offset + 1}–${offset + data.messages.length}` : "newest first") +
+      (marks.length ? " · " + marks.join(" · ") : "");
+    const items = data.messages.map((m) => drawMessage(m, data.read));
+    if (older) $("messages").append(...items);
+    else $("messages").replaceChildren(...items);
+    $("older").hidden = data.messages.length < 50;
+  } finally {
+    state.loadingOpen = false;
+  }
+  if (state.dirtyOpen) scheduleFlush();
+}
+
+function drawMessage(m, read) {
+  const tags = [];
+  if (m.kind === "import") tags.push(el("span", { class: "tag", text: "imported" }));
+  if (m.recalled) tags.push(el("span", { class: "tag recalled", text: "recalled" }));
+  if (m.online_only) tags.push(el("span", { class: "tag", text: "online only" }));
+  if (m.to && read && read[m.to] >= m.time) tags.push(el("span", { class: "tag read", text: `read by ${m.to}` }));
+  const meta = el("div", { class: "meta" },
+    el("span", { class: "from", text: m.from + (m.to ? ` → ${m.to}` : "") }),
+    el("time", { text: when(m.time) }),
+    el("span", { text: m.key ? `key ${m.key}` : `seq ${m.seq}` }), ...tags);
+  let body;
+  try { body = JSON.parse(m.body); } catch (_) { body = []; }
+  const elements = el("div", { class: "elements" }, ...body.map(drawElement));
+  if (m.custom) elements.append(el("div", { class: "muted", text: "CloudCustomData" }), el("pre", { text: m.custom }));
+  return el("li", { class: "message" + (m.recalled ? " recalled" : "") }, meta, elements);
+}
+
+function link(url, text) {
+  const href = safeUrl(url || "");
+  return href ? el("a", { href, download: true, rel: "noreferrer", text }) : el("span", { text });
+}
+
+function drawElement(item) {
+  const c = item.MsgContent || {};
+  switch (item.MsgType) {
+    case "TIMTextElem":
+      return el("p", { class: "text", text: c.Text || "" });
+    case "TIMImageElem": {
+      const images = c.ImageInfoArray || [];
+      const thumb = images.find((i) => i.Type === 3) || images[0] || {};
+      const full = images.find((i) => i.Type === 1) || thumb;
+      const src = safeUrl(thumb.URL || "");
+      const img = src ? el("img", { src, alt: `image ${full.Width || "?"}×${full.Height || "?"}`, loading: "lazy" }) : "image";
+      const href = safeUrl(full.URL || "");
+      return href ? el("a", { href, rel: "noreferrer", class: "image" }, img) : el("span", {}, img);
+    }
+    case "TIMFileElem":
+      return el("p", {}, "📎 ", link(c.Url, `${c.FileName || "file"} (${c.FileSize || 0} bytes)`));
+    case "TIMSoundElem":
+      return el("p", {}, "🔊 ", link(c.Url, `sound, ${c.Second || 0} s`));
+    case "TIMVideoFileElem":
+      return el("p", {}, "🎞 ", link(c.VideoUrl, `video, ${c.VideoSecond || 0} s`));
+    case "TIMCustomElem":
+      return el("div", {}, el("span", { class: "tag", text: "custom" }),
+        el("pre", { text: [c.Desc && `Desc: ${c.Desc}`, `Data: ${c.Data || ""}`, c.Ext && `Ext: ${c.Ext}`].filter(Boolean).join("\n") }));
+    default:
+      return el("div", {}, el("span", { class: "tag", text: item.MsgType || "element" }),
+        el("pre", { text: JSON.stringify(c, null, 1) }));
+  }
+}
+
+// --- REST calls and webhooks -------------------------------------------------------------------
+
+function keepNewest(tbody, rows, replace) {
+  // Newest on top; at most ROWS rows in the DOM however fast entries arrive.
+  const fresh = rows.slice(-ROWS).reverse();
+  if (replace) tbody.replaceChildren(...fresh);
+  else tbody.prepend(...fresh);
+  while (tbody.children.length > ROWS) tbody.lastElementChild.remove();
+}
+
+function drawRest(entries, replace) {
+  state.restSeen += entries.length;
+  $("rest-count").textContent = String(state.restSeen);
+  keepNewest($("rest"), entries.map((e) => el("tr", {},
+    el("td", { text: when(e.at) }), el("td", { text: e.endpoint }), el("td", { text: e.caller, class: "wide" }),
+    el("td", { text: String(e.code), class: e.code ? "code-bad" : "good" }), el("td", { text: e.ms.toFixed(1) }))), replace);
+}
+
+function drawWebhooks(entries, replace) {
+  state.webhooksSeen += entries.length;
+  $("webhooks-count").textContent = String(state.webhooksSeen);
+  keepNewest($("webhooks"), entries.map((e) => {
+    const result = e.error ? e.error : `HTTP ${e.status}`;
+    return el("tr", { "data-entry": e.id },
+      el("td", { text: when(e.at) }),
+      el("td", { text: e.command + (e.redelivery_of ? ` (again #${e.redelivery_of})` : "") }),
+      el("td", { text: result, class: e.error ? "bad" : "good" }),
+      el("td", { text: e.ms.toFixed(1) }),
+      el("td", {},
+        el("button", { type: "button", onclick: () => showDelivery(e.id), "aria-label": `Show delivery ${e.id}` }, "Show"),
+        el("button", { type: "button", class: "redeliver", onclick: () => redeliver(e.id), "aria-label": `Redeliver ${e.id}` }, "Redeliver")));
+  }), replace);
+}
+
+async function showDelivery(id) {
+  const e = await getJson(`${API}webhooks/${id}`);
+  $("delivery").hidden = false;
+  $("delivery-title").textContent = `#${e.id} ${e.command} → ${e.url}`;
+  $("delivery-body").textContent = JSON.stringify(e.body, null, 2);
+  $("delivery-answer").textContent = e.error ? `${e.error}\n${e.answer}` : e.answer;
+}
+
+async function redeliver(id) {
+  const response = await fetch(`${API}webhooks/${id}/redeliver`, { method: "POST", headers: ACTION, body: "{}" });
+  const data = await response.json();
+  $("webhooks-count").title = data.answered ? `#${id} redelivered` : `#${id} redelivery failed`;
+}
+
+// --- live updates ------------------------------------------------------------------------------
+
+function connect() {
+  const source = new EventSource(API + "events");
+  source.onopen = () => { $("live").textContent = "live"; $("live").className = "badge live"; };
+  source.onerror = () => { $("live").textContent = "reconnecting…"; $("live").className = "badge down"; };
+  source.onmessage = (event) => {
+    state.pending.push(...JSON.parse(event.data));
+    scheduleFlush();
+  };
+  source.addEventListener("reset", () => { state.pending = []; loadOverview().then(() => reloadOpen()); });
+}
+
+function scheduleFlush() {
+  if (state.flushTimer === null) state.flushTimer = setTimeout(flush, FLUSH_MS);
+}
+
+function flush() {
+  state.flushTimer = null;
+  const entries = state.pending;
+  state.pending = [];
+  const rest = [], hooks = [];
+  const openKey = state.open && convKey(state.open);
+  for (const e of entries) {
+    if (e.kind === "rest") rest.push(e);
+    else if (e.kind === "webhook") hooks.push(e);
+    else if (e.kind === "message") {
+      state.dirtyList = true;
+      if (e.conversations.some((c) => convKey(c) === openKey)) state.dirtyOpen = true;
+    }
+  }
+  if (rest.length) drawRest(rest, false);
+  if (hooks.length) drawWebhooks(hooks, false);
+  if (state.dirtyOpen && !state.loadingOpen && state.offset === 0) reloadOpen();
+  if (state.dirtyList) {
+    const wait = state.lastListLoad + REFRESH_MS - performance.now();
+    if (wait <= 0) { state.dirtyList = false; loadLists(); } else scheduleFlush();
+  }
+}
+
+async function loadLists() {
+  state.lastListLoad = performance.now();
+  const data = await getJson(API + "overview");
+  drawLists(data);
+}
+
+// --- search ------------------------------------------------------------------------------------
+
+async function search(field, q) {
+  $("search-field").value = field;
+  $("q").value = q;
+  const data = await getJson(`${API}search?field=${field}&q=${encodeURIComponent(q)}`);
+  state.open = null;
+  $("thread-title").textContent = `Search: ${field} “${q}”`;
+  $("thread-info").textContent = `${data.messages.length} messages (newest first, at most 50)`;
+  $("messages").replaceChildren(...data.messages.map((m) => {
+    const item = drawMessage(m, null);
+    item.querySelector(".meta").prepend(el("button", { type: "button", onclick: () => openConversation(m.conversation) },
+      convName(m.conversation)));
+    return item;
+  }));
+  $("older").hidden = true;
+  $("thread").focus();
+}
+
+// --- tabs ----------------------------------------------------------------------------------------
+
+function selectTab(tab) {
+  for (const t of document.querySelectorAll('[role="tab"]')) {
+    const selected = t === tab;
+    t.setAttribute("aria-selected", String(selected));
+    t.tabIndex = selected ? 0 : -1;
+    $(t.getAttribute("aria-controls")).hidden = !selected;
+  }
+  if (tab.id === "tab-faults") loadFaults();
+}
+
+function tabKeys(event) {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  const at = tabs.indexOf(document.activeElement);
+  const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+  if (at < 0 || !step) return;
+  const next = tabs[(at + step + tabs.length) % tabs.length];
+  next.focus();
+  selectTab(next);
+}
+
+// --- fault switches ---------------------------------------------------------------------------
+
+function numberOrNull(id) {
+  const text = $(id).value.trim();
+  return text === "" ? null : Number(text);
+}
+
+async function loadFaults() {
+  let data;
+  try {
+    data = await getJson(FAULTS);
+  } catch (error) {
+    $("fault-status").textContent = "fault switches are not available on this server";
+    return;
+  }
+  $("faults").replaceChildren(...data.faults.map((f) => el("tr", { "data-fault": f.id },
+    el("td", { text: f.endpoint + (f.webhook ? " (webhooks)" : "") }),
+    el("td", { text: f.error_code === null ? "—" : String(f.error_code) }),
+    el("td", { text: f.remaining === null ? "∞" : String(f.remaining) }),
+    el("td", { text: f.share === null ? "—" : String(f.share) }),
+    el("td", { text: `${f.latency_ms} ms` }),
+    el("td", {}, el("button", { type: "button", onclick: () => removeFault(f.id), "aria-label": `Remove fault on ${f.endpoint}` }, "Remove")))));
+}
+
+async function addFault(event) {
+  event.preventDefault();
+  const share = numberOrNull("fault-share");
+  const fault = {
+    endpoint: $("fault-endpoint").value.trim(),
+    error_code: numberOrNull("fault-code"),
+    count: share === null ? numberOrNull("fault-count") : null,
+    share,
+    latency_ms: numberOrNull("fault-latency") || 0,
+    webhook: $("fault-webhook").checked,
+  };
+  const response = await fetch(FAULTS, { method: "POST", headers: ACTION, body: JSON.stringify(fault) });
+  const answer = await response.json().catch(() => ({}));
+  $("fault-status").textContent = response.ok ? `fault ${answer.id} added on ${fault.endpoint}` :
+    `refused: ${answer.error || answer.ErrorInfo || response.status}`;
+  await loadFaults();
+}
+
+async function removeFault(id) {
+  await fetch(`${FAULTS}/${encodeURIComponent(id)}`, { method: "DELETE", headers: ACTION });
+  $("fault-status").textContent = `fault ${id} removed`;
+  await loadFaults();
+}
+
+async function clearFaults() {
+  await fetch(FAULTS, { method: "DELETE", headers: ACTION });
+  $("fault-status").textContent = "every fault removed";
+  await loadFaults();
+}
+
+// --- start ---------------------------------------------------------------------------------------
+
+async function start() {
+  const started = performance.now();
+  $("search").addEventListener("submit", (e) => { e.preventDefault(); search($("search-field").value, $("q").value); });
+  $("older").addEventListener("click", () => reloadOpen(true));
+  for (const t of document.querySelectorAll('[role="tab"]')) t.addEventListener("click", () => selectTab(t));
+  document.querySelector('[role="tablist"]').addEventListener("keydown", tabKeys);
+  $("fault-form").addEventListener("submit", addFault);
+  $("faults-clear").addEventListener("click", clearFaults);
+  setInterval(() => { if (!$("panel-faults").hidden) loadFaults(); }, 2000);
+  connect();
+  const data = await loadOverview();
+  if (data.conversations.length) await openConversation(data.conversations[0].conversation, data.conversations[0]);
+  state.firstRender = performance.now() - started;
+  document.body.dataset.ready = "1";
+  window.inspectorTimings = { firstRender: state.firstRender, sinceNavigation: performance.now() };
+}
+
+document.addEventListener("DOMContentLoaded", start);
