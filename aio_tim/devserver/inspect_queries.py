@@ -34,6 +34,12 @@ _GROUP_CONVERSATIONS: Final = (
     "GROUP BY g.group_id ORDER BY 5 DESC LIMIT ?"
 )
 
+# The words of a message: its elements' text fields and its custom data, not the JSON's keys.
+_TEXT_HOLDS: Final = (
+    "(EXISTS (SELECT 1 FROM json_tree(body) WHERE key IN ('Text', 'Data', 'Desc', 'Ext', 'FileName') "
+    "AND atom LIKE ? ESCAPE '\\') OR cloud_custom_data LIKE ?1 ESCAPE '\\')"
+)
+
 
 def _like(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, its own % and _ taken literally (ESCAPE '\\')."""
@@ -137,7 +143,7 @@ class InspectQueries(Database):
         ("user"), or in a group whose id or name holds it ("group"); newest first, one page."""
         pattern = _like(text)
         c2c_where, group_where = {
-            "text": ("body LIKE ? ESCAPE '\\'", "body LIKE ? ESCAPE '\\'"),
+            "text": (_TEXT_HOLDS, _TEXT_HOLDS),
             "user": (
                 "(from_account LIKE ? ESCAPE '\\' OR to_account LIKE ?1 ESCAPE '\\')",
                 "from_account LIKE ? ESCAPE '\\'",

@@ -37,7 +37,6 @@ ERR_INTERNAL: Final = 70500
 
 _log = logging.getLogger("aio_tim.devserver")
 _encoder: Final = msgspec.json.Encoder()
-_CALL: Final = "aio_tim.call"  # where _answer leaves the decoded request for the journal
 
 
 @dataclass(frozen=True)
@@ -89,8 +88,9 @@ class RestEndpoint:
 
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
+        decoded: list[Any] = []  # where _answer leaves the decoded request, for the journal
         try:
-            reply = await self._answer(request)
+            reply = await self._answer(request, decoded)
         except TIMError as exc:
             reply = failure(exc.code, exc.desc)
         except ClientGone:
@@ -105,7 +105,8 @@ class RestEndpoint:
             # The caller is its identifier: the query string (and its UserSig) is never recorded.
             caller = request.query.get("identifier", "")[:64]
             elapsed = time.perf_counter() - started
-            self._journal.rest_call(_endpoint(request), caller, reply.ErrorCode, elapsed, request.get(_CALL))
+            call = decoded[0] if decoded else None
+            self._journal.rest_call(_endpoint(request), caller, reply.ErrorCode, elapsed, call)
         return web.Response(body=encode(reply), content_type="application/json")
 
     async def unknown_path(self, request: web.Request) -> web.Response:
@@ -113,7 +114,7 @@ class RestEndpoint:
         reply = failure(ERR_BAD_URL, "REST paths are /v4/{service}/{command}")
         return web.Response(body=encode(reply), content_type="application/json")
 
-    async def _answer(self, request: web.Request) -> Envelope:
+    async def _answer(self, request: web.Request, decoded: list[Any]) -> Envelope:
         if request.method != "POST":
             raise error_for(ERR_BAD_URL, "REST calls must be POST")
         self._guard.check(request.query, request.remote)
@@ -123,7 +124,7 @@ class RestEndpoint:
         _check_content_type(request, route.decoder.family.syntax)
         body = await _read_body(request, route.decoder.family.syntax)
         call = route.decoder.decode(body)
-        request[_CALL] = call
+        decoded.append(call)
         hooks = self._ctx.webhooks
         if hooks is not None:
             # A before-send callback may refuse, drop or rewrite the message before anything is
