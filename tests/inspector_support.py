@@ -8,9 +8,13 @@ import json
 import os
 import shutil
 import struct
+import subprocess
+import sys
+import time
 import zlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +115,44 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
         await runner.cleanup()
 
 
+# A dev server of its own process (no rate limits), with group "busy" created a day ago so that
+# history can be imported into it: the load a test makes then does not share the server's core.
+_CHILD = """
+import asyncio, json, time
+from aio_tim.devserver import DevServer
+
+async def main():
+    async with DevServer(enforce_limits=False) as server:
+        await server.create_group("busy", owner="alice", members=["bob"], name="Busy group",
+                                  created=int(time.time()) - 86400)
+        keys = ("url", "sdk_app_id", "secret_key", "admin", "inspector_url")
+        print(json.dumps({key: getattr(server, key) for key in keys}), flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+@contextmanager
+def server_process() -> Iterator[SimpleNamespace]:
+    """A DevServer in a child process: its url, sdk_app_id, secret_key, admin and inspector_url."""
+    child = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line, "the dev server process printed nothing"
+        yield SimpleNamespace(**json.loads(line))
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+        if child.stdout is not None:
+            child.stdout.close()
+
+
 class Rest:
     """Raw REST calls signed with one known admin UserSig (`usersig`), to look for on the page."""
 
-    def __init__(self, server: DevServer, session: aiohttp.ClientSession) -> None:
+    def __init__(self, server: DevServer | SimpleNamespace, session: aiohttp.ClientSession) -> None:
         self.usersig = mint_usersig(server.sdk_app_id, server.secret_key, server.admin)
         self._server = server
         self._session = session

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from inspector_support import (
     browser_or_skip,
     receiver,
     screenshot_path,
+    server_process,
     text_body,
     tiny_png,
 )
@@ -241,56 +243,82 @@ async def _bodies(responses: list[Any]) -> list[tuple[str, str]]:
     return found
 
 
-async def seed(rest: Rest, server: DevServer) -> int:
-    """10,000 messages: 5,000 C2C (ten batch sends to 500 users) and 5,000 imported into a group."""
+async def seed(rest: Rest, inspector_url: str, session: aiohttp.ClientSession) -> int:
+    """10,000 messages: 5,000 C2C (ten batch sends to 500 users), 5,000 imported into group "busy"."""
     now = int(time.time())
-    await server.create_group("busy", owner="alice", members=["bob"], name="Busy group", created=now - 86400)
     for batch in range(10):
         recipients = [f"user{n:03d}" for n in range(500)]
         body = {"From_Account": "alice", "To_Account": recipients, "MsgRandom": batch + 1,
                 "MsgBody": text_body(f"announcement {batch}")}  # fmt: skip
         assert (await rest.call("openim/batchsendmsg", body))["ErrorCode"] == 0
-    for chunk in range(250):
-        msgs = [{"From_Account": random.choice(["alice", "bob"]), "SendTime": now - 5000 + chunk * 20 + i,
-                 "Random": chunk * 20 + i, "MsgBody": text_body(f"imported {chunk * 20 + i}")}
-                for i in range(20)]  # fmt: skip
+    for first in range(0, 5000, 7):  # import_group_msg takes at most 7 messages a call
+        msgs = [{"From_Account": random.choice(["alice", "bob"]), "SendTime": now - 6000 + n, "Random": n,
+                 "MsgBody": text_body(f"imported {n}")} for n in range(first, min(first + 7, 5000))]  # fmt: skip
         answer = await rest.call("group_open_http_svc/import_group_msg", {"GroupId": "busy", "MsgList": msgs})
         assert answer["ErrorCode"] == 0, answer
-    totals = await server._running_context().state.inspect_totals()
+    async with session.get(inspector_url + "api/lists") as response:
+        totals = (await response.json())["totals"]
     return int(totals["c2c_messages"] + totals["group_messages"])
 
 
-async def test_first_page_with_10000_messages_and_1000_messages_a_second(tmp_path: Path) -> None:
-    """Printed: the first render, and how the page answers while about 1,000 messages/s arrive.
-    Speed is not asserted (only a generous sanity bound): the numbers go to the report."""
-    async with DevServer(enforce_limits=False) as server, aiohttp.ClientSession() as session:
-        rest = Rest(server, session)
-        stored = await seed(rest, server)
-        assert stored == 10_000
-        async with browser_page(server.inspector_url) as page:
-            render = await page.evaluate("window.inspectorTimings.firstRender")
-            navigation = await page.evaluate(
-                "performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"
-            )
-            shown = await page.locator("#messages .message").count()
-            await page.evaluate(_FRAME_GAPS)
-            sent, seconds, clicks = await _flood(rest, page, rate=1000, duration=3.0)
-            gaps = await page.evaluate("window.__gaps")
-            await page.wait_for_function(
-                "n => Number(document.querySelector('#rest-count').textContent) >= n",
-                arg=sent,
-                timeout=30_000,
-            )
-            rows = await page.locator("#rest tr").count()
+async def test_first_page_with_10000_messages_and_1000_messages_a_second() -> None:
+    """Printed: the first render, and how the page answers while 1,000 messages/s arrive (the
+    server in a process of its own, so the load and the server do not share one core). Speed is
+    not asserted (only generous sanity bounds): the figures go to the report."""
+    with server_process() as server:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            rest = Rest(server, session)
+            stored = await seed(rest, server.inspector_url, session)
+            assert stored == 10_000
+            loads = []
+            for _ in range(2):  # two more first loads: the machine is shared, one figure is noise
+                async with browser_page(server.inspector_url) as page:
+                    loads.append(await page.evaluate("window.inspectorTimings.sinceNavigation"))
+            async with browser_page(server.inspector_url) as page:
+                timings = await page.evaluate("window.inspectorTimings")
+                loads.append(timings["sinceNavigation"])
+                shown = await page.locator("#messages .message").count()
+                idle = await _clicks(page, 6)
+                before = int(await page.inner_text("#rest-count"))
+                await page.evaluate(_FRAME_GAPS)
+                sent, seconds, clicks = await _flood(rest, page, rate=1000, duration=5.0)
+                gaps = await page.evaluate("window.__gaps")
+                await page.wait_for_function(
+                    "n => Number(document.querySelector('#rest-count').textContent) >= n",
+                    arg=before + sent,
+                    timeout=30_000,
+                )
+                rows = await page.locator("#rest tr").count()
+    gaps.sort()
     print(
-        f"\ninspector first page with {stored} messages: rendered in {render:.0f} ms after script start "
-        f"(DOMContentLoaded at {navigation:.0f} ms), {shown} messages shown\n"
-        f"flood: {sent} sends in {seconds:.2f} s = {sent / seconds:.0f} messages/s; page frame gaps: "
-        f"max {max(gaps):.0f} ms, p95 {sorted(gaps)[int(len(gaps) * 0.95)]:.0f} ms over {len(gaps)} frames; "
-        f"tab-switch clicks answered in max {max(clicks):.0f} ms (median {sorted(clicks)[len(clicks) // 2]:.0f})"
+        f"\ninspector, first page with {stored} messages: ready {', '.join(f'{t:.0f}' for t in loads)} ms "
+        f"after navigation start (median {_median(loads):.0f}; the last: {timings['firstRender']:.0f} ms after "
+        f"its script started, lists drawn at {timings['lists']:.0f} ms), {shown} messages shown; "
+        f"load average {os.getloadavg()[0]:.1f}\n"
+        f"flood: {sent} sends in {seconds:.2f} s = {sent / seconds:.0f} messages/s; page frame gaps "
+        f"max {gaps[-1]:.0f} ms, p95 {gaps[int(len(gaps) * 0.95)]:.0f} ms over {len(gaps)} frames; "
+        f"a tab click shows its panel in median {_median(clicks):.0f} ms (max {max(clicks):.0f}) "
+        f"vs {_median(idle):.0f} ms idle = x{_median(clicks) / _median(idle):.2f}"
     )
-    assert shown == 50 and rows <= 200  # one page of messages; the table keeps its newest rows only
-    assert render < 5000 and max(clicks) < 5000  # sanity only; the figures are printed above
+    assert shown >= 10 and rows == 200  # one page of messages; the table keeps its newest rows only
+    assert _median(loads) < 5000 and max(clicks) < 5000  # sanity only; the figures are printed
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+async def _clicks(page: Any, count: int, pause: float = 0.0) -> list[float]:
+    """ms each click on a tab took until its panel showed."""
+    took = []
+    for n in range(count):
+        tab = "#tab-webhooks" if n % 2 == 0 else "#tab-rest"
+        started = time.perf_counter()
+        await page.click(tab)
+        await page.wait_for_selector(f"{tab}[aria-selected='true']")
+        took.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(pause)
+    return took
 
 
 _FRAME_GAPS = """
@@ -304,9 +332,9 @@ _FRAME_GAPS = """
 
 
 async def _flood(rest: Rest, page: Any, rate: int, duration: float) -> tuple[int, float, list[float]]:
-    """Send C2C messages at `rate` a second for `duration` s (50 in flight at most) while clicking
+    """Send C2C messages at `rate` a second for `duration` s (at most 64 in flight) while clicking
     the tabs; (messages sent, seconds taken, ms each click took to show its panel)."""
-    gate = asyncio.Semaphore(50)
+    gate = asyncio.Semaphore(64)
     started = time.perf_counter()
 
     async def one(n: int) -> None:
@@ -315,28 +343,16 @@ async def _flood(rest: Rest, page: Any, rate: int, duration: float) -> tuple[int
                     "MsgBody": text_body(f"flood {n}")}  # fmt: skip
             await rest.call("openim/sendmsg", body)
 
-    async def clicker() -> list[float]:
-        took = []
-        for n in range(int(duration * 2)):
-            tab = "#tab-webhooks" if n % 2 == 0 else "#tab-rest"
-            t0 = time.perf_counter()
-            await page.click(tab)
-            await page.wait_for_selector(f"{tab}[aria-selected='true']")
-            took.append((time.perf_counter() - t0) * 1000)
-            await asyncio.sleep(0.4)
-        return took
-
-    clicks = asyncio.create_task(clicker())
+    clicks = asyncio.create_task(_clicks(page, int(duration * 2), pause=0.3))
     tasks = []
     total = int(rate * duration)
     for n in range(total):
         tasks.append(asyncio.create_task(one(n)))
-        lag = started + n / rate - time.perf_counter()
-        if lag > 0:
-            await asyncio.sleep(lag)
+        ahead = started + n / rate - time.perf_counter()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
     await asyncio.gather(*tasks)
-    seconds = time.perf_counter() - started
-    return total, seconds, await clicks
+    return total, time.perf_counter() - started, await clicks
 
 
 def test_the_page_and_its_assets_are_package_data() -> None:

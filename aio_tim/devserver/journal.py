@@ -99,7 +99,8 @@ class Journal:
         self._ids = itertools.count(1)
         self._subscribers: set[Subscriber] = set()
         self._clock = clock
-        self.last_id = 0  # the newest entry's id: the page asks the stream for what follows it
+        self.last_id = 0  # the newest entry's id
+        self.counts = dict.fromkeys(KINDS, 0)  # entries ever added, per kind (the rings forget)
 
     def __repr__(self) -> str:
         counts = " ".join(f"{kind}={len(entries)}" for kind, entries in self._entries.items())
@@ -108,6 +109,7 @@ class Journal:
     def add(self, kind: str, fields: dict[str, Any], extra: Any = None) -> Entry:
         """Record an entry of `kind` ("rest", "webhook", "message") and hand it to every subscriber."""
         entries = self._entries[kind]
+        self.counts[kind] += 1
         if len(entries) == entries.maxlen:
             self._by_id.pop(entries[0].id, None)
         self.last_id = next(self._ids)

@@ -76,6 +76,7 @@ class InspectorApi:
         """GET path (under api/) -> handler; POSTs are added by `mount`."""
         return {
             "overview": self.overview,
+            "lists": self.lists,
             "messages": self.messages,
             "members": self.members,
             "search": self.search,
@@ -86,19 +87,33 @@ class InspectorApi:
 
     async def overview(self, request: web.Request) -> web.Response:
         """Everything the first screen shows, in one answer."""
+        journal = {
+            "server": self._server(),
+            "rest": self._journal.recent("rest", RECENT),
+            "webhooks": [_summary(e) for e in self._journal.recent("webhook", RECENT)],
+            "last_entry": self._journal.last_id,
+            "counts": self._journal.counts,
+        }
+        lists = await self._lists()
+        newest = lists["conversations"][:1]
+        first = None
+        if newest:  # the page opens the newest conversation at once: its first page comes along
+            conversation = newest[0]["conversation"]
+            first = await self._page(conversation, 0)
+        return _json(journal | lists | {"first": first})
+
+    async def lists(self, request: web.Request) -> web.Response:
+        """The totals and lists alone: what the page reloads as messages arrive."""
+        return _json(await self._lists())
+
+    async def _lists(self) -> dict[str, Any]:
         state = self._state
-        return _json(
-            {
-                "server": self._server(),
-                "totals": await state.inspect_totals(),
-                "accounts": await state.inspect_accounts(),
-                "groups": await state.inspect_groups(),
-                "conversations": await state.inspect_conversations(),
-                "rest": self._journal.recent("rest", RECENT),
-                "webhooks": [_summary(e) for e in self._journal.recent("webhook", RECENT)],
-                "last_entry": self._journal.last_id,
-            }
-        )
+        return {
+            "totals": await state.inspect_totals(),
+            "accounts": await state.inspect_accounts(),
+            "groups": await state.inspect_groups(),
+            "conversations": await state.inspect_conversations(),
+        }
 
     async def messages(self, request: web.Request) -> web.Response:
         conversation = _conversation(request.query.get("conv", ""))
@@ -107,9 +122,12 @@ class InspectorApi:
             return _bad('conv must be ["c2c", "<UserID>", "<UserID>"] or ["group", "<GroupId>"] as JSON')
         if not (offset.isascii() and offset.isdigit() and len(offset) < 10):
             return _bad("offset must be a whole number")
-        page = await self._state.inspect_messages(conversation, int(offset))
+        return _json(await self._page(conversation, int(offset)))
+
+    async def _page(self, conversation: list[str], offset: int) -> dict[str, Any]:
+        page = await self._state.inspect_messages(conversation, offset)
         marks = await self._state.inspect_read_marks(conversation)
-        return _json({"conversation": conversation, "offset": int(offset), "messages": page, "read": marks})
+        return {"conversation": conversation, "offset": offset, "messages": page, "read": marks}
 
     async def members(self, request: web.Request) -> web.Response:
         group = request.query.get("group", "")

@@ -8,6 +8,7 @@ const ACTION = { "X-Aio-Tim-Inspector": "1", "Content-Type": "application/json" 
 const ROWS = 200;          // rows kept in the REST and webhook tables (the newest)
 const FLUSH_MS = 250;      // live entries are drawn at most this often
 const REFRESH_MS = 1000;   // the conversation list is reloaded at most this often
+const FIRST_ROWS = 50;     // rows the first screen draws of each table (the rest arrive live)
 
 const state = {
   open: null,          // the conversation shown: ["c2c", a, b] or ["group", id]
@@ -21,6 +22,8 @@ const state = {
   restSeen: 0,
   webhooksSeen: 0,
   firstRender: null,
+  lists: null,         // the last answer of api/lists
+  drawn: {},           // what each list was drawn from (JSON), so an unchanged list is not redrawn
 };
 
 const $ = (id) => document.getElementById(id);
@@ -50,9 +53,13 @@ function safeUrl(text) {
   }
 }
 
+const two = (n) => String(n).padStart(2, "0");
+
 function when(seconds) {
+  // By hand: Intl's formatters cost more than the rest of a table row.
   const d = new Date(seconds * 1000);
-  return d.toLocaleTimeString([], { hour12: false }) + (Date.now() - d > 864e5 ? " " + d.toLocaleDateString() : "");
+  const time = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+  return Date.now() - d > 864e5 ? `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${time}` : time;
 }
 
 function convKey(conversation) { return JSON.stringify(conversation); }
@@ -77,8 +84,10 @@ async function loadOverview() {
   const list = $("endpoints");
   if (list.children.length <= 1) for (const e of s.endpoints || []) list.append(el("option", { value: e }));
   drawLists(data);
-  drawRest(data.rest.slice().reverse(), true);
-  drawWebhooks(data.webhooks.slice().reverse(), true);
+  state.restSeen = data.counts.rest - Math.min(data.rest.length, FIRST_ROWS);
+  state.webhooksSeen = data.counts.webhook - Math.min(data.webhooks.length, FIRST_ROWS);
+  drawRest(data.rest.slice(0, FIRST_ROWS).reverse(), true);
+  drawWebhooks(data.webhooks.slice(0, FIRST_ROWS).reverse(), true);
   state.lastListLoad = performance.now();
   return data;
 }
@@ -88,12 +97,30 @@ function drawLists(data) {
   $("accounts-count").textContent = `(${t.accounts})`;
   $("groups-count").textContent = `(${t.groups})`;
   $("conversations-count").textContent = `(${t.c2c_messages + t.group_messages} messages)`;
-  drawConversations(data.conversations);
-  $("accounts").replaceChildren(...data.accounts.map((a) =>
+  const conversations = JSON.stringify(data.conversations);
+  if (conversations !== state.drawn.conversations) drawConversations(data.conversations);
+  state.drawn.conversations = conversations;
+  state.lists = data;
+  // The folded lists are drawn when opened (and kept fresh while open).
+  if ($("accounts-box").open) drawAccounts();
+  if ($("groups-box").open) drawGroups();
+}
+
+function drawAccounts() {
+  const accounts = JSON.stringify(state.lists.accounts);
+  if (accounts === state.drawn.accounts) return;
+  state.drawn.accounts = accounts;
+  $("accounts").replaceChildren(...state.lists.accounts.map((a) =>
     el("li", {}, el("button", { type: "button", onclick: () => search("user", a.id) },
       el("span", { class: "name", text: a.id + (a.nick ? ` (${a.nick})` : "") }),
       el("span", { class: "muted", text: "messages" })))));
-  $("groups").replaceChildren(...data.groups.map(drawGroup));
+}
+
+function drawGroups() {
+  const groups = JSON.stringify(state.lists.groups);
+  if (groups === state.drawn.groups) return;
+  state.drawn.groups = groups;
+  $("groups").replaceChildren(...state.lists.groups.map(drawGroup));
 }
 
 function drawConversations(conversations) {
@@ -127,24 +154,24 @@ function drawGroup(g) {
 
 // --- a conversation's messages ----------------------------------------------------------------
 
-async function openConversation(conversation, info) {
+async function openConversation(conversation, info, page) {
   state.open = conversation;
   state.openInfo = info;
   state.offset = 0;
   for (const b of document.querySelectorAll("#conversations button")) {
     b.setAttribute("aria-current", b.dataset.conv === convKey(conversation) ? "true" : "false");
   }
-  await reloadOpen();
+  await reloadOpen(false, page);
 }
 
-async function reloadOpen(older) {
+async function reloadOpen(older, given) {
   if (!state.open) return;
   state.loadingOpen = true;
   state.dirtyOpen = false;
   try {
     const offset = older ? state.offset + 50 : 0;
     const url = `${API}messages?conv=${encodeURIComponent(convKey(state.open))}&offset=${offset}`;
-    const data = await getJson(url);
+    const data = given || await getJson(url);
     if (convKey(data.conversation) !== convKey(state.open)) return;
     state.offset = offset;
     $("thread-title").textContent = convName(state.open, state.openInfo);
@@ -216,7 +243,7 @@ function drawElement(item) {
 
 function keepNewest(tbody, rows, replace) {
   // Newest on top; at most ROWS rows in the DOM however fast entries arrive.
-  const fresh = rows.slice(-ROWS).reverse();
+  const fresh = rows.reverse();
   if (replace) tbody.replaceChildren(...fresh);
   else tbody.prepend(...fresh);
   while (tbody.children.length > ROWS) tbody.lastElementChild.remove();
@@ -225,7 +252,7 @@ function keepNewest(tbody, rows, replace) {
 function drawRest(entries, replace) {
   state.restSeen += entries.length;
   $("rest-count").textContent = String(state.restSeen);
-  keepNewest($("rest"), entries.map((e) => el("tr", {},
+  keepNewest($("rest"), entries.slice(-ROWS).map((e) => el("tr", {},
     el("td", { text: when(e.at) }), el("td", { text: e.endpoint }), el("td", { text: e.caller, class: "wide" }),
     el("td", { text: String(e.code), class: e.code ? "code-bad" : "good" }), el("td", { text: e.ms.toFixed(1) }))), replace);
 }
@@ -233,7 +260,7 @@ function drawRest(entries, replace) {
 function drawWebhooks(entries, replace) {
   state.webhooksSeen += entries.length;
   $("webhooks-count").textContent = String(state.webhooksSeen);
-  keepNewest($("webhooks"), entries.map((e) => {
+  keepNewest($("webhooks"), entries.slice(-ROWS).map((e) => {
     const result = e.error ? e.error : `HTTP ${e.status}`;
     return el("tr", { "data-entry": e.id },
       el("td", { text: when(e.at) }),
@@ -302,7 +329,7 @@ function flush() {
 
 async function loadLists() {
   state.lastListLoad = performance.now();
-  const data = await getJson(API + "overview");
+  const data = await getJson(API + "lists");
   drawLists(data);
 }
 
@@ -411,13 +438,18 @@ async function start() {
   document.querySelector('[role="tablist"]').addEventListener("keydown", tabKeys);
   $("fault-form").addEventListener("submit", addFault);
   $("faults-clear").addEventListener("click", clearFaults);
+  $("accounts-box").addEventListener("toggle", () => { if ($("accounts-box").open && state.lists) drawAccounts(); });
+  $("groups-box").addEventListener("toggle", () => { if ($("groups-box").open && state.lists) drawGroups(); });
   setInterval(() => { if (!$("panel-faults").hidden) loadFaults(); }, 2000);
   connect();
   const data = await loadOverview();
-  if (data.conversations.length) await openConversation(data.conversations[0].conversation, data.conversations[0]);
+  const lists = performance.now() - started;
+  // The overview holds the newest conversation's first page: no second round trip.
+  if (data.first) await openConversation(data.first.conversation, data.conversations[0], data.first);
   state.firstRender = performance.now() - started;
   document.body.dataset.ready = "1";
-  window.inspectorTimings = { firstRender: state.firstRender, sinceNavigation: performance.now() };
+  // What the browser test prints: ms from the script's start to the lists, then to the messages too.
+  window.inspectorTimings = { lists, firstRender: state.firstRender, sinceNavigation: performance.now() };
 }
 
 document.addEventListener("DOMContentLoaded", start);
