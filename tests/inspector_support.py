@@ -10,12 +10,11 @@ import shutil
 import struct
 import subprocess
 import sys
-import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp

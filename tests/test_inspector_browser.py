@@ -92,7 +92,8 @@ async def test_a_send_a_group_image_a_recall_and_a_webhook_appear_live(tmp_path:
             await alice.msg.send_new_msg("team", ConvType.GROUP, message)
             await page.wait_for_selector("#messages img[src*='/files/']", timeout=LIVE)
             await page.wait_for_function(
-                "() => { const i = document.querySelector('#messages img'); return i.complete && i.naturalWidth > 0; }",
+                "() => { const i = document.querySelector('#messages img');"
+                " return i.complete && i.naturalWidth > 0; }",
                 timeout=LIVE,
             )
 
@@ -201,10 +202,11 @@ async def test_the_page_holds_no_usersig_nor_the_secret_key(dev_server: DevServe
         await dev_server.create_group("team", owner="alice", members=["bob"])
         async with client_for(dev_server, "alice") as alice, browser_page(dev_server.inspector_url) as page:
             await alice.msg.send_text("bob", ConvType.C2C, "over the client")
-            await rest.call("openim/sendmsg", {"From_Account": "bob", "To_Account": "alice", "MsgRandom": 9,
-                                               "MsgBody": text_body("over raw REST")})  # fmt: skip
-            await rest.call("group_open_http_svc/send_group_msg", {"GroupId": "team", "From_Account": "bob",
-                                                                   "Random": 3, "MsgBody": text_body("group")})  # fmt: skip
+            raw = text_body("over raw REST")
+            c2c = {"From_Account": "bob", "To_Account": "alice", "MsgRandom": 9, "MsgBody": raw}
+            await rest.call("openim/sendmsg", c2c)
+            group = {"GroupId": "team", "From_Account": "bob", "Random": 3, "MsgBody": text_body("group")}
+            await rest.call("group_open_http_svc/send_group_msg", group)
             await open_conversation(page, "alice ↔ bob")
             await page.wait_for_selector("#messages >> text=over raw REST", timeout=LIVE)
             await page.fill("#q", "over")
@@ -253,7 +255,8 @@ async def seed(rest: Rest, inspector_url: str, session: aiohttp.ClientSession) -
         assert (await rest.call("openim/batchsendmsg", body))["ErrorCode"] == 0
     for first in range(0, 5000, 7):  # import_group_msg takes at most 7 messages a call
         msgs = [{"From_Account": random.choice(["alice", "bob"]), "SendTime": now - 6000 + n, "Random": n,
-                 "MsgBody": text_body(f"imported {n}")} for n in range(first, min(first + 7, 5000))]  # fmt: skip
+                 "MsgBody": text_body(f"imported {n}")}
+                for n in range(first, min(first + 7, 5000))]  # fmt: skip
         answer = await rest.call("group_open_http_svc/import_group_msg", {"GroupId": "busy", "MsgList": msgs})
         assert answer["ErrorCode"] == 0, answer
     async with session.get(inspector_url + "api/lists") as response:
@@ -283,6 +286,7 @@ async def test_first_page_with_10000_messages_and_1000_messages_a_second() -> No
                 await page.evaluate(_FRAME_GAPS)
                 sent, seconds, clicks = await _flood(rest, page, rate=1000, duration=5.0)
                 gaps = await page.evaluate("window.__gaps")
+                busy = await page.evaluate("window.__busy")
                 await page.wait_for_function(
                     "n => Number(document.querySelector('#rest-count').textContent) >= n",
                     arg=before + sent,
@@ -292,13 +296,14 @@ async def test_first_page_with_10000_messages_and_1000_messages_a_second() -> No
     gaps.sort()
     print(
         f"\ninspector, first page with {stored} messages: ready {', '.join(f'{t:.0f}' for t in loads)} ms "
-        f"after navigation start (median {_median(loads):.0f}; the last: {timings['firstRender']:.0f} ms after "
-        f"its script started, lists drawn at {timings['lists']:.0f} ms), {shown} messages shown; "
+        f"after navigation start (median {_median(loads):.0f}; the last: {timings['firstRender']:.0f} ms "
+        f"after its script started, lists drawn at {timings['lists']:.0f} ms), {shown} messages shown; "
         f"load average {os.getloadavg()[0]:.1f}\n"
         f"flood: {sent} sends in {seconds:.2f} s = {sent / seconds:.0f} messages/s; page frame gaps "
         f"max {gaps[-1]:.0f} ms, p95 {gaps[int(len(gaps) * 0.95)]:.0f} ms over {len(gaps)} frames; "
         f"a tab click shows its panel in median {_median(clicks):.0f} ms (max {max(clicks):.0f}) "
-        f"vs {_median(idle):.0f} ms idle = x{_median(clicks) / _median(idle):.2f}"
+        f"vs {_median(idle):.0f} ms idle = x{_median(clicks) / _median(idle):.2f}; long tasks took "
+        f"{busy:.0f} ms of the {seconds * 1000:.0f} ms ({busy / seconds / 10:.1f}% of the main thread)"
     )
     assert shown >= 10 and rows == 200  # one page of messages; the table keeps its newest rows only
     assert _median(loads) < 5000 and max(clicks) < 5000  # sanity only; the figures are printed
@@ -324,6 +329,9 @@ async def _clicks(page: Any, count: int, pause: float = 0.0) -> list[float]:
 _FRAME_GAPS = """
 (() => {
   window.__gaps = [];
+  window.__busy = 0;  // ms of long tasks (over 50 ms) on the page's main thread
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__busy += e.duration; })
+    .observe({ type: "longtask" });
   let last = performance.now();
   const tick = (now) => { window.__gaps.push(now - last); last = now; requestAnimationFrame(tick); };
   requestAnimationFrame(tick);
