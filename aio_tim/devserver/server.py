@@ -13,15 +13,19 @@ from types import TracebackType
 
 from aiohttp import web
 
+from ..protocol import callbacks as cb
 from ..protocol.limits import RATE_LIMITS, Limits
+from . import dev_api
 from .accounts import valid_user_id
 from .admission import MAX_PENDING, Admission
 from .authn import AdminGuard
 from .context import Context
+from .dev_api import DevAccess
+from .faults import FaultSwitches
 from .files import FileService
 from .groups import GROUP_DEDUP_WINDOW, new_group
 from .inspector import PATH as INSPECTOR_PATH
-from .inspector import DevAccess, Inspector
+from .inspector import Inspector
 from .journal import Journal
 from .limits import RateLimiter
 from .logs import RedactedAccessLogger, server_logger
@@ -107,7 +111,8 @@ class DevServer:
         self._auto_accounts = auto_accounts
         self._c2c_dedup_window = c2c_dedup_window
         self._group_dedup_window = group_dedup_window
-        self._limits = limits if enforce_limits else None
+        # Built here, not at start(): the fault switches turn its limits off and on at any time.
+        self._limiter = RateLimiter(limits, clock, enabled=enforce_limits)
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._ctx: Context | None = None
@@ -120,6 +125,9 @@ class DevServer:
         self._keepalive_timeout = keepalive_timeout
         self._webhooks = Webhooks(sdk_app_id, clock, batch_sends=webhook_batch_sends)
         self._webhooks.configure(webhook_url, webhook_token, webhook_commands)
+        self.faults = FaultSwitches(self._limiter, self._rng, default_routes(), cb.KNOWN_COMMANDS)
+        """Fault switches: TIM errors, latency and failing webhooks on purpose (see `faults`)."""
+        self._webhooks.faults = self.faults
         self.journal = Journal(clock=clock)
         """What the web inspector shows: REST calls, webhook deliveries, message changes."""
         self._webhooks.journal = self.journal
@@ -218,18 +226,19 @@ class DevServer:
             clock=self._clock,
         )
         app = web.Application(client_max_size=MAX_BODY)
-        limiter = RateLimiter(self._limits, ctx.clock)
         routes = default_routes()
         self._endpoints = sorted(routes)
-        rest = RestEndpoint(ctx, guard, routes, limiter, self.admission, self.journal)
+        rest = RestEndpoint(ctx, guard, routes, self._limiter, self.admission, self.faults, self.journal)
         app.router.add_route("*", "/v4/{service}/{command}", rest.handle)
         app.router.add_route("*", "/v4{tail:(/.*)?}", rest.unknown_path)
         app.router.add_get("/healthz", _healthz)
         if self._files is not None:
             self._files.mount(app, guard)
         app.router.add_get("/openapi.json", openapi_handler(routes))
-        access = DevAccess(bound_host=self._host, sdk_app_id=self._sdk_app_id, admin=self._admin, guard=guard)
-        Inspector(access, ctx.state, self.journal, self._webhooks, self._public_settings).mount(app)
+        self.dev_access = DevAccess(guard, self._host, self._sdk_app_id)
+        dev_api.mount(app, self.faults, self.dev_access)
+        inspector = Inspector(self.dev_access, ctx.state, self.journal, self._webhooks, self._public_settings)
+        inspector.mount(app)
         runner = web.AppRunner(
             app,
             access_log_class=RedactedAccessLogger,

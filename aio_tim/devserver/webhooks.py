@@ -22,11 +22,11 @@ from typing import Any, Final
 import aiohttp
 import msgspec
 
-from ..errors import error_for
 from ..protocol import callbacks as cb
-from ..protocol.envelope import Envelope
-from ..protocol.group import SendGroupMsg, SendGroupMsgResponse
-from ..protocol.openim import SendMsg, SendMsgResponse
+from ..protocol.group import SendGroupMsg
+from ..protocol.openim import SendMsg
+from .before_send import c2c_before, group_before, verdict
+from .faults import FaultSwitches, WebhookFault
 from .journal import Journal
 from .rows import C2CRow
 
@@ -34,8 +34,6 @@ __all__ = ["Webhooks"]
 
 log = logging.getLogger("aio_tim.devserver.webhooks")
 
-ERR_C2C_REFUSED: Final = 20006
-ERR_GROUP_REFUSED: Final = 10016
 AFTER_TIMEOUT: Final = 5.0  # seconds a worker waits for the app's answer to an after-callback
 _ENCODER: Final = msgspec.json.Encoder()
 _ANSWER: Final = msgspec.json.Decoder(cb.CallbackAnswer)
@@ -67,6 +65,7 @@ class Webhooks:
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered = 0
         self.failed = 0
+        self.faults: FaultSwitches | None = None  # the server's fault switches (slow or failing deliveries)
         self.journal: Journal | None = None  # the inspector's record of every delivery
 
     def configure(
@@ -183,6 +182,13 @@ class Webhooks:
     ) -> tuple[int | None, bytes, str | None]:
         """(HTTP status, answer bytes, why it failed or None) of one POST."""
         assert self._session is not None
+        command = _command(body)
+        fault = self.faults.for_delivery(command) if self.faults is not None else None
+        if fault is not None:
+            limit = await _held_back(fault, limit, command)
+            if limit <= 0:
+                why = f"HTTP {fault.status}" if fault.status is not None else "TimeoutError"
+                return fault.status, b"", f"{why} (fault switch)"
         try:
             async with self._session.post(
                 target.url,
@@ -237,68 +243,26 @@ class Webhooks:
         if _forbids(call, "ForbidBeforeSendMsgCallback"):
             return call
         if isinstance(call, SendMsg) and self.enabled(cb.C2C_BEFORE_SEND_MSG):
-            body: cb.Callback = _c2c_before(call, admin, now)
+            body: cb.Callback = c2c_before(call, admin, now)
         elif isinstance(call, SendGroupMsg) and self.enabled(cb.GROUP_BEFORE_SEND_MSG):
-            body = _group_before(call, admin, await group_type(call.GroupId) or "", now)
+            body = group_before(call, admin, await group_type(call.GroupId) or "", now)
         else:
             return call
         assert self._target is not None
         answer = await self._post(self._target, body, cb.BEFORE_TIMEOUT)
-        return _verdict(call, answer, now)
+        return verdict(call, answer, now)
 
 
-def _verdict(call: SendMsg | SendGroupMsg, answer: cb.CallbackAnswer | None, now: int) -> Any:
-    if answer is None or answer.ErrorCode == cb.ALLOW:
-        if answer is not None and answer.MsgBody:
-            custom = answer.CloudCustomData if answer.CloudCustomData is not None else call.CloudCustomData
-            return msgspec.structs.replace(call, MsgBody=answer.MsgBody, CloudCustomData=custom)
-        return call  # allowed, or the callback failed: TIM lets the message through
-    if answer.ErrorCode == cb.DISCARD:
-        return _silent_success(call, now)
-    group = isinstance(call, SendGroupMsg)
-    code = (
-        answer.ErrorCode
-        if answer.ErrorCode in cb.CUSTOM_REJECT_CODES
-        else (ERR_GROUP_REFUSED if group else ERR_C2C_REFUSED)
-    )
-    raise error_for(code, answer.ErrorInfo or "refused by the app's before-send callback")
-
-
-def _silent_success(call: SendMsg | SendGroupMsg, now: int) -> Envelope:
-    if isinstance(call, SendGroupMsg):
-        return SendGroupMsgResponse(MsgTime=now, MsgSeq=0)
-    return SendMsgResponse(MsgTime=now, MsgKey=f"{call.MsgSeq or 0}_{call.MsgRandom}_{now}")
-
-
-def _c2c_before(call: SendMsg, admin: str, now: int) -> cb.C2CBeforeSendMsg:
-    seq = call.MsgSeq or 0
-    return cb.C2CBeforeSendMsg(
-        From_Account=call.From_Account or admin,
-        To_Account=call.To_Account,
-        MsgSeq=seq,
-        MsgRandom=call.MsgRandom,
-        MsgTime=now,
-        MsgKey=f"{seq}_{call.MsgRandom}_{now}",
-        MsgId=f"{seq}_{call.MsgRandom}_{now}",  # no client here: the key stands in for its id
-        OnlineOnlyFlag=int(call.OnlineOnlyFlag == 1),
-        MsgBody=call.MsgBody,
-        CloudCustomData=call.CloudCustomData,
-        EventTime=now * 1000,
-    )
-
-
-def _group_before(call: SendGroupMsg, admin: str, group_type: str, now: int) -> cb.GroupBeforeSendMsg:
-    return cb.GroupBeforeSendMsg(
-        GroupId=call.GroupId,
-        Type=group_type,
-        EventTime=now * 1000,
-        Operator_Account=admin,
-        From_Account=call.From_Account or admin,
-        Random=call.Random,
-        OnlineOnlyFlag=int(call.OnlineOnlyFlag == 1),
-        MsgBody=call.MsgBody,
-        CloudCustomData=call.CloudCustomData,
-    )
+async def _held_back(fault: WebhookFault, limit: float, command: str) -> float:
+    """Apply a fault switch to one delivery: the time left of its `limit` (0: it failed, logged)."""
+    await asyncio.sleep(min(fault.latency, limit))
+    if fault.latency >= limit:
+        log.info("webhook %s failed: TimeoutError (fault switch)", command)
+        return 0.0
+    if fault.status is not None:
+        log.info("webhook %s answered HTTP %s (fault switch)", command, fault.status)
+        return 0.0
+    return limit - fault.latency
 
 
 _AFTER_SEND: Final = frozenset({cb.C2C_AFTER_SEND_MSG, cb.GROUP_AFTER_SEND_MSG})

@@ -2,7 +2,9 @@
 
 Static HTML, CSS and plain JavaScript shipped in this package (no build step), a JSON API over
 the dev server's tables and journal, and a Server-Sent Events stream for live updates. Every
-`/_dev/` route passes `DevAccess` first (loopback only, or the admin's credentials).
+`/_dev/` route passes `dev_api.DevAccess` first (loopback only, or the admin's credentials), and
+a change (the redeliver button) must be a JSON POST, which no page of another site can send
+without a CORS preflight, never granted.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from ..dev_api import DevAccess
 from ..journal import Journal
 from ..state import State
 from ..webhooks import Webhooks
-from .access import ACTION_HEADER, DevAccess, is_loopback
 from .api import Handler, InspectorApi
 
-__all__ = ["ACTION_HEADER", "PATH", "DevAccess", "Inspector", "is_loopback"]
+__all__ = ["PATH", "Inspector"]
 
 PATH: Final = "/_dev/inspector/"
 _STATIC: Final = {
@@ -69,6 +71,10 @@ class Inspector:
     def _guarded(self, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
             self._access.check(request)
+            if request.method == "POST" and request.content_type != "application/json":
+                raise web.HTTPUnsupportedMediaType(
+                    text="changes are JSON POSTs (Content-Type: application/json)"
+                )
             return await handler(request)
 
         return guarded

@@ -4,7 +4,7 @@
 
 const API = "api/";
 const FAULTS = "/_dev/faults";
-const ACTION = { "X-Aio-Tim-Inspector": "1", "Content-Type": "application/json" };
+const ACTION = { "Content-Type": "application/json" };  // JSON: no other site may send it (CORS)
 const ROWS = 200;          // rows kept in the REST and webhook tables (the newest)
 const FLUSH_MS = 250;      // live entries are drawn at most this often
 const REFRESH_MS = 1000;   // the conversation list is reloaded at most this often
