@@ -35,7 +35,7 @@ from aio_tim.devserver import DevServer
 from aio_tim.errors import TIMError
 from aio_tim.protocol.callbacks import sign
 from aio_tim.testing import client_for
-from aio_tim.types import ImageElem, TextElem
+from aio_tim.types import CustomElem, FileElem, ImageElem, TextElem
 
 LIVE = 10_000  # ms a live change may take to show up (it takes about 250 ms; the machine is shared)
 
@@ -87,10 +87,19 @@ async def test_a_send_a_group_image_a_recall_and_a_webhook_appear_live(tmp_path:
             await page.wait_for_selector("#messages .text >> text=and a second one", timeout=LIVE)
 
             await open_conversation(page, "Team room")
-            image = ImageElem(orig_path=str(tiny_png(tmp_path / "blue.png")))
-            message = Message(elem_array=[TextElem(content="our logo"), image])
+            image = ImageElem(orig_path=str(tiny_png(tmp_path / "blue.png", size=96)))
+            notes = tmp_path / "notes.txt"
+            notes.write_text("minutes of the meeting\n")
+            await alice.msg.send_new_msg("team", ConvType.GROUP, Message(elem_array=[
+                FileElem(file_path=str(notes), file_name="notes.txt"),
+                CustomElem(data='{"poll": "lunch?"}', desc="poll"),
+            ]))  # fmt: skip
+            message = Message(elem_array=[TextElem(content="our logo"), image], cloud_custom_str="pinned")
             await alice.msg.send_new_msg("team", ConvType.GROUP, message)
             await page.wait_for_selector("#messages img[src*='/files/']", timeout=LIVE)
+            download = page.locator("#messages a[download]", has_text="notes.txt")
+            assert "/files/" in (await download.get_attribute("href") or "")
+            await page.wait_for_selector("#messages pre >> text=lunch?", timeout=LIVE)
             await page.wait_for_function(
                 "() => { const i = document.querySelector('#messages img');"
                 " return i.complete && i.naturalWidth > 0; }",
@@ -176,7 +185,9 @@ async def test_a_failed_webhook_is_redelivered_from_the_page(dev_server: DevServ
         assert query["Sign"] == sign("s3cret", query["RequestTime"])
 
 
-async def test_a_fault_switch_set_on_the_page_fails_the_clients_next_send(dev_server: DevServer) -> None:
+async def test_a_fault_switch_set_on_the_page_fails_the_clients_next_send(
+    dev_server: DevServer, tmp_path: Path
+) -> None:
     async with client_for(dev_server, "alice") as alice, browser_page(dev_server.inspector_url) as page:
         await page.click("#tab-faults")
         await page.fill("#fault-endpoint", "openim/sendmsg")
@@ -184,11 +195,13 @@ async def test_a_fault_switch_set_on_the_page_fails_the_clients_next_send(dev_se
         await page.fill("#fault-count", "1")
         await page.get_by_role("button", name="Add fault").click()
         await page.wait_for_selector("#faults >> text=20003", timeout=LIVE)
+        await page.screenshot(path=screenshot_path(tmp_path, "inspector-faults.png"))
         with pytest.raises(TIMError) as failed:
             await alice.msg.send_text("bob", ConvType.C2C, "this one fails")
         sent = await alice.msg.send_text("bob", ConvType.C2C, "this one passes")
         await page.click("#tab-rest")
         await page.wait_for_selector("#rest td.code-bad >> text=20003", timeout=LIVE)
+        await page.click("#tab-faults")  # the used-up fault is gone from the list
         await page.wait_for_function("() => !document.querySelector('#faults tr')", timeout=LIVE)
     assert failed.value.code == 20003
     assert sent.msg_id

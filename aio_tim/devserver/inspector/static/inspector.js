@@ -210,6 +210,8 @@ function link(url, text) {
   return href ? el("a", { href, download: true, rel: "noreferrer", text }) : el("span", { text });
 }
 
+function tag(text) { return el("span", { class: "tag", text }); }
+
 function drawElement(item) {
   const c = item.MsgContent || {};
   switch (item.MsgType) {
@@ -225,11 +227,11 @@ function drawElement(item) {
       return href ? el("a", { href, rel: "noreferrer", class: "image" }, img) : el("span", {}, img);
     }
     case "TIMFileElem":
-      return el("p", {}, "📎 ", link(c.Url, `${c.FileName || "file"} (${c.FileSize || 0} bytes)`));
+      return el("p", {}, tag("file"), link(c.Url, `${c.FileName || "file"} (${c.FileSize || 0} bytes)`));
     case "TIMSoundElem":
-      return el("p", {}, "🔊 ", link(c.Url, `sound, ${c.Second || 0} s`));
+      return el("p", {}, tag("sound"), link(c.Url, `${c.Second || 0} s`));
     case "TIMVideoFileElem":
-      return el("p", {}, "🎞 ", link(c.VideoUrl, `video, ${c.VideoSecond || 0} s`));
+      return el("p", {}, tag("video"), link(c.VideoUrl, `${c.VideoSecond || 0} s`));
     case "TIMCustomElem":
       return el("div", {}, el("span", { class: "tag", text: "custom" }),
         el("pre", { text: [c.Desc && `Desc: ${c.Desc}`, `Data: ${c.Data || ""}`, c.Ext && `Ext: ${c.Ext}`].filter(Boolean).join("\n") }));
@@ -253,8 +255,9 @@ function drawRest(entries, replace) {
   state.restSeen += entries.length;
   $("rest-count").textContent = String(state.restSeen);
   keepNewest($("rest"), entries.slice(-ROWS).map((e) => el("tr", {},
-    el("td", { text: when(e.at) }), el("td", { text: e.endpoint }), el("td", { text: e.caller, class: "wide" }),
-    el("td", { text: String(e.code), class: e.code ? "code-bad" : "good" }), el("td", { text: e.ms.toFixed(1) }))), replace);
+    el("td", { text: when(e.at) }), el("td", { text: e.endpoint }),
+    el("td", { text: String(e.code), class: e.code ? "code-bad" : "good" }), el("td", { text: e.ms.toFixed(1) }),
+    el("td", { text: e.caller, class: "wide" }))), replace);
 }
 
 function drawWebhooks(entries, replace) {
