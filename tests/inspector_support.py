@@ -3,6 +3,7 @@ calls signed as the admin, and a recorder of everything the page received."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -116,9 +117,23 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 
 # A dev server of its own process (no rate limits), with group "busy" created a day ago so that
 # history can be imported into it: the load a test makes then does not share the server's core.
+# On "journal RATE SECONDS" (stdin) it records RATE sends a second straight into its journal, as
+# the REST front would, and answers "done N": what the page receives at exactly that rate, with
+# no REST work on the machine's cores.
 _CHILD = """
-import asyncio, json, time
+import asyncio, json, sys, time
+from types import SimpleNamespace
 from aio_tim.devserver import DevServer
+
+async def journal_flood(server, rate, seconds):
+    started, total = time.perf_counter(), int(rate * seconds)
+    for n in range(total):
+        call = SimpleNamespace(From_Account=f"sender{n % 20}", To_Account="alice")
+        server.journal.rest_call("openim/sendmsg", server.admin, 0, 0.001, call)
+        ahead = started + (n + 1) / rate - time.perf_counter()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+    return total, time.perf_counter() - started
 
 async def main():
     async with DevServer(enforce_limits=False) as server:
@@ -126,7 +141,11 @@ async def main():
                                   created=int(time.time()) - 86400)
         keys = ("url", "sdk_app_id", "secret_key", "admin", "inspector_url")
         print(json.dumps({key: getattr(server, key) for key in keys}), flush=True)
-        await asyncio.Event().wait()
+        loop = asyncio.get_running_loop()
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            _, rate, seconds = line.split()
+            total, took = await journal_flood(server, float(rate), float(seconds))
+            print(f"done {total} {took}", flush=True)
 
 asyncio.run(main())
 """
@@ -135,17 +154,31 @@ asyncio.run(main())
 @contextmanager
 def server_process() -> Iterator[SimpleNamespace]:
     """A DevServer in a child process: its url, sdk_app_id, secret_key, admin and inspector_url."""
-    child = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
-        assert child.stdout is not None
+        assert child.stdout is not None and child.stdin is not None
         line = child.stdout.readline()
         assert line, "the dev server process printed nothing"
-        yield SimpleNamespace(**json.loads(line))
+        yield SimpleNamespace(**json.loads(line), process=child)
     finally:
         child.terminate()
         child.wait(timeout=10)
-        if child.stdout is not None:
-            child.stdout.close()
+        for pipe in (child.stdout, child.stdin):
+            if pipe is not None:
+                pipe.close()
+
+
+async def journal_flood(server: SimpleNamespace, rate: int, seconds: float) -> tuple[int, float]:
+    """Have the server process record `rate` sends a second into its journal for `seconds`;
+    (entries recorded, seconds it took)."""
+    child = server.process
+    child.stdin.write(f"journal {rate} {seconds}\n")
+    child.stdin.flush()
+    line = await asyncio.to_thread(child.stdout.readline)
+    _, total, took = line.split()
+    return int(total), float(took)
 
 
 class Rest:
