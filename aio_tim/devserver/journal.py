@@ -38,6 +38,7 @@ _MESSAGE_ACTIONS: Final = {
     "group_open_http_svc/import_group_msg": "imported",
     "group_open_http_svc/group_msg_recall": "recalled",
     "group_open_http_svc/clear_group_msg": "cleared",
+    "group_open_http_svc/delete_group_msg_by_sender": "recalled",
 }
 
 

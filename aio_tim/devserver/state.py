@@ -9,6 +9,8 @@ from __future__ import annotations
 from .c2c_queries import C2CQueries
 from .group_queries import GroupQueries
 from .inspect_queries import InspectQueries
+from .member_queries import MemberQueries
+from .push_queries import PushQueries
 from .rows import FileRow, json_list, values_of
 
 __all__ = ["State"]
@@ -23,7 +25,7 @@ class _Unlogged(str):
         return "'<redacted>'"
 
 
-class State(C2CQueries, GroupQueries, InspectQueries):
+class State(C2CQueries, GroupQueries, MemberQueries, PushQueries, InspectQueries):
     """Typed queries over the dev server's database; open with `await State.open(path)`."""
 
     # --- meta ----------------------------------------------------------------------------------
