@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from cli_support import CLI, stop, user_env
-from inspector_support import Rest, text_body
+from inspector_support import Rest, receiver, text_body
 
 from aio_tim.auth import mint_usersig
 from aio_tim.devserver import DevServer
@@ -200,3 +200,18 @@ async def test_the_page_and_its_script_are_served(dev_server: DevServer, path: s
         csp = response.headers.get("Content-Security-Policy", "")
     assert response.status == 200 and "script-src 'self'" in csp
     assert ("<script" in body) if path.endswith("inspector") else ("EventSource" in body)
+
+
+async def test_a_delivery_is_journaled_without_the_urls_secrets(dev_server: DevServer) -> None:
+    """The webhook URL's user:password@ and query (where a Sign or a key may sit) stay off the page."""
+    async with receiver() as (hook, hook_url), aiohttp.ClientSession() as session:
+        secret_url = hook_url.replace("http://", "http://me:pa55word@") + "?key=k3y"
+        dev_server.set_webhook(secret_url, token="s3cret", commands=["C2C.CallbackAfterSendMsg"])
+        await send(Rest(dev_server, session), "alice", "bob", "hooked")
+        await dev_server.webhooks_idle()
+        (entry,) = dev_server.journal.recent("webhook")
+        _, full = await get(session, f"{dev_server.inspector_url}api/webhooks/{entry['id']}")
+    assert hook.calls and entry["url"] == hook_url and entry["status"] == 200
+    for secret in ("pa55word", "k3y", "Sign", hook.calls[0][0]["Sign"]):
+        assert secret not in full
+    assert json.loads(full)["body"]["MsgBody"][0]["MsgContent"]["Text"] == "hooked"

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import msgspec
@@ -279,17 +280,24 @@ ANSWER_SHOWN: Final = 4096  # bytes of the app's answer the inspector keeps
 def _delivery(
     target: Target, body: cb.Callback, outcome: tuple[int | None, bytes, str | None], elapsed: float
 ) -> dict[str, Any]:
-    """A journal entry for one delivery; the URL without its query (which holds the signature)."""
+    """A journal entry for one delivery."""
     status, raw, failure = outcome
     return {
         "command": _command(body),
-        "url": target.url.split("?", 1)[0],
+        "url": _shown_url(target.url),
         "body": msgspec.json.decode(encode_callback(body)),
         "status": status,
         "answer": raw[:ANSWER_SHOWN].decode("utf-8", "replace"),
         "error": failure,
         "ms": round(elapsed * 1000, 2),
     }
+
+
+def _shown_url(url: str) -> str:
+    """The URL without what may be a secret: its query (a Sign) and any user:password@."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _command(body: cb.Callback) -> str:
