@@ -15,6 +15,7 @@ const state = {
   offset: 0,           // messages shown from the newest
   pending: [],         // live entries not drawn yet
   lastFlush: 0,        // how many entries the last flush drew
+  down: false,         // the stream dropped; reload everything when it is back
   flushTimer: null,
   dirtyOpen: false,    // the open conversation changed since it was drawn
   dirtyList: false,    // the conversation list changed
@@ -320,8 +321,17 @@ async function redeliver(id) {
 
 function connect() {
   const source = new EventSource(API + "events");
-  source.onopen = () => { $("live").textContent = "live"; $("live").className = "badge live"; };
-  source.onerror = () => { $("live").textContent = "reconnecting…"; $("live").className = "badge down"; };
+  source.onopen = () => {
+    $("live").textContent = "live";
+    $("live").className = "badge live";
+    // Back after a drop (the server restarted, the laptop slept): what was missed is reloaded.
+    if (state.down) { state.down = false; loadOverview().then(() => reloadOpen()); }
+  };
+  source.onerror = () => {
+    state.down = true;
+    $("live").textContent = "reconnecting…";
+    $("live").className = "badge down";
+  };
   source.onmessage = (event) => {
     state.pending.push(...JSON.parse(event.data));
     scheduleFlush();
