@@ -150,7 +150,30 @@ async def test_the_keyboard_reaches_every_panel(dev_server: DevServer) -> None:
         unlabelled = await page.evaluate(
             "[...document.querySelectorAll('input, select')].filter(e => !e.labels.length).map(e => e.id)"
         )
-    assert unlabelled == []
+        nameless = await page.evaluate(
+            "[...document.querySelectorAll('button')]"
+            ".filter(b => !(b.getAttribute('aria-label') || b.textContent.trim())).length"
+        )
+    assert unlabelled == [] and nameless == 0
+
+
+async def test_what_a_message_holds_is_shown_as_text_never_run(dev_server: DevServer) -> None:
+    """Markup in a text, a javascript: link in a file element: shown, not executed or linked."""
+    body = [
+        {"MsgType": "TIMTextElem", "MsgContent": {"Text": "<img src=x onerror=window.__pwned=1>"}},
+        {"MsgType": "TIMFileElem", "MsgContent": {"Url": "javascript:window.__pwned=2", "FileName": "evil",
+                                                  "FileSize": 1, "UUID": "u", "Download_Flag": 2}},
+    ]  # fmt: skip
+    async with aiohttp.ClientSession() as session, browser_page(dev_server.inspector_url) as page:
+        sent = {"From_Account": "mallory", "To_Account": "bob", "MsgRandom": 1, "MsgBody": body}
+        answer = await Rest(dev_server, session).call("openim/sendmsg", sent)
+        assert answer["ErrorCode"] == 0, answer
+        await open_conversation(page, "bob ↔ mallory")
+        await page.wait_for_selector("#messages .text >> text=<img src=x", timeout=LIVE)
+        pwned = await page.evaluate("window.__pwned === undefined")
+        links = await page.evaluate("[...document.querySelectorAll('#messages a')].map(a => a.href)")
+        images = await page.locator("#messages img").count()
+    assert pwned and images == 0 and not [link for link in links if link.startswith("javascript:")]
 
 
 async def test_a_failed_webhook_is_redelivered_from_the_page(dev_server: DevServer) -> None:
