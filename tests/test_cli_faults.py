@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from cli_support import run_cli, start_serve, stop, user_env
 
 from aio_tim.cli import main
 from aio_tim.devserver import DevServer
@@ -81,3 +83,39 @@ async def test_a_server_bound_elsewhere_is_signed_for(capsys: pytest.CaptureFixt
 async def test_nothing_listening_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = await cli(capsys, "faults", "list", "--server", "http://127.0.0.1:9")
     assert status == 3 and "cannot reach http://127.0.0.1:9" in err
+
+
+async def test_a_webhook_fault_from_the_shell(server: DevServer, capsys: pytest.CaptureFixture[str]) -> None:
+    hook = "C2C.CallbackAfterSendMsg"
+    line = ("faults", "add", hook, "--webhook", "--code", "503", "--latency-ms", "20", "--server", server.url)
+    status, out, _ = await cli(capsys, *line)
+    [fault] = server.faults.list()
+    assert status == 0 and (fault.id, fault.webhook, fault.error_code, fault.latency_ms) == (
+        out.strip(),
+        True,
+        503,
+        20,
+    )
+    status, out, _ = await cli(capsys, "faults", "list", "--server", server.url)
+    assert f"webhook {hook}  code=503  latency=20ms" in out
+    status, _, err = await cli(
+        capsys, "faults", "add", hook, "--webhook", "--code", "60018", "--server", server.url
+    )
+    assert status == 5 and "HTTP status 400..599" in err
+
+
+def test_the_running_serve_is_found_without_flags(tmp_path: Path) -> None:
+    """As a user runs it: `aio-tim serve --host 0.0.0.0` (so the API wants the admin's signature),
+    then `aio-tim faults` with no --server and no key: the serve record gives both."""
+    env = user_env(tmp_path)
+    server, url = start_serve(env, "--host", "0.0.0.0")
+    try:
+        added = run_cli("faults", "add", SEND, "--code", "20003", "--count", "1", env=env)
+        assert added.returncode == 0, added.stderr
+        listed = run_cli("faults", "list", env=env)
+        assert listed.stdout.startswith(f"{added.stdout.strip()}  {SEND}  code=20003"), listed.stdout
+        unsigned = run_cli("faults", "list", "--server", url.replace("0.0.0.0", "127.0.0.1"), env={
+            **env, "XDG_RUNTIME_DIR": str(tmp_path / "elsewhere")})  # fmt: skip
+        assert unsigned.returncode == 4 and "sign as the admin" in unsigned.stderr
+    finally:
+        stop(server)

@@ -253,3 +253,43 @@ async def test_forward_refuses_a_wrong_signature_and_reports_a_dead_handler(
     refused, failed = out.splitlines()
     assert cb.C2C_AFTER_SEND_MSG in refused and "refused: Sign does not match the token" in refused
     assert cb.C2C_BEFORE_SEND_MSG in failed and "connection refused" in failed and "502" in failed
+
+
+async def test_trigger_flags_a_before_send_answer_slower_than_tims_two_seconds(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slow = App()
+    server = web.Application()
+
+    async def late(request: web.Request) -> web.Response:
+        await asyncio.sleep(cb.BEFORE_TIMEOUT + 0.2)
+        return await slow.handle(request)
+
+    server.router.add_post("/slow", late)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/slow"
+        status, out, _ = await cli(
+            capsys, "trigger", cb.GROUP_BEFORE_SEND_MSG, "--to", url, "--token", APP_TOKEN
+        )
+    finally:
+        await runner.cleanup()
+    assert status == 5 and "TIM waits 2 s, then lets the message pass" in out
+
+
+async def test_forward_without_a_token_passes_unsigned_and_shows_the_refusal(
+    server: DevServer, alice: Client, app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --token: nothing is checked or signed, and the handler that wants a signature says so."""
+    port = free_port()
+    relay = forward(port, app.url, 1)
+    await until_listening(port, relay)
+    server.set_webhook(f"http://127.0.0.1:{port}/tim/callback", commands={cb.C2C_AFTER_SEND_MSG})
+    await alice.msg.send_new_msg("bob", ConvType.C2C, text("unsigned"))
+    await server.webhooks_idle()
+    assert await asyncio.wait_for(relay, 30) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert " 401 bad signature " in line and "(not a valid TIM answer: HTTP 401" in line
+    assert app.refused == 1 and server.webhook_statistics()["failed"] == 1

@@ -355,3 +355,27 @@ async def test_the_dev_faults_fixture_sets_faults_from_a_test(tim: Client, dev_f
         await tim.msg.send_new_msg("bob", ConvType.C2C, text("expired"))
     dev_faults.limits_enabled = False  # the fixture switches them back on afterwards
     assert (await tim.msg.send_new_msg("bob", ConvType.C2C, text("fine"))).msg_id
+
+
+async def test_http_api_sets_a_webhook_fault(server: DevServer, alice: Client, hook: Recorder) -> None:
+    body = {"endpoint": cb.C2C_AFTER_SEND_MSG, "error_code": 500, "count": 1, "webhook": True}
+    async with aiohttp.ClientSession() as http, http.post(f"{server.url}/_dev/faults", json=body) as response:
+        assert response.status == 200
+    [fault] = server.faults.list()
+    assert (fault.webhook, fault.latency_ms, fault.share) == (True, 0, None)
+    await alice.msg.send_new_msg("bob", ConvType.C2C, text("lost"))
+    await server.webhooks_idle()
+    assert hook.bodies == [] and server.webhook_statistics()["failed"] == 1
+
+
+async def test_listeners_hear_every_change(server: DevServer, raw: ConnectionManager) -> None:
+    heard: list[list[int | None]] = []
+    server.faults.on_change(lambda: heard.append([f.remaining for f in server.faults.list()]))
+    fault = server.faults.add(SEND, error_code=20003, count=2)
+    server.faults.add("*", latency_ms=1)  # no count: picks change nothing to show
+    await code_of(raw, 1)
+    await code_of(raw, 2)
+    server.faults.remove(fault)  # used up already: nothing removed, nothing heard
+    server.faults.limits_enabled = False
+    server.faults.clear()
+    assert heard == [[2], [2, None], [1, None], [None], [None], []]

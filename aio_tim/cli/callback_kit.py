@@ -97,6 +97,9 @@ _SAMPLES: Final[dict[str, Callable[[int], cb.Callback]]] = {
         MemberList=_members("leckie", "peter"),
         UserDefinedDataList=[cb.UserDefinedData("UserDefined1", "hello")],
     ),
+    cb.AFTER_MEMBER_FIELD_CHANGED: lambda now: cb.GroupAfterMemberFieldChanged(
+        **_group(now), Member_Account="peter", Role="Admin", NameCard="Peter (ops)"
+    ),
     cb.AFTER_GROUP_DESTROYED: lambda now: cb.GroupAfterGroupDestroyed(
         **_group(now), Name="MyFirstGroup", Owner_Account="leckie", MemberList=_members("leckie", "peter")
     ),

@@ -124,7 +124,8 @@ async def run_forward(args: argparse.Namespace) -> int:
     target = args.forward_to
     if not target.startswith(("http://", "https://")):
         raise CliError(f"--forward-to {target!r} must start with http:// or https://")
-    async with Relay(target, args.token, args.inbound_token, args.count) as relay:
+    # An empty token (a variable set to "") is no token, as `serve --webhook-token` refuses "".
+    async with Relay(target, args.token or None, args.inbound_token or None, args.count) as relay:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_post(args.path, relay.handle)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)

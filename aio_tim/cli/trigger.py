@@ -14,6 +14,7 @@ import argparse
 import difflib
 import json
 import os
+import socket
 import sys
 import time
 from typing import Any
@@ -44,11 +45,22 @@ def register(commands: Any) -> None:
     option(trigger, "--sdk-app-id", env="AIO_TIM_SDK_APP_ID", type=at_least(1), default=1400000000,
            help="the SdkAppid in the query (default: 1400000000)")  # fmt: skip
     trigger.add_argument(
-        "--timeout", type=float, default=5.0, help="seconds to wait for the answer (default: 5)"
+        "--timeout", type=_seconds, default=5.0, help="seconds to wait for the answer (default: 5)"
     )
     trigger.add_argument("--show-body", action="store_true", help="print the body sent, too")
     trigger.add_argument("--list", action="store_true", help="list the commands and exit")
     trigger.set_defaults(run=run_trigger)
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
 
 
 async def run_trigger(args: argparse.Namespace) -> int:
@@ -65,7 +77,7 @@ async def run_trigger(args: argparse.Namespace) -> int:
     if args.show_body:
         print(json.dumps(body, ensure_ascii=False))
     status, raw, seconds = await _post(
-        url, kit.signed_query(command, args.sdk_app_id, args.token), body, args
+        url, kit.signed_query(command, args.sdk_app_id, args.token or None), body, args
     )
     print(f"HTTP {status} in {seconds * 1000:.0f} ms")
     print(raw.decode("utf-8", "replace"))
@@ -125,6 +137,8 @@ def _report(command: str, status: int, raw: bytes, seconds: float) -> int:
 def reason(exc: BaseException) -> str:
     """Why a connection failed, in a few words ("connection refused", not aiohttp's paragraph)."""
     cause = getattr(exc, "os_error", None) or exc
+    if isinstance(cause, socket.gaierror):
+        return "unknown host"
     if isinstance(cause, OSError) and (cause.errno or cause.strerror):
         return (os.strerror(cause.errno) if cause.errno else str(cause.strerror)).lower()
     return str(exc) or type(exc).__name__

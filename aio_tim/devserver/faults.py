@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import itertools
+import logging
 import math
 import random
 from collections.abc import Callable, Collection
@@ -38,6 +39,8 @@ from .limits import RateLimiter
 __all__ = ["ANY", "MAX_LATENCY_MS", "Fault", "FaultSwitches", "WebhookFault"]
 
 ANY: Final = "*"
+# Failed deliveries are logged where real ones are: `aio-tim serve` reports the first one.
+_webhook_log: Final = logging.getLogger("aio_tim.devserver.webhooks")
 MAX_LATENCY_MS: Final = 60_000  # a minute: longer only hangs the test that asked for it
 _MAX_CODE: Final = 2**31 - 1
 
@@ -95,6 +98,16 @@ class FaultSwitches:
         self._faults: dict[str, Fault] = {}
         self._ids = itertools.count(1)
         self._sleep = sleep
+        self._listeners: builtins.list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after every change: a fault added, removed or cleared, a count going
+        down, the rate limits switched (a live page re-reads `list()` then)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def __repr__(self) -> str:
         return f"<FaultSwitches faults={len(self._faults)} limits_enabled={self.limits_enabled}>"
@@ -114,18 +127,24 @@ class FaultSwitches:
         """Add a fault; its id (for `remove`). ValueError naming the field for a bad value."""
         self._check(endpoint, error_code, count, share, latency_ms, webhook)
         fault_id = f"f{next(self._ids)}"
+        share = None if share is None else float(share)  # JSON's 1 is the share 1.0
         self._faults[fault_id] = Fault(
             fault_id, endpoint, error_code, count, share, latency_ms, webhook, remaining=count
         )
+        self._changed()
         return fault_id
 
     def remove(self, fault_id: str) -> bool:
         """Remove one fault; False when there is none by that id (used up, or never added)."""
-        return self._faults.pop(fault_id, None) is not None
+        removed = self._faults.pop(fault_id, None) is not None
+        if removed:
+            self._changed()
+        return removed
 
     def clear(self) -> None:
         """Remove every fault (the rate-limit switch stays as it is)."""
         self._faults.clear()
+        self._changed()
 
     def list(self) -> builtins.list[Fault]:
         """The faults in force, oldest first (copies: changing them changes nothing)."""
@@ -139,6 +158,7 @@ class FaultSwitches:
     @limits_enabled.setter
     def limits_enabled(self, enabled: bool) -> None:
         self._limiter.enabled = bool(enabled)
+        self._changed()
 
     # --- applying them ----------------------------------------------------------------------------
 
@@ -152,6 +172,21 @@ class FaultSwitches:
         if code is not None:
             raise answer_for(code)
 
+    async def hold_delivery(self, command: str, limit: float) -> float:
+        """Apply the faults to one webhook delivery of `command` that may take `limit` seconds:
+        the seconds left of it once held back, or 0 when it failed (logged as a real failure is)."""
+        fault = self.for_delivery(command)
+        if fault is None:
+            return limit
+        await self._sleep(min(fault.latency, limit))
+        if fault.latency >= limit:
+            _webhook_log.info("webhook %s failed: TimeoutError (fault switch)", command)
+            return 0.0
+        if fault.status is not None:
+            _webhook_log.info("webhook %s answered HTTP %s (fault switch)", command, fault.status)
+            return 0.0
+        return limit - fault.latency
+
     def for_delivery(self, command: str) -> WebhookFault | None:
         """What happens to one webhook delivery of `command` (None: nothing, it goes out as is)."""
         if not self._faults:
@@ -160,13 +195,16 @@ class FaultSwitches:
         return WebhookFault(latency, status) if latency or status is not None else None
 
     def _draw(self, endpoint: str, *, webhook: bool) -> tuple[float, int | None]:
-        latency_ms, code = 0, None
+        latency_ms, code, counted = 0, None, False
         for fault in list(self._faults.values()):
             if fault.webhook != webhook or fault.endpoint not in (ANY, endpoint) or not self._picks(fault):
                 continue
             latency_ms += fault.latency_ms
+            counted = counted or fault.count is not None
             if code is None:
                 code = fault.error_code
+        if counted:
+            self._changed()  # a `remaining` went down (or ran out)
         return latency_ms / 1000, code
 
     def _picks(self, fault: Fault) -> bool:

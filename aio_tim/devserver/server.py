@@ -73,6 +73,11 @@ class DevServer:
     SERVER span continuing the caller's trace:
 
         server.set_webhook(await tim.listen(), token=None)   # tim: a Client bound to this server
+
+    `faults` switches TIM error codes, latency, failing webhook deliveries and the rate limits on
+    purpose (also over HTTP at `/_dev/faults` and `/_dev/limits`; see `faults` and `dev_api`):
+
+        server.faults.add("openim/sendmsg", error_code=60018, count=2)
     """
 
     def __init__(
@@ -133,6 +138,8 @@ class DevServer:
         self.faults = FaultSwitches(self._limiter, self._rng, default_routes(), cb.KNOWN_COMMANDS)
         """Fault switches: TIM errors, latency and failing webhooks on purpose (see `faults`)."""
         self._webhooks.faults = self.faults
+        self.dev_access: DevAccess | None = None
+        """Who may use the `/_dev/` API (set at start: it checks the admin's UserSigs)."""
         self.journal = Journal(clock=clock)
         """What the web inspector shows: REST calls, webhook deliveries, message changes."""
         self._webhooks.journal = self.journal
@@ -383,6 +390,10 @@ class DevServer:
         ctx = self._running_context()
         async with ctx.state.transaction():
             return await ctx.state.notices(group_id)
+
+    async def group_unread(self, group_id: str, account: str) -> int | None:
+        """The unread count set_unread_msg_num last gave `account` in the group (None: never)."""
+        return await self._running_context().state.group_unread(group_id, account)
 
     def set_online_state(self, user_id: str, state: str = "Online") -> None:
         """What query_online_status reports for `user_id`: "Online", "PushOnline" or "Offline".

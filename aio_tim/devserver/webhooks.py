@@ -27,7 +27,7 @@ from ..protocol import callbacks as cb
 from ..protocol.group import SendGroupMsg
 from ..protocol.openim import SendMsg
 from .before_send import c2c_before, group_before, verdict
-from .faults import FaultSwitches, WebhookFault
+from .faults import FaultSwitches
 from .journal import Journal
 from .rows import C2CRow
 
@@ -184,12 +184,10 @@ class Webhooks:
         """(HTTP status, answer bytes, why it failed or None) of one POST."""
         assert self._session is not None
         command = _command(body)
-        fault = self.faults.for_delivery(command) if self.faults is not None else None
-        if fault is not None:
-            limit = await _held_back(fault, limit, command)
+        if self.faults is not None:  # a switched-on fault may hold it back, or fail it unsent
+            limit = await self.faults.hold_delivery(command, limit)
             if limit <= 0:
-                why = f"HTTP {fault.status}" if fault.status is not None else "TimeoutError"
-                return fault.status, b"", f"{why} (fault switch)"
+                return None, b"", "failed by a fault switch"
         try:
             async with self._session.post(
                 target.url,
@@ -252,18 +250,6 @@ class Webhooks:
         assert self._target is not None
         answer = await self._post(self._target, body, cb.BEFORE_TIMEOUT)
         return verdict(call, answer, now)
-
-
-async def _held_back(fault: WebhookFault, limit: float, command: str) -> float:
-    """Apply a fault switch to one delivery: the time left of its `limit` (0: it failed, logged)."""
-    await asyncio.sleep(min(fault.latency, limit))
-    if fault.latency >= limit:
-        log.info("webhook %s failed: TimeoutError (fault switch)", command)
-        return 0.0
-    if fault.status is not None:
-        log.info("webhook %s answered HTTP %s (fault switch)", command, fault.status)
-        return 0.0
-    return limit - fault.latency
 
 
 _AFTER_SEND: Final = frozenset({cb.C2C_AFTER_SEND_MSG, cb.GROUP_AFTER_SEND_MSG})
@@ -349,6 +335,14 @@ def c2c_modified(
         MsgSeq=row.msg_seq, MsgRandom=row.msg_random, MsgTime=row.msg_time, MsgKey=row.msg_key,
         MsgBody=body, CloudCustomData=custom, EventTime=now * 1000,
     )  # fmt: skip
+
+
+def c2c_receipted(reader: str, peer: str, rows: list[C2CRow], now: int) -> cb.C2CAfterMsgReadReceipt:
+    """`C2C.CallbackAfterMsgReadReceipt`: `reader` acknowledged these messages from `peer`."""
+    infos = [cb.C2CMsgInfoItem(r.from_account, r.to_account, r.msg_key, r.msg_key) for r in rows]
+    return cb.C2CAfterMsgReadReceipt(
+        Operator_Account=reader, Peer_Account=peer, C2CMsgInfo=infos, EventTime=now * 1000
+    )
 
 
 def c2c_recalled(sender: str, to: str, msg_key: str, unread: int, now: int) -> cb.C2CAfterMsgWithDraw:
