@@ -215,3 +215,24 @@ async def test_a_delivery_is_journaled_without_the_urls_secrets(dev_server: DevS
     for secret in ("pa55word", "k3y", "Sign", hook.calls[0][0]["Sign"]):
         assert secret not in full
     assert json.loads(full)["body"]["MsgBody"][0]["MsgContent"]["Text"] == "hooked"
+
+
+async def test_a_page_of_messages_carries_receipts_and_extensions(dev_server: DevServer) -> None:
+    async with aiohttp.ClientSession() as session:
+        rest = Rest(dev_server, session)
+        body = {"From_Account": "alice", "To_Account": "bob", "MsgRandom": 5, "MsgBody": text_body("ack me"),
+                "IsNeedReadReceipt": 1, "SupportMessageExtension": 1}  # fmt: skip
+        sent = await rest.call("openim/sendmsg", body)
+        key = sent["MsgKey"]
+        receipt = {"Operator_Account": "bob", "Peer_Account": "alice",
+                   "C2CMsgInfo": [{"From_Account": "alice", "To_Account": "bob", "MsgKey": key}]}  # fmt: skip
+        assert (await rest.call("openim/c2c_msg_read_receipt", receipt))["ErrorCode"] == 0
+        ext = {"From_Account": "alice", "To_Account": "bob", "MsgKey": key, "OperateType": 1,
+               "ExtensionList": [{"Key": "likes", "Value": "3"}]}  # fmt: skip
+        assert (await rest.call("openim_msg_ext_http_svc/set_key_values", ext))["ErrorCode"] == 0
+        _, text = await get(session, dev_server.inspector_url + 'api/messages?conv=["c2c","bob","alice"]')
+    (message,) = json.loads(text)["messages"]
+    assert message["receipts"] == ["bob"] and message["extensions"] == {"likes": "3"}
+    actions = [e["action"] for e in dev_server.journal.recent("message")]
+    assert actions == ["extended", "read", "sent"]
+    assert dev_server.journal.recent("message")[1]["conversations"] == [["c2c", "alice", "bob"]]

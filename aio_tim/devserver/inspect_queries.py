@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .db import Database
+from .feature_queries import c2c_ref, group_ref
+from .rows import json_list
 
 __all__ = ["PAGE", "InspectQueries"]
 
@@ -117,14 +119,39 @@ class InspectQueries(Database):
                 f"{_GROUP_MSG} WHERE group_id = ? ORDER BY msg_seq DESC LIMIT ? OFFSET ?",
                 (conversation[1], PAGE, offset),
             )
-            return [_group_message(r) for r in rows]
+            messages = [_group_message(r) for r in rows]
+            refs = [group_ref(conversation[1], m["seq"]) for m in messages]
+            return await self._with_features(messages, refs)
         low, high = sorted(conversation[1:3])
         rows = await self._all(
             f"{_C2C_MSG} WHERE conv_lo = ? AND conv_hi = ? "
             "ORDER BY msg_time DESC, msg_seq DESC, id DESC LIMIT ? OFFSET ?",
             (low, high, PAGE, offset),
         )
-        return [_c2c_message(r) for r in rows]
+        messages = [_c2c_message(r) for r in rows]
+        return await self._with_features(messages, [c2c_ref(m["id"]) for m in messages])
+
+    async def _with_features(self, messages: list[dict[str, Any]], refs: list[str]) -> list[dict[str, Any]]:
+        """Each message with who sent a read receipt for it and its extensions (key -> value)."""
+        wanted = json_list(refs)
+        readers = await self._all(
+            "SELECT msg_ref, reader FROM msg_receipts WHERE msg_ref IN (SELECT value FROM json_each(?)) "
+            "ORDER BY read_time, reader",
+            (wanted,),
+        )
+        extensions = await self._all(
+            "SELECT msg_ref, key, value FROM msg_extensions "
+            "WHERE msg_ref IN (SELECT value FROM json_each(?)) ORDER BY key",
+            (wanted,),
+        )
+        by_ref = {ref: message for ref, message in zip(refs, messages, strict=True)}
+        for message in messages:
+            message["receipts"], message["extensions"] = [], {}
+        for ref, reader in readers:
+            by_ref[ref]["receipts"].append(reader)
+        for ref, key, value in extensions:
+            by_ref[ref]["extensions"][key] = value
+        return messages
 
     async def inspect_read_marks(self, conversation: list[str]) -> dict[str, int]:
         """reader -> the time up to which it has read the C2C conversation (groups keep none)."""

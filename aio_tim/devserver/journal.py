@@ -39,6 +39,10 @@ _MESSAGE_ACTIONS: Final = {
     "group_open_http_svc/group_msg_recall": "recalled",
     "group_open_http_svc/clear_group_msg": "cleared",
     "group_open_http_svc/delete_group_msg_by_sender": "recalled",
+    "openim/c2c_msg_read_receipt": "read",
+    "group_open_http_svc/group_msg_receipt": "read",
+    "openim_msg_ext_http_svc/set_key_values": "extended",
+    "openim_msg_ext_http_svc/group_set_key_values": "extended",
 }
 
 
@@ -167,7 +171,12 @@ def conversation_of(call: Any, sender: str) -> list[list[str]]:
     group = getattr(call, "GroupId", None)
     if isinstance(group, str):
         return [["group", group]]
-    one = getattr(call, "From_Account", None) or getattr(call, "Report_Account", None) or sender
+    one = (
+        getattr(call, "From_Account", None)
+        or getattr(call, "Report_Account", None)
+        or getattr(call, "Operator_Account", None)
+        or sender
+    )
     other = getattr(call, "To_Account", None) or getattr(call, "Peer_Account", None)
     peers = other if isinstance(other, list) else [other]
     return [["c2c", *sorted((one, p))] for p in peers[:MAX_NAMED] if isinstance(p, str)]

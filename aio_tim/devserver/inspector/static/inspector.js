@@ -196,6 +196,7 @@ function drawMessage(m, read) {
   if (m.recalled) tags.push(el("span", { class: "tag recalled", text: "recalled" }));
   if (m.online_only) tags.push(el("span", { class: "tag", text: "online only" }));
   if (m.to && read && read[m.to] >= m.time) tags.push(el("span", { class: "tag read", text: `read by ${m.to}` }));
+  if (m.receipts && m.receipts.length) tags.push(el("span", { class: "tag read", text: `receipts: ${m.receipts.join(", ")}` }));
   const meta = el("div", { class: "meta" },
     el("span", { class: "from", text: m.from + (m.to ? ` → ${m.to}` : "") }),
     el("time", { text: when(m.time) }),
@@ -204,6 +205,11 @@ function drawMessage(m, read) {
   try { body = JSON.parse(m.body); } catch (_) { body = []; }
   const elements = el("div", { class: "elements" }, ...body.map(drawElement));
   if (m.custom) elements.append(el("div", { class: "muted", text: "CloudCustomData" }), el("pre", { text: m.custom }));
+  const extensions = Object.entries(m.extensions || {});
+  if (extensions.length) {
+    elements.append(el("div", { class: "muted", text: "extensions" }),
+      el("pre", { text: extensions.map(([k, v]) => `${k} = ${v}`).join("\n") }));
+  }
   return el("li", { class: "message" + (m.recalled ? " recalled" : "") }, meta, elements);
 }
 
