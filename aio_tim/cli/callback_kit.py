@@ -48,6 +48,8 @@ def _group(now: int) -> dict[str, Any]:
     return {"GroupId": _GROUP[0], "Type": _GROUP[1], "Operator_Account": "leckie", "EventTime": now * 1000}
 
 
+# One per command of `protocol.callbacks.KNOWN_COMMANDS`: a command added there needs its sample here
+# (tests/test_cli_trigger_forward.py fails until it has one).
 _SAMPLES: Final[dict[str, Callable[[int], cb.Callback]]] = {
     cb.C2C_BEFORE_SEND_MSG: lambda now: cb.C2CBeforeSendMsg(
         **_c2c_message(now), MsgId=f"144115233874815003-{now}-{_RANDOM}", OnlineOnlyFlag=0
@@ -69,6 +71,16 @@ _SAMPLES: Final[dict[str, Callable[[int], cb.Callback]]] = {
     ),
     cb.C2C_AFTER_MSG_REPORT: lambda now: cb.C2CAfterMsgReport(
         Report_Account="Jonh", Peer_Account="jared", LastReadTime=now, UnreadMsgNum=0, EventTime=now * 1000
+    ),
+    cb.C2C_AFTER_MSG_READ_RECEIPT: lambda now: cb.C2CAfterMsgReadReceipt(
+        Operator_Account="Jonh",
+        Peer_Account="jared",
+        EventTime=now * 1000,
+        C2CMsgInfo=[
+            cb.C2CMsgInfoItem(
+                "jared", "Jonh", f"{_SEQ}_{_RANDOM}_{now - 30}", f"144115233874815003-{now - 30}-{_RANDOM}"
+            )
+        ],
     ),
     cb.C2C_AFTER_MODIFY_MSG: lambda now: cb.C2CAfterModifyMsg(
         Operator_Account="jared",
