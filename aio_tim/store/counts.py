@@ -23,6 +23,7 @@ from typing import Final
 
 from . import sql
 from .rows import Conv, Fanout, Row
+from .search import keep_local
 
 __all__ = ["insert_fanout", "insert_rows", "save_row"]
 
@@ -43,13 +44,14 @@ ON CONFLICT (conv_type, conv_id) DO UPDATE SET live = live + excluded.live, unre
 """
 # A re-save of a stored locator, as an UPDATE (whose trigger moves the counts), not INSERT OR REPLACE:
 # the row keeps its id, a read mark is never undone, and a re-save without a MsgKey keeps the one we
-# had (revoke needs it). It answers the read mark as stored: no read-back.
+# had (revoke needs it). It answers the read mark as stored, and the row's local custom data
+# (store/search.py puts that back into the new JSON): no read-back.
 _RESAVE: Final = """
 UPDATE messages SET
     is_self = ?, status = ?, is_read = max(is_read, ?),
     msg_key = coalesce(?, msg_key), msg_id = coalesce(?, msg_id), json = ?
 WHERE conv_type = ? AND conv_id = ? AND time = ? AND seq = ? AND rand = ?
-RETURNING is_read
+RETURNING is_read, local_int, local_str
 """
 
 
@@ -174,4 +176,7 @@ def save_row(conn: sqlite3.Connection, row: Row) -> int:
             conn.execute(ADD_COUNTS, (row[0], row[1], live, unread))
         return row[7]
     params = (row[5], row[6], row[7], row[8], row[9], row[10], *row[:5])
-    return int(conn.execute(_RESAVE, params).fetchall()[0][0])
+    is_read, local_int, local_str = conn.execute(_RESAVE, params).fetchall()[0]
+    if local_int is not None or local_str is not None:  # TIMMsgSetLocalCustomData's, kept
+        keep_local(conn, row[:5], row[10], (local_int, local_str))
+    return int(is_read)
