@@ -43,7 +43,7 @@ class SearchGroup(NamedTuple):
     conversation), or the one match when it has exactly one (searching all of them)."""
 
     conv: Conv
-    count: int
+    matched: int
     messages: list[Message]
 
 

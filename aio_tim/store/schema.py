@@ -167,7 +167,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX messages_by_type ON messages (conv_type, conv_id, elem_type, time, seq, rand);
     CREATE INDEX messages_by_sender ON messages (sender, time);
     CREATE INDEX messages_by_msg_id ON messages (msg_id) WHERE msg_id IS NOT NULL;
-    CREATE VIRTUAL TABLE messages_fts USING fts5(body, tokenize = 'trigram');
+    CREATE VIRTUAL TABLE messages_fts USING fts5(body, tokenize = 'trigram', columnsize = 0);
     INSERT INTO messages_fts (rowid, body)
         SELECT id, body FROM (SELECT id, {_SEARCH_TEXT.format(json="json")} AS body FROM messages
                               WHERE {_SEARCHABLE.format(row="messages")})

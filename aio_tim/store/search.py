@@ -132,7 +132,11 @@ class SearchMixin:
         if count <= 0 or not kinds:
             return []
         statement = types_page_sql(
-            len(kinds), forward=forward, anchored=anchor is not None, low=low is not None, high=high is not None
+            len(kinds),
+            forward=forward,
+            anchored=anchor is not None,
+            low=low is not None,
+            high=high is not None,
         )
         params: list[Any] = []
         for kind in kinds:

@@ -53,7 +53,8 @@ def _hits(keywords: Sequence[str], match_all: bool) -> tuple[str, list[Any]]:
 
 
 def _conditions(query: SearchQuery) -> tuple[list[str], list[Any]]:
-    where, params = [_FOUND], []
+    where: list[str] = [_FOUND]
+    params: list[Any] = []
     if query.conv is not None:
         where.append("m.conv_type = ? AND m.conv_id = ?")
         params += list(query.conv)
@@ -81,7 +82,7 @@ def query_sql(query: SearchQuery) -> tuple[str, list[Any]]:
     json, status, is_read, total) per conversation, json only when its count is 1. `total` is a
     window count, so the page and the total come from one pass over the matches.
     """
-    source, params = "messages AS m", []
+    source, params = "messages AS m", list[Any]()
     if query.keywords:
         hits, params = _hits(query.keywords, query.match_all)
         # CROSS JOIN keeps the hits outermost: the planner would otherwise walk a whole
@@ -116,6 +117,7 @@ def types_page_sql(n_types: int, *, forward: bool, anchored: bool, low: bool, hi
     where += " AND time >= ?" if low else ""
     where += " AND time <= ?" if high else ""
     by = f"ORDER BY time {order}, seq {order}, rand {order}"
-    arm = f"SELECT * FROM (SELECT json, status, is_read, time, seq, rand FROM messages WHERE {where} {by} LIMIT ?)"
+    columns = "json, status, is_read, time, seq, rand"
+    arm = f"SELECT * FROM (SELECT {columns} FROM messages WHERE {where} {by} LIMIT ?)"
     arms = " UNION ALL ".join([arm] * n_types)
     return f"SELECT json, status, is_read FROM ({arms}) {by} LIMIT ?"

@@ -51,6 +51,7 @@ from .params import (
     MsgDeleteParam,
     MsgLocator,
 )
+from .search import KeywordListMatchType, MsgSearchParam, MsgSearchResult, MsgSearchResultItem
 
 __all__ = [
     "SENDABLE_ELEM_TYPES",
@@ -78,6 +79,7 @@ __all__ = [
     "ImageLevel",
     "IosOfflinePushConfig",
     "JsonInput",
+    "KeywordListMatchType",
     "LocationElem",
     "MergeElem",
     "Message",
@@ -86,6 +88,9 @@ __all__ = [
     "MsgDeleteParam",
     "MsgLocator",
     "MsgPriority",
+    "MsgSearchParam",
+    "MsgSearchResult",
+    "MsgSearchResultItem",
     "MsgStatus",
     "OfflinePushConfig",
     "Platform",
