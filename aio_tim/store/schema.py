@@ -169,7 +169,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX messages_by_msg_id ON messages (msg_id) WHERE msg_id IS NOT NULL;
     CREATE VIRTUAL TABLE messages_fts USING fts5(body, tokenize = 'trigram', columnsize = 0);
     INSERT INTO messages_fts (rowid, body)
-        SELECT id, body FROM (SELECT id, {_SEARCH_TEXT.format(json="json")} AS body FROM messages
+        SELECT id, body FROM (SELECT id, {_SEARCH_TEXT.format(json="messages.json")} AS body FROM messages
                               WHERE {_SEARCHABLE.format(row="messages")})
         WHERE body != '';
     CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN {_SEARCHABLE.format(row="new")} BEGIN

@@ -69,6 +69,9 @@ def _search(query: SearchQuery, conn: sqlite3.Connection) -> SearchPage:
     statement, params = query_sql(query)
     rows = conn.execute(statement, params).fetchall()
     total = int(rows[0][-1]) if rows else 0
+    if not rows and query.offset:  # a page past the end carries no window count: count alone
+        first, more = query_sql(replace(query, offset=0, limit=1))
+        total = next((int(row[-1]) for row in conn.execute(first, more)), 0)
     if query.conv is not None:
         messages = [message_of(row, query.conv) for row in rows]
         return SearchPage(total, [SearchGroup(query.conv, total, messages)] if total else [])
@@ -85,7 +88,9 @@ def _by_msg_ids(msg_ids: Sequence[str], conn: sqlite3.Connection) -> list[Messag
     for msg_id in dict.fromkeys(msg_ids):  # each id once, in the order given
         row = conn.execute(_BY_MSG_ID, (msg_id,)).fetchone()
         if row is not None:
-            found.append(message_of(row, (int(row[3]), str(row[4]))))
+            msg = message_of(row, (int(row[3]), str(row[4])))
+            msg.msg_id = msg.msg_id or msg_id  # the column names it even where the JSON did not
+            found.append(msg)
     return found
 
 
