@@ -1,8 +1,9 @@
 """`LocalStore`'s search family (the `SearchStore` seam): keyword search over the trigram FTS5
 index, messages by msg_id, local custom data, and pages filtered by element type in SQL.
 
-The index is kept by triggers (schema migration 7), so it changes in the transaction of the
-write that changes a row: inserts (every path of counts.py), re-saves, deletions of rows.
+The index changes in the transaction of the write that changes a row: inserts through
+`index_after`, called by every insert path of counts.py (one statement per job), re-saves and
+deletions of rows by triggers (schema migration 7).
 Tombstones and revoked messages stay indexed and are left out by the query, as `page` leaves
 them out. A message's type and sender are generated columns of its JSON.
 
@@ -23,10 +24,11 @@ from ..seams.search import SearchGroup, SearchPage, SearchQuery
 from ..types import Message, encode
 from ..types._base import decoder_for
 from .rows import Conv, LocatorKey, check_conv, check_key, message_of
+from .schema import INDEX_AFTER
 from .search_sql import query_sql, types_page_sql
 from .writer import Job
 
-__all__ = ["SearchMixin", "keep_local"]
+__all__ = ["SearchMixin", "index_after", "keep_local", "last_id"]
 
 T = TypeVar("T")
 _DECODER: Final = decoder_for(Message)
@@ -39,6 +41,16 @@ _LOCAL_OF: Final = f"SELECT json, local_int, local_str FROM messages WHERE {_LOC
 _SET_LOCAL: Final = f"UPDATE messages SET json = ?, local_int = ?, local_str = ? WHERE {_LOCATOR}"
 _SET_JSON: Final = f"UPDATE messages SET json = ? WHERE {_LOCATOR}"
 _READ_MAX: Final = 200  # as LocalStore.LOOP_READ_MAX: reads up to this many rows stay on the loop
+
+
+def last_id(conn: sqlite3.Connection) -> int:
+    """The newest row's id: rows inserted after this call have larger ones (AUTOINCREMENT)."""
+    return int(conn.execute("SELECT max(id) FROM messages").fetchone()[0] or 0)
+
+
+def index_after(conn: sqlite3.Connection, before: int) -> None:
+    """Add the rows inserted after id `before` to the search index (in the inserting transaction)."""
+    conn.execute(INDEX_AFTER, (before,))
 
 
 def keep_local(
