@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import platform
 import random
@@ -51,25 +52,22 @@ PAGE = 20
 
 
 def word(rank: int) -> str:
-    """A made-up word per rank: letters from the rank, so words never contain each other by luck
-    more than real words do."""
-    letters = "bcdfghjklmnpqrstvwxz"
-    out, n = [], rank + 400
-    while n:
-        n, r = divmod(n, len(letters))
-        out.append(letters[r] + "aeiou"[r % 5])
-    return "".join(out)
+    """A made-up word per rank: 4 to 9 letters a-z drawn from the rank's own generator."""
+    rng = random.Random(rank)
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 9)))
 
 
 def conv_of(index: int) -> tuple[int, str]:
     return (int(ConvType.C2C), f"user{index:04d}")
 
 
-def messages(conv_index: int, first: int, count: int, rng: random.Random, weights: list[float]) -> list[Message]:
+WORDS = [word(rank) for rank in range(VOCABULARY)]
+
+
+def messages(conv_index: int, first: int, count: int, rng: random.Random, cum: list[float]) -> list[Message]:
     out = []
     for i in range(first, first + count):
-        words = rng.choices(range(VOCABULARY), weights, k=rng.randint(4, 12))
-        text = " ".join(word(w) for w in words)
+        text = " ".join(rng.choices(WORDS, cum_weights=cum, k=rng.randint(4, 12)))
         elem: Any = FileElem(file_name=f"{text[:20]}.pdf") if i % 100 == 0 else TextElem(content=text)
         out.append(
             Message(
@@ -88,7 +86,7 @@ def messages(conv_index: int, first: int, count: int, rng: random.Random, weight
 def fill(path: Path, rows: int, convs: int) -> float:
     """Insert `rows` messages through the store's insert (counts.py) on a raw connection; seconds."""
     rng = random.Random(7)
-    weights = [1 / (rank + 10) for rank in range(VOCABULARY)]  # Zipf-like
+    cum = list(itertools.accumulate(1 / (rank + 10) for rank in range(VOCABULARY)))  # Zipf-like
     hot = rows // 10
     sizes = [hot] + [(rows - hot) // (convs - 1)] * (convs - 1)
     db = sqlite3.connect(path, isolation_level=None)
@@ -97,7 +95,7 @@ def fill(path: Path, rows: int, convs: int) -> float:
     for conv_index, size in enumerate(sizes):
         conv = conv_of(conv_index)
         for start in range(0, size, BATCH):
-            batch = messages(conv_index, start, min(BATCH, size - start), rng, weights)
+            batch = messages(conv_index, start, min(BATCH, size - start), rng, cum)
             db.execute("BEGIN IMMEDIATE")
             insert_rows(db, [row_with(conv, m, STATUS, 1, None) for m in batch], one_class=True)
             db.execute("COMMIT")
@@ -109,10 +107,7 @@ def fill(path: Path, rows: int, convs: int) -> float:
 def band_keywords(db: sqlite3.Connection, low: int, high: int, n: int) -> list[str]:
     """Words whose match count (in the index) lies in [low, high]."""
     found = []
-    for rank in range(VOCABULARY):
-        w = word(rank)
-        if len(w) < 3:
-            continue
+    for w in WORDS:
         hits = db.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", (f'"{w}"',)).fetchone()[0]
         if low <= hits <= high:
             found.append(w)

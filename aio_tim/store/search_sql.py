@@ -80,7 +80,8 @@ def query_sql(query: SearchQuery) -> tuple[str, list[Any]]:
 
     One conversation: rows (json, status, is_read, total). All: rows (conv_type, conv_id, count,
     json, status, is_read, total) per conversation, json only when its count is 1. `total` is a
-    window count, so the page and the total come from one pass over the matches.
+    window count, so the page and the total come from one pass over the matches; that pass reads
+    the narrow columns only, and the JSON is read for the page's rows alone.
     """
     source, params = "messages AS m", list[Any]()
     if query.keywords:
@@ -94,14 +95,18 @@ def query_sql(query: SearchQuery) -> tuple[str, list[Any]]:
     params += [limit, query.offset]
     if query.conv is not None:
         return (
-            f"SELECT m.json, m.status, m.is_read, count(*) OVER () FROM {source} "
-            f"WHERE {' AND '.join(where)} {_ORDER} LIMIT ? OFFSET ?"
+            f"WITH page AS (SELECT m.id, m.time, m.seq, m.rand, count(*) OVER () AS total FROM {source} "
+            f"WHERE {' AND '.join(where)} {_ORDER} LIMIT ? OFFSET ?) "
+            "SELECT m.json, m.status, m.is_read, page.total FROM page CROSS JOIN messages AS m ON m.id = page.id "
+            "ORDER BY page.time DESC, page.seq DESC, page.rand DESC"
         ), params
     return (
-        "SELECT m.conv_type, m.conv_id, count(*), CASE WHEN count(*) = 1 THEN min(m.json) END, "
-        f"min(m.status), min(m.is_read), count(*) OVER () FROM {source} WHERE {' AND '.join(where)} "
-        "GROUP BY m.conv_type, m.conv_id ORDER BY max(m.time) DESC, m.conv_type, m.conv_id "
-        "LIMIT ? OFFSET ?"
+        "WITH page AS (SELECT m.conv_type, m.conv_id, count(*) AS n, max(m.time) AS newest, min(m.id) AS one, "
+        f"count(*) OVER () AS total FROM {source} WHERE {' AND '.join(where)} "
+        "GROUP BY m.conv_type, m.conv_id ORDER BY newest DESC, m.conv_type, m.conv_id LIMIT ? OFFSET ?) "
+        "SELECT page.conv_type, page.conv_id, page.n, m.json, m.status, m.is_read, page.total FROM page "
+        "LEFT JOIN messages AS m ON m.id = page.one AND page.n = 1 "
+        "ORDER BY page.newest DESC, page.conv_type, page.conv_id"
     ), params
 
 
