@@ -177,7 +177,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX messages_by_sender ON messages (sender, time);
     CREATE INDEX messages_by_msg_id ON messages (msg_id) WHERE msg_id IS NOT NULL;
     CREATE VIRTUAL TABLE messages_fts USING fts5(body, tokenize = 'trigram', columnsize = 0);
-    {INDEX_AFTER.replace('?', '0')};
+    {INDEX_AFTER.replace("?", "0")};
     CREATE TRIGGER messages_fts_update AFTER UPDATE OF json ON messages BEGIN
         DELETE FROM messages_fts WHERE rowid = old.id;
         {_INDEX_NEW.replace("WHERE", f"WHERE {_SEARCHABLE.format(row='new')} AND")}

@@ -97,12 +97,13 @@ def query_sql(query: SearchQuery) -> tuple[str, list[Any]]:
         return (
             f"WITH page AS (SELECT m.id, m.time, m.seq, m.rand, count(*) OVER () AS total FROM {source} "
             f"WHERE {' AND '.join(where)} {_ORDER} LIMIT ? OFFSET ?) "
-            "SELECT m.json, m.status, m.is_read, page.total FROM page CROSS JOIN messages AS m ON m.id = page.id "
+            "SELECT m.json, m.status, m.is_read, page.total "
+            "FROM page CROSS JOIN messages AS m ON m.id = page.id "
             "ORDER BY page.time DESC, page.seq DESC, page.rand DESC"
         ), params
     return (
-        "WITH page AS (SELECT m.conv_type, m.conv_id, count(*) AS n, max(m.time) AS newest, min(m.id) AS one, "
-        f"count(*) OVER () AS total FROM {source} WHERE {' AND '.join(where)} "
+        "WITH page AS (SELECT m.conv_type, m.conv_id, count(*) AS n, max(m.time) AS newest, "
+        f"min(m.id) AS one, count(*) OVER () AS total FROM {source} WHERE {' AND '.join(where)} "
         "GROUP BY m.conv_type, m.conv_id ORDER BY newest DESC, m.conv_type, m.conv_id LIMIT ? OFFSET ?) "
         "SELECT page.conv_type, page.conv_id, page.n, m.json, m.status, m.is_read, page.total FROM page "
         "LEFT JOIN messages AS m ON m.id = page.one AND page.n = 1 "
