@@ -27,6 +27,7 @@ from .receive import (
     TIMSetMsgReadedReceiptCallback,
     TIMSetMsgRevokeCallback,
 )
+from .search import TIMMsgFindMessages, TIMMsgSearchLocalMessages, TIMMsgSetLocalCustomData
 
 globals().update(KEYS)
 
@@ -44,6 +45,7 @@ __all__ = [
     "TIMMsgDelete",
     "TIMMsgDownloadElemToPath",
     "TIMMsgFindByMsgLocatorList",
+    "TIMMsgFindMessages",
     "TIMMsgGetMsgList",
     "TIMMsgImportMsgList",
     "TIMMsgListDelete",
@@ -51,7 +53,9 @@ __all__ = [
     "TIMMsgReportReaded",
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
+    "TIMMsgSearchLocalMessages",
     "TIMMsgSendNewMsg",
+    "TIMMsgSetLocalCustomData",
     "TIMRemoveRecvNewMsgCallback",
     "TIMSetMsgReadedReceiptCallback",
     "TIMSetMsgRevokeCallback",
