@@ -19,11 +19,12 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, c2c, c2c_history, edits, group_admin, groups
+from . import accounts, c2c, c2c_history, edits, group_admin, group_members, group_ops, groups, push
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
 from .limits import RateLimiter
+from .tracing import ERROR_CODE
 from .validation import RequestDecoder
 
 __all__ = ["MAX_BODY", "RestEndpoint", "Route", "build_routes", "default_routes", "to_wire"]
@@ -60,7 +61,10 @@ def default_routes() -> dict[str, Route]:
             c2c_history.HANDLERS,
             groups.HANDLERS,
             group_admin.HANDLERS,
+            group_members.HANDLERS,
+            group_ops.HANDLERS,
             edits.HANDLERS,
+            push.HANDLERS,
         ]
     )
 
@@ -95,6 +99,7 @@ class RestEndpoint:
             # The path is ours to log; the query string holds the UserSig and is never logged.
             _log.exception("internal error answering %s", request.path)
             reply = failure(ERR_INTERNAL, "internal server error")
+        request[ERROR_CODE] = reply.ErrorCode  # for the dev server's span (devserver.tracing)
         return web.Response(body=encode(reply), content_type="application/json")
 
     async def unknown_path(self, request: web.Request) -> web.Response:

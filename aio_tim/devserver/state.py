@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from .c2c_queries import C2CQueries
 from .group_queries import GroupQueries
+from .member_queries import MemberQueries
+from .push_queries import PushQueries
 from .rows import FileRow, json_list, values_of
 
 __all__ = ["State"]
@@ -22,7 +24,7 @@ class _Unlogged(str):
         return "'<redacted>'"
 
 
-class State(C2CQueries, GroupQueries):
+class State(C2CQueries, GroupQueries, MemberQueries, PushQueries):
     """Typed queries over the dev server's database; open with `await State.open(path)`."""
 
     # --- meta ----------------------------------------------------------------------------------
