@@ -108,7 +108,9 @@ def band_keywords(db: sqlite3.Connection, low: int, high: int, n: int) -> list[s
     """Words whose match count (in the index) lies in [low, high]."""
     found = []
     for w in WORDS:
-        hits = db.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", (f'"{w}"',)).fetchone()[0]
+        hits = db.execute(
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", (f'"{w}"',)
+        ).fetchone()[0]
         if low <= hits <= high:
             found.append(w)
         if len(found) >= n:
@@ -117,8 +119,8 @@ def band_keywords(db: sqlite3.Connection, low: int, high: int, n: int) -> list[s
 
 
 LIKE_PAGE = (
-    "SELECT json, count(*) OVER () FROM messages WHERE {conv} CAST(json AS TEXT) LIKE ? AND status NOT IN (4, 6) "
-    "ORDER BY time DESC, seq DESC, rand DESC LIMIT 20"
+    "SELECT json, count(*) OVER () FROM messages WHERE {conv} CAST(json AS TEXT) LIKE ? "
+    "AND status NOT IN (4, 6) ORDER BY time DESC, seq DESC, rand DESC LIMIT 20"
 )
 
 
@@ -141,7 +143,9 @@ def timed_like(db: sqlite3.Connection, keyword: str, conv: tuple[int, str] | Non
     return time.perf_counter() - t, rows[0][1] if rows else 0
 
 
-async def bench_band(store: LocalStore, raw: sqlite3.Connection, keywords: list[str], calls: int, band: str) -> None:
+async def bench_band(
+    store: LocalStore, raw: sqlite3.Connection, keywords: list[str], calls: int, band: str
+) -> None:
     rng = random.Random(1)
     hot = conv_of(0)
     for label, conv in (("one conversation (hot), page of 20", hot), ("all conversations, page of 20", None)):
@@ -194,16 +198,20 @@ async def bench_types(store: LocalStore, calls: int) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    print(f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}, {platform.machine()}, "
-          f"{os.cpu_count()} cpus; {shlex.join(sys.argv)}")
+    print(
+        f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}, {platform.machine()}, "
+        f"{os.cpu_count()} cpus; {shlex.join(sys.argv)}"
+    )
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         path = Path(tmp) / "search.db"
         async with LocalStore(path):
             pass  # the schema, by the store's own migrations
         seconds = fill(path, args.rows, args.convs)
         size = path.stat().st_size / 2**20
-        print(f"filled {args.rows:,} messages in {args.convs} conversations in {seconds:.1f} s "
-              f"({args.rows / seconds:,.0f} rows/s, indexes and FTS5 included); file {size:,.0f} MiB")
+        print(
+            f"filled {args.rows:,} messages in {args.convs} conversations in {seconds:.1f} s "
+            f"({args.rows / seconds:,.0f} rows/s, indexes and FTS5 included); file {size:,.0f} MiB"
+        )
         raw = sqlite3.connect(path)
         bands = {"rare": (50, 300), "medium": (300, 3000), "common": (3000, 30000)}
         async with LocalStore(path) as store:
@@ -216,7 +224,9 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--convs", type=int, default=1000)
     parser.add_argument("--calls", type=int, default=200)
