@@ -308,6 +308,26 @@ async def test_a_store_that_cannot_search_is_named(server: DevServer, clock: Clo
             await alice.msg.set_local_custom_data({"message_msg_id": "x"})
 
 
+async def test_the_postgresql_store_is_named_and_filters_types_in_python(
+    server: DevServer, clock: Clock, pg_url: str, pg_schema: str
+) -> None:
+    """PgStore has no search index: the search family is refused naming it (before any query),
+    and get_msg_list's type filter still works, in Python."""
+    from aio_tim.pgstore import PgStore
+
+    store = PgStore(pg_url, sdk_app_id=server.sdk_app_id, user_id="alice", schema=pg_schema)
+    async with client_for(server, "alice", clock=clock, store=store) as alice:
+        await alice.msg.send_text("bob", C2C, "typed")
+        with pytest.raises(UsageError, match="PgStore cannot"):
+            await alice.msg.search_local_messages(search(keyword_array=["typed"]))
+        with pytest.raises(UsageError, match="PgStore cannot"):
+            await alice.msg.find_messages(["x"])
+        with pytest.raises(UsageError, match="PgStore cannot"):
+            await alice.msg.set_local_custom_data({"message_msg_id": "x"})
+        page = await alice.msg.get_msg_list("bob", C2C, {"msg_getmsglist_param_message_type_array": [0]})
+        assert [m.text for m in page] == ["typed"]
+
+
 # --- randomized: the index equals a brute-force filter -----------------------------------------------
 
 WORDS = ["alpha", "beta", "gamma", "delta", "ab", "x", "报告", "会议纪要", "Zeta", "abc", "%", "_q"]
