@@ -3,6 +3,27 @@ synchronous code. See `functions` for the calling convention."""
 
 from .constants import *  # noqa: F403
 from .constants import KEYS
+from .conv import (
+    TIMConvAddConversationsToGroup,
+    TIMConvCancelDraft,
+    TIMConvCleanConversationUnreadMessageCount,
+    TIMConvCreateConversationGroup,
+    TIMConvDelete,
+    TIMConvDeleteConversationGroup,
+    TIMConvDeleteConversationList,
+    TIMConvDeleteConversationsFromGroup,
+    TIMConvGetConversationGroupList,
+    TIMConvGetConversationListByFilter,
+    TIMConvGetConvInfo,
+    TIMConvGetConvList,
+    TIMConvGetTotalUnreadMessageCount,
+    TIMConvGetUnreadMessageCountByFilter,
+    TIMConvMarkConversation,
+    TIMConvPinConversation,
+    TIMConvRenameConversationGroup,
+    TIMConvSetConversationCustomData,
+    TIMConvSetDraft,
+)
 from .edits import TIMMsgClearHistoryMessage, TIMMsgListDelete, TIMMsgModifyMessage
 from .functions import (
     TIMInit,
@@ -28,6 +49,14 @@ from .group import (
     TIMGroupInviteMember,
     TIMGroupModifyMemberInfo,
 )
+from .receipts import (
+    TIMMsgDeleteMessageExtensions,
+    TIMMsgGetGroupMessageReadMemberList,
+    TIMMsgGetMessageExtensions,
+    TIMMsgGetMessageReadReceipts,
+    TIMMsgSendMessageReadReceipts,
+    TIMMsgSetMessageExtensions,
+)
 from .receive import (
     TIMAddRecvNewMsgCallback,
     TIMRemoveRecvNewMsgCallback,
@@ -35,11 +64,31 @@ from .receive import (
     TIMSetMsgRevokeCallback,
 )
 from .search import TIMMsgFindMessages, TIMMsgSearchLocalMessages, TIMMsgSetLocalCustomData
+from .sending import TIMMsgCancelSend, TIMMsgSendMessage
 
 globals().update(KEYS)
 
 __all__ = [
     "TIMAddRecvNewMsgCallback",
+    "TIMConvAddConversationsToGroup",
+    "TIMConvCancelDraft",
+    "TIMConvCleanConversationUnreadMessageCount",
+    "TIMConvCreateConversationGroup",
+    "TIMConvDelete",
+    "TIMConvDeleteConversationGroup",
+    "TIMConvDeleteConversationList",
+    "TIMConvDeleteConversationsFromGroup",
+    "TIMConvGetConvInfo",
+    "TIMConvGetConvList",
+    "TIMConvGetConversationGroupList",
+    "TIMConvGetConversationListByFilter",
+    "TIMConvGetTotalUnreadMessageCount",
+    "TIMConvGetUnreadMessageCountByFilter",
+    "TIMConvMarkConversation",
+    "TIMConvPinConversation",
+    "TIMConvRenameConversationGroup",
+    "TIMConvSetConversationCustomData",
+    "TIMConvSetDraft",
     "TIMGroupCreate",
     "TIMGroupDelete",
     "TIMGroupDeleteMember",
@@ -50,11 +99,16 @@ __all__ = [
     "TIMLogin",
     "TIMLogout",
     "TIMMsgBatchSend",
+    "TIMMsgCancelSend",
     "TIMMsgClearHistoryMessage",
     "TIMMsgDelete",
+    "TIMMsgDeleteMessageExtensions",
     "TIMMsgDownloadElemToPath",
     "TIMMsgFindByMsgLocatorList",
     "TIMMsgFindMessages",
+    "TIMMsgGetGroupMessageReadMemberList",
+    "TIMMsgGetMessageExtensions",
+    "TIMMsgGetMessageReadReceipts",
     "TIMMsgGetMsgList",
     "TIMMsgImportMsgList",
     "TIMMsgListDelete",
@@ -63,8 +117,11 @@ __all__ = [
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
     "TIMMsgSearchLocalMessages",
+    "TIMMsgSendMessage",
+    "TIMMsgSendMessageReadReceipts",
     "TIMMsgSendNewMsg",
     "TIMMsgSetLocalCustomData",
+    "TIMMsgSetMessageExtensions",
     "TIMRemoveRecvNewMsgCallback",
     "TIMSetMsgReadedReceiptCallback",
     "TIMSetMsgRevokeCallback",

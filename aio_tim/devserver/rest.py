@@ -19,7 +19,20 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, c2c, c2c_history, edits, group_admin, group_members, group_ops, groups, push
+from . import (
+    accounts,
+    c2c,
+    c2c_history,
+    edits,
+    extensions,
+    group_admin,
+    group_members,
+    group_ops,
+    groups,
+    push,
+    receipts,
+    recent,
+)
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
@@ -64,7 +77,10 @@ def default_routes() -> dict[str, Route]:
             group_members.HANDLERS,
             group_ops.HANDLERS,
             edits.HANDLERS,
+            receipts.HANDLERS,
+            extensions.HANDLERS,
             push.HANDLERS,
+            recent.HANDLERS,
         ]
     )
 

@@ -355,6 +355,10 @@ class DevServer:
         async with ctx.state.transaction():
             return await ctx.state.notices(group_id)
 
+    async def group_unread(self, group_id: str, account: str) -> int | None:
+        """The unread count set_unread_msg_num last gave `account` in the group (None: never)."""
+        return await self._running_context().state.group_unread(group_id, account)
+
     def set_online_state(self, user_id: str, state: str = "Online") -> None:
         """What query_online_status reports for `user_id`: "Online", "PushOnline" or "Offline".
 

@@ -335,6 +335,14 @@ def c2c_modified(
     )  # fmt: skip
 
 
+def c2c_receipted(reader: str, peer: str, rows: list[C2CRow], now: int) -> cb.C2CAfterMsgReadReceipt:
+    """`C2C.CallbackAfterMsgReadReceipt`: `reader` acknowledged these messages from `peer`."""
+    infos = [cb.C2CMsgInfoItem(r.from_account, r.to_account, r.msg_key, r.msg_key) for r in rows]
+    return cb.C2CAfterMsgReadReceipt(
+        Operator_Account=reader, Peer_Account=peer, C2CMsgInfo=infos, EventTime=now * 1000
+    )
+
+
 def c2c_recalled(sender: str, to: str, msg_key: str, unread: int, now: int) -> cb.C2CAfterMsgWithDraw:
     """`unread`: the recipient's unread C2C messages after the recall."""
     return cb.C2CAfterMsgWithDraw(

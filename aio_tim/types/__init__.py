@@ -51,6 +51,12 @@ from .params import (
     MsgDeleteParam,
     MsgLocator,
 )
+from .receipts import (
+    GroupMessageReadMembersFilter,
+    MessageExtension,
+    MessageExtensionResult,
+    MessageReceipt,
+)
 from .search import KeywordListMatchType, MsgSearchParam, MsgSearchResult, MsgSearchResultItem
 
 __all__ = [
@@ -73,6 +79,7 @@ __all__ = [
     "FriendChangeElem",
     "GetMsgListInput",
     "GetMsgListParam",
+    "GroupMessageReadMembersFilter",
     "GroupReportElem",
     "GroupTipsElem",
     "ImageElem",
@@ -83,7 +90,10 @@ __all__ = [
     "LocationElem",
     "MergeElem",
     "Message",
+    "MessageExtension",
+    "MessageExtensionResult",
     "MessageInput",
+    "MessageReceipt",
     "MsgDeleteInput",
     "MsgDeleteParam",
     "MsgLocator",
