@@ -194,13 +194,14 @@ async def test_type_filtered_pages_are_read_in_sql(carol: Client) -> None:
 
 
 async def test_an_old_database_is_indexed_by_the_migration(tmp_path: Path) -> None:
-    """A schema-6 database with messages gets them indexed when the store opens it."""
+    """A database from before local search, with messages, gets them indexed when the store opens it."""
+    before = next(i for i, script in enumerate(MIGRATIONS) if "messages_fts" in script)
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
-    for script in MIGRATIONS[:6]:
+    for script in MIGRATIONS[:before]:
         for sql in statements(script):
             db.execute(sql)
-    db.execute("PRAGMA user_version = 6")
+    db.execute(f"PRAGMA user_version = {before:d}")
     row = (1, "bob", T0, 1, 1, 0, 2, 0, None, "k1", encode(text("needle in a haystack", sender="bob")))
     db.execute(
         "INSERT INTO messages (conv_type, conv_id, time, seq, rand, is_self, status, is_read, msg_key, "

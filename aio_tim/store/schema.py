@@ -17,7 +17,7 @@ from .errors import ERR_IO
 
 __all__ = ["INDEX_AFTER", "MIGRATIONS", "SCHEMA_VERSION", "migrate", "statements"]
 
-# The text a keyword search looks in (migration 7): per element, what a reader sees of it (a
+# The text a keyword search looks in (migration 8): per element, what a reader sees of it (a
 # text's content, a custom element's description and extension, a file's name, a location's
 # description, a merged message's title and abstracts), one line each. Faces, group tips and
 # other system elements carry none. SQL over the stored JSON, so any connection's insert (and

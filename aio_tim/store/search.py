@@ -3,7 +3,7 @@ index, messages by msg_id, local custom data, and pages filtered by element type
 
 The index changes in the transaction of the write that changes a row: inserts through
 `index_after`, called by every insert path of counts.py (one statement per job), re-saves and
-deletions of rows by triggers (schema migration 7).
+deletions of rows by triggers (schema migration 8).
 Tombstones and revoked messages stay indexed and are left out by the query, as `page` leaves
 them out. A message's type and sender are generated columns of its JSON.
 
