@@ -36,6 +36,8 @@ COMMANDS: Final = {
     "group": Command("admin", "create and dismiss groups, add and remove members"),
     "account": Command("admin", "import, check and delete accounts"),
     "listen": Command("listen", "receive TIM's webhooks and print events as JSON lines"),
+    "trigger": Command("trigger", "fire a realistic, signed TIM callback at your handler"),
+    "faults": Command("faults", "make a running dev server fail or slow down on purpose"),
     "info": Command("server", "show the version, the server in use and where files are kept"),
 }
 

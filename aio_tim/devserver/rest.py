@@ -36,6 +36,7 @@ from . import (
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
+from .faults import FaultSwitches
 from .limits import RateLimiter
 from .tracing import ERROR_CODE
 from .validation import RequestDecoder
@@ -95,7 +96,9 @@ class RestEndpoint:
         routes: Mapping[str, Route],
         limiter: RateLimiter | None = None,
         admission: Admission | None = None,
+        faults: FaultSwitches | None = None,
     ) -> None:
+        self._faults = faults
         self._admission = admission if admission is not None else Admission()
         self._ctx = ctx
         self._guard = guard
@@ -128,6 +131,8 @@ class RestEndpoint:
             raise error_for(ERR_BAD_URL, "REST calls must be POST")
         self._guard.check(request.query, request.remote)
         route = self._route(request)
+        if self._faults is not None:
+            await self._faults.before_call(_endpoint(request))  # a switched-on fault answers instead
         if self._limiter is not None:
             self._limiter.check(_endpoint(request))  # TIM counts authenticated calls
         _check_content_type(request, route.decoder.family.syntax)

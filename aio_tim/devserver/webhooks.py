@@ -26,6 +26,7 @@ from ..protocol import callbacks as cb
 from ..protocol.envelope import Envelope
 from ..protocol.group import SendGroupMsg, SendGroupMsgResponse
 from ..protocol.openim import SendMsg, SendMsgResponse
+from .faults import FaultSwitches
 from .rows import C2CRow
 
 __all__ = ["Webhooks"]
@@ -65,6 +66,7 @@ class Webhooks:
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered = 0
         self.failed = 0
+        self.faults: FaultSwitches | None = None  # the server's fault switches (slow or failing deliveries)
 
     def configure(
         self, url: str | None, token: str | None = None, commands: Iterable[str] | None = None
@@ -159,6 +161,10 @@ class Webhooks:
         """POST one callback; the app's answer, or None when it failed (any reason, logged)."""
         assert self._session is not None
         command = _command(body)
+        if self.faults is not None:  # a switched-on fault may hold it back, or fail it unsent
+            limit = await self.faults.hold_delivery(command, limit)
+            if limit <= 0:
+                return None
         try:
             async with self._session.post(
                 target.url,
