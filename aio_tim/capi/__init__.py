@@ -75,6 +75,7 @@ from .receive import (
     TIMSetMsgReadedReceiptCallback,
     TIMSetMsgRevokeCallback,
 )
+from .search import TIMMsgFindMessages, TIMMsgSearchLocalMessages, TIMMsgSetLocalCustomData
 from .sending import TIMMsgCancelSend, TIMMsgSendMessage
 
 globals().update(KEYS)
@@ -118,6 +119,7 @@ __all__ = [
     "TIMMsgDeleteMessageExtensions",
     "TIMMsgDownloadElemToPath",
     "TIMMsgFindByMsgLocatorList",
+    "TIMMsgFindMessages",
     "TIMMsgGetGroupMessageReadMemberList",
     "TIMMsgGetMessageExtensions",
     "TIMMsgGetMessageReadReceipts",
@@ -128,9 +130,11 @@ __all__ = [
     "TIMMsgReportReaded",
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
+    "TIMMsgSearchLocalMessages",
     "TIMMsgSendMessage",
     "TIMMsgSendMessageReadReceipts",
     "TIMMsgSendNewMsg",
+    "TIMMsgSetLocalCustomData",
     "TIMMsgSetMessageExtensions",
     "TIMRemoveRecvNewMsgCallback",
     "TIMSetConvEventCallback",
