@@ -484,7 +484,7 @@ async def test_migration_7_builds_the_table_from_stored_messages(tmp_path):
         " ALTER TABLE messages DROP COLUMN elem_type; ALTER TABLE messages DROP COLUMN sender;"
         " ALTER TABLE messages DROP COLUMN local_int; ALTER TABLE messages DROP COLUMN local_str;"
         # and migration 9's change log
-        " DROP TABLE conv_changes; DROP TRIGGER conv_changes_unread; DROP TRIGGER conv_changes_unread_new;"
+        " DROP TABLE conv_changes; DROP TRIGGER conv_changes_unread;"
         " PRAGMA user_version = 6;"
     )
     db.close()

@@ -291,6 +291,8 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     # mark, a delete, tim.conv itself): a watcher reads the rows after the last seq it saw (one
     # primary-key range) and the conversations they name, never the whole table. `kind`: 0 added,
     # 1 deleted, 2 updated (the C SDK's TIMConvEvent). Watchers trim what every one has read.
+    # A new conv_counts row needs no trigger: unread > 0 means live > 0, and then migration 7's
+    # trigger writes the conversation, which logs it.
     """
     CREATE TABLE conv_changes (
         seq       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -309,9 +311,6 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     END;
     CREATE TRIGGER conv_changes_unread AFTER UPDATE OF unread ON conv_counts
     WHEN new.unread != old.unread BEGIN
-        INSERT INTO conv_changes (conv_type, conv_id, kind) VALUES (new.conv_type, new.conv_id, 2);
-    END;
-    CREATE TRIGGER conv_changes_unread_new AFTER INSERT ON conv_counts WHEN new.unread > 0 BEGIN
         INSERT INTO conv_changes (conv_type, conv_id, kind) VALUES (new.conv_type, new.conv_id, 2);
     END;
     """,
