@@ -28,7 +28,6 @@ T0 = 1_700_000_000
 _LOG_TRIGGERS = (
     "conv_changes_added",
     "conv_changes_updated",
-    "conv_changes_unread_new",
     "conv_changes_unread",
 )
 
