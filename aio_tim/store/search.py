@@ -5,7 +5,7 @@ The index is deferred (schema migration 9): a write never touches it for a new r
 costs what it did before search existed. `search_indexed.upto` is the watermark, the id up to
 which every row is indexed; a search first indexes the rows past it, in its own write
 transaction through the store's writer (`catch_up`), then queries in that same transaction, so
-it sees every write committed before it. A long backlog (a large import) is indexed in
+it sees every write committed before it. With nothing to index, a search is a plain read. A long backlog (a large import) is indexed in
 transactions of `CATCH_UP_ROWS` rows, each its own writer job, so saves are let in between.
 A row already indexed (at or below the watermark) is re-indexed or removed by triggers in the
 transaction of the write that re-saves or deletes it.
@@ -114,6 +114,14 @@ def _search(query: SearchQuery, conn: sqlite3.Connection) -> SearchPage:
     return SearchPage(total, groups)
 
 
+def _search_if_caught_up(query: SearchQuery, conn: sqlite3.Connection) -> SearchPage | None:
+    """Search as a plain read when nothing waits to be indexed (the usual case: no write
+    transaction); None otherwise."""
+    if last_id(conn) > int(conn.execute(_WATERMARK).fetchone()[0]):
+        return None
+    return _search(query, conn)
+
+
 def _search_caught_up(query: SearchQuery, conn: sqlite3.Connection) -> SearchPage | None:
     """Catch the index up, then search, in one transaction; None if a batch of the backlog was
     indexed and more is left (the caller commits it and asks again)."""
@@ -146,9 +154,10 @@ class SearchMixin:
         """The page of `query`'s matches (seams/search.py)."""
         if query.conv is not None:
             query = _with_conv(query, check_conv(query.conv))
+        page = await self._query(partial(_search_if_caught_up, query), small=False)
         job = partial(_search_caught_up, query)
-        while (page := await self._submit(job)) is None:
-            pass  # a batch of the backlog is committed: saves queued meanwhile run before the next
+        while page is None:  # rows to index: through the writer, in a transaction with the query
+            page = await self._submit(job)  # None: a batch of the backlog is committed, more left
         return page
 
     async def find_by_msg_ids(self, msg_ids: Sequence[str]) -> list[Message]:
