@@ -131,7 +131,9 @@ def report(trees: dict[str, Path], runs: dict[str, list[dict[str, Any]]]) -> Non
         cells = "".join(f"{v:12.2f}" if v is not None else f"{'-':>12}" for v in values.values())
         mine = values["this"]
         ratios = ", ".join(
-            f"{mine / v:.2f}x vs {name}" for name, v in values.items() if name != "this" and v and mine is not None
+            f"{mine / v:.2f}x vs {name}"
+            for name, v in values.items()
+            if name != "this" and v and mine is not None
         )
         print(f"{label:<38}{cells}   {ratios}")
 
@@ -155,7 +157,9 @@ def main(args: argparse.Namespace) -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tree", action="append", default=[], help="NAME=PATH of another source tree")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--saves", type=int, default=3000)

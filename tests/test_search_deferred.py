@@ -20,7 +20,8 @@ from test_search import PEERS, SENDERS, brute_force, normalized, random_elems, r
 from aio_tim import Client, Message, MsgStatus, TextElem
 from aio_tim.devserver import DevServer
 from aio_tim.seams import SearchQuery
-from aio_tim.store import LocalStore, locator_key, search as store_search
+from aio_tim.store import LocalStore, locator_key
+from aio_tim.store import search as store_search
 from aio_tim.store.schema import INDEX_AFTER, MIGRATIONS, statements
 from aio_tim.testing import client_for
 from aio_tim.types import encode

@@ -5,8 +5,9 @@ The index is deferred (schema migration 9): a write never touches it for a new r
 costs what it did before search existed. `search_indexed.upto` is the watermark, the id up to
 which every row is indexed; a search first indexes the rows past it, in its own write
 transaction through the store's writer (`catch_up`), then queries in that same transaction, so
-it sees every write committed before it. With nothing to index, a search is a plain read. A long backlog (a large import) is indexed in
-transactions of `CATCH_UP_ROWS` rows, each its own writer job, so saves are let in between.
+it sees every write committed before it. With nothing to index, a search is a plain read.
+A long backlog (a large import) is indexed in transactions of `CATCH_UP_ROWS` rows, each its own
+writer job, so saves are let in between.
 A row already indexed (at or below the watermark) is re-indexed or removed by triggers in the
 transaction of the write that re-saves or deletes it.
 Tombstones and revoked messages stay indexed and are left out by the query, as `page` leaves
