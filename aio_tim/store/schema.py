@@ -270,8 +270,8 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     # columns computed from its JSON, so filters and indexes read them without decoding rows in
     # Python; `local_int`/`local_str` keep TIMMsgSetLocalCustomData's values across re-saves. The
     # searchable text of every message already stored is indexed here; later inserts are indexed
-    # by the job that inserts them (counts.py), re-saves and removals by trigger: always in the
-    # transaction that changes the row.
+    # by the job that inserts them (counts.py; since migration 9, by the next search instead),
+    # re-saves and removals by trigger: always in the transaction that changes the row.
     f"""
     ALTER TABLE messages ADD COLUMN elem_type INTEGER
         GENERATED ALWAYS AS (json_extract(CAST(json AS TEXT), '$.message_elem_array[0].elem_type')) VIRTUAL;
