@@ -19,11 +19,12 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, c2c, c2c_history, edits, group_admin, groups
+from . import accounts, appdata, blacklist, c2c, c2c_history, edits, friends, group_admin, groups, profiles
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
 from .limits import RateLimiter
+from .refusals import refuse_send
 from .validation import RequestDecoder
 
 __all__ = ["MAX_BODY", "RestEndpoint", "Route", "build_routes", "default_routes", "to_wire"]
@@ -61,6 +62,10 @@ def default_routes() -> dict[str, Route]:
             groups.HANDLERS,
             group_admin.HANDLERS,
             edits.HANDLERS,
+            friends.HANDLERS,
+            blacklist.HANDLERS,
+            profiles.HANDLERS,
+            appdata.HANDLERS,
         ]
     )
 
@@ -112,6 +117,7 @@ class RestEndpoint:
         _check_content_type(request, route.decoder.family.syntax)
         body = await _read_body(request, route.decoder.family.syntax)
         call = route.decoder.decode(body)
+        await refuse_send(self._ctx, call)  # muted or blacklisted senders: before any webhook
         hooks = self._ctx.webhooks
         if hooks is not None:
             # A before-send callback may refuse, drop or rewrite the message before anything is

@@ -1,7 +1,7 @@
 """The dev server's state in sqlite: every query (bound parameters only), grouped by what it touches.
 
 `State` is the database (`db.Database`: lifecycle, transactions) with the C2C and group queries
-mixed in; accounts, settings and files live here.
+mixed in (and the relationship chain's); accounts, settings and files live here.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from .c2c_queries import C2CQueries
 from .group_queries import GroupQueries
 from .rows import FileRow, json_list, values_of
+from .sns_queries import SnsQueries
 
 __all__ = ["State"]
 
@@ -22,7 +23,7 @@ class _Unlogged(str):
         return "'<redacted>'"
 
 
-class State(C2CQueries, GroupQueries):
+class State(C2CQueries, GroupQueries, SnsQueries):
     """Typed queries over the dev server's database; open with `await State.open(path)`."""
 
     # --- meta ----------------------------------------------------------------------------------
@@ -59,6 +60,7 @@ class State(C2CQueries, GroupQueries):
         self._learned_accounts.discard(user_id)
         await self._run("DELETE FROM accounts WHERE user_id = ?", (user_id,))
         await self._run("DELETE FROM group_members WHERE account = ?", (user_id,))
+        await self.forget_sns(user_id)
 
     async def account_exists(self, user_id: str) -> bool:
         if user_id in self._known_accounts or user_id in self._learned_accounts:

@@ -72,7 +72,18 @@ OPENIM: Final = ErrorFamily(
 )
 GROUP: Final = ErrorFamily(syntax=10011, params=10004, msg_body_item=10004)
 COMMON: Final = ErrorFamily(syntax=60003, params=70402, msg_body_item=70402)
-_FAMILIES: Final = {"openim": OPENIM, "group_open_http_svc": GROUP}
+# The relationship chain, profiles and app config have codes of their own (TIM's error table).
+SNS: Final = ErrorFamily(syntax=30001, params=30001, msg_body_item=30001)
+PROFILE: Final = ErrorFamily(syntax=40001, params=40001, msg_body_item=40001)
+CONFIG: Final = ErrorFamily(syntax=90001, params=90001, msg_body_item=90001)
+_FAMILIES: Final = {
+    "openim": OPENIM,
+    "group_open_http_svc": GROUP,
+    "sns": SNS,
+    "profile": PROFILE,
+    "openconfigsvr": CONFIG,
+    "open_msg_svc": CONFIG,
+}
 
 
 # Older spellings TIM still accepts, per endpoint: {older name: current name}. Third-party
@@ -82,6 +93,7 @@ ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
     "openim/admin_getroammsg": {"From_Account": "Operator_Account", "To_Account": "Peer_Account"},
     # The 2020 doc and the third-party libraries.
     "im_open_login_svc/account_import": {"Identifier": "UserID"},
+    "im_open_login_svc/kick": {"Identifier": "UserID"},
     # Older group docs and SDKs.
     "group_open_http_svc/send_group_msg": {"MsgOnlineOnlyFlag": "OnlineOnlyFlag"},
     # create_group's cap is MaxMemberCount on TIM's page; aio_tim up to 0.x sent the profile's name.

@@ -23,6 +23,7 @@ import msgspec
 
 from ..errors import error_for
 from ..protocol import callbacks as cb
+from ..protocol import sns_callbacks as sc
 from ..protocol.envelope import Envelope
 from ..protocol.group import SendGroupMsg, SendGroupMsgResponse
 from ..protocol.openim import SendMsg, SendMsgResponse
@@ -37,8 +38,9 @@ ERR_GROUP_REFUSED: Final = 10016
 AFTER_TIMEOUT: Final = 5.0  # seconds a worker waits for the app's answer to an after-callback
 _ENCODER: Final = msgspec.json.Encoder()
 _ANSWER: Final = msgspec.json.Decoder(cb.CallbackAnswer)
+Body = cb.Callback | sc.SnsCallback  # every body the dev server fires
 GroupType = Callable[[str], Awaitable[str | None]]  # a group's Type by its id (None: no such group)
-_pending: contextvars.ContextVar[list[cb.Callback] | None] = contextvars.ContextVar("webhooks", default=None)
+_pending: contextvars.ContextVar[list[Body] | None] = contextvars.ContextVar("webhooks", default=None)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class Webhooks:
         self._clock = clock
         self._workers = workers
         self._target: Target | None = None
-        self._queue: asyncio.Queue[tuple[Target, cb.Callback]] | None = None
+        self._queue: asyncio.Queue[tuple[Target, Body]] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered = 0
@@ -109,7 +111,7 @@ class Webhooks:
 
     # --- after-callbacks ------------------------------------------------------------------------------
 
-    def after(self, body: cb.Callback) -> None:
+    def after(self, body: Body) -> None:
         """Fire `body` once the current REST call commits (at once outside one)."""
         if not self.enabled(_command(body)):
             return
@@ -120,22 +122,22 @@ class Webhooks:
             self._enqueue([body])
 
     @contextlib.contextmanager
-    def collect(self) -> Iterator[list[cb.Callback]]:
+    def collect(self) -> Iterator[list[Body]]:
         """Hold the after-callbacks of one REST call; the caller releases them after its commit."""
-        pending: list[cb.Callback] = []
+        pending: list[Body] = []
         token = _pending.set(pending)
         try:
             yield pending
         finally:
             _pending.reset(token)
 
-    def release(self, bodies: list[cb.Callback], call: Any = None) -> None:
+    def release(self, bodies: list[Body], call: Any = None) -> None:
         """Send the after-callbacks a committed call collected (less those its sender forbade)."""
         if _forbids(call, "ForbidAfterSendMsgCallback"):
             bodies = [b for b in bodies if _command(b) not in _AFTER_SEND]
         self._enqueue(bodies)
 
-    def _enqueue(self, bodies: list[cb.Callback]) -> None:
+    def _enqueue(self, bodies: list[Body]) -> None:
         target = self._target
         if self._queue is None or target is None:
             return
@@ -155,7 +157,7 @@ class Webhooks:
             finally:
                 self._queue.task_done()
 
-    async def _post(self, target: Target, body: cb.Callback, limit: float) -> cb.CallbackAnswer | None:
+    async def _post(self, target: Target, body: Body, limit: float) -> cb.CallbackAnswer | None:
         """POST one callback; the app's answer, or None when it failed (any reason, logged)."""
         assert self._session is not None
         command = _command(body)
@@ -284,11 +286,11 @@ def _forbids(call: Any, control: str) -> bool:
     return control in (getattr(call, "ForbidCallbackControl", None) or ())
 
 
-def _command(body: cb.Callback) -> str:
+def _command(body: Body) -> str:
     return str(body.__struct_config__.tag)
 
 
-def encode_callback(body: cb.Callback) -> bytes:
+def encode_callback(body: Body) -> bytes:
     """A callback body as TIM sends it: every field it has, zeros too (OnlineOnlyFlag 0,
     SendMsgResult 0: the Structs omit defaults, TIM's samples do not); only what the dev server
     does not know (None: a TopicId outside topics, absent CloudCustomData) is left out."""
