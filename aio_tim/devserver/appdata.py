@@ -27,13 +27,13 @@ from ..protocol.profile import (
     GetIPListResponse,
     Kick,
 )
-from .accounts import require_account
+from .accounts import valid_user_id
 from .context import Context, Handler
 
 __all__ = ["HANDLERS"]
 
 ERR_PARAMS: Final = 90001
-ERR_NO_ACCOUNT: Final = 70107
+ERR_PARAMS_LOGIN: Final = 70402  # im_open_login_svc's invalid parameters
 CHAT_TYPES: Final = frozenset({"C2C", "Group"})
 APP_FIELDS: Final = frozenset(f.name for f in msgspec.structs.fields(AppInfo))
 
@@ -97,8 +97,12 @@ async def get_ip_list(ctx: Context, req: GetIPList) -> Envelope:
 
 
 async def kick(ctx: Context, req: Kick) -> Envelope:
-    """Log the account out everywhere: it is Offline from now on (until a test sets it online)."""
-    await require_account(ctx, req.UserID, ERR_NO_ACCOUNT, "UserID")
+    """Log the account out everywhere: it is Offline from now on (until a test sets it online).
+
+    An account that does not exist is not an error: the page's error table has no such code, and
+    clients kick ids they just deleted (there is no session left to end)."""
+    if not valid_user_id(req.UserID):
+        raise error_for(ERR_PARAMS_LOGIN, "UserID must be 1 to 32 bytes")
     was = ctx.online.pop(req.UserID, None)
     if was is not None and ctx.webhooks is not None:
         info = sc.StateInfo(Action="Logout", To_Account=req.UserID, Reason="Kicked")
