@@ -45,17 +45,30 @@ async def relation(tim: Tim, owner: str, other: str) -> str:
 
 async def test_friend_add_page_sample_forced_both_ways(tim: Tim) -> None:
     """The page's complete form: Add_Type_Both with ForceAddFlags 1 makes both sides friends."""
-    reply = await tim.ok("sns/friend_add", {
-        "From_Account": "id",
-        "AddFriendItem": [{"To_Account": "id1", "Remark": "remark1", "GroupName": "同学",
-                           "AddSource": "AddSource_Type_XXXXXXXX", "AddWording": "I'm Test1"}],
-        "AddType": "Add_Type_Both", "ForceAddFlags": 1,
-    })  # fmt: skip
+    reply = await tim.ok(
+        "sns/friend_add",
+        {
+            "From_Account": "id",
+            "AddFriendItem": [
+                {
+                    "To_Account": "id1",
+                    "Remark": "remark1",
+                    "GroupName": "同学",
+                    "AddSource": "AddSource_Type_XXXXXXXX",
+                    "AddWording": "I'm Test1",
+                }
+            ],
+            "AddType": "Add_Type_Both",
+            "ForceAddFlags": 1,
+        },
+    )
     assert reply["ResultItem"] == [{"To_Account": "id1", "ResultCode": 0, "ResultInfo": ""}]
     assert reply["Fail_Account"] == []
     assert await relation(tim, "id", "id1") == "CheckResult_Type_BothWay"
-    got = await tim.ok("sns/friend_get_list", {"From_Account": "id", "To_Account": ["id1"],
-                                               "TagList": ["Tag_SNS_IM_Remark", "Tag_SNS_IM_Group"]})  # fmt: skip
+    got = await tim.ok(
+        "sns/friend_get_list",
+        {"From_Account": "id", "To_Account": ["id1"], "TagList": ["Tag_SNS_IM_Remark", "Tag_SNS_IM_Group"]},
+    )
     assert got["InfoItem"][0]["SnsProfileItem"] == [
         {"Tag": "Tag_SNS_IM_Remark", "Value": "remark1"},
         {"Tag": "Tag_SNS_IM_Group", "Value": ["同学"]},
@@ -72,12 +85,17 @@ async def test_friend_add_waits_for_approval_unless_forced_or_allow_any(tim: Tim
     assert results(await tim.ok("sns/friend_add", basic)) == {"id1": 30539}
     assert await relation(tim, "id", "id1") == "CheckResult_Type_NoRelation"
     for user, allow in (("id1", "AllowType_Type_AllowAny"), ("id2", "AllowType_Type_DenyAny")):
-        await tim.ok("profile/portrait_set", {"From_Account": user,
-                                              "ProfileItem": [{"Tag": "Tag_Profile_IM_AllowType", "Value": allow}]})  # fmt: skip
-    batch = {"From_Account": "id", "AddFriendItem": [
-        {"To_Account": "id1", "AddSource": "AddSource_Type_XXXXXXXX"},
-        {"To_Account": "id2", "AddSource": "AddSource_Type_XXXXXXXX"},
-    ]}  # fmt: skip
+        await tim.ok(
+            "profile/portrait_set",
+            {"From_Account": user, "ProfileItem": [{"Tag": "Tag_Profile_IM_AllowType", "Value": allow}]},
+        )
+    batch = {
+        "From_Account": "id",
+        "AddFriendItem": [
+            {"To_Account": "id1", "AddSource": "AddSource_Type_XXXXXXXX"},
+            {"To_Account": "id2", "AddSource": "AddSource_Type_XXXXXXXX"},
+        ],
+    }
     reply = await tim.ok("sns/friend_add", batch)
     assert results(reply) == {"id1": 0, "id2": 30516}
     assert reply["Fail_Account"] == ["id2"]
@@ -135,16 +153,27 @@ async def test_friend_cap_is_3000(tmp_path: Path) -> None:
 
 
 async def test_friend_import_page_sample_one_way_with_its_data(tim: Tim) -> None:
-    reply = await tim.ok("sns/friend_import", {
-        "From_Account": "id",
-        "AddFriendItem": [{
-            "To_Account": "id1", "Remark": "remark1", "RemarkTime": 1604325868,
-            "GroupName": ["同学"], "AddSource": "AddSource_Type_XXXXXXXX",
-            "AddWording": "I'm Test1", "AddTime": 1604325868,
-            "CustomItem": [{"Tag": "Tag_SNS_Custom_testTag", "Value": "Test"},
-                           {"Tag": "Tag_SNS_Custom_testTagNum", "Value": 100}],
-        }],
-    })  # fmt: skip
+    reply = await tim.ok(
+        "sns/friend_import",
+        {
+            "From_Account": "id",
+            "AddFriendItem": [
+                {
+                    "To_Account": "id1",
+                    "Remark": "remark1",
+                    "RemarkTime": 1604325868,
+                    "GroupName": ["同学"],
+                    "AddSource": "AddSource_Type_XXXXXXXX",
+                    "AddWording": "I'm Test1",
+                    "AddTime": 1604325868,
+                    "CustomItem": [
+                        {"Tag": "Tag_SNS_Custom_testTag", "Value": "Test"},
+                        {"Tag": "Tag_SNS_Custom_testTagNum", "Value": 100},
+                    ],
+                }
+            ],
+        },
+    )
     assert results(reply) == {"id1": 0}
     assert await relation(tim, "id", "id1") == "CheckResult_Type_AWithB"
     page = await tim.ok("sns/friend_get", {"From_Account": "id", "StartIndex": 0})
@@ -168,15 +197,23 @@ async def test_friend_import_caps_and_refusals(tim: Tim) -> None:
 
 async def test_friend_update_page_sample_and_not_a_friend(tim: Tim) -> None:
     await befriend(tim, "id", "id1")
-    reply = await tim.ok("sns/friend_update", {
-        "From_Account": "id",
-        "UpdateItem": [
-            {"To_Account": "id1", "SnsItem": [{"Tag": "Tag_SNS_IM_Remark", "Value": "remark1"},
-                                              {"Tag": "Tag_SNS_IM_Group", "Value": ["friend1", "friend2"]}]},
-            {"To_Account": "id2", "SnsItem": [{"Tag": "Tag_SNS_IM_Remark", "Value": "remark2"}]},
-            {"To_Account": "id1", "SnsItem": [{"Tag": "Tag_SNS_IM_AddTime", "Value": 1}]},
-        ],
-    })  # fmt: skip
+    reply = await tim.ok(
+        "sns/friend_update",
+        {
+            "From_Account": "id",
+            "UpdateItem": [
+                {
+                    "To_Account": "id1",
+                    "SnsItem": [
+                        {"Tag": "Tag_SNS_IM_Remark", "Value": "remark1"},
+                        {"Tag": "Tag_SNS_IM_Group", "Value": ["friend1", "friend2"]},
+                    ],
+                },
+                {"To_Account": "id2", "SnsItem": [{"Tag": "Tag_SNS_IM_Remark", "Value": "remark2"}]},
+                {"To_Account": "id1", "SnsItem": [{"Tag": "Tag_SNS_IM_AddTime", "Value": 1}]},
+            ],
+        },
+    )
     assert [item["ResultCode"] for item in reply["ResultItem"]] == [0, 30001, 30001]
     got = await tim.ok("sns/group_get", {"From_Account": "id", "NeedFriend": "Need_Friend_Type_Yes"})
     assert {g["GroupName"]: g["To_Account"] for g in got["ResultItem"]} == {
@@ -190,8 +227,10 @@ async def test_friend_update_page_sample_and_not_a_friend(tim: Tim) -> None:
 
 async def test_friend_delete_single_then_both(tim: Tim) -> None:
     await befriend(tim, "id", "id1", "id2")
-    reply = await tim.ok("sns/friend_delete", {"From_Account": "id", "To_Account": ["id1", "id3"],
-                                               "DeleteType": "Delete_Type_Single"})  # fmt: skip
+    reply = await tim.ok(
+        "sns/friend_delete",
+        {"From_Account": "id", "To_Account": ["id1", "id3"], "DeleteType": "Delete_Type_Single"},
+    )
     assert results(reply) == {"id1": 0, "id3": 30001}
     assert await relation(tim, "id", "id1") == "CheckResult_Type_BWithA"
     await tim.ok(
@@ -209,13 +248,18 @@ async def test_friend_delete_all_page_sample(tim: Tim) -> None:
 
 
 async def test_friend_check_page_sample_single(tim: Tim) -> None:
-    await tim.ok("sns/friend_import", {"From_Account": "id", "AddFriendItem": [
-        {"To_Account": "id1", "AddSource": "AddSource_Type_X"}]})  # fmt: skip
-    reply = await tim.ok("sns/friend_check", {"From_Account": "id", "To_Account": ["id1", "id2"],
-                                              "CheckType": "CheckResult_Type_Single"})  # fmt: skip
+    await tim.ok(
+        "sns/friend_import",
+        {"From_Account": "id", "AddFriendItem": [{"To_Account": "id1", "AddSource": "AddSource_Type_X"}]},
+    )
+    reply = await tim.ok(
+        "sns/friend_check",
+        {"From_Account": "id", "To_Account": ["id1", "id2"], "CheckType": "CheckResult_Type_Single"},
+    )
     assert [(i["To_Account"], i["Relation"]) for i in reply["InfoItem"]] == [
-        ("id1", "CheckResult_Type_AWithB"), ("id2", "CheckResult_Type_NoRelation")
-    ]  # fmt: skip
+        ("id1", "CheckResult_Type_AWithB"),
+        ("id2", "CheckResult_Type_NoRelation"),
+    ]
     await tim.fails(
         "sns/friend_check", {"From_Account": "id", "To_Account": ["id1"], "CheckType": "x"}, 30001
     )
@@ -233,24 +277,36 @@ async def test_friend_get_pages_by_100(tim: Tim) -> None:
         ]
         await tim.ok("sns/friend_import", {"From_Account": "id", "AddFriendItem": items})
     first = await tim.ok("sns/friend_get", {"From_Account": "id", "StartIndex": 0, "StandardSequence": 0})
-    assert (len(first["UserDataItem"]), first["FriendNum"], first["CompleteFlag"], first["NextStartIndex"]) == (
-        100, 150, 0, 100)  # fmt: skip
+    assert (
+        len(first["UserDataItem"]),
+        first["FriendNum"],
+        first["CompleteFlag"],
+        first["NextStartIndex"],
+    ) == (100, 150, 0, 100)
     second = await tim.ok("sns/friend_get", {"From_Account": "id", "StartIndex": 100})
     assert (len(second["UserDataItem"]), second["CompleteFlag"], second["NextStartIndex"]) == (50, 1, 0)
     assert second["StandardSequence"] == first["StandardSequence"] > 0
 
 
 async def test_friend_get_list_profile_and_sns_tags(tim: Tim) -> None:
-    await tim.ok("profile/portrait_set", {"From_Account": "id1",
-                                          "ProfileItem": [{"Tag": "Tag_Profile_IM_Nick", "Value": "One"}]})  # fmt: skip
+    await tim.ok(
+        "profile/portrait_set",
+        {"From_Account": "id1", "ProfileItem": [{"Tag": "Tag_Profile_IM_Nick", "Value": "One"}]},
+    )
     await befriend(tim, "id", "id1")
-    reply = await tim.ok("sns/friend_get_list", {
-        "From_Account": "id", "To_Account": ["id1", "id2"],
-        "TagList": ["Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay", "Tag_SNS_IM_AddSource"],
-    })  # fmt: skip
+    reply = await tim.ok(
+        "sns/friend_get_list",
+        {
+            "From_Account": "id",
+            "To_Account": ["id1", "id2"],
+            "TagList": ["Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay", "Tag_SNS_IM_AddSource"],
+        },
+    )
     one, two = reply["InfoItem"]
-    assert one["SnsProfileItem"] == [{"Tag": "Tag_Profile_IM_Nick", "Value": "One"},
-                                     {"Tag": "Tag_SNS_IM_AddSource", "Value": "AddSource_Type_Test"}]  # fmt: skip
+    assert one["SnsProfileItem"] == [
+        {"Tag": "Tag_Profile_IM_Nick", "Value": "One"},
+        {"Tag": "Tag_SNS_IM_AddSource", "Value": "AddSource_Type_Test"},
+    ]
     assert (two["To_Account"], two["ResultCode"]) == ("id2", 30001)
     assert reply["Fail_Account"] == ["id2"]
     many = {
@@ -281,25 +337,40 @@ async def test_black_list_delete_page_sample(tim: Tim) -> None:
 
 async def test_black_list_get_pages(tim: Tim) -> None:
     await tim.ok("sns/black_list_add", {"From_Account": "id", "To_Account": ["id1", "id2", "id3"]})
-    first = await tim.ok("sns/black_list_get", {"From_Account": "id", "StartIndex": 0, "MaxLimited": 2,
-                                                "LastSequence": 0})  # fmt: skip
+    first = await tim.ok(
+        "sns/black_list_get", {"From_Account": "id", "StartIndex": 0, "MaxLimited": 2, "LastSequence": 0}
+    )
     assert [i["To_Account"] for i in first["BlackListItem"]] == ["id1", "id2"]
     assert first["StartIndex"] == 2 and first["CurrentSequence"] > 0
-    rest = await tim.ok("sns/black_list_get", {"From_Account": "id", "StartIndex": 2, "MaxLimited": 2,
-                                               "LastSequence": first["CurrentSequence"]})  # fmt: skip
+    rest = await tim.ok(
+        "sns/black_list_get",
+        {"From_Account": "id", "StartIndex": 2, "MaxLimited": 2, "LastSequence": first["CurrentSequence"]},
+    )
     assert [i["To_Account"] for i in rest["BlackListItem"]] == ["id3"] and rest["StartIndex"] == 0
-    await tim.fails("sns/black_list_get", {"From_Account": "id", "StartIndex": 0, "MaxLimited": 0,
-                                           "LastSequence": 0}, 30001)  # fmt: skip
+    await tim.fails(
+        "sns/black_list_get",
+        {"From_Account": "id", "StartIndex": 0, "MaxLimited": 0, "LastSequence": 0},
+        30001,
+    )
 
 
 async def test_black_list_check_both(tim: Tim) -> None:
     await tim.ok("sns/black_list_add", {"From_Account": "id", "To_Account": ["id1", "id2"]})
     await tim.ok("sns/black_list_add", {"From_Account": "id1", "To_Account": ["id"]})
     await tim.ok("sns/black_list_add", {"From_Account": "id3", "To_Account": ["id"]})
-    reply = await tim.ok("sns/black_list_check", {"From_Account": "id", "To_Account": ["id1", "id2", "id3"],
-                                                  "CheckType": "BlackCheckResult_Type_Both"})  # fmt: skip
+    reply = await tim.ok(
+        "sns/black_list_check",
+        {
+            "From_Account": "id",
+            "To_Account": ["id1", "id2", "id3"],
+            "CheckType": "BlackCheckResult_Type_Both",
+        },
+    )
     assert [i["Relation"] for i in reply["BlackListCheckItem"]] == [
-        "BlackCheckResult_Type_BothWay", "BlackCheckResult_Type_AWithB", "BlackCheckResult_Type_BWithA"]  # fmt: skip
+        "BlackCheckResult_Type_BothWay",
+        "BlackCheckResult_Type_AWithB",
+        "BlackCheckResult_Type_BWithA",
+    ]
 
 
 async def test_blacklisted_sender_gets_20007(tim: Tim) -> None:
@@ -315,11 +386,20 @@ async def test_blacklisted_sender_gets_20007(tim: Tim) -> None:
 
 async def test_friend_lists_add_delete_get(tim: Tim) -> None:
     await befriend(tim, "id", "id1")
-    added = await tim.ok("sns/group_add", {"From_Account": "id", "GroupName": ["group1", "group2"],
-                                           "To_Account": ["id1", "id2"]})  # fmt: skip
+    added = await tim.ok(
+        "sns/group_add",
+        {"From_Account": "id", "GroupName": ["group1", "group2"], "To_Account": ["id1", "id2"]},
+    )
     assert results(added) == {"id1": 0, "id2": 30001} and added["CurrentSequence"] > 0
-    got = await tim.ok("sns/group_get", {"From_Account": "id", "LastSequence": 0, "NeedFriend": "Need_Friend_Type_Yes",
-                                         "GroupName": ["group1", "nope"]})  # fmt: skip
+    got = await tim.ok(
+        "sns/group_get",
+        {
+            "From_Account": "id",
+            "LastSequence": 0,
+            "NeedFriend": "Need_Friend_Type_Yes",
+            "GroupName": ["group1", "nope"],
+        },
+    )
     assert got["ResultItem"] == [{"GroupName": "group1", "FriendNumber": 1, "To_Account": ["id1"]}]
     deleted = await tim.ok("sns/group_delete", {"From_Account": "id", "GroupName": ["group1", "never"]})
     assert deleted["CurrentSequence"] > added["CurrentSequence"]
@@ -339,6 +419,8 @@ async def test_chain_survives_a_restart_and_account_delete(tmp_path: Path) -> No
         await tim.ok("im_open_login_svc/account_delete", {"DeleteItem": [{"UserID": "id1"}]})
         page = await tim.ok("sns/friend_get", {"From_Account": "id", "StartIndex": 0})
         assert [i["To_Account"] for i in page["UserDataItem"]] == ["id2"]
-        check = await tim.ok("sns/black_list_check", {"From_Account": "id", "To_Account": ["id3"],
-                                                      "CheckType": "BlackCheckResult_Type_Single"})  # fmt: skip
+        check = await tim.ok(
+            "sns/black_list_check",
+            {"From_Account": "id", "To_Account": ["id3"], "CheckType": "BlackCheckResult_Type_Single"},
+        )
         assert check["BlackListCheckItem"][0]["Relation"] == "BlackCheckResult_Type_AWithB"
