@@ -133,15 +133,15 @@ async def test_setnospeaking_page_sample_and_expiry() -> None:
         )
         got = await tim.ok("openconfigsvr/getnospeaking", {"Get_Account": "id"})
         assert (got["C2CmsgNospeakingTime"], got["GroupmsgNospeakingTime"]) == (MUTED_FOREVER, 7200)
-        await tim.fails("openim/sendmsg", {"From_Account": "id", "To_Account": "id1", **MSG}, 20012)
-        await tim.fails("openim/batchsendmsg", {"From_Account": "id", "To_Account": ["id1"], **MSG}, 20012)
+        # The REST C2C sends check no mute (openim/sendmsg's page); 20012 is the client SDKs'.
+        await tim.ok("openim/sendmsg", {"From_Account": "id", "To_Account": "id1", **MSG})
+        await tim.ok("openim/batchsendmsg", {"From_Account": "id", "To_Account": ["id1"], **MSG})
         gid = await tim.server.create_group("team", owner="id1", members=["id"])
         group_msg = {"GroupId": gid, "From_Account": "id", "Random": 1, "MsgBody": MSG["MsgBody"]}
         await tim.fails("group_open_http_svc/send_group_msg", group_msg, 10017)
         clock.advance(7201)
         await tim.ok("group_open_http_svc/send_group_msg", group_msg)
         await tim.ok("openconfigsvr/setnospeaking", {"Set_Account": "id", "C2CmsgNospeakingTime": 0})
-        await tim.ok("openim/sendmsg", {"From_Account": "id", "To_Account": "id1", **MSG})
         got = await tim.ok("openconfigsvr/getnospeaking", {"Get_Account": "id"})
         assert (got["C2CmsgNospeakingTime"], got["GroupmsgNospeakingTime"]) == (0, 0)
 
@@ -159,9 +159,13 @@ async def test_a_mute_survives_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "dev.sqlite3"
     async with serve(db_path=db) as tim:
         await tim.server.add_accounts("id", "id1")
-        await tim.ok("openconfigsvr/setnospeaking", {"Set_Account": "id", "C2CmsgNospeakingTime": 3600})
+        await tim.ok("openconfigsvr/setnospeaking", {"Set_Account": "id", "GroupmsgNospeakingTime": 3600})
+        gid = await tim.server.create_group("team", owner="id1", members=["id"])
     async with serve(db_path=db) as tim:
-        await tim.fails("openim/sendmsg", {"From_Account": "id", "To_Account": "id1", **MSG}, 20012)
+        group_msg = {"GroupId": gid, "From_Account": "id", "Random": 1, "MsgBody": MSG["MsgBody"]}
+        await tim.fails("group_open_http_svc/send_group_msg", group_msg, 10017)
+        got = await tim.ok("openconfigsvr/getnospeaking", {"Get_Account": "id"})
+        assert 0 < got["GroupmsgNospeakingTime"] <= 3600
 
 
 # --- getappinfo / get_history / GetIPList / kick -------------------------------------------------
@@ -265,7 +269,13 @@ async def test_friend_blacklist_profile_and_kick_webhooks(hooked: tuple[Tim, lis
 
 async def test_muted_sender_fires_no_before_send_webhook(hooked: tuple[Tim, list[dict[str, Any]]]) -> None:
     tim, bodies = hooked
-    await tim.ok("openconfigsvr/setnospeaking", {"Set_Account": "id", "C2CmsgNospeakingTime": 60})
-    await tim.fails("openim/sendmsg", {"From_Account": "id", "To_Account": "id1", **MSG}, 20012)
+    gid = await tim.server.create_group("team", owner="id1", members=["id"])
+    group_msg = {"GroupId": gid, "From_Account": "id", "Random": 1, "MsgBody": MSG["MsgBody"]}
+    await tim.ok("group_open_http_svc/send_group_msg", group_msg)
     await tim.server.webhooks_idle()
-    assert [b["CallbackCommand"] for b in bodies if b["CallbackCommand"].startswith("C2C.")] == []
+    assert "Group.CallbackBeforeSendMsg" in [b["CallbackCommand"] for b in bodies]
+    bodies.clear()
+    await tim.ok("openconfigsvr/setnospeaking", {"Set_Account": "id", "GroupmsgNospeakingTime": 60})
+    await tim.fails("group_open_http_svc/send_group_msg", {**group_msg, "Random": 2}, 10017)
+    await tim.server.webhooks_idle()
+    assert [b["CallbackCommand"] for b in bodies if "SendMsg" in b["CallbackCommand"]] == []
