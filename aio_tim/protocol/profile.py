@@ -12,12 +12,15 @@ from typing import ClassVar
 
 import msgspec
 
+from ..types.friendship import UserProfileItem
+from ..types.message import UserProfile as SdkUserProfile
 from .envelope import Envelope, Request, UInt32
 from .sns import TagValue
 
 __all__ = [
     "MUTED_FOREVER",
     "PORTRAIT_GET_MAX",
+    "PROFILE_TAGS",
     "AppInfo",
     "GetAppInfo",
     "GetAppInfoResponse",
@@ -34,6 +37,8 @@ __all__ = [
     "PortraitSet",
     "SetNoSpeaking",
     "UserProfile",
+    "profile_of",
+    "tags_of",
 ]
 
 PORTRAIT_GET_MAX = 100  # portrait_get: 100 accounts a call
@@ -169,3 +174,66 @@ class Kick(Request):
     endpoint: ClassVar[str] = "im_open_login_svc/kick"
 
     UserID: str
+
+
+# --- the C SDK's profile JSON <-> TIM's profile tags ----------------------------------------------
+
+CUSTOM_TAG = "Tag_Profile_Custom_"
+# The C SDK's UserProfile / UserProfileItem attribute -> the REST tag; enums travel as TIM's strings.
+STANDARD_TAGS = {
+    "nick_name": "Tag_Profile_IM_Nick",
+    "gender": "Tag_Profile_IM_Gender",
+    "face_url": "Tag_Profile_IM_Image",
+    "self_signature": "Tag_Profile_IM_SelfSignature",
+    "add_permission": "Tag_Profile_IM_AllowType",
+    "location": "Tag_Profile_IM_Location",
+    "language": "Tag_Profile_IM_Language",
+    "birthday": "Tag_Profile_IM_BirthDay",
+    "level": "Tag_Profile_IM_Level",
+    "role": "Tag_Profile_IM_Role",
+}
+GENDERS = ("Gender_Type_Unknown", "Gender_Type_Female", "Gender_Type_Male")
+ALLOW_TYPES = (None, "AllowType_Type_AllowAny", "AllowType_Type_NeedConfirm", "AllowType_Type_DenyAny")
+
+
+def tags_of(item: UserProfileItem) -> list[TagValue]:
+    """`TIMProfileModifySelfUserProfile`'s fields as portrait_set's ProfileItem."""
+    pairs: list[TagValue] = []
+    for name, tag in STANDARD_TAGS.items():
+        value = getattr(item, name)
+        if value is None:
+            continue
+        if name == "gender":
+            value = GENDERS[value]
+        elif name == "add_permission":
+            value = ALLOW_TYPES[value] or "AllowType_Type_NeedConfirm"
+        pairs.append(TagValue(Tag=tag, Value=value))
+    for custom in item.custom_string_array or []:
+        pairs.append(TagValue(Tag=CUSTOM_TAG + custom.key, Value=custom.value))
+    return pairs
+
+
+def profile_of(user_id: str, pairs: list[TagValue]) -> SdkUserProfile:
+    """portrait_get's ProfileItem of one account as the C SDK's `UserProfile`."""
+    by_tag = {pair.Tag: pair.Value for pair in pairs}
+    fields: dict[str, object] = {"user_profile_identifier": user_id}
+    for name, tag in STANDARD_TAGS.items():
+        value = by_tag.get(tag)
+        if value is None:
+            continue
+        if name == "gender" and value in GENDERS:
+            value = GENDERS.index(str(value))
+        elif name == "add_permission" and value in ALLOW_TYPES:
+            value = ALLOW_TYPES.index(str(value))
+        fields["user_profile_" + name] = value
+    custom = [
+        {"user_profile_custom_string_info_key": tag.removeprefix(CUSTOM_TAG),
+         "user_profile_custom_string_info_value": str(value)}
+        for tag, value in by_tag.items() if tag.startswith(CUSTOM_TAG)
+    ]  # fmt: skip
+    if custom:
+        fields["user_profile_custom_string_array"] = custom
+    return msgspec.convert(fields, SdkUserProfile)
+
+
+PROFILE_TAGS = [*STANDARD_TAGS.values()]
