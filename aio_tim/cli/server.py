@@ -23,6 +23,8 @@ from typing import Any
 from ..devserver import DevServer
 from ..devserver.private import write_private_json
 from ..store.paths import data_folder
+from ..telemetry import Telemetry
+from ..telemetry.console import console_telemetry
 from . import records
 from .checkpoint import checkpoint_folder
 from .commands import add_command, package_version
@@ -56,6 +58,9 @@ def register(commands: Any) -> None:
     serve.add_argument("--webhook-url", default=None, help="fire TIM's webhooks at this URL")
     option(serve, "--webhook-token", env="AIO_TIM_WEBHOOK_TOKEN",
            help="sign them with this token (Sign, RequestTime)")  # fmt: skip
+    option(serve, "--otel", env="AIO_TIM_OTEL", action="store_true",
+           help="print a span per REST call to stderr, continuing each caller's trace "
+                "(needs opentelemetry-sdk)")  # fmt: skip
     serve.set_defaults(run=run_serve)
 
     info = add_command(commands, "info",
@@ -72,6 +77,7 @@ async def run_serve(args: argparse.Namespace) -> int:
             db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key,
             sdk_app_id=int(args.sdk_app_id), admin=args.admin, auto_accounts=not args.no_auto_accounts,
             webhook_url=args.webhook_url, webhook_token=args.webhook_token,
+            telemetry=_console_spans() if args.otel else None,
         )  # fmt: skip
     except ValueError as exc:  # an admin that is no UserID, an empty key, a webhook URL that is no URL
         raise CliError(str(exc)) from None
@@ -98,6 +104,13 @@ async def run_serve(args: argparse.Namespace) -> int:
         finally:
             _remove_own_record(record_file)
     return 0
+
+
+def _console_spans() -> Telemetry:
+    try:
+        return console_telemetry()
+    except ImportError as exc:
+        raise CliError(f"--otel: {exc}") from None
 
 
 def _stop_on_sigterm() -> asyncio.Event:

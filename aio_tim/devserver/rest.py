@@ -25,6 +25,7 @@ from .authn import AdminGuard
 from .context import Context, Handler
 from .limits import RateLimiter
 from .refusals import refuse_send
+from .tracing import ERROR_CODE
 from .validation import RequestDecoder
 
 __all__ = ["MAX_BODY", "RestEndpoint", "Route", "build_routes", "default_routes", "to_wire"]
@@ -100,6 +101,7 @@ class RestEndpoint:
             # The path is ours to log; the query string holds the UserSig and is never logged.
             _log.exception("internal error answering %s", request.path)
             reply = failure(ERR_INTERNAL, "internal server error")
+        request[ERROR_CODE] = reply.ErrorCode  # for the dev server's span (devserver.tracing)
         return web.Response(body=encode(reply), content_type="application/json")
 
     async def unknown_path(self, request: web.Request) -> web.Response:
@@ -117,7 +119,7 @@ class RestEndpoint:
         _check_content_type(request, route.decoder.family.syntax)
         body = await _read_body(request, route.decoder.family.syntax)
         call = route.decoder.decode(body)
-        await refuse_send(self._ctx, call)  # muted or blacklisted senders: before any webhook
+        await refuse_send(self._ctx, call)  # a globally muted sender: refused before any webhook
         hooks = self._ctx.webhooks
         if hooks is not None:
             # A before-send callback may refuse, drop or rewrite the message before anything is

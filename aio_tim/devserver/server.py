@@ -14,6 +14,7 @@ from types import TracebackType
 from aiohttp import web
 
 from ..protocol.limits import RATE_LIMITS, Limits
+from ..telemetry import Telemetry
 from .accounts import valid_user_id
 from .admission import MAX_PENDING, Admission
 from .authn import AdminGuard
@@ -26,6 +27,7 @@ from .openapi import openapi_handler
 from .private import make_private
 from .rest import MAX_BODY, RestEndpoint, default_routes
 from .state import State
+from .tracing import traced
 from .webhooks import Webhooks
 
 __all__ = ["KEEPALIVE_TIMEOUT", "DevServer"]
@@ -59,7 +61,9 @@ class DevServer:
     request for `keepalive_timeout` seconds is closed.
     With `webhook_url` (or `set_webhook()` later) it calls the app's webhooks as
     TIM does, signed with `webhook_token`, for `webhook_commands` (default: all). As on TIM,
-    batchsendmsg fires no callbacks unless `webhook_batch_sends=True` (one after-send per recipient):
+    batchsendmsg fires no callbacks unless `webhook_batch_sends=True` (one after-send per recipient).
+    With `telemetry` (an `aio_tim.telemetry.Telemetry` whose provider is set) each REST call is a
+    SERVER span continuing the caller's trace:
 
         server.set_webhook(await tim.listen(), token=None)   # tim: a Client bound to this server
     """
@@ -86,6 +90,7 @@ class DevServer:
         webhook_token: str | None = None,
         webhook_commands: Iterable[str] | None = None,
         webhook_batch_sends: bool = False,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if c2c_dedup_window < 1 or group_dedup_window < 1:
             raise ValueError("c2c_dedup_window and group_dedup_window must be at least 1 second")
@@ -116,6 +121,7 @@ class DevServer:
         self._keepalive_timeout = keepalive_timeout
         self._webhooks = Webhooks(sdk_app_id, clock, batch_sends=webhook_batch_sends)
         self._webhooks.configure(webhook_url, webhook_token, webhook_commands)
+        self._telemetry = telemetry if telemetry is not None else Telemetry(enabled=False)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -214,8 +220,10 @@ class DevServer:
         )
         app = web.Application(client_max_size=MAX_BODY)
         limiter = RateLimiter(self._limits, ctx.clock)
-        rest = RestEndpoint(ctx, guard, default_routes(), limiter, self.admission)
-        app.router.add_route("*", "/v4/{service}/{command}", rest.handle)
+        routes = default_routes()
+        rest = RestEndpoint(ctx, guard, routes, limiter, self.admission)
+        handle = traced(rest.handle, self._telemetry, routes) if self._telemetry.activate() else rest.handle
+        app.router.add_route("*", "/v4/{service}/{command}", handle)
         app.router.add_route("*", "/v4{tail:(/.*)?}", rest.unknown_path)
         app.router.add_get("/healthz", _healthz)
         if self._files is not None:
