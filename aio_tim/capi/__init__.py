@@ -4,6 +4,21 @@ synchronous code. See `functions` for the calling convention."""
 from .constants import *  # noqa: F403
 from .constants import KEYS
 from .edits import TIMMsgClearHistoryMessage, TIMMsgListDelete, TIMMsgModifyMessage
+from .friendship import (
+    TIMFriendshipAddFriend,
+    TIMFriendshipAddToBlackList,
+    TIMFriendshipCheckFriendType,
+    TIMFriendshipCreateFriendGroup,
+    TIMFriendshipDeleteFriend,
+    TIMFriendshipDeleteFriendGroup,
+    TIMFriendshipDeleteFromBlackList,
+    TIMFriendshipGetBlackList,
+    TIMFriendshipGetFriendGroupList,
+    TIMFriendshipGetFriendProfileList,
+    TIMFriendshipModifyFriendProfile,
+    TIMProfileGetUserProfileList,
+    TIMProfileModifySelfUserProfile,
+)
 from .functions import (
     TIMInit,
     TIMLogin,
@@ -32,6 +47,17 @@ globals().update(KEYS)
 
 __all__ = [
     "TIMAddRecvNewMsgCallback",
+    "TIMFriendshipAddFriend",
+    "TIMFriendshipAddToBlackList",
+    "TIMFriendshipCheckFriendType",
+    "TIMFriendshipCreateFriendGroup",
+    "TIMFriendshipDeleteFriend",
+    "TIMFriendshipDeleteFriendGroup",
+    "TIMFriendshipDeleteFromBlackList",
+    "TIMFriendshipGetBlackList",
+    "TIMFriendshipGetFriendGroupList",
+    "TIMFriendshipGetFriendProfileList",
+    "TIMFriendshipModifyFriendProfile",
     "TIMGroupCreate",
     "TIMGroupDelete",
     "TIMGroupDeleteMember",
@@ -52,6 +78,8 @@ __all__ = [
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
     "TIMMsgSendNewMsg",
+    "TIMProfileGetUserProfileList",
+    "TIMProfileModifySelfUserProfile",
     "TIMRemoveRecvNewMsgCallback",
     "TIMSetMsgReadedReceiptCallback",
     "TIMSetMsgRevokeCallback",
