@@ -71,11 +71,11 @@ class ProfileAddPermission(IntEnum):
 
 
 class FriendResult(TIMStruct, rename=prefixed("friend_result_")):
-    """One account's outcome: `code` 0, or TIM's sns code (30001, 30539 ...)."""
+    """One account's outcome: `code` 0, or TIM's sns code (30001, 30539 ...); always all three keys."""
 
     identifier: str
-    code: int = 0
-    desc: str = ""
+    code: int
+    desc: str
 
 
 class FriendshipAddFriendParam(TIMStruct, rename=prefixed("friendship_add_friend_param_")):
@@ -130,9 +130,9 @@ class FriendshipCheckFriendTypeParam(TIMStruct, rename=prefixed("friendship_chec
 
 class FriendshipCheckFriendTypeResult(TIMStruct, rename=prefixed("friendship_check_friendtype_result_")):
     identifier: str
-    relation: FriendCheckRelation = FriendCheckRelation.NO_RELATION
-    code: int = 0
-    desc: str = ""
+    relation: FriendCheckRelation
+    code: int
+    desc: str
 
 
 class FriendshipCreateFriendGroupParam(TIMStruct, rename=prefixed("friendship_create_friend_group_param_")):
@@ -142,7 +142,7 @@ class FriendshipCreateFriendGroupParam(TIMStruct, rename=prefixed("friendship_cr
 
 class FriendGroupInfo(TIMStruct, rename=prefixed("friend_group_info_")):
     name: str
-    count: UInt = 0
+    count: UInt
     identifier_array: list[str] | None = None
 
 
