@@ -42,6 +42,7 @@ from .sns_rules import (
     check_batch,
     ensure_lists,
     fail,
+    failed_accounts,
     items_response,
     owner_of,
 )
@@ -155,7 +156,7 @@ async def group_add(ctx: Context, req: GroupAdd) -> Envelope:
         results.append(ItemResult(To_Account=other))
     return GroupAddResponse(
         ResultItem=results,
-        Fail_Account=[r.To_Account for r in results if r.ResultCode],
+        Fail_Account=failed_accounts(results),
         CurrentSequence=await ctx.state.seq(owner, "group"),
     )
 

@@ -55,6 +55,7 @@ from .sns_rules import (
     check_batch,
     ensure_lists,
     fail,
+    failed_accounts,
     items_response,
     owner_of,
     pairs,
@@ -345,7 +346,7 @@ async def friend_get_list(ctx: Context, req: FriendGetList) -> Envelope:
             continue
         tags: dict[str, Any] = {**await ctx.state.profile_tags(other), **sns_tags(row)}
         items.append(FriendData(other, SnsProfileItem=pairs(tags, req.TagList), ResultCode=0, ResultInfo=""))
-    return FriendGetListResponse(InfoItem=items, Fail_Account=[i.To_Account for i in items if i.ResultCode])
+    return FriendGetListResponse(InfoItem=items, Fail_Account=failed_accounts(items))
 
 
 HANDLERS: Final[dict[type[Request], Handler]] = {

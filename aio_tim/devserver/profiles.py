@@ -118,7 +118,7 @@ async def portrait_get(ctx: Context, req: PortraitGet) -> Envelope:
         else:
             items.append(UserProfile(user_id, [], ERR_NO_ACCOUNT, "To_Account is not an existing account"))
     failed = [item.To_Account for item in items if item.ResultCode]
-    return PortraitGetResponse(UserProfileItem=items, Fail_Account=failed)
+    return PortraitGetResponse(UserProfileItem=items, Fail_Account=failed or None)
 
 
 # --- setnospeaking / getnospeaking ----------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from ..errors import error_for
-from ..protocol.sns import ItemResult, ItemsResponse, TagValue
+from ..protocol.sns import CheckItem, FriendData, ItemResult, ItemsResponse, TagValue
 from .accounts import obtain_account
 from .context import Context
 from .sns_queries import FriendRow
@@ -24,6 +24,7 @@ __all__ = [
     "check_batch",
     "ensure_lists",
     "fail",
+    "failed_accounts",
     "items_response",
     "owner_of",
     "sns_tags",
@@ -92,7 +93,13 @@ def fail(to: str, code: int, info: str) -> ItemResult:
 
 
 def items_response(results: list[ItemResult]) -> ItemsResponse:
-    return ItemsResponse(ResultItem=results, Fail_Account=[r.To_Account for r in results if r.ResultCode])
+    return ItemsResponse(ResultItem=results, Fail_Account=failed_accounts(results))
+
+
+def failed_accounts(items: Iterable[ItemResult | CheckItem | FriendData]) -> list[str] | None:
+    """`Fail_Account`: the accounts whose ResultCode is not 0, or None (left out) when none failed."""
+    failed = [item.To_Account for item in items if item.ResultCode]
+    return failed or None
 
 
 def sns_tags(row: FriendRow) -> dict[str, Any]:

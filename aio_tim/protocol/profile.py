@@ -61,7 +61,7 @@ class UserProfile(msgspec.Struct):
 
 class PortraitGetResponse(Envelope):
     UserProfileItem: list[UserProfile] = msgspec.field(default_factory=list)
-    Fail_Account: list[str] = msgspec.field(default_factory=list)
+    Fail_Account: list[str] | None = None  # only when some failed, as TIM sends it
 
 
 class PortraitGet(Request):

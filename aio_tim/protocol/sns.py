@@ -81,7 +81,7 @@ class ItemsResponse(Envelope):
     """Per-account results; `Fail_Account` lists the accounts whose ResultCode is not 0."""
 
     ResultItem: list[ItemResult] = msgspec.field(default_factory=list)
-    Fail_Account: list[str] = msgspec.field(default_factory=list)
+    Fail_Account: list[str] | None = None  # only when some failed, as TIM sends it
 
 
 # --- friends --------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ class CheckItem(msgspec.Struct):
 
 class FriendCheckResponse(Envelope):
     InfoItem: list[CheckItem] = msgspec.field(default_factory=list)
-    Fail_Account: list[str] = msgspec.field(default_factory=list)
+    Fail_Account: list[str] | None = None  # only when some failed, as TIM sends it
 
 
 class FriendCheck(Request):
@@ -205,7 +205,7 @@ class FriendGet(Request):
 
 class FriendGetListResponse(Envelope):
     InfoItem: list[FriendData] = msgspec.field(default_factory=list)
-    Fail_Account: list[str] = msgspec.field(default_factory=list)
+    Fail_Account: list[str] | None = None  # only when some failed, as TIM sends it
 
 
 class FriendGetList(Request):
@@ -259,7 +259,7 @@ class BlackListGet(Request):
 
 class BlackListCheckResponse(Envelope):
     BlackListCheckItem: list[CheckItem] = msgspec.field(default_factory=list)
-    Fail_Account: list[str] = msgspec.field(default_factory=list)
+    Fail_Account: list[str] | None = None  # only when some failed, as TIM sends it
 
 
 class BlackListCheck(Request):
@@ -280,7 +280,7 @@ class SequenceResponse(Envelope):
 
 class GroupAddResponse(SequenceResponse):
     ResultItem: list[ItemResult] = msgspec.field(default_factory=list)
-    Fail_Account: list[str] = msgspec.field(default_factory=list)
+    Fail_Account: list[str] | None = None  # only when some failed, as TIM sends it
 
 
 class GroupAdd(Request):
