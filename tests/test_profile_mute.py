@@ -231,6 +231,9 @@ async def test_friend_blacklist_profile_and_kick_webhooks(hooked: tuple[Tim, lis
     tim, bodies = hooked
     item = {"To_Account": "id1", "AddSource": "AddSource_Type_X"}
     await tim.ok("sns/friend_add", {"From_Account": "id", "AddFriendItem": [item], "ForceAddFlags": 1})
+    await tim.ok(
+        "sns/friend_import", {"From_Account": "id1", "AddFriendItem": [{**item, "To_Account": "id"}]}
+    )
     await tim.ok("sns/friend_delete", {"From_Account": "id", "To_Account": ["id1"]})
     await tim.ok("sns/black_list_add", {"From_Account": "id", "To_Account": ["id1"]})
     await tim.ok("sns/black_list_delete", {"From_Account": "id", "To_Account": ["id1"]})
@@ -241,13 +244,15 @@ async def test_friend_blacklist_profile_and_kick_webhooks(hooked: tuple[Tim, lis
     tim.server.set_online_state("id1")
     await tim.ok("im_open_login_svc/kick", {"UserID": "id1"})
     await tim.server.webhooks_idle()
+    commands = [body["CallbackCommand"] for body in bodies]
+    assert commands.count("Sns.CallbackFriendAdd") == 1  # friend_add fires it, friend_import does not
     by_command = {body["CallbackCommand"]: body for body in bodies}
     added = by_command["Sns.CallbackFriendAdd"]
     assert added["PairList"] == [
         {"From_Account": "id", "To_Account": "id1", "Initiator_Account": "id"},
         {"From_Account": "id1", "To_Account": "id", "Initiator_Account": "id"},
     ]
-    assert (added["ClientCmd"], added["ForceFlag"], added["AdminAccount"]) == (
+    assert (added["ClientCmd"], added["ForceFlag"], added["Admin_Account"]) == (
         "friend_add",
         1,
         "administrator",

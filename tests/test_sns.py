@@ -101,6 +101,16 @@ async def test_friend_add_waits_for_approval_unless_forced_or_allow_any(tim: Tim
     assert reply["Fail_Account"] == ["id2"]
 
 
+async def test_a_one_way_add_needs_no_approval(tim: Tim) -> None:
+    """Add_Type_Single changes only From_Account's list: no 30539 (TIM's Sns.CallbackFriendAdd page)."""
+    item = {"To_Account": "id1", "AddSource": "AddSource_Type_XXXXXXXX"}
+    reply = await tim.ok(
+        "sns/friend_add", {"From_Account": "id", "AddFriendItem": [item], "AddType": "Add_Type_Single"}
+    )
+    assert results(reply) == {"id1": 0}
+    assert await relation(tim, "id", "id1") == "CheckResult_Type_AWithB"
+
+
 async def test_friend_add_per_item_refusals(tim: Tim) -> None:
     """Already a friend, oneself, no such account, a bad AddSource: 30001 / 30003 per item."""
     await befriend(tim, "id", "id1")

@@ -98,7 +98,9 @@ async def _add_one(ctx: Context, owner: str, item: AddFriendItem, both: bool, fo
         allow = (await ctx.state.profile_tags(to)).get("Tag_Profile_IM_AllowType", DEFAULT_ALLOW)
         if allow == "AllowType_Type_DenyAny":
             return fail(to, ERR_PEER_DENIES, "To_Account accepts no friend requests")
-        if allow != "AllowType_Type_AllowAny":
+        # A one-way add changes only From_Account's list: TIM's Sns.CallbackFriendAdd page lists it
+        # among the adds that succeed at once; a both-way one needs AllowAny (or ForceAddFlags).
+        if both and allow != "AllowType_Type_AllowAny":
             # TIM keeps a pending request for the peer to answer; the dev server only reports it.
             return fail(to, ERR_PENDING, "the request waits for To_Account's approval")
     lists = [item.GroupName] if item.GroupName else []
@@ -156,7 +158,7 @@ def _fire_added(ctx: Context, owner: str, added: list[str], both: bool, cmd: str
     found = [sc.Pair(From_Account=owner, To_Account=to, Initiator_Account=owner) for to in added]
     if both:
         found += [sc.Pair(From_Account=to, To_Account=owner, Initiator_Account=owner) for to in added]
-    ctx.webhooks.after(sc.FriendAdded(PairList=found, ClientCmd=cmd, AdminAccount=ctx.admin,
+    ctx.webhooks.after(sc.FriendAdded(PairList=found, ClientCmd=cmd, Admin_Account=ctx.admin,
                                       ForceFlag=force, EventTime=ctx.now() * 1000))  # fmt: skip
 
 
@@ -167,8 +169,8 @@ async def friend_import(ctx: Context, req: FriendImport) -> Envelope:
     """One-way, with the data given (AddTime, remarks, lists, custom fields): no approval asked."""
     owner = await owner_of(ctx, req.From_Account)
     check_batch(req.AddFriendItem, FRIEND_IMPORT_MAX, "AddFriendItem")
+    # No Sns.CallbackFriendAdd: TIM's page says friend_import does not fire it.
     results = [await _import_one(ctx, owner, item) for item in _unique(req.AddFriendItem)]
-    _fire_added(ctx, owner, [r.To_Account for r in results if r.ResultCode == 0], False, "friend_import", 1)
     return items_response(results)
 
 

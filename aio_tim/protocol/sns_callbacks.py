@@ -1,7 +1,8 @@
 """The webhooks of the relationship chain, profiles and login state (pure data).
 
-Bodies from TIM's callback pages (cloud.tencent.com/document/product/269/1657
-Sns.CallbackFriendAdd, 1659 Sns.CallbackFriendDelete, 1660 Sns.CallbackBlackListAdd, 1661
+Bodies from TIM's callback pages: tencentcloud.com/document/product/1047/34359
+Sns.CallbackFriendAdd (which friend_import does not fire) and its siblings on cloud.tencent.com
+(269/1659 Sns.CallbackFriendDelete, 1660 Sns.CallbackBlackListAdd, 1661
 Sns.CallbackBlackListDelete, 70474 Profile.CallbackPortraitSet, 2570 State.StateChange). TIM
 fires the friend and blacklist ones for REST calls too, with `ClientCmd` naming the command.
 """
@@ -53,7 +54,7 @@ class Pair(msgspec.Struct, omit_defaults=True):
 class FriendAdded(_Body, tag=FRIEND_ADD):
     PairList: list[Pair] = msgspec.field(default_factory=list)
     ClientCmd: str = ""
-    AdminAccount: str | None = None
+    Admin_Account: str | None = None  # the admin for a REST call, "" for a client's request
     ForceFlag: int | None = None
 
 
