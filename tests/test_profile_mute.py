@@ -268,7 +268,7 @@ async def test_friend_blacklist_profile_and_kick_webhooks(hooked: tuple[Tim, lis
     assert by_command["State.StateChange"]["Info"] == {
         "Action": "Logout",
         "To_Account": "id1",
-        "Reason": "Kicked",
+        "Reason": "Unregister",
     }
 
 

@@ -105,7 +105,8 @@ async def kick(ctx: Context, req: Kick) -> Envelope:
         raise error_for(ERR_PARAMS_LOGIN, "UserID must be 1 to 32 bytes")
     was = ctx.online.pop(req.UserID, None)
     if was is not None and ctx.webhooks is not None:
-        info = sc.StateInfo(Action="Logout", To_Account=req.UserID, Reason="Kicked")
+        # The page's reasons: Register, Unregister, LinkClose, TimeOut; none names a kick (unconfirmed).
+        info = sc.StateInfo(Action="Logout", To_Account=req.UserID, Reason="Unregister")
         ctx.webhooks.after(sc.StateChange(Info=info, EventTime=ctx.now() * 1000))
     return Envelope()
 

@@ -3,7 +3,8 @@
 Bodies from TIM's callback pages: tencentcloud.com/document/product/1047/34359
 Sns.CallbackFriendAdd (which friend_import does not fire) and its siblings on cloud.tencent.com
 (269/1659 Sns.CallbackFriendDelete, 1660 Sns.CallbackBlackListAdd, 1661
-Sns.CallbackBlackListDelete, 70474 Profile.CallbackPortraitSet, 2570 State.StateChange). TIM
+Sns.CallbackBlackListDelete, 2570 State.StateChange; tencentcloud.com 1047/48733
+Profile.CallbackPortraitSet). TIM
 fires the friend and blacklist ones for REST calls too, with `ClientCmd` naming the command.
 """
 
@@ -82,7 +83,7 @@ class PortraitSet(_Body, tag=PORTRAIT_SET):
 class StateInfo(msgspec.Struct):
     Action: str  # "Login", "Logout", "Disconnect"
     To_Account: str
-    Reason: str  # e.g. "Kicked" after im_open_login_svc/kick
+    Reason: str  # Register, Unregister, LinkClose, TimeOut (tencentcloud.com 1047/34357)
 
 
 class StateChange(_Body, tag=STATE_CHANGE):
