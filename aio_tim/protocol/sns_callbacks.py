@@ -1,11 +1,10 @@
 """The webhooks of the relationship chain, profiles and login state (pure data).
 
-Bodies from TIM's callback pages: tencentcloud.com/document/product/1047/34359
-Sns.CallbackFriendAdd (which friend_import does not fire) and its siblings on cloud.tencent.com
-(269/1659 Sns.CallbackFriendDelete, 1660 Sns.CallbackBlackListAdd, 1661
-Sns.CallbackBlackListDelete, 2570 State.StateChange; tencentcloud.com 1047/48733
-Profile.CallbackPortraitSet). TIM
-fires the friend and blacklist ones for REST calls too, with `ClientCmd` naming the command.
+Bodies from TIM's callback pages (tencentcloud.com/document/product/1047/34359
+Sns.CallbackFriendAdd, which friend_import does not fire; 1047/48733 Profile.CallbackPortraitSet;
+1047/34357 State.StateChange; and the Sns.CallbackFriendDelete / BlackListAdd / BlackListDelete
+pages beside the first). TIM fires the friend and blacklist ones for REST calls too, with
+`ClientCmd` naming the command.
 """
 
 from __future__ import annotations
