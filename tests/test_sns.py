@@ -122,6 +122,7 @@ async def test_friend_add_per_item_refusals(tim: Tim) -> None:
     ]
     reply = await tim.ok("sns/friend_add", {"From_Account": "id", "AddFriendItem": items, "ForceAddFlags": 1})
     assert results(reply) == {"id1": 30001, "id": 30001, "ghost": 30003, "id2": 30001}
+    assert reply["ResultItem"][0]["ResultInfo"] == "Err_SNS_FriendAdd_Friend_Exist"  # what TUIKit compares
 
 
 async def test_friend_add_refuses_blacklisted_pairs(tim: Tim) -> None:

@@ -67,6 +67,7 @@ __all__ = ["HANDLERS", "friend_relation", "unfriend"]
 ADD_TYPES: Final = frozenset({"Add_Type_Both", "Add_Type_Single"})
 DELETE_TYPES: Final = frozenset({"Delete_Type_Single", "Delete_Type_Both"})
 CHECK_TYPES: Final = frozenset({"CheckResult_Type_Single", "CheckResult_Type_Both"})
+FRIEND_EXISTS: Final = "Err_SNS_FriendAdd_Friend_Exist"
 DEFAULT_ALLOW: Final = "AllowType_Type_NeedConfirm"  # an account's AllowType until it sets one
 # Friend data a client may change (friend_update); the rest is set when the friendship begins.
 UPDATABLE: Final = frozenset({"Tag_SNS_IM_Group", "Tag_SNS_IM_Remark"})
@@ -126,7 +127,8 @@ async def _refusal(
     if not await obtain_account(ctx, to):
         return ERR_NO_ACCOUNT, "To_Account is not an existing account"
     if await ctx.state.friend(owner, to) is not None:
-        return ERR_PARAMS, "To_Account already is a friend"
+        # TIM's own text: Tencent's UIKits compare ResultInfo with it to tell this 30001 apart.
+        return ERR_PARAMS, FRIEND_EXISTS
     if await ctx.state.blocks(owner, to):
         return ERR_PEER_IN_BLACKLIST, "To_Account is in From_Account's blacklist"
     if await ctx.state.blocks(to, owner):
