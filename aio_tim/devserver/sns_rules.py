@@ -4,8 +4,9 @@ batch checks, and a friend's data as Tag/Value pairs.
 Codes from TIM's pages: the sns error table (cloud.tencent.com/document/product/269/1671; the
 friend_add codes as Tencent's TUIKit reads them: 30010 own list full, 30014 the peer's, 30515 the
 peer in one's blacklist, 30516 the peer forbids adds, 30525 oneself in the peer's, 30539 waiting
-for approval) and its FAQ (269/32485: "30001" is also the answer to adding a friend who already is one, deleting,
-updating or reading one who is not, blacklisting twice and unblocking someone not blocked).
+for approval) and its FAQ (269/32485: "30001" is also the answer to adding a friend who already
+is one, deleting, updating or reading one who is not, blacklisting twice and unblocking someone
+not blocked).
 """
 
 from __future__ import annotations
