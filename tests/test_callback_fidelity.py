@@ -78,6 +78,10 @@ DOCUMENTED: dict[str, dict[str, type]] = {
     cb.AFTER_GROUP_DESTROYED: {  # 34377
         "CallbackCommand": S, "GroupId": S, "Type": S, "Owner_Account": S, "MemberList": A, "EventTime": N,
     },
+    cb.AFTER_MEMBER_FIELD_CHANGED: {  # trtc.io 60393
+        "CallbackCommand": S, "GroupId": S, "Type": S, "Operator_Account": S, "Member_Account": S,
+        "Role": S, "NameCard": S, "EventTime": N,
+    },
 }  # fmt: skip
 
 # Fields the pages document for some bodies only: TopicId for topic-enabled communities, and
@@ -164,13 +168,15 @@ async def fire_everything(tim: Caller) -> None:
     await tim.ok(
         f"{G}/group_msg_recall", {"GroupId": "@TGS#2J4SZEAEL", "MsgSeqList": [{"MsgSeq": reply["MsgSeq"]}]}
     )
+    member = {"GroupId": "@TGS#2J4SZEAEL", "Member_Account": "bob", "Role": "Admin", "NameCard": "jacky"}
+    await tim.ok(f"{G}/modify_group_member_info", member)
     await tim.ok(f"{G}/delete_group_member", {"GroupId": "@TGS#2J4SZEAEL", "MemberToDel_Account": ["peter"]})
     await tim.ok(f"{G}/destroy_group", {"GroupId": "@TGS#2J4SZEAEL"})
     await tim.server.webhooks_idle()
 
 
 async def test_every_callback_body_matches_its_tim_page(tim: Caller, app: tuple[ThirdParty, str]) -> None:
-    """Each of the twelve commands the dev server fires arrives with every field its page documents,
+    """Each of the thirteen commands the dev server fires arrives with every field its page documents,
     of the documented type."""
     receiver, _ = app
     await fire_everything(tim)

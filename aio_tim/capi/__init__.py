@@ -35,7 +35,14 @@ from .functions import (
     TIMMsgSendNewMsg,
     TIMUninit,
 )
-from .group import TIMGroupCreate, TIMGroupDelete, TIMGroupDeleteMember, TIMGroupInviteMember
+from .group import (
+    TIMGroupCreate,
+    TIMGroupDelete,
+    TIMGroupDeleteMember,
+    TIMGroupGetMemberInfoList,
+    TIMGroupInviteMember,
+    TIMGroupModifyMemberInfo,
+)
 from .receive import (
     TIMAddRecvNewMsgCallback,
     TIMRemoveRecvNewMsgCallback,
@@ -61,7 +68,9 @@ __all__ = [
     "TIMGroupCreate",
     "TIMGroupDelete",
     "TIMGroupDeleteMember",
+    "TIMGroupGetMemberInfoList",
     "TIMGroupInviteMember",
+    "TIMGroupModifyMemberInfo",
     "TIMInit",
     "TIMLogin",
     "TIMLogout",

@@ -135,7 +135,7 @@ def _left(until: int, now: int) -> int:
 
 async def muted(ctx: Context, user_id: str) -> tuple[bool, bool]:
     """Whether `user_id` may not send (C2C messages, group messages) now."""
-    c2c, group = await ctx.state.mutes(user_id)
+    c2c, group = await ctx.state.global_mutes(user_id)
     now = ctx.now()
     return _left(c2c, now) > 0, _left(group, now) > 0
 
@@ -145,20 +145,20 @@ async def set_no_speaking(ctx: Context, req: SetNoSpeaking) -> Envelope:
     await require_account(ctx, req.Set_Account, ERR_MUTE_ACCOUNT, "Set_Account")
     if req.C2CmsgNospeakingTime is None and req.GroupmsgNospeakingTime is None:
         raise error_for(90001, "give C2CmsgNospeakingTime, GroupmsgNospeakingTime or both")
-    c2c, group = await ctx.state.mutes(req.Set_Account)
+    c2c, group = await ctx.state.global_mutes(req.Set_Account)
     now = ctx.now()
     if req.C2CmsgNospeakingTime is not None:
         c2c = _until(req.C2CmsgNospeakingTime, now)
     if req.GroupmsgNospeakingTime is not None:
         group = _until(req.GroupmsgNospeakingTime, now)
-    await ctx.state.set_mutes(req.Set_Account, c2c, group)
+    await ctx.state.set_global_mutes(req.Set_Account, c2c, group)
     return Envelope()
 
 
 async def get_no_speaking(ctx: Context, req: GetNoSpeaking) -> Envelope:
     """The seconds each mute still has to run (4294967295: for good; 0: not muted)."""
     await require_account(ctx, req.Get_Account, ERR_MUTE_ACCOUNT, "Get_Account")
-    c2c, group = await ctx.state.mutes(req.Get_Account)
+    c2c, group = await ctx.state.global_mutes(req.Get_Account)
     now = ctx.now()
     return GetNoSpeakingResponse(
         C2CmsgNospeakingTime=_left(c2c, now), GroupmsgNospeakingTime=_left(group, now)

@@ -19,7 +19,21 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, appdata, blacklist, c2c, c2c_history, edits, friends, group_admin, groups, profiles
+from . import (
+    accounts,
+    appdata,
+    blacklist,
+    c2c,
+    c2c_history,
+    edits,
+    friends,
+    group_admin,
+    group_members,
+    group_ops,
+    groups,
+    profiles,
+    push,
+)
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
@@ -62,7 +76,10 @@ def default_routes() -> dict[str, Route]:
             c2c_history.HANDLERS,
             groups.HANDLERS,
             group_admin.HANDLERS,
+            group_members.HANDLERS,
+            group_ops.HANDLERS,
             edits.HANDLERS,
+            push.HANDLERS,
             friends.HANDLERS,
             blacklist.HANDLERS,
             profiles.HANDLERS,

@@ -122,10 +122,55 @@ _V4: Final = (
     "WHERE recalled = 0 AND counts_unread = 1",
 )
 
+# Group administration (issue 33): a member's NameCard and MsgFlag ("" is TIM's default); mutes
+# in a table of their own, since TIM keeps a member muted across leaving and rejoining; system
+# notifications as sent; and push to all users: attribute names, each user's attributes and tags,
+# and the pushes made.
+_V5: Final = (
+    "ALTER TABLE group_members ADD COLUMN name_card TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE group_members ADD COLUMN msg_flag TEXT NOT NULL DEFAULT ''",
+    """CREATE TABLE group_mutes (
+        group_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (group_id, account)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE group_notices (
+        id INTEGER PRIMARY KEY,
+        group_id TEXT NOT NULL,
+        content TEXT NOT NULL,
+        to_members TEXT NOT NULL,
+        sent INTEGER NOT NULL
+    )""",
+    "CREATE TABLE push_attr_names (slot INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+    """CREATE TABLE push_user_attrs (
+        account TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (account, name)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE push_user_tags (
+        account TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        added INTEGER NOT NULL,
+        PRIMARY KEY (account, tag)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX push_user_tags_by_tag ON push_user_tags (tag, account)",
+    """CREATE TABLE push_tasks (
+        task_id TEXT PRIMARY KEY,
+        from_account TEXT NOT NULL,
+        msg_random INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        condition TEXT,
+        recipients TEXT NOT NULL,
+        created INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+)
+
 # The relationship chain (sns/*), profile tags (profile/portrait_*) and global mutes
 # (openconfigsvr/setnospeaking). A friend's lists and custom fields are JSON; `sns_seqs` counts
 # each account's changes per kind ('friend', 'black', 'group') for the *Sequence fields.
-_V5: Final = (
+_V6: Final = (
     """CREATE TABLE friends (
         owner TEXT NOT NULL,
         friend TEXT NOT NULL,
@@ -171,4 +216,4 @@ _V5: Final = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)

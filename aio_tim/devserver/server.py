@@ -344,6 +344,19 @@ class DevServer:
             name = name or group_id or "group"
             return await new_group(ctx, group_id, type, name, owner, member_ids, created=created)
 
+    async def push_recipients(self, task_id: str) -> list[str] | None:
+        """The accounts an `all_member_push/im_push` reached (None: no such TaskId)."""
+        ctx = self._running_context()
+        async with ctx.state.transaction():
+            return await ctx.state.push_recipients(task_id)
+
+    async def group_notices(self, group_id: str) -> list[tuple[str, list[str], int]]:
+        """The group's system notifications (send_group_system_notification): (Content,
+        recipients, unix time) each, oldest first."""
+        ctx = self._running_context()
+        async with ctx.state.transaction():
+            return await ctx.state.notices(group_id)
+
     def set_online_state(self, user_id: str, state: str = "Online") -> None:
         """What query_online_status reports for `user_id`: "Online", "PushOnline" or "Offline".
 

@@ -157,12 +157,12 @@ class SnsQueries(Database):
 
     # --- global mutes ------------------------------------------------------------------------
 
-    async def mutes(self, user_id: str) -> tuple[int, int]:
+    async def global_mutes(self, user_id: str) -> tuple[int, int]:
         """(c2c_until, group_until): unix seconds, -1 for good, 0 not muted."""
         row = await self._one("SELECT c2c_until, group_until FROM nospeaking WHERE user_id = ?", (user_id,))
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
-    async def set_mutes(self, user_id: str, c2c_until: int, group_until: int) -> None:
+    async def set_global_mutes(self, user_id: str, c2c_until: int, group_until: int) -> None:
         await self._run(
             "INSERT OR REPLACE INTO nospeaking (user_id, c2c_until, group_until) VALUES (?, ?, ?)",
             (user_id, c2c_until, group_until),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from .c2c_queries import C2CQueries
 from .group_queries import GroupQueries
+from .member_queries import MemberQueries
+from .push_queries import PushQueries
 from .rows import FileRow, json_list, values_of
 from .sns_queries import SnsQueries
 
@@ -23,7 +25,7 @@ class _Unlogged(str):
         return "'<redacted>'"
 
 
-class State(C2CQueries, GroupQueries, SnsQueries):
+class State(C2CQueries, GroupQueries, MemberQueries, PushQueries, SnsQueries):
     """Typed queries over the dev server's database; open with `await State.open(path)`."""
 
     # --- meta ----------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ OPENIM: Final = ErrorFamily(
 )
 GROUP: Final = ErrorFamily(syntax=10011, params=10004, msg_body_item=10004)
 COMMON: Final = ErrorFamily(syntax=60003, params=70402, msg_body_item=70402)
+# all_member_push answers like openim (90001 unparseable, 90005 MsgRandom, ...: trtc.io 37166).
 # The relationship chain, profiles and app config have codes of their own (TIM's error table).
 SNS: Final = ErrorFamily(syntax=30001, params=30001, msg_body_item=30001)
 PROFILE: Final = ErrorFamily(syntax=40001, params=40001, msg_body_item=40001)
@@ -79,6 +80,7 @@ CONFIG: Final = ErrorFamily(syntax=90001, params=90001, msg_body_item=90001)
 _FAMILIES: Final = {
     "openim": OPENIM,
     "group_open_http_svc": GROUP,
+    "all_member_push": OPENIM,
     "sns": SNS,
     "profile": PROFILE,
     "openconfigsvr": CONFIG,
@@ -100,6 +102,15 @@ ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
     "group_open_http_svc/create_group": {"MaxMemberNum": "MaxMemberCount"},
     # TIM renamed the mute-all switch; older docs, SDKs and libraries send ShutUpAllMember.
     "group_open_http_svc/modify_group_base_info": {"ShutUpAllMember": "MuteAllMember"},
+    # import_group takes create_group's fields, the cap included.
+    "group_open_http_svc/import_group": {"MaxMemberNum": "MaxMemberCount"},
+    # The Go client dobyte/tencent-im sends the group type filter as Type.
+    "group_open_http_svc/get_appid_group_list": {"Type": "GroupType"},
+    # dobyte/tencent-im names the lists Attrs and Tags, as their items do.
+    "all_member_push/im_set_attr": {"Attrs": "UserAttrs"},
+    "all_member_push/im_remove_attr": {"Attrs": "UserAttrs"},
+    "all_member_push/im_add_tag": {"Tags": "UserTags"},
+    "all_member_push/im_remove_tag": {"Tags": "UserTags"},
 }
 
 

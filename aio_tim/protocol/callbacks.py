@@ -25,6 +25,7 @@ __all__ = [
     "AFTER_CREATE_GROUP",
     "AFTER_GROUP_DESTROYED",
     "AFTER_MEMBER_EXIT",
+    "AFTER_MEMBER_FIELD_CHANGED",
     "AFTER_NEW_MEMBER_JOIN",
     "ALLOW",
     "BEFORE_COMMANDS",
@@ -53,6 +54,7 @@ __all__ = [
     "GroupAfterCreateGroup",
     "GroupAfterGroupDestroyed",
     "GroupAfterMemberExit",
+    "GroupAfterMemberFieldChanged",
     "GroupAfterNewMemberJoin",
     "GroupAfterRecallMsg",
     "GroupAfterSendMsg",
@@ -79,6 +81,8 @@ AFTER_NEW_MEMBER_JOIN: Final = "Group.CallbackAfterNewMemberJoin"
 AFTER_MEMBER_EXIT: Final = "Group.CallbackAfterMemberExit"
 AFTER_CREATE_GROUP: Final = "Group.CallbackAfterCreateGroup"
 AFTER_GROUP_DESTROYED: Final = "Group.CallbackAfterGroupDestroyed"
+# After a member's Role or NameCard changes, by a client or modify_group_member_info (trtc.io 60393).
+AFTER_MEMBER_FIELD_CHANGED: Final = "Group.CallbackAfterMemberFieldChanged"
 BEFORE_COMMANDS: Final = frozenset({C2C_BEFORE_SEND_MSG, GROUP_BEFORE_SEND_MSG})
 
 MAX_CLOCK_SKEW: Final = 60  # seconds: TIM's docs have the app refuse a RequestTime further away
@@ -210,6 +214,12 @@ class GroupAfterGroupDestroyed(_GroupBody, tag=AFTER_GROUP_DESTROYED):
     MemberList: list[Member] = msgspec.field(default_factory=list)
 
 
+class GroupAfterMemberFieldChanged(_GroupBody, tag=AFTER_MEMBER_FIELD_CHANGED):
+    Member_Account: str = ""
+    Role: str | None = None  # the member's role after the change
+    NameCard: str | None = None  # the member's name card after the change
+
+
 Callback = (
     C2CBeforeSendMsg
     | C2CAfterSendMsg
@@ -224,6 +234,7 @@ Callback = (
     | GroupAfterMemberExit
     | GroupAfterCreateGroup
     | GroupAfterGroupDestroyed
+    | GroupAfterMemberFieldChanged
 )
 """The tagged union of every command aio_tim types; other commands stay raw."""
 
@@ -242,6 +253,7 @@ KNOWN_COMMANDS: Final = frozenset(
         AFTER_MEMBER_EXIT,
         AFTER_CREATE_GROUP,
         AFTER_GROUP_DESTROYED,
+        AFTER_MEMBER_FIELD_CHANGED,
     }
 )
 """The commands of `Callback`, the ones decoded into typed bodies."""
