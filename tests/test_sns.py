@@ -358,9 +358,13 @@ async def test_black_list_get_pages(tim: Tim) -> None:
         {"From_Account": "id", "StartIndex": 2, "MaxLimited": 2, "LastSequence": first["CurrentSequence"]},
     )
     assert [i["To_Account"] for i in rest["BlackListItem"]] == ["id3"] and rest["StartIndex"] == 0
+    whole = await tim.ok(
+        "sns/black_list_get", {"From_Account": "id", "StartIndex": 0, "MaxLimited": 0, "LastSequence": 0}
+    )
+    assert len(whole["BlackListItem"]) == 3 and whole["StartIndex"] == 0  # 0: no size asked, the largest page
     await tim.fails(
         "sns/black_list_get",
-        {"From_Account": "id", "StartIndex": 0, "MaxLimited": 0, "LastSequence": 0},
+        {"From_Account": "id", "StartIndex": 0, "MaxLimited": 1001, "LastSequence": 0},
         30001,
     )
 

@@ -105,9 +105,11 @@ def _fire(
 async def black_list_get(ctx: Context, req: BlackListGet) -> Envelope:
     """A page of `MaxLimited` entries from StartIndex, oldest first; StartIndex 0 once all are read."""
     owner = await owner_of(ctx, req.From_Account)
-    if req.StartIndex < 0 or not 0 < req.MaxLimited <= BLACKLIST_MAX:
-        raise error_for(ERR_PARAMS, f"StartIndex must be >= 0 and MaxLimited 1 to {BLACKLIST_MAX}")
-    page = await ctx.state.blacklist(owner, req.StartIndex, req.MaxLimited)
+    if req.StartIndex < 0 or not 0 <= req.MaxLimited <= BLACKLIST_MAX:
+        raise error_for(ERR_PARAMS, f"StartIndex must be >= 0 and MaxLimited 0 to {BLACKLIST_MAX}")
+    # TIM's backend reads the JSON into protobuf, where 0 cannot be told from absent: a 0 asks for
+    # no particular size (dobyte/tencent-im sends it), answered with the largest page.
+    page = await ctx.state.blacklist(owner, req.StartIndex, req.MaxLimited or BLACKLIST_MAX)
     following = req.StartIndex + len(page)
     more = following < await ctx.state.blacklist_size(owner)
     return BlackListGetResponse(
