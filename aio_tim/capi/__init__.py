@@ -3,6 +3,27 @@ synchronous code. See `functions` for the calling convention."""
 
 from .constants import *  # noqa: F403
 from .constants import KEYS
+from .conv import (
+    TIMConvAddConversationsToGroup,
+    TIMConvCancelDraft,
+    TIMConvCleanConversationUnreadMessageCount,
+    TIMConvCreateConversationGroup,
+    TIMConvDelete,
+    TIMConvDeleteConversationGroup,
+    TIMConvDeleteConversationList,
+    TIMConvDeleteConversationsFromGroup,
+    TIMConvGetConversationGroupList,
+    TIMConvGetConversationListByFilter,
+    TIMConvGetConvInfo,
+    TIMConvGetConvList,
+    TIMConvGetTotalUnreadMessageCount,
+    TIMConvGetUnreadMessageCountByFilter,
+    TIMConvMarkConversation,
+    TIMConvPinConversation,
+    TIMConvRenameConversationGroup,
+    TIMConvSetConversationCustomData,
+    TIMConvSetDraft,
+)
 from .edits import TIMMsgClearHistoryMessage, TIMMsgListDelete, TIMMsgModifyMessage
 from .friendship import (
     TIMFriendshipAddFriend,
@@ -43,17 +64,45 @@ from .group import (
     TIMGroupInviteMember,
     TIMGroupModifyMemberInfo,
 )
+from .receipts import (
+    TIMMsgDeleteMessageExtensions,
+    TIMMsgGetGroupMessageReadMemberList,
+    TIMMsgGetMessageExtensions,
+    TIMMsgGetMessageReadReceipts,
+    TIMMsgSendMessageReadReceipts,
+    TIMMsgSetMessageExtensions,
+)
 from .receive import (
     TIMAddRecvNewMsgCallback,
     TIMRemoveRecvNewMsgCallback,
     TIMSetMsgReadedReceiptCallback,
     TIMSetMsgRevokeCallback,
 )
+from .sending import TIMMsgCancelSend, TIMMsgSendMessage
 
 globals().update(KEYS)
 
 __all__ = [
     "TIMAddRecvNewMsgCallback",
+    "TIMConvAddConversationsToGroup",
+    "TIMConvCancelDraft",
+    "TIMConvCleanConversationUnreadMessageCount",
+    "TIMConvCreateConversationGroup",
+    "TIMConvDelete",
+    "TIMConvDeleteConversationGroup",
+    "TIMConvDeleteConversationList",
+    "TIMConvDeleteConversationsFromGroup",
+    "TIMConvGetConvInfo",
+    "TIMConvGetConvList",
+    "TIMConvGetConversationGroupList",
+    "TIMConvGetConversationListByFilter",
+    "TIMConvGetTotalUnreadMessageCount",
+    "TIMConvGetUnreadMessageCountByFilter",
+    "TIMConvMarkConversation",
+    "TIMConvPinConversation",
+    "TIMConvRenameConversationGroup",
+    "TIMConvSetConversationCustomData",
+    "TIMConvSetDraft",
     "TIMFriendshipAddFriend",
     "TIMFriendshipAddToBlackList",
     "TIMFriendshipCheckFriendType",
@@ -75,10 +124,15 @@ __all__ = [
     "TIMLogin",
     "TIMLogout",
     "TIMMsgBatchSend",
+    "TIMMsgCancelSend",
     "TIMMsgClearHistoryMessage",
     "TIMMsgDelete",
+    "TIMMsgDeleteMessageExtensions",
     "TIMMsgDownloadElemToPath",
     "TIMMsgFindByMsgLocatorList",
+    "TIMMsgGetGroupMessageReadMemberList",
+    "TIMMsgGetMessageExtensions",
+    "TIMMsgGetMessageReadReceipts",
     "TIMMsgGetMsgList",
     "TIMMsgImportMsgList",
     "TIMMsgListDelete",
@@ -86,7 +140,10 @@ __all__ = [
     "TIMMsgReportReaded",
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
+    "TIMMsgSendMessage",
+    "TIMMsgSendMessageReadReceipts",
     "TIMMsgSendNewMsg",
+    "TIMMsgSetMessageExtensions",
     "TIMProfileGetUserProfileList",
     "TIMProfileModifySelfUserProfile",
     "TIMRemoveRecvNewMsgCallback",

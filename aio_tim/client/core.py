@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from ..account import AccountManager
 from ..connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
+from ..conv import ConvManager
 from ..coordination.base import Coordinator
 from ..coordination.probe import Submit, find_sent
 from ..errors import TIM_ERR_PARAM, UsageError
@@ -287,6 +288,14 @@ class Client(ReceivingFaces):
         if self._msg is None or self._connection.closed:
             raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
         return self._msg
+
+    @property
+    def conv(self) -> ConvManager:
+        """The conversation list (`tim.conv`, the C SDK's `TIMConv*`), kept in the store (SQLite or
+        PostgreSQL); a store of your own without a conversation table raises UsageError."""
+        if self._msg is None or self._connection.closed:
+            raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
+        return ConvManager(self.pipeline.submit, self.user_id, self.store, self._clock)
 
     @property
     def group(self) -> GroupManager:

@@ -35,6 +35,7 @@ from ..protocol.group import (
 )
 from .accounts import ensure_accounts, obtain_account
 from .context import Context, Handler
+from .feature_queries import group_ref
 from .group_admin import DEFAULT_MAX_MEMBERS, check_room, member_cap, profile_changes
 from .rows import GroupMsgRow, GroupRow, decode_body, encode_body
 from .validation import GROUP, body_too_long, check_msg_body, check_msg_body_size
@@ -200,6 +201,12 @@ async def send_group_msg(ctx: Context, req: SendGroupMsg) -> Envelope:
         online_only=int(req.OnlineOnlyFlag == 1),
     )
     await ctx.state.insert_group_msg(row)
+    if req.NeedReadReceipt == 1 or req.SupportMessageExtension == 1:
+        await ctx.state.set_features(
+            group_ref(group.group_id, row.msg_seq),
+            need_receipt=req.NeedReadReceipt == 1,
+            extensible=req.SupportMessageExtension == 1,
+        )
     if ctx.webhooks is not None:
         stamp = (row.msg_seq, row.msg_random, row.msg_time)
         ctx.webhooks.after(group_sent((group.group_id, group.type), ctx.admin, sender, stamp, req.MsgBody,

@@ -26,6 +26,7 @@ from . import (
     c2c,
     c2c_history,
     edits,
+    extensions,
     friends,
     group_admin,
     group_members,
@@ -33,10 +34,13 @@ from . import (
     groups,
     profiles,
     push,
+    receipts,
+    recent,
 )
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
+from .faults import FaultSwitches
 from .limits import RateLimiter
 from .refusals import refuse_send
 from .tracing import ERROR_CODE
@@ -79,7 +83,10 @@ def default_routes() -> dict[str, Route]:
             group_members.HANDLERS,
             group_ops.HANDLERS,
             edits.HANDLERS,
+            receipts.HANDLERS,
+            extensions.HANDLERS,
             push.HANDLERS,
+            recent.HANDLERS,
             friends.HANDLERS,
             blacklist.HANDLERS,
             profiles.HANDLERS,
@@ -98,7 +105,9 @@ class RestEndpoint:
         routes: Mapping[str, Route],
         limiter: RateLimiter | None = None,
         admission: Admission | None = None,
+        faults: FaultSwitches | None = None,
     ) -> None:
+        self._faults = faults
         self._admission = admission if admission is not None else Admission()
         self._ctx = ctx
         self._guard = guard
@@ -131,6 +140,8 @@ class RestEndpoint:
             raise error_for(ERR_BAD_URL, "REST calls must be POST")
         self._guard.check(request.query, request.remote)
         route = self._route(request)
+        if self._faults is not None:
+            await self._faults.before_call(_endpoint(request))  # a switched-on fault answers instead
         if self._limiter is not None:
             self._limiter.check(_endpoint(request))  # TIM counts authenticated calls
         _check_content_type(request, route.decoder.family.syntax)

@@ -167,10 +167,71 @@ _V5: Final = (
     ) WITHOUT ROWID""",
 )
 
+# The server side of each user's conversation list (recentcontact/*). The list itself follows the
+# messages (devserver/recent_queries.py); these tables keep what the messages do not: a deletion
+# (the conversation shows again once a message newer than `upto` arrives: a C2C message id, a
+# group MsgSeq), pins, marks, and a member's unread count set by set_unread_msg_num.
+_V6: Final = (
+    """CREATE TABLE recent_deleted (
+        account TEXT NOT NULL,
+        type INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        upto INTEGER NOT NULL,
+        PRIMARY KEY (account, type, peer)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE recent_top (
+        account TEXT NOT NULL,
+        type INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        top_time INTEGER NOT NULL,
+        PRIMARY KEY (account, type, peer)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE recent_marks (
+        account TEXT NOT NULL,
+        type INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        standard INTEGER NOT NULL DEFAULT 0,
+        custom TEXT,
+        PRIMARY KEY (account, type, peer)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE group_unread (
+        group_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        unread INTEGER NOT NULL,
+        PRIMARY KEY (group_id, account)
+    ) WITHOUT ROWID""",
+)
+
+# Read receipts and message extensions (issue 23). A message asks for receipts and allows
+# extensions when it is sent (IsNeedReadReceipt / NeedReadReceipt, SupportMessageExtension);
+# `msg_ref` names a message in both tables: 'c:<c2c_msgs.id>' or 'g:<msg_seq>:<group_id>'.
+_V7: Final = (
+    """CREATE TABLE msg_features (
+        msg_ref TEXT PRIMARY KEY,
+        need_receipt INTEGER NOT NULL DEFAULT 0,
+        extensible INTEGER NOT NULL DEFAULT 0,
+        ext_latest_seq INTEGER NOT NULL DEFAULT 0,
+        ext_clear_seq INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID""",
+    """CREATE TABLE msg_receipts (
+        msg_ref TEXT NOT NULL,
+        reader TEXT NOT NULL,
+        read_time INTEGER NOT NULL,
+        PRIMARY KEY (msg_ref, reader)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE msg_extensions (
+        msg_ref TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (msg_ref, key)
+    ) WITHOUT ROWID""",
+)
+
 # The relationship chain (sns/*), profile tags (profile/portrait_*) and global mutes
 # (openconfigsvr/setnospeaking). A friend's lists and custom fields are JSON; `sns_seqs` counts
 # each account's changes per kind ('friend', 'black', 'group') for the *Sequence fields.
-_V6: Final = (
+_V8: Final = (
     """CREATE TABLE friends (
         owner TEXT NOT NULL,
         friend TEXT NOT NULL,
@@ -216,4 +277,4 @@ _V6: Final = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)

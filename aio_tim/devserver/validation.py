@@ -22,6 +22,7 @@ from ..protocol.msgbody import content_type_for
 __all__ = [
     "ALIASES",
     "MAX_MSG_BODY",
+    "RECENTCONTACT",
     "ErrorFamily",
     "RequestDecoder",
     "check_msg_body",
@@ -72,15 +73,21 @@ OPENIM: Final = ErrorFamily(
 )
 GROUP: Final = ErrorFamily(syntax=10011, params=10004, msg_body_item=10004)
 COMMON: Final = ErrorFamily(syntax=60003, params=70402, msg_body_item=70402)
-# all_member_push answers like openim (90001 unparseable, 90005 MsgRandom, ...: trtc.io 37166).
+# recentcontact/*: 50002 for any bad parameter (tencentcloud.com/document/product/1047/43088); a body
+# that is not JSON gets the common 60003.
+RECENTCONTACT: Final = ErrorFamily(syntax=60003, params=50002, msg_body_item=50002)
 # The relationship chain, profiles and app config have codes of their own (TIM's error table).
 SNS: Final = ErrorFamily(syntax=30001, params=30001, msg_body_item=30001)
 PROFILE: Final = ErrorFamily(syntax=40001, params=40001, msg_body_item=40001)
 CONFIG: Final = ErrorFamily(syntax=90001, params=90001, msg_body_item=90001)
+# all_member_push answers like openim (90001 unparseable, 90005 MsgRandom, ...: trtc.io 37166);
+# openim_msg_ext_http_svc's pages name no codes of their own: its requests are checked as openim's.
 _FAMILIES: Final = {
     "openim": OPENIM,
     "group_open_http_svc": GROUP,
     "all_member_push": OPENIM,
+    "recentcontact": RECENTCONTACT,
+    "openim_msg_ext_http_svc": OPENIM,
     "sns": SNS,
     "profile": PROFILE,
     "openconfigsvr": CONFIG,

@@ -31,6 +31,7 @@ __all__ = [
     "BEFORE_COMMANDS",
     "BEFORE_TIMEOUT",
     "C2C_AFTER_MODIFY_MSG",
+    "C2C_AFTER_MSG_READ_RECEIPT",
     "C2C_AFTER_MSG_REPORT",
     "C2C_AFTER_MSG_WITHDRAW",
     "C2C_AFTER_SEND_MSG",
@@ -45,10 +46,12 @@ __all__ = [
     "MAX_CLOCK_SKEW",
     "REJECT",
     "C2CAfterModifyMsg",
+    "C2CAfterMsgReadReceipt",
     "C2CAfterMsgReport",
     "C2CAfterMsgWithDraw",
     "C2CAfterSendMsg",
     "C2CBeforeSendMsg",
+    "C2CMsgInfoItem",
     "Callback",
     "CallbackAnswer",
     "GroupAfterCreateGroup",
@@ -73,6 +76,7 @@ C2C_AFTER_MSG_WITHDRAW: Final = "C2C.CallbackAfterMsgWithDraw"
 C2C_AFTER_MSG_REPORT: Final = "C2C.CallbackAfterMsgReport"
 # After a C2C message is modified, by a client or by openim/modify_c2c_msg (cloud.tencent.com 269/128224).
 C2C_AFTER_MODIFY_MSG: Final = "C2C.CallbackAfterModifyMsg"
+C2C_AFTER_MSG_READ_RECEIPT: Final = "C2C.CallbackAfterMsgReadReceipt"  # 269/128223
 GROUP_BEFORE_SEND_MSG: Final = "Group.CallbackBeforeSendMsg"
 GROUP_AFTER_SEND_MSG: Final = "Group.CallbackAfterSendMsg"
 GROUP_AFTER_RECALL_MSG: Final = "Group.CallbackAfterRecallMsg"
@@ -161,6 +165,21 @@ class C2CAfterModifyMsg(_Body, tag=C2C_AFTER_MODIFY_MSG):
     CloudCustomData: str | None = None
 
 
+class C2CMsgInfoItem(msgspec.Struct, omit_defaults=True):
+    From_Account: str = ""
+    To_Account: str = ""
+    MsgKey: str = ""
+    MsgId: str | None = None
+
+
+class C2CAfterMsgReadReceipt(_Body, tag=C2C_AFTER_MSG_READ_RECEIPT):
+    """A recipient acknowledged C2C messages (cloud.tencent.com/document/product/269/128223)."""
+
+    Operator_Account: str = ""  # who sent the receipt: the messages' recipient
+    Peer_Account: str = ""
+    C2CMsgInfo: list[C2CMsgInfoItem] = msgspec.field(default_factory=list)
+
+
 class _GroupBody(_Body):
     GroupId: str = ""
     Type: str | None = None
@@ -226,6 +245,7 @@ Callback = (
     | C2CAfterMsgWithDraw
     | C2CAfterMsgReport
     | C2CAfterModifyMsg
+    | C2CAfterMsgReadReceipt
     | GroupBeforeSendMsg
     | GroupAfterSendMsg
     | GroupSendMsgException
@@ -245,6 +265,7 @@ KNOWN_COMMANDS: Final = frozenset(
         C2C_AFTER_MSG_WITHDRAW,
         C2C_AFTER_MSG_REPORT,
         C2C_AFTER_MODIFY_MSG,
+        C2C_AFTER_MSG_READ_RECEIPT,
         GROUP_BEFORE_SEND_MSG,
         GROUP_AFTER_SEND_MSG,
         GROUP_AFTER_RECALL_MSG,

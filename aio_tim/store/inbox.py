@@ -28,13 +28,15 @@ from ..seams.inbox import (
     JoinGroup,
     LeaveGroup,
     MarkRead,
+    ModifyC2C,
     NewEntry,
+    PeerReadC2C,
     RevokeC2C,
     RevokeGroup,
     SaveMessage,
     StoreEffect,
 )
-from ..types import ConvType, MsgStatus
+from ..types import ConvType, MsgStatus, encode
 from .counts import insert_rows
 from .fileid import FileIdentity
 from .local import LocalStore
@@ -72,7 +74,23 @@ _MARK_READ: Final = (
 # the same batch finds the message it is about.
 # Saves go through store/counts.py, which keeps each conversation's counts (schema migration 6).
 _SAVE: Final = "save messages"
-_EFFECT_ORDER: Final = (_SAVE, _JOIN, _LEAVE, _REVOKE_C2C, _REVOKE_GROUP, _MARK_READ)
+# A modify rewrites the stored JSON's elements (and its cloud data when the webhook carries it);
+# a read receipt sets the message's receipt_peer_read. The JSON goes through TEXT: sqlite 3.45+
+# would read a BLOB as JSONB.
+_CLOUD: Final = "'$.message_cloud_custom_str'"
+_MODIFY_C2C: Final = (
+    "UPDATE messages SET json = CAST(json_set(CAST(json AS TEXT), '$.message_elem_array', json(?1), "
+    f"{_CLOUD}, COALESCE(?2, json_extract(CAST(json AS TEXT), {_CLOUD}))) AS BLOB) "
+    "WHERE conv_type = 1 AND conv_id = ?3 AND msg_key = ?4 AND status NOT IN (4, 6)"
+)
+_PEER_READ_C2C: Final = (
+    "UPDATE messages SET json = CAST(json_set(CAST(json AS TEXT), '$.message_receipt_peer_read', "
+    "json('true')) AS BLOB) WHERE conv_type = 1 AND conv_id = ? AND msg_key = ? AND is_self = 1 "
+    "AND status != 4"
+)
+_EFFECT_ORDER: Final = (
+    _SAVE, _JOIN, _LEAVE, _REVOKE_C2C, _REVOKE_GROUP, _MARK_READ, _MODIFY_C2C, _PEER_READ_C2C
+)  # fmt: skip
 _POLL: Final = 0.25  # seconds: how often a blocked read looks for entries another process wrote
 _QUERY_CODEC: Final = msgspec.json.Encoder()
 _QUERY_DECODER: Final = msgspec.json.Decoder(dict[str, str])
@@ -378,6 +396,11 @@ def _plan(effect: StoreEffect, now: int, members: set[str], plan: dict[str, list
         plan[_REVOKE_GROUP].extend((effect.group_id, seq) for seq in effect.seqs)
     elif isinstance(effect, MarkRead):
         plan[_MARK_READ].append((effect.conv_id, effect.up_to))
+    elif isinstance(effect, ModifyC2C):
+        elems = encode(list(effect.elems)).decode()
+        plan[_MODIFY_C2C].append((elems, effect.cloud_custom_str, effect.conv_id, effect.msg_key))
+    elif isinstance(effect, PeerReadC2C):
+        plan[_PEER_READ_C2C].extend((effect.conv_id, key) for key in effect.msg_keys)
 
 
 async def _member_groups(db: aiosqlite.Connection, groups: set[str]) -> set[str]:
