@@ -439,3 +439,13 @@ async def test_chain_survives_a_restart_and_account_delete(tmp_path: Path) -> No
             {"From_Account": "id", "To_Account": ["id3"], "CheckType": "BlackCheckResult_Type_Single"},
         )
         assert check["BlackListCheckItem"][0]["Relation"] == "BlackCheckResult_Type_AWithB"
+
+
+async def test_dobyte_spells_the_conversation_type_in_lower_case(tim: Tim) -> None:
+    """recentcontact/delete reads `type` as `Type` (dobyte/tencent-im's DeleteSession sends it so)."""
+    msg = {"MsgRandom": 1, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]}
+    await tim.ok("openim/sendmsg", {"From_Account": "id", "To_Account": "id1", **msg})
+    await tim.ok(
+        "recentcontact/delete", {"From_Account": "id", "type": 1, "To_Account": "id1", "ClearRamble": 1}
+    )
+    await tim.fails("recentcontact/delete", {"From_Account": "id", "To_Account": "id1"}, 50002)

@@ -103,6 +103,8 @@ ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
     # The 2020 doc and the third-party libraries.
     "im_open_login_svc/account_import": {"Identifier": "UserID"},
     "im_open_login_svc/kick": {"Identifier": "UserID"},
+    # dobyte/tencent-im spells the conversation type in lower case.
+    "recentcontact/delete": {"type": "Type"},
     # Older group docs and SDKs.
     "group_open_http_svc/send_group_msg": {"MsgOnlineOnlyFlag": "OnlineOnlyFlag"},
     # create_group's cap is MaxMemberCount on TIM's page; aio_tim up to 0.x sent the profile's name.
