@@ -78,6 +78,7 @@ from .receive import (
     TIMSetMsgReadedReceiptCallback,
     TIMSetMsgRevokeCallback,
 )
+from .search import TIMMsgFindMessages, TIMMsgSearchLocalMessages, TIMMsgSetLocalCustomData
 from .sending import TIMMsgCancelSend, TIMMsgSendMessage
 
 globals().update(KEYS)
@@ -130,6 +131,7 @@ __all__ = [
     "TIMMsgDeleteMessageExtensions",
     "TIMMsgDownloadElemToPath",
     "TIMMsgFindByMsgLocatorList",
+    "TIMMsgFindMessages",
     "TIMMsgGetGroupMessageReadMemberList",
     "TIMMsgGetMessageExtensions",
     "TIMMsgGetMessageReadReceipts",
@@ -140,9 +142,11 @@ __all__ = [
     "TIMMsgReportReaded",
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
+    "TIMMsgSearchLocalMessages",
     "TIMMsgSendMessage",
     "TIMMsgSendMessageReadReceipts",
     "TIMMsgSendNewMsg",
+    "TIMMsgSetLocalCustomData",
     "TIMMsgSetMessageExtensions",
     "TIMProfileGetUserProfileList",
     "TIMProfileModifySelfUserProfile",

@@ -25,6 +25,7 @@ from .inbox import (
 )
 from .limiter import Limiter, pace_for
 from .outbox import Deliver, OutboxQueue, TransactionalOutbox
+from .search import SearchGroup, SearchPage, SearchQuery, SearchStore
 from .store import ClaimedRow, LocatorKey, MessageStore, OutboxStore, SharedOutboxStore
 
 __all__ = [
@@ -47,6 +48,10 @@ __all__ = [
     "RevokeC2C",
     "RevokeGroup",
     "SaveMessage",
+    "SearchGroup",
+    "SearchPage",
+    "SearchQuery",
+    "SearchStore",
     "SharedOutboxStore",
     "StoreEffect",
     "TransactionalOutbox",
