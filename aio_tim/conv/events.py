@@ -2,7 +2,7 @@
 filtered unread counts' callbacks) as async iterators over the store's change log.
 
 The store logs every change of the conversation table and of its unread counts in the same
-transaction as the change (SQLite store, migration 9), whatever wrote it: a send, the inbox
+transaction as the change (SQLite store, migration 10), whatever wrote it: a send, the inbox
 applying a received webhook, a read mark, a delete, `tim.conv` itself. A `ConvWatch` remembers
 the last log seq it read and, for each conversation it has seen, its unread count (its share of
 a filter's count); a poll reads the log rows after that seq (one primary-key range) and the

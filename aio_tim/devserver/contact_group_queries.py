@@ -1,5 +1,5 @@
 """The queries behind recentcontact/*_contact_group (mixed into `State`): a user's conversation
-groups (numbered from 1 per user) and the conversations in each (migration 8)."""
+groups (numbered from 1 per user) and the conversations in each (migration 9)."""
 
 from __future__ import annotations
 

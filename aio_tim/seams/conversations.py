@@ -121,7 +121,7 @@ class ConvChange(NamedTuple):
 
 @runtime_checkable
 class ConvChangeLog(Protocol):
-    """A conversation table that logs its changes (the SQLite store's migration 9): what
+    """A conversation table that logs its changes (the SQLite store's migration 10): what
     `tim.conv.events()` tails. Every writer of the store (every worker sharing it) appends."""
 
     async def conv_change_head(self) -> int:
