@@ -117,8 +117,8 @@ async def test_events_of_the_webhook_inbox(clock, tmp_path):
         counts = bob.conv.unread_counts(interval=0.01)
         async with asyncio.timeout(10):
             assert (await anext(counts)).unread_count == 0
-            first = anext(events)  # the watch starts before the message
-            await asyncio.sleep(0.05)
+            first = asyncio.ensure_future(anext(events))  # the watch starts before the message
+            await asyncio.sleep(0.1)
             await alice.msg.send_text("bob", C2C, "hello")
             event = await first
             assert (event.type, [c.id for c in event.convs]) == (ADD, ["alice"])
