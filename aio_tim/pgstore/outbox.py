@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -32,12 +31,11 @@ from ..store.rows import Conv, check_status, row_of, stamp
 from ..types import Message, encode
 from ..types._base import decoder_for
 from .errors import pg_conv, pg_errors
+from .listen import listen_forever
 from .schema import quoted
 from .sql import Statements, statements
 
 __all__ = ["LANE_ROWS", "OutboxRows", "result_key"]
-
-log = logging.getLogger("aio_tim.pgstore")
 
 LANE_ROWS: Final = 32  # rows of one conversation taken with its head in one claim
 STATES: Final = ("queued", "inflight", "sent", "failed")
@@ -267,7 +265,8 @@ class OutboxRows:
         """Call `wake` whenever a row is committed (NOTIFY), and once after each (re)connection;
         a connection of the pool is held for LISTEN, and taken again if the server restarts."""
         if self._listener is None:
-            self._listener = asyncio.create_task(self._listen(wake), name="aio_tim pgstore outbox LISTEN")
+            listening = listen_forever(lambda: self.pool, _sql(self.schema).channel, wake)
+            self._listener = asyncio.create_task(listening, name="aio_tim pgstore outbox LISTEN")
 
     async def _stop_watching(self) -> None:
         listener, self._listener = self._listener, None
@@ -275,36 +274,6 @@ class OutboxRows:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-
-    async def _listen(self, wake: Callable[[], None]) -> None:
-        channel, pause = _sql(self.schema).channel, 0.1
-        while True:
-            try:
-                async with self.pool.acquire() as conn:
-                    lost = asyncio.Event()
-
-                    def terminated(_conn: object, lost: asyncio.Event = lost) -> None:
-                        lost.set()
-
-                    conn.add_termination_listener(terminated)
-
-                    def notified(*_: object) -> None:
-                        wake()
-
-                    await conn.add_listener(channel, notified)
-                    wake()  # rows committed while nobody listened
-                    pause = 0.1
-                    try:
-                        while not lost.is_set() and not conn.is_closed():
-                            with contextlib.suppress(TimeoutError):
-                                await asyncio.wait_for(lost.wait(), 5)
-                    finally:
-                        if not conn.is_closed():
-                            await conn.remove_listener(channel, notified)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-                log.warning("pgstore: LISTEN failed (%s); retrying in %.1fs", type(error).__name__, pause)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 5.0)
 
     async def _outbox_update(self, query: str, *args: Any) -> int:
         with pg_errors():

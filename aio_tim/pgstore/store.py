@@ -34,6 +34,7 @@ from ..store.rows import (
     Row,
     check_key,
     check_status,
+    columns_of,
     key_of_locator,
     message_of,
     row_of,
@@ -43,6 +44,7 @@ from ..store.rows import (
 from ..types import Message, MsgLocator
 from .direct import Direct
 from .errors import PG_FAILURES, check_ids, pg_conv, pg_error, pg_errors
+from .inbox import PgInbox
 from .outbox import OutboxRows
 from .schema import check_schema, migrate
 from .sql import Statements, statements
@@ -155,6 +157,15 @@ class PgStore(OutboxRows):
             raise UsageError(TIM_ERR_SDKUNINIT, f"{self!r} is not open")
         return self._pool
 
+    @property
+    def store_id(self) -> int:
+        """The id of (sdk_app_id, user_id) in the schema's `stores` table: every row's first key column."""
+        return self._id
+
+    def inbox(self) -> PgInbox:
+        """The inbox of received webhooks of this (sdk_app_id, user_id), in this store's schema."""
+        return PgInbox(self)
+
     # --- writes ----------------------------------------------------------------------------------
 
     async def save(
@@ -223,11 +234,11 @@ class PgStore(OutboxRows):
         """INSERT ... ON CONFLICT DO NOTHING, a statement per chunk, in one transaction; how many new."""
         with pg_errors():
             if len(rows) <= CHUNK:
-                return int(await self._fetchval(self._sql.insert_many, self._id, *_columns(rows)))
+                return int(await self._fetchval(self._sql.insert_many, self._id, *columns_of(rows)))
             async with self.pool.acquire() as conn, conn.transaction():
                 new = 0
                 for chunk in _chunks(rows, CHUNK):
-                    new += await conn.fetchval(self._sql.insert_many, self._id, *_columns(chunk))
+                    new += await conn.fetchval(self._sql.insert_many, self._id, *columns_of(chunk))
                 return new
 
     async def set_status(self, conv: Conv, locator_key: LocatorKey, status: int) -> bool:
@@ -361,11 +372,6 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 def _rowcount(status: str) -> int:
     """The row count of a command status such as `UPDATE 3`."""
     return int(status.rpartition(" ")[2] or 0)
-
-
-def _columns(rows: Sequence[Row]) -> list[list[Any]]:
-    """Rows as one list per column (the arrays `unnest` takes)."""
-    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _chunks(rows: list[Row], size: int) -> list[list[Row]]:

@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import TIM_ERR_PARAM, UsageError
 from ..seams.inbox import Appended, InboxEntry, NewEntry
 
-__all__ = ["Commit", "GroupCommit"]
+__all__ = ["Commit", "GroupCommit", "answers", "fresh_entries", "position_of"]
 
 Commit = Callable[[list[NewEntry], dict[str, int]], Awaitable[list[Appended]]]
 
@@ -149,6 +150,39 @@ class GroupCommit:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
+
+
+def position_of(text: str) -> int:
+    """An inbox position (an entry's id, as text) as the int the tables keep."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise UsageError(TIM_ERR_PARAM, f"not an inbox position: {text!r}") from None
+    if value < 0:
+        raise UsageError(TIM_ERR_PARAM, f"not an inbox position: {text!r}")
+    return value
+
+
+def fresh_entries(entries: Sequence[NewEntry], stored: dict[str, int]) -> dict[str, NewEntry]:
+    """The entries to insert: keys not `stored`, the first of a key repeated in the batch."""
+    fresh: dict[str, NewEntry] = {}
+    for entry in entries:
+        if entry.key not in stored:
+            fresh.setdefault(entry.key, entry)
+    return fresh
+
+
+def answers(
+    entries: Sequence[NewEntry], stored: dict[str, int], fresh: dict[str, NewEntry], new: dict[str, int]
+) -> list[Appended]:
+    """One answer per entry: new where it was inserted, else a duplicate at the key's position."""
+    result: list[Appended] = []
+    for entry in entries:
+        if fresh.get(entry.key) is entry:
+            result.append(Appended(str(new[entry.key]), duplicate=False))
+        else:  # already stored, or repeated within this batch
+            result.append(Appended(str(stored.get(entry.key) or new[entry.key]), duplicate=True))
+    return result
 
 
 def _fail(futures: Sequence[asyncio.Future[Any]], exc: BaseException) -> None:

@@ -33,7 +33,7 @@ from .effects import (
     timed_effects,
 )
 from .fileid import FileIdentity
-from .group_commit import GroupCommit
+from .group_commit import GroupCommit, answers, fresh_entries, position_of
 from .local import LocalStore
 from .writer import raw_connection, run_on_thread
 
@@ -105,7 +105,7 @@ class SqliteInbox:
         """Move `consumer`'s cursor to the last of `positions` (never backwards); durable on return."""
         self._require_open()
         if positions:
-            await self._writes.ack(consumer, max(_position(p) for p in positions))
+            await self._writes.ack(consumer, max(position_of(p) for p in positions))
 
     async def _commit(self, entries: list[NewEntry], acks: dict[str, int]) -> list[Appended]:
         async with self._store._write() as db:
@@ -132,7 +132,7 @@ class SqliteInbox:
 
     async def _read_once(self, consumer: str, after: str | None, limit: int) -> list[InboxEntry]:
         async with self._store._read() as db:
-            start = _position(after) if after is not None else await _cursor(db, consumer)
+            start = position_of(after) if after is not None else await _cursor(db, consumer)
             rows = await db.execute_fetchall(_READ, (start, limit))
         return [_entry(row) for row in rows]
 
@@ -205,23 +205,14 @@ async def _insert_batch(db: aiosqlite.Connection, entries: Sequence[NewEntry]) -
     database thread, and the batch shares one transaction anyway.
     """
     positions = await _positions_of(db, [e.key for e in entries])
-    fresh: dict[str, NewEntry] = {}
-    for entry in entries:
-        if entry.key not in positions:
-            fresh.setdefault(entry.key, entry)
+    fresh = fresh_entries(entries, positions)
     new: dict[str, int] = {}
     if fresh:
         rows = [(e.key, e.command, _QUERY_CODEC.encode(e.query), e.body, e.received) for e in fresh.values()]
         await db.executemany(_INSERT_PLAIN, rows)
         new = await _positions_of(db, list(fresh))
         await _apply_effects(db, list(fresh.values()))
-    answers: list[Appended] = []
-    for entry in entries:
-        if fresh.get(entry.key) is entry:
-            answers.append(Appended(str(new[entry.key]), duplicate=False))
-        else:  # already stored, or repeated within this batch
-            answers.append(Appended(str(positions.get(entry.key) or new[entry.key]), duplicate=True))
-    return answers
+    return answers(entries, positions, fresh, new)
 
 
 async def _positions_of(db: aiosqlite.Connection, keys: Sequence[str]) -> dict[str, int]:
@@ -277,13 +268,3 @@ def _entry(row: Any) -> InboxEntry:
         query=_QUERY_DECODER.decode(row[3]),
         received=float(row[5]),
     )
-
-
-def _position(text: str) -> int:
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        raise UsageError(TIM_ERR_PARAM, f"not an inbox position: {text!r}") from None
-    if value < 0:
-        raise UsageError(TIM_ERR_PARAM, f"not an inbox position: {text!r}")
-    return value

@@ -23,6 +23,7 @@ __all__ = [
     "check_conv",
     "check_key",
     "check_status",
+    "columns_of",
     "key_of_locator",
     "locator_key",
     "message_of",
@@ -175,3 +176,8 @@ def message_of(row: Sequence[Any], conv: Conv) -> Message:
     msg.status = row[1]
     msg.is_read = bool(row[2])
     return msg
+
+
+def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as one list per column (the arrays PostgreSQL's `unnest` takes)."""
+    return [list(column) for column in zip(*rows, strict=True)]
