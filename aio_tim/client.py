@@ -33,7 +33,7 @@ from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
 from .pipeline.outbox import Outbox, SharedOutbox
 from .protocol.limits import RATE_LIMITS, Limits
 from .protocol.validate import check_identifier
-from .seams import Inbox, Limiter, OutboxQueue, OutboxStore, SharedOutboxStore
+from .seams import Inbox, InboxStore, Limiter, OutboxQueue, OutboxStore, SharedOutboxStore
 from .store import LocalStore, default_store_path
 from .store.inbox import SqliteInbox
 from .telemetry import Telemetry
@@ -95,9 +95,8 @@ class Client:
     `outbox=True` turns on the durable outbox (`tim.msg.enqueue_new_msg`, see `aio_tim.pipeline.outbox`);
     it needs a file store (not `":memory:"`). `max_reply_size` caps a REST reply's bytes (a larger
     one is a bad reply, 9519); downloads are capped by `tim.transfers.options.max_size`.
-    Receiving (`tim.events()`, `tim.listen()`, `tim.webhook_app()`, see `aio_tim.events`): TIM's
-    webhooks are verified with `webhook_token` when the app configured one, and kept in `inbox`
-    (default: the local store; an `aio_tim.seams.Inbox` such as a Redis one otherwise).
+    Receiving (`tim.events()`, `tim.listen()`, `tim.webhook_app()`, see `aio_tim.events`): webhooks
+    verified with `webhook_token` (if set) wait in `inbox` (default: the store's; or a Redis one).
 
     `coordinator` makes this client one worker of many sharing the app (`aio_tim.coordination`):
     with a `RedisCoordinator` the limits are app-wide and `enqueue_new_msg` queues in Redis
@@ -238,8 +237,10 @@ class Client:
     def _chosen_inbox(self) -> Inbox | None:
         if self._inbox is not None:
             return self._inbox
+        if isinstance(self.store, InboxStore):  # PostgreSQL's: one inbox for every worker
+            return self.store.inbox()
         if not isinstance(self.store, LocalStore):
-            return None  # the inboxes apply their effects to a SQLite store: give Client(inbox=...)
+            return None  # another store: give Client(inbox=...)
         if self._coordinator is not None:
             return self._coordinator.inbox(self.sdk_app_id, self.store)
         return SqliteInbox(self.store)
@@ -428,12 +429,12 @@ class Client:
 
     @property
     def inbox(self) -> Inbox:
-        """Where received webhooks wait (`Client(inbox=...)`, else the local store's `SqliteInbox`)."""
+        """Where received webhooks wait (`Client(inbox=...)`, else the store's: `SqliteInbox`, `PgInbox`)."""
         return self._receiving_side().inbox
 
     def _receiving_side(self) -> Receiving:
         if self._receiving is None and self._msg is not None:
-            raise UsageError(TIM_ERR_PARAM, "receiving with a PostgreSQL store needs Client(inbox=...)")
+            raise UsageError(TIM_ERR_PARAM, "receiving with this store needs Client(inbox=...)")
         if self._receiving is None:
             raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
         return self._receiving
