@@ -33,6 +33,7 @@ from ..store.rows import (
     Fanout,
     Row,
     check_key,
+    check_many,
     check_status,
     columns_of,
     key_of_locator,
@@ -204,12 +205,9 @@ class PgStore(OutboxRows):
         msg_keys: Sequence[str | None] | None = None,
     ) -> int:
         """Insert `msgs` in one transaction (a statement per `CHUNK` rows), skipping stored locators."""
-        conv, status = pg_conv(conv), check_status(status)
-        if msg_keys is not None and len(msg_keys) != len(msgs):
-            raise UsageError(TIM_ERR_PARAM, f"{len(msg_keys)} msg_keys for {len(msgs)} messages")
+        conv, status, keys = check_many(pg_conv(conv), msgs, status, msg_keys)
         if not msgs:
             return 0
-        keys = msg_keys if msg_keys is not None else [None] * len(msgs)
         return await self._insert_rows(list(rows_of(conv, msgs, status, keys, self._now())))
 
     async def insert_fanout(
