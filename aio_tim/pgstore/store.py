@@ -20,6 +20,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from itertools import islice
 from types import TracebackType
 from typing import Any, Final, Self
@@ -108,7 +109,8 @@ class PgStore(OutboxRows):
                     await pool.close()
                 raise
         self._pool, self._state, self._seq_lock = pool, "open", asyncio.Lock()
-        self._direct = Direct(pool)
+        dsn = self._source
+        self._direct = Direct(pool, partial(asyncpg.connect, dsn) if isinstance(dsn, str) else None)
         return self
 
     async def _connect(self) -> asyncpg.Pool:
@@ -188,7 +190,7 @@ class PgStore(OutboxRows):
         stored = stamp(msg, conv, status, self._now())
         row = row_of(conv, stored, msg_key)
         if replace:
-            is_read = await self._fetchval(self._sql.save, self._id, *row)
+            is_read = await self._run("fetchval", self._sql.save, self._id, *row)  # the hot path: no hop
             stored.is_read = bool(is_read)
             return stored
         if await self._insert_rows([row]):
