@@ -283,6 +283,10 @@ CODES: Final[dict[int, _Entry]] = {
     7005: (UsageError, "file too large"),
     7006: (UsageError, "file is empty"),
     8001: (ContentRejectedError, "message body too long"),
+    8020: (UsageError, "no such message is waiting to be sent"),  # ERR_SDK_INVALID_CANCEL_MESSAGE
+    8021: (TIMError, "sending was cancelled"),  # ERR_SDK_SEND_MESSAGE_FAILED_WITH_CANCEL
+    23001: (TIMError, "message extension written by someone else first"),
+    10062: (TIMError, "the message asked for no read receipt"),
     ERR_TRANSPORT: (TransportError, "connection failed"),
     ERR_BAD_REPLY: (TransportError, "reply is not a TIM envelope"),
     ERR_TIMEOUT: (TransportError, "request timed out"),

@@ -172,9 +172,15 @@ def peer_of(n: int, peers: int) -> str:
 def encoded_sends(count: int, seed: int, peers: int) -> list[SendMsg]:
     rng = random.Random(seed)
     body = to_msg_body([TextElem(content="bench")])
+    now = int(time.time())
     return [
         SendMsg(
-            To_Account=peer_of(n, peers), From_Account="alice", MsgRandom=rng.getrandbits(32), MsgBody=body
+            To_Account=peer_of(n, peers),
+            From_Account="alice",
+            MsgRandom=rng.getrandbits(32),
+            MsgBody=body,
+            MsgSeq=rng.getrandbits(31),
+            MsgTimeStamp=now,
         )
         for n in range(count)
     ]
@@ -192,16 +198,20 @@ async def raw_session(server: ServerInfo) -> AsyncIterator[tuple[aiohttp.ClientS
 
 
 def naive_job(session: aiohttp.ClientSession, url: str, peers: int) -> Job:
-    """What a user writes first: a dict per message, aiohttp's `json=`, the reply parsed and checked."""
+    """What a user writes first: a dict per message, aiohttp's `json=`, the reply parsed and checked.
+    It sends the fields `send_new_msg` sends (the keys it fixes: MsgRandom, MsgSeq, MsgTimeStamp),
+    no more: an extra field the server acts on (SyncOtherMachine: 2 costs it a write) would make the
+    yardstick slower than what it measures."""
     rng = random.Random(5)
 
     async def post(n: int) -> None:
         body = {
-            "SyncOtherMachine": 2,
-            "From_Account": "alice",
             "To_Account": peer_of(n, peers),
             "MsgRandom": rng.getrandbits(32),
             "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "bench"}}],
+            "From_Account": "alice",
+            "MsgSeq": rng.getrandbits(31),
+            "MsgTimeStamp": int(time.time()),
         }
         async with session.post(f"{url}&random={rng.getrandbits(32)}", json=body) as response:
             reply = await response.json()
@@ -282,11 +292,13 @@ async def compare(server: ServerInfo, shape: Shape, rounds: int) -> dict[str, tu
 
 def print_shape(where: str, shape: Shape, results: dict[str, tuple[float, float]], goal: str) -> None:
     print(f"    {where}, {shape.name} ({shape.count:,} sends each, {shape.concurrency} in flight)")
+    print("      (the headline is client CPU per send; throughput against a dev server on loopback is")
+    print("       bound by the server, so it is printed beside it, not as the figure)")
     naive_rate, naive_cpu = results["naive raw aiohttp"]
     for name, (rate, cpu) in results.items():
         print(
-            f"      {name:18}: {rate:7,.0f} msg/s ({rate / naive_rate:4.2f}x naive)"
-            f"   client CPU {cpu:4.0f} µs/msg ({cpu / naive_cpu:4.2f}x naive)"
+            f"      {name:18}: client CPU {cpu:4.0f} µs/msg ({cpu / naive_cpu:4.2f}x naive)"
+            f"   {rate:7,.0f} msg/s ({rate / naive_rate:4.2f}x naive)"
         )
     print(f"      goal: send_new_msg {goal}")
 
@@ -302,8 +314,8 @@ async def part_a_process(count: int, rounds: int) -> None:
     print("(a) send_new_msg vs raw aiohttp; dev server (limits off) in its own process")
     with server_process(enforce_limits=False) as server:
         many, one = shapes(count)
-        print_shape("server process", many, await compare(server, many, rounds), ">= 1.0x, CPU <= 1.15x")
-        print_shape("server process", one, await compare(server, one, rounds), ">= 0.95x")
+        print_shape("server process", many, await compare(server, many, rounds), "CPU <= 1.05x")
+        print_shape("server process", one, await compare(server, one, rounds), "CPU <= 1.15x")
 
 
 async def part_a_same_loop(count: int, rounds: int) -> None:

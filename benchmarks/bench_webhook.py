@@ -3,12 +3,13 @@
 that only answers OK, measured in the same run.
 
 Each server runs in a child process of its own (one core), the load comes from this process (the
-other core) over loopback: `--concurrency` connections POST signed `C2C.CallbackAfterSendMsg`
-webhooks, each a distinct message. The two servers are measured in alternating rounds (in
-alternating order) so that load from other processes hits both alike; the headline ratio is the
-median of the per-round ratios.
+other core) over loopback: 1, 8 and 64 posters (`--posters`: concurrent connections, as TIM's
+delivery fleet opens them) POST signed `C2C.CallbackAfterSendMsg` webhooks, each a distinct message.
+The two servers are measured in alternating rounds (in alternating order) so that load from other
+processes hits both alike; the headline ratio is the median of the per-round ratios, and beside it
+each server process's own CPU per webhook (utime + stime from /proc, so the poster's CPU is not in it).
 
-    python benchmarks/bench_webhook.py [--requests 5000] [--concurrency 64] [--rounds 3]
+    python benchmarks/bench_webhook.py [--requests 5000] [--posters 1,8,64] [--rounds 3]
     python benchmarks/bench_webhook.py --sigkill-rounds 3 [--deliveries 10000] [--kills 10]
 """
 
@@ -85,6 +86,12 @@ def query() -> dict[str, str]:
             "Sign": cb.sign(TOKEN, now)}  # fmt: skip
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU so far (user + system), from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def load(url: str, first: int, count: int, concurrency: int) -> float:
     """POST `count` webhooks; the requests per second. Every answer must be 200."""
     bodies = [body(n) for n in range(first, first + count)]
@@ -111,12 +118,21 @@ async def load(url: str, first: int, count: int, concurrency: int) -> float:
 class Server:
     def __init__(self, kind: str, folder: Path) -> None:
         self.kind, self.folder = kind, folder
+        self.cpu_used = 0.0  # seconds of the server process's CPU over the measured loads
         self.port = free_port()
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/tim/callback"
+
+    async def measured(self, first: int, count: int, concurrency: int) -> float:
+        """`load`, adding what it cost this server's process to `cpu_used`."""
+        assert self.proc is not None
+        before = cpu_seconds(self.proc.pid)
+        rate = await load(self.url, first, count, concurrency)
+        self.cpu_used += cpu_seconds(self.proc.pid) - before
+        return rate
 
     async def __aenter__(self) -> Server:
         args = ["--serve", self.kind, "--port", str(self.port), "--store", str(self.folder / "inbox.db")]
@@ -141,29 +157,45 @@ def free_port() -> int:
 
 
 async def bench(args: argparse.Namespace) -> None:
+    summary = [await bench_posters(args, posters) for posters in args.posters]
+    print("\n  posters  receiver/bare (median of round ratios)   CPU per webhook: receiver  bare   ratio")
+    for posters, paired, receiver_cpu, bare_cpu in summary:
+        print(
+            f"  {posters:7}  {paired:10.2f}x                              {receiver_cpu:8.0f} µs"
+            f" {bare_cpu:5.0f} µs {receiver_cpu / bare_cpu:5.2f}x"
+        )
+    print("  targets: >= 0.6x with 1 poster, >= 0.9x with 64")
+
+
+async def bench_posters(args: argparse.Namespace, posters: int) -> tuple[int, float, float, float]:
+    """One poster count: alternating rounds against fresh servers; the paired ratio and CPU µs per
+    webhook of each server."""
+    print(f"\n  {posters} poster(s): {args.rounds} rounds of {args.requests:,} webhooks")
     with tempfile.TemporaryDirectory() as folder:
         async with Server("bare", Path(folder)) as bare, Server("receiver", Path(folder)) as receiver:
             warm = max(200, args.requests // 10)
-            await load(bare.url, 0, warm, args.concurrency)
-            await load(receiver.url, 0, warm, args.concurrency)
+            await load(bare.url, 0, warm, posters)
+            await load(receiver.url, 0, warm, posters)
             rates: dict[str, list[float]] = {"bare": [], "receiver": []}
             for round_ in range(args.rounds):
                 first = warm + round_ * args.requests
                 order = [("bare", bare), ("receiver", receiver)]
                 for name, server in order if round_ % 2 == 0 else reversed(order):
-                    rates[name].append(await load(server.url, first, args.requests, args.concurrency))
-                print(f"  round {round_ + 1}: bare {rates['bare'][-1]:8,.0f} req/s   "
+                    rates[name].append(await server.measured(first, args.requests, posters))
+                print(f"    round {round_ + 1}: bare {rates['bare'][-1]:8,.0f} req/s   "
                       f"receiver {rates['receiver'][-1]:8,.0f} req/s")  # fmt: skip
+            measured = args.rounds * args.requests
+            receiver_cpu, bare_cpu = (s.cpu_used / measured * 1e6 for s in (receiver, bare))
         size = inbox_bytes(Path(folder))
-        print(
-            f"\n  inbox.db (+ WAL): {size / 1e6:.1f} MB after {warm + args.rounds * args.requests:,} events"
-        )
+        print(f"    inbox.db (+ WAL): {size / 1e6:.1f} MB after {warm + measured:,} events")
     bare_rate, receiver_rate = statistics.median(rates["bare"]), statistics.median(rates["receiver"])
     paired = statistics.median(r / b for r, b in zip(rates["receiver"], rates["bare"], strict=True))
-    print(f"\n  bare aiohttp OK handler                 {bare_rate:10,.0f} req/s (median of {args.rounds})")
-    print(f"  receiver, durable commit (WAL, NORMAL)  {receiver_rate:10,.0f} req/s (median of {args.rounds})")
-    print(f"  receiver / bare, ratio of the medians   {receiver_rate / bare_rate:10.2f}x")
-    print(f"  receiver / bare, median of round ratios {paired:10.2f}x  (target >= 0.5x)")
+    cpu = "µs CPU/webhook"
+    print(f"    bare aiohttp OK handler                 {bare_rate:10,.0f} req/s  {bare_cpu:6.0f} {cpu}")
+    durable = "receiver, durable commit (WAL, NORMAL)"
+    print(f"    {durable}  {receiver_rate:10,.0f} req/s  {receiver_cpu:6.0f} {cpu}")
+    print(f"    receiver / bare, ratio of the medians   {receiver_rate / bare_rate:10.2f}x")
+    return posters, paired, receiver_cpu, bare_cpu
 
 
 def inbox_bytes(folder: Path) -> int:
@@ -189,7 +221,7 @@ def header(args: argparse.Namespace) -> None:
     print(f"  Python {platform.python_version()}, aiohttp {aiohttp.__version__}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     if not args.sigkill_rounds:
-        print(f"  {args.rounds} rounds of {args.requests:,} webhooks, {args.concurrency} connections\n")
+        print(f"  {args.rounds} rounds of {args.requests:,} webhooks per poster count {args.posters}")
 
 
 def parse_args() -> argparse.Namespace:
@@ -197,7 +229,10 @@ def parse_args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=5000, help="webhooks per round and server")
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--posters", type=lambda text: [int(n) for n in text.split(",")], default=[1, 8, 64],
+        help="concurrent posting connections, comma-separated (default 1,8,64)",
+    )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sigkill-rounds", type=int, default=0, help="run SIGKILL trials instead")
     parser.add_argument("--deliveries", type=int, default=10_000)

@@ -45,6 +45,9 @@ DOCUMENTED: dict[str, dict[str, type]] = {
         "CallbackCommand": S, "Operator_Account": S, "From_Account": S, "To_Account": S, "MsgRandom": N,
         "MsgSeq": N, "MsgTime": N, "MsgKey": S, "MsgBody": A, "CloudCustomData": S, "EventTime": N,
     },
+    cb.C2C_AFTER_MSG_READ_RECEIPT: {  # cloud.tencent.com 269/128223
+        "CallbackCommand": S, "Operator_Account": S, "Peer_Account": S, "C2CMsgInfo": A, "EventTime": N,
+    },
     cb.GROUP_BEFORE_SEND_MSG: {  # 34374
         "CallbackCommand": S, "GroupId": S, "Type": S, "From_Account": S, "Operator_Account": S,
         "Random": N, "OnlineOnlyFlag": N, "MsgBody": A, "CloudCustomData": S, "TopicId": S, "EventTime": N,
@@ -77,6 +80,10 @@ DOCUMENTED: dict[str, dict[str, type]] = {
     },
     cb.AFTER_GROUP_DESTROYED: {  # 34377
         "CallbackCommand": S, "GroupId": S, "Type": S, "Owner_Account": S, "MemberList": A, "EventTime": N,
+    },
+    cb.AFTER_MEMBER_FIELD_CHANGED: {  # trtc.io 60393
+        "CallbackCommand": S, "GroupId": S, "Type": S, "Operator_Account": S, "Member_Account": S,
+        "Role": S, "NameCard": S, "EventTime": N,
     },
 }  # fmt: skip
 
@@ -158,19 +165,25 @@ async def fire_everything(tim: Caller) -> None:
         "openim/admin_msgwithdraw", {"From_Account": "jared", "To_Account": "Jonh", "MsgKey": sent["MsgKey"]}
     )
     await tim.ok("openim/admin_set_msg_read", {"Report_Account": "Jonh", "Peer_Account": "jared"})
+    asked = await tim.ok("openim/sendmsg", {**c2c, "MsgRandom": 8, "IsNeedReadReceipt": 1})
+    info = {"From_Account": "jared", "To_Account": "Jonh", "MsgKey": asked["MsgKey"]}
+    await tim.ok("openim/c2c_msg_read_receipt", {"Operator_Account": "Jonh", "Peer_Account": "jared",
+                                                  "C2CMsgInfo": [info]})  # fmt: skip
     send = {"GroupId": "@TGS#2J4SZEAEL", "MsgBody": text("red packet")}
     reply = await tim.ok(f"{G}/send_group_msg", {**send, "From_Account": "bob", "Random": 123456})
     await tim.fails(f"{G}/send_group_msg", {**send, "From_Account": "stranger", "Random": 1}, 10007)
     await tim.ok(
         f"{G}/group_msg_recall", {"GroupId": "@TGS#2J4SZEAEL", "MsgSeqList": [{"MsgSeq": reply["MsgSeq"]}]}
     )
+    member = {"GroupId": "@TGS#2J4SZEAEL", "Member_Account": "bob", "Role": "Admin", "NameCard": "jacky"}
+    await tim.ok(f"{G}/modify_group_member_info", member)
     await tim.ok(f"{G}/delete_group_member", {"GroupId": "@TGS#2J4SZEAEL", "MemberToDel_Account": ["peter"]})
     await tim.ok(f"{G}/destroy_group", {"GroupId": "@TGS#2J4SZEAEL"})
     await tim.server.webhooks_idle()
 
 
 async def test_every_callback_body_matches_its_tim_page(tim: Caller, app: tuple[ThirdParty, str]) -> None:
-    """Each of the twelve commands the dev server fires arrives with every field its page documents,
+    """Each of the thirteen commands the dev server fires arrives with every field its page documents,
     of the documented type."""
     receiver, _ = app
     await fire_everything(tim)

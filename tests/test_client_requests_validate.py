@@ -15,6 +15,7 @@ from scenario import GROUP, text
 
 from aio_tim import Client, ConvType
 from aio_tim.devserver import DevServer
+from aio_tim.protocol.group_admin import ImportedMember, ImportGroup
 
 
 @pytest.fixture
@@ -82,6 +83,7 @@ async def drive_every_operation(alice: Client) -> None:
     await alice.group.members(gid)
     await alice.group.modify(gid, Name="renamed")
     await alice.group.joined()
+    await drive_group_admin(alice, gid)
     await alice.group.delete(gid)
 
     await alice.account.import_account("dave", nick="Dave")
@@ -89,6 +91,27 @@ async def drive_every_operation(alice: Client) -> None:
     await alice.account.check(["dave", "nobody"])
     await alice.account.online_status(["dave"])
     await alice.account.delete(["frank"])
+
+
+async def drive_group_admin(alice: Client, gid: str) -> None:
+    """tim.group's administration calls (issue 33), each once."""
+    await alice.group.modify_member_info({"group_modify_member_info_group_id": gid,
+                                          "group_modify_member_info_identifier": "bob",
+                                          "group_modify_member_info_modify_flag": 0x0F,
+                                          "group_modify_member_info_msg_flag": 2,
+                                          "group_modify_member_info_member_role": 1,
+                                          "group_modify_member_info_shutup_time": 60,
+                                          "group_modify_member_info_name_card": "B"})  # fmt: skip
+    await alice.group.get_member_info_list({"group_get_members_info_list_param_group_id": gid})
+    await alice.group.roles(gid, ["alice", "bob"])
+    await alice.group.mute(gid, ["bob"], 0)
+    await alice.group.muted(gid)
+    await alice.group.app_group_ids("Public")
+    await alice.group.send_system_notification(gid, "notice", ["bob"])
+    await alice.group.delete_messages_by_sender(gid, "bob")
+    old = await alice.group.import_group(ImportGroup(Type="Public", Name="old", CreateTime=1448357837))
+    await alice.group.import_members(old, [ImportedMember("carol", "Admin", 1448357900, 3)])
+    await alice.group.change_owner(gid, "bob")
 
 
 async def test_every_request_the_client_sends_matches_the_published_schema(

@@ -23,7 +23,16 @@ from redis_support import REDIS_URL, on_ci, require_redis
 
 from aio_tim import ConvType, Message, MsgStatus, TextElem
 from aio_tim.coordination.redis_inbox import RedisInbox, store_applier
-from aio_tim.seams.inbox import Inbox, JoinGroup, NewEntry, RevokeC2C, RevokeGroup, SaveMessage
+from aio_tim.seams.inbox import (
+    Inbox,
+    JoinGroup,
+    ModifyC2C,
+    NewEntry,
+    PeerReadC2C,
+    RevokeC2C,
+    RevokeGroup,
+    SaveMessage,
+)
 from aio_tim.store import LocalStore
 from aio_tim.store.inbox import SqliteInbox
 
@@ -143,6 +152,28 @@ async def test_effects_apply_once_and_in_causal_order(store_inbox: tuple[Any, In
     [group_stored] = await store.page((ConvType.GROUP, "g2"), anchor=None, count=5, forward=False)
     assert group_stored.status == MsgStatus.REVOKED
     assert await store.count((ConvType.C2C, "alice")) == 1
+    await inbox.aclose()
+
+
+async def test_modify_and_read_receipt_effects_rewrite_the_stored_json(
+    store_inbox: tuple[Any, Inbox],
+) -> None:
+    """A modify replaces the elements (keeping the cloud data it does not carry); a read receipt
+    marks the user's own message read by the peer; a message from the peer is left alone."""
+    store, inbox = store_inbox
+    mine = Message(elem_array=[TextElem(content="v1")], sender="bob", is_from_self=True,
+                   server_time=1_700_000_000, seq=7, rand=8, cloud_custom_str="c")  # fmt: skip
+    theirs = Message(
+        elem_array=[TextElem(content="t")], sender="alice", server_time=1_700_000_001, seq=9, rand=1
+    )
+    await inbox.append([entry("s1", effects=(SaveMessage(1, "alice", mine, "7_8"),)),
+                        entry("s2", effects=(SaveMessage(1, "alice", theirs, "9_1"),))])  # fmt: skip
+    await inbox.append([entry("modify", effects=(ModifyC2C("alice", "7_8", (TextElem(content="v2"),)),))])
+    await inbox.append([entry("receipt", effects=(PeerReadC2C("alice", ("7_8", "9_1")),))])
+    newer, older = await store.page((ConvType.C2C, "alice"), anchor=None, count=5, forward=False)
+    assert isinstance(older.elem_array[0], TextElem) and older.elem_array[0].content == "v2"
+    assert (older.cloud_custom_str, older.receipt_peer_read) == ("c", True)
+    assert newer.receipt_peer_read is not True and newer.elem_array[0].content == "t"  # type: ignore[union-attr]
     await inbox.aclose()
 
 

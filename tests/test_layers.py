@@ -216,7 +216,8 @@ def test_client_side_does_not_import_devserver(module: str) -> None:
 
 @pytest.mark.parametrize("module", DEVSERVER)
 def test_devserver_imports_only_shared_layers(module: str) -> None:
-    """devserver imports from aio_tim only types, protocol, auth, errors and itself."""
+    """devserver imports from aio_tim only types, protocol, auth, errors, telemetry (its own spans
+    under `aio-tim serve --otel`) and itself."""
     bad = forbidden(
         module,
         allowed_internal=(
@@ -224,6 +225,7 @@ def test_devserver_imports_only_shared_layers(module: str) -> None:
             "aio_tim.protocol",
             "aio_tim.auth",
             "aio_tim.errors",
+            "aio_tim.telemetry",
             "aio_tim.devserver",
         ),
         banned=(),

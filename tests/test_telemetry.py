@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import random
+import re
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +22,17 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from aio_tim import ConvType, Message, TextElem
+from aio_tim import Client, ConvType, FileElem, Message, TextElem
 from aio_tim.coordination import RedisCoordinator
 from aio_tim.devserver import DevServer
+from aio_tim.errors import TIMError
 from aio_tim.telemetry import Telemetry, redact_url
 from aio_tim.telemetry import names as n
+from aio_tim.telemetry.propagation import context_of
 from aio_tim.testing import client_for
 from aio_tim.testing.faultproxy import FaultPlan, FaultProxy
+
+from cli_support import CLI, stop, user_env  # isort: skip
 
 TOKEN = "webhook-token-for-the-telemetry-test"
 
@@ -367,3 +373,131 @@ async def test_a_history_page_is_an_internal_span_with_its_roaming_calls_inside(
         s for s in recorded.spans() if s.parent is not None and s.parent.span_id == span.context.span_id
     ]
     assert children and all(c.kind is SpanKind.CLIENT for c in children)
+
+
+async def test_a_consumed_event_is_a_process_span_from_hand_out_to_ack(
+    recorded: Recorded, receiving: tuple[DevServer, Any]
+) -> None:
+    """`tim.events()`: each event handed out opens a CONSUMER `process webhook` span that its
+    acknowledgement ends, with the consumer's name and TIM's command; no span before the ack."""
+    server, bob = receiving
+    async with client_for(server, "alice") as alice:
+        await alice.msg.send_new_msg("bob", ConvType.C2C, text("process me"))
+    await server.webhooks_idle()
+    stream = bob.events("worker", auto_ack=False)
+    event = await asyncio.wait_for(anext(stream), 5)
+    assert recorded.spans("process webhook") == []
+    await event.ack()
+    (span,) = recorded.spans("process webhook")
+    assert span.kind is SpanKind.CONSUMER and span.attributes is not None
+    assert span.attributes[n.MESSAGING_CONSUMER_GROUP] == "worker"
+    assert span.attributes[n.TIM_COMMAND] == "C2C.CallbackAfterSendMsg"
+    assert span.attributes[n.MESSAGING_OPERATION_TYPE] == "process"
+    await stream.aclose()
+
+
+async def test_an_unacknowledged_event_ends_its_span_as_an_error_when_the_stream_closes(
+    recorded: Recorded, receiving: tuple[DevServer, Any]
+) -> None:
+    server, bob = receiving
+    async with client_for(server, "alice") as alice:
+        await alice.msg.send_new_msg("bob", ConvType.C2C, text("left unacknowledged"))
+    await server.webhooks_idle()
+    stream = bob.events("quitter", auto_ack=False)
+    await asyncio.wait_for(anext(stream), 5)
+    await stream.aclose()
+    (span,) = recorded.spans("process webhook")
+    assert span.attributes is not None and span.attributes[n.ERROR_TYPE] == "unacknowledged"
+
+
+async def test_an_upload_and_a_download_record_spans_and_their_bytes(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """`upload file` and `download file` (INTERNAL) carry the bytes they moved; the download
+    bytes counter adds them up."""
+    data = random.Random(7).randbytes(70_000)
+    local = tmp_path / "report.bin"
+    local.write_bytes(data)
+    async with DevServer() as server, client_for(server, "alice", telemetry=recorded.telemetry) as alice:
+        sent = await alice.msg.send_new_msg(
+            "bob", ConvType.C2C, Message(elem_array=[FileElem(file_path=str(local))])
+        )
+        url = sent.elem_array[0].url  # type: ignore[union-attr]
+        await alice.transfers.download({"msg_download_elem_param_url": url}, tmp_path / "copy.bin")
+    assert (tmp_path / "copy.bin").read_bytes() == data
+    (upload,) = recorded.spans("upload file")
+    (download,) = recorded.spans("download file")
+    for span in (upload, download):
+        assert span.kind is SpanKind.INTERNAL and span.attributes is not None
+        assert span.attributes[n.TRANSFER_BYTES] == len(data)
+    assert sum(p.value for p in recorded.points(n.DOWNLOAD_BYTES)) == len(data)
+    assert sum(p.value for p in recorded.points(n.UPLOAD_BYTES)) == len(data)
+
+
+async def test_the_dev_server_continues_the_clients_trace(recorded: Recorded) -> None:
+    """Both ends of a call: the client's REST span sends its `traceparent`, and the dev server's
+    SERVER span is its child in the same trace, with the route and TIM's ErrorCode."""
+    telemetry = recorded.telemetry
+    async with (
+        DevServer(telemetry=telemetry) as server,
+        client_for(server, "alice", telemetry=telemetry) as alice,
+    ):
+        await alice.msg.send_new_msg("bob", ConvType.C2C, text("both ends"))
+        with pytest.raises(TIMError):
+            await alice.msg.send_new_msg("no-such-group", ConvType.GROUP, text("x"))
+    client_spans = [s for s in recorded.spans() if s.kind is SpanKind.CLIENT]
+    server_spans = [s for s in recorded.spans() if s.kind is SpanKind.SERVER]
+    assert len(server_spans) == len(client_spans) >= 2
+    by_id = {s.context.span_id: s for s in client_spans}
+    for span in server_spans:
+        assert span.parent is not None and span.parent.is_remote
+        caller = by_id[span.parent.span_id]
+        assert span.context.trace_id == caller.context.trace_id and span.name == caller.name
+    codes = {s.name: (s.attributes or {}).get(n.TIM_ERROR_CODE) for s in server_spans}
+    assert codes["POST /v4/openim/sendmsg"] is None
+    assert codes["POST /v4/group_open_http_svc/send_group_msg"] == 10010
+    assert sum(p.count for p in recorded.points(n.HTTP_SERVER_DURATION)) == len(server_spans)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "garbage",
+        "00-" + "0" * 32 + "-" + "1" * 16 + "-01",
+        "01-" + "a" * 32 + "-" + "b" * 16 + "-01",
+    ],
+)
+def test_a_missing_or_malformed_traceparent_starts_a_new_trace(header: str | None) -> None:
+    assert context_of(header) is None
+
+
+def test_serve_otel_prints_the_servers_spans_with_the_callers_trace(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """`aio-tim serve --otel`: a span per REST call on stderr, in the calling client's trace."""
+    key = "k" * 32
+    errors = tmp_path / "stderr.txt"
+
+    async def send(url: str) -> None:
+        options = {"sdk_app_id": 1400000000, "user_id": "alice", "secret_key": key, "base_url": url}
+        async with Client(**options, telemetry=recorded.telemetry) as alice:  # type: ignore[arg-type]
+            await alice.msg.send_new_msg("bob", ConvType.C2C, text("traced"))
+
+    with errors.open("w") as sink:
+        server = subprocess.Popen(
+            [*CLI, "serve", "--port", "0", "--secret-key", key, "--otel"],
+            stdout=subprocess.PIPE, stderr=sink, text=True, env=user_env(tmp_path),
+        )  # fmt: skip
+        try:
+            assert server.stdout is not None
+            url = next(m[1] for line in server.stdout if (m := re.search(r"listening on (\S+)", line)))
+            asyncio.run(send(url))
+        finally:
+            stop(server)
+    (call,) = recorded.spans("POST /v4/openim/sendmsg")
+    printed = errors.read_text()
+    assert '"name": "POST /v4/openim/sendmsg"' in printed
+    assert f'"trace_id": "0x{call.context.trace_id:032x}"' in printed
+    assert key not in printed

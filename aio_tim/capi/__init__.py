@@ -3,6 +3,27 @@ synchronous code. See `functions` for the calling convention."""
 
 from .constants import *  # noqa: F403
 from .constants import KEYS
+from .conv import (
+    TIMConvAddConversationsToGroup,
+    TIMConvCancelDraft,
+    TIMConvCleanConversationUnreadMessageCount,
+    TIMConvCreateConversationGroup,
+    TIMConvDelete,
+    TIMConvDeleteConversationGroup,
+    TIMConvDeleteConversationList,
+    TIMConvDeleteConversationsFromGroup,
+    TIMConvGetConversationGroupList,
+    TIMConvGetConversationListByFilter,
+    TIMConvGetConvInfo,
+    TIMConvGetConvList,
+    TIMConvGetTotalUnreadMessageCount,
+    TIMConvGetUnreadMessageCountByFilter,
+    TIMConvMarkConversation,
+    TIMConvPinConversation,
+    TIMConvRenameConversationGroup,
+    TIMConvSetConversationCustomData,
+    TIMConvSetDraft,
+)
 from .edits import TIMMsgClearHistoryMessage, TIMMsgListDelete, TIMMsgModifyMessage
 from .functions import (
     TIMInit,
@@ -20,30 +41,72 @@ from .functions import (
     TIMMsgSendNewMsg,
     TIMUninit,
 )
-from .group import TIMGroupCreate, TIMGroupDelete, TIMGroupDeleteMember, TIMGroupInviteMember
+from .group import (
+    TIMGroupCreate,
+    TIMGroupDelete,
+    TIMGroupDeleteMember,
+    TIMGroupGetMemberInfoList,
+    TIMGroupInviteMember,
+    TIMGroupModifyMemberInfo,
+)
+from .receipts import (
+    TIMMsgDeleteMessageExtensions,
+    TIMMsgGetGroupMessageReadMemberList,
+    TIMMsgGetMessageExtensions,
+    TIMMsgGetMessageReadReceipts,
+    TIMMsgSendMessageReadReceipts,
+    TIMMsgSetMessageExtensions,
+)
 from .receive import (
     TIMAddRecvNewMsgCallback,
     TIMRemoveRecvNewMsgCallback,
     TIMSetMsgReadedReceiptCallback,
     TIMSetMsgRevokeCallback,
 )
+from .sending import TIMMsgCancelSend, TIMMsgSendMessage
 
 globals().update(KEYS)
 
 __all__ = [
     "TIMAddRecvNewMsgCallback",
+    "TIMConvAddConversationsToGroup",
+    "TIMConvCancelDraft",
+    "TIMConvCleanConversationUnreadMessageCount",
+    "TIMConvCreateConversationGroup",
+    "TIMConvDelete",
+    "TIMConvDeleteConversationGroup",
+    "TIMConvDeleteConversationList",
+    "TIMConvDeleteConversationsFromGroup",
+    "TIMConvGetConvInfo",
+    "TIMConvGetConvList",
+    "TIMConvGetConversationGroupList",
+    "TIMConvGetConversationListByFilter",
+    "TIMConvGetTotalUnreadMessageCount",
+    "TIMConvGetUnreadMessageCountByFilter",
+    "TIMConvMarkConversation",
+    "TIMConvPinConversation",
+    "TIMConvRenameConversationGroup",
+    "TIMConvSetConversationCustomData",
+    "TIMConvSetDraft",
     "TIMGroupCreate",
     "TIMGroupDelete",
     "TIMGroupDeleteMember",
+    "TIMGroupGetMemberInfoList",
     "TIMGroupInviteMember",
+    "TIMGroupModifyMemberInfo",
     "TIMInit",
     "TIMLogin",
     "TIMLogout",
     "TIMMsgBatchSend",
+    "TIMMsgCancelSend",
     "TIMMsgClearHistoryMessage",
     "TIMMsgDelete",
+    "TIMMsgDeleteMessageExtensions",
     "TIMMsgDownloadElemToPath",
     "TIMMsgFindByMsgLocatorList",
+    "TIMMsgGetGroupMessageReadMemberList",
+    "TIMMsgGetMessageExtensions",
+    "TIMMsgGetMessageReadReceipts",
     "TIMMsgGetMsgList",
     "TIMMsgImportMsgList",
     "TIMMsgListDelete",
@@ -51,7 +114,10 @@ __all__ = [
     "TIMMsgReportReaded",
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
+    "TIMMsgSendMessage",
+    "TIMMsgSendMessageReadReceipts",
     "TIMMsgSendNewMsg",
+    "TIMMsgSetMessageExtensions",
     "TIMRemoveRecvNewMsgCallback",
     "TIMSetMsgReadedReceiptCallback",
     "TIMSetMsgRevokeCallback",

@@ -31,10 +31,17 @@ from ..types.group import (
     GroupAddOption,
     GroupDeleteMemberParam,
     GroupDeleteMemberResult,
+    GroupGetMemberInfoListParam,
+    GroupGetMemberInfoListResult,
     GroupInviteMemberParam,
     GroupInviteMemberResult,
+    GroupMemberGetInfoOption,
     GroupMemberInfo,
+    GroupMemberModifyInfoFlag,
     GroupMemberRole,
+    GroupMemberRoleFlag,
+    GroupModifyMemberInfoParam,
+    GroupReceiveMessageOpt,
     GroupType,
     HandleGroupMemberResult,
 )
@@ -100,6 +107,22 @@ kTIMGroupMember_HandledSuc: Final = int(HandleGroupMemberResult.HANDLED_SUC)
 kTIMGroupMember_Included: Final = int(HandleGroupMemberResult.INCLUDED)
 kTIMGroupMember_Invited: Final = int(HandleGroupMemberResult.INVITED)
 
+kTIMGroupMemberModifyFlag_None: Final = int(GroupMemberModifyInfoFlag.NONE)
+kTIMGroupMemberModifyFlag_MsgFlag: Final = int(GroupMemberModifyInfoFlag.MSG_FLAG)
+kTIMGroupMemberModifyFlag_MemberRole: Final = int(GroupMemberModifyInfoFlag.MEMBER_ROLE)
+kTIMGroupMemberModifyFlag_ShutupTime: Final = int(GroupMemberModifyInfoFlag.SHUTUP_TIME)
+kTIMGroupMemberModifyFlag_NameCard: Final = int(GroupMemberModifyInfoFlag.NAME_CARD)
+kTIMGroupMemberModifyFlag_Custom: Final = int(GroupMemberModifyInfoFlag.CUSTOM)
+
+kTIMRecvGroupMsgOpt_ReceiveAndNotify: Final = int(GroupReceiveMessageOpt.RECEIVE_AND_NOTIFY)
+kTIMRecvGroupMsgOpt_NotReceive: Final = int(GroupReceiveMessageOpt.NOT_RECEIVE)
+kTIMRecvGroupMsgOpt_ReceiveNotNotify: Final = int(GroupReceiveMessageOpt.RECEIVE_NOT_NOTIFY)
+
+kTIMGroupMemberRoleFlag_All: Final = int(GroupMemberRoleFlag.ALL)
+kTIMGroupMemberRoleFlag_Owner: Final = int(GroupMemberRoleFlag.OWNER)
+kTIMGroupMemberRoleFlag_Admin: Final = int(GroupMemberRoleFlag.ADMIN)
+kTIMGroupMemberRoleFlag_Member: Final = int(GroupMemberRoleFlag.MEMBER)
+
 kTIMElemType: Final = "elem_type"
 
 # (constant prefix, Struct) pairs: kTIMMsg + ElemArray -> Message.elem_array's JSON key.
@@ -119,6 +142,10 @@ _KEY_FAMILIES: Final = (
     ("kTIMGroupInviteMemberResult", GroupInviteMemberResult),
     ("kTIMGroupDeleteMemberParam", GroupDeleteMemberParam),
     ("kTIMGroupDeleteMemberResult", GroupDeleteMemberResult),
+    ("kTIMGroupModifyMemberInfoParam", GroupModifyMemberInfoParam),
+    ("kTIMGroupMemberGetInfoOption", GroupMemberGetInfoOption),
+    ("kTIMGroupGetMemberInfoListParam", GroupGetMemberInfoListParam),
+    ("kTIMGroupGetMemberInfoListResult", GroupGetMemberInfoListResult),
 )
 
 # Where the C SDK's constant name does not follow its key (its own spellings, kept for ports).
@@ -128,6 +155,7 @@ _RENAMED: Final = {
     "kTIMMsgDeleteParamIsRemble": "kTIMMsgDeleteParamIsRamble",
     "kTIMCreateGroupParamMaxMemberNum": "kTIMCreateGroupParamMaxMemberCount",
     "kTIMCreateGroupResultGroupid": "kTIMCreateGroupResultGroupId",
+    "kTIMGroupGetMemberInfoListResultNextSeq": "kTIMGroupGetMemberInfoListResultNexSeq",
 }
 
 

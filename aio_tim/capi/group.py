@@ -12,11 +12,24 @@ from typing import Any
 
 from ..protocol.validate import check_group_id, check_identifiers
 from ..types import coerce
-from ..types.group import CreateGroupParam, GroupDeleteMemberParam, GroupInviteMemberParam
+from ..types.group import (
+    CreateGroupParam,
+    GroupDeleteMemberParam,
+    GroupGetMemberInfoListParam,
+    GroupInviteMemberParam,
+    GroupModifyMemberInfoParam,
+)
 from .functions import Operation, _as_json, _submit
 from .runtime import Callback
 
-__all__ = ["TIMGroupCreate", "TIMGroupDelete", "TIMGroupDeleteMember", "TIMGroupInviteMember"]
+__all__ = [
+    "TIMGroupCreate",
+    "TIMGroupDelete",
+    "TIMGroupDeleteMember",
+    "TIMGroupGetMemberInfoList",
+    "TIMGroupInviteMember",
+    "TIMGroupModifyMemberInfo",
+]
 
 
 def TIMGroupCreate(json_group_create_param: str, cb: Callback | None, user_data: Any = None) -> int:
@@ -63,5 +76,38 @@ def TIMGroupDeleteMember(json_group_delete_param: str, cb: Callback | None, user
         check_group_id(param.group_id, "group_delete_member_param_group_id")
         check_identifiers(param.identifier_array, "group_delete_member_param_identifier_array item")
         return lambda tim: _as_json(tim.group.delete_member(param))
+
+    return _submit(check, cb, user_data)
+
+
+def TIMGroupModifyMemberInfo(
+    json_group_modifymeminfo_param: str, cb: Callback | None, user_data: Any = None
+) -> int:
+    """`tim.group.modify_member_info`: the fields `group_modify_member_info_modify_flag` names;
+    `cb` gets `""`."""
+
+    def check() -> Operation:
+        what = "json_group_modifymeminfo_param"
+        param = coerce(json_group_modifymeminfo_param, GroupModifyMemberInfoParam, what=what)
+        check_group_id(param.group_id, "group_modify_member_info_group_id")
+        check_identifiers([param.identifier], "group_modify_member_info_identifier")
+        return lambda tim: _as_json(tim.group.modify_member_info(param), empty=True)
+
+    return _submit(check, cb, user_data)
+
+
+def TIMGroupGetMemberInfoList(
+    json_group_getmeminfos_param: str, cb: Callback | None, user_data: Any = None
+) -> int:
+    """`tim.group.get_member_info_list`: `cb` gets a `GroupGetMemberInfoListResult`
+    (`group_get_memeber_info_list_result_next_seq`, `..._info_array`)."""
+
+    def check() -> Operation:
+        what = "json_group_getmeminfos_param"
+        param = coerce(json_group_getmeminfos_param, GroupGetMemberInfoListParam, what=what)
+        check_group_id(param.group_id, "group_get_members_info_list_param_group_id")
+        named = param.identifier_array or []
+        check_identifiers(named, "group_get_members_info_list_param_identifier_array item")
+        return lambda tim: _as_json(tim.group.get_member_info_list(param))
 
     return _submit(check, cb, user_data)

@@ -5,12 +5,14 @@
     messages.py   send, history, revoke          batch.py    batch-send
     download.py   download                       server.py   serve, info
     demo.py       demo                           admin.py    group, account
-    listen.py     listen
+    listen.py     listen                         faults.py   faults
+    trigger.py    trigger
     shared, imported by the families and never importing them:
     options.py (an option and its AIO_TIM_* variable, declared together), target.py (where a
     command sends), records.py (the `aio-tim serve` record), console.py, errors.py (one line and
     an exit code per failure), progress.py (bars), render.py (a message in one line),
-    checkpoint.py (batch-send's resumable record)
+    checkpoint.py (batch-send's resumable record), callback_kit.py (callback bodies, signing and
+answer checks for trigger and listen --forward-to)
 
 Why argparse, not click or typer (measured on this 2-vCPU VM, 20 runs each, old and new
 alternating, CPU time user+sys because the wall clock was shared with other jobs):

@@ -29,9 +29,13 @@ COMMANDS: Final = {
     "download": Command("download", "download an attachment URL with a progress bar"),
     "history": Command("messages", "page through a conversation's history"),
     "revoke": Command("messages", "recall a message"),
+    "conv": Command("conversations", "list a user's conversations; pin, unpin or delete one"),
+    "receipts": Command("receipts", "show who read a message, or send a read receipt"),
     "group": Command("admin", "create and dismiss groups, add and remove members"),
     "account": Command("admin", "import, check and delete accounts"),
     "listen": Command("listen", "receive TIM's webhooks and print events as JSON lines"),
+    "trigger": Command("trigger", "fire a realistic, signed TIM callback at your handler"),
+    "faults": Command("faults", "make a running dev server fail or slow down on purpose"),
     "info": Command("server", "show the version, the server in use and where files are kept"),
 }
 

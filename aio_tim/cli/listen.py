@@ -4,7 +4,8 @@
     aio-tim serve --webhook-url http://127.0.0.1:8080/tim/callback --webhook-token s3cret
 
 Events are committed to the user's local store before TIM gets its answer; a restarted `listen`
-resumes after the last event it printed (`--consumer` names the cursor).
+resumes after the last event it printed (`--consumer` names the cursor). With `--forward-to URL`
+it relays each webhook to the user's own handler instead (`forward`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ def register(commands: Any) -> None:
     listen.add_argument("--store", default=None, help="sqlite file of the inbox (default: the user's store)")
     listen.add_argument("--consumer", default="cli", help="whose acknowledgement cursor to resume")
     listen.add_argument("--count", type=at_least(0), default=0, help="stop after this many events (0: never)")
+    listen.add_argument("--forward-to", metavar="URL", default=None,
+                        help="relay each webhook to your handler at URL instead (re-signed with --token), "
+                             "printing one line per delivery")  # fmt: skip
+    option(listen, "--inbound-token", env="AIO_TIM_INBOUND_WEBHOOK_TOKEN",
+           help="with --forward-to: the token senders sign with, if not --token")  # fmt: skip
     listen.set_defaults(run=run_listen)
 
 
@@ -62,6 +68,10 @@ def event_json(event: Event) -> bytes:
 
 
 async def run_listen(args: argparse.Namespace) -> int:
+    if args.forward_to is not None:
+        from .forward import run_forward  # the relay needs no Client, store or server record
+
+        return await run_forward(args)
     target = target_of(args)
     user = args.user or target.admin
     tim = Client(

@@ -31,6 +31,7 @@ def register(commands: Any) -> None:
     send.add_argument("--to", required=True, help="peer UserID, or group id with --group")
     send.add_argument("--group", action="store_true", help="--to names a group")
     send.add_argument("--file", type=Path, help="attach this file (uploaded first, with a progress bar)")
+    send.add_argument("--receipt", action="store_true", help="ask for read receipts (`aio-tim receipts`)")
     send.add_argument("text", nargs="?", default="", help="the message's text (optional with --file)")
     send.set_defaults(run=run_send)
 
@@ -64,6 +65,8 @@ async def run_send(args: argparse.Namespace) -> int:
         raise CliError(f"--file {args.file}: {reason}", ExitCode.LOCAL)
     conv_type = ConvType.GROUP if args.group else ConvType.C2C
     msg = text_message(args.text) if args.text else Message()
+    if args.receipt:
+        msg.need_read_receipt = True
     if args.file is not None:
         msg.elem_array.append(FileElem(file_path=str(args.file)))
     async with target.client(args.user or target.admin) as tim:

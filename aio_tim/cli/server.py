@@ -23,6 +23,8 @@ from typing import Any
 from ..devserver import DevServer
 from ..devserver.private import write_private_json
 from ..store.paths import data_folder
+from ..telemetry import Telemetry
+from ..telemetry.console import console_telemetry
 from . import records
 from .checkpoint import checkpoint_folder
 from .commands import add_command, package_version
@@ -51,6 +53,9 @@ def register(commands: Any) -> None:
     serve.add_argument("--webhook-url", default=None, help="fire TIM's webhooks at this URL")
     option(serve, "--webhook-token", env="AIO_TIM_WEBHOOK_TOKEN",
            help="sign them with this token (Sign, RequestTime)")  # fmt: skip
+    option(serve, "--otel", env="AIO_TIM_OTEL", action="store_true",
+           help="print a span per REST call to stderr, continuing each caller's trace "
+                "(needs opentelemetry-sdk)")  # fmt: skip
     serve.set_defaults(run=run_serve)
 
     info = add_command(commands, "info",
@@ -66,6 +71,7 @@ async def run_serve(args: argparse.Namespace) -> int:
         db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key,
         auto_accounts=not args.no_auto_accounts,
         webhook_url=args.webhook_url, webhook_token=args.webhook_token,
+        telemetry=_console_spans() if args.otel else None,
     )  # fmt: skip
     # A run whose state is in memory is a new server each time: the CLI keys its local store by
     # this tag, so a second run does not show the first run's history.
@@ -90,6 +96,13 @@ async def run_serve(args: argparse.Namespace) -> int:
         finally:
             _remove_own_record(record_file)
     return 0
+
+
+def _console_spans() -> Telemetry:
+    try:
+        return console_telemetry()
+    except ImportError as exc:
+        raise CliError(f"--otel: {exc}") from None
 
 
 def _stop_on_sigterm() -> asyncio.Event:

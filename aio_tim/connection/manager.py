@@ -178,7 +178,10 @@ class ConnectionManager:
         self.calls += 1
         try:
             # Never follow a redirect: it would re-send the signed request to wherever it points.
-            async with session.post(self._url(endpoint), data=body, allow_redirects=False) as response:
+            headers = record.headers if record is not None else None
+            async with session.post(
+                self._url(endpoint), data=body, headers=headers, allow_redirects=False
+            ) as response:
                 self.reached = True
                 if record is not None:
                     record.status = response.status

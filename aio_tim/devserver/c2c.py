@@ -24,6 +24,7 @@ from ..protocol.openim import (
 )
 from .accounts import ensure_accounts, obtain_account, valid_user_id
 from .context import Context, Handler
+from .feature_queries import c2c_ref
 from .rows import C2CRow, NewC2C, decode_body, encode_body
 from .validation import OPENIM, check_msg_body, check_msg_body_size
 from .webhooks import c2c_sent
@@ -146,6 +147,9 @@ async def send_msg(ctx: Context, req: SendMsg) -> Envelope:
     if isinstance(sent, C2CRow):  # a duplicate: the first send's answer
         return SendMsgResponse(MsgTime=sent.msg_time, MsgKey=sent.msg_key)
     await _delivered(ctx, sender, req.To_Account, stamp, how, sent)
+    if req.IsNeedReadReceipt == 1 or req.SupportMessageExtension == 1:
+        need_receipt, extensible = req.IsNeedReadReceipt == 1, req.SupportMessageExtension == 1
+        await ctx.state.set_features(c2c_ref(sent), need_receipt=need_receipt, extensible=extensible)
     return SendMsgResponse(MsgTime=stamp.time, MsgKey=stamp.key)
 
 

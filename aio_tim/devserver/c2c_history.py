@@ -64,7 +64,9 @@ async def admin_getroammsg(ctx: Context, req: AdminGetRoamMsg) -> Envelope:
         req.Operator_Account, req.Peer_Account, (req.MinTime, req.MaxTime), after, limit + 1
     )
     marks = await _read_marks(ctx, req.Operator_Account, req.Peer_Account)
-    page = _fit_reply([_roam_msg(row, marks) for row in rows[:limit]])  # newest first
+    # A read receipt (c2c_msg_read_receipt) marks its one message read, whatever the read mark.
+    receipted = await ctx.state.c2c_receipted([row.id for row in rows[:limit]])
+    page = _fit_reply([_roam_msg(row, marks, row.id in receipted) for row in rows[:limit]])  # newest first
     oldest = page[-1] if page else None
     return AdminGetRoamMsgResponse(
         Complete=int(len(page) == len(rows)),
@@ -92,7 +94,7 @@ async def _read_marks(ctx: Context, a: str, b: str) -> dict[str, int]:
     return {reader: mark for reader, mark in marks.items() if mark is not None}
 
 
-def _roam_msg(row: C2CRow, read_marks: dict[str, int]) -> RoamMsg:
+def _roam_msg(row: C2CRow, read_marks: dict[str, int], receipted: bool = False) -> RoamMsg:
     recalled = bool(row.recalled)
     return RoamMsg(
         From_Account=row.from_account,
@@ -103,7 +105,7 @@ def _roam_msg(row: C2CRow, read_marks: dict[str, int]) -> RoamMsg:
         MsgKey=row.msg_key,
         MsgBody=[] if recalled else decode_body(row.body),
         MsgFlagBits=MSG_FLAG_RECALLED if recalled else 0,
-        IsPeerRead=int(read_marks.get(row.to_account, -1) >= row.msg_time),
+        IsPeerRead=int(receipted or read_marks.get(row.to_account, -1) >= row.msg_time),
         MsgClientTime=row.client_time,
         CloudCustomData=row.cloud_custom_data,
     )

@@ -31,12 +31,13 @@ from ..protocol.group import (
     ModifyGroupBaseInfo,
     SelfInfo,
 )
+from ..protocol.group_admin import ImportGroup
 from .accounts import valid_user_id
 from .context import Context, Handler
 from .rows import GroupProfile, GroupRow, MemberRow
 from .webhooks import group_destroyed, members_left
 
-__all__ = ["HANDLERS", "check_room", "member_cap", "profile_changes"]
+__all__ = ["HANDLERS", "SAME_TYPE", "check_room", "member_cap", "profile_changes"]
 
 ERR_PARAMS: Final = 10004
 ERR_NO_GROUP: Final = 10010
@@ -91,7 +92,7 @@ async def _profile(ctx: Context, group_id: str) -> GroupProfile:
 # --- profile fields, shared with create_group -----------------------------------------------------
 
 
-def profile_changes(req: ModifyGroupBaseInfo | CreateGroup) -> dict[str, Any]:
+def profile_changes(req: ModifyGroupBaseInfo | CreateGroup | ImportGroup) -> dict[str, Any]:
     """The profile fields `req` sets, checked against TIM's limits, as stored values."""
     changes: dict[str, Any] = {}
     for name, limit in TEXT_LIMITS.items():
@@ -100,7 +101,7 @@ def profile_changes(req: ModifyGroupBaseInfo | CreateGroup) -> dict[str, Any]:
             if _bytes(value) > limit or (name == "Name" and not value):
                 raise error_for(ERR_PARAMS, f"{name} must be at most {limit} bytes (Name: at least 1)")
             changes[name] = value
-    cap = req.MaxMemberCount if isinstance(req, CreateGroup) else req.MaxMemberNum
+    cap = req.MaxMemberNum if isinstance(req, ModifyGroupBaseInfo) else req.MaxMemberCount
     if cap is not None:
         if cap <= 0:
             raise error_for(ERR_PARAMS, "the member cap (MaxMemberCount, MaxMemberNum) must be positive")
@@ -180,19 +181,21 @@ async def _members(
     ctx: Context, group_id: str, wanted: list[str] | None, roles: list[str] | None
 ) -> list[GroupMember]:
     last_sends = await ctx.state.last_send_times(group_id)
+    mutes = await ctx.state.mutes(group_id, ctx.now())
     rows = [row for row in await ctx.state.members(group_id) if roles is None or row.role in roles]
-    return [_member(row, last_sends.get(row.account, 0), wanted) for row in rows]
+    return [_member(row, (last_sends.get(row.account, 0), mutes.get(row.account, 0)), wanted) for row in rows]
 
 
-def _member(row: MemberRow, last_send: int, wanted: list[str] | None) -> GroupMember:
+def _member(row: MemberRow, times: tuple[int, int], wanted: list[str] | None) -> GroupMember:
+    """`times` is (LastSendMsgTime, ShutUpUntil)."""
     fields: dict[str, Any] = {
         "Role": row.role,
         "JoinTime": row.joined,
         "MsgSeq": 0,
-        "MsgFlag": "AcceptAndNotify",
-        "LastSendMsgTime": last_send,
-        "ShutUpUntil": 0,
-        "NameCard": "",
+        "MsgFlag": row.msg_flag or "AcceptAndNotify",
+        "LastSendMsgTime": times[0],
+        "ShutUpUntil": times[1],
+        "NameCard": row.name_card,
     }
     if wanted is not None:
         fields = {name: value for name, value in fields.items() if name in wanted}
@@ -282,7 +285,8 @@ async def _self_info(ctx: Context, group_id: str, account: str, wanted: set[str]
     """The account's own Role, JoinTime, MsgFlag and UnreadMsgNum in the group, as filtered."""
     member = await ctx.state.member(group_id, account)
     assert member is not None  # listed because it is a member, in this transaction
-    fields: dict[str, Any] = {"Role": member.role, "JoinTime": member.joined, "MsgFlag": "AcceptAndNotify"}
+    fields: dict[str, Any] = {"Role": member.role, "JoinTime": member.joined,
+                              "MsgFlag": member.msg_flag or "AcceptAndNotify"}  # fmt: skip
     if "UnreadMsgNum" in wanted:
         fields["UnreadMsgNum"] = await ctx.state.unread_in_group(group_id, account, member.joined)
     return SelfInfo(**{name: value for name, value in fields.items() if name in wanted})

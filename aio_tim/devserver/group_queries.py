@@ -55,7 +55,7 @@ class GroupQueries(Database):
     async def members(self, group_id: str) -> list[MemberRow]:
         """The group's members: the owner, then the others in the order they joined."""
         rows = await self._all(
-            "SELECT account, role, joined FROM group_members WHERE group_id = ? "
+            "SELECT account, role, joined, name_card, msg_flag FROM group_members WHERE group_id = ? "
             "ORDER BY role != 'Owner', joined, account",
             (group_id,),
         )
@@ -63,7 +63,8 @@ class GroupQueries(Database):
 
     async def member(self, group_id: str, account: str) -> MemberRow | None:
         row = await self._one(
-            "SELECT account, role, joined FROM group_members WHERE group_id = ? AND account = ?",
+            "SELECT account, role, joined, name_card, msg_flag FROM group_members "
+            "WHERE group_id = ? AND account = ?",
             (group_id, account),
         )
         return None if row is None else MemberRow(*row)
@@ -109,7 +110,9 @@ class GroupQueries(Database):
         )
 
     async def delete_group(self, group_id: str) -> None:
-        """Dismiss the group: its members and messages go with it."""
+        """Dismiss the group: its members, mutes, notices and messages go with it."""
+        await self._run("DELETE FROM group_mutes WHERE group_id = ?", (group_id,))
+        await self._run("DELETE FROM group_notices WHERE group_id = ?", (group_id,))
         await self._run("DELETE FROM group_msgs WHERE group_id = ?", (group_id,))
         await self._run("DELETE FROM group_members WHERE group_id = ?", (group_id,))
         await self._run("DELETE FROM chat_groups WHERE group_id = ?", (group_id,))

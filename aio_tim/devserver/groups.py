@@ -35,6 +35,7 @@ from ..protocol.group import (
 )
 from .accounts import ensure_accounts, obtain_account
 from .context import Context, Handler
+from .feature_queries import group_ref
 from .group_admin import DEFAULT_MAX_MEMBERS, check_room, member_cap, profile_changes
 from .rows import GroupMsgRow, GroupRow, decode_body, encode_body
 from .validation import GROUP, body_too_long, check_msg_body, check_msg_body_size
@@ -53,6 +54,7 @@ PRIORITIES: Final = {"High": 1, "Normal": 2, "Low": 3, "Lowest": 4}
 _ID_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 ERR_PARAMS: Final = 10004
 ERR_ACCOUNT_MISSING: Final = 10019
+ERR_MUTED: Final = 10017  # the sender is muted in the group
 ERR_RECALL_NOT_FOUND: Final = 10030
 ERR_NOT_RECALLABLE: Final = 10032  # here: already recalled, distinct from "not found"
 PLACE_DELETED: Final = 1  # IsPlaceMsg: a hole (not stored, e.g. online-only)
@@ -95,9 +97,11 @@ async def new_group(
     members: Sequence[str],
     roles: Mapping[str, str] | None = None,
     created: int | None = None,
+    notify: bool = True,
 ) -> str:
     """Create a group (generating "@TGS#..." when `group_id` is None); its id. A member's role
-    is "Member" unless `roles` names another ("Admin"); `created` backdates its CreateTime."""
+    is "Member" unless `roles` names another ("Admin"); `created` backdates its CreateTime;
+    `notify=False` (import_group) fires no Group.CallbackAfterCreateGroup."""
     if group_type not in GROUP_TYPES:
         raise error_for(ERR_PARAMS, f"Type must be one of {', '.join(sorted(GROUP_TYPES))}")
     if not name:
@@ -111,7 +115,7 @@ async def new_group(
         await ctx.state.add_member(group_id, account, "Owner", now)
     for account in members:
         await ctx.state.add_member(group_id, account, (roles or {}).get(account, "Member"), now)
-    if ctx.webhooks is not None:
+    if ctx.webhooks is not None and notify:
         ctx.webhooks.after(group_created((group_id, group_type), name, ctx.admin, owner, list(members), now))
     return group_id
 
@@ -197,6 +201,12 @@ async def send_group_msg(ctx: Context, req: SendGroupMsg) -> Envelope:
         online_only=int(req.OnlineOnlyFlag == 1),
     )
     await ctx.state.insert_group_msg(row)
+    if req.NeedReadReceipt == 1 or req.SupportMessageExtension == 1:
+        await ctx.state.set_features(
+            group_ref(group.group_id, row.msg_seq),
+            need_receipt=req.NeedReadReceipt == 1,
+            extensible=req.SupportMessageExtension == 1,
+        )
     if ctx.webhooks is not None:
         stamp = (row.msg_seq, row.msg_random, row.msg_time)
         ctx.webhooks.after(group_sent((group.group_id, group.type), ctx.admin, sender, stamp, req.MsgBody,
@@ -207,9 +217,24 @@ async def send_group_msg(ctx: Context, req: SendGroupMsg) -> Envelope:
 async def _group_sender(ctx: Context, group: GroupRow, from_account: str | None) -> str:
     """The sender: a member of the group, or the admin (the default), who may always send."""
     sender = ctx.admin if from_account is None else from_account
-    if sender != ctx.admin and not await ctx.state.is_member(group.group_id, sender):
+    if sender == ctx.admin:
+        return sender
+    member = await ctx.state.member(group.group_id, sender)
+    if member is None:
         raise error_for(10007, "From_Account is not a member of the group")
+    await _check_not_muted(ctx, group, member.role, sender)
     return sender
+
+
+async def _check_not_muted(ctx: Context, group: GroupRow, role: str, sender: str) -> None:
+    """TIM refuses a muted member's message with 10017, and under MuteAllMember everyone's but the
+    owner's and the admins' (https://trtc.io/document/34962, modify_group_base_info)."""
+    if await ctx.state.muted_until(group.group_id, sender) > ctx.now():
+        raise error_for(ERR_MUTED, "From_Account is muted in this group")
+    if role == "Member":
+        profile = await ctx.state.group_profile(group.group_id)
+        if profile is not None and profile.shut_up_all:
+            raise error_for(ERR_MUTED, "the group mutes all members (MuteAllMember)")
 
 
 def _priority(name: str | None) -> int:

@@ -2,26 +2,22 @@
 
 `aio-tim serve` records its URL and secret key in a state file for `aio-tim send`, and a file
 `--db` keeps the key in its meta table. Both are created 0600, an existing one is brought to 0600
-(opening with O_TRUNC would keep a 0644 mode), and SIGTERM stops `serve` the way Ctrl-C does, so
-its cleanup removes the state file.
+(opening with O_TRUNC would keep a 0644 mode).
 
     write_private_json(path, {"url": ..., "secret_key": ...})   # atomic, 0600
     make_private(db_path)                                         # before sqlite opens it
-    stop_on_sigterm()                                             # inside asyncio.run
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
-import signal
 import tempfile
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["PRIVATE_MODE", "make_private", "stop_on_sigterm", "write_private_json"]
+__all__ = ["PRIVATE_MODE", "make_private", "write_private_json"]
 
 PRIVATE_MODE: Final = 0o600
 _SQLITE_SIDE_FILES: Final = ("", "-wal", "-shm", "-journal")
@@ -55,12 +51,3 @@ def make_private(db_path: str | os.PathLike[str]) -> None:
     for suffix in _SQLITE_SIDE_FILES:
         with contextlib.suppress(FileNotFoundError):
             os.chmod(text + suffix, PRIVATE_MODE)
-
-
-def stop_on_sigterm() -> None:
-    """Inside `asyncio.run`: SIGTERM stops the program as Ctrl-C does (the main task is cancelled,
-    its `finally` blocks run, `asyncio.run` raises KeyboardInterrupt). No-op where signals
-    cannot be handled (Windows, a thread other than the main one)."""
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        loop.add_signal_handler(signal.SIGTERM, signal.raise_signal, signal.SIGINT)

@@ -19,11 +19,26 @@ from aiohttp import web
 
 from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
-from . import accounts, c2c, c2c_history, edits, group_admin, groups
+from . import (
+    accounts,
+    c2c,
+    c2c_history,
+    edits,
+    extensions,
+    group_admin,
+    group_members,
+    group_ops,
+    groups,
+    push,
+    receipts,
+    recent,
+)
 from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
+from .faults import FaultSwitches
 from .limits import RateLimiter
+from .tracing import ERROR_CODE
 from .validation import RequestDecoder
 
 __all__ = ["MAX_BODY", "RestEndpoint", "Route", "build_routes", "default_routes", "to_wire"]
@@ -60,7 +75,13 @@ def default_routes() -> dict[str, Route]:
             c2c_history.HANDLERS,
             groups.HANDLERS,
             group_admin.HANDLERS,
+            group_members.HANDLERS,
+            group_ops.HANDLERS,
             edits.HANDLERS,
+            receipts.HANDLERS,
+            extensions.HANDLERS,
+            push.HANDLERS,
+            recent.HANDLERS,
         ]
     )
 
@@ -75,7 +96,9 @@ class RestEndpoint:
         routes: Mapping[str, Route],
         limiter: RateLimiter | None = None,
         admission: Admission | None = None,
+        faults: FaultSwitches | None = None,
     ) -> None:
+        self._faults = faults
         self._admission = admission if admission is not None else Admission()
         self._ctx = ctx
         self._guard = guard
@@ -95,6 +118,7 @@ class RestEndpoint:
             # The path is ours to log; the query string holds the UserSig and is never logged.
             _log.exception("internal error answering %s", request.path)
             reply = failure(ERR_INTERNAL, "internal server error")
+        request[ERROR_CODE] = reply.ErrorCode  # for the dev server's span (devserver.tracing)
         return web.Response(body=encode(reply), content_type="application/json")
 
     async def unknown_path(self, request: web.Request) -> web.Response:
@@ -107,6 +131,8 @@ class RestEndpoint:
             raise error_for(ERR_BAD_URL, "REST calls must be POST")
         self._guard.check(request.query, request.remote)
         route = self._route(request)
+        if self._faults is not None:
+            await self._faults.before_call(_endpoint(request))  # a switched-on fault answers instead
         if self._limiter is not None:
             self._limiter.check(_endpoint(request))  # TIM counts authenticated calls
         _check_content_type(request, route.decoder.family.syntax)

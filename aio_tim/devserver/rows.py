@@ -92,6 +92,8 @@ class MemberRow:
     account: str
     role: str
     joined: int
+    name_card: str = ""
+    msg_flag: str = ""  # "": TIM's default, AcceptAndNotify
 
 
 # modify_group_base_info's fields and their columns: the only names ever put into SQL text.

@@ -122,4 +122,110 @@ _V4: Final = (
     "WHERE recalled = 0 AND counts_unread = 1",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4)
+# Group administration (issue 33): a member's NameCard and MsgFlag ("" is TIM's default); mutes
+# in a table of their own, since TIM keeps a member muted across leaving and rejoining; system
+# notifications as sent; and push to all users: attribute names, each user's attributes and tags,
+# and the pushes made.
+_V5: Final = (
+    "ALTER TABLE group_members ADD COLUMN name_card TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE group_members ADD COLUMN msg_flag TEXT NOT NULL DEFAULT ''",
+    """CREATE TABLE group_mutes (
+        group_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (group_id, account)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE group_notices (
+        id INTEGER PRIMARY KEY,
+        group_id TEXT NOT NULL,
+        content TEXT NOT NULL,
+        to_members TEXT NOT NULL,
+        sent INTEGER NOT NULL
+    )""",
+    "CREATE TABLE push_attr_names (slot INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+    """CREATE TABLE push_user_attrs (
+        account TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (account, name)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE push_user_tags (
+        account TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        added INTEGER NOT NULL,
+        PRIMARY KEY (account, tag)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX push_user_tags_by_tag ON push_user_tags (tag, account)",
+    """CREATE TABLE push_tasks (
+        task_id TEXT PRIMARY KEY,
+        from_account TEXT NOT NULL,
+        msg_random INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        condition TEXT,
+        recipients TEXT NOT NULL,
+        created INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+# The server side of each user's conversation list (recentcontact/*). The list itself follows the
+# messages (devserver/recent_queries.py); these tables keep what the messages do not: a deletion
+# (the conversation shows again once a message newer than `upto` arrives: a C2C message id, a
+# group MsgSeq), pins, marks, and a member's unread count set by set_unread_msg_num.
+_V6: Final = (
+    """CREATE TABLE recent_deleted (
+        account TEXT NOT NULL,
+        type INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        upto INTEGER NOT NULL,
+        PRIMARY KEY (account, type, peer)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE recent_top (
+        account TEXT NOT NULL,
+        type INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        top_time INTEGER NOT NULL,
+        PRIMARY KEY (account, type, peer)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE recent_marks (
+        account TEXT NOT NULL,
+        type INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        standard INTEGER NOT NULL DEFAULT 0,
+        custom TEXT,
+        PRIMARY KEY (account, type, peer)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE group_unread (
+        group_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        unread INTEGER NOT NULL,
+        PRIMARY KEY (group_id, account)
+    ) WITHOUT ROWID""",
+)
+
+# Read receipts and message extensions (issue 23). A message asks for receipts and allows
+# extensions when it is sent (IsNeedReadReceipt / NeedReadReceipt, SupportMessageExtension);
+# `msg_ref` names a message in both tables: 'c:<c2c_msgs.id>' or 'g:<msg_seq>:<group_id>'.
+_V7: Final = (
+    """CREATE TABLE msg_features (
+        msg_ref TEXT PRIMARY KEY,
+        need_receipt INTEGER NOT NULL DEFAULT 0,
+        extensible INTEGER NOT NULL DEFAULT 0,
+        ext_latest_seq INTEGER NOT NULL DEFAULT 0,
+        ext_clear_seq INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID""",
+    """CREATE TABLE msg_receipts (
+        msg_ref TEXT NOT NULL,
+        reader TEXT NOT NULL,
+        read_time INTEGER NOT NULL,
+        PRIMARY KEY (msg_ref, reader)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE msg_extensions (
+        msg_ref TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (msg_ref, key)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)

@@ -13,11 +13,16 @@ from types import TracebackType
 
 from aiohttp import web
 
+from ..protocol import callbacks as cb
 from ..protocol.limits import RATE_LIMITS, Limits
+from ..telemetry import Telemetry
+from . import dev_api
 from .accounts import valid_user_id
 from .admission import MAX_PENDING, Admission
 from .authn import AdminGuard
 from .context import Context
+from .dev_api import DevAccess
+from .faults import FaultSwitches
 from .files import FileService
 from .groups import GROUP_DEDUP_WINDOW, new_group
 from .limits import RateLimiter
@@ -26,6 +31,7 @@ from .openapi import openapi_handler
 from .private import make_private
 from .rest import MAX_BODY, RestEndpoint, default_routes
 from .state import State
+from .tracing import traced
 from .webhooks import Webhooks
 
 __all__ = ["KEEPALIVE_TIMEOUT", "DevServer"]
@@ -59,9 +65,16 @@ class DevServer:
     request for `keepalive_timeout` seconds is closed.
     With `webhook_url` (or `set_webhook()` later) it calls the app's webhooks as
     TIM does, signed with `webhook_token`, for `webhook_commands` (default: all). As on TIM,
-    batchsendmsg fires no callbacks unless `webhook_batch_sends=True` (one after-send per recipient):
+    batchsendmsg fires no callbacks unless `webhook_batch_sends=True` (one after-send per recipient).
+    With `telemetry` (an `aio_tim.telemetry.Telemetry` whose provider is set) each REST call is a
+    SERVER span continuing the caller's trace:
 
         server.set_webhook(await tim.listen(), token=None)   # tim: a Client bound to this server
+
+    `faults` switches TIM error codes, latency, failing webhook deliveries and the rate limits on
+    purpose (also over HTTP at `/_dev/faults` and `/_dev/limits`; see `faults` and `dev_api`):
+
+        server.faults.add("openim/sendmsg", error_code=60018, count=2)
     """
 
     def __init__(
@@ -86,6 +99,7 @@ class DevServer:
         webhook_token: str | None = None,
         webhook_commands: Iterable[str] | None = None,
         webhook_batch_sends: bool = False,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if c2c_dedup_window < 1 or group_dedup_window < 1:
             raise ValueError("c2c_dedup_window and group_dedup_window must be at least 1 second")
@@ -104,7 +118,8 @@ class DevServer:
         self._auto_accounts = auto_accounts
         self._c2c_dedup_window = c2c_dedup_window
         self._group_dedup_window = group_dedup_window
-        self._limits = limits if enforce_limits else None
+        # Built here, not at start(): the fault switches turn its limits off and on at any time.
+        self._limiter = RateLimiter(limits, clock, enabled=enforce_limits)
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._ctx: Context | None = None
@@ -116,6 +131,12 @@ class DevServer:
         self._keepalive_timeout = keepalive_timeout
         self._webhooks = Webhooks(sdk_app_id, clock, batch_sends=webhook_batch_sends)
         self._webhooks.configure(webhook_url, webhook_token, webhook_commands)
+        self.faults = FaultSwitches(self._limiter, self._rng, default_routes(), cb.KNOWN_COMMANDS)
+        """Fault switches: TIM errors, latency and failing webhooks on purpose (see `faults`)."""
+        self._webhooks.faults = self.faults
+        self.dev_access: DevAccess | None = None
+        """Who may use the `/_dev/` API (set at start: it checks the admin's UserSigs)."""
+        self._telemetry = telemetry if telemetry is not None else Telemetry(enabled=False)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -211,14 +232,17 @@ class DevServer:
             clock=self._clock,
         )
         app = web.Application(client_max_size=MAX_BODY)
-        limiter = RateLimiter(self._limits, ctx.clock)
-        rest = RestEndpoint(ctx, guard, default_routes(), limiter, self.admission)
-        app.router.add_route("*", "/v4/{service}/{command}", rest.handle)
+        routes = default_routes()
+        rest = RestEndpoint(ctx, guard, routes, self._limiter, self.admission, self.faults)
+        handle = traced(rest.handle, self._telemetry, routes) if self._telemetry.activate() else rest.handle
+        app.router.add_route("*", "/v4/{service}/{command}", handle)
         app.router.add_route("*", "/v4{tail:(/.*)?}", rest.unknown_path)
         app.router.add_get("/healthz", _healthz)
         if self._files is not None:
             self._files.mount(app, guard)
         app.router.add_get("/openapi.json", openapi_handler(default_routes()))
+        self.dev_access = DevAccess(guard, self._host)
+        dev_api.mount(app, self.faults, self.dev_access)
         runner = web.AppRunner(
             app,
             access_log_class=RedactedAccessLogger,
@@ -333,6 +357,23 @@ class DevServer:
         async with ctx.state.transaction():
             name = name or group_id or "group"
             return await new_group(ctx, group_id, type, name, owner, member_ids, created=created)
+
+    async def push_recipients(self, task_id: str) -> list[str] | None:
+        """The accounts an `all_member_push/im_push` reached (None: no such TaskId)."""
+        ctx = self._running_context()
+        async with ctx.state.transaction():
+            return await ctx.state.push_recipients(task_id)
+
+    async def group_notices(self, group_id: str) -> list[tuple[str, list[str], int]]:
+        """The group's system notifications (send_group_system_notification): (Content,
+        recipients, unix time) each, oldest first."""
+        ctx = self._running_context()
+        async with ctx.state.transaction():
+            return await ctx.state.notices(group_id)
+
+    async def group_unread(self, group_id: str, account: str) -> int | None:
+        """The unread count set_unread_msg_num last gave `account` in the group (None: never)."""
+        return await self._running_context().state.group_unread(group_id, account)
 
     def set_online_state(self, user_id: str, state: str = "Online") -> None:
         """What query_online_status reports for `user_id`: "Online", "PushOnline" or "Offline".

@@ -1,13 +1,17 @@
 """The dev server's state in sqlite: every query (bound parameters only), grouped by what it touches.
 
-`State` is the database (`db.Database`: lifecycle, transactions) with the C2C and group queries
-mixed in; accounts, settings and files live here.
+`State` is the database (`db.Database`: lifecycle, transactions) with the C2C, group and message
+feature (receipts, extensions) queries mixed in; accounts, settings and files live here.
 """
 
 from __future__ import annotations
 
 from .c2c_queries import C2CQueries
+from .feature_queries import FeatureQueries
 from .group_queries import GroupQueries
+from .member_queries import MemberQueries
+from .push_queries import PushQueries
+from .recent_queries import RecentQueries
 from .rows import FileRow, json_list, values_of
 
 __all__ = ["State"]
@@ -22,7 +26,7 @@ class _Unlogged(str):
         return "'<redacted>'"
 
 
-class State(C2CQueries, GroupQueries):
+class State(C2CQueries, GroupQueries, MemberQueries, PushQueries, RecentQueries, FeatureQueries):
     """Typed queries over the dev server's database; open with `await State.open(path)`."""
 
     # --- meta ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from ..protocol.msgbody import content_type_for
 __all__ = [
     "ALIASES",
     "MAX_MSG_BODY",
+    "RECENTCONTACT",
     "ErrorFamily",
     "RequestDecoder",
     "check_msg_body",
@@ -72,7 +73,18 @@ OPENIM: Final = ErrorFamily(
 )
 GROUP: Final = ErrorFamily(syntax=10011, params=10004, msg_body_item=10004)
 COMMON: Final = ErrorFamily(syntax=60003, params=70402, msg_body_item=70402)
-_FAMILIES: Final = {"openim": OPENIM, "group_open_http_svc": GROUP}
+# recentcontact/*: 50002 for any bad parameter (tencentcloud.com/document/product/1047/43088); a body
+# that is not JSON gets the common 60003.
+RECENTCONTACT: Final = ErrorFamily(syntax=60003, params=50002, msg_body_item=50002)
+# all_member_push answers like openim (90001 unparseable, 90005 MsgRandom, ...: trtc.io 37166);
+# openim_msg_ext_http_svc's pages name no codes of their own: its requests are checked as openim's.
+_FAMILIES: Final = {
+    "openim": OPENIM,
+    "group_open_http_svc": GROUP,
+    "all_member_push": OPENIM,
+    "recentcontact": RECENTCONTACT,
+    "openim_msg_ext_http_svc": OPENIM,
+}
 
 
 # Older spellings TIM still accepts, per endpoint: {older name: current name}. Third-party
@@ -88,6 +100,15 @@ ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
     "group_open_http_svc/create_group": {"MaxMemberNum": "MaxMemberCount"},
     # TIM renamed the mute-all switch; older docs, SDKs and libraries send ShutUpAllMember.
     "group_open_http_svc/modify_group_base_info": {"ShutUpAllMember": "MuteAllMember"},
+    # import_group takes create_group's fields, the cap included.
+    "group_open_http_svc/import_group": {"MaxMemberNum": "MaxMemberCount"},
+    # The Go client dobyte/tencent-im sends the group type filter as Type.
+    "group_open_http_svc/get_appid_group_list": {"Type": "GroupType"},
+    # dobyte/tencent-im names the lists Attrs and Tags, as their items do.
+    "all_member_push/im_set_attr": {"Attrs": "UserAttrs"},
+    "all_member_push/im_remove_attr": {"Attrs": "UserAttrs"},
+    "all_member_push/im_add_tag": {"Tags": "UserTags"},
+    "all_member_push/im_remove_tag": {"Tags": "UserTags"},
 }
 
 

@@ -26,6 +26,7 @@ from ..protocol import callbacks as cb
 from ..protocol.envelope import Envelope
 from ..protocol.group import SendGroupMsg, SendGroupMsgResponse
 from ..protocol.openim import SendMsg, SendMsgResponse
+from .faults import FaultSwitches
 from .rows import C2CRow
 
 __all__ = ["Webhooks"]
@@ -65,6 +66,7 @@ class Webhooks:
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered = 0
         self.failed = 0
+        self.faults: FaultSwitches | None = None  # the server's fault switches (slow or failing deliveries)
 
     def configure(
         self, url: str | None, token: str | None = None, commands: Iterable[str] | None = None
@@ -159,6 +161,10 @@ class Webhooks:
         """POST one callback; the app's answer, or None when it failed (any reason, logged)."""
         assert self._session is not None
         command = _command(body)
+        if self.faults is not None:  # a switched-on fault may hold it back, or fail it unsent
+            limit = await self.faults.hold_delivery(command, limit)
+            if limit <= 0:
+                return None
         try:
             async with self._session.post(
                 target.url,
@@ -333,6 +339,14 @@ def c2c_modified(
         MsgSeq=row.msg_seq, MsgRandom=row.msg_random, MsgTime=row.msg_time, MsgKey=row.msg_key,
         MsgBody=body, CloudCustomData=custom, EventTime=now * 1000,
     )  # fmt: skip
+
+
+def c2c_receipted(reader: str, peer: str, rows: list[C2CRow], now: int) -> cb.C2CAfterMsgReadReceipt:
+    """`C2C.CallbackAfterMsgReadReceipt`: `reader` acknowledged these messages from `peer`."""
+    infos = [cb.C2CMsgInfoItem(r.from_account, r.to_account, r.msg_key, r.msg_key) for r in rows]
+    return cb.C2CAfterMsgReadReceipt(
+        Operator_Account=reader, Peer_Account=peer, C2CMsgInfo=infos, EventTime=now * 1000
+    )
 
 
 def c2c_recalled(sender: str, to: str, msg_key: str, unread: int, now: int) -> cb.C2CAfterMsgWithDraw:

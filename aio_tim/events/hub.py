@@ -61,6 +61,7 @@ class Receiving:
             commands=commands,
             batch=batch,
             before_send=before_send,
+            telemetry=self.receiver.telemetry,
         )
 
     def on_before_send(

@@ -20,7 +20,9 @@ from ..seams.inbox import (
     JoinGroup,
     LeaveGroup,
     MarkRead,
+    ModifyC2C,
     NewEntry,
+    PeerReadC2C,
     RevokeC2C,
     RevokeGroup,
     SaveMessage,
@@ -229,6 +231,13 @@ def effects_of(body: Body, message: Message | None, user_id: str) -> tuple[Store
             return (RevokeC2C(peer, body.MsgKey),)
         case cb.C2CAfterMsgReport() if body.Report_Account == user_id:
             return (MarkRead(body.Peer_Account, body.LastReadTime),)
+        case cb.C2CAfterModifyMsg() if user_id in (body.From_Account, body.To_Account):
+            peer = body.To_Account if body.From_Account == user_id else body.From_Account
+            elems = tuple(from_msg_body(body.MsgBody))
+            return (ModifyC2C(peer, body.MsgKey, elems, body.CloudCustomData),)
+        case cb.C2CAfterMsgReadReceipt() if body.Peer_Account == user_id:
+            keys = tuple(i.MsgKey for i in body.C2CMsgInfo if i.From_Account == user_id and i.MsgKey)
+            return (PeerReadC2C(body.Operator_Account, keys),) if keys else ()
         case cb.GroupAfterRecallMsg():
             return (RevokeGroup(conversation_of(body), tuple(i.MsgSeq for i in body.MsgSeqList)),)
     return _membership(body, user_id)

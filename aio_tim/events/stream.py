@@ -13,6 +13,8 @@ from collections.abc import Collection
 from typing import Final
 
 from ..seams.inbox import Inbox, InboxEntry
+from ..telemetry import Telemetry
+from ..telemetry.core import Processing
 from .model import Event, event_of
 
 __all__ = ["BEFORE_SEND_SUFFIX", "EventStream"]
@@ -46,6 +48,7 @@ class EventStream:
         commands: Collection[str] | None = None,
         batch: int = 100,
         before_send: bool = False,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._inbox = inbox
         self._user_id = user_id
@@ -60,6 +63,8 @@ class EventStream:
         self._acked: set[str] = set()
         self._current: Event | None = None
         self._closed = False
+        self._telemetry = telemetry
+        self._processing: dict[str, Processing] = {}  # position -> its `process webhook` span
 
     def __aiter__(self) -> EventStream:
         return self
@@ -68,6 +73,7 @@ class EventStream:
         if self._auto_ack and self._current is not None:
             current, self._current = self._current, None
             if _inbox_closed(self._inbox):  # the client closed: the event stays unacknowledged
+                self._end_processing()
                 raise StopAsyncIteration
             await self._ack(current.position)
         while not self._closed:
@@ -80,7 +86,10 @@ class EventStream:
             event = event_of(entry, self._user_id)
             event._ack = self._ack_event
             self._current = event
+            if self._telemetry is not None and self._telemetry.active:
+                self._processing[entry.position] = self._telemetry.processing(entry.command, self.consumer)
             return event
+        self._end_processing()
         raise StopAsyncIteration
 
     def _wanted(self, command: str) -> bool:
@@ -117,6 +126,9 @@ class EventStream:
         if position not in self._delivered or position in self._acked:
             return
         self._acked.add(position)
+        processing = self._processing.pop(position, None)
+        if processing is not None:
+            processing.end()
         passed: list[str] = []
         while self._delivered and self._delivered[0] in self._acked:
             done = self._delivered.popleft()
@@ -128,6 +140,13 @@ class EventStream:
     async def aclose(self) -> None:
         """Stop iterating (the current event stays unacknowledged unless acked already)."""
         self._closed = True
+        self._end_processing()
+
+    def _end_processing(self) -> None:
+        """End the spans of events handed out and never acknowledged (they will come out again)."""
+        for processing in self._processing.values():
+            processing.end(acknowledged=False)
+        self._processing.clear()
 
     @property
     def unacknowledged(self) -> int:

@@ -13,11 +13,16 @@ from ..types import (
     BatchSendInput,
     BatchSendResult,
     GetMsgListInput,
+    GroupMessageReadMembersFilter,
     Message,
+    MessageExtension,
+    MessageExtensionResult,
     MessageInput,
+    MessageReceipt,
     MsgDeleteInput,
 )
-from . import delete, download, edit, history, local, send, traced
+from ..types.group import GroupMemberInfo
+from . import delete, download, edit, extensions, history, local, receipts, send, sending, traced
 from .context import SendContext
 from .roaming import Roaming
 
@@ -38,6 +43,7 @@ class MsgManager:
     def __init__(self, ctx: SendContext) -> None:
         self._ctx = ctx
         self._roaming = Roaming(ctx.user_id, ctx.store, ctx.pipeline.submit)
+        self._pending = sending.PendingSends()
 
     # --- sending ---------------------------------------------------------------------------------
 
@@ -52,6 +58,33 @@ class MsgManager:
             assert sent.status == MsgStatus.SEND_SUCC
         """
         return await traced.send_new_msg(self._ctx, conv_id, conv_type, msg)
+
+    async def send_message(self, conv_id: str, conv_type: int, msg: MessageInput) -> sending.SendHandle:
+        """`TIMMsgSendMessage`: start sending `msg`; the handle's `msg_id` is known at once,
+        awaiting the handle gives the sent message (as `send_new_msg` returns it).
+
+        The message is checked and its keys fixed before this returns (UsageError, no I/O);
+        `msg_id` is `{seq}_{rand}_{client_time}`, the MsgKey form (a C2C message's server MsgKey
+        when the server's clock agrees with ours; the awaited message carries the server's).
+        Until it leaves the pipeline's queue, `cancel_send` withdraws it.
+
+            handle = await tim.msg.send_message("bob", ConvType.C2C, msg)
+            print(handle.msg_id)
+            sent = await handle
+        """
+        return await sending.send_message(self._ctx, self._pending, conv_id, conv_type, msg)
+
+    async def cancel_send(self, conv_id: str, conv_type: int, msg_id: str) -> None:
+        """`TIMMsgCancelSend`: withdraw a `send_message` whose request has not yet left the queue
+        (waiting for its uploads, or behind its conversation's earlier sends): it is never sent,
+        nothing is stored, and its handle raises 8021. Also a message `enqueue_new_msg` put in the
+        durable SQLite outbox, named `{seq}_{rand}_{client_time}`, while no drainer has claimed
+        it (`outbox_result` then raises 8021). Already on the wire, finished or unknown: 8020.
+
+            handle = await tim.msg.send_message("bob", ConvType.C2C, msg)
+            await tim.msg.cancel_send("bob", ConvType.C2C, handle.msg_id)
+        """
+        await sending.cancel_send(self._ctx, self._pending, conv_id, conv_type, msg_id)
 
     async def send_text(self, conv_id: str, conv_type: int, text: str) -> Message:
         """Send one text message: `send_new_msg` with a single `TextElem`.
@@ -267,6 +300,84 @@ class MsgManager:
             await tim.msg.modify_message(fixed)
         """
         return await edit.modify_message(self._ctx, msg)
+
+    # --- read receipts ---------------------------------------------------------------------------
+
+    async def send_message_read_receipts(self, msgs: Any) -> None:
+        """`TIMMsgSendMessageReadReceipts`: acknowledge 1 to 100 received messages of one
+        conversation that asked for a receipt (`need_read_receipt`). C2C:
+        openim/c2c_msg_read_receipt by MsgKey; group: group_open_http_svc/group_msg_receipt.
+
+            page = await tim.msg.get_msg_list("alice", ConvType.C2C, {"msg_getmsglist_param_count": 5})
+            await tim.msg.send_message_read_receipts([m for m in page if m.need_read_receipt])
+        """
+        await receipts.send_message_read_receipts(self._ctx, msgs)
+
+    async def get_message_read_receipts(self, msgs: Any) -> list[MessageReceipt]:
+        """`TIMMsgGetMessageReadReceipts`: one `MessageReceipt` per message (1 to 100, one
+        conversation): a group message's read and unread counts (get_group_msg_receipt), a C2C
+        message's `is_peer_read` (its roaming copy's IsPeerRead).
+
+            [receipt] = await tim.msg.get_message_read_receipts([sent])
+            print(receipt.read_count, receipt.unread_count)
+        """
+        return await receipts.get_message_read_receipts(self._ctx, msgs)
+
+    def get_group_message_read_member_list(
+        self,
+        msg: MessageInput,
+        filter: int = GroupMessageReadMembersFilter.READ,
+        *,
+        page_size: int = receipts.MEMBER_PAGE_MAX,
+    ) -> AsyncIterator[GroupMemberInfo]:
+        """`TIMMsgGetGroupMessageReadMemberList`: the members who read a group message (filter
+        READ) or have not (UNREAD), page by page over get_group_msg_receipt_detail's cursor.
+
+            async for member in tim.msg.get_group_message_read_member_list(sent):
+                print(member.identifier)
+        """
+        receipts.check_read_members(msg, filter, page_size)
+        return receipts.iter_group_message_read_members(self._ctx, msg, filter, page_size)
+
+    async def get_group_message_read_member_page(
+        self, msg: MessageInput, filter: int, next_seq: int, count: int
+    ) -> tuple[list[GroupMemberInfo], int, bool]:
+        """One page of `get_group_message_read_member_list`, as the C function answers it: the
+        members, the `next_seq` to pass for the next page (0 for the first) and whether it was
+        the last.
+
+            members, next_seq, finished = await tim.msg.get_group_message_read_member_page(sent, 0, 0, 50)
+        """
+        return await receipts.read_member_page(self._ctx, msg, filter, next_seq, count)
+
+    # --- extensions ------------------------------------------------------------------------------
+
+    async def set_message_extensions(
+        self, msg: MessageInput, extension_array: Any
+    ) -> list[MessageExtensionResult]:
+        """`TIMMsgSetMessageExtensions`: set 1 to 20 keys of a message sent with
+        `support_message_extension`; one result per key. Code 23001: someone else wrote the key
+        first, and the result's `item` holds their value.
+
+            results = await tim.msg.set_message_extensions(sent, [MessageExtension("vote", "yes")])
+        """
+        return await extensions.set_message_extensions(self._ctx, msg, extension_array)
+
+    async def get_message_extensions(self, msg: MessageInput) -> list[MessageExtension]:
+        """`TIMMsgGetMessageExtensions`: every extension of the message.
+
+        for ext in await tim.msg.get_message_extensions(sent):
+            print(ext.key, ext.value)
+        """
+        return await extensions.get_message_extensions(self._ctx, msg)
+
+    async def delete_message_extensions(self, msg: MessageInput, keys: Any) -> list[MessageExtensionResult]:
+        """`TIMMsgDeleteMessageExtensions`: delete 1 to 20 keys (one result per key), or all of
+        them with an empty list.
+
+            await tim.msg.delete_message_extensions(sent, ["vote"])
+        """
+        return await extensions.delete_message_extensions(self._ctx, msg, keys)
 
     # --- files -----------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ has), hands the REST request to the pipeline and records the outcome in the loca
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 import msgspec
@@ -49,8 +49,15 @@ BATCH_RECIPIENT_ROUNDS: Final = 3  # a recipient failing transiently this often 
 # --- one conversation ----------------------------------------------------------------------------
 
 
-async def send_new_msg(ctx: SendContext, conv_id: str, conv_type: int, msg: MessageInput) -> Message:
-    """Send `msg` now; the sent message as stored (SendFail stored, and raised, on failure)."""
+async def send_new_msg(
+    ctx: SendContext,
+    conv_id: str,
+    conv_type: int,
+    msg: MessageInput,
+    on_start: Callable[[], None] | None = None,
+) -> Message:
+    """Send `msg` now; the sent message as stored (SendFail stored, and raised, on failure).
+    `on_start` is told when the send request leaves the pipeline's queue (`send_message`)."""
     conv = check_conversation(conv_id, conv_type)
     outgoing = coerce(msg, Message, what="json_msg_param")
     if ctx.transfers is not None:  # local files named in elements go up first
@@ -63,7 +70,7 @@ async def send_new_msg(ctx: SendContext, conv_id: str, conv_type: int, msg: Mess
         else group_send_request(conv_id, sender, message, body)
     )
     try:
-        reply = await ctx.pipeline.submit(request, order_key=(conv, conv_id))
+        reply = await ctx.pipeline.submit(request, order_key=(conv, conv_id), on_start=on_start)
     except TIMError:
         await ctx.store.save((conv, conv_id), message, status=int(MsgStatus.SEND_FAIL))
         raise

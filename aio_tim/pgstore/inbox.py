@@ -1,4 +1,4 @@
-"""`PgInbox`: the inbox of received webhooks in PostgreSQL (schema migration 3), any worker receiving.
+"""`PgInbox`: the inbox of received webhooks in PostgreSQL (schema migration 4), any worker receiving.
 
 It implements `aio_tim.seams.Inbox` as the SQLite inbox does: an append is committed before the
 receiver answers TIM, a key already in the inbox (whichever worker received it) is not added
@@ -33,6 +33,8 @@ from ..store.effects import (
     KINDS,
     LEAVE,
     MARK_READ,
+    MODIFY_C2C,
+    PEER_READ_C2C,
     REVOKE_C2C,
     REVOKE_GROUP,
     SAVE,
@@ -86,6 +88,24 @@ _EFFECTS: Final = {
         "UPDATE {s}.messages AS m SET is_read = 1 FROM unnest($2::text[], $3::bigint[]) AS k (conv_id, up_to)"
         " WHERE m.store = $1 AND m.conv_type = 1 AND m.conv_id = k.conv_id AND m.time <= k.up_to"
         " AND m.is_read = 0 AND m.is_self = 0 AND m.status <> 4"
+    ),
+    # The stored JSON (bytea) as jsonb, keys replaced: the elements and, when the webhook carries
+    # it, the cloud data (store/effects.py's rows: elements JSON, cloud or NULL, conv_id, MsgKey).
+    MODIFY_C2C: (
+        "UPDATE {s}.messages AS m SET json = convert_to((convert_from(m.json, 'UTF8')::jsonb"
+        " || jsonb_build_object('message_elem_array', k.elems::jsonb)"
+        " || CASE WHEN k.cloud IS NULL THEN '{}'::jsonb"
+        " ELSE jsonb_build_object('message_cloud_custom_str', k.cloud) END)::text, 'UTF8')"
+        " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS k (elems, cloud, conv_id, msg_key)"
+        " WHERE m.store = $1 AND m.conv_type = 1 AND m.conv_id = k.conv_id AND m.msg_key = k.msg_key"
+        " AND m.status NOT IN (4, 6)"
+    ),
+    PEER_READ_C2C: (
+        "UPDATE {s}.messages AS m SET json = convert_to((convert_from(m.json, 'UTF8')::jsonb"
+        " || '{\"message_receipt_peer_read\": true}'::jsonb)::text, 'UTF8')"
+        " FROM unnest($2::text[], $3::text[]) AS k (conv_id, msg_key)"
+        " WHERE m.store = $1 AND m.conv_type = 1 AND m.conv_id = k.conv_id AND m.msg_key = k.msg_key"
+        " AND m.is_self = 1 AND m.status <> 4"
     ),
 }
 

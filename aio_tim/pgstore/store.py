@@ -44,6 +44,7 @@ from ..store.rows import (
     stamp,
 )
 from ..types import Message, MsgLocator
+from .conversations import PgConversations
 from .direct import Direct
 from .errors import PG_FAILURES, check_ids, pg_conv, pg_error, pg_errors
 from .inbox import PgInbox
@@ -327,6 +328,10 @@ class PgStore(OutboxRows):
         """The conversation's newest stored message, or None."""
         newest = await self.page(conv, anchor=None, count=1, forward=False)
         return newest[0] if newest else None
+
+    def conversation_table(self) -> PgConversations:
+        """The conversation table (`tim.conv`), kept by this store's message writes."""
+        return PgConversations(self)
 
     async def count(self, conv: Conv) -> int:
         """How many messages the conversation has (deleted ones not counted): one row read."""

@@ -165,13 +165,15 @@ class MessagePipeline:
         order_key: Hashable | None = None,
         done_codes: frozenset[int] = frozenset(),
         block: bool = True,
+        on_start: Callable[[], None] | None = None,
     ) -> Envelope:
         """Deliver `request`; with an `order_key`, after every earlier call with the same key.
 
         When `max_queued` operations are already waiting, wait for room (or, with
         `block=False`, raise PipelineFullError). `done_codes` are errors that mean "already
         done" (e.g. 20023 already recalled): after an ambiguous attempt they prove it worked,
-        so a retry answering one of them is a success.
+        so a retry answering one of them is a success. `on_start` is called once the request
+        leaves the queue for its first attempt: until then, cancelling the call sends nothing.
 
             reply = await pipeline.submit(SendMsg(...), order_key=(ConvType.C2C, "bob"))
         """
@@ -181,6 +183,8 @@ class MessagePipeline:
                 # Parked on one future right here, not in a coroutine below: a pending call holds
                 # its ticket, its future and this frame, and is woken once, when it may go.
                 await ticket.park()
+            if on_start is not None:
+                on_start()
             return await self._with_retries(request, done_codes)
         except TIMError:
             self._failed += 1

@@ -29,7 +29,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 from ..errors import TIM_ERR_PARAM, TIMError, UsageError, error_for
 from ..seams import ClaimedRow, OutboxStore, SharedOutboxStore
@@ -60,6 +60,13 @@ Lanes = dict[asyncio.Task[bool], list[int]]  # a conversation's send task -> its
 
 
 _MESSAGE: Final = decoder_for(Message)
+
+
+@runtime_checkable
+class CancellableOutbox(Protocol):
+    """A store that can withdraw a queued row (the SQLite store; not yet PostgreSQL's)."""
+
+    async def outbox_cancel(self, conv: Conv, keys: tuple[int, int, int]) -> bool: ...
 
 
 class OutboxClosedError(UsageError):
@@ -108,6 +115,13 @@ class Outbox:
         row_id = await self._store.outbox_add(conv, message)
         self._wake.set()
         return row_id
+
+    async def cancel(self, conv: Conv, keys: tuple[int, int, int]) -> bool:
+        """Withdraw a queued row no drainer has claimed, by its (rand, seq, client time) keys; its
+        `result` then raises 8021. False if there is none, or if this store cannot cancel."""
+        if not isinstance(self._store, CancellableOutbox):
+            return False
+        return await self._store.outbox_cancel(conv, keys)
 
     async def statistics(self) -> dict[str, int]:
         """Rows per state: `{"queued": .., "inflight": .., "sent": .., "failed": ..}`."""

@@ -25,11 +25,13 @@ __all__ = [
     "AFTER_CREATE_GROUP",
     "AFTER_GROUP_DESTROYED",
     "AFTER_MEMBER_EXIT",
+    "AFTER_MEMBER_FIELD_CHANGED",
     "AFTER_NEW_MEMBER_JOIN",
     "ALLOW",
     "BEFORE_COMMANDS",
     "BEFORE_TIMEOUT",
     "C2C_AFTER_MODIFY_MSG",
+    "C2C_AFTER_MSG_READ_RECEIPT",
     "C2C_AFTER_MSG_REPORT",
     "C2C_AFTER_MSG_WITHDRAW",
     "C2C_AFTER_SEND_MSG",
@@ -44,15 +46,18 @@ __all__ = [
     "MAX_CLOCK_SKEW",
     "REJECT",
     "C2CAfterModifyMsg",
+    "C2CAfterMsgReadReceipt",
     "C2CAfterMsgReport",
     "C2CAfterMsgWithDraw",
     "C2CAfterSendMsg",
     "C2CBeforeSendMsg",
+    "C2CMsgInfoItem",
     "Callback",
     "CallbackAnswer",
     "GroupAfterCreateGroup",
     "GroupAfterGroupDestroyed",
     "GroupAfterMemberExit",
+    "GroupAfterMemberFieldChanged",
     "GroupAfterNewMemberJoin",
     "GroupAfterRecallMsg",
     "GroupAfterSendMsg",
@@ -71,6 +76,7 @@ C2C_AFTER_MSG_WITHDRAW: Final = "C2C.CallbackAfterMsgWithDraw"
 C2C_AFTER_MSG_REPORT: Final = "C2C.CallbackAfterMsgReport"
 # After a C2C message is modified, by a client or by openim/modify_c2c_msg (cloud.tencent.com 269/128224).
 C2C_AFTER_MODIFY_MSG: Final = "C2C.CallbackAfterModifyMsg"
+C2C_AFTER_MSG_READ_RECEIPT: Final = "C2C.CallbackAfterMsgReadReceipt"  # 269/128223
 GROUP_BEFORE_SEND_MSG: Final = "Group.CallbackBeforeSendMsg"
 GROUP_AFTER_SEND_MSG: Final = "Group.CallbackAfterSendMsg"
 GROUP_AFTER_RECALL_MSG: Final = "Group.CallbackAfterRecallMsg"
@@ -79,6 +85,8 @@ AFTER_NEW_MEMBER_JOIN: Final = "Group.CallbackAfterNewMemberJoin"
 AFTER_MEMBER_EXIT: Final = "Group.CallbackAfterMemberExit"
 AFTER_CREATE_GROUP: Final = "Group.CallbackAfterCreateGroup"
 AFTER_GROUP_DESTROYED: Final = "Group.CallbackAfterGroupDestroyed"
+# After a member's Role or NameCard changes, by a client or modify_group_member_info (trtc.io 60393).
+AFTER_MEMBER_FIELD_CHANGED: Final = "Group.CallbackAfterMemberFieldChanged"
 BEFORE_COMMANDS: Final = frozenset({C2C_BEFORE_SEND_MSG, GROUP_BEFORE_SEND_MSG})
 
 MAX_CLOCK_SKEW: Final = 60  # seconds: TIM's docs have the app refuse a RequestTime further away
@@ -157,6 +165,21 @@ class C2CAfterModifyMsg(_Body, tag=C2C_AFTER_MODIFY_MSG):
     CloudCustomData: str | None = None
 
 
+class C2CMsgInfoItem(msgspec.Struct, omit_defaults=True):
+    From_Account: str = ""
+    To_Account: str = ""
+    MsgKey: str = ""
+    MsgId: str | None = None
+
+
+class C2CAfterMsgReadReceipt(_Body, tag=C2C_AFTER_MSG_READ_RECEIPT):
+    """A recipient acknowledged C2C messages (cloud.tencent.com/document/product/269/128223)."""
+
+    Operator_Account: str = ""  # who sent the receipt: the messages' recipient
+    Peer_Account: str = ""
+    C2CMsgInfo: list[C2CMsgInfoItem] = msgspec.field(default_factory=list)
+
+
 class _GroupBody(_Body):
     GroupId: str = ""
     Type: str | None = None
@@ -210,12 +233,19 @@ class GroupAfterGroupDestroyed(_GroupBody, tag=AFTER_GROUP_DESTROYED):
     MemberList: list[Member] = msgspec.field(default_factory=list)
 
 
+class GroupAfterMemberFieldChanged(_GroupBody, tag=AFTER_MEMBER_FIELD_CHANGED):
+    Member_Account: str = ""
+    Role: str | None = None  # the member's role after the change
+    NameCard: str | None = None  # the member's name card after the change
+
+
 Callback = (
     C2CBeforeSendMsg
     | C2CAfterSendMsg
     | C2CAfterMsgWithDraw
     | C2CAfterMsgReport
     | C2CAfterModifyMsg
+    | C2CAfterMsgReadReceipt
     | GroupBeforeSendMsg
     | GroupAfterSendMsg
     | GroupSendMsgException
@@ -224,6 +254,7 @@ Callback = (
     | GroupAfterMemberExit
     | GroupAfterCreateGroup
     | GroupAfterGroupDestroyed
+    | GroupAfterMemberFieldChanged
 )
 """The tagged union of every command aio_tim types; other commands stay raw."""
 
@@ -234,6 +265,7 @@ KNOWN_COMMANDS: Final = frozenset(
         C2C_AFTER_MSG_WITHDRAW,
         C2C_AFTER_MSG_REPORT,
         C2C_AFTER_MODIFY_MSG,
+        C2C_AFTER_MSG_READ_RECEIPT,
         GROUP_BEFORE_SEND_MSG,
         GROUP_AFTER_SEND_MSG,
         GROUP_AFTER_RECALL_MSG,
@@ -242,6 +274,7 @@ KNOWN_COMMANDS: Final = frozenset(
         AFTER_MEMBER_EXIT,
         AFTER_CREATE_GROUP,
         AFTER_GROUP_DESTROYED,
+        AFTER_MEMBER_FIELD_CHANGED,
     }
 )
 """The commands of `Callback`, the ones decoded into typed bodies."""

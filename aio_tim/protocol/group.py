@@ -115,6 +115,8 @@ class SendGroupMsg(Request):
     SendMsgControl: list[str] | None = None
     GroupAtInfo: list[GroupAtInfo] | None = None
     ForbidCallbackControl: list[str] | None = None  # ForbidBeforeSendMsgCallback, ForbidAfterSendMsgCallback
+    NeedReadReceipt: int | None = None
+    SupportMessageExtension: int | None = None
 
 
 class GroupRoamMsg(msgspec.Struct, omit_defaults=True):

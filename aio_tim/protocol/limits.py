@@ -37,6 +37,16 @@ RATE_LIMITS: Final[Mapping[str, float | None]] = MappingProxyType(
         "group_open_http_svc/send_group_msg": 200,
         "group_open_http_svc/group_msg_get_simple": 200,
         "group_open_http_svc/import_group_msg": 200,
+        # Push to all users: the attribute and tag pages say 100/s (trtc.io 37167, 37170).
+        "all_member_push/im_set_attr_name": 100,
+        "all_member_push/im_get_attr_name": 100,
+        "all_member_push/im_get_attr": 100,
+        "all_member_push/im_set_attr": 100,
+        "all_member_push/im_remove_attr": 100,
+        "all_member_push/im_get_tag": 100,
+        "all_member_push/im_add_tag": 100,
+        "all_member_push/im_remove_tag": 100,
+        "all_member_push/im_remove_all_tags": 100,
     }
 )
 

@@ -54,6 +54,7 @@ class SendMsg(Request):
     SendMsgControl: list[str] | None = None
     OnlineOnlyFlag: int | None = None
     IsNeedReadReceipt: int | None = None
+    SupportMessageExtension: int | None = None
     ForbidCallbackControl: list[str] | None = None  # ForbidBeforeSendMsgCallback, ForbidAfterSendMsgCallback
 
 

@@ -52,7 +52,14 @@ def c2c_send_request(to: str, sender: str, msg: Message, body: list[MsgBodyItem]
         MsgBody=to_msg_body(msg.elem_array) if body is None else body,
         CloudCustomData=msg.cloud_custom_str,
         OnlineOnlyFlag=_online_only(msg),
+        IsNeedReadReceipt=_flag(msg.need_read_receipt),
+        SupportMessageExtension=_flag(msg.support_message_extension),
     )
+
+
+def _flag(value: bool | None) -> int | None:
+    """A C SDK bool as TIM's optional 0/1 field: absent unless set."""
+    return 1 if value else None
 
 
 def batch_send_request(
@@ -80,6 +87,8 @@ def group_send_request(
         CloudCustomData=msg.cloud_custom_str,
         OnlineOnlyFlag=_online_only(msg),
         GroupAtInfo=_group_at_info(msg.group_at_user_array),
+        NeedReadReceipt=_flag(msg.need_read_receipt),
+        SupportMessageExtension=_flag(msg.support_message_extension),
     )
 
 

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from ..types import Message
+from ..types import Elem, Message
 
 __all__ = [
     "Appended",
@@ -39,7 +39,9 @@ __all__ = [
     "JoinGroup",
     "LeaveGroup",
     "MarkRead",
+    "ModifyC2C",
     "NewEntry",
+    "PeerReadC2C",
     "RevokeC2C",
     "RevokeGroup",
     "SaveMessage",
@@ -96,6 +98,26 @@ class MarkRead:
 
 
 @dataclass(frozen=True)
+class ModifyC2C:
+    """The C2C message with this MsgKey was modified: it now reads `elems`, and carries
+    `cloud_custom_str` when that is not None (C2C.CallbackAfterModifyMsg)."""
+
+    conv_id: str
+    msg_key: str
+    elems: tuple[Elem, ...]
+    cloud_custom_str: str | None = None
+
+
+@dataclass(frozen=True)
+class PeerReadC2C:
+    """`conv_id` acknowledged the user's C2C messages with these MsgKeys (a read receipt,
+    C2C.CallbackAfterMsgReadReceipt)."""
+
+    conv_id: str
+    msg_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class JoinGroup:
     """The user is (now) a member of the group: its messages land in the local store."""
 
@@ -109,7 +131,9 @@ class LeaveGroup:
     group_id: str
 
 
-StoreEffect = SaveMessage | RevokeC2C | RevokeGroup | MarkRead | JoinGroup | LeaveGroup
+StoreEffect = (
+    SaveMessage | RevokeC2C | RevokeGroup | MarkRead | JoinGroup | LeaveGroup | ModifyC2C | PeerReadC2C
+)
 
 
 # --- entries -----------------------------------------------------------------------------------------

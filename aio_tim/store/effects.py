@@ -16,13 +16,15 @@ from ..seams.inbox import (
     JoinGroup,
     LeaveGroup,
     MarkRead,
+    ModifyC2C,
     NewEntry,
+    PeerReadC2C,
     RevokeC2C,
     RevokeGroup,
     SaveMessage,
     StoreEffect,
 )
-from ..types import ConvType, MsgStatus
+from ..types import ConvType, MsgStatus, encode
 from .rows import check_conv, row_of, stamp
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "KINDS",
     "LEAVE",
     "MARK_READ",
+    "MODIFY_C2C",
+    "PEER_READ_C2C",
     "REVOKE_C2C",
     "REVOKE_GROUP",
     "SAVE",
@@ -39,8 +43,8 @@ __all__ = [
     "timed_effects",
 ]
 
-SAVE, JOIN, LEAVE, REVOKE_C2C, REVOKE_GROUP, MARK_READ = KINDS = (
-    "save", "join", "leave", "revoke_c2c", "revoke_group", "mark_read",
+SAVE, JOIN, LEAVE, REVOKE_C2C, REVOKE_GROUP, MARK_READ, MODIFY_C2C, PEER_READ_C2C = KINDS = (
+    "save", "join", "leave", "revoke_c2c", "revoke_group", "mark_read", "modify_c2c", "peer_read_c2c",
 )  # fmt: skip
 Plan = dict[str, list[tuple[Any, ...]]]
 
@@ -86,3 +90,8 @@ def _plan(effect: StoreEffect, now: int, members: set[str], plan: Plan) -> None:
         plan[REVOKE_GROUP].extend((effect.group_id, seq) for seq in effect.seqs)
     elif isinstance(effect, MarkRead):
         plan[MARK_READ].append((effect.conv_id, effect.up_to))
+    elif isinstance(effect, ModifyC2C):  # (elements JSON, cloud data or None, conv_id, msg_key)
+        elems = encode(list(effect.elems)).decode()
+        plan[MODIFY_C2C].append((elems, effect.cloud_custom_str, effect.conv_id, effect.msg_key))
+    elif isinstance(effect, PeerReadC2C):
+        plan[PEER_READ_C2C].extend((effect.conv_id, key) for key in effect.msg_keys)

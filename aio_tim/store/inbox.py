@@ -25,6 +25,8 @@ from .effects import (
     KINDS,
     LEAVE,
     MARK_READ,
+    MODIFY_C2C,
+    PEER_READ_C2C,
     REVOKE_C2C,
     REVOKE_GROUP,
     SAVE,
@@ -66,8 +68,23 @@ _MARK_READ: Final = (
 )
 # The statement of each kind of effect; saves go through store/counts.py, which keeps each
 # conversation's counts (schema migration 6).
+# A modify rewrites the stored JSON's elements (and its cloud data when the webhook carries it);
+# a read receipt sets the message's receipt_peer_read. The JSON goes through TEXT: sqlite 3.45+
+# would read a BLOB as JSONB.
+_CLOUD: Final = "'$.message_cloud_custom_str'"
+_MODIFY_C2C: Final = (
+    "UPDATE messages SET json = CAST(json_set(CAST(json AS TEXT), '$.message_elem_array', json(?1), "
+    f"{_CLOUD}, COALESCE(?2, json_extract(CAST(json AS TEXT), {_CLOUD}))) AS BLOB) "
+    "WHERE conv_type = 1 AND conv_id = ?3 AND msg_key = ?4 AND status NOT IN (4, 6)"
+)
+_PEER_READ_C2C: Final = (
+    "UPDATE messages SET json = CAST(json_set(CAST(json AS TEXT), '$.message_receipt_peer_read', "
+    "json('true')) AS BLOB) WHERE conv_type = 1 AND conv_id = ? AND msg_key = ? AND is_self = 1 "
+    "AND status != 4"
+)
 _STATEMENTS: Final = {
     JOIN: _JOIN, LEAVE: _LEAVE, REVOKE_C2C: _REVOKE_C2C, REVOKE_GROUP: _REVOKE_GROUP, MARK_READ: _MARK_READ,
+    MODIFY_C2C: _MODIFY_C2C, PEER_READ_C2C: _PEER_READ_C2C,
 }  # fmt: skip
 _POLL: Final = 0.25  # seconds: how often a blocked read looks for entries another process wrote
 _QUERY_CODEC: Final = msgspec.json.Encoder()

@@ -344,6 +344,13 @@ class LocalStore:
             rows = await db.execute_fetchall(outbox_sql.COUNTS)
         return {state: 0 for state in outbox_sql.STATES} | {str(r[0]): int(r[1]) for r in rows}
 
+    async def outbox_cancel(self, conv: Conv, keys: tuple[int, int, int]) -> bool:
+        """Fail the queued (not yet claimed) row with these (rand, seq, client time) keys as
+        cancelled (8021); whether there was one."""
+        async with self._write() as db:
+            rows = await db.execute_fetchall(outbox_sql.CANCEL, (self._now(), *check_conv(conv), *keys))
+        return bool(rows)
+
     async def outbox_outcome(self, conv: Conv, rand: int, seq: int) -> tuple[str, int, str, bytes] | None:
         """A queued message's row by its idempotency keys: (state, error code, error desc, JSON)."""
         async with self._read() as db:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "CANCEL",
     "CLAIM",
     "COUNTS",
     "FAILED",
@@ -82,3 +83,16 @@ REQUEUE_INFLIGHT: Final = f"{_BACK} WHERE state = 'inflight'"
 RENEW: Final = "UPDATE outbox SET lease_until = ? WHERE state = 'inflight' AND owner = ?"
 OWNERS: Final = "SELECT DISTINCT owner FROM outbox WHERE state = 'inflight' AND owner IS NOT NULL"
 COUNTS: Final = "SELECT state, count(*) FROM outbox GROUP BY state"
+# cancel_send: the newest queued row (never an inflight one: a drainer holds it) with these keys
+# becomes failed with ERR_SDK_SEND_MESSAGE_FAILED_WITH_CANCEL; its id if there was one.
+CANCEL: Final = """
+UPDATE outbox SET state = 'failed', error_code = 8021, error_desc = 'sending was cancelled', updated = ?
+WHERE id = (
+    SELECT id FROM outbox
+    WHERE conv_type = ? AND conv_id = ? AND state = 'queued'
+      AND coalesce(json_extract(CAST(json AS TEXT), '$.message_rand'), 0) = ?
+      AND coalesce(json_extract(CAST(json AS TEXT), '$.message_seq'), 0) = ?
+      AND coalesce(json_extract(CAST(json AS TEXT), '$.message_client_time'), 0) = ?
+    ORDER BY id DESC LIMIT 1)
+RETURNING id
+"""

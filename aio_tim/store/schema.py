@@ -127,6 +127,105 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         WHERE conv_type = old.conv_type AND conv_id = old.conv_id;
     END;
     """,
+    # 7: the conversation list (`tim.conv`, store/conversations.py): a row per conversation with its
+    # newest live message (`last_id`, and its locator for the order key; the JSON is joined at read
+    # time, so a revoke or a modify shows at once), order key, pin, marks, draft and custom data;
+    # the unread count is conv_counts'. Triggers keep the newest message in the same transaction as
+    # the message rows: on conv_counts when `live` grows (once per conversation per insert job, not
+    # per row: bulk imports stay fast), on messages when the newest one is deleted or made a
+    # tombstone. The order key is (time << 20 | seq's low 20 bits) of the newest message, or of the
+    # draft's edit time when later (a draft lifts the conversation, as the C SDK's orderKey does);
+    # deleting messages leaves it. `listed` (pinned << 52 | order_key) is the list's order, and its
+    # index covers every column a page reads: a page is one index range, no table lookups.
+    """
+    CREATE TABLE conversations (
+        conv_type   INTEGER NOT NULL,
+        conv_id     TEXT    NOT NULL,
+        last_id     INTEGER,                       -- messages.id of the newest live message; NULL: none
+        last_time   INTEGER,
+        last_seq    INTEGER,
+        order_key   INTEGER NOT NULL DEFAULT 0,
+        pinned      INTEGER NOT NULL DEFAULT 0,
+        listed      INTEGER NOT NULL DEFAULT 0,
+        mark        INTEGER NOT NULL DEFAULT 0,    -- kTIMConvMarkArray as a bit mask
+        draft       BLOB,                          -- conv_draft JSON; NULL: no draft
+        draft_time  INTEGER NOT NULL DEFAULT 0,
+        custom_data TEXT    NOT NULL DEFAULT '',
+        in_groups   INTEGER NOT NULL DEFAULT 0,    -- how many conversation groups hold it
+        PRIMARY KEY (conv_type, conv_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX conversations_listed ON conversations (
+        listed, conv_type, conv_id, last_id, pinned, order_key, mark, draft_time, custom_data, in_groups,
+        draft);
+    CREATE TABLE conv_groups (
+        name TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    CREATE TABLE conv_group_members (
+        conv_type INTEGER NOT NULL,
+        conv_id   TEXT    NOT NULL,
+        name      TEXT    NOT NULL,
+        PRIMARY KEY (conv_type, conv_id, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX conv_group_members_by_name ON conv_group_members (name);
+    CREATE TRIGGER conv_group_members_in AFTER INSERT ON conv_group_members BEGIN
+        UPDATE conversations SET in_groups = in_groups + 1
+        WHERE conv_type = new.conv_type AND conv_id = new.conv_id;
+    END;
+    CREATE TRIGGER conv_group_members_out AFTER DELETE ON conv_group_members BEGIN
+        UPDATE conversations SET in_groups = in_groups - 1
+        WHERE conv_type = old.conv_type AND conv_id = old.conv_id;
+    END;
+    INSERT INTO conversations (conv_type, conv_id, last_id, last_time, last_seq, order_key, listed)
+        SELECT conv_type, conv_id, id, time, seq, (time << 20) | (seq & 1048575),
+               (time << 20) | (seq & 1048575)
+        FROM (SELECT conv_type, conv_id, id, time, seq, row_number() OVER (
+                  PARTITION BY conv_type, conv_id ORDER BY time DESC, seq DESC, rand DESC) AS n
+              FROM messages WHERE status != 4)
+        WHERE n = 1;
+    CREATE TRIGGER conversations_on_insert AFTER INSERT ON conv_counts WHEN new.live > 0 BEGIN
+        INSERT INTO conversations (conv_type, conv_id, last_id, last_time, last_seq, order_key, listed)
+            SELECT * FROM (
+                SELECT new.conv_type, new.conv_id, id, time, seq, (time << 20) | (seq & 1048575),
+                       (time << 20) | (seq & 1048575)
+                FROM messages WHERE conv_type = new.conv_type AND conv_id = new.conv_id AND status != 4
+                ORDER BY time DESC, seq DESC, rand DESC LIMIT 1
+            ) WHERE true
+        ON CONFLICT (conv_type, conv_id) DO UPDATE SET
+            last_id = excluded.last_id, last_time = excluded.last_time, last_seq = excluded.last_seq,
+            order_key = max(excluded.order_key, draft_time << 20 | 1048575 * (draft IS NOT NULL)),
+            listed = pinned << 52 | max(excluded.order_key, draft_time << 20 | 1048575 * (draft IS NOT NULL))
+        WHERE last_id IS NOT excluded.last_id;  -- older history (an import): the row is not rewritten
+    END;
+    CREATE TRIGGER conversations_on_more AFTER UPDATE OF live ON conv_counts WHEN new.live > old.live BEGIN
+        INSERT INTO conversations (conv_type, conv_id, last_id, last_time, last_seq, order_key, listed)
+            SELECT * FROM (
+                SELECT new.conv_type, new.conv_id, id, time, seq, (time << 20) | (seq & 1048575),
+                       (time << 20) | (seq & 1048575)
+                FROM messages WHERE conv_type = new.conv_type AND conv_id = new.conv_id AND status != 4
+                ORDER BY time DESC, seq DESC, rand DESC LIMIT 1
+            ) WHERE true
+        ON CONFLICT (conv_type, conv_id) DO UPDATE SET
+            last_id = excluded.last_id, last_time = excluded.last_time, last_seq = excluded.last_seq,
+            order_key = max(excluded.order_key, draft_time << 20 | 1048575 * (draft IS NOT NULL)),
+            listed = pinned << 52 | max(excluded.order_key, draft_time << 20 | 1048575 * (draft IS NOT NULL))
+        WHERE last_id IS NOT excluded.last_id;  -- older history (an import): the row is not rewritten
+    END;
+    CREATE TRIGGER conversations_on_tombstone AFTER UPDATE OF status ON messages
+    WHEN new.status = 4 AND old.status != 4 BEGIN
+        UPDATE conversations SET (last_id, last_time, last_seq) = (
+            SELECT id, time, seq FROM messages
+            WHERE conv_type = old.conv_type AND conv_id = old.conv_id AND status != 4
+            ORDER BY time DESC, seq DESC, rand DESC LIMIT 1)
+        WHERE conv_type = old.conv_type AND conv_id = old.conv_id AND last_id = old.id;
+    END;
+    CREATE TRIGGER conversations_on_delete AFTER DELETE ON messages WHEN old.status != 4 BEGIN
+        UPDATE conversations SET (last_id, last_time, last_seq) = (
+            SELECT id, time, seq FROM messages
+            WHERE conv_type = old.conv_type AND conv_id = old.conv_id AND status != 4
+            ORDER BY time DESC, seq DESC, rand DESC LIMIT 1)
+        WHERE conv_type = old.conv_type AND conv_id = old.conv_id AND last_id = old.id;
+    END;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -24,10 +24,11 @@ try:  # the optional extra
     from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, SpanKind, StatusCode
 
     from .instruments import Sampled, instruments_for
+    from .propagation import TRACEPARENT, context_of, traceparent
 except ImportError:  # pragma: no cover - exercised by the benchmark's "off" mode
     trace = None  # type: ignore[assignment]
 
-__all__ = ["ATTEMPT", "Operation", "RestRecord", "Telemetry", "available"]
+__all__ = ["ATTEMPT", "Operation", "Processing", "RestRecord", "Telemetry", "Transfer", "available"]
 
 MAX_REMEMBERED: Final = 10_000
 """Enqueued messages whose span context is kept for their delivery's link (oldest dropped first)."""
@@ -44,13 +45,15 @@ def available() -> bool:
 
 
 class RestRecord:
-    """What the connection learns about one REST attempt: the HTTP status and TIM's ErrorCode."""
+    """One REST attempt: the `headers` to send (the span's `traceparent`), and what the connection
+    (or the dev server) learns: the HTTP status and TIM's ErrorCode."""
 
-    __slots__ = ("error_code", "status")
+    __slots__ = ("error_code", "headers", "status")
 
     def __init__(self) -> None:
         self.status = 0
         self.error_code = 0
+        self.headers: dict[str, str] | None = None
 
 
 class Operation:
@@ -61,6 +64,34 @@ class Operation:
     def __init__(self, span: Any, count: int) -> None:
         self.span = span
         self.count = count
+
+
+class Transfer:
+    """One download or upload under way: the caller sets `size`, the bytes it moved."""
+
+    __slots__ = ("size",)
+
+    def __init__(self) -> None:
+        self.size = 0
+
+
+class Processing:
+    """An event handed to a consumer: a `process webhook` span from hand-out to acknowledgement.
+    It is not the current span (the consumer's code runs outside the iterator), so `end` closes it."""
+
+    __slots__ = ("_duration", "_labels", "_span", "_started")
+
+    def __init__(self, span: Any, labels: dict[str, Any], duration: Any) -> None:
+        self._span, self._labels, self._duration = span, labels, duration
+        self._started = time.perf_counter()
+
+    def end(self, acknowledged: bool = True) -> None:
+        if not acknowledged:  # the stream closed first: the event will be handed out again
+            self._labels[n.ERROR_TYPE] = "unacknowledged"
+            self._span.set_attribute(n.ERROR_TYPE, "unacknowledged")
+            self._span.set_status(StatusCode.ERROR)
+        self._duration.record(time.perf_counter() - self._started, self._labels)
+        self._span.end()
 
 
 class Telemetry:
@@ -131,6 +162,7 @@ class Telemetry:
             record_exception=False, set_status_on_exception=False,
         ) as span:  # fmt: skip
             span.set_attribute(n.URL_FULL, url)
+            record.headers = {TRACEPARENT: traceparent(span)}
             if attempt is not None and attempt[0] > 1:
                 span.set_attributes({n.HTTP_RESEND_COUNT: attempt[0] - 1, n.TIM_RETRY_KIND: attempt[1]})
             error: BaseException | None = None
@@ -146,6 +178,28 @@ class Telemetry:
                 if n.ERROR_TYPE in outcome:
                     span.set_status(StatusCode.ERROR)
                 self._metrics.http_duration.record(time.perf_counter() - started, attributes)
+
+    @contextmanager
+    def server_call(self, endpoint: str, headers: Mapping[str, str]) -> Iterator[RestRecord]:
+        """A SERVER span for one REST call the dev server answers, continuing the caller's trace
+        (its `traceparent`); the caller sets the record's status and ErrorCode."""
+        record = RestRecord()
+        attributes: dict[str, Any] = {n.HTTP_METHOD: "POST", n.HTTP_ROUTE: f"/v4/{endpoint}"}
+        started = time.perf_counter()
+        with self._tracer.start_as_current_span(
+            f"POST /v4/{endpoint}", context=context_of(headers.get(TRACEPARENT)), kind=SpanKind.SERVER,
+            attributes=attributes, record_exception=False, set_status_on_exception=False,
+        ) as span:  # fmt: skip
+            try:
+                yield record
+            finally:
+                span.set_attribute(n.HTTP_STATUS, record.status)
+                if record.error_code:
+                    span.set_attribute(n.TIM_ERROR_CODE, record.error_code)
+                if record.status >= 500:
+                    span.set_status(StatusCode.ERROR)
+                attributes[n.HTTP_STATUS] = record.status
+                self._metrics.server_duration.record(time.perf_counter() - started, attributes)
 
     @contextmanager
     def operation(
@@ -195,6 +249,39 @@ class Telemetry:
         elif op_type == n.RECEIVE:
             self._metrics.consumed.add(op.count, labels)
 
+    @contextmanager
+    def transfer(self, direction: str) -> Iterator[Transfer]:
+        """An INTERNAL `download file` / `upload file` span; a download's bytes (`transfer.size`,
+        set by the caller, also when it fails part-way) go to the download bytes counter."""
+        record = Transfer()
+        with self._tracer.start_as_current_span(
+            f"{direction} file", kind=SpanKind.INTERNAL, attributes={n.MESSAGING_SYSTEM: n.SYSTEM},
+            record_exception=False, set_status_on_exception=False,
+        ) as span:  # fmt: skip
+            try:
+                yield record
+            except BaseException as exc:
+                span.set_attributes(_failure(exc))
+                span.set_status(StatusCode.ERROR)
+                raise
+            finally:
+                span.set_attribute(n.TRANSFER_BYTES, record.size)
+                metrics = self._metrics
+                (metrics.download_bytes if direction == "download" else metrics.upload_bytes).add(record.size)
+
+    def processing(self, command: str, consumer: str) -> Processing:
+        """Start the `process webhook` span of one event handed out of `tim.events(consumer)`."""
+        labels: dict[str, Any] = {
+            n.MESSAGING_SYSTEM: n.SYSTEM,
+            n.MESSAGING_OPERATION_NAME: "process",
+            n.MESSAGING_OPERATION_TYPE: n.PROCESS,
+            n.MESSAGING_DESTINATION_TEMPLATE: "webhook",
+            n.MESSAGING_CONSUMER_GROUP: consumer,
+        }
+        on_span = dict(labels, **{n.TIM_COMMAND: command[:64]})
+        span = self._tracer.start_span("process webhook", kind=SpanKind.CONSUMER, attributes=on_span)
+        return Processing(span, labels, self._metrics.messaging_duration)
+
     def remember(self, key: Hashable, op: Operation) -> None:
         """Keep an enqueue's span context until its message is delivered (in this process)."""
         self._enqueued[key] = op.span.get_span_context()
@@ -224,9 +311,6 @@ class Telemetry:
     def set_gauge(self, name: str, value: int, **labels: str) -> None:
         """Keep a sampled value (outbox depth, inbox backlog) for the next collection."""
         self._sampled.values.setdefault(name, {})[tuple(sorted(labels.items()))] = value
-
-    def count_download(self, size: int) -> None:
-        self._metrics.download_bytes.add(size)
 
 
 _KINDS: Final[dict[str, Any]] = (

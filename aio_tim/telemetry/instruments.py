@@ -38,6 +38,10 @@ class Instruments:
             n.HTTP_CLIENT_DURATION, "s", "Duration of TIM REST attempts",
             explicit_bucket_boundaries_advisory=buckets,
         )  # fmt: skip
+        self.server_duration = meter.create_histogram(
+            n.HTTP_SERVER_DURATION, "s", "Duration of REST calls the dev server answered",
+            explicit_bucket_boundaries_advisory=buckets,
+        )  # fmt: skip
         self.messaging_duration = meter.create_histogram(
             n.MESSAGING_DURATION, "s", "Duration of send, enqueue, deliver and receive operations",
             explicit_bucket_boundaries_advisory=buckets,
@@ -47,6 +51,7 @@ class Instruments:
         )
         self.consumed = meter.create_counter(n.MESSAGING_CONSUMED, "{message}", "Webhooks received")
         self.download_bytes = meter.create_counter(n.DOWNLOAD_BYTES, "By", "Bytes downloaded")
+        self.upload_bytes = meter.create_counter(n.UPLOAD_BYTES, "By", "Bytes uploaded")
         self.pipelines: list[Callable[[], Any]] = []
         self.samples: weakref.WeakSet[Sampled] = weakref.WeakSet()
         for name, field in _PIPELINE_COUNTERS.items():

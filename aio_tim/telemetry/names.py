@@ -12,7 +12,9 @@ INSTRUMENTATION_SCOPE: Final = "aio_tim"
 
 # --- HTTP client (semconv: http-spans, http-metrics) ----------------------------------------------
 HTTP_CLIENT_DURATION: Final = "http.client.request.duration"
+HTTP_SERVER_DURATION: Final = "http.server.request.duration"
 HTTP_METHOD: Final = "http.request.method"
+HTTP_ROUTE: Final = "http.route"
 HTTP_STATUS: Final = "http.response.status_code"
 HTTP_RESEND_COUNT: Final = "http.request.resend_count"
 URL_TEMPLATE: Final = "url.template"
@@ -58,6 +60,9 @@ PIPELINE_IN_FLIGHT: Final = "aio_tim.pipeline.in_flight"
 OUTBOX_MESSAGES: Final = "aio_tim.outbox.messages"
 INBOX_BACKLOG: Final = "aio_tim.inbox.backlog"
 DOWNLOAD_BYTES: Final = "aio_tim.download.bytes"
+UPLOAD_BYTES: Final = "aio_tim.upload.bytes"
+TRANSFER_BYTES: Final = "aio_tim.transfer.bytes"
+"""On a `download file` / `upload file` span: the bytes it moved."""
 
 # Seconds: the semantic conventions' advised buckets for `*.duration` histograms.
 DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)

@@ -1,4 +1,4 @@
-"""The `dev_server` and `tim` fixtures (they need pytest and pytest-asyncio).
+"""The `dev_server`, `tim` and `dev_faults` fixtures (they need pytest and pytest-asyncio).
 
 `aio_tim.testing.plugin` registers them with pytest; `from aio_tim.testing import dev_server, tim`
 also finds them here. Without pytest-asyncio (a plain `pip install aio_tim` that happens to have
@@ -8,7 +8,7 @@ install.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -16,9 +16,10 @@ import pytest
 
 from ..client import Client
 from ..devserver import DevServer
+from ..devserver.faults import FaultSwitches
 from .clients import client_for
 
-__all__ = ["dev_server", "tim"]
+__all__ = ["dev_faults", "dev_server", "tim"]
 
 pytest_asyncio: ModuleType | None
 try:
@@ -64,3 +65,21 @@ async def tim(dev_server: DevServer) -> AsyncIterator[Client]:
     """
     async with client_for(dev_server, "alice") as client:
         yield client
+
+
+@pytest.fixture
+def dev_faults(dev_server: DevServer) -> Iterator[FaultSwitches]:
+    """`dev_server`'s fault switches; every fault is removed and rate limits are back on after
+    the test. The next send fails with a chosen TIM code, or a webhook delivery does:
+
+        async def test_expired_usersig(tim, dev_faults):
+            dev_faults.add("openim/sendmsg", error_code=70001, count=1)
+            with pytest.raises(AuthError):
+                await tim.msg.send_text("bob", ConvType.C2C, "hi")
+    """
+    faults = dev_server.faults
+    try:
+        yield faults
+    finally:
+        faults.clear()
+        faults.limits_enabled = True

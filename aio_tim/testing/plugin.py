@@ -1,4 +1,5 @@
-"""The pytest plugin behind `aio_tim.testing`: registers the `dev_server` and `tim` fixtures.
+"""The pytest plugin behind `aio_tim.testing`: registers the `dev_server`, `tim` and `dev_faults`
+fixtures.
 
 Registered through the `pytest11` entry point, so after `pip install 'aio_tim[testing]'` any
 test may ask for them by name:
@@ -13,6 +14,6 @@ imports it.
 
 from __future__ import annotations
 
-from .fixtures import dev_server, tim
+from .fixtures import dev_faults, dev_server, tim
 
-__all__ = ["dev_server", "tim"]
+__all__ = ["dev_faults", "dev_server", "tim"]

@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -26,6 +27,7 @@ from yarl import URL
 
 from ..errors import TIM_ERR_PARAM, UsageError
 from ..protocol.validate import check_sendable
+from ..telemetry import Telemetry
 from ..types import DownloadElemParam, DownloadElemResult, Message, coerce
 from .attach import Attachment, attachments, fill
 from .download import Download
@@ -85,6 +87,7 @@ class TransferManager:
         max_transfers: int = 4,
         options: DownloadOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if max_transfers < 1:
             raise UsageError(TIM_ERR_PARAM, f"max_transfers must be at least 1, not {max_transfers}")
@@ -94,6 +97,7 @@ class TransferManager:
         self._max_transfers = max_transfers
         self.options = options or DownloadOptions()
         self._clock = clock
+        self._telemetry = telemetry if telemetry is not None else Telemetry(enabled=False)
         self._tasks: set[asyncio.Task[DownloadElemResult]] = set()
         self._watches: set[UploadWatch] = set()
         self._closed = False
@@ -149,7 +153,8 @@ class TransferManager:
         fetcher = Fetcher(
             lambda: self._http.session, source, target, overwrite=overwrite, options=self.options, board=board
         )
-        return Download(fetcher, board, target, self._spawn, self._slot)
+        spawn = partial(self._spawn_traced, fetcher) if self._telemetry.active else self._spawn
+        return Download(fetcher, board, target, spawn, self._slot)
 
     def _spawn(self, run: Coroutine[Any, Any, DownloadElemResult]) -> asyncio.Task[DownloadElemResult]:
         if self._closed:
@@ -159,6 +164,23 @@ class TransferManager:
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task
+
+    def _spawn_traced(
+        self, fetcher: Fetcher, run: Coroutine[Any, Any, DownloadElemResult]
+    ) -> asyncio.Task[DownloadElemResult]:
+        if self._closed:
+            run.close()
+            raise RuntimeError("the client is closed: no new transfers")
+        return self._spawn(self._traced_download(fetcher, run))
+
+    async def _traced_download(
+        self, fetcher: Fetcher, run: Coroutine[Any, Any, DownloadElemResult]
+    ) -> DownloadElemResult:
+        with self._telemetry.transfer("download") as record:
+            try:
+                return await run
+            finally:  # a failed or cancelled download still moved bytes (kept for its resume)
+                record.size = fetcher.statistics().bytes_received
 
     def _finished(self, task: asyncio.Task[DownloadElemResult]) -> None:
         self._tasks.discard(task)
@@ -199,13 +221,21 @@ class TransferManager:
             ):
                 raise file_changed(local.path)  # since it was checked: its head and size are stale
             report(0, local.size)
-            stored = await self.uploader.upload(local.path, local.kind, report)
+            stored = await self._upload_file(local, report)
         if stored.size != local.size:
             raise file_changed(local.path)
         report(local.size, local.size)
         self._uploads += 1
         self._uploaded_bytes += stored.size
         return stored
+
+    async def _upload_file(self, local: LocalFile, report: Callable[[int, int], None]) -> UploadedFile:
+        if not self._telemetry.active:
+            return await self.uploader.upload(local.path, local.kind, report)
+        with self._telemetry.transfer("upload") as record:
+            stored = await self.uploader.upload(local.path, local.kind, report)
+            record.size = stored.size
+            return stored
 
     def watch_uploads(self) -> UploadWatch:
         """An async iterator of `UploadProgress` (message, element index, current, total)."""

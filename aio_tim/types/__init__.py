@@ -51,6 +51,12 @@ from .params import (
     MsgDeleteParam,
     MsgLocator,
 )
+from .receipts import (
+    GroupMessageReadMembersFilter,
+    MessageExtension,
+    MessageExtensionResult,
+    MessageReceipt,
+)
 
 __all__ = [
     "SENDABLE_ELEM_TYPES",
@@ -72,6 +78,7 @@ __all__ = [
     "FriendChangeElem",
     "GetMsgListInput",
     "GetMsgListParam",
+    "GroupMessageReadMembersFilter",
     "GroupReportElem",
     "GroupTipsElem",
     "ImageElem",
@@ -81,7 +88,10 @@ __all__ = [
     "LocationElem",
     "MergeElem",
     "Message",
+    "MessageExtension",
+    "MessageExtensionResult",
     "MessageInput",
+    "MessageReceipt",
     "MsgDeleteInput",
     "MsgDeleteParam",
     "MsgLocator",

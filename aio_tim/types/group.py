@@ -1,4 +1,5 @@
-"""The C SDK's group objects (TIMCloudDef.h) for `tim.group`: create, invite, delete members.
+"""The C SDK's group objects (TIMCloudDef.h) for `tim.group`: create, invite, delete members,
+modify a member's profile, list members.
 
 JSON keys are the C SDK's, so parameters written for `TIMGroupCreate` & co. work as they are:
 
@@ -9,7 +10,7 @@ JSON keys are the C SDK's, so parameters written for `TIMGroupCreate` & co. work
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 
 from ._base import TIMStruct, UInt, prefixed
 
@@ -19,10 +20,17 @@ __all__ = [
     "GroupAddOption",
     "GroupDeleteMemberParam",
     "GroupDeleteMemberResult",
+    "GroupGetMemberInfoListParam",
+    "GroupGetMemberInfoListResult",
     "GroupInviteMemberParam",
     "GroupInviteMemberResult",
+    "GroupMemberGetInfoOption",
     "GroupMemberInfo",
+    "GroupMemberModifyInfoFlag",
     "GroupMemberRole",
+    "GroupMemberRoleFlag",
+    "GroupModifyMemberInfoParam",
+    "GroupReceiveMessageOpt",
     "GroupType",
     "HandleGroupMemberResult",
 ]
@@ -63,11 +71,73 @@ class HandleGroupMemberResult(IntEnum):
     INVITED = 3
 
 
+class GroupReceiveMessageOpt(IntEnum):
+    """`TIMReceiveMessageOpt` for groups; the REST API's MsgFlag names them."""
+
+    RECEIVE_AND_NOTIFY = 0  # AcceptAndNotify
+    NOT_RECEIVE = 1  # Discard
+    RECEIVE_NOT_NOTIFY = 2  # AcceptNotNotify
+
+
+class GroupMemberModifyInfoFlag(IntFlag):
+    """`TIMGroupMemberModifyInfoFlag`: which fields a TIMGroupModifyMemberInfo sets."""
+
+    NONE = 0x00
+    MSG_FLAG = 0x01
+    MEMBER_ROLE = 0x02
+    SHUTUP_TIME = 0x04
+    NAME_CARD = 0x08
+    CUSTOM = 0x10
+
+
+class GroupMemberRoleFlag(IntFlag):
+    """`TIMGroupMemberRoleFlag`: which members a TIMGroupGetMemberInfoList lists (0: all)."""
+
+    ALL = 0x00
+    OWNER = 0x01
+    ADMIN = 0x02
+    MEMBER = 0x04
+
+
 class GroupMemberInfo(TIMStruct, rename=prefixed("group_member_info_")):
     identifier: str
     member_role: GroupMemberRole | None = None
     join_time: UInt | None = None
     name_card: str | None = None
+    msg_flag: GroupReceiveMessageOpt | None = None
+    shutup_time: UInt | None = None  # muted until (unix seconds); 0: not muted
+
+
+class GroupModifyMemberInfoParam(TIMStruct, rename=prefixed("group_modify_member_info_")):
+    """`TIMGroupModifyMemberInfo`'s parameter: `modify_flag` says which of the fields apply."""
+
+    group_id: str
+    identifier: str
+    modify_flag: GroupMemberModifyInfoFlag = GroupMemberModifyInfoFlag.NONE
+    msg_flag: GroupReceiveMessageOpt | None = None
+    member_role: GroupMemberRole | None = None
+    shutup_time: UInt | None = None  # seconds from now; 0 lifts the mute
+    name_card: str | None = None
+
+
+class GroupMemberGetInfoOption(TIMStruct, rename=prefixed("group_member_get_info_option_")):
+    role_flag: GroupMemberRoleFlag = GroupMemberRoleFlag.ALL
+
+
+class GroupGetMemberInfoListParam(TIMStruct, rename=prefixed("group_get_members_info_list_param_")):
+    """`TIMGroupGetMemberInfoList`'s parameter: the named members, or every one (paged by next_seq)."""
+
+    group_id: str
+    identifier_array: list[str] | None = None
+    option: GroupMemberGetInfoOption | None = None
+    next_seq: UInt = 0
+
+
+class GroupGetMemberInfoListResult(TIMStruct, rename=prefixed("group_get_memeber_info_list_result_")):
+    """The C SDK spells this prefix `memeber`; so does aio_tim, so its JSON reads the same."""
+
+    next_seq: UInt
+    info_array: list[GroupMemberInfo]
 
 
 class CreateGroupParam(TIMStruct, rename=prefixed("create_group_param_")):

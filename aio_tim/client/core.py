@@ -14,32 +14,32 @@ import os
 import random
 import time
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Final
 
-from .account import AccountManager
-from .auth import UserSigCache
-from .connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
-from .coordination.base import Coordinator
-from .coordination.probe import Submit, find_sent
-from .errors import TIM_ERR_PARAM, UsageError
-from .events.decide import BeforeSendHandler, OnTimeout
-from .events.hub import DEFAULT_PATH, Receiving, WebApp, WebHandler
-from .events.stream import EventStream
-from .group import GroupManager
-from .msg import MsgManager, SendContext
-from .pipeline import MessagePipeline, RetryBudget, RetryPolicy
-from .pipeline.outbox import Outbox, SharedOutbox
-from .protocol.limits import RATE_LIMITS, Limits
-from .protocol.validate import check_identifier
-from .seams import Inbox, InboxStore, Limiter, OutboxQueue, OutboxStore, SharedOutboxStore
-from .store import LocalStore, default_store_path
-from .store.inbox import SqliteInbox
-from .telemetry import Telemetry
-from .telemetry.sampler import Sampler
-from .transfer import TransferManager, Uploader
-from .types import Conv, Message
+from ..account import AccountManager
+from ..connection import MAX_REPLY_SIZE, ConnectionManager, Timeouts
+from ..conv import ConvManager
+from ..coordination.base import Coordinator
+from ..coordination.probe import Submit, find_sent
+from ..errors import TIM_ERR_PARAM, UsageError
+from ..events.hub import Receiving
+from ..group import GroupManager
+from ..msg import MsgManager, SendContext
+from ..pipeline import MessagePipeline, RetryBudget, RetryPolicy
+from ..pipeline.outbox import Outbox, SharedOutbox
+from ..protocol.limits import RATE_LIMITS, Limits
+from ..protocol.validate import check_identifier
+from ..seams import Inbox, InboxStore, Limiter, OutboxQueue, OutboxStore, SharedOutboxStore
+from ..store import LocalStore, default_store_path
+from ..store.inbox import SqliteInbox
+from ..telemetry import Telemetry
+from ..telemetry.sampler import Sampler
+from ..transfer import TransferManager, Uploader
+from ..types import Conv, Message
+from .choices import chosen_store, in_memory, make_signer, nothing
+from .receiving import ReceivingFaces
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
@@ -53,21 +53,7 @@ Tests point the client at a dev server's `server.url` instead:
 """
 
 
-class _FixedSigner:
-    """An admin UserSig supplied by the caller instead of the secret key (no renewal)."""
-
-    def __init__(self, identifier: str, usersig: str) -> None:
-        self.identifier = identifier
-        self._usersig = usersig
-
-    def current(self) -> str:
-        return self._usersig
-
-    def __repr__(self) -> str:
-        return f"<_FixedSigner identifier={self.identifier!r}>"
-
-
-class Client:
+class Client(ReceivingFaces):
     """A TIM client acting as `user_id` (the C SDK's logged-in user), calling REST as `admin`.
 
     Give either `secret_key` (the admin UserSig is minted and renewed from it) or a ready
@@ -95,8 +81,9 @@ class Client:
     `outbox=True` turns on the durable outbox (`tim.msg.enqueue_new_msg`, see `aio_tim.pipeline.outbox`);
     it needs a file store (not `":memory:"`). `max_reply_size` caps a REST reply's bytes (a larger
     one is a bad reply, 9519); downloads are capped by `tim.transfers.options.max_size`.
-    Receiving (`tim.events()`, `tim.listen()`, `tim.webhook_app()`, see `aio_tim.events`): webhooks
-    verified with `webhook_token` (if set) wait in `inbox` (default: the store's; or a Redis one).
+    Receiving (`tim.events()`, `tim.listen()`, `tim.webhook_app()`, see `aio_tim.events`): TIM's
+    webhooks are verified with `webhook_token` when the app configured one, and kept in `inbox`
+    (default: the store's, SQLite's or PostgreSQL's; an `aio_tim.seams.Inbox` such as Redis's otherwise).
 
     `coordinator` makes this client one worker of many sharing the app (`aio_tim.coordination`):
     with a `RedisCoordinator` the limits are app-wide and `enqueue_new_msg` queues in Redis
@@ -144,15 +131,15 @@ class Client:
         self._rng = rng or random.Random()
         self.telemetry = telemetry if telemetry is not None else Telemetry()
         """OpenTelemetry spans and metrics (`aio_tim.telemetry`): on when a provider is set at open."""
-        signer = _make_signer(sdk_app_id, admin, secret_key, admin_user_sig, usersig_lifetime, clock)
+        signer = make_signer(sdk_app_id, admin, secret_key, admin_user_sig, usersig_lifetime, clock)
         self._connection = ConnectionManager(
             base_url, sdk_app_id, signer, timeouts=timeouts, max_connections=max_in_flight,
             max_reply_size=max_reply_size, rng=self._rng, telemetry=self.telemetry,
         )  # fmt: skip
         path = store_path if store_path is not None else default_store_path(sdk_app_id, user_id, base_url)
-        self.store: OutboxStore = _chosen_store(store, path, sdk_app_id, user_id)
+        self.store: OutboxStore = chosen_store(store, path, sdk_app_id, user_id)
         """The message store (`tim.store`): history, read marks, saved and imported messages."""
-        if outbox and coordinator is None and _in_memory(self.store):
+        if outbox and coordinator is None and in_memory(self.store):
             raise UsageError(TIM_ERR_PARAM, "outbox=True needs a file store_path, not an in-memory store")
         self._pipeline_options: dict[str, Any] = {
             "max_in_flight": max_in_flight,
@@ -174,11 +161,13 @@ class Client:
         self._inbox = inbox
         self._receiving: Receiving | None = None
         self._sampler: Sampler | None = None
-        self._unobserve: Callable[[], None] = _nothing
+        self._unobserve: Callable[[], None] = nothing
         self._consumers = {"default"}  # the inbox consumers whose backlog telemetry samples
         # Downloads and uploads (`tim.transfers`); `uploader` stores attachments (default: the
         # dev server's file service at base_url), at most `max_transfers` at a time.
-        self.transfers = TransferManager(self._connection, uploader=uploader, max_transfers=max_transfers)
+        self.transfers = TransferManager(
+            self._connection, uploader=uploader, max_transfers=max_transfers, telemetry=self.telemetry
+        )
         """Downloads and uploads (`tim.transfers`): `watch_uploads()`, `options`, `statistics()`."""
 
     async def __aenter__(self) -> Client:
@@ -301,6 +290,14 @@ class Client:
         return self._msg
 
     @property
+    def conv(self) -> ConvManager:
+        """The conversation list (`tim.conv`, the C SDK's `TIMConv*`), kept in the store (SQLite or
+        PostgreSQL); a store of your own without a conversation table raises UsageError."""
+        if self._msg is None or self._connection.closed:
+            raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
+        return ConvManager(self.pipeline.submit, self.user_id, self.store, self._clock)
+
+    @property
     def group(self) -> GroupManager:
         """Group administration (`tim.group`): create/dismiss groups, invite/remove members."""
         return GroupManager(self.pipeline.submit, self.user_id)
@@ -335,110 +332,6 @@ class Client:
             )
         return await self._outbox.result(queued, timeout)
 
-    # --- receiving (aio_tim.events) ---------------------------------------------------------------
-
-    def events(
-        self,
-        consumer: str = "default",
-        *,
-        auto_ack: bool = True,
-        commands: Collection[str] | None = None,
-        batch: int = 100,
-        before_send: bool = False,
-    ) -> EventStream:
-        """The received webhooks, from `consumer`'s first unacknowledged one, as they arrive.
-
-            async for event in tim.events():
-                if event.message is not None and not event.message.is_from_self:
-                    print(event.command, event.message.sender, event.message.elem_array)
-
-        Each delivered message comes out once (its after-send webhook); TIM's before-send
-        questions come out too with `before_send=True` (decide them with `@tim.on_before_send`).
-        The loop acknowledges an event when it asks for the next one (`auto_ack=False`: call
-        `await event.ack()`); a new `tim.events()` resumes after the last acknowledged event.
-        """
-        self._consumers.add(consumer)
-        return self._receiving_side().events(
-            consumer, auto_ack=auto_ack, commands=commands, batch=batch, before_send=before_send
-        )
-
-    async def listen(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        path: str = DEFAULT_PATH,
-        *,
-        idle_timeout: float = 15.0,
-        body_timeout: float = 10.0,
-        max_connections: int | None = None,
-    ) -> str:
-        """Receive TIM's webhooks on a site of our own; returns the full callback URL to configure.
-
-        url = await tim.listen(port=8080)   # "http://127.0.0.1:8080/tim/callback"
-
-        A connection without a complete request head within `idle_timeout` seconds (of opening, or
-        of its last answer) is closed, a body not in within `body_timeout` is refused (408), and at
-        most `max_connections` are open (default: half the file-descriptor limit, at most 1,000;
-        one more closes the oldest), so slow or idle clients cannot crowd TIM out.
-        """
-        return await self._receiving_side().listen(
-            host,
-            port,
-            path,
-            idle_timeout=idle_timeout,
-            body_timeout=body_timeout,
-            max_connections=max_connections,
-        )
-
-    def webhook_app(self, path: str = DEFAULT_PATH) -> WebApp:
-        """An aiohttp application receiving webhooks at `path`, to mount in your own app.
-
-        app.add_subapp("/hooks", tim.webhook_app("/tim"))   # POST /hooks/tim
-        """
-        return self._receiving_side().webhook_app(path)
-
-    @property
-    def webhook_handler(self) -> WebHandler:
-        """The receiver as an aiohttp handler: `app.router.add_post("/any/path", tim.webhook_handler)`."""
-        return self._receiving_side().receiver.handle
-
-    def on_before_send(
-        self, handler: BeforeSendHandler, *, timeout: float = 1.5, on_timeout: OnTimeout = "allow"
-    ) -> BeforeSendHandler:
-        """Decide C2C and group before-send webhooks (see `aio_tim.events.decide`); usable as a decorator.
-        A handler that raises or runs past `timeout` gets `on_timeout`: "allow" (TIM's default,
-        fail-open) or "reject" (fail-closed).
-
-        @tim.on_before_send
-        def moderate(event):
-            return Reject(info="no") if "spam" in repr(event.message) else None
-        """
-        return self._receiving_side().on_before_send(handler, timeout=timeout, on_timeout=on_timeout)
-
-    async def inbox_backlog(self, consumer: str = "default") -> int:
-        """Received events `consumer` has not acknowledged: the inbox's size, a slow consumer's backlog."""
-        return await self._receiving_side().inbox.backlog(consumer)
-
-    def webhook_statistics(self) -> dict[str, int]:
-        """Webhook requests this client's receiver answered, by outcome: `accepted`, `refused_403`,
-        `refused_400`, ..., `failed` (the store could not keep it).
-
-            assert tim.webhook_statistics().get("refused_403", 0) == 0   # nobody forging requests
-        """
-        return dict(self._receiving_side().receiver.counts)
-
-    @property
-    def inbox(self) -> Inbox:
-        """Where received webhooks wait (`Client(inbox=...)`, else the store's: `SqliteInbox`, `PgInbox`)."""
-        return self._receiving_side().inbox
-
-    def _receiving_side(self) -> Receiving:
-        if self._receiving is None and self._msg is not None:
-            raise UsageError(TIM_ERR_PARAM, "receiving with this store needs Client(inbox=...)")
-        if self._receiving is None:
-            raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
-        return self._receiving
-
     @property
     def pipeline(self) -> MessagePipeline:
         """The pipeline every REST call passes through: `tim.pipeline.statistics()` shows its work."""
@@ -457,44 +350,3 @@ class Client:
         connection = getattr(self, "_connection", None)
         if connection is not None and not connection.closed:
             _warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=1)
-
-
-def _chosen_store(
-    store: str | OutboxStore | Any | None, path: str | os.PathLike[str], sdk_app_id: int, user_id: str
-) -> OutboxStore:
-    """The one place that chooses the store: SQLite at `path` (the default), PostgreSQL for a
-    `postgresql://` URL or an asyncpg pool, or a store you built."""
-    if store is None:
-        return LocalStore(path)
-    if isinstance(store, OutboxStore):
-        return store
-    is_url = isinstance(store, str) and store.startswith(("postgresql://", "postgres://"))
-    if not is_url and not type(store).__module__.startswith("asyncpg"):  # no repr: a URL holds secrets
-        raise UsageError(TIM_ERR_PARAM, "store must be a postgresql:// URL, an asyncpg pool or a store")
-    from .pgstore import PgStore  # asyncpg is the postgres extra: imported only when chosen
-
-    return PgStore(store, sdk_app_id=sdk_app_id, user_id=user_id)
-
-
-def _in_memory(store: OutboxStore) -> bool:
-    return isinstance(store, LocalStore) and store.path in ("", ":memory:")
-
-
-def _make_signer(
-    sdk_app_id: int,
-    admin: str,
-    secret_key: str | None,
-    admin_user_sig: str | None,
-    lifetime: int,
-    clock: Callable[[], float],
-) -> UserSigCache | _FixedSigner:
-    if (secret_key is None) == (admin_user_sig is None):
-        raise UsageError(TIM_ERR_PARAM, "give exactly one of secret_key or admin_user_sig")
-    if admin_user_sig is not None:
-        return _FixedSigner(admin, admin_user_sig)
-    assert secret_key is not None
-    return UserSigCache(sdk_app_id, secret_key, admin, lifetime=lifetime, clock=clock)
-
-
-def _nothing() -> None:
-    pass

@@ -1,4 +1,4 @@
--- 3: the inbox of received webhooks, any worker receiving. `key` is the event's natural identity
+-- 4: the inbox of received webhooks, any worker receiving. `key` is the event's natural identity
 -- (MsgKey, GroupId + MsgSeq, ...): a redelivered webhook, on whichever worker, is not added again.
 -- `id` is the entry's position. Appends of one store take the row lock of its `inbox_tail` row
 -- first, so their ids are handed out in commit order: a reader never passes an id that a slower

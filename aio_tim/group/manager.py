@@ -14,12 +14,10 @@ SDK's keys, or JSON text. The rest speak the REST API's shapes (`aio_tim.protoco
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from .errors import TIM_ERR_PARAM, UsageError
-from .protocol import Envelope, Request
-from .protocol.group import (
+from ..errors import TIM_ERR_PARAM, UsageError
+from ..protocol.group import (
     AddGroupMember,
     AddGroupMemberResponse,
     CreateGroup,
@@ -38,8 +36,8 @@ from .protocol.group import (
     MemberAccount,
     ModifyGroupBaseInfo,
 )
-from .types._base import coerce
-from .types.group import (
+from ..types._base import coerce
+from ..types.group import (
     CreateGroupParam,
     CreateGroupResult,
     GroupAddOption,
@@ -51,10 +49,9 @@ from .types.group import (
     GroupType,
     HandleGroupMemberResult,
 )
+from .admin import GroupAdmin
 
 __all__ = ["GroupManager"]
-
-Submit = Callable[..., Awaitable[Envelope]]
 
 # TIMGroupType -> the REST API's Type (BChatRoom has no REST equivalent).
 REST_TYPES: Final = {
@@ -75,15 +72,9 @@ DELETE_CHUNK: Final = 100  # delete_group_member's
 INFO_CHUNK: Final = 50  # get_group_info's
 
 
-class GroupManager:
-    """Group administration over REST, through the Client's pipeline (paced, retried)."""
-
-    def __init__(self, submit: Submit, user_id: str) -> None:
-        self._submit = submit
-        self._user_id = user_id
-
-    async def _call(self, request: Request, done_codes: frozenset[int] = frozenset()) -> Any:
-        return await self._submit(request, done_codes=done_codes)
+class GroupManager(GroupAdmin):
+    """Group administration over REST, through the Client's pipeline (paced, retried); the
+    administration calls (owner, roles, mutes, imports ...) come from `GroupAdmin`."""
 
     # --- the C SDK's functions ---------------------------------------------------------------------
 
