@@ -63,7 +63,8 @@ class PgStore(OutboxRows):
     """The message store of (`sdk_app_id`, `user_id`) in PostgreSQL schema `schema`.
 
     `clock` (seconds) stamps messages that carry no time; `rng` picks each conversation's first MsgSeq.
-    `pool_size` bounds the pool the store opens for a DSN (a pool you pass is used as it is).
+    `pool_size` bounds the pool the store opens for a DSN (a pool you pass is used as it is); with
+    a DSN the store also keeps one connection of its own for single statements (direct.py).
     """
 
     def __init__(
