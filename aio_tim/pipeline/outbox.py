@@ -329,6 +329,9 @@ class SharedOutbox(Outbox):
         kept four workers under TIM's limit."""
         lanes: Lanes = {}
         stranded: set[int] = set()  # rows of a lane that failed: back to the queue before going on
+        # After a failed claim (it may have committed unseen): all our inflight rows go back to the
+        # queue once no lane holds any, or the renewer would keep them leased to us forever.
+        orphans = False
         try:
             while True:
                 self._wake.clear()
@@ -336,10 +339,14 @@ class SharedOutbox(Outbox):
                     if stranded:
                         await self._store.outbox_requeue(sorted(stranded), owner=self.owner)
                         stranded.clear()
+                    if orphans and not lanes:
+                        await self._store.outbox_requeue(owner=self.owner)
+                        orphans = False
                     if len(lanes) < self._batch:
                         self._start_lanes(await self._claim(self._batch - len(lanes)), lanes)
                 except Exception:  # a storage error: rows stay queued/inflight, never dropped
                     log.exception("outbox drainer: an error; retrying after a pause")
+                    orphans = True
                     await asyncio.sleep(self.error_pause if not self._closing else 0)
                 if not lanes:
                     if self._closing:
