@@ -106,6 +106,6 @@ def test_help_loads_no_command_family():
         "print(sorted(m for m in sys.modules if m.startswith(('aio_tim.cli.', 'aio_tim.devserver'))))\n"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    for family in ("messages", "batch", "download", "server", "demo", "admin", "listen"):
+    for family in ("messages", "batch", "download", "server", "demo", "admin", "listen", "search"):
         assert f"aio_tim.cli.{family}'" not in loaded, loaded
     assert "aio_tim.devserver" not in loaded, loaded

@@ -286,7 +286,7 @@ def test_events_never_import_the_pipeline(module: str) -> None:
 
 # --- the command line ----------------------------------------------------------------------------------
 
-CLI_FAMILIES = ("messages", "batch", "download", "server", "demo", "admin", "listen")
+CLI_FAMILIES = ("messages", "batch", "download", "server", "demo", "admin", "listen", "search")
 CLI_MODULES = [m for m in MODULES if under(m, "aio_tim.cli")]
 
 

@@ -63,6 +63,7 @@ from .receive import (
     TIMSetMsgReadedReceiptCallback,
     TIMSetMsgRevokeCallback,
 )
+from .search import TIMMsgFindMessages, TIMMsgSearchLocalMessages, TIMMsgSetLocalCustomData
 from .sending import TIMMsgCancelSend, TIMMsgSendMessage
 
 globals().update(KEYS)
@@ -104,6 +105,7 @@ __all__ = [
     "TIMMsgDeleteMessageExtensions",
     "TIMMsgDownloadElemToPath",
     "TIMMsgFindByMsgLocatorList",
+    "TIMMsgFindMessages",
     "TIMMsgGetGroupMessageReadMemberList",
     "TIMMsgGetMessageExtensions",
     "TIMMsgGetMessageReadReceipts",
@@ -114,9 +116,11 @@ __all__ = [
     "TIMMsgReportReaded",
     "TIMMsgRevoke",
     "TIMMsgSaveMsg",
+    "TIMMsgSearchLocalMessages",
     "TIMMsgSendMessage",
     "TIMMsgSendMessageReadReceipts",
     "TIMMsgSendNewMsg",
+    "TIMMsgSetLocalCustomData",
     "TIMMsgSetMessageExtensions",
     "TIMRemoveRecvNewMsgCallback",
     "TIMSetMsgReadedReceiptCallback",

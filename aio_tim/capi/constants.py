@@ -45,6 +45,7 @@ from ..types.group import (
     GroupType,
     HandleGroupMemberResult,
 )
+from ..types.search import KeywordListMatchType, MsgSearchParam, MsgSearchResult, MsgSearchResultItem
 
 TIM_SUCC: Final = int(TIMResult.SUCC)
 TIM_ERR_SDKUNINIT: Final = int(TIMResult.ERR_SDKUNINIT)
@@ -125,6 +126,9 @@ kTIMGroupMemberRoleFlag_Member: Final = int(GroupMemberRoleFlag.MEMBER)
 
 kTIMElemType: Final = "elem_type"
 
+kTIMKeywordListMatchType_Or: Final = int(KeywordListMatchType.OR)
+kTIMKeywordListMatchType_And: Final = int(KeywordListMatchType.AND)
+
 # (constant prefix, Struct) pairs: kTIMMsg + ElemArray -> Message.elem_array's JSON key.
 _KEY_FAMILIES: Final = (
     ("kTIMMsg", Message),
@@ -142,6 +146,9 @@ _KEY_FAMILIES: Final = (
     ("kTIMGroupInviteMemberResult", GroupInviteMemberResult),
     ("kTIMGroupDeleteMemberParam", GroupDeleteMemberParam),
     ("kTIMGroupDeleteMemberResult", GroupDeleteMemberResult),
+    ("kTIMMsgSearchParam", MsgSearchParam),
+    ("kTIMMsgSearchResult", MsgSearchResult),
+    ("kTIMMsgSearchResultItem", MsgSearchResultItem),
     ("kTIMGroupModifyMemberInfoParam", GroupModifyMemberInfoParam),
     ("kTIMGroupMemberGetInfoOption", GroupMemberGetInfoOption),
     ("kTIMGroupGetMemberInfoListParam", GroupGetMemberInfoListParam),
@@ -155,6 +162,7 @@ _RENAMED: Final = {
     "kTIMMsgDeleteParamIsRemble": "kTIMMsgDeleteParamIsRamble",
     "kTIMCreateGroupParamMaxMemberNum": "kTIMCreateGroupParamMaxMemberCount",
     "kTIMCreateGroupResultGroupid": "kTIMCreateGroupResultGroupId",
+    "kTIMMsgSearchParamSendIndentifierArray": "kTIMMsgSearchParamSenderIdentifierArray",
     "kTIMGroupGetMemberInfoListResultNextSeq": "kTIMGroupGetMemberInfoListResultNexSeq",
 }
 
@@ -167,8 +175,8 @@ def _key_constants() -> dict[str, str]:
     constants: dict[str, str] = {}
     for prefix, struct in _KEY_FAMILIES:
         for field in msgspec.structs.fields(struct):
-            if field.name == "is_ramble":
-                continue  # v7's spelling decodes too, but the constant names the seed's key
+            if field.name in ("is_ramble", "send_identifier_array"):
+                continue  # the other spelling decodes too, but the constant names the header's key
             name = prefix + _camel(field.name)
             constants[_RENAMED.get(name, name)] = field.encode_name
             constants.setdefault(name, field.encode_name)

@@ -29,6 +29,8 @@ COMMANDS: Final = {
     "download": Command("download", "download an attachment URL with a progress bar"),
     "history": Command("messages", "page through a conversation's history"),
     "revoke": Command("messages", "recall a message"),
+    "edit": Command("search", "replace a sent message's text"),
+    "search": Command("search", "search the messages kept in the local store"),
     "conv": Command("conversations", "list a user's conversations; pin, unpin or delete one"),
     "receipts": Command("receipts", "show who read a message, or send a read receipt"),
     "group": Command("admin", "create and dismiss groups, add and remove members"),

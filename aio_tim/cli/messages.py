@@ -120,10 +120,12 @@ async def run_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def _message_from_key(msg_id: str | None) -> Message:
-    """A C2C MsgKey is `{seq}_{rand}_{time}`: enough to name the message to recall."""
+def _message_from_key(msg_id: str | None, command: str = "revoke") -> Message:
+    """A C2C MsgKey is `{seq}_{rand}_{time}`: enough to name the message to recall (or edit)."""
     parts = (msg_id or "").split("_")
     if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        raise CliError(f"revoke: --msg-id must look like SEQ_RAND_TIME (as `send` prints it), not {msg_id!r}")
+        raise CliError(
+            f"{command}: --msg-id must look like SEQ_RAND_TIME (as `send` prints it), not {msg_id!r}"
+        )
     seq, rand, time = map(int, parts)
     return Message(seq=seq, rand=rand, server_time=time, msg_id=msg_id)

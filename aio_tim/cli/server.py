@@ -88,6 +88,7 @@ async def run_serve(args: argparse.Namespace) -> int:
         console.print(f"  sdkappid   {server.sdk_app_id}")
         console.print(f"  admin      {server.admin}")
         console.print(f"  secret key {server.secret_key}")
+        console.print(f"  inspector: {server.inspector_url}", soft_wrap=True)
         if args.webhook_url:
             console.print(f"  webhooks   {args.webhook_url}", soft_wrap=True)
         console.print(f"  (recorded in {record_file} for `aio-tim send`; Ctrl-C stops)", soft_wrap=True)

@@ -9,18 +9,21 @@
     GET    /_dev/limits          -> {"enabled": true}
     POST   /_dev/limits          {"enabled": false} -> {"enabled": false}
 
-Who may call it (`DevAccess`): on a server bound to loopback, loopback clients naming a loopback
-Host (a web page elsewhere cannot reach it by DNS rebinding); on a server bound elsewhere on
-purpose, only callers signed as the admin, with `sdkappid`, `identifier` and `usersig` in the
-query as REST calls are. A POST must say `Content-Type: application/json`, so a page on another
+Who may call it (`DevAccess`, which guards the web inspector too): on a server bound to loopback,
+loopback clients naming a loopback Host (a web page elsewhere cannot reach it by DNS rebinding); on
+a server bound elsewhere on purpose, only callers signed as the admin, with `sdkappid`, `identifier`
+and `usersig` in the query as REST calls are, or (a browser) HTTP Basic with the admin's UserID and
+a UserSig for it as the password. A POST must say `Content-Type: application/json`, so a page on another
 site cannot send one without a CORS preflight, which this API never grants.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from aiohttp import web
@@ -34,6 +37,7 @@ __all__ = ["PREFIX", "DevAccess", "Handler", "mount"]
 PREFIX: Final = "/_dev"
 MAX_BODY: Final = 16 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_CHALLENGE: Final = 'Basic realm="aio_tim dev server", charset="UTF-8"'
 _FAULT_FIELDS: Final = ("endpoint", "error_code", "count", "share", "latency_ms", "webhook")
 
 
@@ -50,8 +54,9 @@ def _is_loopback(host: str) -> bool:
 class DevAccess:
     """Who may use the `/_dev/` API (and the inspector): see the module's docstring."""
 
-    def __init__(self, guard: AdminGuard, bound_host: str) -> None:
+    def __init__(self, guard: AdminGuard, bound_host: str, sdk_app_id: int) -> None:
         self._guard = guard
+        self._sdk_app_id = str(sdk_app_id)
         self.loopback_only = _is_loopback(bound_host)
 
     def guarded(self, handler: Handler) -> Handler:
@@ -70,17 +75,40 @@ class DevAccess:
                 raise _http_error(web.HTTPForbidden, "the dev API answers loopback clients only")
             return
         try:
-            self._guard.check(request.query, request.remote)
+            self._guard.check(self._credentials(request), request.remote)
         except TIMError as exc:
             message = f"sign as the admin (sdkappid, identifier, usersig): {exc.desc}"
             raise _http_error(web.HTTPUnauthorized, message, exc.code) from None
+
+    def _credentials(self, request: web.Request) -> Mapping[str, str]:
+        """The query's signature, or else HTTP Basic's (what a browser can send without putting the
+        UserSig in the page's URLs)."""
+        basic = _basic(request.headers.get("Authorization", ""))
+        if "usersig" in request.query or basic is None:
+            return request.query
+        identifier, usersig = basic
+        return {"sdkappid": self._sdk_app_id, "identifier": identifier, "usersig": usersig}
+
+
+def _basic(header: str) -> tuple[str, str] | None:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, _, password = decoded.partition(":")
+    return user, password
 
 
 def _http_error(kind: type[web.HTTPError], message: str, code: int | None = None) -> web.HTTPError:
     body: dict[str, Any] = {"error": message}
     if code is not None:
         body["ErrorCode"] = code
-    return kind(text=json.dumps(body), content_type="application/json")
+    # A 401 invites a browser to ask for the admin's UserID and UserSig (HTTP Basic).
+    challenge = {"WWW-Authenticate": _CHALLENGE} if kind is web.HTTPUnauthorized else None
+    return kind(text=json.dumps(body), content_type="application/json", headers=challenge)
 
 
 class _DevApi:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -37,6 +38,7 @@ from .admission import Admission, ClientGone
 from .authn import AdminGuard
 from .context import Context, Handler
 from .faults import FaultSwitches
+from .journal import Journal
 from .limits import RateLimiter
 from .tracing import ERROR_CODE
 from .validation import RequestDecoder
@@ -97,8 +99,10 @@ class RestEndpoint:
         limiter: RateLimiter | None = None,
         admission: Admission | None = None,
         faults: FaultSwitches | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self._faults = faults
+        self._journal = journal
         self._admission = admission if admission is not None else Admission()
         self._ctx = ctx
         self._guard = guard
@@ -106,8 +110,10 @@ class RestEndpoint:
         self._limiter = limiter
 
     async def handle(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        decoded: list[Any] = []  # where _answer leaves the decoded request, for the journal
         try:
-            reply = await self._answer(request)
+            reply = await self._answer(request, decoded)
         except TIMError as exc:
             reply = failure(exc.code, exc.desc)
         except ClientGone:
@@ -119,6 +125,12 @@ class RestEndpoint:
             _log.exception("internal error answering %s", request.path)
             reply = failure(ERR_INTERNAL, "internal server error")
         request[ERROR_CODE] = reply.ErrorCode  # for the dev server's span (devserver.tracing)
+        if self._journal is not None:
+            # The caller is its identifier: the query string (and its UserSig) is never recorded.
+            caller = request.query.get("identifier", "")[:64]
+            elapsed = time.perf_counter() - started
+            call = decoded[0] if decoded else None
+            self._journal.rest_call(_endpoint(request), caller, reply.ErrorCode, elapsed, call)
         return web.Response(body=encode(reply), content_type="application/json")
 
     async def unknown_path(self, request: web.Request) -> web.Response:
@@ -126,7 +138,7 @@ class RestEndpoint:
         reply = failure(ERR_BAD_URL, "REST paths are /v4/{service}/{command}")
         return web.Response(body=encode(reply), content_type="application/json")
 
-    async def _answer(self, request: web.Request) -> Envelope:
+    async def _answer(self, request: web.Request, decoded: list[Any]) -> Envelope:
         if request.method != "POST":
             raise error_for(ERR_BAD_URL, "REST calls must be POST")
         self._guard.check(request.query, request.remote)
@@ -138,6 +150,7 @@ class RestEndpoint:
         _check_content_type(request, route.decoder.family.syntax)
         body = await _read_body(request, route.decoder.family.syntax)
         call = route.decoder.decode(body)
+        decoded.append(call)
         hooks = self._ctx.webhooks
         if hooks is not None:
             # A before-send callback may refuse, drop or rewrite the message before anything is

@@ -25,6 +25,9 @@ from .dev_api import DevAccess
 from .faults import FaultSwitches
 from .files import FileService
 from .groups import GROUP_DEDUP_WINDOW, new_group
+from .inspector import PATH as INSPECTOR_PATH
+from .inspector import Inspector
+from .journal import Journal
 from .limits import RateLimiter
 from .logs import RedactedAccessLogger, server_logger
 from .openapi import openapi_handler
@@ -126,6 +129,7 @@ class DevServer:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._files: FileService | None = None
+        self._endpoints: list[str] = []  # the REST commands served, for the inspector's fault form
         self.admission = Admission(max_pending)
         """The REST backlog bound and its counters (`refused`, `abandoned`)."""
         self._keepalive_timeout = keepalive_timeout
@@ -136,6 +140,9 @@ class DevServer:
         self._webhooks.faults = self.faults
         self.dev_access: DevAccess | None = None
         """Who may use the `/_dev/` API (set at start: it checks the admin's UserSigs)."""
+        self.journal = Journal(clock=clock)
+        """What the web inspector shows: REST calls, webhook deliveries, message changes."""
+        self._webhooks.journal = self.journal
         self._telemetry = telemetry if telemetry is not None else Telemetry(enabled=False)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -233,16 +240,19 @@ class DevServer:
         )
         app = web.Application(client_max_size=MAX_BODY)
         routes = default_routes()
-        rest = RestEndpoint(ctx, guard, routes, self._limiter, self.admission, self.faults)
+        self._endpoints = sorted(routes)
+        rest = RestEndpoint(ctx, guard, routes, self._limiter, self.admission, self.faults, self.journal)
         handle = traced(rest.handle, self._telemetry, routes) if self._telemetry.activate() else rest.handle
         app.router.add_route("*", "/v4/{service}/{command}", handle)
         app.router.add_route("*", "/v4{tail:(/.*)?}", rest.unknown_path)
         app.router.add_get("/healthz", _healthz)
         if self._files is not None:
             self._files.mount(app, guard)
-        app.router.add_get("/openapi.json", openapi_handler(default_routes()))
-        self.dev_access = DevAccess(guard, self._host)
+        app.router.add_get("/openapi.json", openapi_handler(routes))
+        self.dev_access = DevAccess(guard, self._host, self._sdk_app_id)
         dev_api.mount(app, self.faults, self.dev_access)
+        inspector = Inspector(self.dev_access, ctx.state, self.journal, self._webhooks, self._public_settings)
+        inspector.mount(app)
         runner = web.AppRunner(
             app,
             access_log_class=RedactedAccessLogger,
@@ -277,6 +287,16 @@ class DevServer:
         """The base URL clients use, e.g. "http://127.0.0.1:54321"."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self.port}"
+
+    @property
+    def inspector_url(self) -> str:
+        """The web inspector's address: what this server did, live (see docs/inspector.md)."""
+        return self.url + INSPECTOR_PATH
+
+    def _public_settings(self) -> dict[str, object]:
+        """What the inspector may show about the server: never its secret key."""
+        settings = {"url": self.url, "sdk_app_id": self._sdk_app_id, "admin": self._admin}
+        return settings | {"endpoints": self._endpoints}
 
     @property
     def sdk_app_id(self) -> int:

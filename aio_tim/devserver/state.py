@@ -1,7 +1,8 @@
 """The dev server's state in sqlite: every query (bound parameters only), grouped by what it touches.
 
 `State` is the database (`db.Database`: lifecycle, transactions) with the C2C, group and message
-feature (receipts, extensions) queries mixed in; accounts, settings and files live here.
+feature (receipts, extensions) queries mixed in, and the web inspector's reads; accounts, settings
+and files live here.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from .c2c_queries import C2CQueries
 from .feature_queries import FeatureQueries
 from .group_queries import GroupQueries
+from .inspect_queries import InspectQueries
 from .member_queries import MemberQueries
 from .push_queries import PushQueries
 from .recent_queries import RecentQueries
@@ -26,7 +28,9 @@ class _Unlogged(str):
         return "'<redacted>'"
 
 
-class State(C2CQueries, GroupQueries, MemberQueries, PushQueries, RecentQueries, FeatureQueries):
+class State(
+    C2CQueries, GroupQueries, MemberQueries, PushQueries, RecentQueries, FeatureQueries, InspectQueries
+):
     """Typed queries over the dev server's database; open with `await State.open(path)`."""
 
     # --- meta ----------------------------------------------------------------------------------

@@ -14,27 +14,27 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import msgspec
 
-from ..errors import error_for
 from ..protocol import callbacks as cb
-from ..protocol.envelope import Envelope
-from ..protocol.group import SendGroupMsg, SendGroupMsgResponse
-from ..protocol.openim import SendMsg, SendMsgResponse
+from ..protocol.group import SendGroupMsg
+from ..protocol.openim import SendMsg
+from .before_send import c2c_before, group_before, verdict
 from .faults import FaultSwitches
+from .journal import Journal
 from .rows import C2CRow
 
 __all__ = ["Webhooks"]
 
 log = logging.getLogger("aio_tim.devserver.webhooks")
 
-ERR_C2C_REFUSED: Final = 20006
-ERR_GROUP_REFUSED: Final = 10016
 AFTER_TIMEOUT: Final = 5.0  # seconds a worker waits for the app's answer to an after-callback
 _ENCODER: Final = msgspec.json.Encoder()
 _ANSWER: Final = msgspec.json.Decoder(cb.CallbackAnswer)
@@ -67,6 +67,7 @@ class Webhooks:
         self.delivered = 0
         self.failed = 0
         self.faults: FaultSwitches | None = None  # the server's fault switches (slow or failing deliveries)
+        self.journal: Journal | None = None  # the inspector's record of every delivery
 
     def configure(
         self, url: str | None, token: str | None = None, commands: Iterable[str] | None = None
@@ -157,36 +158,59 @@ class Webhooks:
             finally:
                 self._queue.task_done()
 
-    async def _post(self, target: Target, body: cb.Callback, limit: float) -> cb.CallbackAnswer | None:
+    async def _post(
+        self, target: Target, body: cb.Callback, limit: float, redelivery_of: int | None = None
+    ) -> cb.CallbackAnswer | None:
         """POST one callback; the app's answer, or None when it failed (any reason, logged)."""
+        started = time.perf_counter()
+        status, raw, failure = await self._exchange(target, body, limit)
+        answer: cb.CallbackAnswer | None = None
+        if failure is None:
+            try:
+                answer = _ANSWER.decode(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                failure = f"not a callback answer: {exc}"
+        if failure is not None:
+            log.info("webhook %s failed: %s", _command(body), failure)
+        if self.journal is not None:
+            elapsed = time.perf_counter() - started
+            entry = _delivery(target, body, (status, raw, failure), elapsed)
+            self.journal.add("webhook", entry | {"redelivery_of": redelivery_of}, body)
+        return answer
+
+    async def _exchange(
+        self, target: Target, body: cb.Callback, limit: float
+    ) -> tuple[int | None, bytes, str | None]:
+        """(HTTP status, answer bytes, why it failed or None) of one POST."""
         assert self._session is not None
         command = _command(body)
         if self.faults is not None:  # a switched-on fault may hold it back, or fail it unsent
             limit = await self.faults.hold_delivery(command, limit)
             if limit <= 0:
-                return None
+                return None, b"", "failed by a fault switch"
         try:
             async with self._session.post(
                 target.url,
-                params=self._query(target, command),
+                params=self._query(target, _command(body)),
                 data=encode_callback(body),
                 headers={"Content-Type": "application/json"},
                 timeout=aiohttp.ClientTimeout(total=limit),
             ) as response:
                 raw = await response.read()
-            if response.status != 200:
-                log.info("webhook %s answered HTTP %s", command, response.status)
-                return None
-            return _ANSWER.decode(raw)
-        except (
-            aiohttp.ClientError,
-            TimeoutError,
-            OSError,
-            msgspec.DecodeError,
-            msgspec.ValidationError,
-        ) as exc:
-            log.info("webhook %s failed: %s", command, type(exc).__name__)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return None, b"", type(exc).__name__
+        if response.status != 200:
+            return response.status, raw, f"answered HTTP {response.status}"
+        return response.status, raw, None
+
+    async def redeliver(self, body: cb.Callback, entry_id: int) -> cb.CallbackAnswer | None:
+        """POST a callback again (the inspector's redeliver button), signed afresh, to today's URL;
+        the app's answer, or None when it failed or no URL is set. Recorded like any delivery,
+        naming the journal entry `entry_id` it repeats."""
+        target = self._target
+        if target is None or self._session is None:
             return None
+        return await self._post(target, body, AFTER_TIMEOUT, redelivery_of=entry_id)
 
     def _query(self, target: Target, command: str) -> dict[str, str]:
         query = {
@@ -218,68 +242,14 @@ class Webhooks:
         if _forbids(call, "ForbidBeforeSendMsgCallback"):
             return call
         if isinstance(call, SendMsg) and self.enabled(cb.C2C_BEFORE_SEND_MSG):
-            body: cb.Callback = _c2c_before(call, admin, now)
+            body: cb.Callback = c2c_before(call, admin, now)
         elif isinstance(call, SendGroupMsg) and self.enabled(cb.GROUP_BEFORE_SEND_MSG):
-            body = _group_before(call, admin, await group_type(call.GroupId) or "", now)
+            body = group_before(call, admin, await group_type(call.GroupId) or "", now)
         else:
             return call
         assert self._target is not None
         answer = await self._post(self._target, body, cb.BEFORE_TIMEOUT)
-        return _verdict(call, answer, now)
-
-
-def _verdict(call: SendMsg | SendGroupMsg, answer: cb.CallbackAnswer | None, now: int) -> Any:
-    if answer is None or answer.ErrorCode == cb.ALLOW:
-        if answer is not None and answer.MsgBody:
-            custom = answer.CloudCustomData if answer.CloudCustomData is not None else call.CloudCustomData
-            return msgspec.structs.replace(call, MsgBody=answer.MsgBody, CloudCustomData=custom)
-        return call  # allowed, or the callback failed: TIM lets the message through
-    if answer.ErrorCode == cb.DISCARD:
-        return _silent_success(call, now)
-    group = isinstance(call, SendGroupMsg)
-    code = (
-        answer.ErrorCode
-        if answer.ErrorCode in cb.CUSTOM_REJECT_CODES
-        else (ERR_GROUP_REFUSED if group else ERR_C2C_REFUSED)
-    )
-    raise error_for(code, answer.ErrorInfo or "refused by the app's before-send callback")
-
-
-def _silent_success(call: SendMsg | SendGroupMsg, now: int) -> Envelope:
-    if isinstance(call, SendGroupMsg):
-        return SendGroupMsgResponse(MsgTime=now, MsgSeq=0)
-    return SendMsgResponse(MsgTime=now, MsgKey=f"{call.MsgSeq or 0}_{call.MsgRandom}_{now}")
-
-
-def _c2c_before(call: SendMsg, admin: str, now: int) -> cb.C2CBeforeSendMsg:
-    seq = call.MsgSeq or 0
-    return cb.C2CBeforeSendMsg(
-        From_Account=call.From_Account or admin,
-        To_Account=call.To_Account,
-        MsgSeq=seq,
-        MsgRandom=call.MsgRandom,
-        MsgTime=now,
-        MsgKey=f"{seq}_{call.MsgRandom}_{now}",
-        MsgId=f"{seq}_{call.MsgRandom}_{now}",  # no client here: the key stands in for its id
-        OnlineOnlyFlag=int(call.OnlineOnlyFlag == 1),
-        MsgBody=call.MsgBody,
-        CloudCustomData=call.CloudCustomData,
-        EventTime=now * 1000,
-    )
-
-
-def _group_before(call: SendGroupMsg, admin: str, group_type: str, now: int) -> cb.GroupBeforeSendMsg:
-    return cb.GroupBeforeSendMsg(
-        GroupId=call.GroupId,
-        Type=group_type,
-        EventTime=now * 1000,
-        Operator_Account=admin,
-        From_Account=call.From_Account or admin,
-        Random=call.Random,
-        OnlineOnlyFlag=int(call.OnlineOnlyFlag == 1),
-        MsgBody=call.MsgBody,
-        CloudCustomData=call.CloudCustomData,
-    )
+        return verdict(call, answer, now)
 
 
 _AFTER_SEND: Final = frozenset({cb.C2C_AFTER_SEND_MSG, cb.GROUP_AFTER_SEND_MSG})
@@ -288,6 +258,32 @@ _AFTER_SEND: Final = frozenset({cb.C2C_AFTER_SEND_MSG, cb.GROUP_AFTER_SEND_MSG})
 def _forbids(call: Any, control: str) -> bool:
     """Whether the REST request's `ForbidCallbackControl` switches that callback off for it."""
     return control in (getattr(call, "ForbidCallbackControl", None) or ())
+
+
+ANSWER_SHOWN: Final = 4096  # bytes of the app's answer the inspector keeps
+
+
+def _delivery(
+    target: Target, body: cb.Callback, outcome: tuple[int | None, bytes, str | None], elapsed: float
+) -> dict[str, Any]:
+    """A journal entry for one delivery."""
+    status, raw, failure = outcome
+    return {
+        "command": _command(body),
+        "url": _shown_url(target.url),
+        "body": msgspec.json.decode(encode_callback(body)),
+        "status": status,
+        "answer": raw[:ANSWER_SHOWN].decode("utf-8", "replace"),
+        "error": failure,
+        "ms": round(elapsed * 1000, 2),
+    }
+
+
+def _shown_url(url: str) -> str:
+    """The URL without what may be a secret: its query (a Sign) and any user:password@."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _command(body: cb.Callback) -> str:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 from ..errors import TIM_ERR_PARAM, UsageError
+from ..seams import SearchStore
 from ..store import Conv, LocatorKey, locator_key
 from ..types import ConvType, GetMsgListInput, GetMsgListParam, Message, coerce
 from .context import SendContext, anchor_of, checked_conv
@@ -102,6 +103,27 @@ async def _stored(
 ) -> tuple[list[Message], bool]:
     """Up to `count` stored messages beyond `anchor` that `selection` keeps, and whether the page
     reached the window's far end (nothing further can belong to it)."""
+    count, forward = want
+    if selection.types is not None and isinstance(ctx.store, SearchStore):
+        # The store filters by type in SQL (an index per type); type filters never fill from
+        # roaming, so a short page needs no "ended" to stop fills.
+        page = await ctx.store.page_of_types(
+            conv,
+            anchor=anchor,
+            count=count,
+            forward=forward,
+            types=sorted(selection.types),
+            low=selection.low,
+            high=selection.high,
+        )
+        return page, len(page) < count
+    return await _stored_in_python(ctx, conv, anchor, want, selection)
+
+
+async def _stored_in_python(
+    ctx: SendContext, conv: Conv, anchor: LocatorKey | None, want: tuple[int, bool], selection: Selection
+) -> tuple[list[Message], bool]:
+    """`_stored` reading pages and filtering them here (a store without `page_of_types`)."""
     count, forward = want
     read = count if selection.types is None else max(count, FILTERED_READ)
     found: list[Message] = []

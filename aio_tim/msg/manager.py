@@ -20,9 +20,11 @@ from ..types import (
     MessageInput,
     MessageReceipt,
     MsgDeleteInput,
+    MsgSearchParam,
+    MsgSearchResult,
 )
 from ..types.group import GroupMemberInfo
-from . import delete, download, edit, extensions, history, local, receipts, send, sending, traced
+from . import delete, download, edit, extensions, history, local, receipts, search, send, sending, traced
 from .context import SendContext
 from .roaming import Roaming
 
@@ -182,6 +184,41 @@ class MsgManager:
                 time=sent.server_time, seq=sent.seq, rand=sent.rand)])
         """
         return await local.find_by_msg_locator_list(self._ctx, self._roaming, conv_id, conv_type, locators)
+
+    # --- local search ----------------------------------------------------------------------------
+
+    async def find_messages(self, msg_ids: Any) -> list[Message]:
+        """`TIMMsgFindMessages`: the stored messages with these msg_ids, in the ids' order.
+
+        Local only; ids not stored (or deleted here) are left out.
+
+            [msg] = await tim.msg.find_messages([sent.msg_id])
+        """
+        return await search.find_messages(self._ctx, msg_ids)
+
+    async def search_local_messages(self, param: MsgSearchParam | Any) -> MsgSearchResult:
+        """`TIMMsgSearchLocalMessages`: stored messages by keyword (any or all of up to 5),
+        sender, element type and time; one conversation's messages, or every conversation with
+        its match count. Local only (an FTS5 index of the SQLite store).
+
+            result = await tim.msg.search_local_messages({
+                "msg_search_param_keyword_array": ["invoice"],
+                "msg_search_param_conv_id": "bob", "msg_search_param_conv_type": 1,
+                "msg_search_param_page_size": 20})
+            print(result.total_count, result.item_array[0].message_array)
+        """
+        return await search.search_local_messages(self._ctx, param)
+
+    async def set_local_custom_data(self, msg: MessageInput) -> None:
+        """`TIMMsgSetLocalCustomData`: keep `msg`'s `custom_int`/`custom_str` on the stored copy.
+
+        Local only, never sent; kept when the message is saved again or roaming is fetched again.
+        Name the message as stored or returned (conversation and locator), or by its msg_id.
+
+            sent.custom_int, sent.custom_str = 1, "starred"
+            await tim.msg.set_local_custom_data(sent)
+        """
+        await search.set_local_custom_data(self._ctx, msg)
 
     # --- history ---------------------------------------------------------------------------------
 

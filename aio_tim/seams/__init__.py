@@ -26,6 +26,7 @@ from .inbox import (
 )
 from .limiter import Limiter, pace_for
 from .outbox import Deliver, OutboxQueue, TransactionalOutbox
+from .search import SearchGroup, SearchPage, SearchQuery, SearchStore
 from .store import ClaimedRow, LocatorKey, MessageStore, OutboxStore, SharedOutboxStore
 
 __all__ = [
@@ -49,6 +50,10 @@ __all__ = [
     "RevokeC2C",
     "RevokeGroup",
     "SaveMessage",
+    "SearchGroup",
+    "SearchPage",
+    "SearchQuery",
+    "SearchStore",
     "SharedOutboxStore",
     "StoreEffect",
     "TransactionalOutbox",

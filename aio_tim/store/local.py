@@ -77,6 +77,7 @@ from .rows import (
     stamp,
 )
 from .schema import migrate
+from .search import SearchMixin
 from .seqs import SeqCounters
 from .settings import BUSY_TIMEOUT_MS, NO_FSYNC, check_commit_delay, check_synchronous, configure
 from .writer import COMMIT_DELAY, BusyTimeout, GroupWriter, Job, is_busy, raw_connection, run_on_thread
@@ -89,7 +90,7 @@ _SMALL_WRITE: Final = 8  # an insert_many of up to this many rows may commit on 
 T = TypeVar("T")
 
 
-class LocalStore:
+class LocalStore(SearchMixin):
     """The local message database: messages by conversation and locator, read marks, MsgSeq counters.
 
     `synchronous="FULL"` survives power loss; the default NORMAL (with WAL) survives a process crash.

@@ -15,7 +15,40 @@ import aiosqlite
 from ..errors import error_for
 from .errors import ERR_IO
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "statements"]
+__all__ = ["INDEX_AFTER", "MIGRATIONS", "SCHEMA_VERSION", "migrate", "statements"]
+
+# The text a keyword search looks in (migration 8): per element, what a reader sees of it (a
+# text's content, a custom element's description and extension, a file's name, a location's
+# description, a merged message's title and abstracts), one line each. Faces, group tips and
+# other system elements carry none. SQL over the stored JSON, so any connection's insert (and
+# the migration's backfill) indexes a row the same way.
+_SEARCH_TEXT: Final = """coalesce((SELECT group_concat(part, char(10)) FROM (
+    SELECT CASE json_extract(e.value, '$.elem_type')
+        WHEN 0 THEN json_extract(e.value, '$.text_elem_content')
+        WHEN 3 THEN coalesce(json_extract(e.value, '$.custom_elem_desc'), '') || char(10)
+                    || coalesce(json_extract(e.value, '$.custom_elem_ext'), '')
+        WHEN 4 THEN json_extract(e.value, '$.file_elem_file_name')
+        WHEN 7 THEN json_extract(e.value, '$.location_elem_desc')
+        WHEN 12 THEN coalesce(json_extract(e.value, '$.merge_elem_title'), '') || char(10)
+                     || coalesce((SELECT group_concat(a.value, char(10))
+                                  FROM json_each(e.value, '$.merge_elem_abstract_array') AS a), '')
+    END AS part
+    FROM json_each(CAST({json} AS TEXT), '$.message_elem_array') AS e)), '')"""
+# The C SDK searches every type but faces and group tips (5, 6): a message whose first element is
+# one of those is not indexed at all.
+_SEARCHABLE: Final = "{row}.elem_type NOT IN (5, 6)"
+_INDEX_NEW: Final = (
+    "INSERT INTO messages_fts (rowid, body) SELECT new.id, body FROM "
+    f"(SELECT {_SEARCH_TEXT.format(json='new.json')} AS body) WHERE body != '';"
+)
+# Rows inserted after the row with id `?` (ids only grow): indexed by the statement that inserted
+# them (store/counts.py), once per insert job. Not a trigger: a write to the FTS5 table from a
+# trigger of an executemany'd INSERT flushes FTS5's pending segment once per row (its statement
+# savepoint), which made a bulk import 30x slower.
+INDEX_AFTER: Final = f"""INSERT INTO messages_fts (rowid, body)
+    SELECT id, body FROM (SELECT id, {_SEARCH_TEXT.format(json="messages.json")} AS body FROM messages
+                          WHERE id > ? AND {_SEARCHABLE.format(row="messages")})
+    WHERE body != ''"""
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     # 1: messages keyed by locator, the per-conversation C2C MsgSeq counter.
@@ -224,6 +257,32 @@ MIGRATIONS: Final[tuple[str, ...]] = (
             WHERE conv_type = old.conv_type AND conv_id = old.conv_id AND status != 4
             ORDER BY time DESC, seq DESC, rand DESC LIMIT 1)
         WHERE conv_type = old.conv_type AND conv_id = old.conv_id AND last_id = old.id;
+    END;
+    """,
+    # 8: local search (store/search.py). A message's type (its first element's) and sender are
+    # columns computed from its JSON, so filters and indexes read them without decoding rows in
+    # Python; `local_int`/`local_str` keep TIMMsgSetLocalCustomData's values across re-saves. The
+    # searchable text of every message already stored is indexed here; later inserts are indexed
+    # by the job that inserts them (counts.py), re-saves and removals by trigger: always in the
+    # transaction that changes the row.
+    f"""
+    ALTER TABLE messages ADD COLUMN elem_type INTEGER
+        GENERATED ALWAYS AS (json_extract(CAST(json AS TEXT), '$.message_elem_array[0].elem_type')) VIRTUAL;
+    ALTER TABLE messages ADD COLUMN sender TEXT
+        GENERATED ALWAYS AS (json_extract(CAST(json AS TEXT), '$.message_sender')) VIRTUAL;
+    ALTER TABLE messages ADD COLUMN local_int INTEGER;
+    ALTER TABLE messages ADD COLUMN local_str TEXT;
+    CREATE INDEX messages_by_type ON messages (conv_type, conv_id, elem_type, time, seq, rand);
+    CREATE INDEX messages_by_sender ON messages (sender, time);
+    CREATE INDEX messages_by_msg_id ON messages (msg_id) WHERE msg_id IS NOT NULL;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(body, tokenize = 'trigram', columnsize = 0);
+    {INDEX_AFTER.replace("?", "0")};
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF json ON messages BEGIN
+        DELETE FROM messages_fts WHERE rowid = old.id;
+        {_INDEX_NEW.replace("WHERE", f"WHERE {_SEARCHABLE.format(row='new')} AND")}
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        DELETE FROM messages_fts WHERE rowid = old.id;
     END;
     """,
 )

@@ -57,6 +57,7 @@ from .receipts import (
     MessageExtensionResult,
     MessageReceipt,
 )
+from .search import KeywordListMatchType, MsgSearchParam, MsgSearchResult, MsgSearchResultItem
 
 __all__ = [
     "SENDABLE_ELEM_TYPES",
@@ -85,6 +86,7 @@ __all__ = [
     "ImageLevel",
     "IosOfflinePushConfig",
     "JsonInput",
+    "KeywordListMatchType",
     "LocationElem",
     "MergeElem",
     "Message",
@@ -96,6 +98,9 @@ __all__ = [
     "MsgDeleteParam",
     "MsgLocator",
     "MsgPriority",
+    "MsgSearchParam",
+    "MsgSearchResult",
+    "MsgSearchResultItem",
     "MsgStatus",
     "OfflinePushConfig",
     "Platform",
