@@ -92,6 +92,27 @@ async def drive_every_operation(alice: Client) -> None:
     await alice.account.online_status(["dave"])
     await alice.account.delete(["frank"])
 
+    friend = {
+        "friendship_add_friend_param_identifier": "bob",
+        "friendship_add_friend_param_add_source": "AddSource_Type_x",
+    }
+    await alice.profile.modify_self_user_profile({"user_profile_item_nick_name": "Alice",
+                                                  "user_profile_item_add_permission": 1})  # fmt: skip
+    await alice.profile.get_user_profile_list({"friendship_getprofilelist_param_identifier_array": ["alice"]})
+    await alice.friendship.add_friend(friend)
+    await alice.friendship.check_friend_type({"friendship_check_friendtype_param_identifier_array": ["bob"]})
+    await alice.friendship.create_friend_group({"friendship_create_friend_group_param_name_array": ["pals"]})
+    await alice.friendship.modify_friend_profile({"friendship_modify_friend_profile_param_identifier": "bob",
+                                                  "friendship_modify_friend_profile_param_item": {
+                                                      "friend_profile_item_remark": "B"}})  # fmt: skip
+    await alice.friendship.get_friend_profile_list()
+    await alice.friendship.get_friend_group_list()
+    await alice.friendship.delete_friend_group(["pals"])
+    await alice.friendship.delete_friend({"friendship_delete_friend_param_identifier_array": ["bob"]})
+    await alice.friendship.add_to_black_list(["bob"])
+    await alice.friendship.get_black_list()
+    await alice.friendship.delete_from_black_list(["bob"])
+
 
 async def drive_group_admin(alice: Client, gid: str) -> None:
     """tim.group's administration calls (issue 33), each once."""
@@ -119,6 +140,8 @@ async def test_every_request_the_client_sends_matches_the_published_schema(
 ) -> None:
     """Bodies of 20+ endpoints, as sent, validate against /openapi.json's request schemas."""
     url, seen = recorder
+    async with client(server, "bob", url) as bob:  # bob lets anyone befriend him
+        await bob.profile.modify_self_user_profile({"user_profile_item_add_permission": 1})
     async with client(server, "alice", url) as alice:
         await drive_every_operation(alice)
     async with aiohttp.ClientSession() as http, http.get(f"{server.url}/openapi.json") as resp:
@@ -137,4 +160,7 @@ async def test_every_request_the_client_sends_matches_the_published_schema(
         "openim/sendmsg",
         "group_open_http_svc/create_group",
         "im_open_login_svc/account_delete",
+        "sns/friend_add",
+        "sns/black_list_get",
+        "profile/portrait_set",
     } <= endpoints

@@ -480,6 +480,7 @@ async def test_migration_7_builds_the_table_from_stored_messages(tmp_path):
         " DROP TRIGGER conversations_on_tombstone; DROP TRIGGER conversations_on_delete;"
         # and migration 8's search index, so that it runs again after 7
         " DROP TRIGGER messages_fts_update; DROP TRIGGER messages_fts_delete; DROP TABLE messages_fts;"
+        " DROP TABLE search_indexed;"  # migration 9's watermark
         " DROP INDEX messages_by_type; DROP INDEX messages_by_sender; DROP INDEX messages_by_msg_id;"
         " ALTER TABLE messages DROP COLUMN elem_type; ALTER TABLE messages DROP COLUMN sender;"
         " ALTER TABLE messages DROP COLUMN local_int; ALTER TABLE messages DROP COLUMN local_str;"

@@ -60,7 +60,7 @@ async def rows_in(client: Client) -> int:
 
 
 async def test_sent_messages_are_found_by_keyword_and_by_msg_id(carol: Client) -> None:
-    """What carol sends is indexed in the transaction that stores it: found by keyword, by msg_id."""
+    """What carol sends is found by the next search (its catch-up indexes it): by keyword, by msg_id."""
     first = await carol.msg.send_text("bob", C2C, "the quarterly Invoice is late")
     await carol.msg.send_text("bob", C2C, "lunch?")
     other = await carol.msg.send_text("dave", C2C, "invoice #2 attached")

@@ -25,6 +25,20 @@ from ..types import (
     MsgStatus,
     TIMResult,
 )
+from ..types.friendship import (
+    FriendGroupInfo,
+    FriendProfile,
+    FriendProfileItem,
+    FriendResult,
+    FriendshipAddFriendParam,
+    FriendshipCheckFriendTypeParam,
+    FriendshipCheckFriendTypeResult,
+    FriendshipCreateFriendGroupParam,
+    FriendshipDeleteFriendParam,
+    FriendshipGetProfileListParam,
+    FriendshipModifyFriendProfileParam,
+    UserProfileItem,
+)
 from ..types.group import (
     CreateGroupParam,
     CreateGroupResult,
@@ -153,6 +167,18 @@ _KEY_FAMILIES: Final = (
     ("kTIMGroupMemberGetInfoOption", GroupMemberGetInfoOption),
     ("kTIMGroupGetMemberInfoListParam", GroupGetMemberInfoListParam),
     ("kTIMGroupGetMemberInfoListResult", GroupGetMemberInfoListResult),
+    ("kTIMFriendshipAddFriendParam", FriendshipAddFriendParam),
+    ("kTIMFriendshipDeleteFriendParam", FriendshipDeleteFriendParam),
+    ("kTIMFriendshipModifyFriendProfileParam", FriendshipModifyFriendProfileParam),
+    ("kTIMFriendProfileItem", FriendProfileItem),
+    ("kTIMFriendProfile", FriendProfile),
+    ("kTIMFriendResult", FriendResult),
+    ("kTIMFriendshipCheckFriendTypeParam", FriendshipCheckFriendTypeParam),
+    ("kTIMFriendshipCheckFriendTypeResult", FriendshipCheckFriendTypeResult),
+    ("kTIMFriendshipCreateFriendGroupParam", FriendshipCreateFriendGroupParam),
+    ("kTIMFriendGroupInfo", FriendGroupInfo),
+    ("kTIMFriendshipGetProfileListParam", FriendshipGetProfileListParam),
+    ("kTIMUserProfileItem", UserProfileItem),
 )
 
 # Where the C SDK's constant name does not follow its key (its own spellings, kept for ports).

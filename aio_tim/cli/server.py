@@ -30,7 +30,7 @@ from .checkpoint import checkpoint_folder
 from .commands import add_command, package_version
 from .console import console
 from .errors import CliError, say
-from .options import add_target_options, option, port
+from .options import add_target_options, at_least, option, port
 from .target import Target, target_of
 
 __all__ = ["register", "run_info", "run_serve"]
@@ -46,6 +46,11 @@ def register(commands: Any) -> None:
     serve.add_argument("--port", type=port, default=8765, help="0 = any free port (default: 8765)")
     serve.add_argument("--db", default=":memory:", help="sqlite file for state (default: memory)")
     serve.add_argument("--secret-key", default=None, help="default: random, kept in --db")
+    # A service with a fixed app id (and admin) points at the dev server unchanged.
+    option(serve, "--sdk-app-id", env="AIO_TIM_SDK_APP_ID", type=at_least(1), default=1400000000,
+           help="the SDKAppID it answers to (default: 1400000000)")  # fmt: skip
+    option(serve, "--admin", env="AIO_TIM_ADMIN", default="administrator",
+           help="the App admin's UserID every REST call is signed as (default: administrator)")  # fmt: skip
     serve.add_argument(
         "--no-auto-accounts", action="store_true",
         help="do not create accounts on first use: sending to an unknown UserID fails with 70107 as on TIM",
@@ -67,12 +72,15 @@ def register(commands: Any) -> None:
 
 
 async def run_serve(args: argparse.Namespace) -> int:
-    server = DevServer(
-        db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key,
-        auto_accounts=not args.no_auto_accounts,
-        webhook_url=args.webhook_url, webhook_token=args.webhook_token,
-        telemetry=_console_spans() if args.otel else None,
-    )  # fmt: skip
+    try:
+        server = DevServer(
+            db_path=args.db, host=args.host, port=args.port, secret_key=args.secret_key,
+            sdk_app_id=int(args.sdk_app_id), admin=args.admin, auto_accounts=not args.no_auto_accounts,
+            webhook_url=args.webhook_url, webhook_token=args.webhook_token,
+            telemetry=_console_spans() if args.otel else None,
+        )  # fmt: skip
+    except ValueError as exc:  # an admin that is no UserID, an empty key, a webhook URL that is no URL
+        raise CliError(str(exc)) from None
     # A run whose state is in memory is a new server each time: the CLI keys its local store by
     # this tag, so a second run does not show the first run's history.
     instance = secrets.token_hex(6) if args.db == ":memory:" else ""

@@ -25,10 +25,12 @@ from ..coordination.base import Coordinator
 from ..coordination.probe import Submit, find_sent
 from ..errors import TIM_ERR_PARAM, UsageError
 from ..events.hub import Receiving
+from ..friendship import FriendshipManager
 from ..group import GroupManager
 from ..msg import MsgManager, SendContext
 from ..pipeline import MessagePipeline, RetryBudget, RetryPolicy
 from ..pipeline.outbox import Outbox, SharedOutbox
+from ..profile import ProfileManager
 from ..protocol.limits import RATE_LIMITS, Limits
 from ..protocol.validate import check_identifier
 from ..seams import Inbox, InboxStore, Limiter, OutboxQueue, OutboxStore, SharedOutboxStore
@@ -301,6 +303,16 @@ class Client(ReceivingFaces):
     def group(self) -> GroupManager:
         """Group administration (`tim.group`): create/dismiss groups, invite/remove members."""
         return GroupManager(self.pipeline.submit, self.user_id)
+
+    @property
+    def friendship(self) -> FriendshipManager:
+        """The user's relationship chain (`tim.friendship`, the C SDK's `TIMFriendship*`)."""
+        return FriendshipManager(self.pipeline.submit, self.user_id)
+
+    @property
+    def profile(self) -> ProfileManager:
+        """User profiles (`tim.profile`, the C SDK's `TIMProfile*`)."""
+        return ProfileManager(self.pipeline.submit, self.user_id)
 
     @property
     def account(self) -> AccountManager:

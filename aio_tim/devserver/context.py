@@ -27,6 +27,8 @@ class Context:
     # "Offline". Nobody logs in to a dev server, so tests set it (DevServer.set_online_state).
     online: dict[str, str] = field(default_factory=dict)
     webhooks: Webhooks | None = None  # fires the app's callbacks (after commit; before-send inline)
+    sdk_app_id: int = 0  # getappinfo's AppId
+    host: str = "127.0.0.1"  # GetIPList's answer: where this server listens
 
     def now(self) -> int:
         """The server's time in whole unix seconds, the unit of every TIM timestamp."""

@@ -22,14 +22,18 @@ from ..errors import TIMError, error_for
 from ..protocol import Envelope, Request
 from . import (
     accounts,
+    appdata,
+    blacklist,
     c2c,
     c2c_history,
     edits,
     extensions,
+    friends,
     group_admin,
     group_members,
     group_ops,
     groups,
+    profiles,
     push,
     receipts,
     recent,
@@ -40,6 +44,7 @@ from .context import Context, Handler
 from .faults import FaultSwitches
 from .journal import Journal
 from .limits import RateLimiter
+from .refusals import refuse_send
 from .tracing import ERROR_CODE
 from .validation import RequestDecoder
 
@@ -84,6 +89,10 @@ def default_routes() -> dict[str, Route]:
             extensions.HANDLERS,
             push.HANDLERS,
             recent.HANDLERS,
+            friends.HANDLERS,
+            blacklist.HANDLERS,
+            profiles.HANDLERS,
+            appdata.HANDLERS,
         ]
     )
 
@@ -151,6 +160,7 @@ class RestEndpoint:
         body = await _read_body(request, route.decoder.family.syntax)
         call = route.decoder.decode(body)
         decoded.append(call)
+        await refuse_send(self._ctx, call)  # a globally muted sender: refused before any webhook
         hooks = self._ctx.webhooks
         if hooks is not None:
             # A before-send callback may refuse, drop or rewrite the message before anything is

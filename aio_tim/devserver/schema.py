@@ -228,4 +228,53 @@ _V7: Final = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# The relationship chain (sns/*), profile tags (profile/portrait_*) and global mutes
+# (openconfigsvr/setnospeaking). A friend's lists and custom fields are JSON; `sns_seqs` counts
+# each account's changes per kind ('friend', 'black', 'group') for the *Sequence fields.
+_V8: Final = (
+    """CREATE TABLE friends (
+        owner TEXT NOT NULL,
+        friend TEXT NOT NULL,
+        add_source TEXT NOT NULL DEFAULT '',
+        add_wording TEXT NOT NULL DEFAULT '',
+        add_time INTEGER NOT NULL,
+        remark TEXT NOT NULL DEFAULT '',
+        remark_time INTEGER NOT NULL DEFAULT 0,
+        lists TEXT NOT NULL DEFAULT '[]',
+        custom TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (owner, friend)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE blacklist (
+        owner TEXT NOT NULL,
+        blocked TEXT NOT NULL,
+        added INTEGER NOT NULL,
+        PRIMARY KEY (owner, blocked)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE friend_lists (
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        PRIMARY KEY (owner, name)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE sns_seqs (
+        owner TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (owner, kind)
+    ) WITHOUT ROWID""",
+    # Nick and FaceUrl stay in accounts; every other profile tag is a row, its value JSON.
+    """CREATE TABLE profile_tags (
+        user_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (user_id, tag)
+    ) WITHOUT ROWID""",
+    # Unix second each mute ends; -1 is for good. No row (or a past time): not muted.
+    """CREATE TABLE nospeaking (
+        user_id TEXT PRIMARY KEY,
+        c2c_until INTEGER NOT NULL DEFAULT 0,
+        group_until INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)

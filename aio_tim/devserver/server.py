@@ -229,6 +229,8 @@ class DevServer:
             clock=self._clock,
             rng=self._rng,
             webhooks=self._webhooks,
+            sdk_app_id=self._sdk_app_id,
+            host=self._host,
         )
 
     async def _listen(self, ctx: Context) -> web.AppRunner:

@@ -1,8 +1,8 @@
 """The dev server's state in sqlite: every query (bound parameters only), grouped by what it touches.
 
-`State` is the database (`db.Database`: lifecycle, transactions) with the C2C, group and message
-feature (receipts, extensions) queries mixed in, and the web inspector's reads; accounts, settings
-and files live here.
+`State` is the database (`db.Database`: lifecycle, transactions) with the C2C, group, message
+feature (receipts, extensions) and relationship chain queries mixed in, and the web inspector's
+reads; accounts, settings and files live here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .member_queries import MemberQueries
 from .push_queries import PushQueries
 from .recent_queries import RecentQueries
 from .rows import FileRow, json_list, values_of
+from .sns_queries import SnsQueries
 
 __all__ = ["State"]
 
@@ -29,7 +30,14 @@ class _Unlogged(str):
 
 
 class State(
-    C2CQueries, GroupQueries, MemberQueries, PushQueries, RecentQueries, FeatureQueries, InspectQueries
+    C2CQueries,
+    GroupQueries,
+    MemberQueries,
+    PushQueries,
+    RecentQueries,
+    FeatureQueries,
+    InspectQueries,
+    SnsQueries,
 ):
     """Typed queries over the dev server's database; open with `await State.open(path)`."""
 
@@ -67,6 +75,7 @@ class State(
         self._learned_accounts.discard(user_id)
         await self._run("DELETE FROM accounts WHERE user_id = ?", (user_id,))
         await self._run("DELETE FROM group_members WHERE account = ?", (user_id,))
+        await self.forget_sns(user_id)
 
     async def account_exists(self, user_id: str) -> bool:
         if user_id in self._known_accounts or user_id in self._learned_accounts:

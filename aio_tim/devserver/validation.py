@@ -76,6 +76,10 @@ COMMON: Final = ErrorFamily(syntax=60003, params=70402, msg_body_item=70402)
 # recentcontact/*: 50002 for any bad parameter (tencentcloud.com/document/product/1047/43088); a body
 # that is not JSON gets the common 60003.
 RECENTCONTACT: Final = ErrorFamily(syntax=60003, params=50002, msg_body_item=50002)
+# The relationship chain, profiles and app config have codes of their own (TIM's error table).
+SNS: Final = ErrorFamily(syntax=30001, params=30001, msg_body_item=30001)
+PROFILE: Final = ErrorFamily(syntax=40001, params=40001, msg_body_item=40001)
+CONFIG: Final = ErrorFamily(syntax=90001, params=90001, msg_body_item=90001)
 # all_member_push answers like openim (90001 unparseable, 90005 MsgRandom, ...: trtc.io 37166);
 # openim_msg_ext_http_svc's pages name no codes of their own: its requests are checked as openim's.
 _FAMILIES: Final = {
@@ -84,6 +88,10 @@ _FAMILIES: Final = {
     "all_member_push": OPENIM,
     "recentcontact": RECENTCONTACT,
     "openim_msg_ext_http_svc": OPENIM,
+    "sns": SNS,
+    "profile": PROFILE,
+    "openconfigsvr": CONFIG,
+    "open_msg_svc": CONFIG,
 }
 
 
@@ -94,6 +102,9 @@ ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
     "openim/admin_getroammsg": {"From_Account": "Operator_Account", "To_Account": "Peer_Account"},
     # The 2020 doc and the third-party libraries.
     "im_open_login_svc/account_import": {"Identifier": "UserID"},
+    "im_open_login_svc/kick": {"Identifier": "UserID"},
+    # dobyte/tencent-im spells the conversation type in lower case.
+    "recentcontact/delete": {"type": "Type"},
     # Older group docs and SDKs.
     "group_open_http_svc/send_group_msg": {"MsgOnlineOnlyFlag": "OnlineOnlyFlag"},
     # create_group's cap is MaxMemberCount on TIM's page; aio_tim up to 0.x sent the profile's name.

@@ -24,6 +24,7 @@ import aiohttp
 import msgspec
 
 from ..protocol import callbacks as cb
+from ..protocol import sns_callbacks as sc
 from ..protocol.group import SendGroupMsg
 from ..protocol.openim import SendMsg
 from .before_send import c2c_before, group_before, verdict
@@ -38,8 +39,9 @@ log = logging.getLogger("aio_tim.devserver.webhooks")
 AFTER_TIMEOUT: Final = 5.0  # seconds a worker waits for the app's answer to an after-callback
 _ENCODER: Final = msgspec.json.Encoder()
 _ANSWER: Final = msgspec.json.Decoder(cb.CallbackAnswer)
+Body = cb.Callback | sc.SnsCallback  # every body the dev server fires
 GroupType = Callable[[str], Awaitable[str | None]]  # a group's Type by its id (None: no such group)
-_pending: contextvars.ContextVar[list[cb.Callback] | None] = contextvars.ContextVar("webhooks", default=None)
+_pending: contextvars.ContextVar[list[Body] | None] = contextvars.ContextVar("webhooks", default=None)
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Webhooks:
         self._clock = clock
         self._workers = workers
         self._target: Target | None = None
-        self._queue: asyncio.Queue[tuple[Target, cb.Callback]] | None = None
+        self._queue: asyncio.Queue[tuple[Target, Body]] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.delivered = 0
@@ -112,7 +114,7 @@ class Webhooks:
 
     # --- after-callbacks ------------------------------------------------------------------------------
 
-    def after(self, body: cb.Callback) -> None:
+    def after(self, body: Body) -> None:
         """Fire `body` once the current REST call commits (at once outside one)."""
         if not self.enabled(_command(body)):
             return
@@ -123,22 +125,22 @@ class Webhooks:
             self._enqueue([body])
 
     @contextlib.contextmanager
-    def collect(self) -> Iterator[list[cb.Callback]]:
+    def collect(self) -> Iterator[list[Body]]:
         """Hold the after-callbacks of one REST call; the caller releases them after its commit."""
-        pending: list[cb.Callback] = []
+        pending: list[Body] = []
         token = _pending.set(pending)
         try:
             yield pending
         finally:
             _pending.reset(token)
 
-    def release(self, bodies: list[cb.Callback], call: Any = None) -> None:
+    def release(self, bodies: list[Body], call: Any = None) -> None:
         """Send the after-callbacks a committed call collected (less those its sender forbade)."""
         if _forbids(call, "ForbidAfterSendMsgCallback"):
             bodies = [b for b in bodies if _command(b) not in _AFTER_SEND]
         self._enqueue(bodies)
 
-    def _enqueue(self, bodies: list[cb.Callback]) -> None:
+    def _enqueue(self, bodies: list[Body]) -> None:
         target = self._target
         if self._queue is None or target is None:
             return
@@ -159,7 +161,7 @@ class Webhooks:
                 self._queue.task_done()
 
     async def _post(
-        self, target: Target, body: cb.Callback, limit: float, redelivery_of: int | None = None
+        self, target: Target, body: Body, limit: float, redelivery_of: int | None = None
     ) -> cb.CallbackAnswer | None:
         """POST one callback; the app's answer, or None when it failed (any reason, logged)."""
         started = time.perf_counter()
@@ -179,7 +181,7 @@ class Webhooks:
         return answer
 
     async def _exchange(
-        self, target: Target, body: cb.Callback, limit: float
+        self, target: Target, body: Body, limit: float
     ) -> tuple[int | None, bytes, str | None]:
         """(HTTP status, answer bytes, why it failed or None) of one POST."""
         assert self._session is not None
@@ -203,7 +205,7 @@ class Webhooks:
             return response.status, raw, f"answered HTTP {response.status}"
         return response.status, raw, None
 
-    async def redeliver(self, body: cb.Callback, entry_id: int) -> cb.CallbackAnswer | None:
+    async def redeliver(self, body: Body, entry_id: int) -> cb.CallbackAnswer | None:
         """POST a callback again (the inspector's redeliver button), signed afresh, to today's URL;
         the app's answer, or None when it failed or no URL is set. Recorded like any delivery,
         naming the journal entry `entry_id` it repeats."""
@@ -264,7 +266,7 @@ ANSWER_SHOWN: Final = 4096  # bytes of the app's answer the inspector keeps
 
 
 def _delivery(
-    target: Target, body: cb.Callback, outcome: tuple[int | None, bytes, str | None], elapsed: float
+    target: Target, body: Body, outcome: tuple[int | None, bytes, str | None], elapsed: float
 ) -> dict[str, Any]:
     """A journal entry for one delivery."""
     status, raw, failure = outcome
@@ -286,11 +288,11 @@ def _shown_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _command(body: cb.Callback) -> str:
+def _command(body: Body) -> str:
     return str(body.__struct_config__.tag)
 
 
-def encode_callback(body: cb.Callback) -> bytes:
+def encode_callback(body: Body) -> bytes:
     """A callback body as TIM sends it: every field it has, zeros too (OnlineOnlyFlag 0,
     SendMsgResult 0: the Structs omit defaults, TIM's samples do not); only what the dev server
     does not know (None: a TopicId outside topics, absent CloudCustomData) is left out."""

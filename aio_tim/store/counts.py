@@ -9,8 +9,8 @@ some locators already stored, or repeated in the job) the insert is rolled back 
 done again in runs of one class (conversation, live or not, unread or not), each run's rowcount
 counting its class; the order, and so which of a repeated locator wins, is kept.
 
-Each job's new rows are also added to the search index here (`index_after`, one statement per
-job: store/search.py), in the same transaction.
+The search index is not written here: new rows are indexed before the next search
+(store/search.py), so an insert costs what it did before search existed.
 
 So every statement that inserts messages must come from this module (tests/test_store.py checks
 that no other module names the insert statements).
@@ -26,7 +26,7 @@ from typing import Final
 
 from . import sql
 from .rows import Conv, Fanout, Row
-from .search import index_after, keep_local, last_id
+from .search import keep_local
 
 __all__ = ["insert_fanout", "insert_rows", "save_row"]
 
@@ -75,15 +75,12 @@ def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row], *, one_class: boo
     `one_class`: the caller built every row for one conversation and status (an import), so that
     is not checked row by row."""
     conn.execute("SAVEPOINT insert_rows")
-    before = last_id(conn)
     inserted = conn.executemany(sql.INSERT_IGNORE, rows).rowcount
     if inserted == len(rows):
         _add_counts(conn, _one_class_counts(rows) if one_class else _count_classes(rows))
     elif inserted:
         conn.execute("ROLLBACK TO insert_rows")
         inserted = _insert_in_runs(conn, rows)
-    if inserted:
-        index_after(conn, before)
     conn.execute("RELEASE insert_rows")
     return inserted
 
@@ -97,7 +94,6 @@ def insert_fanout(conn: sqlite3.Connection, fanout: Fanout) -> int:
         return insert_rows(conn, fanout.rows())
     columns, conv_ids = fanout.columns, fanout.conv_ids_json
     conn.execute("SAVEPOINT insert_fanout")
-    before = last_id(conn)
     inserted = conn.execute(sql.INSERT_FANOUT, (fanout.conv_type, *columns, conv_ids)).rowcount
     if inserted == len(fanout.conv_ids):
         _, _, _, is_self, status, is_read, _, _, _ = columns
@@ -107,8 +103,6 @@ def insert_fanout(conn: sqlite3.Connection, fanout: Fanout) -> int:
     elif inserted:
         conn.execute("ROLLBACK TO insert_fanout")
         inserted = _insert_in_runs(conn, fanout.rows())
-    if inserted:
-        index_after(conn, before)
     conn.execute("RELEASE insert_fanout")
     return inserted
 
@@ -179,9 +173,7 @@ def _add_counts(conn: sqlite3.Connection, added: dict[Conv, list[int]]) -> None:
 def save_row(conn: sqlite3.Connection, row: Row) -> int:
     """Insert the row, or update the stored one with its locator (keeping its read mark, MsgKey and
     msg_id if the row has none); the row's read mark as stored."""
-    cursor = conn.execute(sql.INSERT_IGNORE, row)
-    if cursor.rowcount:
-        index_after(conn, (cursor.lastrowid or 1) - 1)
+    if conn.execute(sql.INSERT_IGNORE, row).rowcount:
         live, unread = row_class(row)
         if live or unread:
             conn.execute(ADD_COUNTS, (row[0], row[1], live, unread))

@@ -77,7 +77,7 @@ from .rows import (
     stamp,
 )
 from .schema import migrate
-from .search import SearchMixin
+from .search import SearchMixin, check_index_idle
 from .seqs import SeqCounters
 from .settings import BUSY_TIMEOUT_MS, NO_FSYNC, check_commit_delay, check_synchronous, configure
 from .writer import COMMIT_DELAY, BusyTimeout, GroupWriter, Job, is_busy, raw_connection, run_on_thread
@@ -96,7 +96,8 @@ class LocalStore(SearchMixin):
     `synchronous="FULL"` survives power loss; the default NORMAL (with WAL) survives a process crash.
     `clock` (seconds) stamps messages that carry no time; `rng` picks each conversation's first MsgSeq.
     `commit_delay` (seconds) is how long a save with many `siblings` may wait to share a commit
-    (0: never wait; writer.py).
+    (0: never wait; writer.py). `index_idle` (seconds): index the search backlog in the background
+    after that long without a write (None: only before a search; search.py).
     """
 
     def __init__(
@@ -107,6 +108,7 @@ class LocalStore(SearchMixin):
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         commit_delay: float = COMMIT_DELAY,
+        index_idle: float | None = None,
     ) -> None:
         self._db: aiosqlite.Connection | None = None  # first: __del__ reads it even if __init__ fails
         self._writer: GroupWriter | None = None
@@ -114,6 +116,7 @@ class LocalStore(SearchMixin):
         self.path = os.fspath(path)
         self._synchronous = check_synchronous(synchronous)
         self._commit_delay = check_commit_delay(commit_delay)
+        self._index_idle = check_index_idle(index_idle)
         self._clock = clock
         self._state = "new"
         self._lock = asyncio.Lock()
@@ -146,12 +149,14 @@ class LocalStore(SearchMixin):
             inline=self._synchronous in NO_FSYNC,
             commit_delay=self._commit_delay,
         )
+        self._start_indexer(self._index_idle)
         return self
 
     async def aclose(self) -> None:
         """Close the database (idempotent); waits for the operation in progress."""
         if self._db is None:
             return
+        await self._stop_indexer()
         if self._writer is not None:
             await self._writer.drain()  # queued writes commit before the connection closes
         async with self._lock:

@@ -1,9 +1,19 @@
 """`LocalStore`'s search family (the `SearchStore` seam): keyword search over the trigram FTS5
 index, messages by msg_id, local custom data, and pages filtered by element type in SQL.
 
-The index changes in the transaction of the write that changes a row: inserts through
-`index_after`, called by every insert path of counts.py (one statement per job), re-saves and
-deletions of rows by triggers (schema migration 8).
+The index is deferred (schema migration 9): a write never touches it for a new row, so a save
+costs what it did before search existed. `search_indexed.upto` is the watermark, the id up to
+which every row is indexed; a search first indexes the rows past it, in its own write
+transaction through the store's writer (`catch_up`), then queries in that same transaction, so
+it sees every write committed before it. With nothing to index, a search is a plain read.
+A long backlog (a large import) is indexed in transactions of `CATCH_UP_ROWS` rows, each its own
+writer job, so saves are let in between.
+A row already indexed (at or below the watermark) is re-indexed or removed by triggers in the
+transaction of the write that re-saves or deletes it.
+
+With `LocalStore(index_idle=seconds)` the backlog is also indexed in the background: after that
+long without a write, in batches of `IDLE_ROWS` rows (each a short writer job), stopping at the
+first write by anyone else; so the first search after an import finds little left to do.
 Tombstones and revoked messages stay indexed and are left out by the query, as `page` leaves
 them out. A message's type and sender are generated columns of its JSON.
 
@@ -14,21 +24,31 @@ a roaming re-fetch never replaces a stored row at all.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any, Final, TypeVar
 
+from ..errors import TIM_ERR_PARAM, UsageError
 from ..seams.search import SearchGroup, SearchPage, SearchQuery
 from ..types import Message, encode
 from ..types._base import decoder_for
 from .rows import Conv, LocatorKey, check_conv, check_key, message_of
-from .schema import INDEX_AFTER
+from .schema import INDEX_RANGE
 from .search_sql import query_sql, types_page_sql
-from .writer import Job
+from .writer import GroupWriter, Job
 
-__all__ = ["SearchMixin", "index_after", "keep_local", "last_id"]
+__all__ = [
+    "CATCH_UP_ROWS",
+    "IDLE_ROWS",
+    "SearchMixin",
+    "catch_up",
+    "check_index_idle",
+    "keep_local",
+    "last_id",
+]
 
 T = TypeVar("T")
 _DECODER: Final = decoder_for(Message)
@@ -41,6 +61,13 @@ _LOCAL_OF: Final = f"SELECT json, local_int, local_str FROM messages WHERE {_LOC
 _SET_LOCAL: Final = f"UPDATE messages SET json = ?, local_int = ?, local_str = ? WHERE {_LOCATOR}"
 _SET_JSON: Final = f"UPDATE messages SET json = ? WHERE {_LOCATOR}"
 _READ_MAX: Final = 200  # as LocalStore.LOOP_READ_MAX: reads up to this many rows stay on the loop
+# Rows indexed per catch-up transaction: ~0.3 s of the writer (about 16 us a row), after which
+# queued saves commit before the next batch.
+CATCH_UP_ROWS: Final = 20_000
+IDLE_ROWS: Final = 1_000  # rows a background batch indexes: ~20 ms of the writer that a save may wait
+_WATERMARK: Final = "SELECT upto FROM search_indexed"
+_BATCH_END: Final = "SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)"
+_SET_WATERMARK: Final = "UPDATE search_indexed SET upto = ?"
 
 
 def last_id(conn: sqlite3.Connection) -> int:
@@ -48,9 +75,32 @@ def last_id(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT max(id) FROM messages").fetchone()[0] or 0)
 
 
-def index_after(conn: sqlite3.Connection, before: int) -> None:
-    """Add the rows inserted after id `before` to the search index (in the inserting transaction)."""
-    conn.execute(INDEX_AFTER, (before,))
+def check_index_idle(seconds: float | None) -> float | None:
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0
+    ):
+        raise UsageError(
+            TIM_ERR_PARAM, f"index_idle must be a positive number of seconds or None, not {seconds!r}"
+        )
+    return None if seconds is None else float(seconds)
+
+
+def behind(conn: sqlite3.Connection) -> bool:
+    """Whether rows wait to be indexed."""
+    return last_id(conn) > int(conn.execute(_WATERMARK).fetchone()[0])
+
+
+def catch_up(conn: sqlite3.Connection, limit: int | None = None) -> bool:
+    """Index the rows past the watermark, at most `limit` of them (None: all), and move it;
+    whether rows are left for another call. Runs in the caller's write transaction."""
+    upto = int(conn.execute(_WATERMARK).fetchone()[0])
+    newest = last_id(conn)
+    if newest <= upto:
+        return False
+    end = newest if limit is None else int(conn.execute(_BATCH_END, (upto, limit)).fetchone()[0])
+    conn.execute(INDEX_RANGE, (upto, end))
+    conn.execute(_SET_WATERMARK, (end,))
+    return end < newest
 
 
 def keep_local(
@@ -95,6 +145,20 @@ def _search(query: SearchQuery, conn: sqlite3.Connection) -> SearchPage:
     return SearchPage(total, groups)
 
 
+def _search_if_caught_up(query: SearchQuery, conn: sqlite3.Connection) -> SearchPage | None:
+    """Search as a plain read when nothing waits to be indexed (the usual case: no write
+    transaction); None otherwise."""
+    return None if behind(conn) else _search(query, conn)
+
+
+def _search_caught_up(query: SearchQuery, conn: sqlite3.Connection) -> SearchPage | None:
+    """Catch the index up, then search, in one transaction; None if a batch of the backlog was
+    indexed and more is left (the caller commits it and asks again)."""
+    if catch_up(conn, CATCH_UP_ROWS):
+        return None
+    return _search(query, conn)
+
+
 def _by_msg_ids(msg_ids: Sequence[str], conn: sqlite3.Connection) -> list[Message]:
     found = []
     for msg_id in dict.fromkeys(msg_ids):  # each id once, in the order given
@@ -107,7 +171,10 @@ def _by_msg_ids(msg_ids: Sequence[str], conn: sqlite3.Connection) -> list[Messag
 
 
 class SearchMixin:
-    """The search family of `LocalStore`; the store provides `_query` and `_submit`."""
+    """The search family of `LocalStore`; the store provides `_query`, `_submit` and `_writer`."""
+
+    _writer: GroupWriter | None
+    _indexer: asyncio.Task[None] | None = None
 
     async def _query(self, fn: Callable[[sqlite3.Connection], T], *, small: bool = True) -> T:
         raise NotImplementedError  # LocalStore's
@@ -119,7 +186,46 @@ class SearchMixin:
         """The page of `query`'s matches (seams/search.py)."""
         if query.conv is not None:
             query = _with_conv(query, check_conv(query.conv))
-        return await self._query(partial(_search, query), small=False)
+        page = await self._query(partial(_search_if_caught_up, query), small=False)
+        job = partial(_search_caught_up, query)
+        while page is None:  # rows to index: through the writer, in a transaction with the query
+            page = await self._submit(job)  # None: a batch of the backlog is committed, more left
+        return page
+
+    async def index_backlog(self, limit: int = IDLE_ROWS) -> bool:
+        """Index up to `limit` of the rows saved since the index was last caught up (a search does
+        it anyway); whether more are left."""
+        if not await self._query(behind):
+            return False
+        return await self._submit(partial(catch_up, limit=limit))
+
+    def _start_indexer(self, idle: float | None) -> None:
+        if idle is not None:
+            self._indexer = asyncio.create_task(self._index_when_idle(idle), name="aio_tim search index")
+
+    async def _stop_indexer(self) -> None:
+        task, self._indexer = self._indexer, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _index_when_idle(self, idle: float) -> None:
+        """Until cancelled: whenever no write has been committed for `idle` seconds, index the
+        backlog a batch at a time while nobody else writes."""
+        writer = self._writer
+        assert writer is not None  # started by open()
+        seen = writer.jobs
+        while True:
+            await asyncio.sleep(idle)
+            if writer.jobs == seen:  # no write committed for `idle` seconds
+                while await self._index_alone(writer):
+                    pass
+            seen = writer.jobs
+
+    async def _index_alone(self, writer: GroupWriter) -> bool:
+        """A background batch; whether to go on (more left, and no other write came meanwhile)."""
+        before = writer.jobs
+        return await self.index_backlog() and writer.jobs <= before + 1
 
     async def find_by_msg_ids(self, msg_ids: Sequence[str]) -> list[Message]:
         """The stored message with each msg_id, in the ids' order (deleted ones left out)."""
