@@ -1,7 +1,8 @@
 """The `Inbox` contract (aio_tim.seams.inbox), run against each implementation.
 
-SQLite (the default) and Redis Streams (`aio_tim.coordination.redis_inbox`) are the `inbox`
-fixture's params.
+SQLite (the default), Redis Streams (`aio_tim.coordination.redis_inbox`) and PostgreSQL
+(`aio_tim.pgstore.inbox`) are the `inbox` fixture's params; the effects on the store are checked
+with SQLite and PostgreSQL, the two that apply them in the append's transaction.
 """
 
 from __future__ import annotations
@@ -10,28 +11,52 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
+from pg_support import PG_URL, own_schema
 from redis_support import REDIS_URL, on_ci, require_redis
 
 from aio_tim import ConvType, Message, MsgStatus, TextElem
 from aio_tim.coordination.redis_inbox import RedisInbox, store_applier
-from aio_tim.seams.inbox import Inbox, JoinGroup, NewEntry, RevokeC2C, RevokeGroup, SaveMessage
+from aio_tim.seams.inbox import (
+    Inbox,
+    JoinGroup,
+    ModifyC2C,
+    NewEntry,
+    PeerReadC2C,
+    RevokeC2C,
+    RevokeGroup,
+    SaveMessage,
+)
 from aio_tim.store import LocalStore
 from aio_tim.store.inbox import SqliteInbox
 
 
-@pytest_asyncio.fixture(params=["sqlite", "redis"])
+async def pg_store(stack: AsyncExitStack) -> Any:
+    """A PgStore in a schema of the test's own (dropped afterwards); asyncpg only for these runs."""
+    from aio_tim.pgstore import PgStore
+
+    schema = await stack.enter_async_context(own_schema(PG_URL))
+    return await stack.enter_async_context(
+        PgStore(PG_URL, sdk_app_id=1400000000, user_id="bob", schema=schema)
+    )
+
+
+@pytest_asyncio.fixture(params=["sqlite", "redis", "postgresql"])
 async def inbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Inbox]:
-    async with LocalStore(tmp_path / "store.db") as store:
-        if request.param == "redis":  # the shared Redis (fails under CI=true, skips elsewhere, without it)
+    async with LocalStore(tmp_path / "store.db") as store, AsyncExitStack() as stack:
+        if request.param == "postgresql":  # the shared PostgreSQL (fails under CI=true without it)
+            made: Inbox = (await pg_store(stack)).inbox()
+        elif request.param == "redis":  # the shared Redis (fails under CI=true, skips elsewhere, without it)
             require_redis(REDIS_URL, ci=on_ci())
             prefix = f"aio_tim_test:{uuid.uuid4().hex[:12]}"
             client = aioredis.Redis.from_url(REDIS_URL)
-            made: Inbox = RedisInbox(client, prefix, apply=store_applier(store))
+            made = RedisInbox(client, prefix, apply=store_applier(store))
         else:
             made = SqliteInbox(store)
         yield made
@@ -91,34 +116,65 @@ async def test_read_blocks_until_an_append(inbox: Inbox) -> None:
     assert [e.key for e in await asyncio.wait_for(reader, 2)] == ["late"]
 
 
-async def test_effects_apply_once_and_in_causal_order(tmp_path: Path) -> None:
+@pytest_asyncio.fixture(params=["sqlite", "postgresql"])
+async def store_inbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Any, Inbox]]:
+    """A store and its inbox, which applies entries' effects to it in the append's transaction."""
+    async with AsyncExitStack() as stack:
+        if request.param == "postgresql":
+            store = await pg_store(stack)
+            yield store, store.inbox()
+        else:
+            store = await stack.enter_async_context(LocalStore(tmp_path / "s.db"))
+            yield store, SqliteInbox(store)
+
+
+async def test_effects_apply_once_and_in_causal_order(store_inbox: tuple[Any, Inbox]) -> None:
     """A message saved and recalled in the same batch ends revoked; a duplicate entry applies nothing."""
-    async with LocalStore(tmp_path / "s.db") as store:
-        inbox = SqliteInbox(store)
-        msg = Message(
-            elem_array=[TextElem(content="hi")], sender="alice", server_time=1_700_000_000, seq=5, rand=9
-        )
-        group_msg = Message(
-            elem_array=[TextElem(content="g")], sender="alice", server_time=1_700_000_000, seq=1, rand=2
-        )
-        await asyncio.gather(
-            inbox.append([entry("send", effects=(SaveMessage(1, "alice", msg, "5_9_1700000000"),))]),
-            inbox.append([entry("recall", effects=(RevokeC2C("alice", "5_9_1700000000"),))]),
-            inbox.append([entry("not-member", effects=(SaveMessage(2, "g1", group_msg, None),))]),
-            inbox.append([entry("join", effects=(JoinGroup("g2"),))]),
-            inbox.append([entry("member", effects=(SaveMessage(2, "g2", group_msg, None),))]),
-        )
-        [stored] = await store.page((ConvType.C2C, "alice"), anchor=None, count=5, forward=False)
-        assert stored.status == MsgStatus.REVOKED
-        assert (
-            await store.count((ConvType.GROUP, "g1")) == 0 and await store.count((ConvType.GROUP, "g2")) == 1
-        )
-        await inbox.append([entry("send", effects=(SaveMessage(1, "alice", msg, None),))])  # a redelivery
-        await inbox.append([entry("recall-g", effects=(RevokeGroup("g2", (1,)),))])
-        [group_stored] = await store.page((ConvType.GROUP, "g2"), anchor=None, count=5, forward=False)
-        assert group_stored.status == MsgStatus.REVOKED
-        assert await store.count((ConvType.C2C, "alice")) == 1
-        await inbox.aclose()
+    store, inbox = store_inbox
+    msg = Message(
+        elem_array=[TextElem(content="hi")], sender="alice", server_time=1_700_000_000, seq=5, rand=9
+    )
+    group_msg = Message(
+        elem_array=[TextElem(content="g")], sender="alice", server_time=1_700_000_000, seq=1, rand=2
+    )
+    await asyncio.gather(
+        inbox.append([entry("send", effects=(SaveMessage(1, "alice", msg, "5_9_1700000000"),))]),
+        inbox.append([entry("recall", effects=(RevokeC2C("alice", "5_9_1700000000"),))]),
+        inbox.append([entry("not-member", effects=(SaveMessage(2, "g1", group_msg, None),))]),
+        inbox.append([entry("join", effects=(JoinGroup("g2"),))]),
+        inbox.append([entry("member", effects=(SaveMessage(2, "g2", group_msg, None),))]),
+    )
+    [stored] = await store.page((ConvType.C2C, "alice"), anchor=None, count=5, forward=False)
+    assert stored.status == MsgStatus.REVOKED
+    assert await store.count((ConvType.GROUP, "g1")) == 0 and await store.count((ConvType.GROUP, "g2")) == 1
+    await inbox.append([entry("send", effects=(SaveMessage(1, "alice", msg, None),))])  # a redelivery
+    await inbox.append([entry("recall-g", effects=(RevokeGroup("g2", (1,)),))])
+    [group_stored] = await store.page((ConvType.GROUP, "g2"), anchor=None, count=5, forward=False)
+    assert group_stored.status == MsgStatus.REVOKED
+    assert await store.count((ConvType.C2C, "alice")) == 1
+    await inbox.aclose()
+
+
+async def test_modify_and_read_receipt_effects_rewrite_the_stored_json(
+    store_inbox: tuple[Any, Inbox],
+) -> None:
+    """A modify replaces the elements (keeping the cloud data it does not carry); a read receipt
+    marks the user's own message read by the peer; a message from the peer is left alone."""
+    store, inbox = store_inbox
+    mine = Message(elem_array=[TextElem(content="v1")], sender="bob", is_from_self=True,
+                   server_time=1_700_000_000, seq=7, rand=8, cloud_custom_str="c")  # fmt: skip
+    theirs = Message(
+        elem_array=[TextElem(content="t")], sender="alice", server_time=1_700_000_001, seq=9, rand=1
+    )
+    await inbox.append([entry("s1", effects=(SaveMessage(1, "alice", mine, "7_8"),)),
+                        entry("s2", effects=(SaveMessage(1, "alice", theirs, "9_1"),))])  # fmt: skip
+    await inbox.append([entry("modify", effects=(ModifyC2C("alice", "7_8", (TextElem(content="v2"),)),))])
+    await inbox.append([entry("receipt", effects=(PeerReadC2C("alice", ("7_8", "9_1")),))])
+    newer, older = await store.page((ConvType.C2C, "alice"), anchor=None, count=5, forward=False)
+    assert isinstance(older.elem_array[0], TextElem) and older.elem_array[0].content == "v2"
+    assert (older.cloud_custom_str, older.receipt_peer_read) == ("c", True)
+    assert newer.receipt_peer_read is not True and newer.elem_array[0].content == "t"  # type: ignore[union-attr]
+    await inbox.aclose()
 
 
 async def test_a_closed_inbox_refuses_work(inbox: Inbox) -> None:

@@ -223,3 +223,30 @@ async def test_a_dead_workers_sent_row_is_looked_up_not_resent(
             counts = await wait_drained(tim, 3)
             assert counts["sent"] == 3 and tim._outbox.looked_up == 1  # type: ignore[union-attr]
     assert server_order(tmp_path / "server.db", "bob") == [11, 12, 13]
+
+
+async def test_a_slow_conversation_does_not_hold_the_others(pg_url: str, pg_schema: str) -> None:
+    """A drainer with two lanes: one conversation's send hangs until five other conversations
+    (one row each, enqueued after it) are sent. They are: a finished lane's slot is claimed again
+    at once, not when the whole claim (with the slow lane) is done."""
+    from aio_tim.pipeline.outbox import SharedOutbox
+
+    now, others_sent = int(time.time()), asyncio.Event()
+    delivered: list[str] = []
+
+    async def deliver(conv: tuple[int, str], message: Message) -> tuple[Message, str | None]:
+        if conv[1] == "slow":
+            await asyncio.wait_for(others_sent.wait(), 10)
+        delivered.append(conv[1])
+        if len(delivered) == 5:
+            others_sent.set()
+        return message, None
+
+    async with PgStore(pg_url, sdk_app_id=APP, user_id="alice", schema=pg_schema) as store:
+        for peer in ["slow", *(f"c{i}" for i in range(5))]:
+            await store.outbox_add((1, peer), queued_message(peer, len(peer), now))
+        outbox = SharedOutbox(store, batch=2)
+        await outbox.start(deliver)
+        await asyncio.wait_for(outbox.wait_idle(), 15)
+        assert await outbox.aclose(5) == 0
+    assert delivered == ["c0", "c1", "c2", "c3", "c4", "slow"]

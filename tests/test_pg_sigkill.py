@@ -68,5 +68,6 @@ async def test_sigkilled_workers_lose_nothing(tmp_path: Path, pg_url: str) -> No
         folder.mkdir()
         async with own_schema(pg_url) as schema:
             results.append(await kill_trial(folder, pg_url, schema, rng))
+        print(f"\n  trial {trial + 1}: {results[-1]}", flush=True)  # a long run's figures as they come
     print("\nPostgreSQL outbox SIGKILL trials:", results)
     assert all(r["lost"] == 0 and r["sent"] == r["enqueued"] and r["failed"] == 0 for r in results)

@@ -33,7 +33,7 @@ from ..pipeline.outbox import Outbox, SharedOutbox
 from ..profile import ProfileManager
 from ..protocol.limits import RATE_LIMITS, Limits
 from ..protocol.validate import check_identifier
-from ..seams import Inbox, Limiter, OutboxQueue, OutboxStore, SharedOutboxStore
+from ..seams import Inbox, InboxStore, Limiter, OutboxQueue, OutboxStore, SharedOutboxStore
 from ..store import LocalStore, default_store_path
 from ..store.inbox import SqliteInbox
 from ..telemetry import Telemetry
@@ -85,7 +85,7 @@ class Client(ReceivingFaces):
     one is a bad reply, 9519); downloads are capped by `tim.transfers.options.max_size`.
     Receiving (`tim.events()`, `tim.listen()`, `tim.webhook_app()`, see `aio_tim.events`): TIM's
     webhooks are verified with `webhook_token` when the app configured one, and kept in `inbox`
-    (default: the local store; an `aio_tim.seams.Inbox` such as a Redis one otherwise).
+    (default: the store's, SQLite's or PostgreSQL's; an `aio_tim.seams.Inbox` such as Redis's otherwise).
 
     `coordinator` makes this client one worker of many sharing the app (`aio_tim.coordination`):
     with a `RedisCoordinator` the limits are app-wide and `enqueue_new_msg` queues in Redis
@@ -228,8 +228,10 @@ class Client(ReceivingFaces):
     def _chosen_inbox(self) -> Inbox | None:
         if self._inbox is not None:
             return self._inbox
+        if isinstance(self.store, InboxStore):  # PostgreSQL's: one inbox for every worker
+            return self.store.inbox()
         if not isinstance(self.store, LocalStore):
-            return None  # the inboxes apply their effects to a SQLite store: give Client(inbox=...)
+            return None  # another store: give Client(inbox=...)
         if self._coordinator is not None:
             return self._coordinator.inbox(self.sdk_app_id, self.store)
         return SqliteInbox(self.store)

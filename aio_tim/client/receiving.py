@@ -117,12 +117,12 @@ class ReceivingFaces:
 
     @property
     def inbox(self) -> Inbox:
-        """Where received webhooks wait (`Client(inbox=...)`, else the local store's `SqliteInbox`)."""
+        """Where received webhooks wait (`Client(inbox=...)`, else the store's: `SqliteInbox`, `PgInbox`)."""
         return self._receiving_side().inbox
 
     def _receiving_side(self) -> Receiving:
         if self._receiving is None and self._msg is not None:
-            raise UsageError(TIM_ERR_PARAM, "receiving with a PostgreSQL store needs Client(inbox=...)")
+            raise UsageError(TIM_ERR_PARAM, "receiving with this store needs Client(inbox=...)")
         if self._receiving is None:
             raise RuntimeError("Client is not open: use `async with Client(...) as tim`")
         return self._receiving

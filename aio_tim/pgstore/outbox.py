@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import asyncpg
 
@@ -32,12 +31,11 @@ from ..store.rows import Conv, check_status, row_of, stamp
 from ..types import Message, encode
 from ..types._base import decoder_for
 from .errors import pg_conv, pg_errors
+from .listen import listen_forever
 from .schema import quoted
-from .sql import Statements, statements
+from .sql import statements
 
 __all__ = ["LANE_ROWS", "OutboxRows", "result_key"]
-
-log = logging.getLogger("aio_tim.pgstore")
 
 LANE_ROWS: Final = 32  # rows of one conversation taken with its head in one claim
 STATES: Final = ("queued", "inflight", "sent", "failed")
@@ -145,113 +143,114 @@ def _without_with(query: str) -> str:
     return rest
 
 
-class OutboxRows:
-    """PgStore's outbox methods (`aio_tim.seams.SharedOutboxStore`)."""
+class OutboxHome(Protocol):
+    """What `OutboxRows` uses of the store it is mixed into (`PgStore`): its methods take a `self`
+    of this type, so mypy checks that the store has them, and nothing stands in for them here."""
 
-    schema: str
-    _id: int
-    _sql: Statements
+    _listener: asyncio.Task[None] | None
+
+    @property
+    def schema(self) -> str: ...
+
+    @property
+    def store_id(self) -> int: ...
+
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+
+    def _now(self) -> int: ...
+
+    async def _run(self, method: str, query: str, *args: Any) -> Any: ...
+
+
+class OutboxRows:
+    """PgStore's outbox methods (`aio_tim.seams.SharedOutboxStore`), on an `OutboxHome`."""
 
     def __init__(self) -> None:
         self._listener: asyncio.Task[None] | None = None
 
-    @property
-    def pool(self) -> asyncpg.Pool:
-        raise NotImplementedError
-
-    def _now(self) -> int:
-        raise NotImplementedError
-
-    async def _run(self, method: str, query: str, *args: Any) -> Any:
-        raise NotImplementedError
-
     # --- intake ----------------------------------------------------------------------------------
 
-    async def outbox_add(self, conv: Conv, msg: Message) -> int:
+    async def outbox_add(self: OutboxHome, conv: Conv, msg: Message) -> int:
         """Commit `msg` (keys already fixed) as a queued row in a transaction of its own; its id."""
         with pg_errors():
             async with self.pool.acquire() as conn:
-                return await self.outbox_add_in(conn, conv, msg)
+                return await _add_in(self, conn, conv, msg)
 
-    async def outbox_add_in(self, connection: Any, conv: Conv, msg: Message) -> int:
+    async def outbox_add_in(self: OutboxHome, connection: Any, conv: Conv, msg: Message) -> int:
         """Insert `msg` as a queued row with the caller's asyncpg `connection`, in its transaction
         if one is open: the row (and the drainers' wake-up) exists once that transaction commits."""
-        conv = pg_conv(conv)
-        params = (self._id, *conv, encode(msg), result_key(conv, msg), _sql(self.schema).channel)
-        with pg_errors():
-            row = await connection.fetchrow(_sql(self.schema).insert, *params)
-        return int(row[0])
+        return await _add_in(self, connection, conv, msg)
 
     # --- draining --------------------------------------------------------------------------------
 
-    async def outbox_claim_rows(self, limit: int, *, owner: str, lease: int = 30) -> list[ClaimedRow]:
+    async def outbox_claim_rows(
+        self: OutboxHome, limit: int, *, owner: str, lease: int = 30
+    ) -> list[ClaimedRow]:
         """Lease the heads of up to `limit` conversations, with their next rows, to `owner`."""
-        with pg_errors():
-            params = (self._id, owner, limit, float(lease), LANE_ROWS)
-            rows = await self.pool.fetch(_sql(self.schema).claim, *params)
-        claimed = [ClaimedRow(r[0], (r[1], r[2]), _DECODER.decode(r[3]), r[4]) for r in rows]
-        return sorted(claimed, key=lambda row: row.id)
+        return await _claim(self, limit, owner, lease)
 
     async def outbox_claim(
-        self, limit: int, *, owner: str | None = None, lease: int = 30
+        self: OutboxHome, limit: int, *, owner: str | None = None, lease: int = 30
     ) -> list[tuple[int, Conv, Message]]:
         """`outbox_claim_rows` without the take-over mark (the `OutboxStore` seam)."""
-        rows = await self.outbox_claim_rows(limit, owner=owner or "", lease=lease)
+        rows = await _claim(self, limit, owner or "", lease)
         return [(row.id, row.conv, row.message) for row in rows]
 
-    async def outbox_renew(self, owner: str, lease: int) -> int:
+    async def outbox_renew(self: OutboxHome, owner: str, lease: int) -> int:
         """Extend the lease of `owner`'s inflight rows to `lease` seconds from now; how many."""
-        return await self._outbox_update(_sql(self.schema).renew, owner, float(lease))
+        return await _update(self, _sql(self.schema).renew, owner, float(lease))
 
-    async def outbox_owners(self) -> set[str]:
+    async def outbox_owners(self: OutboxHome) -> set[str]:
         """The owners holding inflight rows of this store."""
         with pg_errors():
-            rows = await self.pool.fetch(_sql(self.schema).owners, self._id)
+            rows = await self.pool.fetch(_sql(self.schema).owners, self.store_id)
         return {str(r[0]) for r in rows}
 
     async def outbox_sent(
-        self, row_id: int, conv: Conv, sent: Message, *, status: int, msg_key: str | None
+        self: OutboxHome, row_id: int, conv: Conv, sent: Message, *, status: int, msg_key: str | None
     ) -> None:
         """In one transaction: the row is sent (keeping the sent message) and `sent` is saved."""
         conv, status = pg_conv(conv), check_status(status)
         stored = stamp(sent, conv, status, self._now())
-        await self._finish(row_id, row_of(conv, stored, msg_key), ("sent", encode(stored), None, None))
+        await _finish(self, row_id, row_of(conv, stored, msg_key), ("sent", encode(stored), None, None))
 
     async def outbox_failed(
-        self, row_id: int, conv: Conv, msg: Message, *, status: int, code: int, desc: str
+        self: OutboxHome, row_id: int, conv: Conv, msg: Message, *, status: int, code: int, desc: str
     ) -> None:
         """In one transaction: the row failed (keeping `code` and `desc`) and `msg` is saved as failed."""
         conv, status = pg_conv(conv), check_status(status)
         row = row_of(conv, stamp(msg, conv, status, self._now()), None)
-        await self._finish(row_id, row, ("failed", None, code, desc))
+        await _finish(self, row_id, row, ("failed", None, code, desc))
 
-    async def _finish(self, row_id: int, row: tuple[Any, ...], outcome: tuple[Any, ...]) -> None:
-        await self._run("fetchval", _sql(self.schema).done, self._id, *row, *outcome, row_id)
-
-    async def outbox_requeue(self, row_ids: Sequence[int] | None = None, *, owner: str | None = None) -> int:
+    async def outbox_requeue(
+        self: OutboxHome, row_ids: Sequence[int] | None = None, *, owner: str | None = None
+    ) -> int:
         """Put inflight rows back in the queue; how many. `row_ids=None`: all of `owner`'s (all of
         everyone's when `owner` is None too: only when no live worker shares the store)."""
         sql = _sql(self.schema)
         if row_ids is None:
             if owner is None:
-                return await self._outbox_update(sql.requeue_all)
-            return await self._outbox_update(sql.requeue_owner, owner)
+                return await _update(self, sql.requeue_all)
+            return await _update(self, sql.requeue_owner, owner)
         if owner is None:
-            return await self._outbox_update(sql.requeue_ids, list(row_ids))
-        return await self._outbox_update(sql.requeue_owned, list(row_ids), owner)
+            return await _update(self, sql.requeue_ids, list(row_ids))
+        return await _update(self, sql.requeue_owned, list(row_ids), owner)
 
-    async def outbox_counts(self) -> dict[str, int]:
+    async def outbox_counts(self: OutboxHome) -> dict[str, int]:
         """This store's outbox rows per state (every state present, 0 if none)."""
         with pg_errors():
-            rows = await self.pool.fetch(_sql(self.schema).counts, self._id)
+            rows = await self.pool.fetch(_sql(self.schema).counts, self.store_id)
         return dict.fromkeys(STATES, 0) | {str(r[0]): int(r[1]) for r in rows}
 
-    async def outbox_outcome(self, conv: Conv, rand: int, seq: int) -> tuple[str, int, str, bytes] | None:
+    async def outbox_outcome(
+        self: OutboxHome, conv: Conv, rand: int, seq: int
+    ) -> tuple[str, int, str, bytes] | None:
         """A queued message's row by its idempotency keys: (state, error code, error desc, the JSON
         of the message as sent, or as queued until then); None if no row has them."""
         key = _result_key(pg_conv(conv), rand, seq)
         with pg_errors():
-            row = await self.pool.fetchrow(_sql(self.schema).outcome, self._id, key)
+            row = await self.pool.fetchrow(_sql(self.schema).outcome, self.store_id, key)
         if row is None:
             return None
         return (
@@ -263,50 +262,44 @@ class OutboxRows:
 
     # --- waking the drainer (LISTEN) ---------------------------------------------------------------
 
-    async def outbox_watch(self, wake: Callable[[], None]) -> None:
+    async def outbox_watch(self: OutboxHome, wake: Callable[[], None]) -> None:
         """Call `wake` whenever a row is committed (NOTIFY), and once after each (re)connection;
         a connection of the pool is held for LISTEN, and taken again if the server restarts."""
         if self._listener is None:
-            self._listener = asyncio.create_task(self._listen(wake), name="aio_tim pgstore outbox LISTEN")
+            listening = listen_forever(lambda: self.pool, _sql(self.schema).channel, wake)
+            self._listener = asyncio.create_task(listening, name="aio_tim pgstore outbox LISTEN")
 
-    async def _stop_watching(self) -> None:
+    async def _stop_watching(self: OutboxHome) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
-    async def _listen(self, wake: Callable[[], None]) -> None:
-        channel, pause = _sql(self.schema).channel, 0.1
-        while True:
-            try:
-                async with self.pool.acquire() as conn:
-                    lost = asyncio.Event()
 
-                    def terminated(_conn: object, lost: asyncio.Event = lost) -> None:
-                        lost.set()
+async def _add_in(store: OutboxHome, connection: Any, conv: Conv, msg: Message) -> int:
+    conv = pg_conv(conv)
+    params = (store.store_id, *conv, encode(msg), result_key(conv, msg), _sql(store.schema).channel)
+    with pg_errors():
+        row = await connection.fetchrow(_sql(store.schema).insert, *params)
+    return int(row[0])
 
-                    conn.add_termination_listener(terminated)
 
-                    def notified(*_: object) -> None:
-                        wake()
+async def _claim(store: OutboxHome, limit: int, owner: str, lease: int) -> list[ClaimedRow]:
+    with pg_errors():
+        params = (store.store_id, owner, limit, float(lease), LANE_ROWS)
+        rows = await store.pool.fetch(_sql(store.schema).claim, *params)
+    claimed = [ClaimedRow(r[0], (r[1], r[2]), _DECODER.decode(r[3]), r[4]) for r in rows]
+    return sorted(claimed, key=lambda row: row.id)
 
-                    await conn.add_listener(channel, notified)
-                    wake()  # rows committed while nobody listened
-                    pause = 0.1
-                    try:
-                        while not lost.is_set() and not conn.is_closed():
-                            with contextlib.suppress(TimeoutError):
-                                await asyncio.wait_for(lost.wait(), 5)
-                    finally:
-                        if not conn.is_closed():
-                            await conn.remove_listener(channel, notified)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-                log.warning("pgstore: LISTEN failed (%s); retrying in %.1fs", type(error).__name__, pause)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 5.0)
 
-    async def _outbox_update(self, query: str, *args: Any) -> int:
-        with pg_errors():
-            status = await self.pool.execute(query, self._id, *args)
-        return int(status.rpartition(" ")[2] or 0)
+async def _finish(store: OutboxHome, row_id: int, row: tuple[Any, ...], outcome: tuple[Any, ...]) -> None:
+    """The row's outcome and its message's save, in one statement (`_DONE`)."""
+    await store._run("fetchval", _sql(store.schema).done, store.store_id, *row, *outcome, row_id)
+
+
+async def _update(store: OutboxHome, query: str, *args: Any) -> int:
+    """An UPDATE of the store's outbox rows; how many it changed."""
+    with pg_errors():
+        status = await store.pool.execute(query, store.store_id, *args)
+    return int(status.rpartition(" ")[2] or 0)

@@ -20,6 +20,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from itertools import islice
 from types import TracebackType
 from typing import Any, Final, Self
@@ -33,7 +34,9 @@ from ..store.rows import (
     Fanout,
     Row,
     check_key,
+    check_many,
     check_status,
+    columns_of,
     key_of_locator,
     message_of,
     row_of,
@@ -44,6 +47,7 @@ from ..types import Message, MsgLocator
 from .conversations import PgConversations
 from .direct import Direct
 from .errors import PG_FAILURES, check_ids, pg_conv, pg_error, pg_errors
+from .inbox import PgInbox
 from .outbox import OutboxRows
 from .schema import check_schema, migrate
 from .sql import Statements, statements
@@ -59,7 +63,8 @@ class PgStore(OutboxRows):
     """The message store of (`sdk_app_id`, `user_id`) in PostgreSQL schema `schema`.
 
     `clock` (seconds) stamps messages that carry no time; `rng` picks each conversation's first MsgSeq.
-    `pool_size` bounds the pool the store opens for a DSN (a pool you pass is used as it is).
+    `pool_size` bounds the pool the store opens for a DSN (a pool you pass is used as it is); with
+    a DSN the store also keeps one connection of its own for single statements (direct.py).
     """
 
     def __init__(
@@ -106,7 +111,8 @@ class PgStore(OutboxRows):
                     await pool.close()
                 raise
         self._pool, self._state, self._seq_lock = pool, "open", asyncio.Lock()
-        self._direct = Direct(pool)
+        dsn = self._source
+        self._direct = Direct(pool, partial(asyncpg.connect, dsn) if isinstance(dsn, str) else None)
         return self
 
     async def _connect(self) -> asyncpg.Pool:
@@ -156,6 +162,15 @@ class PgStore(OutboxRows):
             raise UsageError(TIM_ERR_SDKUNINIT, f"{self!r} is not open")
         return self._pool
 
+    @property
+    def store_id(self) -> int:
+        """The id of (sdk_app_id, user_id) in the schema's `stores` table: every row's first key column."""
+        return self._id
+
+    def inbox(self) -> PgInbox:
+        """The inbox of received webhooks of this (sdk_app_id, user_id), in this store's schema."""
+        return PgInbox(self)
+
     # --- writes ----------------------------------------------------------------------------------
 
     async def save(
@@ -177,7 +192,7 @@ class PgStore(OutboxRows):
         stored = stamp(msg, conv, status, self._now())
         row = row_of(conv, stored, msg_key)
         if replace:
-            is_read = await self._fetchval(self._sql.save, self._id, *row)
+            is_read = await self._run("fetchval", self._sql.save, self._id, *row)  # the hot path: no hop
             stored.is_read = bool(is_read)
             return stored
         if await self._insert_rows([row]):
@@ -194,12 +209,9 @@ class PgStore(OutboxRows):
         msg_keys: Sequence[str | None] | None = None,
     ) -> int:
         """Insert `msgs` in one transaction (a statement per `CHUNK` rows), skipping stored locators."""
-        conv, status = pg_conv(conv), check_status(status)
-        if msg_keys is not None and len(msg_keys) != len(msgs):
-            raise UsageError(TIM_ERR_PARAM, f"{len(msg_keys)} msg_keys for {len(msgs)} messages")
+        conv, status, keys = check_many(pg_conv(conv), msgs, status, msg_keys)
         if not msgs:
             return 0
-        keys = msg_keys if msg_keys is not None else [None] * len(msgs)
         return await self._insert_rows(list(rows_of(conv, msgs, status, keys, self._now())))
 
     async def insert_fanout(
@@ -224,11 +236,11 @@ class PgStore(OutboxRows):
         """INSERT ... ON CONFLICT DO NOTHING, a statement per chunk, in one transaction; how many new."""
         with pg_errors():
             if len(rows) <= CHUNK:
-                return int(await self._fetchval(self._sql.insert_many, self._id, *_columns(rows)))
+                return int(await self._fetchval(self._sql.insert_many, self._id, *columns_of(rows)))
             async with self.pool.acquire() as conn, conn.transaction():
                 new = 0
                 for chunk in _chunks(rows, CHUNK):
-                    new += await conn.fetchval(self._sql.insert_many, self._id, *_columns(chunk))
+                    new += await conn.fetchval(self._sql.insert_many, self._id, *columns_of(chunk))
                 return new
 
     async def set_status(self, conv: Conv, locator_key: LocatorKey, status: int) -> bool:
@@ -366,11 +378,6 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 def _rowcount(status: str) -> int:
     """The row count of a command status such as `UPDATE 3`."""
     return int(status.rpartition(" ")[2] or 0)
-
-
-def _columns(rows: Sequence[Row]) -> list[list[Any]]:
-    """Rows as one list per column (the arrays `unnest` takes)."""
-    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _chunks(rows: list[Row], size: int) -> list[list[Row]]:

@@ -35,6 +35,7 @@ __all__ = [
     "Appended",
     "Inbox",
     "InboxEntry",
+    "InboxStore",
     "JoinGroup",
     "LeaveGroup",
     "MarkRead",
@@ -194,4 +195,14 @@ class Inbox(Protocol):
 
     async def aclose(self) -> None:
         """Finish pending appends and acknowledgements, then release resources."""
+        ...
+
+
+@runtime_checkable
+class InboxStore(Protocol):
+    """A store that keeps the inbox beside the messages, shared by every worker (PostgreSQL's):
+    `Client` receives into `store.inbox()`, whose effects land in that store."""
+
+    def inbox(self) -> Inbox:
+        """A new inbox of this store's (sdk_app_id, user_id)."""
         ...

@@ -10,11 +10,7 @@ nothing twice.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final
 
@@ -22,25 +18,25 @@ import aiosqlite
 import msgspec
 
 from ..errors import TIM_ERR_PARAM, UsageError
-from ..seams.inbox import (
-    Appended,
-    InboxEntry,
-    JoinGroup,
-    LeaveGroup,
-    MarkRead,
-    ModifyC2C,
-    NewEntry,
-    PeerReadC2C,
-    RevokeC2C,
-    RevokeGroup,
-    SaveMessage,
-    StoreEffect,
-)
-from ..types import ConvType, MsgStatus, encode
+from ..seams.inbox import Appended, InboxEntry, NewEntry
 from .counts import insert_rows
+from .effects import (
+    JOIN,
+    KINDS,
+    LEAVE,
+    MARK_READ,
+    MODIFY_C2C,
+    PEER_READ_C2C,
+    REVOKE_C2C,
+    REVOKE_GROUP,
+    SAVE,
+    groups_of,
+    plan_effects,
+    timed_effects,
+)
 from .fileid import FileIdentity
+from .group_commit import GroupCommit, answers, fresh_entries, position_of
 from .local import LocalStore
-from .rows import check_conv, row_of, stamp
 from .writer import raw_connection, run_on_thread
 
 __all__ = ["SqliteInbox", "apply_effects"]
@@ -70,10 +66,8 @@ _MARK_READ: Final = (
     "UPDATE messages SET is_read = 1 WHERE conv_type = 1 AND conv_id = ? AND time <= ? "
     "AND is_read = 0 AND is_self = 0 AND status != 4"
 )
-# Effects run grouped by statement in this order: saves first, so that a recall or a read mark in
-# the same batch finds the message it is about.
-# Saves go through store/counts.py, which keeps each conversation's counts (schema migration 6).
-_SAVE: Final = "save messages"
+# The statement of each kind of effect; saves go through store/counts.py, which keeps each
+# conversation's counts (schema migration 6).
 # A modify rewrites the stored JSON's elements (and its cloud data when the webhook carries it);
 # a read receipt sets the message's receipt_peer_read. The JSON goes through TEXT: sqlite 3.45+
 # would read a BLOB as JSONB.
@@ -88,24 +82,13 @@ _PEER_READ_C2C: Final = (
     "json('true')) AS BLOB) WHERE conv_type = 1 AND conv_id = ? AND msg_key = ? AND is_self = 1 "
     "AND status != 4"
 )
-_EFFECT_ORDER: Final = (
-    _SAVE, _JOIN, _LEAVE, _REVOKE_C2C, _REVOKE_GROUP, _MARK_READ, _MODIFY_C2C, _PEER_READ_C2C
-)  # fmt: skip
+_STATEMENTS: Final = {
+    JOIN: _JOIN, LEAVE: _LEAVE, REVOKE_C2C: _REVOKE_C2C, REVOKE_GROUP: _REVOKE_GROUP, MARK_READ: _MARK_READ,
+    MODIFY_C2C: _MODIFY_C2C, PEER_READ_C2C: _PEER_READ_C2C,
+}  # fmt: skip
 _POLL: Final = 0.25  # seconds: how often a blocked read looks for entries another process wrote
 _QUERY_CODEC: Final = msgspec.json.Encoder()
 _QUERY_DECODER: Final = msgspec.json.Decoder(dict[str, str])
-
-
-@dataclass
-class _Work:
-    """What the writer commits in its next transaction."""
-
-    appends: list[tuple[NewEntry, asyncio.Future[Appended]]] = field(default_factory=list)
-    acks: dict[str, int] = field(default_factory=dict)
-    ack_waiters: list[asyncio.Future[None]] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.appends or self.acks)
 
 
 class SqliteInbox:
@@ -124,94 +107,30 @@ class SqliteInbox:
             raise UsageError(TIM_ERR_PARAM, f"max_batch must be at least 1, not {max_batch}")
         self._store = store
         self._files = FileIdentity(store.path)
-        self._max_batch = max_batch
-        self._work = _Work()
-        self._wake: asyncio.Event | None = None
-        self._arrival: asyncio.Future[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._writes = GroupCommit(self._commit, max_batch=max_batch, name="inbox-writer")
         self._closed = False
         self._known: set[str] = set()  # consumers known to have a cursor row
-        self.appended = 0
-        self.duplicates = 0
-        self.commits = 0
 
     # --- writes (through the writer task) ----------------------------------------------------------
 
     async def append(self, entries: Sequence[NewEntry]) -> list[Appended]:
         """Commit `entries` (one transaction shared with concurrent callers); one answer per entry."""
         self._require_open()
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in entries]
-        self._work.appends.extend(zip(entries, futures, strict=True))
-        self._kick()
-        if len(futures) == 1:  # the receiver's case: skip gather's bookkeeping
-            return [await futures[0]]
-        return list(await asyncio.gather(*futures))
+        return await self._writes.append(entries)
 
     async def ack(self, consumer: str, positions: Sequence[str]) -> None:
         """Move `consumer`'s cursor to the last of `positions` (never backwards); durable on return."""
         self._require_open()
-        if not positions:
-            return
-        last = max(_position(p) for p in positions)
-        self._work.acks[consumer] = max(last, self._work.acks.get(consumer, 0))
-        waiter = asyncio.get_running_loop().create_future()
-        self._work.ack_waiters.append(waiter)
-        self._kick()
-        await waiter
+        if positions:
+            await self._writes.ack(consumer, max(position_of(p) for p in positions))
 
-    def _kick(self) -> None:
-        if self._writer is None:
-            self._wake = asyncio.Event()
-            self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name="inbox-writer")
-        assert self._wake is not None
-        self._wake.set()
-
-    async def _write_forever(self) -> None:
-        assert self._wake is not None
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._work:
-                await self._commit(self._take())
-
-    def _take(self) -> _Work:
-        work, rest = self._work, _Work()
-        if len(work.appends) > self._max_batch:
-            rest.appends = work.appends[self._max_batch :]
-            work.appends = work.appends[: self._max_batch]
-        self._work = rest
-        return work
-
-    async def _commit(self, work: _Work) -> None:
-        entries = [entry for entry, _ in work.appends]
-        try:
-            async with self._store._write() as db:
-                results = await _insert_batch(db, entries) if entries else []
-                for consumer, position in work.acks.items():
-                    await db.execute(_ACK, (consumer, position))
-            self._files.check()  # committed to a file still at the store's path, not one deleted under us
-        except Exception as exc:  # every caller of this batch learns it failed; none is told "durable"
-            _fail([f for _, f in work.appends], exc)
-            _fail(work.ack_waiters, exc)
-            return
-        self.commits += 1
-        fresh = sum(not r.duplicate for r in results)
-        self.appended += fresh
-        self.duplicates += len(results) - fresh
-        for (_, future), result in zip(work.appends, results, strict=True):
-            if not future.done():
-                future.set_result(result)
-        for waiter in work.ack_waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        if fresh:
-            self._announce()
-
-    def _announce(self) -> None:
-        arrival, self._arrival = self._arrival, None
-        if arrival is not None and not arrival.done():
-            arrival.set_result(None)
+    async def _commit(self, entries: list[NewEntry], acks: dict[str, int]) -> list[Appended]:
+        async with self._store._write() as db:
+            results = await _insert_batch(db, entries) if entries else []
+            for consumer, position in acks.items():
+                await db.execute(_ACK, (consumer, position))
+        self._files.check()  # committed to a file still at the store's path, not one deleted under us
+        return results
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -225,26 +144,14 @@ class SqliteInbox:
         if consumer not in self._known:
             await self.ack(consumer, ["0"])  # the cursor's row; never moves a cursor back
             self._known.add(consumer)
-        deadline = None if block is None else asyncio.get_running_loop().time() + block
-        while True:
-            arrival = self._arrival_future()  # before reading: an append after the read still wakes us
-            entries = await self._read_once(consumer, after, limit)
-            remaining = 0.0 if deadline is None else deadline - asyncio.get_running_loop().time()
-            if entries or remaining <= 0 or self._closed:
-                return entries
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(arrival), min(remaining, _POLL))
+        read_once = partial(self._read_once, consumer, after, limit)
+        return await self._writes.read(read_once, block, poll=_POLL, closed=lambda: self._closed)
 
     async def _read_once(self, consumer: str, after: str | None, limit: int) -> list[InboxEntry]:
         async with self._store._read() as db:
-            start = _position(after) if after is not None else await _cursor(db, consumer)
+            start = position_of(after) if after is not None else await _cursor(db, consumer)
             rows = await db.execute_fetchall(_READ, (start, limit))
         return [_entry(row) for row in rows]
-
-    def _arrival_future(self) -> asyncio.Future[None]:
-        if self._arrival is None:
-            self._arrival = asyncio.get_running_loop().create_future()
-        return self._arrival
 
     async def cursor(self, consumer: str) -> str:
         """The last position `consumer` acknowledged ("0": none)."""
@@ -286,14 +193,9 @@ class SqliteInbox:
         """Commit what is pending, stop the writer; reads blocked in `read` return."""
         if self._closed:
             return
-        if self._writer is not None:
-            while self._work:
-                await self._commit(self._take())
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+        await self._writes.close()
         self._closed = True
-        self._announce()
+        self._writes.announce()
 
     @property
     def closed(self) -> bool:
@@ -305,10 +207,12 @@ class SqliteInbox:
 
     def statistics(self) -> dict[str, int]:
         """Counters since this inbox was made: entries appended, duplicates skipped, commits."""
-        return {"appended": self.appended, "duplicates": self.duplicates, "commits": self.commits}
+        writes = self._writes
+        return {"appended": writes.appended, "duplicates": writes.duplicates, "commits": writes.commits}
 
     def __repr__(self) -> str:
-        return f"<SqliteInbox path={self._store.path!r} appended={self.appended} closed={self._closed}>"
+        appended = self._writes.appended
+        return f"<SqliteInbox path={self._store.path!r} appended={appended} closed={self._closed}>"
 
 
 async def _insert_batch(db: aiosqlite.Connection, entries: Sequence[NewEntry]) -> list[Appended]:
@@ -318,23 +222,14 @@ async def _insert_batch(db: aiosqlite.Connection, entries: Sequence[NewEntry]) -
     database thread, and the batch shares one transaction anyway.
     """
     positions = await _positions_of(db, [e.key for e in entries])
-    fresh: dict[str, NewEntry] = {}
-    for entry in entries:
-        if entry.key not in positions:
-            fresh.setdefault(entry.key, entry)
+    fresh = fresh_entries(entries, positions)
     new: dict[str, int] = {}
     if fresh:
         rows = [(e.key, e.command, _QUERY_CODEC.encode(e.query), e.body, e.received) for e in fresh.values()]
         await db.executemany(_INSERT_PLAIN, rows)
         new = await _positions_of(db, list(fresh))
         await _apply_effects(db, list(fresh.values()))
-    answers: list[Appended] = []
-    for entry in entries:
-        if fresh.get(entry.key) is entry:
-            answers.append(Appended(str(new[entry.key]), duplicate=False))
-        else:  # already stored, or repeated within this batch
-            answers.append(Appended(str(positions.get(entry.key) or new[entry.key]), duplicate=True))
-    return answers
+    return answers(entries, positions, fresh, new)
 
 
 async def _positions_of(db: aiosqlite.Connection, keys: Sequence[str]) -> dict[str, int]:
@@ -355,52 +250,16 @@ async def apply_effects(store: LocalStore, entries: Sequence[NewEntry]) -> None:
 
 
 async def _apply_effects(db: aiosqlite.Connection, entries: Sequence[NewEntry]) -> None:
-    """The store effects of new entries: memberships decide which group messages are kept; saves run
-    before recalls and read marks, so those find messages saved in the same batch."""
-    effects = [(effect, int(entry.received or time.time())) for entry in entries for effect in entry.effects]
+    """The store effects of new entries, a statement per kind (store/effects.py), in one transaction."""
+    effects = timed_effects(entries)
     if not effects:
         return
-    groups = {e.group_id for e, _ in effects if isinstance(e, JoinGroup | LeaveGroup)}
-    groups |= {
-        e.member_of for e, _ in effects if isinstance(e, SaveMessage) and e.conv_type == ConvType.GROUP
-    }
-    members = await _member_groups(db, groups)
-    plan: dict[str, list[tuple[Any, ...]]] = {statement: [] for statement in _EFFECT_ORDER}
-    for effect, now in effects:
-        _plan(effect, now, members, plan)
-    for statement in _EFFECT_ORDER:
-        if plan[statement] and statement == _SAVE:
-            await run_on_thread(db, partial(insert_rows, raw_connection(db), plan[statement]))
-        elif plan[statement]:
-            await db.executemany(statement, plan[statement])
-
-
-def _plan(effect: StoreEffect, now: int, members: set[str], plan: dict[str, list[tuple[Any, ...]]]) -> None:
-    """Add the rows `effect` writes to `plan`, keeping `members` (the user's groups) current."""
-    if isinstance(effect, SaveMessage):
-        conv = check_conv((effect.conv_type, effect.conv_id))
-        if conv[0] == ConvType.GROUP and effect.member_of not in members:
-            return  # not (known to be) the user's group
-        status = effect.message.status or int(MsgStatus.SEND_SUCC)
-        # INSERT OR IGNORE: our own sent message is already stored under the same locator.
-        plan[_SAVE].append(row_of(conv, stamp(effect.message, conv, status, now), effect.msg_key))
-    elif isinstance(effect, JoinGroup):
-        members.add(effect.group_id)
-        plan[_JOIN].append((effect.group_id,))
-    elif isinstance(effect, LeaveGroup):
-        members.discard(effect.group_id)
-        plan[_LEAVE].append((effect.group_id,))
-    elif isinstance(effect, RevokeC2C):
-        plan[_REVOKE_C2C].append((effect.conv_id, effect.msg_key))
-    elif isinstance(effect, RevokeGroup):
-        plan[_REVOKE_GROUP].extend((effect.group_id, seq) for seq in effect.seqs)
-    elif isinstance(effect, MarkRead):
-        plan[_MARK_READ].append((effect.conv_id, effect.up_to))
-    elif isinstance(effect, ModifyC2C):
-        elems = encode(list(effect.elems)).decode()
-        plan[_MODIFY_C2C].append((elems, effect.cloud_custom_str, effect.conv_id, effect.msg_key))
-    elif isinstance(effect, PeerReadC2C):
-        plan[_PEER_READ_C2C].extend((effect.conv_id, key) for key in effect.msg_keys)
+    plan = plan_effects(effects, await _member_groups(db, groups_of(effects)))
+    for kind in KINDS:
+        if plan[kind] and kind == SAVE:
+            await run_on_thread(db, partial(insert_rows, raw_connection(db), plan[kind]))
+        elif plan[kind]:
+            await db.executemany(_STATEMENTS[kind], plan[kind])
 
 
 async def _member_groups(db: aiosqlite.Connection, groups: set[str]) -> set[str]:
@@ -426,19 +285,3 @@ def _entry(row: Any) -> InboxEntry:
         query=_QUERY_DECODER.decode(row[3]),
         received=float(row[5]),
     )
-
-
-def _position(text: str) -> int:
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        raise UsageError(TIM_ERR_PARAM, f"not an inbox position: {text!r}") from None
-    if value < 0:
-        raise UsageError(TIM_ERR_PARAM, f"not an inbox position: {text!r}")
-    return value
-
-
-def _fail(futures: Sequence[asyncio.Future[Any]], exc: BaseException) -> None:
-    for future in futures:
-        if not future.done():
-            future.set_exception(exc)

@@ -68,6 +68,7 @@ from .rows import (
     LocatorKey,
     check_conv,
     check_key,
+    check_many,
     check_status,
     key_of_locator,
     message_of,
@@ -225,12 +226,9 @@ class LocalStore(SearchMixin):
         msg_keys: Sequence[str | None] | None = None,
     ) -> int:
         """Insert `msgs` in one transaction, skipping locators already stored; return how many were new."""
-        conv, status = check_conv(conv), check_status(status)
-        if msg_keys is not None and len(msg_keys) != len(msgs):
-            raise UsageError(TIM_ERR_PARAM, f"{len(msg_keys)} msg_keys for {len(msgs)} messages")
+        conv, status, keys = check_many(conv, msgs, status, msg_keys)
         if not msgs:
             return 0
-        keys = msg_keys if msg_keys is not None else [None] * len(msgs)
         # The rows are encoded lazily on the database thread, not on the event loop.
         rows = rows_of(conv, msgs, status, keys, self._now())
         return await self._submit(InsertRows(rows, one_class=True), small=len(msgs) <= _SMALL_WRITE)

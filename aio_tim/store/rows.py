@@ -22,7 +22,9 @@ __all__ = [
     "Row",
     "check_conv",
     "check_key",
+    "check_many",
     "check_status",
+    "columns_of",
     "key_of_locator",
     "locator_key",
     "message_of",
@@ -57,6 +59,17 @@ def check_status(status: int) -> int:
     if status not in _VALID_STATUSES:
         raise UsageError(TIM_ERR_PARAM, f"invalid message status {status!r}")
     return int(status)
+
+
+def check_many(
+    conv: Conv, msgs: Sequence[Message], status: int, msg_keys: Sequence[str | None] | None
+) -> tuple[Conv, int, Sequence[str | None]]:
+    """`insert_many`'s arguments, checked before any I/O (every store's): the conversation, the
+    status, and one MsgKey per message (all None when `msg_keys` is not given)."""
+    conv, status = check_conv(conv), check_status(status)
+    if msg_keys is not None and len(msg_keys) != len(msgs):
+        raise UsageError(TIM_ERR_PARAM, f"{len(msg_keys)} msg_keys for {len(msgs)} messages")
+    return conv, status, msg_keys if msg_keys is not None else [None] * len(msgs)
 
 
 def locator_key(msg: Message) -> LocatorKey:
@@ -175,3 +188,8 @@ def message_of(row: Sequence[Any], conv: Conv) -> Message:
     msg.status = row[1]
     msg.is_read = bool(row[2])
     return msg
+
+
+def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as one list per column (the arrays PostgreSQL's `unnest` takes)."""
+    return [list(column) for column in zip(*rows, strict=True)]
