@@ -114,6 +114,14 @@ async def _group_read_members(env: Env) -> Any:
     return [m.identifier async for m in env.alice.msg.get_group_message_read_member_list(sent, 1)]
 
 
+async def _unread_subscription(env: Env) -> Any:
+    """Subscribe (iterate), read the count now, unsubscribe (close the iterator)."""
+    counts = env.alice.conv.unread_counts()
+    first = await anext(counts)
+    await counts.aclose()  # type: ignore[attr-defined]
+    return first
+
+
 async def _extensible(env: Env) -> Message:
     return await env.alice.msg.send_new_msg("bob", C2C, text("vote", support_message_extension=True))
 
@@ -208,6 +216,8 @@ EXAMPLES: dict[str, Example] = {
     "TIMConvGetConversationListByFilter": lambda e: e.alice.conv.get_conversation_list_by_filter(0, 100),
     "TIMConvGetUnreadMessageCountByFilter": lambda e: e.alice.conv.get_unread_message_count_by_filter(),
     "TIMConvGetTotalUnreadMessageCount": lambda e: e.alice.conv.get_total_unread_message_count(),
+    "TIMConvSubscribeUnreadMessageCountByFilter": _unread_subscription,
+    "TIMConvUnsubscribeUnreadMessageCountByFilter": _unread_subscription,
     "TIMConvDelete": lambda e: e.alice.conv.delete_conversation("bob", C2C),
     "TIMConvDeleteConversationList": lambda e: e.alice.conv.delete_conversation_list(["c2c_bob"], False),
     "TIMConvPinConversation": lambda e: e.alice.conv.pin_conversation("bob", C2C, True),
