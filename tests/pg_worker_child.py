@@ -1,6 +1,7 @@
 """One worker of tests/test_pg_workers.py: a Client whose store is the shared PostgreSQL schema.
 Not a test module. Driven by lines on stdin; answers one JSON line per command.
 
+    (at start it listens for webhooks and prints their URL: received messages go to the shared inbox)
     send N      send N messages to peer0..peer3 (send_new_msg) and save N/4 from each peer as received
     dump        every peer's history as get_msg_list pages it (rands, newest first), count, unread
     read PEER   report the conversation with PEER read
@@ -52,11 +53,12 @@ async def dump(tim: Client) -> dict[str, object]:
 async def main() -> None:
     url, schema, base_url, app, name = sys.argv[1:6]
     store = PgStore(url, sdk_app_id=int(app), user_id="alice", schema=schema, pool_size=4)
-    secret = os.environ["AIO_TIM_SECRET_KEY"]
+    secret, token = os.environ["AIO_TIM_SECRET_KEY"], os.environ["AIO_TIM_WEBHOOK_TOKEN"]
     async with Client(
-        sdk_app_id=int(app), user_id="alice", secret_key=secret, base_url=base_url, store=store, limits=None
-    ) as tim:
-        print(json.dumps({"ready": name}), flush=True)
+        sdk_app_id=int(app), user_id="alice", secret_key=secret, base_url=base_url, store=store, limits=None,
+        webhook_token=token,
+    ) as tim:  # fmt: skip
+        print(json.dumps({"ready": name, "webhooks": await tim.listen()}), flush=True)
         while line := await asyncio.to_thread(sys.stdin.readline):
             command, _, argument = line.strip().partition(" ")
             if command == "send":
