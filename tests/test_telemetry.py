@@ -227,6 +227,49 @@ async def test_an_enqueued_message_is_delivered_in_a_linked_span_redis(
     _assert_linked(recorded)
 
 
+def _another_process(recorded: Recorded) -> Telemetry:
+    """A Telemetry recording into the same providers but knowing nothing of the first one's
+    enqueues, as a drainer in another process would."""
+    first = recorded.telemetry
+    return Telemetry(tracer_provider=first._tracer_provider, meter_provider=first._meter_provider)
+
+
+async def test_the_trace_context_crosses_the_sqlite_outbox_to_another_drainer(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """A message enqueued by one client (its server unreachable, so it stays queued) and delivered
+    by another opening the same store: the delivery links to the enqueue's span, carried in the row."""
+    store = {"store_path": tmp_path / "a.db", "outbox": True}
+    async with DevServer() as server:
+        await server.add_accounts("alice", "bob")
+        gone = {"base_url": "http://127.0.0.1:9", "telemetry": recorded.telemetry}
+        async with client_for(server, "alice", **store, **gone) as first:
+            queued = await first.msg.enqueue_new_msg("bob", ConvType.C2C, text("carried"))
+        async with client_for(server, "alice", **store, telemetry=_another_process(recorded)) as second:
+            await second.outbox_result(queued, 10)
+    (enqueue,) = recorded.spans("enqueue c2c")
+    delivered = [s for s in recorded.spans("deliver c2c") if s.status.is_ok]
+    assert [[link.context.span_id for link in s.links] for s in delivered] == [[enqueue.context.span_id]]
+    assert delivered[0].links[0].context.trace_id == enqueue.context.trace_id
+
+
+def test_a_stamped_row_decodes_as_the_message_and_gives_its_trace_once() -> None:
+    """The row's bytes: the trace context first, under a key the Message decoder ignores."""
+    from aio_tim.telemetry import carry
+    from aio_tim.types import encode
+
+    message = Message(elem_array=[TextElem(content="x")], rand=7, seq=8, client_time=9)
+    header = f"00-{'a' * 32}-{'b' * 16}-01"
+    assert carry.stamped(encode(message)) == encode(message)  # nothing to carry: unchanged
+    token = carry.ENQUEUE_TRACE.set(header)
+    try:
+        row = carry.stamped(encode(message))
+    finally:
+        carry.ENQUEUE_TRACE.reset(token)
+    assert row.startswith(b'{"aio_tim_traceparent":"00-') and carry.claimed(row) == message
+    assert carry.claimed_trace(message) == header and carry.claimed_trace(message) is None
+
+
 def _assert_linked(recorded: Recorded) -> None:
     (enqueue,) = recorded.spans("enqueue c2c")
     (deliver,) = recorded.spans("deliver c2c")

@@ -10,13 +10,12 @@ Shard n's keys share the hash tag `{<app>:<n>}` (`redis_shards.shard_base`): one
     key_prefix:{app:n}:dead        entries no worker could decode, moved there once (`redis_dead`)
     key_prefix:workers             live workers (a sorted set of heartbeats on Redis's clock)
 
-`enqueue` appends the message, its idempotency keys fixed, to its conversation's shard (once: a
-retry finds the first append). Workers share the shards out (each takes its fair part of the
-leases), read them as the consumer group "drainers", send each conversation's entries in order,
-and acknowledge (XACK + XDEL) only after TIM's answer. A worker that dies leaves its entries
-pending; when its leases expire another worker takes the shards, claims those entries (XAUTOCLAIM,
-once idle for `visibility_timeout`) and resends them, with their original keys, before anything
-newer of the shard.
+`enqueue` appends the message, its idempotency keys fixed, to its conversation's shard (once: a retry finds
+the first append). Workers share the shards out (each takes its fair part of the leases), read them as the
+consumer group "drainers", send each conversation's entries in order, and acknowledge (XACK + XDEL) only
+after TIM's answer. A worker that dies leaves its entries pending; when its leases expire another worker
+takes the shards, claims those entries (XAUTOCLAIM, once idle for `visibility_timeout`) and resends them,
+with their original keys, before anything newer of the shard.
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ from ..pipeline import Failure, PipelineClosedError, classify
 from ..pipeline.outbox import OutboxClosedError
 from ..seams import MessageStore
 from ..store import Conv
+from ..telemetry import carry
 from ..types import Message, MsgStatus
 from .base import CoordinationUnavailableError, Deliver, EnqueueUnknownError
 from .probe import Submit, find_sent
@@ -173,7 +173,8 @@ class RedisOutbox:
         if self._closing or self._deliver is None:
             raise OutboxClosedError(TIM_ERR_PARAM, "the outbox is closed: nothing more is accepted")
         keys = [self.stream(self.shard_of(conv)), self._message_key("queued", message)]
-        args: list[int | str | bytes] = [conv[0], conv[1], msgspec.json.encode(message), self._result_ttl]
+        body = carry.stamped(msgspec.json.encode(message))  # the enqueue's trace context rides along
+        args: list[int | str | bytes] = [conv[0], conv[1], body, self._result_ttl]
         unknown: BaseException | None = None
         for pause in (*ENQUEUE_RETRY_PAUSES, None):
             try:
@@ -398,7 +399,7 @@ class RedisOutbox:
         for stream, entry_id, fields in entries:
             try:
                 conv: Conv = (int(fields[b"t"]), fields[b"c"].decode())
-                message = msgspec.json.decode(fields[b"m"], type=Message)
+                message = carry.claimed(fields[b"m"])
             except (KeyError, ValueError, TypeError, msgspec.MsgspecError) as error:
                 await self.dead.bury(stream, text_of(entry_id), reason_of(error), group=GROUP)
                 continue

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..store import Conv
 from ..telemetry import names as n
+from ..telemetry.carry import ENQUEUE_TRACE, claimed_trace, key_of
 from ..types import BatchSendResult, Message, MessageInput
 from . import history, send
 from .context import SendContext
@@ -52,16 +53,21 @@ async def enqueue_new_msg(
     with telemetry.operation(
         "enqueue", n.CREATE, template_of(conv_type), destination=conv_id
     ) as op:  # fmt: skip
-        queued = await send.enqueue_new_msg(ctx, conv_id, conv_type, msg, connection=connection)
-        telemetry.remember(_row_key(queued), op)
+        carried = ENQUEUE_TRACE.set(telemetry.trace_header(op))  # stamped into the outbox row
+        try:
+            queued = await send.enqueue_new_msg(ctx, conv_id, conv_type, msg, connection=connection)
+        finally:
+            ENQUEUE_TRACE.reset(carried)
+        telemetry.remember(key_of(queued), op)
         return queued
 
 
 async def deliver(ctx: SendContext, conv: Conv, message: Message) -> tuple[Message, str | None]:
     telemetry = ctx.telemetry
+    carried = claimed_trace(message)  # taken even when off: the claim kept it for this delivery
     if not telemetry.active:
         return await send.deliver(ctx, conv, message)
-    links = telemetry.recall(_row_key(message))
+    links = telemetry.recall(key_of(message), carried)
     with telemetry.operation("deliver", n.SEND, template_of(conv[0]), destination=conv[1], links=links) as op:
         sent, msg_key = await send.deliver(ctx, conv, message)
         op.span.set_attribute(n.MESSAGING_MESSAGE_ID, msg_key or "")
@@ -92,8 +98,3 @@ async def get_msg_list(
         page = await history.get_msg_list(ctx, roaming, conv_id, conv_type, param)
         op.count = len(page)
         return page
-
-
-def _row_key(message: Message) -> tuple[Any, ...]:
-    """What identifies a queued message between its enqueue and its delivery: its fixed keys."""
-    return (message.conv_type, message.conv_id, message.rand, message.seq, message.client_time)

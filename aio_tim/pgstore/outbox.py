@@ -28,8 +28,8 @@ import asyncpg
 
 from ..seams.store import ClaimedRow
 from ..store.rows import Conv, check_status, row_of, stamp
+from ..telemetry import carry
 from ..types import Message, encode
-from ..types._base import decoder_for
 from .errors import pg_conv, pg_errors
 from .listen import listen_forever
 from .schema import quoted
@@ -39,7 +39,6 @@ __all__ = ["LANE_ROWS", "OutboxRows", "result_key"]
 
 LANE_ROWS: Final = 32  # rows of one conversation taken with its head in one claim
 STATES: Final = ("queued", "inflight", "sent", "failed")
-_DECODER: Final = decoder_for(Message)
 _UNFINISHED: Final = "state IN ('queued', 'inflight')"
 _CLAIMABLE: Final = "(o.state = 'queued' OR (o.state = 'inflight' AND o.lease_until <= now()))"
 _CLAIM: Final = f"""
@@ -279,7 +278,13 @@ class OutboxRows:
 
 async def _add_in(store: OutboxHome, connection: Any, conv: Conv, msg: Message) -> int:
     conv = pg_conv(conv)
-    params = (store.store_id, *conv, encode(msg), result_key(conv, msg), _sql(store.schema).channel)
+    params = (
+        store.store_id,
+        *conv,
+        carry.stamped(encode(msg)),
+        result_key(conv, msg),
+        _sql(store.schema).channel,
+    )
     with pg_errors():
         row = await connection.fetchrow(_sql(store.schema).insert, *params)
     return int(row[0])
@@ -289,7 +294,7 @@ async def _claim(store: OutboxHome, limit: int, owner: str, lease: int) -> list[
     with pg_errors():
         params = (store.store_id, owner, limit, float(lease), LANE_ROWS)
         rows = await store.pool.fetch(_sql(store.schema).claim, *params)
-    claimed = [ClaimedRow(r[0], (r[1], r[2]), _DECODER.decode(r[3]), r[4]) for r in rows]
+    claimed = [ClaimedRow(r[0], (r[1], r[2]), carry.claimed(r[3]), r[4]) for r in rows]
     return sorted(claimed, key=lambda row: row.id)
 
 

@@ -54,8 +54,8 @@ from typing import Any, Final, Self, TypeVar
 import aiosqlite
 
 from ..errors import TIM_ERR_PARAM, TIM_ERR_SDKUNINIT, UsageError
+from ..telemetry import carry
 from ..types import Message, MsgLocator, encode
-from ..types._base import decoder_for
 from . import outbox as outbox_sql
 from . import sql, writer
 from .counts import insert_fanout, save_row
@@ -84,7 +84,6 @@ from .writer import COMMIT_DELAY, BusyTimeout, GroupWriter, Job, is_busy, raw_co
 
 __all__ = ["LocalStore"]
 
-_MESSAGE_DECODER: Final = decoder_for(Message)
 LOOP_READ_MAX: Final = 200  # pages up to this many rows are read on the loop thread
 _SMALL_WRITE: Final = 8  # an insert_many of up to this many rows may commit on the loop thread
 T = TypeVar("T")
@@ -280,7 +279,7 @@ class LocalStore(SearchMixin):
         """Commit `msg` (keys already fixed) as a queued outbox row; return its id once committed."""
         conv, now = check_conv(conv), self._now()
         async with self._write() as db:
-            cur = await db.execute(outbox_sql.INSERT, (*conv, encode(msg), now, now))
+            cur = await db.execute(outbox_sql.INSERT, (*conv, carry.stamped(encode(msg)), now, now))
             row_id = cur.lastrowid
         assert row_id is not None
         return row_id
@@ -294,7 +293,7 @@ class LocalStore(SearchMixin):
         params = {"owner": owner, "until": now + lease, "now": now, "limit": limit}
         async with self._write() as db:
             rows = await db.execute_fetchall(outbox_sql.CLAIM, params)
-        claimed = [(int(r[0]), (int(r[1]), str(r[2])), _MESSAGE_DECODER.decode(r[3])) for r in rows]
+        claimed = [(int(r[0]), (int(r[1]), str(r[2])), carry.claimed(r[3])) for r in rows]
         return sorted(claimed, key=lambda row: row[0])
 
     async def outbox_renew(self, owner: str, lease: int) -> int:

@@ -24,7 +24,7 @@ try:  # the optional extra
     from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, SpanKind, StatusCode
 
     from .instruments import Sampled, instruments_for
-    from .propagation import TRACEPARENT, context_of, traceparent
+    from .propagation import TRACEPARENT, context_of, span_context_of, traceparent
 except ImportError:  # pragma: no cover - exercised by the benchmark's "off" mode
     trace = None  # type: ignore[assignment]
 
@@ -288,10 +288,17 @@ class Telemetry:
         while len(self._enqueued) > MAX_REMEMBERED:
             del self._enqueued[next(iter(self._enqueued))]
 
-    def recall(self, key: Hashable) -> list[Any]:
-        """The link to the span that enqueued `key`, when this process enqueued it."""
+    def recall(self, key: Hashable, carried: str | None = None) -> list[Any]:
+        """The link to the span that enqueued `key`: remembered when this process enqueued it, else
+        the `traceparent` its outbox row carried (`telemetry.carry`), from whichever process."""
         context = self._enqueued.pop(key, None)
+        if context is None:
+            context = span_context_of(carried)
         return [] if context is None else [trace.Link(context)]
+
+    def trace_header(self, op: Operation) -> str:
+        """The `traceparent` naming `op`'s span, for an outbox row to carry (`telemetry.carry`)."""
+        return traceparent(op.span)
 
     def retrying(self, kind: str, error_code: int, delay: float) -> None:
         """A `retry` event on the operation's span: why the last attempt failed and the wait."""

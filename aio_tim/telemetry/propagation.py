@@ -13,7 +13,7 @@ from typing import Any, Final
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-__all__ = ["TRACEPARENT", "context_of", "traceparent"]
+__all__ = ["TRACEPARENT", "context_of", "span_context_of", "traceparent"]
 
 TRACEPARENT: Final = "traceparent"
 _FORMAT: Final = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
@@ -25,14 +25,19 @@ def traceparent(span: Any) -> str:
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
 
 
-def context_of(header: str | None) -> Any:
-    """The OpenTelemetry context whose parent is the remote span `header` names; None when the
-    header is absent or malformed (an all-zero id is invalid too, as the W3C spec says)."""
+def span_context_of(header: str | None) -> SpanContext | None:
+    """The remote span `header` names; None when the header is absent or malformed (an all-zero
+    id is invalid too, as the W3C spec says)."""
     match = _FORMAT.fullmatch(header or "")
     if match is None:
         return None
     trace_id, span_id = int(match[1], 16), int(match[2], 16)
     if not trace_id or not span_id:
         return None
-    remote = SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(match[3], 16)))
-    return trace.set_span_in_context(NonRecordingSpan(remote))
+    return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(match[3], 16)))
+
+
+def context_of(header: str | None) -> Any:
+    """The OpenTelemetry context whose parent is the remote span `header` names (None: a new trace)."""
+    remote = span_context_of(header)
+    return None if remote is None else trace.set_span_in_context(NonRecordingSpan(remote))
