@@ -42,7 +42,7 @@ from ..store.effects import (
     plan_effects,
     timed_effects,
 )
-from ..store.group_commit import GroupCommit, answers, fresh_entries, position_of
+from ..store.group_commit import GroupCommit, InboxState, answers, fresh_entries, position_of
 from ..store.rows import columns_of
 from .errors import pg_errors
 from .listen import listen_forever
@@ -175,7 +175,7 @@ def _sql(schema: str) -> _Sql:
     )
 
 
-class PgInbox:
+class PgInbox(InboxState):
     """The inbox of `store`'s (sdk_app_id, user_id), in its schema: `PgStore.inbox()` makes one.
 
         inbox = store.inbox()
@@ -313,19 +313,6 @@ class PgInbox:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def _require_open(self) -> None:
-        if self._closed:
-            raise UsageError(TIM_ERR_PARAM, "the inbox is closed")
-
-    def statistics(self) -> dict[str, int]:
-        """Counters since this inbox was made: entries appended, duplicates skipped, commits."""
-        writes = self._writes
-        return {"appended": writes.appended, "duplicates": writes.duplicates, "commits": writes.commits}
 
     def __repr__(self) -> str:
         return f"<PgInbox schema={self._store.schema!r} store={self._store.store_id} closed={self._closed}>"

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import TIM_ERR_PARAM, UsageError
 from ..seams.inbox import Appended, InboxEntry, NewEntry
 
-__all__ = ["Commit", "GroupCommit", "answers", "fresh_entries", "position_of"]
+__all__ = ["Commit", "GroupCommit", "InboxState", "answers", "fresh_entries", "position_of"]
 
 Commit = Callable[[list[NewEntry], dict[str, int]], Awaitable[list[Appended]]]
 
@@ -189,3 +189,23 @@ def _fail(futures: Sequence[asyncio.Future[Any]], exc: BaseException) -> None:
     for future in futures:
         if not future.done():
             future.set_exception(exc)
+
+
+class InboxState:
+    """What every inbox built on a `GroupCommit` says about itself: open or closed, and its counters."""
+
+    _writes: GroupCommit
+    _closed: bool
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise UsageError(TIM_ERR_PARAM, "the inbox is closed")
+
+    def statistics(self) -> dict[str, int]:
+        """Counters since this inbox was made: entries appended, duplicates skipped, commits."""
+        writes = self._writes
+        return {"appended": writes.appended, "duplicates": writes.duplicates, "commits": writes.commits}

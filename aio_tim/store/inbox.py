@@ -35,7 +35,7 @@ from .effects import (
     timed_effects,
 )
 from .fileid import FileIdentity
-from .group_commit import GroupCommit, answers, fresh_entries, position_of
+from .group_commit import GroupCommit, InboxState, answers, fresh_entries, position_of
 from .local import LocalStore
 from .writer import raw_connection, run_on_thread
 
@@ -91,7 +91,7 @@ _QUERY_CODEC: Final = msgspec.json.Encoder()
 _QUERY_DECODER: Final = msgspec.json.Decoder(dict[str, str])
 
 
-class SqliteInbox:
+class SqliteInbox(InboxState):
     """The default `Inbox`: tables `inbox`, `inbox_cursors`, `inbox_groups` of a `LocalStore`.
 
         inbox = SqliteInbox(tim.store)
@@ -196,19 +196,6 @@ class SqliteInbox:
         await self._writes.close()
         self._closed = True
         self._writes.announce()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def _require_open(self) -> None:
-        if self._closed:
-            raise UsageError(TIM_ERR_PARAM, "the inbox is closed")
-
-    def statistics(self) -> dict[str, int]:
-        """Counters since this inbox was made: entries appended, duplicates skipped, commits."""
-        writes = self._writes
-        return {"appended": writes.appended, "duplicates": writes.duplicates, "commits": writes.commits}
 
     def __repr__(self) -> str:
         appended = self._writes.appended

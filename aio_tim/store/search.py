@@ -29,7 +29,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..errors import TIM_ERR_PARAM, UsageError
 from ..seams.search import SearchGroup, SearchPage, SearchQuery
@@ -176,11 +176,11 @@ class SearchMixin:
     _writer: GroupWriter | None
     _indexer: asyncio.Task[None] | None = None
 
-    async def _query(self, fn: Callable[[sqlite3.Connection], T], *, small: bool = True) -> T:
-        raise NotImplementedError  # LocalStore's
+    if TYPE_CHECKING:  # LocalStore's own: declared for the type checker, nothing to call at run time
 
-    async def _submit(self, job: Job[T], *, small: bool = False, siblings: int | None = None) -> T:
-        raise NotImplementedError  # LocalStore's
+        async def _query(self, fn: Callable[[sqlite3.Connection], T], *, small: bool = True) -> T: ...
+
+        async def _submit(self, job: Job[T], *, small: bool = False, siblings: int | None = None) -> T: ...
 
     async def search_messages(self, query: SearchQuery) -> SearchPage:
         """The page of `query`'s matches (seams/search.py)."""
